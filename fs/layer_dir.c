@@ -1,0 +1,457 @@
+/* The `dir` backend: a host directory. Node numbers index a table of
+ * (parent, name) pairs; every call walks from the root with openat(2) and
+ * O_NOFOLLOW, so paths longer than PATH_MAX work and no symlink inside the
+ * layer leads out of it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layerfs/casefold.h"
+#include "layerfs/layer.h"
+
+#define DIR_ROOT 1
+
+struct dnode {
+	lf_ino parent;
+	char *name;
+	uint64_t hash;
+};
+
+struct dir_layer {
+	struct lf_layer base;
+	int root_fd;
+	pthread_mutex_t lock;
+	struct dnode *nodes;      /* index = ino; 0 unused, 1 is the root */
+	size_t nnodes, cap;
+	lf_ino *slots;            /* open addressing: (parent, name) -> ino */
+	size_t nslots;
+};
+
+#define DL(l) ((struct dir_layer *)(l))
+
+static uint64_t key_hash(lf_ino parent, const char *name)
+{
+	uint64_t h = 1469598103934665603ull ^ parent;
+	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+		h ^= *p;
+		h *= 1099511628211ull;
+	}
+	return h ? h : 1;
+}
+
+static int grow_slots(struct dir_layer *d)
+{
+	size_t n = d->nslots ? d->nslots * 2 : 1024;
+	lf_ino *s = calloc(n, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = DIR_ROOT + 1; i < d->nnodes; i++) {
+		size_t j = d->nodes[i].hash & (n - 1);
+		while (s[j])
+			j = (j + 1) & (n - 1);
+		s[j] = i;
+	}
+	free(d->slots);
+	d->slots = s;
+	d->nslots = n;
+	return 0;
+}
+
+/* The node for (parent, name), made on first sight. Caller holds lock. */
+static lf_ino intern(struct dir_layer *d, lf_ino parent, const char *name)
+{
+	uint64_t h = key_hash(parent, name);
+	if (d->nslots) {
+		for (size_t j = h & (d->nslots - 1); d->slots[j]; j = (j + 1) & (d->nslots - 1)) {
+			struct dnode *n = &d->nodes[d->slots[j]];
+			if (n->hash == h && n->parent == parent && !strcmp(n->name, name))
+				return d->slots[j];
+		}
+	}
+	if ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d))
+		return 0;
+	if (d->nnodes == d->cap) {
+		size_t cap = d->cap * 2;
+		struct dnode *v = realloc(d->nodes, cap * sizeof *v);
+		if (!v)
+			return 0;
+		d->nodes = v;
+		d->cap = cap;
+	}
+	char *copy = strdup(name);
+	if (!copy)
+		return 0;
+	lf_ino ino = d->nnodes++;
+	d->nodes[ino] = (struct dnode){ parent, copy, h };
+	size_t j = h & (d->nslots - 1);
+	while (d->slots[j])
+		j = (j + 1) & (d->nslots - 1);
+	d->slots[j] = ino;
+	return ino;
+}
+
+/* Open a directory node as an O_PATH fd, walking down from the root. */
+static int open_dir_node(struct dir_layer *d, lf_ino ino)
+{
+	lf_ino chain[4096];
+	int depth = 0;
+	pthread_mutex_lock(&d->lock);
+	if (ino == 0 || ino >= d->nnodes) {
+		pthread_mutex_unlock(&d->lock);
+		return -ESTALE;
+	}
+	for (lf_ino i = ino; i != DIR_ROOT; i = d->nodes[i].parent) {
+		if (depth == (int)(sizeof chain / sizeof chain[0])) {
+			pthread_mutex_unlock(&d->lock);
+			return -ELOOP;
+		}
+		chain[depth++] = i;
+	}
+	pthread_mutex_unlock(&d->lock);
+	int fd = dup(d->root_fd);
+	while (fd >= 0 && depth > 0) {
+		lf_ino i = chain[--depth];
+		pthread_mutex_lock(&d->lock);
+		const char *name = d->nodes[i].name;
+		int next = openat(fd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+		pthread_mutex_unlock(&d->lock);
+		int e = errno;
+		close(fd);
+		fd = next;
+		errno = e;
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* The parent folder's fd and the node's name (copied into name). */
+static int open_parent(struct dir_layer *d, lf_ino ino, char *name, size_t size)
+{
+	pthread_mutex_lock(&d->lock);
+	if (ino <= DIR_ROOT || ino >= d->nnodes) {
+		pthread_mutex_unlock(&d->lock);
+		return -ESTALE;
+	}
+	lf_ino parent = d->nodes[ino].parent;
+	size_t n = strlen(d->nodes[ino].name);
+	if (n >= size) {
+		pthread_mutex_unlock(&d->lock);
+		return -ENAMETOOLONG;
+	}
+	memcpy(name, d->nodes[ino].name, n + 1);
+	pthread_mutex_unlock(&d->lock);
+	return open_dir_node(d, parent);
+}
+
+static void stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a)
+{
+	memset(a, 0, sizeof *a);
+	a->ino = ino;
+	a->mode = st->st_mode;
+	a->nlink = (uint32_t)st->st_nlink;
+	a->uid = st->st_uid;
+	a->gid = st->st_gid;
+	a->size = (uint64_t)st->st_size;
+	a->alloc = (uint64_t)st->st_blocks * 512;
+	a->atime = st->st_atim;
+	a->mtime = st->st_mtim;
+	a->ctime = st->st_ctim;
+	a->btime = st->st_mtim;
+	if (S_ISDIR(st->st_mode))
+		a->wattr = LF_WATTR_DIRECTORY;
+	else if (!(st->st_mode & 0222))
+		a->wattr = LF_WATTR_READONLY;
+}
+
+static int dl_getattr(struct lf_layer *l, lf_ino ino, struct lf_attr *out)
+{
+	struct dir_layer *d = DL(l);
+	struct stat st;
+	if (ino == DIR_ROOT) {
+		if (fstat(d->root_fd, &st) < 0)
+			return -errno;
+		stat_to_attr(&st, ino, out);
+		return 0;
+	}
+	char name[NAME_MAX + 1];
+	int dfd = open_parent(d, ino, name, sizeof name);
+	if (dfd < 0)
+		return dfd;
+	int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
+	close(dfd);
+	if (!rc)
+		stat_to_attr(&st, ino, out);
+	return rc;
+}
+
+/* The entry of folder dfd whose name equals `name` ignoring case; when
+ * the host folder holds several spellings, the first in byte order. */
+static int find_nocase(int dfd, const char *name, char *found, size_t size)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	DIR *dir = fdopendir(fd);
+	if (!dir) {
+		close(fd);
+		return -errno;
+	}
+	int rc = -ENOENT;
+	struct dirent *e;
+	while ((e = readdir(dir))) {
+		if (lf_casecmp(e->d_name, name) != 0)
+			continue;
+		if (rc == -ENOENT || strcmp(e->d_name, found) < 0) {
+			if (strlen(e->d_name) >= size)
+				continue;
+			strcpy(found, e->d_name);
+			rc = 0;
+		}
+	}
+	closedir(dir);
+	return rc;
+}
+
+static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
+		     struct lf_attr *out)
+{
+	struct dir_layer *d = DL(l);
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	int dfd = open_dir_node(d, dir);
+	if (dfd < 0)
+		return dfd == -ENOENT ? -ENOENT : dfd;
+	char actual[NAME_MAX + 1];
+	struct stat st;
+	int rc = 0;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		strcpy(actual, name);
+	} else if (errno != ENOENT) {
+		rc = -errno;
+	} else if (!(rc = find_nocase(dfd, name, actual, sizeof actual))) {
+		if (fstatat(dfd, actual, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			rc = -errno;
+	}
+	close(dfd);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&d->lock);
+	lf_ino ino = intern(d, dir, actual);
+	pthread_mutex_unlock(&d->lock);
+	if (!ino)
+		return -ENOMEM;
+	stat_to_attr(&st, ino, out);
+	return 0;
+}
+
+static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ctx)
+{
+	struct dir_layer *d = DL(l);
+	int dfd = open_dir_node(d, dir);
+	if (dfd < 0)
+		return dfd;
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0)
+		return -errno;
+	DIR *dh = fdopendir(fd);
+	if (!dh) {
+		close(fd);
+		return -errno;
+	}
+	struct ent { char *name; lf_ino ino; uint32_t type; } *v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(dh))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct ent *nv = realloc(v, cap * sizeof *nv);
+			if (!nv) {
+				rc = -ENOMEM;
+				break;
+			}
+			v = nv;
+		}
+		uint32_t type = e->d_type == DT_DIR ? S_IFDIR : e->d_type == DT_LNK ? S_IFLNK
+			      : e->d_type == DT_REG ? S_IFREG : 0;
+		if (e->d_type == DT_UNKNOWN) {
+			struct stat st;
+			if (fstatat(dirfd(dh), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				type = st.st_mode & S_IFMT;
+		}
+		pthread_mutex_lock(&d->lock);
+		lf_ino ino = intern(d, dir, e->d_name);
+		pthread_mutex_unlock(&d->lock);
+		char *s = strdup(e->d_name);
+		if (!ino || !s) {
+			free(s);
+			rc = -ENOMEM;
+			break;
+		}
+		v[n++] = (struct ent){ s, ino, type };
+	}
+	closedir(dh);
+	for (size_t i = 0; i < n; i++) {
+		if (!rc && fn(ctx, v[i].name, v[i].ino, v[i].type))
+			rc = 1;
+		free(v[i].name);
+	}
+	free(v);
+	return rc > 0 ? 0 : rc;
+}
+
+/* Open a node for reading (O_NOFOLLOW: a symlink is never read through). */
+static int open_node(struct dir_layer *d, lf_ino ino, int flags)
+{
+	if (ino == DIR_ROOT) {
+		int fd = openat(d->root_fd, ".", flags | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	char name[NAME_MAX + 1];
+	int dfd = open_parent(d, ino, name, sizeof name);
+	if (dfd < 0)
+		return dfd;
+	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
+	int e = errno;
+	close(dfd);
+	return fd < 0 ? -e : fd;
+}
+
+static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
+		       uint64_t off)
+{
+	int fd = open_node(DL(l), ino, O_RDONLY);
+	if (fd < 0)
+		return fd == -ELOOP ? -EINVAL : fd;
+	ssize_t done = 0;
+	while ((size_t)done < len) {
+		ssize_t n = pread(fd, (char *)buf + done, len - (size_t)done,
+				  (off_t)(off + (uint64_t)done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			done = -errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		done += n;
+	}
+	close(fd);
+	return done;
+}
+
+static ssize_t dl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
+			   size_t size, enum lf_link_kind *kind)
+{
+	char name[NAME_MAX + 1];
+	int dfd = open_parent(DL(l), ino, name, sizeof name);
+	if (dfd < 0)
+		return dfd;
+	char target[4096];
+	ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+	int e = errno;
+	close(dfd);
+	if (n < 0)
+		return -e;
+	target[n] = 0;
+	/* A layer is a volume: an absolute target means from its root. */
+	if (kind)
+		*kind = target[0] == '/' ? LF_LINK_ROOTED : LF_LINK_RELATIVE;
+	if (size) {
+		size_t c = (size_t)n < size - 1 ? (size_t)n : size - 1;
+		memcpy(buf, target, c);
+		buf[c] = 0;
+	}
+	return n;
+}
+
+static int open_for_xattr(struct dir_layer *d, lf_ino ino)
+{
+	int fd = open_node(d, ino, O_RDONLY | O_NONBLOCK);
+	return fd == -ELOOP ? -ENOTSUP : fd; /* symlinks carry none here */
+}
+
+static ssize_t dl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t size)
+{
+	int fd = open_for_xattr(DL(l), ino);
+	if (fd == -ENOTSUP)
+		return 0;
+	if (fd < 0)
+		return fd;
+	ssize_t n = flistxattr(fd, buf, size);
+	int e = errno;
+	close(fd);
+	return n < 0 ? -e : n;
+}
+
+static ssize_t dl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
+			   void *buf, size_t size)
+{
+	int fd = open_for_xattr(DL(l), ino);
+	if (fd == -ENOTSUP)
+		return -ENODATA;
+	if (fd < 0)
+		return fd;
+	ssize_t n = fgetxattr(fd, name, buf, size);
+	int e = errno;
+	close(fd);
+	return n < 0 ? -e : n;
+}
+
+static void dl_close(struct lf_layer *l)
+{
+	struct dir_layer *d = DL(l);
+	for (size_t i = 0; i < d->nnodes; i++)
+		free(d->nodes[i].name);
+	free(d->nodes);
+	free(d->slots);
+	if (d->root_fd >= 0)
+		close(d->root_fd);
+	pthread_mutex_destroy(&d->lock);
+	free(l->path);
+	free(d);
+}
+
+static const struct lf_layer_ops dir_ops = {
+	.lookup = dl_lookup, .getattr = dl_getattr, .readdir = dl_readdir,
+	.read = dl_read, .readlink = dl_readlink, .listxattr = dl_listxattr,
+	.getxattr = dl_getxattr, .close = dl_close,
+};
+
+int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *err)
+{
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+	struct dir_layer *d = calloc(1, sizeof *d);
+	if (d)
+		d->nodes = calloc(64, sizeof *d->nodes);
+	if (!d || !d->nodes || !(d->base.path = strdup(path))) {
+		if (d)
+			free(d->nodes);
+		free(d);
+		close(fd);
+		return lf_err_set(err, ENOMEM, "%s: out of memory", path);
+	}
+	d->cap = 64;
+	d->nnodes = DIR_ROOT + 1;
+	d->root_fd = fd;
+	pthread_mutex_init(&d->lock, NULL);
+	d->base.ops = &dir_ops;
+	d->base.kind = "dir";
+	d->base.root = DIR_ROOT;
+	*out = &d->base;
+	return 0;
+}

@@ -1,0 +1,564 @@
+/* The `ntfs` backend: a read-only NTFS volume through libntfs-3g.
+ * libntfs-3g is not thread-safe, so one mutex guards each volume; inodes
+ * are opened and closed within one call, so no MFT record is ever held
+ * twice. */
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layerfs/layer.h"
+#include "ntfs_glue.h"
+#include "reparse.h"
+
+struct ntfs_layer {
+	struct lf_layer base;
+	ntfs_volume *vol;
+	pthread_mutex_t lock;
+	int have_secure;
+};
+
+#define NL(l) ((struct ntfs_layer *)(l))
+
+/* Metafiles ($MFT, $Extend...) stay hidden; the root is record 5. */
+static int hidden_record(u64 mft_no)
+{
+	return mft_no < FILE_first_user && mft_no != FILE_root;
+}
+
+static ntfs_inode *open_ino(struct ntfs_layer *nl, lf_ino ino, int *rc)
+{
+	if (hidden_record(ino)) {
+		*rc = -ENOENT;
+		return NULL;
+	}
+	ntfs_inode *ni = ntfs_inode_open(nl->vol, (MFT_REF)ino);
+	if (!ni)
+		*rc = errno ? -errno : -EIO;
+	return ni;
+}
+
+static int is_dir(ntfs_inode *ni)
+{
+	return (ni->mrec->flags & MFT_RECORD_IS_DIRECTORY) != 0;
+}
+
+/* The reparse tag, or 0 for none. */
+static uint32_t reparse_tag(ntfs_inode *ni, uint8_t *buf, int *len)
+{
+	*len = 0;
+	if (!(ni->flags & FILE_ATTR_REPARSE_POINT))
+		return 0;
+	int n = ntfs_get_ntfs_reparse_data(ni, (char *)buf, LF_REPARSE_MAX);
+	if (n < 8 || n > LF_REPARSE_MAX)
+		return 0;
+	*len = n;
+	return (uint32_t)buf[0] | (uint32_t)buf[1] << 8 |
+	       (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 24;
+}
+
+/* Names of the inode not counting DOS 8.3 aliases (link_count counts
+ * them). */
+static uint32_t count_names(ntfs_inode *ni)
+{
+	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+	if (!ctx)
+		return 1;
+	uint32_t n = 0;
+	while (!ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE, 0,
+				 NULL, 0, ctx)) {
+		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
+			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
+		if (fn->file_name_type != FILE_NAME_DOS)
+			n++;
+	}
+	ntfs_attr_put_search_ctx(ctx);
+	return n ? n : 1;
+}
+
+static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
+{
+	memset(a, 0, sizeof *a);
+	a->ino = ni->mft_no;
+	a->nlink = count_names(ni);
+	a->btime = ntfs2timespec(ni->creation_time);
+	a->mtime = ntfs2timespec(ni->last_data_change_time);
+	a->ctime = ntfs2timespec(ni->last_mft_change_time);
+	a->atime = ntfs2timespec(ni->last_access_time);
+	a->wattr = le32_to_cpu(ni->flags) & 0xFFFF;
+	uint8_t *rp = malloc(LF_REPARSE_MAX);
+	int rlen = 0;
+	uint32_t tag = rp ? reparse_tag(ni, rp, &rlen) : 0;
+	if (lf_reparse_is_link(tag)) {
+		a->mode = S_IFLNK | 0777;
+		ssize_t n = lf_reparse_decode(rp, (size_t)rlen, NULL, 0, NULL);
+		a->size = n > 0 ? (uint64_t)n : 0;
+	} else if (is_dir(ni)) {
+		a->mode = S_IFDIR | 0755;
+		a->wattr |= LF_WATTR_DIRECTORY;
+	} else {
+		a->mode = S_IFREG | ((a->wattr & LF_WATTR_READONLY) ? 0444 : 0644);
+		ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
+		if (na) {
+			a->size = (uint64_t)na->data_size;
+			a->alloc = (uint64_t)((na->data_flags & (ATTR_IS_COMPRESSED | ATTR_IS_SPARSE))
+				? na->compressed_size : na->allocated_size);
+			ntfs_attr_close(na);
+		}
+	}
+	free(rp);
+}
+
+/* Does the inode carry, in folder dir, a non-DOS name equal (ignoring case
+ * as NTFS does) to uname? A lookup that matched only an 8.3 alias must
+ * fail: DOS names stay hidden. */
+static int has_long_name(ntfs_volume *vol, ntfs_inode *ni, u64 dir,
+			 const ntfschar *uname, int ulen)
+{
+	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+	if (!ctx)
+		return 0;
+	int found = 0;
+	while (!found && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0,
+					   CASE_SENSITIVE, 0, NULL, 0, ctx)) {
+		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
+			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
+		if (fn->file_name_type == FILE_NAME_DOS ||
+		    MREF_LE(fn->parent_directory) != dir)
+			continue;
+		/* The record's name is packed and may be unaligned. */
+		ntfschar aligned[256];
+		memcpy(aligned, (const u8 *)fn + offsetof(FILE_NAME_ATTR, file_name),
+		       fn->file_name_length * sizeof(ntfschar));
+		found = ntfs_names_are_equal(aligned, fn->file_name_length,
+					     uname, (size_t)ulen, IGNORE_CASE,
+					     vol->upcase, vol->upcase_len);
+	}
+	ntfs_attr_put_search_ctx(ctx);
+	return found;
+}
+
+static int nl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
+		     struct lf_attr *out)
+{
+	struct ntfs_layer *nl = NL(l);
+	if (!*name || strchr(name, '/'))
+		return -EINVAL;
+	ntfschar *uname = NULL;
+	int ulen = ntfs_mbstoucs(name, &uname);
+	if (ulen < 0)
+		return -EILSEQ;
+	if (ulen > 255) {
+		free(uname);
+		return -ENAMETOOLONG;
+	}
+	int rc = 0;
+	pthread_mutex_lock(&nl->lock);
+	ntfs_inode *dni = open_ino(nl, dir, &rc);
+	if (dni && !is_dir(dni))
+		rc = -ENOTDIR;
+	u64 mref = (u64)-1;
+	if (dni && !rc) {
+		mref = ntfs_inode_lookup_by_name(dni, uname, ulen);
+		if (mref == (u64)-1)
+			rc = errno == ENOENT || !errno ? -ENOENT : -errno;
+	}
+	if (dni)
+		ntfs_inode_close(dni);
+	if (!rc) {
+		ntfs_inode *ni = open_ino(nl, MREF(mref), &rc);
+		if (ni) {
+			if (has_long_name(nl->vol, ni, dir, uname, ulen))
+				fill_attr(ni, out);
+			else
+				rc = -ENOENT;
+			ntfs_inode_close(ni);
+		}
+	}
+	pthread_mutex_unlock(&nl->lock);
+	free(uname);
+	return rc;
+}
+
+static int nl_getattr(struct lf_layer *l, lf_ino ino, struct lf_attr *out)
+{
+	struct ntfs_layer *nl = NL(l);
+	int rc = 0;
+	pthread_mutex_lock(&nl->lock);
+	ntfs_inode *ni = open_ino(nl, ino, &rc);
+	if (ni) {
+		fill_attr(ni, out);
+		ntfs_inode_close(ni);
+	}
+	pthread_mutex_unlock(&nl->lock);
+	return rc;
+}
+
+struct dirent_buf {
+	struct entry { char *name; lf_ino ino; uint32_t type; } *v;
+	size_t n, cap;
+	int err;
+};
+
+static int collect(void *ctx, const ntfschar *name, const int name_len,
+		   const int name_type, const s64 pos, const MFT_REF mref,
+		   const unsigned dt_type)
+{
+	(void)pos;
+	struct dirent_buf *d = ctx;
+	if (name_type == FILE_NAME_DOS || hidden_record(MREF(mref)))
+		return 0;
+	char *s = NULL;
+	if (ntfs_ucstombs(name, name_len, &s, 0) < 0) {
+		d->err = -EILSEQ;
+		return 0; /* skip a name we cannot show, keep the rest */
+	}
+	if (!strcmp(s, ".") || !strcmp(s, "..")) {
+		free(s);
+		return 0;
+	}
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct entry *v = realloc(d->v, cap * sizeof *v);
+		if (!v) {
+			free(s);
+			d->err = -ENOMEM;
+			return -1;
+		}
+		d->v = v;
+		d->cap = cap;
+	}
+	uint32_t type = dt_type == NTFS_DT_DIR ? S_IFDIR
+		      : dt_type == NTFS_DT_LNK ? S_IFLNK
+		      : dt_type == NTFS_DT_REG ? S_IFREG : 0;
+	d->v[d->n++] = (struct entry){ s, MREF(mref), type };
+	return 0;
+}
+
+static int nl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ctx)
+{
+	struct ntfs_layer *nl = NL(l);
+	struct dirent_buf d = {0};
+	int rc = 0;
+	pthread_mutex_lock(&nl->lock);
+	ntfs_inode *ni = open_ino(nl, dir, &rc);
+	if (ni && !is_dir(ni))
+		rc = -ENOTDIR;
+	if (ni && !rc) {
+		s64 pos = 0;
+		if (ntfs_readdir(ni, &pos, &d, collect))
+			rc = errno ? -errno : -EIO;
+	}
+	if (ni)
+		ntfs_inode_close(ni);
+	/* Reparse points and unknown types: ask the inode itself. */
+	for (size_t i = 0; !rc && i < d.n; i++) {
+		if (d.v[i].type)
+			continue;
+		int r = 0;
+		ntfs_inode *ci = open_ino(nl, d.v[i].ino, &r);
+		if (ci) {
+			struct lf_attr a;
+			fill_attr(ci, &a);
+			d.v[i].type = a.mode & S_IFMT;
+			ntfs_inode_close(ci);
+		}
+	}
+	pthread_mutex_unlock(&nl->lock);
+	if (!rc && d.err == -ENOMEM)
+		rc = -ENOMEM;
+	/* Callbacks run unlocked: they may call back into this layer. */
+	for (size_t i = 0; i < d.n; i++) {
+		if (!rc && fn(ctx, d.v[i].name, d.v[i].ino, d.v[i].type))
+			rc = 1;
+		free(d.v[i].name);
+	}
+	free(d.v);
+	return rc > 0 ? 0 : rc;
+}
+
+static ssize_t nl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
+		       uint64_t off)
+{
+	struct ntfs_layer *nl = NL(l);
+	int rc = 0;
+	ssize_t done = 0;
+	pthread_mutex_lock(&nl->lock);
+	ntfs_inode *ni = open_ino(nl, ino, &rc);
+	if (ni && is_dir(ni))
+		rc = -EISDIR;
+	if (ni && !rc) {
+		ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
+		if (!na) {
+			rc = errno == ENOENT ? 0 : -errno; /* no data: empty */
+		} else {
+			while ((size_t)done < len && off + (uint64_t)done < (uint64_t)na->data_size) {
+				s64 n = ntfs_attr_pread(na, (s64)(off + (uint64_t)done),
+							(s64)(len - (size_t)done),
+							(uint8_t *)buf + done);
+				if (n <= 0) {
+					rc = n < 0 ? (errno ? -errno : -EIO) : 0;
+					break;
+				}
+				done += n;
+			}
+			ntfs_attr_close(na);
+		}
+	}
+	if (ni)
+		ntfs_inode_close(ni);
+	pthread_mutex_unlock(&nl->lock);
+	return rc ? rc : done;
+}
+
+static ssize_t nl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
+			   size_t size, enum lf_link_kind *kind)
+{
+	struct ntfs_layer *nl = NL(l);
+	int rc = 0;
+	ssize_t n = -EINVAL;
+	uint8_t *rp = malloc(LF_REPARSE_MAX);
+	if (!rp)
+		return -ENOMEM;
+	pthread_mutex_lock(&nl->lock);
+	ntfs_inode *ni = open_ino(nl, ino, &rc);
+	if (ni) {
+		int rlen;
+		if (lf_reparse_is_link(reparse_tag(ni, rp, &rlen)))
+			n = lf_reparse_decode(rp, (size_t)rlen, buf, size, kind);
+		ntfs_inode_close(ni);
+	}
+	pthread_mutex_unlock(&nl->lock);
+	free(rp);
+	return rc ? rc : n;
+}
+
+/* The xattr names ntfs-3g uses, so tools that know ntfs-3g work here. */
+#define XA_ATTRIB "system.ntfs_attrib"
+#define XA_TIMES "system.ntfs_times"
+#define XA_ACL "system.ntfs_acl"
+#define XA_DOS "system.ntfs_dos_name"
+#define XA_REPARSE "system.ntfs_reparse_data"
+#define XA_STREAM "user."
+
+static int has_dos_name(ntfs_inode *ni)
+{
+	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+	int found = 0;
+	while (ctx && !found && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0,
+						  CASE_SENSITIVE, 0, NULL, 0, ctx)) {
+		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
+			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
+		found = fn->file_name_type == FILE_NAME_DOS ||
+			fn->file_name_type == FILE_NAME_WIN32_AND_DOS;
+	}
+	if (ctx)
+		ntfs_attr_put_search_ctx(ctx);
+	return found;
+}
+
+static u64 parent_of(ntfs_inode *ni)
+{
+	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+	u64 p = FILE_root;
+	if (ctx && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE,
+				     0, NULL, 0, ctx)) {
+		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
+			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
+		p = MREF_LE(fn->parent_directory);
+	}
+	if (ctx)
+		ntfs_attr_put_search_ctx(ctx);
+	return p;
+}
+
+static ssize_t put_name(char *buf, size_t size, size_t at, const char *name)
+{
+	size_t n = strlen(name) + 1;
+	if (size && at + n <= size)
+		memcpy(buf + at, name, n);
+	return (ssize_t)n;
+}
+
+static ssize_t nl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t size)
+{
+	struct ntfs_layer *nl = NL(l);
+	int rc = 0;
+	size_t at = 0;
+	pthread_mutex_lock(&nl->lock);
+	ntfs_inode *ni = open_ino(nl, ino, &rc);
+	if (ni) {
+		at += (size_t)put_name(buf, size, at, XA_ATTRIB);
+		at += (size_t)put_name(buf, size, at, XA_TIMES);
+		if (nl->have_secure)
+			at += (size_t)put_name(buf, size, at, XA_ACL);
+		if (has_dos_name(ni))
+			at += (size_t)put_name(buf, size, at, XA_DOS);
+		if (ni->flags & FILE_ATTR_REPARSE_POINT)
+			at += (size_t)put_name(buf, size, at, XA_REPARSE);
+		ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+		while (ctx && !ntfs_attr_lookup(AT_DATA, NULL, 0, CASE_SENSITIVE, 0,
+						NULL, 0, ctx)) {
+			if (!ctx->attr->name_length)
+				continue;
+			char *s = NULL;
+			const ntfschar *an = (const ntfschar *)((const u8 *)ctx->attr +
+					     le16_to_cpu(ctx->attr->name_offset));
+			if (ntfs_ucstombs(an, ctx->attr->name_length, &s, 0) < 0)
+				continue;
+			char full[600];
+			snprintf(full, sizeof full, XA_STREAM "%s", s);
+			free(s);
+			at += (size_t)put_name(buf, size, at, full);
+		}
+		if (ctx)
+			ntfs_attr_put_search_ctx(ctx);
+		ntfs_inode_close(ni);
+	}
+	pthread_mutex_unlock(&nl->lock);
+	if (rc)
+		return rc;
+	if (size && at > size)
+		return -ERANGE;
+	return (ssize_t)at;
+}
+
+static ssize_t read_stream(ntfs_inode *ni, const char *sname, void *buf, size_t size)
+{
+	ntfschar *u = NULL;
+	int ul = ntfs_mbstoucs(sname, &u);
+	if (ul <= 0)
+		return -ENODATA;
+	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, u, (u32)ul);
+	free(u);
+	if (!na)
+		return -ENODATA;
+	ssize_t rc = (ssize_t)na->data_size;
+	if (na->data_size > 65536)
+		rc = -E2BIG;
+	else if (size && (size_t)na->data_size > size)
+		rc = -ERANGE;
+	else if (size && ntfs_attr_pread(na, 0, na->data_size, buf) != na->data_size)
+		rc = -EIO;
+	ntfs_attr_close(na);
+	return rc;
+}
+
+static ssize_t nl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
+			   void *buf, size_t size)
+{
+	struct ntfs_layer *nl = NL(l);
+	int rc = 0;
+	ssize_t n = -ENODATA;
+	pthread_mutex_lock(&nl->lock);
+	ntfs_inode *ni = open_ino(nl, ino, &rc);
+	if (ni) {
+		if (!strcmp(name, XA_ATTRIB)) {
+			n = ntfs_get_ntfs_attrib(ni, buf, size);
+		} else if (!strcmp(name, XA_TIMES)) {
+			n = ntfs_inode_get_times(ni, buf, size);
+		} else if (!strcmp(name, XA_ACL) && nl->have_secure) {
+			struct SECURITY_CONTEXT scx;
+			memset(&scx, 0, sizeof scx);
+			scx.vol = nl->vol;
+			n = ntfs_get_ntfs_acl(&scx, ni, buf, size);
+		} else if (!strcmp(name, XA_REPARSE)) {
+			n = ntfs_get_ntfs_reparse_data(ni, buf, size);
+		} else if (!strcmp(name, XA_DOS) && has_dos_name(ni)) {
+			u64 p = parent_of(ni);
+			int r2 = 0;
+			ntfs_inode *dni = p != ni->mft_no ? open_ino(nl, p, &r2) : NULL;
+			if (dni) {
+				n = ntfs_get_ntfs_dos_name(ni, dni, buf, size);
+				ntfs_inode_close(dni);
+			}
+		} else if (!strncmp(name, XA_STREAM, strlen(XA_STREAM)) &&
+			   name[strlen(XA_STREAM)]) {
+			n = read_stream(ni, name + strlen(XA_STREAM), buf, size);
+		}
+		if (n < 0 && n != -ENODATA && n != -ERANGE && n != -E2BIG)
+			n = errno == ENODATA || !errno ? -ENODATA : -errno;
+		ntfs_inode_close(ni);
+	}
+	pthread_mutex_unlock(&nl->lock);
+	if (rc)
+		return rc;
+	if (n >= 0 && size && (size_t)n > size)
+		return -ERANGE;
+	return n;
+}
+
+static void nl_close(struct lf_layer *l)
+{
+	struct ntfs_layer *nl = NL(l);
+	if (nl->vol) {
+		if (nl->have_secure)
+			ntfs_close_secure(nl->vol);
+		/* ntfs_umount frees the device; its private block is ours */
+		void *priv = nl->vol->dev->d_private;
+		ntfs_umount(nl->vol, FALSE);
+		free(priv);
+	}
+	pthread_mutex_destroy(&nl->lock);
+	free(l->label);
+	free(l->path);
+	free(nl);
+}
+
+static const struct lf_layer_ops ntfs_ops = {
+	.lookup = nl_lookup, .getattr = nl_getattr, .readdir = nl_readdir,
+	.read = nl_read, .readlink = nl_readlink, .listxattr = nl_listxattr,
+	.getxattr = nl_getxattr, .close = nl_close,
+};
+
+int lf_layer_open_ntfs(struct lf_source *src, struct lf_layer **out,
+		       struct lf_err *err)
+{
+	struct lf_volume_extent ext;
+	int rc = lf_partition_find_ntfs(src, &ext, err);
+	if (rc)
+		return rc;
+	struct ntfs_layer *nl = calloc(1, sizeof *nl);
+	if (!nl)
+		return lf_err_set(err, ENOMEM, "%s: out of memory", src->path);
+	pthread_mutex_init(&nl->lock, NULL);
+	lf_ntfs_log_capture();
+	lf_ntfs_log_clear();
+	struct ntfs_device *dev = lf_ntfs_device_new(src, &ext);
+	if (dev) {
+		errno = 0;
+		nl->vol = ntfs_device_mount(dev, NTFS_MNT_RDONLY);
+	}
+	if (!nl->vol) {
+		int e = errno ? errno : EINVAL;
+		const char *why = lf_ntfs_log_last();
+		rc = lf_err_set(err, e, "%s: the NTFS volume at byte %llu does not mount: %s",
+				src->path, (unsigned long long)ext.offset,
+				why[0] ? why : strerror(e));
+		if (dev) {
+			free(dev->d_private);
+			ntfs_device_free(dev);
+		}
+		pthread_mutex_destroy(&nl->lock);
+		free(nl);
+		return rc;
+	}
+	/* ntfs_mount would do this; ntfs_device_mount does not. */
+	ntfs_create_lru_caches(nl->vol);
+	/* Lookups ignore case (with the volume's own $UpCase), readdir keeps
+	 * it. ntfs_set_ignore_case() would lowercase readdir's names. */
+	NVolClearCaseSensitive(nl->vol);
+	ntfs_set_shown_files(nl->vol, FALSE, TRUE, FALSE);
+	nl->have_secure = ntfs_open_secure(nl->vol) == 0;
+	nl->base.ops = &ntfs_ops;
+	nl->base.kind = "ntfs";
+	nl->base.path = strdup(src->path);
+	nl->base.root = FILE_root;
+	nl->base.label = nl->vol->vol_name ? strdup(nl->vol->vol_name) : NULL;
+	nl->base.source = src;
+	nl->base.extent = ext;
+	*out = &nl->base;
+	return 0;
+}

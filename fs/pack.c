@@ -1,0 +1,547 @@
+/* lf_pack: scan the tree, size and format a volume with mkntfs, fill it
+ * through libntfs-3g, then wrap it in a VHD (behind an MBR, as Windows
+ * lays out a disk) or keep it raw. Everything is written beside OUT under
+ * temporary names and renamed into place last. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "layerfs/pack.h"
+#include "layerfs/vhd.h"
+#include "ntfs_glue.h"
+#include "reparse.h"
+
+#define CLUSTER 4096u
+#define PART_START (1u << 20)   /* partition at 1 MiB, as Windows puts it */
+
+struct hardlink { dev_t dev; ino_t ino; u64 mft; };
+
+struct packer {
+	const struct lf_pack_opts *o;
+	struct lf_pack_stats *st;
+	struct lf_err *err;
+	const char *src;
+	int src_root;
+	ntfs_volume *vol;
+	uint64_t total, done;
+	struct hardlink *links;
+	size_t nlinks, caplinks;
+	char path[PATH_MAX * 4];   /* the entry being worked on, for errors */
+	char *buf;                 /* PACK_CHUNK bytes for copying contents */
+};
+
+#define PACK_CHUNK (1u << 20)
+
+static void progress(struct packer *p, const char *phase)
+{
+	if (p->o->progress)
+		p->o->progress(p->o->progress_ctx, phase, p->done, p->total);
+}
+
+/* Windows cannot hold these in a name (the Win32 namespace). */
+static const char *bad_name(const char *name)
+{
+	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
+		if (*c < 0x20)
+			return "a control character";
+		if (strchr("\\:*?\"<>|", *c))
+			return "a character Windows forbids (\\ : * ? \" < > |)";
+	}
+	size_t n = strlen(name);
+	if (n && (name[n - 1] == '.' || name[n - 1] == ' '))
+		return "a trailing dot or space";
+	return NULL;
+}
+
+/* Append "/name" to p->path for error reports; returns the old length. */
+static size_t path_push(struct packer *p, const char *name)
+{
+	size_t len = strlen(p->path);
+	snprintf(p->path + len, sizeof p->path - len, "/%s", name);
+	return len;
+}
+
+static int strcmp_ptr(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
+		       const struct stat *st, void *arg);
+
+/* Each entry of folder dfd, in name order so that volumes are repeatable. */
+static int each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
+{
+	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+	}
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	int rc = 0;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nn = realloc(names, cap * sizeof *nn);
+			if (!nn) {
+				rc = lf_err_set(p->err, ENOMEM, "out of memory");
+				break;
+			}
+			names = nn;
+		}
+		if (!(names[n] = strdup(e->d_name))) {
+			rc = lf_err_set(p->err, ENOMEM, "out of memory");
+			break;
+		}
+		n++;
+	}
+	if (!rc)
+		qsort(names, n, sizeof *names, strcmp_ptr);
+	for (size_t i = 0; i < n; i++) {
+		if (!rc) {
+			struct stat st;
+			size_t keep = path_push(p, names[i]);
+			if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
+				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path,
+						strerror(errno));
+			else
+				rc = fn(p, dirfd(d), names[i], &st, arg);
+			p->path[keep] = 0;
+		}
+		free(names[i]);
+	}
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+/* --- scan: count and size the tree, reject what a layer cannot hold --- */
+
+struct scan { uint64_t entries, bytes; };
+
+static int scan_entry(struct packer *p, int dfd, const char *name,
+		      const struct stat *st, void *arg)
+{
+	struct scan *sc = arg;
+	const char *why = bad_name(name);
+	if (why)
+		return lf_err_set(p->err, EINVAL, "%s%s: the name has %s", p->src, p->path, why);
+	if (strlen(name) > 255)
+		return lf_err_set(p->err, ENAMETOOLONG, "%s%s: name longer than NTFS allows", p->src, p->path);
+	sc->entries++;
+	if (S_ISREG(st->st_mode)) {
+		sc->bytes += ((uint64_t)st->st_size + CLUSTER - 1) / CLUSTER * CLUSTER;
+		p->total += (uint64_t)st->st_size;
+	} else if (S_ISDIR(st->st_mode)) {
+		int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+		int rc = each_entry(p, fd, scan_entry, sc);
+		close(fd);
+		return rc;
+	} else if (!S_ISLNK(st->st_mode)) {
+		return lf_err_set(p->err, EINVAL,
+				  "%s%s: a device, FIFO or socket cannot go into a Windows layer",
+				  p->src, p->path);
+	}
+	return 0;
+}
+
+uint64_t lf_pack_size_for(uint64_t entries, uint64_t bytes_in_clusters)
+{
+	/* Each entry costs an MFT record (1 KiB) and its index entries; the
+	 * MFT zone, $LogFile and metafiles want room too. */
+	uint64_t need = bytes_in_clusters + entries * 4096;
+	need += need / 8 + (16u << 20);
+	if (need < (8u << 20))
+		need = 8u << 20;
+	return (need + (1u << 20) - 1) / (1u << 20) * (1u << 20);
+}
+
+/* --- fill: create every entry through libntfs-3g --- */
+
+static int ntfs_fail(struct packer *p, const char *what)
+{
+	int e = errno ? errno : EIO;
+	if (e == ENOSPC)
+		return lf_err_set(p->err, e, "%s%s: the %llu-byte volume is full; give a larger --size",
+				  p->src, p->path, (unsigned long long)p->st->volume_size);
+	return lf_err_set(p->err, e, "%s%s: %s: %s", p->src, p->path, what, strerror(e));
+}
+
+static u64 ntfs_time_of(struct timespec ts)
+{
+	return (u64)sle64_to_cpu(timespec2ntfs(ts));
+}
+
+static int set_times(ntfs_inode *ni, const struct stat *st)
+{
+	u64 t[3] = { ntfs_time_of(st->st_mtim), ntfs_time_of(st->st_mtim),
+		     ntfs_time_of(st->st_atim) };
+	return ntfs_inode_set_times(ni, (const char *)t, sizeof t, 0);
+}
+
+static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
+	if (!na) {
+		close(fd);
+		return ntfs_fail(p, "cannot open its data");
+	}
+	char *buf = p->buf;
+	int rc = 0;
+	s64 off = 0;
+	for (;;) {
+		ssize_t n = read(fd, buf, PACK_CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (ntfs_attr_pwrite(na, off, n, buf) != n) {
+			rc = ntfs_fail(p, "write failed");
+			break;
+		}
+		off += n;
+		p->done += (uint64_t)n;
+		progress(p, "fill");
+	}
+	ntfs_attr_close(na);
+	close(fd);
+	return rc;
+}
+
+/* Is the symlink's target (inside the tree being packed) a folder?
+ * Windows needs to know: a folder link is a directory entry. */
+static int link_to_dir(struct packer *p, int dfd, const char *target)
+{
+	int base = target[0] == '/' ? p->src_root : dfd;
+	const char *rel = target[0] == '/' ? target + 1 : target;
+	if (!*rel)
+		return 1;
+	struct stat st;
+	return fstatat(base, rel, &st, 0) == 0 && S_ISDIR(st.st_mode);
+}
+
+static struct hardlink *find_link(struct packer *p, const struct stat *st)
+{
+	for (size_t i = 0; i < p->nlinks; i++)
+		if (p->links[i].dev == st->st_dev && p->links[i].ino == st->st_ino)
+			return &p->links[i];
+	return NULL;
+}
+
+static int remember_link(struct packer *p, const struct stat *st, u64 mft)
+{
+	if (p->nlinks == p->caplinks) {
+		size_t cap = p->caplinks ? p->caplinks * 2 : 64;
+		struct hardlink *v = realloc(p->links, cap * sizeof *v);
+		if (!v)
+			return lf_err_set(p->err, ENOMEM, "out of memory");
+		p->links = v;
+		p->caplinks = cap;
+	}
+	p->links[p->nlinks++] = (struct hardlink){ st->st_dev, st->st_ino, mft };
+	return 0;
+}
+
+static int fill_entry(struct packer *p, int dfd, const char *name,
+		      const struct stat *st, void *arg)
+{
+	ntfs_inode *dir_ni = arg;
+	ntfschar *uname = NULL;
+	int ulen = ntfs_mbstoucs(name, &uname);
+	if (ulen <= 0)
+		return lf_err_set(p->err, EILSEQ, "%s%s: the name is not valid UTF-8",
+				  p->src, p->path);
+	int rc = 0;
+	ntfs_inode *ni = NULL;
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && find_link(p, st)) {
+		/* Another name for a file already packed: its times are set. */
+		ntfs_inode *target = ntfs_inode_open(p->vol, find_link(p, st)->mft);
+		if (!target || ntfs_link(target, dir_ni, uname, (u8)ulen))
+			rc = ntfs_fail(p, "cannot add a hard link");
+		if (target && ntfs_inode_close(target) && !rc)
+			rc = ntfs_fail(p, "cannot close");
+		p->st->hardlinks++;
+	} else if (S_ISREG(st->st_mode)) {
+		ni = ntfs_create(dir_ni, 0, uname, (u8)ulen, S_IFREG);
+		if (!ni)
+			rc = ntfs_fail(p, "cannot create");
+		else
+			rc = copy_data(p, dfd, name, ni);
+		if (!rc && st->st_nlink > 1)
+			rc = remember_link(p, st, ni->mft_no);
+		p->st->files++;
+		p->st->bytes += (uint64_t)st->st_size;
+	} else if (S_ISDIR(st->st_mode)) {
+		ni = ntfs_create(dir_ni, 0, uname, (u8)ulen, S_IFDIR);
+		if (!ni) {
+			rc = ntfs_fail(p, "cannot create");
+		} else {
+			int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (fd < 0)
+				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+			else
+				rc = each_entry(p, fd, fill_entry, ni);
+			if (fd >= 0)
+				close(fd);
+		}
+		p->st->dirs++;
+	} else if (S_ISLNK(st->st_mode)) {
+		char target[PATH_MAX];
+		ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
+		uint8_t rp[LF_REPARSE_MAX];
+		ssize_t rlen = -EINVAL;
+		if (n > 0) {
+			target[n] = 0;
+			rlen = lf_reparse_encode_symlink(target, rp, sizeof rp);
+		}
+		if (rlen < 0) {
+			rc = lf_err_set(p->err, n < 0 ? errno : (int)-rlen,
+					"%s%s: cannot store the symlink's target", p->src, p->path);
+		} else {
+			ni = ntfs_create(dir_ni, 0, uname, (u8)ulen,
+					 link_to_dir(p, dfd, target) ? S_IFDIR : S_IFREG);
+			if (!ni || ntfs_set_ntfs_reparse_data(ni, (const char *)rp, (size_t)rlen, 0))
+				rc = ntfs_fail(p, "cannot create the symlink");
+		}
+		p->st->symlinks++;
+	}
+	/* Times last: writing content and children changes them. */
+	if (!rc && ni && set_times(ni, st))
+		rc = ntfs_fail(p, "cannot set times");
+	if (ni && ntfs_inode_close_in_dir(ni, dir_ni) && !rc)
+		rc = ntfs_fail(p, "cannot close");
+	free(uname);
+	return rc;
+}
+
+/* --- mkntfs and the disk around the volume --- */
+
+static int run_mkntfs(struct packer *p, const char *vol_path, uint64_t size,
+		      uint64_t hidden_sectors)
+{
+	char sectors[32], hidden[32];
+	snprintf(sectors, sizeof sectors, "%llu", (unsigned long long)(size / 512));
+	snprintf(hidden, sizeof hidden, "%llu", (unsigned long long)hidden_sectors);
+	const char *label = p->o->label ? p->o->label : "layer";
+	/* mkntfs talks on stderr even when it succeeds; keep what it says
+	 * for the error report. */
+	FILE *said = tmpfile();
+	pid_t pid = fork();
+	if (pid < 0) {
+		if (said)
+			fclose(said);
+		return lf_err_set(p->err, errno, "cannot run mkntfs: %s", strerror(errno));
+	}
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0)
+			dup2(null, STDOUT_FILENO);
+		dup2(said ? fileno(said) : null, STDERR_FILENO);
+		setenv("PATH", "/usr/sbin:/sbin:/usr/bin:/bin", 1);
+		execlp("mkntfs", "mkntfs", "-F", "-Q", "-q", "-s", "512", "-c", "4096",
+		       "-p", hidden, "-H", "255", "-S", "63", "-L", label,
+		       vol_path, sectors, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	char last[256] = "", line[256];
+	if (said) {
+		rewind(said);
+		while (fgets(line, sizeof line, said))
+			if (line[0] != '\n' && !strstr(line, "forced anyway") &&
+			    !strstr(line, "not a block device"))
+				memcpy(last, line, sizeof last);
+		fclose(said);
+		last[strcspn(last, "\n")] = 0;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return lf_err_set(p->err, ENOENT, "mkntfs not found (install ntfs-3g)");
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return lf_err_set(p->err, EIO, "%s: mkntfs failed (status %d)%s%s", vol_path,
+				  WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+				  last[0] ? ": " : "", last);
+	return 0;
+}
+
+struct disk_image {
+	int vol_fd;
+	uint64_t vol_size;
+	uint8_t mbr[512];
+};
+
+static void make_mbr(struct disk_image *d)
+{
+	memset(d->mbr, 0, sizeof d->mbr);
+	uint32_t sig;
+	if (getrandom(&sig, sizeof sig, 0) != sizeof sig)
+		sig = (uint32_t)getpid();
+	memcpy(d->mbr + 440, &sig, 4);
+	uint8_t *e = d->mbr + 446;
+	/* CHS fields at their "use LBA" maximum, as for large disks. */
+	e[1] = 0xFE; e[2] = 0xFF; e[3] = 0xFF;
+	e[4] = 0x07;
+	e[5] = 0xFE; e[6] = 0xFF; e[7] = 0xFF;
+	uint32_t start = PART_START / 512, count = (uint32_t)(d->vol_size / 512);
+	for (int i = 0; i < 4; i++) {
+		e[8 + i] = (uint8_t)(start >> (8 * i));
+		e[12 + i] = (uint8_t)(count >> (8 * i));
+	}
+	d->mbr[510] = 0x55;
+	d->mbr[511] = 0xAA;
+}
+
+/* The disk's bytes: the MBR, then the volume at 1 MiB, then zeros. */
+static int disk_read(void *ctx, void *buf, size_t len, uint64_t off)
+{
+	struct disk_image *d = ctx;
+	uint8_t *b = buf;
+	while (len) {
+		size_t n;
+		if (off < PART_START) {
+			n = PART_START - off < len ? (size_t)(PART_START - off) : len;
+			memset(b, 0, n);
+			if (off < 512)
+				memcpy(b, d->mbr + off, (512 - off) < n ? (512 - off) : n);
+		} else if (off - PART_START < d->vol_size) {
+			uint64_t vo = off - PART_START;
+			n = d->vol_size - vo < len ? (size_t)(d->vol_size - vo) : len;
+			ssize_t r = pread(d->vol_fd, b, n, (off_t)vo);
+			if (r < 0)
+				return -errno;
+			if ((size_t)r < n)
+				memset(b + r, 0, n - (size_t)r);
+		} else {
+			n = len;
+			memset(b, 0, n);
+		}
+		b += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+static void write_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct packer *p = ctx;
+	p->done = done;
+	p->total = total;
+	progress(p, "write");
+}
+
+int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
+	    struct lf_pack_stats *stats, struct lf_err *err)
+{
+	struct lf_pack_stats local;
+	struct packer p = { .o = o, .st = stats ? stats : &local, .err = err, .src = src_dir };
+	memset(p.st, 0, sizeof *p.st);
+	p.src_root = open(src_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (p.src_root < 0)
+		return lf_err_set(err, errno, "%s: %s", src_dir, strerror(errno));
+
+	struct scan sc = {0};
+	int rc = each_entry(&p, p.src_root, scan_entry, &sc);
+	if (!rc && !(p.buf = malloc(PACK_CHUNK)))
+		rc = lf_err_set(err, ENOMEM, "out of memory");
+	uint64_t vol_size = o->size ? o->size / 512 * 512 : lf_pack_size_for(sc.entries, sc.bytes);
+	p.st->volume_size = vol_size;
+	char *vol_path = NULL;
+	int vol_fd = -1;
+	if (!rc && vol_size < (2u << 20))
+		rc = lf_err_set(err, EINVAL, "--size %llu is too small for an NTFS volume (at least 2 MiB)",
+				(unsigned long long)vol_size);
+	if (!rc) {
+		size_t len = strlen(out) + 20;
+		vol_path = malloc(len);
+		if (!vol_path)
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+		else
+			snprintf(vol_path, len, "%s.vol.XXXXXX", out);
+	}
+	if (!rc && (vol_fd = mkstemp(vol_path)) < 0) {
+		rc = lf_err_set(err, errno, "%s: cannot create a work file beside it: %s", out, strerror(errno));
+		free(vol_path);
+		vol_path = NULL;
+	}
+	if (!rc && ftruncate(vol_fd, (off_t)vol_size) < 0)
+		rc = lf_err_set(err, errno, "%s: %s", vol_path, strerror(errno));
+	int raw = o->format == LF_PACK_RAW;
+	if (!rc)
+		rc = run_mkntfs(&p, vol_path, vol_size, raw ? 0 : PART_START / 512);
+	if (!rc) {
+		lf_ntfs_log_capture();
+		lf_ntfs_log_clear();
+		p.vol = ntfs_mount(vol_path, 0);
+		if (!p.vol)
+			rc = lf_err_set(err, errno, "%s: cannot mount the new volume: %s", vol_path,
+					lf_ntfs_log_last()[0] ? lf_ntfs_log_last() : strerror(errno));
+	}
+	if (!rc) {
+		ntfs_inode *root = ntfs_inode_open(p.vol, FILE_root);
+		if (!root) {
+			rc = ntfs_fail(&p, "cannot open the root");
+		} else {
+			rc = each_entry(&p, p.src_root, fill_entry, root);
+			struct stat st;
+			if (!rc && fstat(p.src_root, &st) == 0 && set_times(root, &st))
+				rc = ntfs_fail(&p, "cannot set the root's times");
+			ntfs_inode_close(root);
+		}
+		if (ntfs_umount(p.vol, FALSE) && !rc)
+			rc = lf_err_set(err, errno, "%s: cannot finish the volume: %s", vol_path,
+					strerror(errno));
+	}
+	if (!rc && raw) {
+		p.st->disk_size = vol_size;
+		if (fsync(vol_fd) < 0 || rename(vol_path, out) < 0)
+			rc = lf_err_set(err, errno, "%s: %s", out, strerror(errno));
+		else {
+			free(vol_path);
+			vol_path = NULL;
+		}
+	} else if (!rc) {
+		struct disk_image d = { .vol_fd = vol_fd, .vol_size = vol_size };
+		make_mbr(&d);
+		struct lf_vhd_write_opts vo = {
+			.type = o->format == LF_PACK_VHD_FIXED ? LF_VHD_FIXED : LF_VHD_DYNAMIC,
+			.size = PART_START + vol_size,
+			.progress = write_progress, .progress_ctx = &p,
+		};
+		p.st->disk_size = lf_vhd_round_size(vo.size);
+		rc = lf_vhd_write(out, &vo, disk_read, &d, err);
+	}
+	if (vol_fd >= 0)
+		close(vol_fd);
+	if (vol_path) {
+		unlink(vol_path);
+		free(vol_path);
+	}
+	free(p.links);
+	free(p.buf);
+	close(p.src_root);
+	return rc;
+}

@@ -1,0 +1,36 @@
+/* Internals shared by the block-source formats. */
+#ifndef LF_SOURCE_INT_H
+#define LF_SOURCE_INT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layerfs/source.h"
+
+/* Read exactly len bytes at off from fd; 0, -EIO on a short file, or
+ * -errno. */
+int lf_fd_pread_full(int fd, void *buf, size_t len, uint64_t off);
+
+/* A parent named in a child disk, as written by Windows or by us: a
+ * relative or absolute Windows path (backslashes) or a host path. The
+ * candidate host paths to try, in order: relative to the child's folder,
+ * then as absolute, then the bare file name in the child's folder. Fills
+ * up to max malloc'd strings; returns how many. */
+int lf_parent_candidates(const char *child_path, const char *named,
+			 char **out, int max);
+
+/* Decode UTF-16 (little- or big-endian) into a malloc'd UTF-8 string;
+ * NULL on bad input. */
+char *lf_utf16_to_utf8(const uint8_t *p, size_t bytes, int big_endian);
+
+/* Encode UTF-8 as UTF-16; returns bytes written (or needed), -1 on bad
+ * UTF-8. */
+ssize_t lf_utf8_to_utf16(const char *s, uint8_t *out, size_t cap,
+			 int big_endian);
+
+/* Initialise the common part of a source. */
+int lf_source_init(struct lf_source *s, const struct lf_source_ops *ops,
+		   enum lf_source_kind kind, const char *path, uint64_t size);
+void lf_source_fini(struct lf_source *s);
+
+#endif

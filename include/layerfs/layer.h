@@ -1,0 +1,108 @@
+/* A layer: a tree of names, attributes and bytes behind one table of
+ * functions. Backends: `ntfs` (an NTFS volume on a block source, through
+ * libntfs-3g) and `dir` (a host directory). Node numbers are the layer's
+ * own; the root is lf_layer_root(). All calls are thread-safe. */
+#ifndef LAYERFS_LAYER_H
+#define LAYERFS_LAYER_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "layerfs/err.h"
+#include "layerfs/source.h"
+
+typedef uint64_t lf_ino;
+
+/* Windows file attributes (FILE_ATTRIBUTE_*), as NTFS stores them. */
+enum {
+	LF_WATTR_READONLY = 0x1,
+	LF_WATTR_HIDDEN = 0x2,
+	LF_WATTR_SYSTEM = 0x4,
+	LF_WATTR_DIRECTORY = 0x10,
+	LF_WATTR_ARCHIVE = 0x20,
+	LF_WATTR_SPARSE = 0x200,
+	LF_WATTR_REPARSE = 0x400,
+	LF_WATTR_COMPRESSED = 0x800,
+	LF_WATTR_ENCRYPTED = 0x4000,
+};
+
+struct lf_attr {
+	lf_ino ino;
+	uint32_t mode;           /* S_IF* type and permission bits */
+	uint32_t nlink;          /* names, not counting DOS 8.3 aliases */
+	uint32_t uid, gid;
+	uint64_t size;
+	uint64_t alloc;          /* bytes allocated on disk */
+	struct timespec atime, mtime, ctime, btime;
+	uint32_t wattr;          /* LF_WATTR_* */
+};
+
+/* Link kinds, as readlink reports them. */
+enum lf_link_kind {
+	LF_LINK_RELATIVE,        /* target relative to the link's folder */
+	LF_LINK_ROOTED,          /* target from the layer's root ("/Windows/x") */
+	LF_LINK_FOREIGN,         /* another volume or device; kept as given */
+};
+
+/* Called for each entry; return non-zero to stop. The name is UTF-8. */
+typedef int (*lf_readdir_fn)(void *ctx, const char *name, lf_ino ino,
+			     uint32_t type /* S_IF* */);
+
+struct lf_layer;
+
+struct lf_layer_ops {
+	int (*lookup)(struct lf_layer *l, lf_ino dir, const char *name,
+		      struct lf_attr *out);
+	int (*getattr)(struct lf_layer *l, lf_ino ino, struct lf_attr *out);
+	int (*readdir)(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn,
+		       void *ctx);
+	ssize_t (*read)(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
+			uint64_t off);
+	/* Target with '/' separators; returns its length (NUL-terminated,
+	 * truncated to size). */
+	ssize_t (*readlink)(struct lf_layer *l, lf_ino ino, char *buf,
+			    size_t size, enum lf_link_kind *kind);
+	/* NUL-separated names, as listxattr(2); size 0 asks for the length. */
+	ssize_t (*listxattr)(struct lf_layer *l, lf_ino ino, char *buf,
+			     size_t size);
+	ssize_t (*getxattr)(struct lf_layer *l, lf_ino ino, const char *name,
+			    void *buf, size_t size);
+	void (*close)(struct lf_layer *l);
+};
+
+struct lf_layer {
+	const struct lf_layer_ops *ops;
+	const char *kind;        /* "ntfs" or "dir" */
+	char *path;              /* what it was opened from */
+	lf_ino root;
+	char *label;             /* volume label, or NULL */
+	struct lf_source *source;           /* ntfs: the disk */
+	struct lf_volume_extent extent;     /* ntfs: where the volume is */
+};
+
+struct lf_layer_opts {
+	struct lf_source_opts source;
+};
+
+/* Open PATH as a layer: a directory becomes a `dir` layer, anything else
+ * an `ntfs` layer on the block source PATH is. */
+int lf_layer_open(const char *path, const struct lf_layer_opts *opts,
+		  struct lf_layer **out, struct lf_err *err);
+int lf_layer_open_ntfs(struct lf_source *src, struct lf_layer **out,
+		       struct lf_err *err);
+int lf_layer_open_dir(const char *path, struct lf_layer **out,
+		      struct lf_err *err);
+void lf_layer_close(struct lf_layer *l);
+
+/* Walk a '/'-separated path from the root, case-insensitively as the
+ * backend looks names up. Fills out and, if asked, the names as the layer
+ * spells them. */
+int lf_layer_resolve(struct lf_layer *l, const char *path, struct lf_attr *out);
+
+/* Delete tokens (OCI whiteouts): ".wh.NAME" hides NAME below;
+ * ".wh..wh..opq" makes its folder opaque. */
+#define LF_WHITEOUT_PREFIX ".wh."
+#define LF_OPAQUE_NAME ".wh..wh..opq"
+
+#endif

@@ -1,0 +1,35 @@
+/* Packing a host directory into a layer: an NTFS volume (made by mkntfs,
+ * filled through libntfs-3g) as a raw image or inside a VHD. */
+#ifndef LAYERFS_PACK_H
+#define LAYERFS_PACK_H
+
+#include <stdint.h>
+
+#include "layerfs/err.h"
+
+enum lf_pack_format { LF_PACK_VHD_DYNAMIC, LF_PACK_VHD_FIXED, LF_PACK_RAW };
+
+struct lf_pack_opts {
+	enum lf_pack_format format;
+	uint64_t size;           /* volume size; 0 = computed from the tree */
+	const char *label;       /* volume label; NULL = "layer" */
+	/* phase is "scan", "fill" or "write"; may be NULL */
+	void (*progress)(void *ctx, const char *phase, uint64_t done,
+			 uint64_t total);
+	void *progress_ctx;
+};
+
+struct lf_pack_stats {
+	uint64_t files, dirs, symlinks, hardlinks;
+	uint64_t bytes;          /* file contents */
+	uint64_t volume_size;
+	uint64_t disk_size;
+};
+
+int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
+	    struct lf_pack_stats *stats, struct lf_err *err);
+
+/* The volume size lf_pack picks for a tree of this shape. */
+uint64_t lf_pack_size_for(uint64_t entries, uint64_t bytes_in_clusters);
+
+#endif

@@ -1,0 +1,80 @@
+/* Block sources: the virtual disk under an NTFS layer (raw image, VHD v1,
+ * VHDX), read at byte offsets. Thread-safe reads. */
+#ifndef LAYERFS_SOURCE_H
+#define LAYERFS_SOURCE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layerfs/err.h"
+
+enum lf_source_kind {
+	LF_SRC_RAW,
+	LF_SRC_VHD_FIXED,
+	LF_SRC_VHD_DYNAMIC,
+	LF_SRC_VHD_DIFF,
+	LF_SRC_VHDX,
+};
+
+struct lf_source;
+
+struct lf_source_ops {
+	/* Read exactly len bytes at off (off+len <= size); 0 or -errno. */
+	int (*pread)(struct lf_source *s, void *buf, size_t len, uint64_t off);
+	void (*close)(struct lf_source *s);
+};
+
+struct lf_source {
+	const struct lf_source_ops *ops;
+	enum lf_source_kind kind;
+	char *path;
+	uint64_t size;           /* virtual disk size in bytes */
+	struct lf_source *parent; /* differencing disks: the next in the chain */
+};
+
+#define LF_MAX_CHAIN 32
+
+struct lf_source_opts {
+	/* Parents named by the user, child's parent first; tried before the
+	 * parent locators. The parent's unique id must still match. */
+	const char *const *parents;
+	int nparents;
+};
+
+/* Open PATH as a block source, sniffing the format (VHD footer, VHDX
+ * signature, otherwise raw). Parents of differencing disks are found and
+ * opened too. */
+int lf_source_open(const char *path, const struct lf_source_opts *opts,
+		   struct lf_source **out, struct lf_err *err);
+void lf_source_close(struct lf_source *s);
+
+/* Read with bounds checking: reading past the end is an error naming the
+ * source. */
+int lf_source_pread(struct lf_source *s, void *buf, size_t len, uint64_t off,
+		    struct lf_err *err);
+
+const char *lf_source_kind_name(enum lf_source_kind k);
+
+/* Chain depth (1 for a disk without parent). */
+int lf_source_depth(const struct lf_source *s);
+
+/* Format openers, used by lf_source_open (and by tests). */
+int lf_source_open_raw(const char *path, struct lf_source **out,
+		       struct lf_err *err);
+int lf_source_open_vhd(const char *path, const struct lf_source_opts *opts,
+		       int depth, struct lf_source **out, struct lf_err *err);
+int lf_source_open_vhdx(const char *path, const struct lf_source_opts *opts,
+			struct lf_source **out, struct lf_err *err);
+
+/* Where the NTFS volume lies on the disk. */
+struct lf_volume_extent {
+	uint64_t offset;
+	uint64_t length;
+	int partition;           /* 0 for a bare volume, else 1-based index */
+	const char *scheme;      /* "bare", "mbr" or "gpt" */
+};
+
+int lf_partition_find_ntfs(struct lf_source *s, struct lf_volume_extent *out,
+			   struct lf_err *err);
+
+#endif

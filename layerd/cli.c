@@ -1,0 +1,102 @@
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli.h"
+
+const char *prog = "layerctl";
+
+void cli_error(const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s %s: ", prog, cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s %s --help'.\n", prog, cmd);
+	return EXIT_USAGE;
+}
+
+int64_t cli_parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	double mul = 1;
+	switch (*end) {
+	case 'k': case 'K': mul = 1024.0; end++; break;
+	case 'm': case 'M': mul = 1024.0 * 1024; end++; break;
+	case 'g': case 'G': mul = 1024.0 * 1024 * 1024; end++; break;
+	case 't': case 'T': mul = 1024.0 * 1024 * 1024 * 1024; end++; break;
+	}
+	if (*end == 'i' && end[1] == 'B')
+		end += 2;
+	else if (*end == 'B')
+		end++;
+	if (*end)
+		return -1;
+	double r = v * mul;
+	if (r > 9e18)
+		return -1;
+	return (int64_t)r;
+}
+
+struct lf_layer *cli_open_layer(const char *path, const char *const *parents,
+				int nparents)
+{
+	struct lf_layer_opts o = { .source = { parents, nparents } };
+	struct lf_layer *l = NULL;
+	struct lf_err err = {0};
+	if (lf_layer_open(path, &o, &l, &err)) {
+		cli_error("%s", err.msg);
+		return NULL;
+	}
+	return l;
+}
+
+int cli_resolve(struct lf_layer *l, const char *path, struct lf_attr *a)
+{
+	int rc = lf_layer_resolve(l, path, a);
+	if (rc)
+		cli_error("%s: %s: %s", l->path, path, strerror(-rc));
+	return rc;
+}
+
+void cli_format_time(struct timespec ts, char *out, size_t size)
+{
+	struct tm tm;
+	time_t t = ts.tv_sec;
+	gmtime_r(&t, &tm);
+	char base[40];
+	strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, size, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+const char *cli_type_name(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "file";
+	case S_IFDIR: return "dir";
+	case S_IFLNK: return "symlink";
+	case S_IFIFO: return "fifo";
+	case S_IFSOCK: return "socket";
+	case S_IFCHR: return "chardev";
+	case S_IFBLK: return "blockdev";
+	}
+	return "unknown";
+}

@@ -1,0 +1,42 @@
+/* Shared by layerctl's commands. */
+#ifndef LAYERCTL_CLI_H
+#define LAYERCTL_CLI_H
+
+#include <stdint.h>
+
+#include "layerfs/layer.h"
+
+/* Exit statuses, as an admin scripts against them. */
+enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
+
+extern const char *prog;
+
+/* "layerctl: message" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message, a hint to --help, and EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* "10G", "512M", "4096": bytes; -1 on a bad size. */
+int64_t cli_parse_size(const char *s);
+
+/* Open a layer named on the command line, reporting errors. Parents of
+ * differencing disks come from --parent options. */
+struct lf_layer *cli_open_layer(const char *path, const char *const *parents,
+				int nparents);
+
+/* Resolve PATH in the layer, reporting a missing path by name. */
+int cli_resolve(struct lf_layer *l, const char *path, struct lf_attr *a);
+
+/* ISO 8601 UTC with nanoseconds. */
+void cli_format_time(struct timespec ts, char *out, size_t size);
+
+/* "file", "dir", "symlink", ... */
+const char *cli_type_name(uint32_t mode);
+
+int cmd_pack(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_stat(int argc, char **argv);
+int cmd_cat(int argc, char **argv);
+
+#endif

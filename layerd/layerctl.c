@@ -1,0 +1,57 @@
+/* layerctl: the admin's tool. Each command lives in its own cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "pack", cmd_pack, "pack a directory into a layer (NTFS in a VHD, or raw)" },
+	{ "ls", cmd_ls, "list a folder of a layer" },
+	{ "stat", cmd_stat, "show one entry of a layer in full" },
+	{ "cat", cmd_cat, "write files of a layer to standard output" },
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerctl COMMAND [OPTIONS] ARGS...\n"
+		"\n"
+		"Pack, inspect and verify layers of a layered Windows desktop.\n"
+		"A LAYER is a .vhd (fixed, dynamic or differencing), a .vhdx, a raw\n"
+		"NTFS image or partitioned disk image, or a host directory.\n"
+		"\n"
+		"Commands:\n");
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+	fprintf(f,
+		"\n"
+		"Run 'layerctl COMMAND --help' for a command's options.\n"
+		"\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return EXIT_OK;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("layerctl %s\n", LF_VERSION);
+		return EXIT_OK;
+	}
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
+	fprintf(stderr, "layerctl: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

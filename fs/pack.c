@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "layerfs/casefold.h"
 #include "layerfs/pack.h"
 #include "layerfs/vhd.h"
 #include "ntfs_glue.h"
@@ -73,6 +74,32 @@ static int strcmp_ptr(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+static int casecmp_ptr(const void *a, const void *b)
+{
+	return lf_casecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Windows holds one of "Program Files" and "PROGRAM FILES" in a folder,
+ * never both. */
+static int check_case_clash(struct packer *p, char **names, size_t n)
+{
+	if (n < 2)
+		return 0;
+	char **sorted = malloc(n * sizeof *sorted);
+	if (!sorted)
+		return lf_err_set(p->err, ENOMEM, "out of memory");
+	memcpy(sorted, names, n * sizeof *sorted);
+	qsort(sorted, n, sizeof *sorted, casecmp_ptr);
+	int rc = 0;
+	for (size_t i = 1; i < n && !rc; i++)
+		if (lf_casecmp(sorted[i - 1], sorted[i]) == 0)
+			rc = lf_err_set(p->err, EEXIST,
+					"%s%s: \"%s\" and \"%s\" differ only in case; a Windows folder holds one of them",
+					p->src, p->path[0] ? p->path : "/", sorted[i - 1], sorted[i]);
+	free(sorted);
+	return rc;
+}
+
 typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
 		       const struct stat *st, void *arg);
 
@@ -110,6 +137,8 @@ static int each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 	}
 	if (!rc)
 		qsort(names, n, sizeof *names, strcmp_ptr);
+	if (!rc)
+		rc = check_case_clash(p, names, n);
 	for (size_t i = 0; i < n; i++) {
 		if (!rc) {
 			struct stat st;

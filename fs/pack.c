@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "layerfs/casefold.h"
@@ -259,6 +260,36 @@ static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni
 	return rc;
 }
 
+/* Host user.NAME xattrs become NTFS alternate data streams NAME: the
+ * same mapping by which a layer shows its streams. */
+static int copy_streams(struct packer *p, int dfd, const char *name,
+			ntfs_inode *ni, int is_dir)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
+			(is_dir ? O_DIRECTORY : 0));
+	if (fd < 0)
+		return lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+	char names[65536];
+	ssize_t n = flistxattr(fd, names, sizeof names);
+	int rc = 0;
+	for (ssize_t i = 0; n > 0 && i < n && !rc; i += (ssize_t)strlen(names + i) + 1) {
+		const char *x = names + i;
+		if (strncmp(x, "user.", 5) != 0 || !x[5])
+			continue;
+		ssize_t len = fgetxattr(fd, x, p->buf, PACK_CHUNK);
+		ntfschar *uname = NULL;
+		int ulen = ntfs_mbstoucs(x + 5, &uname);
+		if (len < 0 || ulen <= 0 || ulen > 255)
+			rc = lf_err_set(p->err, len < 0 ? errno : EINVAL,
+					"%s%s: cannot read xattr %s", p->src, p->path, x);
+		else if (ntfs_attr_add(ni, AT_DATA, uname, (u8)ulen, (const u8 *)p->buf, len))
+			rc = ntfs_fail(p, "cannot add an alternate data stream");
+		free(uname);
+	}
+	close(fd);
+	return rc;
+}
+
 /* Is the symlink's target (inside the tree being packed) a folder?
  * Windows needs to know: a folder link is a directory entry. */
 static int link_to_dir(struct packer *p, int dfd, const char *target)
@@ -318,6 +349,8 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 			rc = ntfs_fail(p, "cannot create");
 		else
 			rc = copy_data(p, dfd, name, ni);
+		if (!rc)
+			rc = copy_streams(p, dfd, name, ni, 0);
 		if (!rc && st->st_nlink > 1)
 			rc = remember_link(p, st, ni->mft_no);
 		p->st->files++;
@@ -332,6 +365,8 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
 			else
 				rc = each_entry(p, fd, fill_entry, ni);
+			if (!rc)
+				rc = copy_streams(p, dfd, name, ni, 1);
 			if (fd >= 0)
 				close(fd);
 		}

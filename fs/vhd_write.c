@@ -82,6 +82,16 @@ static int write_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* The caller's contents, zeros past their end (the disk may be larger:
+ * rounded to whole cylinders, or the size of a differencing parent). */
+static int read_content(lf_vhd_read_fn read, void *ctx, uint64_t content,
+			uint8_t *buf, size_t len, uint64_t off)
+{
+	size_t have = off >= content ? 0 : content - off < len ? (size_t)(content - off) : len;
+	memset(buf + have, 0, len - have);
+	return have ? read(ctx, buf, have, off) : 0;
+}
+
 static void make_footer(uint8_t *f, enum lf_vhd_type type, uint64_t size,
 			uint64_t data_offset, const uint8_t *uuid)
 {
@@ -188,8 +198,8 @@ struct diff_parent {
 	char *real;
 };
 
-static int open_diff_parent(const char *path, uint64_t size,
-			    struct diff_parent *p, struct lf_err *err)
+static int open_diff_parent(const char *path, struct diff_parent *p,
+			    struct lf_err *err)
 {
 	int rc = lf_source_open(path, NULL, &p->src, err);
 	if (rc)
@@ -197,10 +207,6 @@ static int open_diff_parent(const char *path, uint64_t size,
 	if (p->src->kind != LF_SRC_VHD_FIXED && p->src->kind != LF_SRC_VHD_DYNAMIC &&
 	    p->src->kind != LF_SRC_VHD_DIFF)
 		return lf_err_set(err, EINVAL, "%s: a differencing VHD's parent must be a VHD", path);
-	if (p->src->size != size)
-		return lf_err_set(err, EINVAL, "%s: parent is %llu bytes, the new disk %llu",
-				  path, (unsigned long long)p->src->size,
-				  (unsigned long long)size);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	uint8_t f[VHD_FOOTER_SIZE];
 	struct stat st;
@@ -215,6 +221,14 @@ static int open_diff_parent(const char *path, uint64_t size,
 	p->timestamp = be32(f + VF_TIMESTAMP);
 	p->real = realpath(path, NULL);
 	return p->real ? 0 : lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+}
+
+static void close_diff_parent(struct diff_parent *p)
+{
+	lf_source_close(p->src);
+	free(p->real);
+	p->src = NULL;
+	p->real = NULL;
 }
 
 /* Which sectors of a block to store: all of a non-zero block for a dynamic
@@ -245,18 +259,19 @@ static uint32_t block_sectors(const uint8_t *data, const uint8_t *parent,
 }
 
 static int write_sparse(int fd, const struct lf_vhd_write_opts *o,
-			uint64_t size, lf_vhd_read_fn read, void *ctx,
+			uint64_t size, struct diff_parent *parent,
+			lf_vhd_read_fn read, void *ctx,
 			const uint8_t *uuid, struct lf_err *err, const char *out)
 {
 	uint32_t bs = o->block_size ? o->block_size : DEFAULT_BLOCK;
 	uint32_t bms = vhd_bitmap_size(bs);
 	uint32_t nsec = bs / VHD_SECTOR;
+	uint64_t content = o->size;
 	uint64_t nblocks = (size + bs - 1) / bs;
 	uint64_t bat_bytes = (nblocks * 4 + VHD_SECTOR - 1) / VHD_SECTOR * VHD_SECTOR;
 	uint8_t h[VHD_DYNHDR_SIZE] = {0}, f[VHD_FOOTER_SIZE];
 	uint32_t *bat = malloc(bat_bytes);
 	uint8_t *data = malloc(bs), *pdata = NULL, *bitmap = malloc(bms);
-	struct diff_parent parent = {0};
 	int rc = 0;
 	if (!bat || !data || !bitmap) {
 		rc = lf_err_set(err, ENOMEM, "%s: out of memory", out);
@@ -264,9 +279,7 @@ static int write_sparse(int fd, const struct lf_vhd_write_opts *o,
 	}
 	memset(bat, 0xFF, bat_bytes);
 	uint64_t at = VHD_FOOTER_SIZE + VHD_DYNHDR_SIZE + bat_bytes;
-	if (o->type == LF_VHD_DIFF) {
-		if ((rc = open_diff_parent(o->parent_path, size, &parent, err)))
-			goto done;
+	if (parent) {
 		if (!(pdata = malloc(bs))) {
 			rc = lf_err_set(err, ENOMEM, "%s: out of memory", out);
 			goto done;
@@ -276,11 +289,11 @@ static int write_sparse(int fd, const struct lf_vhd_write_opts *o,
 		if (slash)
 			*slash = 0;
 		dir = outdup ? realpath(slash ? (outdup[0] ? outdup : "/") : ".", NULL) : NULL;
-		rel = dir ? relative_path(dir, parent.real) : NULL;
+		rel = dir ? relative_path(dir, parent->real) : NULL;
 		if (rel)
 			at = put_locator(fd, h, 0, VHD_PLAT_W2RU, rel, at, &rc);
 		if (!rc)
-			at = put_locator(fd, h, rel ? 1 : 0, VHD_PLAT_W2KU, parent.real, at, &rc);
+			at = put_locator(fd, h, rel ? 1 : 0, VHD_PLAT_W2KU, parent->real, at, &rc);
 		free(outdup);
 		free(dir);
 		free(rel);
@@ -288,23 +301,23 @@ static int write_sparse(int fd, const struct lf_vhd_write_opts *o,
 			rc = lf_err_set(err, -rc, "%s: cannot write the parent locators", out);
 			goto done;
 		}
-		memcpy(h + VD_PARENT_UUID, parent.uuid, 16);
-		put_be32(h + VD_PARENT_TIME, parent.timestamp);
-		const char *base = strrchr(parent.real, '/');
-		lf_utf8_to_utf16(base ? base + 1 : parent.real, h + VD_PARENT_NAME, 512, 1);
+		memcpy(h + VD_PARENT_UUID, parent->uuid, 16);
+		put_be32(h + VD_PARENT_TIME, parent->timestamp);
+		const char *base = strrchr(parent->real, '/');
+		lf_utf8_to_utf16(base ? base + 1 : parent->real, h + VD_PARENT_NAME, 512, 1);
 	}
 	for (uint64_t b = 0; b < nblocks; b++) {
 		uint64_t off = b * bs;
 		size_t len = size - off < bs ? (size_t)(size - off) : bs;
 		memset(data + len, 0, bs - len);
-		if ((rc = read(ctx, data, len, off))) {
+		if ((rc = read_content(read, ctx, content, data, len, off))) {
 			rc = lf_err_set(err, -rc, "%s: reading the contents at %llu failed: %s",
 					out, (unsigned long long)off, strerror(-rc));
 			goto done;
 		}
 		if (pdata) {
 			memset(pdata + len, 0, bs - len);
-			if ((rc = lf_source_pread(parent.src, pdata, len, off, err)))
+			if ((rc = lf_source_pread(parent->src, pdata, len, off, err)))
 				goto done;
 		}
 		memset(bitmap, 0, bms);
@@ -336,8 +349,6 @@ static int write_sparse(int fd, const struct lf_vhd_write_opts *o,
 	    (rc = write_full(fd, f, VHD_FOOTER_SIZE, at)))
 		rc = lf_err_set(err, -rc, "%s: write failed: %s", out, strerror(-rc));
 done:
-	lf_source_close(parent.src);
-	free(parent.real);
 	free(bat);
 	free(data);
 	free(pdata);
@@ -356,7 +367,7 @@ static int write_fixed(int fd, const struct lf_vhd_write_opts *o, uint64_t size,
 	int rc = 0;
 	for (uint64_t off = 0; off < size && !rc; off += CHUNK) {
 		size_t len = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
-		if ((rc = read(ctx, buf, len, off))) {
+		if ((rc = read_content(read, ctx, o->size, buf, len, off))) {
 			rc = lf_err_set(err, -rc, "%s: reading the contents at %llu failed: %s",
 					out, (unsigned long long)off, strerror(-rc));
 			break;
@@ -388,19 +399,39 @@ int lf_vhd_write(const char *out, const struct lf_vhd_write_opts *o,
 				  out, o->block_size);
 	if (o->type == LF_VHD_DIFF && !o->parent_path)
 		return lf_err_set(err, EINVAL, "%s: a differencing disk needs a parent", out);
-	uint64_t size = o->type == LF_VHD_DIFF ? o->size : lf_vhd_round_size(o->size);
-	if (size == 0 || size > 2040ull << 30)
+	/* A child is as large as its parent; other disks are rounded to whole
+	 * cylinders. */
+	struct diff_parent parent = {0};
+	uint64_t size = lf_vhd_round_size(o->size);
+	if (o->type == LF_VHD_DIFF) {
+		int rc = open_diff_parent(o->parent_path, &parent, err);
+		if (!rc && o->size > parent.src->size)
+			rc = lf_err_set(err, EINVAL, "%s: %llu bytes do not fit the %llu-byte parent %s",
+					out, (unsigned long long)o->size,
+					(unsigned long long)parent.src->size, o->parent_path);
+		if (rc) {
+			close_diff_parent(&parent);
+			return rc;
+		}
+		size = parent.src->size;
+	}
+	if (size == 0 || size > 2040ull << 30) {
+		close_diff_parent(&parent);
 		return lf_err_set(err, EINVAL, "%s: disk size %llu is out of range (VHD holds up to 2040 GiB)",
 				  out, (unsigned long long)size);
+	}
 	size_t len = strlen(out);
 	char *tmp = malloc(len + 16);
-	if (!tmp)
+	if (!tmp) {
+		close_diff_parent(&parent);
 		return lf_err_set(err, ENOMEM, "%s: out of memory", out);
+	}
 	snprintf(tmp, len + 16, "%s.tmp.XXXXXX", out);
 	int fd = mkstemp(tmp);
 	if (fd < 0) {
 		int rc = lf_err_set(err, errno, "%s: cannot create: %s", out, strerror(errno));
 		free(tmp);
+		close_diff_parent(&parent);
 		return rc;
 	}
 	fchmod(fd, 0644);
@@ -408,7 +439,9 @@ int lf_vhd_write(const char *out, const struct lf_vhd_write_opts *o,
 	new_uuid(uuid);
 	int rc = o->type == LF_VHD_FIXED
 		? write_fixed(fd, o, size, read, ctx, uuid, err, out)
-		: write_sparse(fd, o, size, read, ctx, uuid, err, out);
+		: write_sparse(fd, o, size, o->type == LF_VHD_DIFF ? &parent : NULL,
+			       read, ctx, uuid, err, out);
+	close_diff_parent(&parent);
 	if (!rc && fsync(fd) < 0)
 		rc = lf_err_set(err, errno, "%s: fsync failed: %s", out, strerror(errno));
 	if (close(fd) < 0 && !rc)

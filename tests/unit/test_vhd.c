@@ -150,8 +150,9 @@ static uint8_t *make_child(const uint8_t *parent, uint64_t size, uint64_t seed)
 			th_fill_random(c + base + (uint64_t)secs[i] * 512, 512, seed + base + i);
 	}
 	/* One whole block rewritten, and one parent block made zero. */
-	th_fill_random(c + 2 * MiB * 3, 2 * MiB, seed * 7);
-	memset(c + 2 * MiB * 5, 0, 2 * MiB);
+	ck_assert_uint_ge(size, 8 * MiB);
+	th_fill_random(c + 2 * MiB * 1, 2 * MiB, seed * 7);
+	memset(c + 2 * MiB * 3, 0, 2 * MiB);
 	return c;
 }
 

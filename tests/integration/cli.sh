@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# layerctl from the shell: help and usage errors, and each kind of bad input
+# refused with one line naming the file, exit status 1, nothing written.
+. "$(dirname "$0")/lib.sh"
+
+# --- help and usage ---
+check "layerctl --help" "$LAYERCTL" --help
+for c in pack ls stat cat; do
+  check "layerctl $c --help" "$LAYERCTL" $c --help
+done
+"$LAYERCTL" >/dev/null 2>&1; [ $? -eq 2 ] && ok "no command: exit 2" || not_ok "no command: exit 2"
+"$LAYERCTL" frobnicate >/dev/null 2>&1; [ $? -eq 2 ] && ok "unknown command: exit 2" || not_ok "unknown command: exit 2"
+"$LAYERCTL" pack --format zip a b >/dev/null 2>&1; [ $? -eq 2 ] && ok "bad --format: exit 2" || not_ok "bad --format: exit 2"
+"$LAYERCTL" ls >/dev/null 2>&1; [ $? -eq 2 ] && ok "ls without LAYER: exit 2" || not_ok "ls without LAYER: exit 2"
+
+# --- a good layer to spoil ---
+mkdir -p "$WORK/src/Windows"
+echo hello > "$WORK/src/Windows/win.ini"
+"$LAYERCTL" pack -q "$WORK/src" "$WORK/good.vhd" || { not_ok "pack"; finish; exit 1; }
+"$LAYERCTL" pack -q --format vhd-fixed "$WORK/src" "$WORK/fixed.vhd"
+size=$(stat -c %s "$WORK/good.vhd")
+
+cp "$WORK/good.vhd" "$WORK/truncated.vhd"
+truncate -s $((size / 2)) "$WORK/truncated.vhd"
+refuses "truncated VHD" "$WORK/truncated.vhd" "$LAYERCTL" ls "$WORK/truncated.vhd"
+
+cp "$WORK/fixed.vhd" "$WORK/checksum.vhd"
+fsize=$(stat -c %s "$WORK/fixed.vhd")
+printf '\x7f' | dd of="$WORK/checksum.vhd" bs=1 seek=$((fsize - 512 + 40)) conv=notrunc status=none
+refuses "bad footer checksum" "checksum" "$LAYERCTL" ls "$WORK/checksum.vhd"
+
+cp "$WORK/good.vhd" "$WORK/bat.vhd"
+printf '\x00\xff\xff\x00' | dd of="$WORK/bat.vhd" bs=1 seek=1536 conv=notrunc status=none
+refuses "BAT entry past the end" "block table entry 0" "$LAYERCTL" ls "$WORK/bat.vhd"
+
+echo "just some text" > "$WORK/notes.txt"
+refuses "a file that is no image" "$WORK/notes.txt" "$LAYERCTL" ls "$WORK/notes.txt"
+
+head -c 8388608 /dev/zero > "$WORK/zero.img"
+refuses "a zeroed boot sector" "zeroed" "$LAYERCTL" ls "$WORK/zero.img"
+
+"$DISKTOOL" dump "$WORK/good.vhd" > "$WORK/good.raw"
+"$DISKTOOL" vhd dynamic "$WORK/good.raw" "$WORK/parent.vhd"
+"$DISKTOOL" vhd diff "$WORK/good.raw" "$WORK/child.vhd" "$WORK/parent.vhd"
+check "a differencing layer reads through its parent" "$LAYERCTL" cat "$WORK/child.vhd" windows/win.ini
+mv "$WORK/parent.vhd" "$WORK/moved-parent.vhd"
+refuses "a missing parent" "not found" "$LAYERCTL" ls "$WORK/child.vhd"
+check "--parent names a moved parent" "$LAYERCTL" ls --parent "$WORK/moved-parent.vhd" "$WORK/child.vhd"
+
+refuses "a missing layer" "$WORK/nope.vhd" "$LAYERCTL" ls "$WORK/nope.vhd"
+refuses "a missing path" "no/such" "$LAYERCTL" cat "$WORK/good.vhd" no/such
+refuses "cat of a folder" "is a folder" "$LAYERCTL" cat "$WORK/good.vhd" Windows
+
+# --- pack refuses, and writes nothing ---
+nothing_written() {
+  local what=$1
+  if ls "$WORK/out" 2>/dev/null | grep -q .; then not_ok "$what: left $(ls "$WORK/out")"; else ok "$what: nothing written"; fi
+}
+mkdir -p "$WORK/out"
+refuses "pack of a missing folder" "$WORK/missing" "$LAYERCTL" pack -q "$WORK/missing" "$WORK/out/x.vhd"
+nothing_written "pack of a missing folder"
+mkdir -p "$WORK/fifo"; mkfifo "$WORK/fifo/pipe"
+refuses "pack of a FIFO" "pipe" "$LAYERCTL" pack -q "$WORK/fifo" "$WORK/out/x.vhd"
+nothing_written "pack of a FIFO"
+mkdir -p "$WORK/clash/Program Files" "$WORK/clash/PROGRAM FILES"
+refuses "pack of names that differ only in case" "differ only in case" "$LAYERCTL" pack -q "$WORK/clash" "$WORK/out/x.vhd"
+nothing_written "pack of a case clash"
+mkdir -p "$WORK/colon"; touch "$WORK/colon/a:b"
+refuses "pack of a name Windows forbids" "a:b" "$LAYERCTL" pack -q "$WORK/colon" "$WORK/out/x.vhd"
+mkdir -p "$WORK/full"; head -c 12000000 /dev/urandom > "$WORK/full/big.bin"
+refuses "pack into too small a volume" "larger --size" "$LAYERCTL" pack -q --size 8M "$WORK/full" "$WORK/out/x.vhd"
+nothing_written "pack into too small a volume"
+
+# --- formats ---
+for f in vhd-dynamic vhd-fixed raw; do
+  "$LAYERCTL" pack -q --format $f "$WORK/src" "$WORK/fmt.$f" && \
+    [ "$("$LAYERCTL" cat "$WORK/fmt.$f" WINDOWS/WIN.INI)" = hello ] && ok "pack --format $f reads back" \
+    || not_ok "pack --format $f"
+done
+kind=$("$DISKTOOL" info "$WORK/fmt.vhd-fixed" | awk '/^kind/ {print $2}')
+[ "$kind" = vhd-fixed ] && ok "vhd-fixed is a fixed VHD" || not_ok "vhd-fixed is $kind"
+qemu-img convert -f vpc -O raw "$WORK/fmt.vhd-dynamic" "$WORK/q.raw" && \
+  "$DISKTOOL" dump "$WORK/fmt.vhd-dynamic" | cmp - "$WORK/q.raw" >/dev/null && \
+  ok "qemu-img reads our dynamic VHD as we do" || not_ok "qemu-img reads our dynamic VHD as we do"
+json=$("$LAYERCTL" pack -q --json --size 64M "$WORK/src" "$WORK/sized.vhd")
+echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["files"]==1 and d["dirs"]==1 and d["volume_size"]==64<<20' \
+  && ok "pack --json and --size" || not_ok "pack --json: $json"
+
+finish

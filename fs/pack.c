@@ -136,7 +136,7 @@ static int each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 		}
 		n++;
 	}
-	if (!rc)
+	if (!rc && n)
 		qsort(names, n, sizeof *names, strcmp_ptr);
 	if (!rc)
 		rc = check_case_clash(p, names, n);

@@ -190,7 +190,8 @@ static int list_dir(struct lf_layer *l, lf_ino ino, const char *path,
 		cli_error("%s: %s: cannot read the folder: %s", l->path, path[0] ? path : "/", strerror(-rc));
 		bad = 1;
 	}
-	qsort(ls.v, ls.n, sizeof *ls.v, by_name);
+	if (ls.n)
+		qsort(ls.v, ls.n, sizeof *ls.v, by_name);
 	for (size_t i = 0; i < ls.n; i++) {
 		struct lf_attr at;
 		char *full = join(path, ls.v[i].name);

@@ -167,6 +167,16 @@ static void uuid_str(const uint8_t *u, char *out)
 	out[o] = 0;
 }
 
+static int check_checksum(const char *path, const char *what, const uint8_t *buf,
+			  size_t len, size_t off, struct lf_err *err)
+{
+	uint32_t stored = be32(buf + off), computed = vhd_checksum(buf, len, off);
+	if (stored != computed)
+		return lf_err_set(err, EINVAL, "%s: bad %s checksum (stored 0x%08x, computed 0x%08x)",
+				  path, what, stored, computed);
+	return 0;
+}
+
 static int read_footer(struct vhd_source *v, const char *path, uint8_t *f,
 		       struct lf_err *err)
 {
@@ -187,12 +197,8 @@ static int read_footer(struct vhd_source *v, const char *path, uint8_t *f,
 					  path);
 		return lf_err_set(err, EINVAL, "%s: no VHD footer", path);
 	}
-	uint32_t stored = be32(f + VF_CHECKSUM);
-	uint32_t computed = vhd_checksum(f, VHD_FOOTER_SIZE, VF_CHECKSUM);
-	if (stored != computed)
-		return lf_err_set(err, EINVAL,
-				  "%s: bad VHD footer checksum (stored 0x%08x, computed 0x%08x)",
-				  path, stored, computed);
+	if ((rc = check_checksum(path, "VHD footer", f, VHD_FOOTER_SIZE, VF_CHECKSUM, err)))
+		return rc;
 	if (be32(f + VF_VERSION) >> 16 != 1)
 		return lf_err_set(err, EINVAL, "%s: unsupported VHD version 0x%08x",
 				  path, be32(f + VF_VERSION));
@@ -216,12 +222,8 @@ static int read_dynamic(struct vhd_source *v, const char *path,
 				  path, strerror(-rc));
 	if (memcmp(h + VD_COOKIE, VHD_DYN_COOKIE, 8) != 0)
 		return lf_err_set(err, EINVAL, "%s: bad dynamic disk header (no \"cxsparse\" cookie)", path);
-	uint32_t stored = be32(h + VD_CHECKSUM);
-	uint32_t computed = vhd_checksum(h, VHD_DYNHDR_SIZE, VD_CHECKSUM);
-	if (stored != computed)
-		return lf_err_set(err, EINVAL,
-				  "%s: bad dynamic header checksum (stored 0x%08x, computed 0x%08x)",
-				  path, stored, computed);
+	if ((rc = check_checksum(path, "dynamic header", h, VHD_DYNHDR_SIZE, VD_CHECKSUM, err)))
+		return rc;
 	uint32_t bs = be32(h + VD_BLOCK_SIZE);
 	if (bs < VHD_SECTOR * 8 || bs > (256u << 20) || (bs & (bs - 1)))
 		return lf_err_set(err, EINVAL, "%s: unsupported block size %u", path, bs);

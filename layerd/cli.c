@@ -5,6 +5,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "cli.h"
 
 const char *prog = "layerctl";
@@ -99,4 +101,11 @@ const char *cli_type_name(uint32_t mode)
 	case S_IFBLK: return "blockdev";
 	}
 	return "unknown";
+}
+
+void cli_print_json(json_t *j)
+{
+	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	putchar('\n');
+	json_decref(j);
 }

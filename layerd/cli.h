@@ -31,6 +31,10 @@ int cli_resolve(struct lf_layer *l, const char *path, struct lf_attr *a);
 /* ISO 8601 UTC with nanoseconds. */
 void cli_format_time(struct timespec ts, char *out, size_t size);
 
+/* Print a JSON value on stdout, indented, and release it. */
+struct json_t;
+void cli_print_json(struct json_t *j);
+
 /* "file", "dir", "symlink", ... */
 const char *cli_type_name(uint32_t mode);
 

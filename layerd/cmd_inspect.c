@@ -265,11 +265,8 @@ int cmd_ls(int argc, char **argv)
 		} else if (list_dir(l, at.ino, base ? base : "", &a, out)) {
 			status = EXIT_FAIL;
 		}
-		if (out) {
-			json_dumpf(out, stdout, JSON_INDENT(2));
-			putchar('\n');
-			json_decref(out);
-		}
+		if (out)
+			cli_print_json(out);
 		free(base);
 	}
 	lf_layer_close(l);
@@ -352,8 +349,7 @@ int cmd_stat(int argc, char **argv)
 				json_object_set_new(lj, "label", json_string(l->label));
 		}
 		if (a.json) {
-			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-			putchar('\n');
+			cli_print_json(json_incref(j));
 		} else {
 			const char *key;
 			json_t *v;

@@ -122,9 +122,7 @@ int cmd_pack(int argc, char **argv)
 				      "bytes", (json_int_t)st.bytes,
 				      "volume_size", (json_int_t)st.volume_size,
 				      "disk_size", (json_int_t)st.disk_size);
-		json_dumpf(j, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(j);
+		cli_print_json(j);
 	} else if (!quiet) {
 		fprintf(stderr, "%s: %llu files, %llu folders, %llu symlinks, %llu bytes in a %llu-byte volume\n",
 			out, (unsigned long long)st.files, (unsigned long long)st.dirs,

@@ -99,3 +99,24 @@ int th_mem_read(void *ctx, void *buf, size_t len, uint64_t off)
 	memcpy(buf, m->data + off, len);
 	return 0;
 }
+
+static void teardown(void)
+{
+	th_cleanup();
+}
+
+int th_run_suite(const char *name, const TTest *const *tests, int n)
+{
+	Suite *s = suite_create(name);
+	TCase *tc = tcase_create(name);
+	tcase_set_timeout(tc, 300);
+	tcase_add_checked_fixture(tc, NULL, teardown);
+	for (int i = 0; i < n; i++)
+		tcase_add_test(tc, tests[i]);
+	suite_add_tcase(s, tc);
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}

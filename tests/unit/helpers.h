@@ -24,4 +24,9 @@ void th_fill_random(uint8_t *buf, size_t len, uint64_t seed);
 struct th_mem { const uint8_t *data; uint64_t size; };
 int th_mem_read(void *ctx, void *buf, size_t len, uint64_t off);
 
+/* Run the tests as one suite (each in a fresh temporary folder, cleaned
+ * after); returns main's exit status. */
+#include <check.h>
+int th_run_suite(const char *name, const TTest *const *tests, int n);
+
 #endif

@@ -311,25 +311,13 @@ START_TEST(parallel_readers)
 }
 END_TEST
 
-static void teardown(void)
-{
-	th_cleanup();
-}
-
 int main(void)
 {
-	Suite *s = suite_create("layer");
-	TCase *tc = tcase_create("layer");
-	tcase_set_timeout(tc, 300);
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, backends_agree);
-	tcase_add_test(tc, dos_names_stay_hidden);
-	tcase_add_test(tc, corrupt_mft_is_refused);
-	tcase_add_test(tc, parallel_readers);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	const TTest *const tests[] = {
+		backends_agree,
+		dos_names_stay_hidden,
+		corrupt_mft_is_refused,
+		parallel_readers,
+	};
+	return th_run_suite("layer", tests, sizeof tests / sizeof tests[0]);
 }

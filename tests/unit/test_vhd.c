@@ -367,29 +367,17 @@ START_TEST(round_size_is_whole_cylinders)
 }
 END_TEST
 
-static void teardown(void)
-{
-	th_cleanup();
-}
-
 int main(void)
 {
-	Suite *s = suite_create("vhd");
-	TCase *tc = tcase_create("vhd");
-	tcase_set_timeout(tc, 300);
-	tcase_add_checked_fixture(tc, NULL, teardown);
-	tcase_add_test(tc, fixed_reads_like_raw);
-	tcase_add_test(tc, dynamic_reads_like_raw);
-	tcase_add_test(tc, differencing_chain_reads_like_raw);
-	tcase_add_test(tc, parents_are_found);
-	tcase_add_test(tc, parent_loop_is_refused);
-	tcase_add_test(tc, bad_vhds_are_refused);
-	tcase_add_test(tc, not_a_layer_is_refused);
-	tcase_add_test(tc, round_size_is_whole_cylinders);
-	suite_add_tcase(s, tc);
-	SRunner *sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	int failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? 1 : 0;
+	const TTest *const tests[] = {
+		fixed_reads_like_raw,
+		dynamic_reads_like_raw,
+		differencing_chain_reads_like_raw,
+		parents_are_found,
+		parent_loop_is_refused,
+		bad_vhds_are_refused,
+		not_a_layer_is_refused,
+		round_size_is_whole_cylinders,
+	};
+	return th_run_suite("vhd", tests, sizeof tests / sizeof tests[0]);
 }

@@ -289,9 +289,15 @@ static int open_parent(struct vhd_source *v, const char *path,
 	int n = 0;
 	if (opts && depth < opts->nparents && opts->parents[depth])
 		cand[n++] = strdup(opts->parents[depth]);
-	for (int i = 0; i < VHD_NLOCATORS && n < MAXC - 3; i++) {
+	/* Relative locators first, then absolute ones, whatever order the
+	 * table holds them in. */
+	static const uint32_t order[] = { VHD_PLAT_W2RU, VHD_PLAT_W2KU, VHD_PLAT_MACX };
+	for (int k = 0; k < 3 * VHD_NLOCATORS && n < MAXC - 3; k++) {
+		int i = k % VHD_NLOCATORS;
 		const uint8_t *l = h + VD_LOCATORS + i * VD_LOCATOR_SIZE;
 		uint32_t code = be32(l + VL_CODE);
+		if (code != order[k / VHD_NLOCATORS])
+			continue;
 		uint32_t len = be32(l + VL_LENGTH);
 		uint64_t loff = be64(l + VL_OFFSET);
 		if (code == 0 || len == 0 || len > 65536 ||

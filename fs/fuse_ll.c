@@ -1,0 +1,330 @@
+/* FUSE low-level glue: turn requests into union engine calls and replies.
+ * Nothing here knows a format or a merge rule. */
+#define FUSE_USE_VERSION 312
+#include <errno.h>
+#include <fuse_lowlevel.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fuse_ll.h"
+
+struct ctx {
+	struct lf_union *u;
+	double timeout;
+};
+
+#define CTX(req) ((struct ctx *)fuse_req_userdata(req))
+
+static void to_stat(const struct lf_attr *a, struct stat *st)
+{
+	memset(st, 0, sizeof *st);
+	st->st_ino = a->ino;
+	st->st_mode = a->mode;
+	st->st_nlink = a->nlink ? a->nlink : 1;
+	st->st_uid = a->uid;
+	st->st_gid = a->gid;
+	st->st_size = (off_t)a->size;
+	st->st_blocks = (blkcnt_t)((a->alloc + 511) / 512);
+	st->st_blksize = 4096;
+	st->st_atim = a->atime;
+	st->st_mtim = a->mtime;
+	st->st_ctim = a->ctime;
+}
+
+static void fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_param *e)
+{
+	memset(e, 0, sizeof *e);
+	e->ino = a->ino;
+	e->attr_timeout = c->timeout;
+	e->entry_timeout = c->timeout;
+	to_stat(a, &e->attr);
+}
+
+static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct ctx *c = CTX(req);
+	struct lf_attr a;
+	struct fuse_entry_param e;
+	int rc = lf_union_lookup(c->u, parent, name, &a);
+	if (rc == -ENOENT) {
+		/* a negative entry: the kernel keeps the "no" as long */
+		memset(&e, 0, sizeof e);
+		e.entry_timeout = c->timeout;
+		fuse_reply_entry(req, &e);
+	} else if (rc) {
+		fuse_reply_err(req, -rc);
+	} else {
+		fill_entry(c, &a, &e);
+		fuse_reply_entry(req, &e);
+	}
+}
+
+static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	lf_union_forget(CTX(req)->u, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	for (size_t i = 0; i < count; i++)
+		lf_union_forget(CTX(req)->u, f[i].ino, f[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct ctx *c = CTX(req);
+	struct lf_attr a;
+	struct stat st;
+	int rc = lf_union_getattr(c->u, ino, &a);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	to_stat(&a, &st);
+	fuse_reply_attr(req, &st, c->timeout);
+}
+
+static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char buf[8192];
+	ssize_t n = lf_union_readlink(CTX(req)->u, ino, buf, sizeof buf);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_readlink(req, buf);
+}
+
+static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
+	/* read-only layers: what the page cache holds stays true */
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)fi;
+	char *buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t n = lf_union_read(CTX(req)->u, ino, buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct lf_attr a;
+	int rc = lf_union_getattr(CTX(req)->u, ino, &a);
+	if (!rc && !S_ISDIR(a.mode))
+		rc = -ENOTDIR;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->cache_readdir = 1;
+	fi->keep_cache = 1;
+	fuse_reply_open(req, fi);
+}
+
+struct dirbuf {
+	fuse_req_t req;
+	struct ctx *c;
+	char *buf;
+	size_t size, used;
+	int plus;
+};
+
+/* "." and ".." take positions 1 and 2; the merged entries follow. */
+#define DOT_ENTRIES 2
+
+static int add_entry(void *vctx, const char *name, const struct lf_attr *a, uint64_t next)
+{
+	struct dirbuf *d = vctx;
+	size_t len;
+	off_t off = (off_t)(next + DOT_ENTRIES);
+	if (d->plus) {
+		struct fuse_entry_param e;
+		fill_entry(d->c, a, &e);
+		len = fuse_add_direntry_plus(d->req, d->buf + d->used, d->size - d->used, name, &e, off);
+	} else {
+		struct stat st = { .st_ino = a->ino, .st_mode = a->mode };
+		len = fuse_add_direntry(d->req, d->buf + d->used, d->size - d->used, name, &st, off);
+	}
+	if (len > d->size - d->used)
+		return 1;                  /* full: the entry was not added */
+	d->used += len;
+	return 0;
+}
+
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
+{
+	struct ctx *c = CTX(req);
+	struct dirbuf d = { req, c, malloc(size), size, 0, plus };
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	/* "." and ".." carry no lookup reference, even in readdirplus. */
+	for (off_t i = off; i < DOT_ENTRIES; i++) {
+		const char *name = i == 0 ? "." : "..";
+		struct stat st = { .st_ino = ino, .st_mode = S_IFDIR };
+		size_t len;
+		if (plus) {
+			struct fuse_entry_param e = { .attr = st };
+			len = fuse_add_direntry_plus(req, d.buf + d.used, size - d.used, name, &e, i + 1);
+		} else {
+			len = fuse_add_direntry(req, d.buf + d.used, size - d.used, name, &st, i + 1);
+		}
+		if (len > size - d.used)
+			break;
+		d.used += len;
+	}
+	int rc = 0;
+	uint64_t from = off > DOT_ENTRIES ? (uint64_t)off - DOT_ENTRIES : 0;
+	if (d.used < size)
+		rc = lf_union_readdir(c->u, ino, from, plus, add_entry, &d);
+	if (rc && d.used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, d.buf, d.used);
+	free(d.buf);
+}
+
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		       struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, 0);
+}
+
+static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi)
+{
+	(void)fi;
+	readdir_common(req, ino, size, off, 1);
+}
+
+static void reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size)
+{
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t n = lf_union_getxattr(CTX(req)->u, ino, name, buf, size);
+	reply_sized(req, n, buf, size);
+	free(buf);
+}
+
+static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *buf = size ? malloc(size) : NULL;
+	if (size && !buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ssize_t n = lf_union_listxattr(CTX(req)->u, ino, buf, size);
+	reply_sized(req, n, buf, size);
+	free(buf);
+}
+
+static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	(void)ino;
+	struct lf_union *u = CTX(req)->u;
+	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255 };
+	for (int i = 0; i < lf_union_nlayers(u); i++) {
+		struct lf_layer *l = lf_union_layer(u, i);
+		if (l->source)
+			sv.f_blocks += l->extent.length / 4096;
+	}
+	fuse_reply_statfs(req, &sv);
+}
+
+static const struct fuse_lowlevel_ops ops = {
+	.lookup = ll_lookup,
+	.forget = ll_forget,
+	.forget_multi = ll_forget_multi,
+	.getattr = ll_getattr,
+	.readlink = ll_readlink,
+	.open = ll_open,
+	.read = ll_read,
+	.opendir = ll_opendir,
+	.readdir = ll_readdir,
+	.readdirplus = ll_readdirplus,
+	.getxattr = ll_getxattr,
+	.listxattr = ll_listxattr,
+	.statfs = ll_statfs,
+};
+
+int lf_fuse_run(struct lf_union *u, const struct lf_fuse_opts *o)
+{
+	struct ctx c = { u, o->timeout };
+	char *argv[8];
+	int argc = 0;
+	argv[argc++] = "layerfs";
+	if (o->debug)
+		argv[argc++] = "-d";
+	if (o->fuse_opts && *o->fuse_opts) {
+		argv[argc++] = "-o";
+		argv[argc++] = (char *)o->fuse_opts;
+	}
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, &c);
+	int status = 1;
+	if (!se)
+		goto out;
+	if (fuse_set_signal_handlers(se))
+		goto destroy;
+	if (fuse_session_mount(se, o->mountpoint)) {
+		fprintf(stderr, "layerfs: %s: cannot mount\n", o->mountpoint);
+		goto handlers;
+	}
+	/* The mount is live: only now may the caller go on. */
+	fuse_daemonize(o->foreground);
+	if (o->single_thread) {
+		status = fuse_session_loop(se) < 0;
+	} else {
+		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(cfg, 0);
+		fuse_loop_cfg_set_max_threads(cfg, 16);
+		/* A signal ends the loop with its number: a clean stop. */
+		status = fuse_session_loop_mt(se, cfg) < 0;
+		fuse_loop_cfg_destroy(cfg);
+	}
+	fuse_session_unmount(se);
+handlers:
+	fuse_remove_signal_handlers(se);
+destroy:
+	fuse_session_destroy(se);
+out:
+	fuse_opt_free_args(&args);
+	return status;
+}

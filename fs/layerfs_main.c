@@ -1,0 +1,236 @@
+/* layerfs: mount a stack of layers as one merged, read-only drive.
+ * Three ways to say it:
+ *   layerfs [OPTIONS] --layer SPEC [--layer SPEC...] MOUNTPOINT
+ *   layerfs [OPTIONS] -o lowerdir=A:B:C MOUNTPOINT            (overlayfs)
+ *   layerfs SOURCE MOUNTPOINT -o lowerdir=A:B[,...]           (mount helper)
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fuse_ll.h"
+#include "layerfs/union.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerfs [OPTIONS] --layer SPEC [--layer SPEC]... MOUNTPOINT\n"
+		"       layerfs [OPTIONS] -o lowerdir=LAYER[:LAYER]... MOUNTPOINT\n"
+		"       layerfs SOURCE MOUNTPOINT -o lowerdir=LAYER[:LAYER]...[,OPTION]...\n"
+		"\n"
+		"Mount layers as one merged, read-only Windows drive. A LAYER is a .vhd,\n"
+		"a .vhdx, a raw NTFS image or a directory.\n"
+		"\n"
+		"  SPEC is PATH[,name=NAME][,type=os|platform|app][,prio=N]. The OS layer\n"
+		"  is always lowest; platform and app layers stack by prio (default: the\n"
+		"  order given, later = higher). NAME defaults to the file name.\n"
+		"\n"
+		"Merging: names are case-insensitive and keep the highest layer's spelling;\n"
+		"folders merge, anything else is won by the highest layer; .wh.NAME in a\n"
+		"layer hides NAME below it, .wh..wh..opq hides everything below in its\n"
+		"folder. NTFS metadata shows as system.ntfs_* xattrs, streams as user.*.\n"
+		"\n"
+		"Options:\n"
+		"  -l, --layer SPEC         add a layer\n"
+		"      --priority NAME=N    give layer NAME priority N\n"
+		"  -p, --parent FILE        the parent of a differencing disk (repeatable)\n"
+		"  -o OPTIONS               mount options: lowerdir=A:B:C (leftmost highest,\n"
+		"                           as overlayfs), FUSE options (allow_other,\n"
+		"                           default_permissions, fsname=, max_read=...);\n"
+		"                           mount(8) options such as dev, suid, rw, _netdev\n"
+		"                           are accepted and ignored\n"
+		"  -f                       stay in the foreground\n"
+		"  -s                       serve on one thread\n"
+		"  -d                       debug: foreground, FUSE requests on stderr\n"
+		"  -t, --timeout SECONDS    how long the kernel may cache names and\n"
+		"                           attributes (default 86400: layers do not change)\n"
+		"  -h, --help               this help\n"
+		"  -V, --version            the version\n"
+		"\n"
+		"Run as root, layerfs mounts with allow_other and default_permissions, so\n"
+		"every user can read the drive as the files' modes allow.\n"
+		"Unmount with 'fusermount3 -u MOUNTPOINT' or 'umount MOUNTPOINT'; SIGTERM\n"
+		"unmounts cleanly. In /etc/fstab:\n"
+		"  none  /mnt/c  fuse.layerfs  lowerdir=/srv/app.vhd:/srv/os.vhd,nofail  0 0\n"
+		"\n"
+		"Exit status: 0 after a clean unmount, 1 on failure, 2 on a usage error.\n");
+}
+
+/* mount(8) options that mean nothing to a FUSE read-only union. */
+static int ignorable(const char *o)
+{
+	static const char *const names[] = {
+		"rw", "ro", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
+		"auto", "noauto", "user", "nouser", "users", "owner", "group",
+		"_netdev", "nofail", "defaults", "atime", "noatime", "relatime",
+		"norelatime", "strictatime", "diratime", "nodiratime", "async",
+		"sync", "dirsync", "lazytime", "nolazytime", "silent", "loud",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+		if (!strcmp(o, names[i]))
+			return 1;
+	return !strncmp(o, "x-", 2) || !strncmp(o, "comment=", 8);
+}
+
+/* Options libfuse takes. */
+static int fuse_option(const char *o)
+{
+	static const char *const names[] = {
+		"allow_other", "allow_root", "default_permissions", "auto_unmount",
+		"fsname=", "subtype=", "max_read=", "blkdev", "blksize=",
+		"max_threads=", "max_idle_threads=",
+	};
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		size_t n = strlen(names[i]);
+		if (names[i][n - 1] == '=' ? !strncmp(o, names[i], n) : !strcmp(o, names[i]))
+			return 1;
+	}
+	return 0;
+}
+
+struct cmdline {
+	struct lf_stack stack;
+	char fuse_opts[4096];
+	int allow_other, default_permissions, fsname_given;
+};
+
+static void add_fuse_opt(struct cmdline *c, const char *o)
+{
+	size_t n = strlen(c->fuse_opts);
+	snprintf(c->fuse_opts + n, sizeof c->fuse_opts - n, "%s%s", n ? "," : "", o);
+}
+
+/* One -o list. Returns 0, or 2 after a message. */
+static int parse_o(struct cmdline *c, const char *list)
+{
+	char *copy = strdup(list), *save = NULL;
+	if (!copy)
+		return 1;
+	int rc = 0;
+	for (char *o = strtok_r(copy, ",", &save); o && !rc; o = strtok_r(NULL, ",", &save)) {
+		struct lf_err err = {0};
+		if (!strncmp(o, "lowerdir=", 9)) {
+			if (lf_stack_add_lowerdir(&c->stack, o + 9, &err)) {
+				fprintf(stderr, "layerfs: %s\n", err.msg);
+				rc = 2;
+			}
+		} else if (!strncmp(o, "upperdir=", 9) || !strncmp(o, "workdir=", 8)) {
+			fprintf(stderr, "layerfs: %s: the writable layer is not in this version; mount read-only\n", o);
+			rc = 2;
+		} else if (fuse_option(o)) {
+			c->allow_other |= !strcmp(o, "allow_other");
+			c->default_permissions |= !strcmp(o, "default_permissions");
+			c->fsname_given |= !strncmp(o, "fsname=", 7);
+			add_fuse_opt(c, o);
+		} else if (!ignorable(o)) {
+			fprintf(stderr, "layerfs: unknown mount option '%s'\n", o);
+			rc = 2;
+		}
+	}
+	free(copy);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "layer", required_argument, NULL, 'l' },
+		{ "priority", required_argument, NULL, 'P' },
+		{ "parent", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ 0 },
+	};
+	struct cmdline c;
+	memset(&c, 0, sizeof c);
+	struct lf_fuse_opts fo = { .timeout = 86400 };
+	const char *overrides[64];
+	const char *parents[32];
+	int noverrides = 0, nparents = 0, ch, rc = 0;
+	struct lf_err err = {0};
+	while ((ch = getopt_long(argc, argv, "l:p:o:t:fsdhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'l':
+			if (lf_stack_add(&c.stack, optarg, &err)) {
+				fprintf(stderr, "layerfs: %s\n", err.msg);
+				return 2;
+			}
+			break;
+		case 'P':
+			if (noverrides == 64)
+				return fprintf(stderr, "layerfs: too many --priority\n"), 2;
+			overrides[noverrides++] = optarg;
+			break;
+		case 'p':
+			if (nparents == 32)
+				return fprintf(stderr, "layerfs: too many --parent\n"), 2;
+			parents[nparents++] = optarg;
+			break;
+		case 'o':
+			if ((rc = parse_o(&c, optarg)))
+				return rc;
+			break;
+		case 't': {
+			char *end;
+			fo.timeout = strtod(optarg, &end);
+			if (*end || fo.timeout < 0)
+				return fprintf(stderr, "layerfs: bad --timeout '%s'\n", optarg), 2;
+			break;
+		}
+		case 'f': fo.foreground = 1; break;
+		case 's': fo.single_thread = 1; break;
+		case 'd': fo.debug = fo.foreground = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("layerfs %s\n", LF_VERSION); return 0;
+		default:
+			fprintf(stderr, "Try 'layerfs --help'.\n");
+			return 2;
+		}
+	}
+	int npos = argc - optind;
+	if (npos < 1 || npos > 2) {
+		fprintf(stderr, "layerfs: %s\nTry 'layerfs --help'.\n",
+			npos < 1 ? "no MOUNTPOINT given" : "too many arguments");
+		return 2;
+	}
+	/* With two, the first is the mount helper's SOURCE, a name only. */
+	fo.mountpoint = argv[argc - 1];
+	for (int i = 0; i < noverrides; i++)
+		if (lf_stack_override(&c.stack, overrides[i], &err))
+			return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
+	if (c.stack.n == 0) {
+		fprintf(stderr, "layerfs: no layers: give --layer or -o lowerdir=\nTry 'layerfs --help'.\n");
+		return 2;
+	}
+	if (lf_stack_sort(&c.stack, &err))
+		return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
+	c.stack.parents = parents;
+	c.stack.nparents = nparents;
+
+	struct lf_union *u = NULL;
+	if (lf_union_open(&c.stack, NULL, &u, &err)) {
+		fprintf(stderr, "layerfs: %s\n", err.msg);
+		lf_stack_free(&c.stack);
+		return 1;
+	}
+	add_fuse_opt(&c, "ro");
+	if (!c.fsname_given)
+		add_fuse_opt(&c, "fsname=layerfs");
+	add_fuse_opt(&c, "subtype=layerfs");
+	if (geteuid() == 0) {
+		/* As a local disk: every user, the kernel checking modes. */
+		if (!c.allow_other)
+			add_fuse_opt(&c, "allow_other");
+		if (!c.default_permissions)
+			add_fuse_opt(&c, "default_permissions");
+	}
+	fo.fuse_opts = c.fuse_opts;
+	rc = lf_fuse_run(u, &fo);
+	lf_union_close(u);
+	lf_stack_free(&c.stack);
+	return rc;
+}

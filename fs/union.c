@@ -1,0 +1,510 @@
+/* The union's nodes and operations. A node's number is derived from the
+ * layer node that provides it (layer index in the top 16 bits), so it is
+ * the same every time the node is looked up, and hard links in one layer
+ * share it. Nodes live in a table split into shards, each with its own
+ * lock; a folder's merged index is built once, under the folder's lock. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "union_int.h"
+
+#define NSHARDS 64
+#define INO_LAYER_SHIFT 48
+#define INO_MASK ((1ull << INO_LAYER_SHIFT) - 1)
+
+struct unode {
+	uint64_t ino;
+	uint64_t nlookup;        /* the kernel's references */
+	uint32_t busy;           /* calls in progress using this node */
+	uint32_t type;
+	uint32_t depth;          /* folders between the root and this node */
+	uint16_t nrefs;
+	struct lref *refs;       /* highest first */
+	pthread_mutex_t lock;    /* guards dir */
+	struct udir *dir;
+	struct unode *next;
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct unode **buckets;
+	size_t nbuckets, count;
+};
+
+struct lf_union {
+	int n;
+	struct lf_layer **layers;     /* highest first */
+	struct lf_layer_spec *specs;
+	struct lf_union_opts opts;
+	struct shard shards[NSHARDS];
+	struct unode *root;
+};
+
+struct lf_layer *union_layer(struct lf_union *u, int i)
+{
+	return u->layers[i];
+}
+
+void union_log(struct lf_union *u, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof line, fmt, ap);
+	va_end(ap);
+	if (u->opts.log)
+		u->opts.log(u->opts.log_ctx, line);
+	else
+		fprintf(stderr, "layerfs: %s\n", line);
+}
+
+static uint64_t make_ino(struct lref r)
+{
+	return ((uint64_t)(r.layer + 1) << INO_LAYER_SHIFT) | (r.ino & INO_MASK);
+}
+
+static struct shard *shard_of(struct lf_union *u, uint64_t ino)
+{
+	return &u->shards[(ino ^ ino >> 17) % NSHARDS];
+}
+
+static struct unode **slot_of(struct shard *s, uint64_t ino)
+{
+	return &s->buckets[(ino * 0x9E3779B97F4A7C15ull >> 20) & (s->nbuckets - 1)];
+}
+
+static int shard_grow(struct shard *s)
+{
+	size_t n = s->nbuckets ? s->nbuckets * 2 : 256;
+	struct unode **b = calloc(n, sizeof *b);
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->nbuckets; i++) {
+		for (struct unode *x = s->buckets[i], *nx; x; x = nx) {
+			nx = x->next;
+			struct unode **to = &b[(x->ino * 0x9E3779B97F4A7C15ull >> 20) & (n - 1)];
+			x->next = *to;
+			*to = x;
+		}
+	}
+	free(s->buckets);
+	s->buckets = b;
+	s->nbuckets = n;
+	return 0;
+}
+
+static void node_free(struct unode *n)
+{
+	udir_free(n->dir);
+	free(n->refs);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+/* The node for ino, marked busy; NULL if the kernel has none. */
+static struct unode *node_get(struct lf_union *u, uint64_t ino)
+{
+	struct shard *s = shard_of(u, ino);
+	pthread_mutex_lock(&s->lock);
+	struct unode *n = s->nbuckets ? *slot_of(s, ino) : NULL;
+	while (n && n->ino != ino)
+		n = n->next;
+	if (n)
+		n->busy++;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+/* Drop a busy mark and `forget` lookups; free the node when nothing
+ * holds it. */
+static void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
+{
+	struct shard *s = shard_of(u, n->ino);
+	pthread_mutex_lock(&s->lock);
+	if (forget)
+		n->nlookup = forget > n->nlookup ? 0 : n->nlookup - forget;
+	else
+		n->busy--;
+	int dead = n != u->root && n->nlookup == 0 && n->busy == 0;
+	if (dead) {
+		struct unode **p = slot_of(s, n->ino);
+		while (*p != n)
+			p = &(*p)->next;
+		*p = n->next;
+		s->count--;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (dead)
+		node_free(n);
+}
+
+/* The node for a merged entry, its lookup count raised by one. */
+static struct unode *node_intern(struct lf_union *u, const struct uentry *e,
+				 uint32_t depth)
+{
+	uint64_t ino = make_ino(e->refs[0]);
+	struct shard *s = shard_of(u, ino);
+	pthread_mutex_lock(&s->lock);
+	struct unode *n = s->nbuckets ? *slot_of(s, ino) : NULL;
+	while (n && n->ino != ino)
+		n = n->next;
+	if (!n && (s->count + 1) * 2 > s->nbuckets && shard_grow(s))
+		goto fail;
+	if (!n) {
+		n = calloc(1, sizeof *n);
+		if (!n)
+			goto fail;
+		n->refs = malloc(e->nrefs * sizeof *n->refs);
+		if (!n->refs) {
+			free(n);
+			goto fail;
+		}
+		memcpy(n->refs, e->refs, e->nrefs * sizeof *n->refs);
+		n->nrefs = e->nrefs;
+		n->ino = ino;
+		n->type = e->type;
+		n->depth = depth;
+		pthread_mutex_init(&n->lock, NULL);
+		struct unode **slot = slot_of(s, ino);
+		n->next = *slot;
+		*slot = n;
+		s->count++;
+	}
+	n->nlookup++;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+fail:
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static struct lf_layer *top_layer(struct lf_union *u, const struct unode *n)
+{
+	return u->layers[n->refs[0].layer];
+}
+
+/* The merged index of a folder node, built on first use. */
+static int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
+{
+	if (!S_ISDIR(n->type))
+		return -ENOTDIR;
+	pthread_mutex_lock(&n->lock);
+	int rc = 0;
+	if (!n->dir)
+		rc = udir_build(u, n->refs, n->nrefs, &n->dir);
+	*out = n->dir;
+	pthread_mutex_unlock(&n->lock);
+	return rc;
+}
+
+/* A link's target as the merged view needs it: a target from the layer's
+ * root ("C:\Windows") is made relative to the link's folder, so it points
+ * inside the mount wherever the mount is. */
+static ssize_t link_target(struct lf_union *u, struct unode *n, char *buf, size_t size)
+{
+	char raw[4096];
+	enum lf_link_kind kind = LF_LINK_RELATIVE;
+	struct lf_layer *l = top_layer(u, n);
+	ssize_t len = l->ops->readlink(l, n->refs[0].ino, raw, sizeof raw, &kind);
+	if (len < 0)
+		return len;
+	if ((size_t)len >= sizeof raw)
+		return -ENAMETOOLONG;
+	char out[4096 + 3 * 512];
+	size_t o = 0;
+	if (kind == LF_LINK_ROOTED) {
+		const char *rest = raw;
+		while (*rest == '/')
+			rest++;
+		/* the link's folder is one level above the link */
+		for (uint32_t i = 1; i < n->depth && o + 3 < sizeof out; i++) {
+			memcpy(out + o, "../", 3);
+			o += 3;
+		}
+		if (!*rest && o == 0)
+			rest = ".";
+		else if (!*rest)
+			o--; /* "../../" -> "../.." */
+		size_t rl = strlen(rest);
+		if (o + rl >= sizeof out)
+			return -ENAMETOOLONG;
+		memcpy(out + o, rest, rl);
+		o += rl;
+	} else {
+		memcpy(out, raw, (size_t)len);
+		o = (size_t)len;
+	}
+	out[o] = 0;
+	if (size) {
+		size_t c = o < size - 1 ? o : size - 1;
+		memcpy(buf, out, c);
+		buf[c] = 0;
+	}
+	return (ssize_t)o;
+}
+
+static int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
+{
+	struct lf_layer *l = top_layer(u, n);
+	int rc = l->ops->getattr(l, n->refs[0].ino, a);
+	if (rc) {
+		if (rc == -EIO)
+			union_log(u, "%s: node %llu: I/O error reading its attributes", l->path,
+				  (unsigned long long)n->refs[0].ino);
+		return rc;
+	}
+	a->ino = n->ino;
+	if (S_ISLNK(a->mode)) {
+		ssize_t len = link_target(u, n, NULL, 0);
+		a->size = len > 0 ? (uint64_t)len : 0;
+	}
+	/* The merged folder's own link count would need every layer's
+	 * subfolders; 1 tells tools such as find that it is not known. */
+	if (S_ISDIR(a->mode))
+		a->nlink = 1;
+	return 0;
+}
+
+int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
+		    struct lf_attr *out)
+{
+	if (strlen(name) > 255 * 3)
+		return -ENAMETOOLONG;
+	struct unode *p = node_get(u, parent);
+	if (!p)
+		return -ESTALE;
+	struct udir *d;
+	int rc = node_dir(u, p, &d);
+	const struct uentry *e = rc ? NULL : udir_find(d, name);
+	if (!rc && !e)
+		rc = -ENOENT;
+	struct unode *c = e ? node_intern(u, e, p->depth + 1) : NULL;
+	if (e && !c)
+		rc = -ENOMEM;
+	if (c) {
+		rc = node_attr(u, c, out);
+		if (rc)
+			node_put(u, c, 1);
+	}
+	node_put(u, p, 0);
+	return rc;
+}
+
+void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return;
+	node_put(u, n, nlookup);   /* the lookups */
+	node_put(u, n, 0);         /* our own busy mark */
+}
+
+int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	int rc = node_attr(u, n, out);
+	node_put(u, n, 0);
+	return rc;
+}
+
+int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
+		     lf_union_dirent_fn fn, void *ctx)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	struct udir *d;
+	int rc = node_dir(u, n, &d);
+	for (uint64_t i = off; !rc && i < d->n; i++) {
+		const struct uentry *e = &d->v[i];
+		struct lf_attr a;
+		struct unode *c = NULL;
+		if (plus) {
+			c = node_intern(u, e, n->depth + 1);
+			if (!c || node_attr(u, c, &a)) {
+				/* skip what cannot be read; it is logged */
+				if (c)
+					node_put(u, c, 1);
+				continue;
+			}
+		} else {
+			memset(&a, 0, sizeof a);
+			a.ino = make_ino(e->refs[0]);
+			a.mode = e->type;
+		}
+		if (fn(ctx, e->name, &a, i + 1)) {
+			if (c)
+				node_put(u, c, 1); /* not handed over */
+			break;
+		}
+	}
+	node_put(u, n, 0);
+	return rc;
+}
+
+ssize_t lf_union_read(struct lf_union *u, uint64_t ino, void *buf, size_t len,
+		      uint64_t off)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	struct lf_layer *l = top_layer(u, n);
+	ssize_t r = S_ISDIR(n->type) ? -EISDIR : l->ops->read(l, n->refs[0].ino, buf, len, off);
+	if (r == -EIO)
+		union_log(u, "%s: node %llu: I/O error reading at %llu", l->path,
+			  (unsigned long long)n->refs[0].ino, (unsigned long long)off);
+	node_put(u, n, 0);
+	return r;
+}
+
+ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	ssize_t r = S_ISLNK(n->type) ? link_target(u, n, buf, size) : -EINVAL;
+	node_put(u, n, 0);
+	return r;
+}
+
+ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	struct lf_layer *l = top_layer(u, n);
+	ssize_t r = l->ops->listxattr(l, n->refs[0].ino, buf, size);
+	node_put(u, n, 0);
+	return r;
+}
+
+ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
+			  void *buf, size_t size)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	struct lf_layer *l = top_layer(u, n);
+	ssize_t r = l->ops->getxattr(l, n->refs[0].ino, name, buf, size);
+	node_put(u, n, 0);
+	return r;
+}
+
+int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	int k = 0;
+	for (int i = 0; i < n->nrefs && k < max; i++)
+		layers[k++] = n->refs[i].layer;
+	node_put(u, n, 0);
+	return k;
+}
+
+int lf_union_nlayers(const struct lf_union *u)
+{
+	return u->n;
+}
+
+struct lf_layer *lf_union_layer(const struct lf_union *u, int i)
+{
+	return u->layers[i];
+}
+
+const struct lf_layer_spec *lf_union_spec(const struct lf_union *u, int i)
+{
+	return &u->specs[i];
+}
+
+int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
+		  struct lf_union **out, struct lf_err *err)
+{
+	if (s->n == 0)
+		return lf_err_set(err, EINVAL, "no layers given");
+	if (s->n > 0xFFFE)
+		return lf_err_set(err, E2BIG, "%d layers; at most 65534", s->n);
+	struct lf_union *u = calloc(1, sizeof *u);
+	if (!u)
+		return lf_err_set(err, ENOMEM, "out of memory");
+	if (o)
+		u->opts = *o;
+	for (int i = 0; i < NSHARDS; i++)
+		pthread_mutex_init(&u->shards[i].lock, NULL);
+	u->layers = calloc((size_t)s->n, sizeof *u->layers);
+	u->specs = calloc((size_t)s->n, sizeof *u->specs);
+	int rc = u->layers && u->specs ? 0 : lf_err_set(err, ENOMEM, "out of memory");
+	struct lf_layer_opts lo = { .source = { s->parents, s->nparents } };
+	for (int i = 0; i < s->n && !rc; i++) {
+		u->specs[i] = s->v[i];
+		u->specs[i].path = strdup(s->v[i].path);
+		u->specs[i].name = strdup(s->v[i].name);
+		rc = lf_layer_open(s->v[i].path, &lo, &u->layers[i], err);
+		if (rc)
+			lf_err_prefix(err, "layer '%s': ", s->v[i].name);
+		u->n = i + 1;
+	}
+	if (!rc) {
+		/* The root: every layer's root, merged. */
+		struct uentry root = { .type = S_IFDIR, .nrefs = (uint16_t)u->n };
+		root.refs = malloc((size_t)u->n * sizeof *root.refs);
+		if (!root.refs) {
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+		} else {
+			for (int i = 0; i < u->n; i++)
+				root.refs[i] = (struct lref){ (uint16_t)i, u->layers[i]->root };
+			struct shard *sh = shard_of(u, LF_UNION_ROOT);
+			shard_grow(sh);
+			u->root = calloc(1, sizeof *u->root);
+			if (u->root) {
+				u->root->ino = LF_UNION_ROOT;
+				u->root->type = S_IFDIR;
+				u->root->nlookup = 1;
+				u->root->nrefs = root.nrefs;
+				u->root->refs = root.refs;
+				pthread_mutex_init(&u->root->lock, NULL);
+				*slot_of(sh, LF_UNION_ROOT) = u->root;
+				sh->count = 1;
+			} else {
+				free(root.refs);
+				rc = lf_err_set(err, ENOMEM, "out of memory");
+			}
+		}
+	}
+	if (rc) {
+		lf_union_close(u);
+		return rc;
+	}
+	*out = u;
+	return 0;
+}
+
+void lf_union_close(struct lf_union *u)
+{
+	if (!u)
+		return;
+	for (int i = 0; i < NSHARDS; i++) {
+		struct shard *s = &u->shards[i];
+		for (size_t b = 0; b < s->nbuckets; b++)
+			for (struct unode *n = s->buckets[b], *nx; n; n = nx) {
+				nx = n->next;
+				node_free(n);
+			}
+		free(s->buckets);
+		pthread_mutex_destroy(&s->lock);
+	}
+	for (int i = 0; i < u->n; i++) {
+		lf_layer_close(u->layers[i]);
+		free(u->specs[i].path);
+		free(u->specs[i].name);
+	}
+	free(u->layers);
+	free(u->specs);
+	free(u);
+}

@@ -1,0 +1,105 @@
+/* The union: read-only layers stacked by priority into one merged,
+ * case-insensitive, case-preserving tree with delete tokens. No FUSE in
+ * here: fs/fuse_ll.c is the glue. Node numbers are the union's own, stable
+ * for the life of the union: a node's number comes from the layer and node
+ * that provide it, so hard links inside one NTFS layer share one. */
+#ifndef LAYERFS_UNION_H
+#define LAYERFS_UNION_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "layerfs/err.h"
+#include "layerfs/layer.h"
+
+#define LF_UNION_ROOT 1
+
+enum lf_layer_type { LF_LAYER_OS, LF_LAYER_PLATFORM, LF_LAYER_APP };
+
+/* One layer as named on a command line: PATH[,name=N][,type=T][,prio=P]. */
+struct lf_layer_spec {
+	char *path;
+	char *name;              /* default: the file name without extension */
+	enum lf_layer_type type; /* default: app */
+	long prio;               /* default: order given (later = higher) */
+	int prio_given;
+	int order;               /* position on the command line */
+};
+
+struct lf_stack {
+	struct lf_layer_spec *v; /* after lf_stack_sort: highest first */
+	int n;
+	const char *const *parents; /* --parent files for differencing disks */
+	int nparents;
+};
+
+/* Parse "PATH[,name=NAME][,type=os|platform|app][,prio=N]" and append. */
+int lf_stack_add(struct lf_stack *s, const char *spec, struct lf_err *err);
+/* Apply "NAME=N" (a --priority override). */
+int lf_stack_override(struct lf_stack *s, const char *arg, struct lf_err *err);
+/* Add overlayfs' "lowerdir=A:B:C" (leftmost highest). */
+int lf_stack_add_lowerdir(struct lf_stack *s, const char *dirs, struct lf_err *err);
+/* Order: OS lowest, then platform and app layers by priority; the result
+ * is highest first. Two OS layers are an error. */
+int lf_stack_sort(struct lf_stack *s, struct lf_err *err);
+void lf_stack_free(struct lf_stack *s);
+const char *lf_layer_type_name(enum lf_layer_type t);
+
+struct lf_union;
+
+struct lf_union_opts {
+	/* Report a layer error met while serving (EIO from a corrupt layer):
+	 * one line. NULL: stderr. */
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+};
+
+/* Open every layer of the (sorted) stack. A layer that fails to open
+ * fails the whole union with a message naming it. */
+int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
+		  struct lf_union **out, struct lf_err *err);
+void lf_union_close(struct lf_union *u);
+
+int lf_union_nlayers(const struct lf_union *u);
+struct lf_layer *lf_union_layer(const struct lf_union *u, int i);
+const struct lf_layer_spec *lf_union_spec(const struct lf_union *u, int i);
+
+/* Look NAME up in folder PARENT. On success the node's lookup count goes
+ * up by one (the kernel's "nlookup"); -ENOENT is a cached answer. */
+int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
+		    struct lf_attr *out);
+/* Drop nlookup references; the node is freed at zero (never the root). */
+void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup);
+int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out);
+
+/* Entries of folder INO from position OFF on (0 = start). fn gets each
+ * entry's name, attributes and the position after it; returning non-zero
+ * stops. With plus, each entry given is also looked up (its count goes up,
+ * as readdirplus needs) and it is the caller's to forget. */
+typedef int (*lf_union_dirent_fn)(void *ctx, const char *name,
+				  const struct lf_attr *attr, uint64_t next);
+int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
+		     lf_union_dirent_fn fn, void *ctx);
+
+ssize_t lf_union_read(struct lf_union *u, uint64_t ino, void *buf, size_t len,
+		      uint64_t off);
+/* Symlink target made to point inside the merged view: a target rooted at
+ * the layer ("C:\x") becomes relative to the link's folder. */
+ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size);
+ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size);
+ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
+			  void *buf, size_t size);
+
+/* Who provides PATH and who it shadows (for `layerctl which`). */
+struct lf_which {
+	int found;               /* PATH exists in the merged view */
+	uint32_t type;
+	int provider;            /* layer index (highest first), or -1 */
+	int ncontrib;            /* folders: the layers merged into it */
+	int contrib[64];
+	int nshadowed;           /* layers that have PATH but do not show it */
+	struct { int layer; const char *why; int by; } shadowed[64];
+};
+int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w);
+
+#endif

@@ -134,7 +134,10 @@ static int parse_o(struct cmdline *c, const char *list)
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* Parse the command line into c and fo; returns -1 to go on, or an exit
+ * status. */
+static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_opts *fo,
+		      const char **parents, int *nparents)
 {
 	static const struct option longopts[] = {
 		{ "layer", required_argument, NULL, 'l' },
@@ -145,20 +148,14 @@ int main(int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
 	};
-	struct cmdline c;
-	memset(&c, 0, sizeof c);
-	struct lf_fuse_opts fo = { .timeout = 86400 };
 	const char *overrides[64];
-	const char *parents[32];
-	int noverrides = 0, nparents = 0, ch, rc = 0;
+	int noverrides = 0, ch, rc;
 	struct lf_err err = {0};
 	while ((ch = getopt_long(argc, argv, "l:p:o:t:fsdhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
-			if (lf_stack_add(&c.stack, optarg, &err)) {
-				fprintf(stderr, "layerfs: %s\n", err.msg);
-				return 2;
-			}
+			if (lf_stack_add(&c->stack, optarg, &err))
+				return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
 			break;
 		case 'P':
 			if (noverrides == 64)
@@ -166,24 +163,24 @@ int main(int argc, char **argv)
 			overrides[noverrides++] = optarg;
 			break;
 		case 'p':
-			if (nparents == 32)
+			if (*nparents == 32)
 				return fprintf(stderr, "layerfs: too many --parent\n"), 2;
-			parents[nparents++] = optarg;
+			parents[(*nparents)++] = optarg;
 			break;
 		case 'o':
-			if ((rc = parse_o(&c, optarg)))
+			if ((rc = parse_o(c, optarg)))
 				return rc;
 			break;
 		case 't': {
 			char *end;
-			fo.timeout = strtod(optarg, &end);
-			if (*end || fo.timeout < 0)
+			fo->timeout = strtod(optarg, &end);
+			if (*end || fo->timeout < 0)
 				return fprintf(stderr, "layerfs: bad --timeout '%s'\n", optarg), 2;
 			break;
 		}
-		case 'f': fo.foreground = 1; break;
-		case 's': fo.single_thread = 1; break;
-		case 'd': fo.debug = fo.foreground = 1; break;
+		case 'f': fo->foreground = 1; break;
+		case 's': fo->single_thread = 1; break;
+		case 'd': fo->debug = fo->foreground = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("layerfs %s\n", LF_VERSION); return 0;
 		default:
@@ -198,20 +195,36 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	/* With two, the first is the mount helper's SOURCE, a name only. */
-	fo.mountpoint = argv[argc - 1];
+	fo->mountpoint = argv[argc - 1];
 	for (int i = 0; i < noverrides; i++)
-		if (lf_stack_override(&c.stack, overrides[i], &err))
+		if (lf_stack_override(&c->stack, overrides[i], &err))
 			return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
-	if (c.stack.n == 0) {
+	if (c->stack.n == 0) {
 		fprintf(stderr, "layerfs: no layers: give --layer or -o lowerdir=\nTry 'layerfs --help'.\n");
 		return 2;
 	}
-	if (lf_stack_sort(&c.stack, &err))
+	if (lf_stack_sort(&c->stack, &err))
 		return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cmdline c;
+	memset(&c, 0, sizeof c);
+	struct lf_fuse_opts fo = { .timeout = 86400 };
+	const char *parents[32];
+	int nparents = 0;
+	int rc = parse_args(argc, argv, &c, &fo, parents, &nparents);
+	if (rc >= 0) {
+		lf_stack_free(&c.stack);
+		return rc;
+	}
 	c.stack.parents = parents;
 	c.stack.nparents = nparents;
 
 	struct lf_union *u = NULL;
+	struct lf_err err = {0};
 	if (lf_union_open(&c.stack, NULL, &u, &err)) {
 		fprintf(stderr, "layerfs: %s\n", err.msg);
 		lf_stack_free(&c.stack);

@@ -401,8 +401,14 @@ int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
+	/* A folder is made of the layers its index read (an opaque one ends
+	 * it); anything else of its top layer alone. */
+	int used = n->nrefs;
+	struct udir *d;
+	if (S_ISDIR(n->type) && node_dir(u, n, &d) == 0)
+		used = d->nused;
 	int k = 0;
-	for (int i = 0; i < n->nrefs && k < max; i++)
+	for (int i = 0; i < used && k < max; i++)
 		layers[k++] = n->refs[i].layer;
 	node_put(u, n, 0);
 	return k;

@@ -213,6 +213,7 @@ int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 			if (nameset_add(&hidden, held[t] + strlen(LF_WHITEOUT_PREFIX)) < 0)
 				rc = -ENOMEM;
 		listing_free(&ls);
+		d->nused = r + 1;
 		if (opaque)
 			break;
 	}

@@ -38,6 +38,7 @@ struct udir {
 	struct uentry *v;
 	size_t n, cap;
 	struct nameset index;    /* names of v, same positions */
+	int nused;               /* layer folders read: an opaque one stops it */
 };
 
 /* Build the index of the folder made of these layer folders (highest

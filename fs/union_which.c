@@ -53,6 +53,13 @@ static const char *shadow_reason(struct lf_union *u, const char *path, int i,
 		while (*p == '/')
 			p++;
 	}
+	/* PATH itself made opaque above: its contents here are hidden */
+	for (int j = 0; j < i; j++) {
+		if (layer_has(union_layer(u, j), dir, LF_OPAQUE_NAME)) {
+			*by = j;
+			return "contents hidden by an opaque folder";
+		}
+	}
 	*by = provider;
 	return provider >= 0 ? "lower priority" : "hidden";
 }

@@ -42,5 +42,6 @@ int cmd_pack(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
+int cmd_which(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ static const struct command {
 	{ "ls", cmd_ls, "list a folder of a layer" },
 	{ "stat", cmd_stat, "show one entry of a layer in full" },
 	{ "cat", cmd_cat, "write files of a layer to standard output" },
+	{ "which", cmd_which, "say which layer of a stack provides a path, and what it shadows" },
 };
 
 static void usage(FILE *f)

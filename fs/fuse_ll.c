@@ -3,6 +3,7 @@
 #define FUSE_USE_VERSION 312
 #include <errno.h>
 #include <fuse_lowlevel.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,26 +102,41 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
 		fuse_reply_err(req, EROFS);
 		return;
 	}
+	struct lf_ufile *f;
+	int rc = lf_union_open_file(CTX(req)->u, ino, &f);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
 	/* read-only layers: what the page cache holds stays true */
 	fi->keep_cache = 1;
-	fuse_reply_open(req, fi);
+	if (fuse_reply_open(req, fi))
+		lf_union_release(CTX(req)->u, f); /* the opener went away */
+}
+
+static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	lf_union_release(CTX(req)->u, (struct lf_ufile *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
 }
 
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
-	(void)fi;
+	(void)ino;
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t n = lf_union_read(CTX(req)->u, ino, buf, size, (uint64_t)off);
+	ssize_t n = lf_union_pread(CTX(req)->u, (struct lf_ufile *)(uintptr_t)fi->fh, buf, size,
+				   (uint64_t)off);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -276,6 +292,7 @@ static const struct fuse_lowlevel_ops ops = {
 	.readlink = ll_readlink,
 	.open = ll_open,
 	.read = ll_read,
+	.release = ll_release,
 	.opendir = ll_opendir,
 	.readdir = ll_readdir,
 	.readdirplus = ll_readdirplus,

@@ -7,8 +7,10 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -22,6 +24,7 @@ struct dnode {
 	lf_ino parent;
 	char *name;
 	uint64_t hash;
+	int fd;                  /* folders: a cached O_PATH fd, or -1 */
 };
 
 struct dir_layer {
@@ -32,6 +35,7 @@ struct dir_layer {
 	size_t nnodes, cap;
 	lf_ino *slots;            /* open addressing: (parent, name) -> ino */
 	size_t nslots;
+	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
 };
 
 #define DL(l) ((struct dir_layer *)(l))
@@ -89,7 +93,7 @@ static lf_ino intern(struct dir_layer *d, lf_ino parent, const char *name)
 	if (!copy)
 		return 0;
 	lf_ino ino = d->nnodes++;
-	d->nodes[ino] = (struct dnode){ parent, copy, h };
+	d->nodes[ino] = (struct dnode){ parent, copy, h, -1 };
 	size_t j = h & (d->nslots - 1);
 	while (d->slots[j])
 		j = (j + 1) & (d->nslots - 1);
@@ -97,41 +101,53 @@ static lf_ino intern(struct dir_layer *d, lf_ino parent, const char *name)
 	return ino;
 }
 
-/* Open a directory node as an O_PATH fd, walking down from the root. */
-static int open_dir_node(struct dir_layer *d, lf_ino ino)
+/* An O_PATH fd for folder node ino; *owned says the caller must close it.
+ * Folders keep their fd (up to maxfds of them) until the layer closes, so
+ * most calls cost no path walk; O_PATH fds follow their folder even when
+ * it is renamed. */
+static int dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 {
-	lf_ino chain[4096];
-	int depth = 0;
+	*owned = 0;
+	if (ino == DIR_ROOT)
+		return d->root_fd;
+	char name[NAME_MAX + 1];
 	pthread_mutex_lock(&d->lock);
 	if (ino == 0 || ino >= d->nnodes) {
 		pthread_mutex_unlock(&d->lock);
 		return -ESTALE;
 	}
-	for (lf_ino i = ino; i != DIR_ROOT; i = d->nodes[i].parent) {
-		if (depth == (int)(sizeof chain / sizeof chain[0])) {
-			pthread_mutex_unlock(&d->lock);
-			return -ELOOP;
-		}
-		chain[depth++] = i;
+	int fd = d->nodes[ino].fd;
+	lf_ino parent = d->nodes[ino].parent;
+	snprintf(name, sizeof name, "%s", d->nodes[ino].name);
+	pthread_mutex_unlock(&d->lock);
+	if (fd >= 0)
+		return fd;
+	int powned;
+	int pfd = dir_fd(d, parent, &powned);
+	if (pfd < 0)
+		return pfd;
+	fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
+	int e = errno;
+	if (powned)
+		close(pfd);
+	if (fd < 0)
+		return -e;
+	pthread_mutex_lock(&d->lock);
+	if (d->nodes[ino].fd >= 0) {            /* another thread was first */
+		close(fd);
+		fd = d->nodes[ino].fd;
+	} else if (d->nfds < d->maxfds) {
+		d->nodes[ino].fd = fd;
+		d->nfds++;
+	} else {
+		*owned = 1;
 	}
 	pthread_mutex_unlock(&d->lock);
-	int fd = dup(d->root_fd);
-	while (fd >= 0 && depth > 0) {
-		lf_ino i = chain[--depth];
-		pthread_mutex_lock(&d->lock);
-		const char *name = d->nodes[i].name;
-		int next = openat(fd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
-		pthread_mutex_unlock(&d->lock);
-		int e = errno;
-		close(fd);
-		fd = next;
-		errno = e;
-	}
-	return fd < 0 ? -errno : fd;
+	return fd;
 }
 
 /* The parent folder's fd and the node's name (copied into name). */
-static int open_parent(struct dir_layer *d, lf_ino ino, char *name, size_t size)
+static int parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int *owned)
 {
 	pthread_mutex_lock(&d->lock);
 	if (ino <= DIR_ROOT || ino >= d->nnodes) {
@@ -146,7 +162,13 @@ static int open_parent(struct dir_layer *d, lf_ino ino, char *name, size_t size)
 	}
 	memcpy(name, d->nodes[ino].name, n + 1);
 	pthread_mutex_unlock(&d->lock);
-	return open_dir_node(d, parent);
+	return dir_fd(d, parent, owned);
+}
+
+static void put_fd(int fd, int owned)
+{
+	if (owned)
+		close(fd);
 }
 
 static void stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a)
@@ -180,11 +202,12 @@ static int dl_getattr(struct lf_layer *l, lf_ino ino, struct lf_attr *out)
 		return 0;
 	}
 	char name[NAME_MAX + 1];
-	int dfd = open_parent(d, ino, name, sizeof name);
+	int owned;
+	int dfd = parent_fd(d, ino, name, sizeof name, &owned);
 	if (dfd < 0)
 		return dfd;
 	int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	close(dfd);
+	put_fd(dfd, owned);
 	if (!rc)
 		stat_to_attr(&st, ino, out);
 	return rc;
@@ -226,9 +249,10 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 		return -EINVAL;
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
-	int dfd = open_dir_node(d, dir);
+	int owned;
+	int dfd = dir_fd(d, dir, &owned);
 	if (dfd < 0)
-		return dfd == -ENOENT ? -ENOENT : dfd;
+		return dfd;
 	char actual[NAME_MAX + 1];
 	struct stat st;
 	int rc = 0;
@@ -240,7 +264,7 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 		if (fstatat(dfd, actual, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			rc = -errno;
 	}
-	close(dfd);
+	put_fd(dfd, owned);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&d->lock);
@@ -255,11 +279,12 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ctx)
 {
 	struct dir_layer *d = DL(l);
-	int dfd = open_dir_node(d, dir);
+	int owned;
+	int dfd = dir_fd(d, dir, &owned);
 	if (dfd < 0)
 		return dfd;
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	close(dfd);
+	put_fd(dfd, owned);
 	if (fd < 0)
 		return -errno;
 	DIR *dh = fdopendir(fd);
@@ -319,21 +344,18 @@ static int open_node(struct dir_layer *d, lf_ino ino, int flags)
 		return fd < 0 ? -errno : fd;
 	}
 	char name[NAME_MAX + 1];
-	int dfd = open_parent(d, ino, name, sizeof name);
+	int owned;
+	int dfd = parent_fd(d, ino, name, sizeof name, &owned);
 	if (dfd < 0)
 		return dfd;
 	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
 	int e = errno;
-	close(dfd);
+	put_fd(dfd, owned);
 	return fd < 0 ? -e : fd;
 }
 
-static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
-		       uint64_t off)
+static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 {
-	int fd = open_node(DL(l), ino, O_RDONLY);
-	if (fd < 0)
-		return fd == -ELOOP ? -EINVAL : fd;
 	ssize_t done = 0;
 	while ((size_t)done < len) {
 		ssize_t n = pread(fd, (char *)buf + done, len - (size_t)done,
@@ -348,21 +370,53 @@ static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 			break;
 		done += n;
 	}
-	close(fd);
 	return done;
+}
+
+static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
+		       uint64_t off)
+{
+	int fd = open_node(DL(l), ino, O_RDONLY);
+	if (fd < 0)
+		return fd == -ELOOP ? -EINVAL : fd;
+	ssize_t n = pread_full(fd, buf, len, off);
+	close(fd);
+	return n;
+}
+
+static int dl_open(struct lf_layer *l, lf_ino ino, uint64_t *fh)
+{
+	int fd = open_node(DL(l), ino, O_RDONLY);
+	if (fd < 0)
+		return fd == -ELOOP ? -EINVAL : fd;
+	*fh = (uint64_t)fd;
+	return 0;
+}
+
+static ssize_t dl_pread(struct lf_layer *l, uint64_t fh, void *buf, size_t len, uint64_t off)
+{
+	(void)l;
+	return pread_full((int)fh, buf, len, off);
+}
+
+static void dl_release(struct lf_layer *l, uint64_t fh)
+{
+	(void)l;
+	close((int)fh);
 }
 
 static ssize_t dl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 			   size_t size, enum lf_link_kind *kind)
 {
 	char name[NAME_MAX + 1];
-	int dfd = open_parent(DL(l), ino, name, sizeof name);
+	int owned;
+	int dfd = parent_fd(DL(l), ino, name, sizeof name, &owned);
 	if (dfd < 0)
 		return dfd;
 	char target[4096];
 	ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
 	int e = errno;
-	close(dfd);
+	put_fd(dfd, owned);
 	if (n < 0)
 		return -e;
 	target[n] = 0;
@@ -413,8 +467,11 @@ static ssize_t dl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 static void dl_close(struct lf_layer *l)
 {
 	struct dir_layer *d = DL(l);
-	for (size_t i = 0; i < d->nnodes; i++)
+	for (size_t i = 0; i < d->nnodes; i++) {
 		free(d->nodes[i].name);
+		if (d->nodes[i].fd >= 0)
+			close(d->nodes[i].fd);
+	}
 	free(d->nodes);
 	free(d->slots);
 	if (d->root_fd >= 0)
@@ -427,7 +484,8 @@ static void dl_close(struct lf_layer *l)
 static const struct lf_layer_ops dir_ops = {
 	.lookup = dl_lookup, .getattr = dl_getattr, .readdir = dl_readdir,
 	.read = dl_read, .readlink = dl_readlink, .listxattr = dl_listxattr,
-	.getxattr = dl_getxattr, .close = dl_close,
+	.getxattr = dl_getxattr, .open = dl_open, .pread = dl_pread,
+	.release = dl_release, .close = dl_close,
 };
 
 int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *err)
@@ -447,6 +505,11 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	}
 	d->cap = 64;
 	d->nnodes = DIR_ROOT + 1;
+	d->nodes[0].fd = d->nodes[DIR_ROOT].fd = -1;
+	/* Leave most of the process's fds to others: an eighth each. */
+	struct rlimit rl;
+	d->maxfds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
+		? rl.rlim_cur / 8 : 128;
 	d->root_fd = fd;
 	pthread_mutex_init(&d->lock, NULL);
 	d->base.ops = &dir_ops;

@@ -313,6 +313,30 @@ static ssize_t nl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 	return rc ? rc : done;
 }
 
+/* A handle is the record number: libntfs-3g must never hold two inodes
+ * of one record, so each read opens and closes it under the lock. */
+static int nl_open(struct lf_layer *l, lf_ino ino, uint64_t *fh)
+{
+	struct lf_attr a;
+	int rc = nl_getattr(l, ino, &a);
+	if (!rc && S_ISDIR(a.mode))
+		rc = -EISDIR;
+	if (!rc)
+		*fh = ino;
+	return rc;
+}
+
+static ssize_t nl_pread(struct lf_layer *l, uint64_t fh, void *buf, size_t len, uint64_t off)
+{
+	return nl_read(l, fh, buf, len, off);
+}
+
+static void nl_release(struct lf_layer *l, uint64_t fh)
+{
+	(void)l;
+	(void)fh;
+}
+
 static ssize_t nl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 			   size_t size, enum lf_link_kind *kind)
 {
@@ -510,7 +534,8 @@ static void nl_close(struct lf_layer *l)
 static const struct lf_layer_ops ntfs_ops = {
 	.lookup = nl_lookup, .getattr = nl_getattr, .readdir = nl_readdir,
 	.read = nl_read, .readlink = nl_readlink, .listxattr = nl_listxattr,
-	.getxattr = nl_getxattr, .close = nl_close,
+	.getxattr = nl_getxattr, .open = nl_open, .pread = nl_pread,
+	.release = nl_release, .close = nl_close,
 };
 
 int lf_layer_open_ntfs(struct lf_source *src, struct lf_layer **out,

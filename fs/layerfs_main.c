@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "fuse_ll.h"
@@ -208,6 +209,17 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 	return -1;
 }
 
+/* Folder layers keep a descriptor per folder they have seen: allow as many
+ * as the hard limit does. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct cmdline c;
@@ -222,6 +234,7 @@ int main(int argc, char **argv)
 	}
 	c.stack.parents = parents;
 	c.stack.nparents = nparents;
+	raise_fd_limit();
 
 	struct lf_union *u = NULL;
 	struct lf_err err = {0};

@@ -348,19 +348,48 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 	return rc;
 }
 
-ssize_t lf_union_read(struct lf_union *u, uint64_t ino, void *buf, size_t len,
-		      uint64_t off)
+struct lf_ufile {
+	struct lf_layer *layer;
+	uint64_t fh;
+	lf_ino ino;
+};
+
+int lf_union_open_file(struct lf_union *u, uint64_t ino, struct lf_ufile **out)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
-	struct lf_layer *l = top_layer(u, n);
-	ssize_t r = S_ISDIR(n->type) ? -EISDIR : l->ops->read(l, n->refs[0].ino, buf, len, off);
-	if (r == -EIO)
-		union_log(u, "%s: node %llu: I/O error reading at %llu", l->path,
-			  (unsigned long long)n->refs[0].ino, (unsigned long long)off);
+	struct lf_ufile *f = malloc(sizeof *f);
+	int rc = f ? 0 : -ENOMEM;
+	if (f) {
+		f->layer = top_layer(u, n);
+		f->ino = n->refs[0].ino;
+		rc = S_ISDIR(n->type) ? -EISDIR : f->layer->ops->open(f->layer, f->ino, &f->fh);
+	}
 	node_put(u, n, 0);
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	*out = f;
+	return 0;
+}
+
+ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
+		       size_t len, uint64_t off)
+{
+	ssize_t r = f->layer->ops->pread(f->layer, f->fh, buf, len, off);
+	if (r == -EIO)
+		union_log(u, "%s: node %llu: I/O error reading at %llu", f->layer->path,
+			  (unsigned long long)f->ino, (unsigned long long)off);
 	return r;
+}
+
+void lf_union_release(struct lf_union *u, struct lf_ufile *f)
+{
+	(void)u;
+	f->layer->ops->release(f->layer, f->fh);
+	free(f);
 }
 
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)

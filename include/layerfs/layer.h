@@ -68,6 +68,12 @@ struct lf_layer_ops {
 			     size_t size);
 	ssize_t (*getxattr)(struct lf_layer *l, lf_ino ino, const char *name,
 			    void *buf, size_t size);
+	/* Open for reading; *fh is the layer's handle for pread/release. A
+	 * handle stays valid for reads however many there are at once. */
+	int (*open)(struct lf_layer *l, lf_ino ino, uint64_t *fh);
+	ssize_t (*pread)(struct lf_layer *l, uint64_t fh, void *buf, size_t len,
+			 uint64_t off);
+	void (*release)(struct lf_layer *l, uint64_t fh);
 	void (*close)(struct lf_layer *l);
 };
 

@@ -81,8 +81,12 @@ typedef int (*lf_union_dirent_fn)(void *ctx, const char *name,
 int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		     lf_union_dirent_fn fn, void *ctx);
 
-ssize_t lf_union_read(struct lf_union *u, uint64_t ino, void *buf, size_t len,
-		      uint64_t off);
+/* An open file: reads go straight to the layer's own handle. */
+struct lf_ufile;
+int lf_union_open_file(struct lf_union *u, uint64_t ino, struct lf_ufile **out);
+ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
+		       size_t len, uint64_t off);
+void lf_union_release(struct lf_union *u, struct lf_ufile *f);
 /* Symlink target made to point inside the merged view: a target rooted at
  * the layer ("C:\x") becomes relative to the link's folder. */
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size);

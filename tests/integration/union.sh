@@ -120,6 +120,34 @@ mountpoint -q "$WORK/bad" && not_ok "nothing mounted after a bad layer" || ok "n
 "$LAYERFS" --layer "$WORK/L0,type=os" --layer "$WORK/L1,type=os" "$WORK/bad" 2>/dev/null; [ $? -eq 2 ] && ok "two OS layers: exit 2" || not_ok "two OS layers"
 check "layerfs --help" "$LAYERFS" --help
 
+# A layer that turns corrupt under a running mount: EIO for that entry and a
+# log line, never a crash.
+mkdir -p "$WORK/cor/Folder"
+for i in 1 2 3; do echo "file $i" > "$WORK/cor/Folder/ok$i.txt"; done
+echo "victim" > "$WORK/cor/Folder/victim.txt"
+"$LAYERCTL" pack -q --format raw "$WORK/cor" "$WORK/cor.raw"
+rec=$("$LAYERCTL" stat --json "$WORK/cor.raw" Folder/victim.txt | python3 -c 'import json,sys; print(json.load(sys.stdin)["ino"])')
+mkdir -p "$WORK/corm"
+"$LAYERFS" -f --layer "$WORK/cor.raw" "$WORK/corm" 2>"$WORK/cor.log" & corpid=$!
+for _ in $(seq 50); do mountpoint -q "$WORK/corm" && break; sleep 0.1; done
+MOUNTS+=("$WORK/corm")
+python3 - "$WORK/cor.raw" "$rec" <<'PY'
+import struct, sys
+path, rec = sys.argv[1], int(sys.argv[2])
+with open(path, "r+b") as f:
+    boot = f.read(512)
+    cluster = struct.unpack_from("<H", boot, 11)[0] * boot[13]
+    mft = struct.unpack_from("<q", boot, 0x30)[0]
+    f.seek(mft * cluster + rec * 1024)
+    f.write(b"\xde\xad" * 512)          # the record no longer parses
+PY
+err=$(cat "$WORK/corm/Folder/victim.txt" 2>&1)
+case "$err" in *"Input/output error"*) ok "a corrupt record: EIO" ;; *) not_ok "a corrupt record: $err" ;; esac
+[ "$(cat "$WORK/corm/Folder/ok2.txt")" = "file 2" ] && ok "its neighbours still read" || not_ok "neighbours"
+kill -0 $corpid 2>/dev/null && ok "the daemon lives on" || not_ok "the daemon died"
+grep -q "cor.raw" "$WORK/cor.log" && ok "a log line names the layer: $(head -1 "$WORK/cor.log")" || not_ok "no log line"
+fusermount3 -u "$WORK/corm"; wait $corpid
+
 # layerctl which
 W="--layer $WORK/L0.vhd,type=os --layer $WORK/L1.vhd --layer $WORK/L2.vhd --layer $WORK/L3.vhd"
 out=$("$LAYERCTL" which $W "program files/common files/shared.dll")

@@ -238,7 +238,8 @@ int main(int argc, char **argv)
 
 	struct lf_union *u = NULL;
 	struct lf_err err = {0};
-	if (lf_union_open(&c.stack, NULL, &u, &err)) {
+	struct lf_union_opts uo = { .prefetch = 1 };
+	if (lf_union_open(&c.stack, &uo, &u, &err)) {
 		fprintf(stderr, "layerfs: %s\n", err.msg);
 		lf_stack_free(&c.stack);
 		return 1;

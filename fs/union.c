@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "union_int.h"
+#include "union_prefetch.h"
 
 #define NSHARDS 64
 #define INO_LAYER_SHIFT 48
@@ -42,6 +43,7 @@ struct lf_union {
 	struct lf_union_opts opts;
 	struct shard shards[NSHARDS];
 	struct unode *root;
+	struct prefetch *prefetch;   /* NULL unless asked for */
 };
 
 struct lf_layer *union_layer(struct lf_union *u, int i)
@@ -187,15 +189,26 @@ static struct lf_layer *top_layer(struct lf_union *u, const struct unode *n)
 	return u->layers[n->refs[0].layer];
 }
 
-/* The merged index of a folder node, built on first use. */
+static uint64_t entry_ino(const struct uentry *e)
+{
+	return make_ino(e->refs[0]);
+}
+
+/* The merged index of a folder node, built on first use (or taken from
+ * what was built ahead); its subfolders' are then built ahead. */
 static int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
 {
 	if (!S_ISDIR(n->type))
 		return -ENOTDIR;
 	pthread_mutex_lock(&n->lock);
 	int rc = 0;
-	if (!n->dir)
-		rc = udir_build(u, n->refs, n->nrefs, &n->dir);
+	if (!n->dir) {
+		n->dir = prefetch_take(u->prefetch, n->ino);
+		if (!n->dir)
+			rc = udir_build(u, n->refs, n->nrefs, &n->dir);
+		if (!rc)
+			prefetch_children(u->prefetch, n->dir, entry_ino);
+	}
 	*out = n->dir;
 	pthread_mutex_unlock(&n->lock);
 	return rc;
@@ -512,6 +525,8 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 			}
 		}
 	}
+	if (!rc && u->opts.prefetch)
+		u->prefetch = prefetch_start(u);
 	if (rc) {
 		lf_union_close(u);
 		return rc;
@@ -524,6 +539,7 @@ void lf_union_close(struct lf_union *u)
 {
 	if (!u)
 		return;
+	prefetch_stop(u->prefetch);
 	for (int i = 0; i < NSHARDS; i++) {
 		struct shard *s = &u->shards[i];
 		for (size_t b = 0; b < s->nbuckets; b++)

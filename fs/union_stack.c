@@ -63,10 +63,15 @@ int lf_stack_add(struct lf_stack *s, const char *spec, struct lf_err *err)
 	}
 	int rc = 0;
 	char *save = NULL;
-	char *path = strtok_r(copy, ",", &save);
-	if (!path || !*path)
+	/* The path is everything before the first comma (strtok would skip
+	 * an empty one). */
+	char *path = copy, *opts = strchr(copy, ',');
+	if (opts)
+		*opts++ = 0;
+	if (!*path)
 		rc = lf_err_set(err, EINVAL, "layer spec '%s': no path", spec);
-	for (char *opt; !rc && (opt = strtok_r(NULL, ",", &save));) {
+	for (char *opt = opts ? strtok_r(opts, ",", &save) : NULL; !rc && opt;
+	     opt = strtok_r(NULL, ",", &save)) {
 		char *eq = strchr(opt, '=');
 		if (!eq) {
 			rc = lf_err_set(err, EINVAL, "layer spec '%s': '%s' is not KEY=VALUE", spec, opt);

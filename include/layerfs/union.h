@@ -52,6 +52,9 @@ struct lf_union_opts {
 	 * one line. NULL: stderr. */
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
+	/* Build subfolder indexes ahead of use in background threads (for a
+	 * mount; a one-off walk needs no threads). */
+	int prefetch;
 };
 
 /* Open every layer of the (sorted) stack. A layer that fails to open

@@ -1,0 +1,213 @@
+/* Building folder indexes ahead of use. When a folder's index is first
+ * used, the indexes of its subfolders are built by a few background
+ * threads (and their entries' attributes read once), so a walk of a cold
+ * tree overlaps its disk reads instead of waiting for each in turn. A
+ * result waits, keyed by the subfolder's node number, until the subfolder
+ * is used; a caller that arrives while it is being built waits for it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "union_prefetch.h"
+
+#define WORKERS 4
+#define MAX_PENDING 4096
+
+struct job {
+	uint64_t ino;
+	int nrefs;
+	struct lref *refs;
+	struct job *next;
+};
+
+struct ready {
+	uint64_t ino;
+	int done;
+	struct udir *dir;
+	struct ready *next;
+};
+
+struct prefetch {
+	struct lf_union *u;
+	pthread_mutex_t lock;
+	pthread_cond_t work, finished;
+	struct job *head, *tail;
+	struct ready *ready;     /* built or being built */
+	int count, stop;
+	pthread_t threads[WORKERS];
+	int nthreads;
+};
+
+static struct ready **find_ready(struct prefetch *p, uint64_t ino)
+{
+	struct ready **r = &p->ready;
+	while (*r && (*r)->ino != ino)
+		r = &(*r)->next;
+	return r;
+}
+
+static void *worker(void *arg)
+{
+	struct prefetch *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->head && !p->stop)
+			pthread_cond_wait(&p->work, &p->lock);
+		if (p->stop)
+			break;
+		struct job *j = p->head;
+		p->head = j->next;
+		if (!p->head)
+			p->tail = NULL;
+		pthread_mutex_unlock(&p->lock);
+
+		struct udir *d = NULL;
+		if (udir_build(p->u, j->refs, j->nrefs, &d) == 0) {
+			/* read each entry's attributes once: the caches warm */
+			for (size_t i = 0; i < d->n; i++) {
+				struct lf_layer *l = union_layer(p->u, d->v[i].refs[0].layer);
+				struct lf_attr a;
+				l->ops->getattr(l, d->v[i].refs[0].ino, &a);
+			}
+		}
+		pthread_mutex_lock(&p->lock);
+		struct ready *r = *find_ready(p, j->ino);
+		if (r) {
+			r->dir = d;
+			r->done = 1;
+		} else {
+			udir_free(d);
+		}
+		pthread_cond_broadcast(&p->finished);
+		free(j->refs);
+		free(j);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+struct prefetch *prefetch_start(struct lf_union *u)
+{
+	struct prefetch *p = calloc(1, sizeof *p);
+	if (!p)
+		return NULL;
+	p->u = u;
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->work, NULL);
+	pthread_cond_init(&p->finished, NULL);
+	return p;
+}
+
+void prefetch_stop(struct prefetch *p)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	p->stop = 1;
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+	for (int i = 0; i < p->nthreads; i++)
+		pthread_join(p->threads[i], NULL);
+	for (struct job *j = p->head, *n; j; j = n) {
+		n = j->next;
+		free(j->refs);
+		free(j);
+	}
+	for (struct ready *r = p->ready, *n; r; r = n) {
+		n = r->next;
+		udir_free(r->dir);
+		free(r);
+	}
+	pthread_cond_destroy(&p->work);
+	pthread_cond_destroy(&p->finished);
+	pthread_mutex_destroy(&p->lock);
+	free(p);
+}
+
+/* Drop finished results nobody came for, oldest first, down to half. */
+static void evict(struct prefetch *p)
+{
+	int keep = MAX_PENDING / 2, seen = 0;
+	for (struct ready **r = &p->ready; *r;) {
+		if (++seen > keep && (*r)->done) {
+			struct ready *dead = *r;
+			*r = dead->next;
+			udir_free(dead->dir);
+			free(dead);
+			p->count--;
+		} else {
+			r = &(*r)->next;
+		}
+	}
+}
+
+void prefetch_children(struct prefetch *p, const struct udir *d,
+		       uint64_t (*ino_of)(const struct uentry *))
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	/* Threads start with the first work, not before: a daemon forks after
+	 * the union is open, and threads do not survive a fork. */
+	while (p->nthreads < WORKERS &&
+	       pthread_create(&p->threads[p->nthreads], NULL, worker, p) == 0)
+		p->nthreads++;
+	if (!p->nthreads) {
+		pthread_mutex_unlock(&p->lock);
+		return;  /* no threads: every folder is built when used */
+	}
+	if (p->count >= MAX_PENDING)
+		evict(p);
+	for (size_t i = 0; i < d->n && p->count < MAX_PENDING; i++) {
+		const struct uentry *e = &d->v[i];
+		if (!S_ISDIR(e->type))
+			continue;
+		uint64_t ino = ino_of(e);
+		if (*find_ready(p, ino))
+			continue;
+		struct job *j = malloc(sizeof *j);
+		struct ready *r = malloc(sizeof *r);
+		struct lref *refs = malloc(e->nrefs * sizeof *refs);
+		if (!j || !r || !refs) {
+			free(j);
+			free(r);
+			free(refs);
+			break;
+		}
+		memcpy(refs, e->refs, e->nrefs * sizeof *refs);
+		*j = (struct job){ ino, e->nrefs, refs, NULL };
+		*r = (struct ready){ ino, 0, NULL, p->ready };
+		p->ready = r;
+		p->count++;
+		if (p->tail)
+			p->tail->next = j;
+		else
+			p->head = j;
+		p->tail = j;
+	}
+	pthread_cond_broadcast(&p->work);
+	pthread_mutex_unlock(&p->lock);
+}
+
+struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
+{
+	if (!p)
+		return NULL;
+	pthread_mutex_lock(&p->lock);
+	struct ready **rp = find_ready(p, ino);
+	while (*rp && !(*rp)->done) {
+		pthread_cond_wait(&p->finished, &p->lock);
+		rp = find_ready(p, ino);
+	}
+	struct udir *d = NULL;
+	if (*rp) {
+		struct ready *r = *rp;
+		*rp = r->next;
+		d = r->dir;
+		free(r);
+		p->count--;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return d;
+}

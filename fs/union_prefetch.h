@@ -1,0 +1,18 @@
+/* Folder indexes built ahead of use by background threads. */
+#ifndef LF_UNION_PREFETCH_H
+#define LF_UNION_PREFETCH_H
+
+#include "union_int.h"
+
+struct prefetch;
+
+struct prefetch *prefetch_start(struct lf_union *u);
+void prefetch_stop(struct prefetch *p);
+/* Queue the subfolders of d (ino_of gives an entry's node number). */
+void prefetch_children(struct prefetch *p, const struct udir *d,
+		       uint64_t (*ino_of)(const struct uentry *));
+/* The index built ahead for node ino (waiting if it is being built), or
+ * NULL if none was asked for. */
+struct udir *prefetch_take(struct prefetch *p, uint64_t ino);
+
+#endif

@@ -1,0 +1,206 @@
+/* The union engine without FUSE: stacking order, lookups in any case,
+ * tokens, opaque folders, type conflicts, node numbers across forget,
+ * readdir's lookup references, which, with and without prefetch threads.
+ * Run under valgrind too: nodes and indexes must all be freed. */
+#include <check.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "helpers.h"
+#include "layerfs/union.h"
+
+static void put(const char *rel, const char *data)
+{
+	char path[1024];
+	snprintf(path, sizeof path, "%s/%s", th_tmpdir(), rel);
+	char dir[1024];
+	snprintf(dir, sizeof dir, "%s", path);
+	*strrchr(dir, '/') = 0;
+	th_run("mkdir -p '%s'", dir);
+	th_write_file(path, data, strlen(data));
+}
+
+static struct lf_union *open_stack(int prefetch)
+{
+	put("os/Windows/win.ini", "os");
+	put("os/Windows/notepad.exe", "MZ");
+	put("os/Windows/Temp/old.log", "old");
+	put("os/Program Files/Common/x.dll", "os x");
+	put("os/Conflict/inside.txt", "hidden by a file above");
+	put("a/PROGRAM FILES/App/a.exe", "MZ a");
+	put("a/WINDOWS/WIN.INI", "app a");
+	put("a/conflict", "a file over a folder");
+	put("b/program files/common/x.dll", "b x");
+	put("b/windows/.wh.NOTEPAD.EXE", "");
+	put("b/windows/temp/.wh..wh..opq", "");
+	put("b/windows/temp/new.log", "new");
+	struct lf_stack s = {0};
+	struct lf_err err = {0};
+	char spec[600];
+	/* given out of order: type and prio decide */
+	snprintf(spec, sizeof spec, "%s/b,prio=9", th_tmpdir());
+	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
+	snprintf(spec, sizeof spec, "%s/os,type=os,prio=100", th_tmpdir());
+	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
+	snprintf(spec, sizeof spec, "%s/a,prio=5", th_tmpdir());
+	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
+	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
+	ck_assert_str_eq(s.v[0].name, "b");
+	ck_assert_str_eq(s.v[2].name, "os");
+	struct lf_union_opts o = { .prefetch = prefetch };
+	struct lf_union *u = NULL;
+	ck_assert_msg(lf_union_open(&s, &o, &u, &err) == 0, "%s", err.msg);
+	lf_stack_free(&s);
+	return u;
+}
+
+/* Walk a path, forgetting the walk afterwards but for the last node when
+ * keep is set (the caller forgets it); returns 0 or -errno. */
+static int walk_keep(struct lf_union *u, const char *path, struct lf_attr *a, int keep)
+{
+	uint64_t seen[32], cur = LF_UNION_ROOT;
+	int n = 0, rc = lf_union_getattr(u, cur, a);
+	char copy[512];
+	snprintf(copy, sizeof copy, "%s", path);
+	for (char *save = NULL, *c = strtok_r(copy, "/", &save); c && !rc;
+	     c = strtok_r(NULL, "/", &save)) {
+		rc = lf_union_lookup(u, cur, c, a);
+		if (!rc)
+			cur = seen[n++] = a->ino;
+	}
+	for (int i = 0; i < n - (keep && !rc); i++)
+		lf_union_forget(u, seen[i], 1);
+	return rc;
+}
+
+static int walk(struct lf_union *u, const char *path, struct lf_attr *a)
+{
+	return walk_keep(u, path, a, 0);
+}
+
+static void read_str(struct lf_union *u, const char *path, const char *want)
+{
+	struct lf_attr a;
+	ck_assert_int_eq(walk_keep(u, path, &a, 1), 0);
+	struct lf_ufile *f;
+	ck_assert_int_eq(lf_union_open_file(u, a.ino, &f), 0);
+	char buf[64] = "";
+	ck_assert_int_eq(lf_union_pread(u, f, buf, sizeof buf - 1, 0), (ssize_t)strlen(want));
+	ck_assert_str_eq(buf, want);
+	lf_union_release(u, f);
+	lf_union_forget(u, a.ino, 1);
+	ck_assert_int_eq(lf_union_getattr(u, a.ino, &a), -ESTALE);
+}
+
+struct names { char v[16][64]; int n; uint64_t inos[16]; };
+
+static int collect(void *ctx, const char *name, const struct lf_attr *a, uint64_t next)
+{
+	(void)next;
+	struct names *n = ctx;
+	if (n->n == 16)
+		return 1;
+	snprintf(n->v[n->n], 64, "%s", name);
+	n->inos[n->n++] = a->ino;
+	return 0;
+}
+
+static void check_union(struct lf_union *u)
+{
+	struct lf_attr a, b;
+	read_str(u, "windows/win.ini", "app a");
+	read_str(u, "PROGRAM FILES/COMMON/X.DLL", "b x");
+	read_str(u, "Program Files/App/a.exe", "MZ a");
+	read_str(u, "Windows/Temp/new.log", "new");
+	ck_assert_int_eq(walk(u, "Windows/Temp/old.log", &a), -ENOENT);
+	ck_assert_int_eq(walk(u, "Windows/notepad.exe", &a), -ENOENT);
+	ck_assert_int_eq(walk(u, "Windows/.wh.notepad.exe", &a), -ENOENT);
+	ck_assert_int_eq(walk(u, "conflict", &a), 0);
+	ck_assert(S_ISREG(a.mode));
+	ck_assert_int_eq(walk(u, "conflict/inside.txt", &a), -ENOTDIR);
+
+	/* the same number in any case, and after the node was forgotten */
+	ck_assert_int_eq(walk(u, "windows/WIN.INI", &a), 0);
+	ck_assert_int_eq(walk(u, "WINDOWS/win.ini", &b), 0);
+	ck_assert_uint_eq(a.ino, b.ino);
+
+	/* the root: the highest spelling; no tokens */
+	struct names n = {0};
+	ck_assert_int_eq(lf_union_readdir(u, LF_UNION_ROOT, 0, 0, collect, &n), 0);
+	ck_assert_int_eq(n.n, 3);
+	ck_assert_str_eq(n.v[0], "program files");
+	ck_assert_str_eq(n.v[1], "windows");
+	ck_assert_str_eq(n.v[2], "conflict"); /* the file above wins, spelling too */
+	/* readdirplus takes a reference per entry, which forget gives back */
+	struct names p = {0};
+	ck_assert_int_eq(lf_union_readdir(u, LF_UNION_ROOT, 1, 1, collect, &p), 0);
+	ck_assert_int_eq(p.n, 2);
+	for (int i = 0; i < p.n; i++) {
+		ck_assert_int_eq(lf_union_getattr(u, p.inos[i], &a), 0);
+		lf_union_forget(u, p.inos[i], 1);
+		ck_assert_int_eq(lf_union_getattr(u, p.inos[i], &a), -ESTALE);
+	}
+
+	struct lf_which w;
+	ck_assert_int_eq(lf_union_which(u, "windows/temp", &w), 0);
+	ck_assert(w.found);
+	ck_assert_int_eq(w.ncontrib, 1);            /* b's opaque Temp alone */
+	ck_assert_int_eq(w.nshadowed, 1);           /* the OS layer's Temp */
+	ck_assert_str_eq(w.shadowed[0].why, "contents hidden by an opaque folder");
+	ck_assert_int_eq(lf_union_which(u, "windows/notepad.exe", &w), 0);
+	ck_assert(!w.found);
+	ck_assert_int_eq(w.nshadowed, 1);
+	ck_assert_str_eq(w.shadowed[0].why, "deleted by a token");
+}
+
+START_TEST(merges_without_prefetch)
+{
+	struct lf_union *u = open_stack(0);
+	check_union(u);
+	lf_union_close(u);
+}
+END_TEST
+
+START_TEST(merges_with_prefetch)
+{
+	struct lf_union *u = open_stack(1);
+	check_union(u);
+	check_union(u);
+	lf_union_close(u);
+}
+END_TEST
+
+START_TEST(bad_stacks)
+{
+	struct lf_stack s = {0};
+	struct lf_err err = {0};
+	ck_assert_int_lt(lf_stack_add(&s, "x,colour=blue", &err), 0);
+	ck_assert_int_lt(lf_stack_add(&s, "x,type=kernel", &err), 0);
+	ck_assert_int_lt(lf_stack_add(&s, "x,prio=high", &err), 0);
+	ck_assert_int_lt(lf_stack_add(&s, ",name=x", &err), 0);
+	ck_assert_int_eq(lf_stack_add(&s, "/srv/a.vhd,type=os", &err), 0);
+	ck_assert_int_eq(lf_stack_add(&s, "/srv/b.vhd,type=os", &err), 0);
+	ck_assert_int_lt(lf_stack_sort(&s, &err), 0);
+	ck_assert_int_lt(lf_stack_override(&s, "nosuch=3", &err), 0);
+	ck_assert_int_eq(lf_stack_override(&s, "a=3", &err), 0);
+	lf_stack_free(&s);
+	ck_assert_int_eq(lf_stack_add_lowerdir(&s, "/x/top:/y/base", &err), 0);
+	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
+	ck_assert_str_eq(s.v[0].name, "top");
+	lf_stack_free(&s);
+	ck_assert_int_eq(lf_stack_add(&s, "/nowhere/at/all", &err), 0);
+	struct lf_union *u = NULL;
+	ck_assert_int_lt(lf_union_open(&s, NULL, &u, &err), 0);
+	ck_assert_ptr_nonnull(strstr(err.msg, "/nowhere/at/all"));
+	lf_stack_free(&s);
+}
+END_TEST
+
+int main(void)
+{
+	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks };
+	return th_run_suite("union", tests, sizeof tests / sizeof tests[0]);
+}

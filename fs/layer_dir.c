@@ -399,6 +399,15 @@ static ssize_t dl_pread(struct lf_layer *l, uint64_t fh, void *buf, size_t len, 
 	return pread_full((int)fh, buf, len, off);
 }
 
+static void dl_willneed(struct lf_layer *l, lf_ino ino)
+{
+	int fd = open_node(DL(l), ino, O_RDONLY | O_NONBLOCK);
+	if (fd >= 0) {
+		posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
+		close(fd);
+	}
+}
+
 static void dl_release(struct lf_layer *l, uint64_t fh)
 {
 	(void)l;
@@ -485,7 +494,7 @@ static const struct lf_layer_ops dir_ops = {
 	.lookup = dl_lookup, .getattr = dl_getattr, .readdir = dl_readdir,
 	.read = dl_read, .readlink = dl_readlink, .listxattr = dl_listxattr,
 	.getxattr = dl_getxattr, .open = dl_open, .pread = dl_pread,
-	.release = dl_release, .close = dl_close,
+	.release = dl_release, .willneed = dl_willneed, .close = dl_close,
 };
 
 int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *err)

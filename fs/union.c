@@ -23,6 +23,7 @@ struct unode {
 	uint32_t busy;           /* calls in progress using this node */
 	uint32_t type;
 	uint32_t depth;          /* folders between the root and this node */
+	uint64_t parent;         /* the folder it was first found in */
 	uint16_t nrefs;
 	struct lref *refs;       /* highest first */
 	pthread_mutex_t lock;    /* guards dir */
@@ -146,7 +147,7 @@ static void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 
 /* The node for a merged entry, its lookup count raised by one. */
 static struct unode *node_intern(struct lf_union *u, const struct uentry *e,
-				 uint32_t depth)
+				 uint32_t depth, uint64_t parent)
 {
 	uint64_t ino = make_ino(e->refs[0]);
 	struct shard *s = shard_of(u, ino);
@@ -170,6 +171,7 @@ static struct unode *node_intern(struct lf_union *u, const struct uentry *e,
 		n->ino = ino;
 		n->type = e->type;
 		n->depth = depth;
+		n->parent = parent;
 		pthread_mutex_init(&n->lock, NULL);
 		struct unode **slot = slot_of(s, ino);
 		n->next = *slot;
@@ -295,7 +297,7 @@ int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 	const struct uentry *e = rc ? NULL : udir_find(d, name);
 	if (!rc && !e)
 		rc = -ENOENT;
-	struct unode *c = e ? node_intern(u, e, p->depth + 1) : NULL;
+	struct unode *c = e ? node_intern(u, e, p->depth + 1, p->ino) : NULL;
 	if (e && !c)
 		rc = -ENOMEM;
 	if (c) {
@@ -339,7 +341,7 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		struct lf_attr a;
 		struct unode *c = NULL;
 		if (plus) {
-			c = node_intern(u, e, n->depth + 1);
+			c = node_intern(u, e, n->depth + 1, n->ino);
 			if (!c || node_attr(u, c, &a)) {
 				/* skip what cannot be read; it is logged */
 				if (c)
@@ -379,10 +381,22 @@ int lf_union_open_file(struct lf_union *u, uint64_t ino, struct lf_ufile **out)
 		f->ino = n->refs[0].ino;
 		rc = S_ISDIR(n->type) ? -EISDIR : f->layer->ops->open(f->layer, f->ino, &f->fh);
 	}
+	uint64_t parent = n->parent;
 	node_put(u, n, 0);
 	if (rc) {
 		free(f);
 		return rc;
+	}
+	/* The first file opened in a folder: its siblings will likely follow. */
+	struct unode *p = u->prefetch ? node_get(u, parent) : NULL;
+	if (p) {
+		pthread_mutex_lock(&p->lock);
+		if (p->dir && !p->dir->data_asked) {
+			p->dir->data_asked = 1;
+			prefetch_data(u->prefetch, p->dir);
+		}
+		pthread_mutex_unlock(&p->lock);
+		node_put(u, p, 0);
 	}
 	*out = f;
 	return 0;

@@ -39,6 +39,7 @@ struct udir {
 	size_t n, cap;
 	struct nameset index;    /* names of v, same positions */
 	int nused;               /* layer folders read: an opaque one stops it */
+	int data_asked;          /* its files' data was read ahead */
 };
 
 /* Build the index of the folder made of these layer folders (highest

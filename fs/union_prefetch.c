@@ -13,9 +13,10 @@
 
 #define WORKERS 4
 #define MAX_PENDING 4096
+#define SMALL_FILE (256u * 1024)
 
 struct job {
-	uint64_t ino;
+	uint64_t ino;            /* 0: read ahead the data of small files */
 	int nrefs;
 	struct lref *refs;
 	struct job *next;
@@ -47,6 +48,18 @@ static struct ready **find_ready(struct prefetch *p, uint64_t ino)
 	return r;
 }
 
+/* Small files' data into the page cache, without waiting for it. */
+static void read_ahead(struct lf_union *u, const struct lref *refs, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct lf_layer *l = union_layer(u, refs[i].layer);
+		struct lf_attr a;
+		if (l->ops->willneed && l->ops->getattr(l, refs[i].ino, &a) == 0 &&
+		    S_ISREG(a.mode) && a.size <= SMALL_FILE)
+			l->ops->willneed(l, refs[i].ino);
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct prefetch *p = arg;
@@ -62,6 +75,13 @@ static void *worker(void *arg)
 			p->tail = NULL;
 		pthread_mutex_unlock(&p->lock);
 
+		if (!j->ino) {
+			read_ahead(p->u, j->refs, j->nrefs);
+			free(j->refs);
+			free(j);
+			pthread_mutex_lock(&p->lock);
+			continue;
+		}
 		struct udir *d = NULL;
 		if (udir_build(p->u, j->refs, j->nrefs, &d) == 0) {
 			/* read each entry's attributes once: the caches warm */
@@ -125,6 +145,25 @@ void prefetch_stop(struct prefetch *p)
 	free(p);
 }
 
+/* Threads start with the first work, not before: a daemon forks after the
+ * union is open, and threads do not survive a fork. Caller holds lock. */
+static int start_threads(struct prefetch *p)
+{
+	while (p->nthreads < WORKERS &&
+	       pthread_create(&p->threads[p->nthreads], NULL, worker, p) == 0)
+		p->nthreads++;
+	return p->nthreads;
+}
+
+static void enqueue(struct prefetch *p, struct job *j)
+{
+	if (p->tail)
+		p->tail->next = j;
+	else
+		p->head = j;
+	p->tail = j;
+}
+
 /* Drop finished results nobody came for, oldest first, down to half. */
 static void evict(struct prefetch *p)
 {
@@ -148,12 +187,7 @@ void prefetch_children(struct prefetch *p, const struct udir *d,
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	/* Threads start with the first work, not before: a daemon forks after
-	 * the union is open, and threads do not survive a fork. */
-	while (p->nthreads < WORKERS &&
-	       pthread_create(&p->threads[p->nthreads], NULL, worker, p) == 0)
-		p->nthreads++;
-	if (!p->nthreads) {
+	if (!start_threads(p)) {
 		pthread_mutex_unlock(&p->lock);
 		return;  /* no threads: every folder is built when used */
 	}
@@ -180,11 +214,7 @@ void prefetch_children(struct prefetch *p, const struct udir *d,
 		*r = (struct ready){ ino, 0, NULL, p->ready };
 		p->ready = r;
 		p->count++;
-		if (p->tail)
-			p->tail->next = j;
-		else
-			p->head = j;
-		p->tail = j;
+		enqueue(p, j);
 	}
 	pthread_cond_broadcast(&p->work);
 	pthread_mutex_unlock(&p->lock);
@@ -210,4 +240,33 @@ struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
 	}
 	pthread_mutex_unlock(&p->lock);
 	return d;
+}
+
+void prefetch_data(struct prefetch *p, const struct udir *d)
+{
+	if (!p || !d->n)
+		return;
+	struct job *j = malloc(sizeof *j);
+	struct lref *refs = malloc(d->n * sizeof *refs);
+	if (!j || !refs) {
+		free(j);
+		free(refs);
+		return;
+	}
+	int n = 0;
+	for (size_t i = 0; i < d->n; i++)
+		if (S_ISREG(d->v[i].type))
+			refs[n++] = d->v[i].refs[0];
+	*j = (struct job){ 0, n, refs, NULL };
+	pthread_mutex_lock(&p->lock);
+	if (start_threads(p)) {
+		enqueue(p, j);
+		pthread_cond_broadcast(&p->work);
+		j = NULL;
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (j) {
+		free(j->refs);
+		free(j);
+	}
 }

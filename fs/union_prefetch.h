@@ -11,6 +11,9 @@ void prefetch_stop(struct prefetch *p);
 /* Queue the subfolders of d (ino_of gives an entry's node number). */
 void prefetch_children(struct prefetch *p, const struct udir *d,
 		       uint64_t (*ino_of)(const struct uentry *));
+/* Read the data of d's small files ahead, in the background: asked when
+ * a file of the folder is opened, as a copy or an archiver reads them all. */
+void prefetch_data(struct prefetch *p, const struct udir *d);
 /* The index built ahead for node ino (waiting if it is being built), or
  * NULL if none was asked for. */
 struct udir *prefetch_take(struct prefetch *p, uint64_t ino);

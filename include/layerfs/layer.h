@@ -74,6 +74,9 @@ struct lf_layer_ops {
 	ssize_t (*pread)(struct lf_layer *l, uint64_t fh, void *buf, size_t len,
 			 uint64_t off);
 	void (*release)(struct lf_layer *l, uint64_t fh);
+	/* Optional: start reading a file's data into the cache, without
+	 * waiting (a hint; NULL where it would not help). */
+	void (*willneed)(struct lf_layer *l, lf_ino ino);
 	void (*close)(struct lf_layer *l);
 };
 

@@ -209,7 +209,7 @@ static int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
 		if (!n->dir)
 			rc = udir_build(u, n->refs, n->nrefs, &n->dir);
 		if (!rc)
-			prefetch_children(u->prefetch, n->dir, entry_ino);
+			prefetch_children(u->prefetch, n->dir);
 	}
 	*out = n->dir;
 	pthread_mutex_unlock(&n->lock);
@@ -540,7 +540,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 		}
 	}
 	if (!rc && u->opts.prefetch)
-		u->prefetch = prefetch_start(u);
+		u->prefetch = prefetch_start(u, entry_ino);
 	if (rc) {
 		lf_union_close(u);
 		return rc;

@@ -1,7 +1,8 @@
 /* Building folder indexes ahead of use. When a folder's index is first
- * used, the indexes of its subfolders are built by a few background
- * threads (and their entries' attributes read once), so a walk of a cold
- * tree overlaps its disk reads instead of waiting for each in turn. A
+ * used, the indexes of the folders up to AHEAD levels below it are built
+ * by a few background threads (and their entries' attributes read once),
+ * newest request first, so a depth-first walk of a cold tree overlaps its
+ * disk reads instead of waiting for each in turn. A
  * result waits, keyed by the subfolder's node number, until the subfolder
  * is used; a caller that arrives while it is being built waits for it. */
 #include <errno.h>
@@ -12,11 +13,13 @@
 #include "union_prefetch.h"
 
 #define WORKERS 4
+#define AHEAD 2          /* levels below a folder in use */
 #define MAX_PENDING 4096
 #define SMALL_FILE (256u * 1024)
 
 struct job {
 	uint64_t ino;            /* 0: read ahead the data of small files */
+	int depth;               /* levels below the folder in use */
 	int nrefs;
 	struct lref *refs;
 	struct job *next;
@@ -33,9 +36,10 @@ struct prefetch {
 	struct lf_union *u;
 	pthread_mutex_t lock;
 	pthread_cond_t work, finished;
-	struct job *head, *tail;
+	struct job *head;        /* newest first */
 	struct ready *ready;     /* built or being built */
 	int count, stop;
+	uint64_t (*ino_of)(const struct uentry *); /* a subfolder's node number */
 	pthread_t threads[WORKERS];
 	int nthreads;
 };
@@ -47,6 +51,8 @@ static struct ready **find_ready(struct prefetch *p, uint64_t ino)
 		r = &(*r)->next;
 	return r;
 }
+
+static void queue_children(struct prefetch *p, const struct udir *d, int depth);
 
 /* Small files' data into the page cache, without waiting for it. */
 static void read_ahead(struct lf_union *u, const struct lref *refs, int n)
@@ -71,8 +77,6 @@ static void *worker(void *arg)
 			break;
 		struct job *j = p->head;
 		p->head = j->next;
-		if (!p->head)
-			p->tail = NULL;
 		pthread_mutex_unlock(&p->lock);
 
 		if (!j->ino) {
@@ -96,6 +100,8 @@ static void *worker(void *arg)
 		if (r) {
 			r->dir = d;
 			r->done = 1;
+			if (d && j->depth < AHEAD)
+				queue_children(p, d, j->depth + 1);
 		} else {
 			udir_free(d);
 		}
@@ -107,12 +113,14 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-struct prefetch *prefetch_start(struct lf_union *u)
+struct prefetch *prefetch_start(struct lf_union *u,
+				uint64_t (*ino_of)(const struct uentry *))
 {
 	struct prefetch *p = calloc(1, sizeof *p);
 	if (!p)
 		return NULL;
 	p->u = u;
+	p->ino_of = ino_of;
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->work, NULL);
 	pthread_cond_init(&p->finished, NULL);
@@ -155,13 +163,12 @@ static int start_threads(struct prefetch *p)
 	return p->nthreads;
 }
 
+/* Newest first: a walk goes depth first, so what was asked last is what
+ * it needs next. */
 static void enqueue(struct prefetch *p, struct job *j)
 {
-	if (p->tail)
-		p->tail->next = j;
-	else
-		p->head = j;
-	p->tail = j;
+	j->next = p->head;
+	p->head = j;
 }
 
 /* Drop finished results nobody came for, oldest first, down to half. */
@@ -181,23 +188,27 @@ static void evict(struct prefetch *p)
 	}
 }
 
-void prefetch_children(struct prefetch *p, const struct udir *d,
-		       uint64_t (*ino_of)(const struct uentry *))
+void prefetch_children(struct prefetch *p, const struct udir *d)
 {
 	if (!p)
 		return;
 	pthread_mutex_lock(&p->lock);
-	if (!start_threads(p)) {
-		pthread_mutex_unlock(&p->lock);
-		return;  /* no threads: every folder is built when used */
-	}
+	if (start_threads(p))
+		queue_children(p, d, 1);
+	/* else no threads: every folder is built when used */
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Caller holds lock. */
+static void queue_children(struct prefetch *p, const struct udir *d, int depth)
+{
 	if (p->count >= MAX_PENDING)
 		evict(p);
-	for (size_t i = 0; i < d->n && p->count < MAX_PENDING; i++) {
-		const struct uentry *e = &d->v[i];
+	for (size_t k = d->n; k-- > 0 && p->count < MAX_PENDING;) {
+		const struct uentry *e = &d->v[k];
 		if (!S_ISDIR(e->type))
 			continue;
-		uint64_t ino = ino_of(e);
+		uint64_t ino = p->ino_of(e);
 		if (*find_ready(p, ino))
 			continue;
 		struct job *j = malloc(sizeof *j);
@@ -210,14 +221,13 @@ void prefetch_children(struct prefetch *p, const struct udir *d,
 			break;
 		}
 		memcpy(refs, e->refs, e->nrefs * sizeof *refs);
-		*j = (struct job){ ino, e->nrefs, refs, NULL };
+		*j = (struct job){ ino, depth, e->nrefs, refs, NULL };
 		*r = (struct ready){ ino, 0, NULL, p->ready };
 		p->ready = r;
 		p->count++;
 		enqueue(p, j);
 	}
 	pthread_cond_broadcast(&p->work);
-	pthread_mutex_unlock(&p->lock);
 }
 
 struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
@@ -226,6 +236,23 @@ struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
 		return NULL;
 	pthread_mutex_lock(&p->lock);
 	struct ready **rp = find_ready(p, ino);
+	if (*rp && !(*rp)->done) {
+		/* Not started yet: the caller builds it now rather than wait. */
+		for (struct job **jp = &p->head; *jp; jp = &(*jp)->next) {
+			if ((*jp)->ino == ino) {
+				struct job *j = *jp;
+				*jp = j->next;
+				free(j->refs);
+				free(j);
+				struct ready *r = *rp;
+				*rp = r->next;
+				free(r);
+				p->count--;
+				pthread_mutex_unlock(&p->lock);
+				return NULL;
+			}
+		}
+	}
 	while (*rp && !(*rp)->done) {
 		pthread_cond_wait(&p->finished, &p->lock);
 		rp = find_ready(p, ino);
@@ -257,7 +284,7 @@ void prefetch_data(struct prefetch *p, const struct udir *d)
 	for (size_t i = 0; i < d->n; i++)
 		if (S_ISREG(d->v[i].type))
 			refs[n++] = d->v[i].refs[0];
-	*j = (struct job){ 0, n, refs, NULL };
+	*j = (struct job){ 0, 0, n, refs, NULL };
 	pthread_mutex_lock(&p->lock);
 	if (start_threads(p)) {
 		enqueue(p, j);

@@ -6,11 +6,12 @@
 
 struct prefetch;
 
-struct prefetch *prefetch_start(struct lf_union *u);
+/* ino_of gives a subfolder entry's node number. */
+struct prefetch *prefetch_start(struct lf_union *u,
+				uint64_t (*ino_of)(const struct uentry *));
 void prefetch_stop(struct prefetch *p);
-/* Queue the subfolders of d (ino_of gives an entry's node number). */
-void prefetch_children(struct prefetch *p, const struct udir *d,
-		       uint64_t (*ino_of)(const struct uentry *));
+/* Queue the folders below d, which is now in use. */
+void prefetch_children(struct prefetch *p, const struct udir *d);
 /* Read the data of d's small files ahead, in the background: asked when
  * a file of the folder is opened, as a copy or an archiver reads them all. */
 void prefetch_data(struct prefetch *p, const struct udir *d);

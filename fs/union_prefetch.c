@@ -39,6 +39,7 @@ struct prefetch {
 	struct job *head;        /* newest first */
 	struct ready *ready;     /* built or being built */
 	int count, stop;
+	int with_data;           /* files are being read: read data ahead too */
 	uint64_t (*ino_of)(const struct uentry *); /* a subfolder's node number */
 	pthread_t threads[WORKERS];
 	int nthreads;
@@ -54,16 +55,21 @@ static struct ready **find_ready(struct prefetch *p, uint64_t ino)
 
 static void queue_children(struct prefetch *p, const struct udir *d, int depth);
 
-/* Small files' data into the page cache, without waiting for it. */
+/* Read a node's attributes (the caches warm) and, if asked and it is a
+ * small file, start reading its data into the page cache. */
+static void warm(struct lf_union *u, const struct lref *r, int data)
+{
+	struct lf_layer *l = union_layer(u, r->layer);
+	struct lf_attr a;
+	if (l->ops->getattr(l, r->ino, &a) == 0 && data && l->ops->willneed &&
+	    S_ISREG(a.mode) && a.size <= SMALL_FILE)
+		l->ops->willneed(l, r->ino);
+}
+
 static void read_ahead(struct lf_union *u, const struct lref *refs, int n)
 {
-	for (int i = 0; i < n; i++) {
-		struct lf_layer *l = union_layer(u, refs[i].layer);
-		struct lf_attr a;
-		if (l->ops->willneed && l->ops->getattr(l, refs[i].ino, &a) == 0 &&
-		    S_ISREG(a.mode) && a.size <= SMALL_FILE)
-			l->ops->willneed(l, refs[i].ino);
-	}
+	for (int i = 0; i < n; i++)
+		warm(u, &refs[i], 1);
 }
 
 static void *worker(void *arg)
@@ -88,12 +94,13 @@ static void *worker(void *arg)
 		}
 		struct udir *d = NULL;
 		if (udir_build(p->u, j->refs, j->nrefs, &d) == 0) {
-			/* read each entry's attributes once: the caches warm */
-			for (size_t i = 0; i < d->n; i++) {
-				struct lf_layer *l = union_layer(p->u, d->v[i].refs[0].layer);
-				struct lf_attr a;
-				l->ops->getattr(l, d->v[i].refs[0].ino, &a);
-			}
+			/* read each entry's attributes once: the caches warm; and
+			 * once files are being read, their data too */
+			pthread_mutex_lock(&p->lock);
+			int data = p->with_data;
+			pthread_mutex_unlock(&p->lock);
+			for (size_t i = 0; i < d->n; i++)
+				warm(p->u, &d->v[i].refs[0], data);
 		}
 		pthread_mutex_lock(&p->lock);
 		struct ready *r = *find_ready(p, j->ino);
@@ -286,6 +293,7 @@ void prefetch_data(struct prefetch *p, const struct udir *d)
 			refs[n++] = d->v[i].refs[0];
 	*j = (struct job){ 0, 0, n, refs, NULL };
 	pthread_mutex_lock(&p->lock);
+	p->with_data = 1;
 	if (start_threads(p)) {
 		enqueue(p, j);
 		pthread_cond_broadcast(&p->work);

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Hostile disks: spoilt copies of good layers (dynamic, fixed and
+# differencing VHD, raw NTFS) are listed and read whole; every run must end
+# in exit 0 or 1, never a crash, a sanitizer report or a hang.
+. "$(dirname "$0")/lib.sh"
+
+python3 "$TESTS_DIR/union_model.py" make "$WORK" >/dev/null
+"$LAYERCTL" pack -q "$WORK/L0" "$WORK/good.vhd"
+"$LAYERCTL" pack -q --format vhd-fixed "$WORK/L0" "$WORK/goodf.vhd"
+"$LAYERCTL" pack -q --format raw "$WORK/L0" "$WORK/good.raw"
+"$DISKTOOL" dump "$WORK/good.vhd" > "$WORK/disk.raw"
+"$DISKTOOL" vhd dynamic "$WORK/disk.raw" "$WORK/parent.vhd"
+"$LAYERCTL" pack -q "$WORK/L3" "$WORK/other.vhd"
+"$DISKTOOL" dump "$WORK/other.vhd" | head -c "$(stat -c %s "$WORK/disk.raw")" > "$WORK/other.raw"
+"$DISKTOOL" vhd diff "$WORK/other.raw" "$WORK/child.vhd" "$WORK/parent.vhd"
+check "the differencing child reads" "$LAYERCTL" ls -R "$WORK/child.vhd"
+check "90 spoilt layers: no crash, no hang" python3 "$TESTS_DIR/corrupt.py" "$LAYERCTL" "$WORK" \
+  "$WORK/good.vhd" "$WORK/goodf.vhd" "$WORK/good.raw" "$WORK/child.vhd" --rounds 90
+finish

@@ -15,4 +15,25 @@ check "AdminTools makes Windows/Temp opaque" "$LAYERCTL" stat "$repo/App/AdminTo
 t=$("$LAYERCTL" stat --json "$repo/OS/Windows10.1.1.vhd" "Documents and Settings" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["type"], d["target"], d["link"])')
 [ "$t" = "symlink /Users rooted" ] && ok "OS layer: Documents and Settings -> /Users" || not_ok "Documents and Settings: $t"
 
+# The desktop the README's demo composes.
+if [ -n "${LAYERFS:-}" ] && [ -e /dev/fuse ]; then
+  m="$WORK/desktop"; mkdir -p "$m"
+  if "$LAYERFS" --layer "$repo/OS/Windows10.1.1.vhd,type=os" --layer "$repo/App/Office.101.3.vhd" \
+       --layer "$repo/App/AdminTools.102.1.vhd" "$m"; then
+    MOUNTS+=("$m")
+    grep -q "CMC=1" "$m/windows/WIN.INI" && ok "desktop: Office's win.ini wins" || not_ok "desktop: win.ini"
+    [ ! -e "$m/Windows/notepad.exe" ] && ok "desktop: notepad.exe deleted by AdminTools" || not_ok "desktop: notepad.exe shows"
+    [ -z "$(ls -A "$m/Windows/Temp")" ] && ok "desktop: Windows/Temp opaque" || not_ok "desktop: Temp: $(ls "$m/Windows/Temp")"
+    [ "$(cat "$m/Program Files/Common Files/Shared/mso.dll")" = "MZ mso from AdminTools" ] \
+      && ok "desktop: AdminTools' mso.dll over Office's" || not_ok "desktop: mso.dll"
+    [ "$(ls "$m/PROGRAM FILES" | tr '\n' ' ')" = "Office Tools common files " ] \
+      && ok "desktop: three spellings of Program Files are one folder" || not_ok "desktop: $(ls "$m/PROGRAM FILES")"
+    [ -f "$m/Documents and Settings/Public/Desktop/desktop.ini" ] \
+      && ok "desktop: the Documents and Settings junction leads inside" || not_ok "desktop: Documents and Settings"
+    fusermount3 -u "$m"
+  else
+    not_ok "desktop: mount"
+  fi
+fi
+
 finish

@@ -16,6 +16,7 @@
 #define AHEAD 2          /* levels below a folder in use */
 #define MAX_PENDING 4096
 #define SMALL_FILE (256u * 1024)
+#define DATA_AHEAD 16     /* folders whose data is read ahead at a time */
 
 struct job {
 	uint64_t ino;            /* 0: read ahead the data of small files */
@@ -276,28 +277,49 @@ struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
 	return d;
 }
 
-void prefetch_data(struct prefetch *p, const struct udir *d)
+/* A data job for the small files of d; NULL if nothing to read. */
+static struct job *data_job(const struct udir *d)
 {
-	if (!p || !d->n)
-		return;
 	struct job *j = malloc(sizeof *j);
-	struct lref *refs = malloc(d->n * sizeof *refs);
+	struct lref *refs = d->n ? malloc(d->n * sizeof *refs) : NULL;
 	if (!j || !refs) {
 		free(j);
 		free(refs);
-		return;
+		return NULL;
 	}
 	int n = 0;
 	for (size_t i = 0; i < d->n; i++)
 		if (S_ISREG(d->v[i].type))
 			refs[n++] = d->v[i].refs[0];
 	*j = (struct job){ 0, 0, n, refs, NULL };
+	return j;
+}
+
+void prefetch_data(struct prefetch *p, struct udir *d)
+{
+	if (!p)
+		return;
+	struct job *j = data_job(d);
 	pthread_mutex_lock(&p->lock);
 	p->with_data = 1;
 	if (start_threads(p)) {
-		enqueue(p, j);
-		pthread_cond_broadcast(&p->work);
+		/* The folders built ahead but not yet used are where a reader
+		 * goes next (the newest first): their data too, a few at a time. */
+		int k = 0;
+		for (struct ready *r = p->ready; r && k < DATA_AHEAD; r = r->next) {
+			if (!r->done || !r->dir || r->dir->data_asked)
+				continue;
+			struct job *more = data_job(r->dir);
+			if (!more)
+				break;
+			r->dir->data_asked = 1;
+			enqueue(p, more);
+			k++;
+		}
+		if (j)
+			enqueue(p, j);  /* newest first: this folder's own data leads */
 		j = NULL;
+		pthread_cond_broadcast(&p->work);
 	}
 	pthread_mutex_unlock(&p->lock);
 	if (j) {

@@ -14,7 +14,7 @@ void prefetch_stop(struct prefetch *p);
 void prefetch_children(struct prefetch *p, const struct udir *d);
 /* Read the data of d's small files ahead, in the background: asked when
  * a file of the folder is opened, as a copy or an archiver reads them all. */
-void prefetch_data(struct prefetch *p, const struct udir *d);
+void prefetch_data(struct prefetch *p, struct udir *d);
 /* The index built ahead for node ino (waiting if it is being built), or
  * NULL if none was asked for. */
 struct udir *prefetch_take(struct prefetch *p, uint64_t ino);

@@ -373,12 +373,28 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return done;
 }
 
+/* Open a regular file for reading. O_NONBLOCK: a FIFO in a hostile layer
+ * must not hang the caller (it is refused, as are devices). */
+static int open_file(struct dir_layer *d, lf_ino ino)
+{
+	int fd = open_node(d, ino, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return fd == -ELOOP ? -EINVAL : fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		close(fd);
+		return rc;
+	}
+	return fd;
+}
+
 static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 		       uint64_t off)
 {
-	int fd = open_node(DL(l), ino, O_RDONLY);
+	int fd = open_file(DL(l), ino);
 	if (fd < 0)
-		return fd == -ELOOP ? -EINVAL : fd;
+		return fd;
 	ssize_t n = pread_full(fd, buf, len, off);
 	close(fd);
 	return n;
@@ -386,9 +402,9 @@ static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 
 static int dl_open(struct lf_layer *l, lf_ino ino, uint64_t *fh)
 {
-	int fd = open_node(DL(l), ino, O_RDONLY);
+	int fd = open_file(DL(l), ino);
 	if (fd < 0)
-		return fd == -ELOOP ? -EINVAL : fd;
+		return fd;
 	*fh = (uint64_t)fd;
 	return 0;
 }

@@ -394,6 +394,10 @@ static int cat_one(struct lf_layer *l, const char *path, char *buf, size_t size)
 		cli_error("%s: %s: is a symlink (layerctl stat shows its target)", l->path, path);
 		return 1;
 	}
+	if (!S_ISREG(at.mode)) {
+		cli_error("%s: %s: is a %s, not a file", l->path, path, cli_type_name(at.mode));
+		return 1;
+	}
 	uint64_t off = 0;
 	for (;;) {
 		ssize_t n = l->ops->read(l, at.ino, buf, size, off);

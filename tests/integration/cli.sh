@@ -51,6 +51,11 @@ refuses "a missing layer" "$WORK/nope.vhd" "$LAYERCTL" ls "$WORK/nope.vhd"
 refuses "a missing path" "no/such" "$LAYERCTL" cat "$WORK/good.vhd" no/such
 refuses "cat of a folder" "is a folder" "$LAYERCTL" cat "$WORK/good.vhd" Windows
 
+# A FIFO in a folder layer is refused, not waited on.
+mkdir -p "$WORK/fifolayer"; mkfifo "$WORK/fifolayer/pipe"
+timeout 10 "$LAYERCTL" cat "$WORK/fifolayer" pipe >/dev/null 2>"$WORK/.err"; rc=$?
+[ $rc -eq 1 ] && ok "cat of a FIFO in a folder layer: refused at once" || not_ok "cat of a FIFO: exit $rc"
+
 # --- pack refuses, and writes nothing ---
 nothing_written() {
   local what=$1

@@ -5,18 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "disk_int.h"
 #include "layerfs/source.h"
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-	       (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 static int is_ntfs_boot(const uint8_t *b)
 {

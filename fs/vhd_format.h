@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "disk_int.h"
+
 #define VHD_SECTOR 512u
 #define VHD_FOOTER_SIZE 512u
 #define VHD_DYNHDR_SIZE 1024u
@@ -38,28 +40,6 @@ enum { VL_CODE = 0, VL_SPACE = 4, VL_LENGTH = 8, VL_OFFSET = 16 };
 #define VHD_PLAT_W2RU 0x57327275u /* "W2ru": relative, UTF-16LE */
 #define VHD_PLAT_W2KU 0x57326B75u /* "W2ku": absolute, UTF-16LE */
 #define VHD_PLAT_MACX 0x4D616358u /* "MacX": file URL, UTF-8 */
-
-static inline uint32_t be32(const uint8_t *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
-}
-
-static inline uint64_t be64(const uint8_t *p)
-{
-	return (uint64_t)be32(p) << 32 | be32(p + 4);
-}
-
-static inline void put_be32(uint8_t *p, uint32_t v)
-{
-	p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v;
-}
-
-static inline void put_be64(uint8_t *p, uint64_t v)
-{
-	put_be32(p, v >> 32);
-	put_be32(p + 4, (uint32_t)v);
-}
 
 /* One's complement of the byte sum, with the checksum field as zero. */
 static inline uint32_t vhd_checksum(const uint8_t *buf, size_t len,

@@ -28,7 +28,10 @@ for t in fixed dynamic; do
   head -c "$(stat -c %s "$WORK/disk.raw")" "$WORK/back.$t.raw" > "$WORK/back.cut"
   check "our $t VHD: qemu-img reads the same bytes" cmp "$WORK/disk.raw" "$WORK/back.cut"
 done
-vhdiinfo "$WORK/ours.dynamic.vhd" 2>/dev/null | grep -q "Disk type.*Dynamic" \
-  && ok "libvhdi sees our dynamic VHD as dynamic" || not_ok "libvhdi sees our dynamic VHD as dynamic"
+# (output captured first: under pipefail, grep -q quitting early can kill
+# vhdiinfo with SIGPIPE)
+info=$(vhdiinfo "$WORK/ours.dynamic.vhd" 2>&1)
+case "$info" in *"Disk type"*Dynamic*) ok "libvhdi sees our dynamic VHD as dynamic" ;;
+  *) not_ok "libvhdi sees our dynamic VHD as dynamic: $info" ;; esac
 
 finish

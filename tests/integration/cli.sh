@@ -59,7 +59,9 @@ timeout 10 "$LAYERCTL" cat "$WORK/fifolayer" pipe >/dev/null 2>"$WORK/.err"; rc=
 # --- pack refuses, and writes nothing ---
 nothing_written() {
   local what=$1
-  if ls "$WORK/out" 2>/dev/null | grep -q .; then not_ok "$what: left $(ls "$WORK/out")"; else ok "$what: nothing written"; fi
+  local left
+  left=$(ls -A "$WORK/out")
+  if [ -n "$left" ]; then not_ok "$what: left $left"; else ok "$what: nothing written"; fi
 }
 mkdir -p "$WORK/out"
 refuses "pack of a missing folder" "$WORK/missing" "$LAYERCTL" pack -q "$WORK/missing" "$WORK/out/x.vhd"

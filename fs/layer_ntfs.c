@@ -59,22 +59,36 @@ static uint32_t reparse_tag(ntfs_inode *ni, uint8_t *buf, int *len)
 	       (uint32_t)buf[2] << 16 | (uint32_t)buf[3] << 24;
 }
 
+/* Call fn for each FILE_NAME attribute of ni until it returns non-zero;
+ * returns that value, or 0. */
+static int each_name(ntfs_inode *ni, int (*fn)(const FILE_NAME_ATTR *, void *),
+		     void *arg)
+{
+	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+	if (!ctx)
+		return 0;
+	int rc = 0;
+	while (!rc && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE,
+					0, NULL, 0, ctx))
+		rc = fn((const FILE_NAME_ATTR *)((const u8 *)ctx->attr +
+						 le16_to_cpu(ctx->attr->value_offset)), arg);
+	ntfs_attr_put_search_ctx(ctx);
+	return rc;
+}
+
+static int count_long(const FILE_NAME_ATTR *fn, void *arg)
+{
+	if (fn->file_name_type != FILE_NAME_DOS)
+		++*(uint32_t *)arg;
+	return 0;
+}
+
 /* Names of the inode not counting DOS 8.3 aliases (link_count counts
  * them). */
 static uint32_t count_names(ntfs_inode *ni)
 {
-	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
-	if (!ctx)
-		return 1;
 	uint32_t n = 0;
-	while (!ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE, 0,
-				 NULL, 0, ctx)) {
-		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
-			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
-		if (fn->file_name_type != FILE_NAME_DOS)
-			n++;
-	}
-	ntfs_attr_put_search_ctx(ctx);
+	each_name(ni, count_long, &n);
 	return n ? n : 1;
 }
 
@@ -111,33 +125,35 @@ static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 	free(rp);
 }
 
+struct wanted_name {
+	ntfs_volume *vol;
+	u64 dir;
+	const ntfschar *uname;
+	int ulen;
+};
+
+static int is_wanted_name(const FILE_NAME_ATTR *fn, void *arg)
+{
+	const struct wanted_name *w = arg;
+	if (fn->file_name_type == FILE_NAME_DOS || MREF_LE(fn->parent_directory) != w->dir)
+		return 0;
+	/* The record's name is packed and may be unaligned. */
+	ntfschar aligned[256];
+	memcpy(aligned, (const u8 *)fn + offsetof(FILE_NAME_ATTR, file_name),
+	       fn->file_name_length * sizeof(ntfschar));
+	return ntfs_names_are_equal(aligned, fn->file_name_length, w->uname,
+				    (size_t)w->ulen, IGNORE_CASE, w->vol->upcase,
+				    w->vol->upcase_len);
+}
+
 /* Does the inode carry, in folder dir, a non-DOS name equal (ignoring case
  * as NTFS does) to uname? A lookup that matched only an 8.3 alias must
  * fail: DOS names stay hidden. */
 static int has_long_name(ntfs_volume *vol, ntfs_inode *ni, u64 dir,
 			 const ntfschar *uname, int ulen)
 {
-	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
-	if (!ctx)
-		return 0;
-	int found = 0;
-	while (!found && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0,
-					   CASE_SENSITIVE, 0, NULL, 0, ctx)) {
-		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
-			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
-		if (fn->file_name_type == FILE_NAME_DOS ||
-		    MREF_LE(fn->parent_directory) != dir)
-			continue;
-		/* The record's name is packed and may be unaligned. */
-		ntfschar aligned[256];
-		memcpy(aligned, (const u8 *)fn + offsetof(FILE_NAME_ATTR, file_name),
-		       fn->file_name_length * sizeof(ntfschar));
-		found = ntfs_names_are_equal(aligned, fn->file_name_length,
-					     uname, (size_t)ulen, IGNORE_CASE,
-					     vol->upcase, vol->upcase_len);
-	}
-	ntfs_attr_put_search_ctx(ctx);
-	return found;
+	struct wanted_name w = { vol, dir, uname, ulen };
+	return each_name(ni, is_wanted_name, &w);
 }
 
 static int nl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
@@ -367,34 +383,28 @@ static ssize_t nl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 #define XA_REPARSE "system.ntfs_reparse_data"
 #define XA_STREAM "user."
 
+static int is_dos(const FILE_NAME_ATTR *fn, void *arg)
+{
+	(void)arg;
+	return fn->file_name_type == FILE_NAME_DOS ||
+	       fn->file_name_type == FILE_NAME_WIN32_AND_DOS;
+}
+
 static int has_dos_name(ntfs_inode *ni)
 {
-	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
-	int found = 0;
-	while (ctx && !found && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0,
-						  CASE_SENSITIVE, 0, NULL, 0, ctx)) {
-		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
-			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
-		found = fn->file_name_type == FILE_NAME_DOS ||
-			fn->file_name_type == FILE_NAME_WIN32_AND_DOS;
-	}
-	if (ctx)
-		ntfs_attr_put_search_ctx(ctx);
-	return found;
+	return each_name(ni, is_dos, NULL);
+}
+
+static int first_parent(const FILE_NAME_ATTR *fn, void *arg)
+{
+	*(u64 *)arg = MREF_LE(fn->parent_directory);
+	return 1;
 }
 
 static u64 parent_of(ntfs_inode *ni)
 {
-	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
 	u64 p = FILE_root;
-	if (ctx && !ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE,
-				     0, NULL, 0, ctx)) {
-		const FILE_NAME_ATTR *fn = (const FILE_NAME_ATTR *)
-			((const u8 *)ctx->attr + le16_to_cpu(ctx->attr->value_offset));
-		p = MREF_LE(fn->parent_directory);
-	}
-	if (ctx)
-		ntfs_attr_put_search_ctx(ctx);
+	each_name(ni, first_parent, &p);
 	return p;
 }
 

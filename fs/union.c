@@ -108,14 +108,21 @@ static void node_free(struct unode *n)
 	free(n);
 }
 
+/* The node for ino in shard s, or NULL; with the shard's lock held. */
+static struct unode *shard_find(struct shard *s, uint64_t ino)
+{
+	struct unode *n = s->nbuckets ? *slot_of(s, ino) : NULL;
+	while (n && n->ino != ino)
+		n = n->next;
+	return n;
+}
+
 /* The node for ino, marked busy; NULL if the kernel has none. */
 static struct unode *node_get(struct lf_union *u, uint64_t ino)
 {
 	struct shard *s = shard_of(u, ino);
 	pthread_mutex_lock(&s->lock);
-	struct unode *n = s->nbuckets ? *slot_of(s, ino) : NULL;
-	while (n && n->ino != ino)
-		n = n->next;
+	struct unode *n = shard_find(s, ino);
 	if (n)
 		n->busy++;
 	pthread_mutex_unlock(&s->lock);
@@ -152,9 +159,7 @@ static struct unode *node_intern(struct lf_union *u, const struct uentry *e,
 	uint64_t ino = make_ino(e->refs[0]);
 	struct shard *s = shard_of(u, ino);
 	pthread_mutex_lock(&s->lock);
-	struct unode *n = s->nbuckets ? *slot_of(s, ino) : NULL;
-	while (n && n->ino != ino)
-		n = n->next;
+	struct unode *n = shard_find(s, ino);
 	if (!n && (s->count + 1) * 2 > s->nbuckets && shard_grow(s))
 		goto fail;
 	if (!n) {

@@ -9,16 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "fuse_ll.h"
+#include "fuse_ll_int.h"
 
-struct ctx {
-	struct lf_union *u;
-	double timeout;
-};
-
-#define CTX(req) ((struct ctx *)fuse_req_userdata(req))
-
-static void to_stat(const struct lf_attr *a, struct stat *st)
+void fl_to_stat(const struct lf_attr *a, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = a->ino;
@@ -34,13 +27,13 @@ static void to_stat(const struct lf_attr *a, struct stat *st)
 	st->st_ctim = a->ctime;
 }
 
-static void fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_param *e)
+void fl_fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
 	e->ino = a->ino;
 	e->attr_timeout = c->timeout;
 	e->entry_timeout = c->timeout;
-	to_stat(a, &e->attr);
+	fl_to_stat(a, &e->attr);
 }
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -57,7 +50,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (rc) {
 		fuse_reply_err(req, -rc);
 	} else {
-		fill_entry(c, &a, &e);
+		fl_fill_entry(c, &a, &e);
 		fuse_reply_entry(req, &e);
 	}
 }
@@ -86,7 +79,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	to_stat(&a, &st);
+	fl_to_stat(&a, &st);
 	fuse_reply_attr(req, &st, c->timeout);
 }
 
@@ -102,18 +95,15 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
-		fuse_reply_err(req, EROFS);
-		return;
-	}
 	struct lf_ufile *f;
-	int rc = lf_union_open_file(CTX(req)->u, ino, &f);
+	int rc = lf_union_open_file(CTX(req)->u, ino, fi->flags, &f);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
-	/* read-only layers: what the page cache holds stays true */
+	/* every change comes through this mount, so what the page cache
+	 * holds stays true */
 	fi->keep_cache = 1;
 	if (fuse_reply_open(req, fi))
 		lf_union_release(CTX(req)->u, f); /* the opener went away */
@@ -177,7 +167,7 @@ static int add_entry(void *vctx, const char *name, const struct lf_attr *a, uint
 	off_t off = (off_t)(next + DOT_ENTRIES);
 	if (d->plus) {
 		struct fuse_entry_param e;
-		fill_entry(d->c, a, &e);
+		fl_fill_entry(d->c, a, &e);
 		len = fuse_add_direntry_plus(d->req, d->buf + d->used, d->size - d->used, name, &e, off);
 	} else {
 		struct stat st = { .st_ino = a->ino, .st_mode = a->mode };
@@ -274,17 +264,24 @@ static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
 	(void)ino;
-	struct lf_union *u = CTX(req)->u;
-	struct statvfs sv = { .f_bsize = 4096, .f_frsize = 4096, .f_namemax = 255 };
-	for (int i = 0; i < lf_union_nlayers(u); i++) {
-		struct lf_layer *l = lf_union_layer(u, i);
-		if (l->source)
-			sv.f_blocks += l->extent.length / 4096;
-	}
-	fuse_reply_statfs(req, &sv);
+	struct statvfs sv;
+	int rc = lf_union_statfs(CTX(req)->u, &sv);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_statfs(req, &sv);
 }
 
-static const struct fuse_lowlevel_ops ops = {
+static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in, size_t insz,
+		     size_t outsz)
+{
+	(void)ino; (void)cmd; (void)arg; (void)fi; (void)flags; (void)in; (void)insz; (void)outsz;
+	fuse_reply_err(req, ENOTTY);  /* as a local file system for one it does not know */
+}
+
+static struct fuse_lowlevel_ops ops = {
+	.ioctl = ll_ioctl,
 	.lookup = ll_lookup,
 	.forget = ll_forget,
 	.forget_multi = ll_forget_multi,
@@ -303,7 +300,9 @@ static const struct fuse_lowlevel_ops ops = {
 
 int lf_fuse_run(struct lf_union *u, const struct lf_fuse_opts *o)
 {
-	struct ctx c = { u, o->timeout };
+	struct ctx c = { u, o->timeout, NULL };
+	if (lf_union_writable(u))
+		fl_write_ops(&ops);
 	char *argv[8];
 	int argc = 0;
 	argv[argc++] = "layerfs";
@@ -318,6 +317,7 @@ int lf_fuse_run(struct lf_union *u, const struct lf_fuse_opts *o)
 	int status = 1;
 	if (!se)
 		goto out;
+	c.se = se;
 	if (fuse_set_signal_handlers(se))
 		goto destroy;
 	if (fuse_session_mount(se, o->mountpoint)) {

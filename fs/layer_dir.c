@@ -16,29 +16,9 @@
 #include <unistd.h>
 
 #include "layerfs/casefold.h"
-#include "layerfs/layer.h"
+#include "layer_dir_int.h"
 
-#define DIR_ROOT 1
 
-struct dnode {
-	lf_ino parent;
-	char *name;
-	uint64_t hash;
-	int fd;                  /* folders: a cached O_PATH fd, or -1 */
-};
-
-struct dir_layer {
-	struct lf_layer base;
-	int root_fd;
-	pthread_mutex_t lock;
-	struct dnode *nodes;      /* index = ino; 0 unused, 1 is the root */
-	size_t nnodes, cap;
-	lf_ino *slots;            /* open addressing: (parent, name) -> ino */
-	size_t nslots;
-	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
-};
-
-#define DL(l) ((struct dir_layer *)(l))
 
 static uint64_t key_hash(lf_ino parent, const char *name)
 {
@@ -57,6 +37,8 @@ static int grow_slots(struct dir_layer *d)
 	if (!s)
 		return -ENOMEM;
 	for (size_t i = DIR_ROOT + 1; i < d->nnodes; i++) {
+		if (!d->nodes[i].hashed)
+			continue;
 		size_t j = d->nodes[i].hash & (n - 1);
 		while (s[j])
 			j = (j + 1) & (n - 1);
@@ -69,7 +51,7 @@ static int grow_slots(struct dir_layer *d)
 }
 
 /* The node for (parent, name), made on first sight. Caller holds lock. */
-static lf_ino intern(struct dir_layer *d, lf_ino parent, const char *name)
+lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name)
 {
 	uint64_t h = key_hash(parent, name);
 	if (d->nslots) {
@@ -93,7 +75,7 @@ static lf_ino intern(struct dir_layer *d, lf_ino parent, const char *name)
 	if (!copy)
 		return 0;
 	lf_ino ino = d->nnodes++;
-	d->nodes[ino] = (struct dnode){ parent, copy, h, -1 };
+	d->nodes[ino] = (struct dnode){ parent, copy, h, -1, 1 };
 	size_t j = h & (d->nslots - 1);
 	while (d->slots[j])
 		j = (j + 1) & (d->nslots - 1);
@@ -101,11 +83,52 @@ static lf_ino intern(struct dir_layer *d, lf_ino parent, const char *name)
 	return ino;
 }
 
+void dirl_unhash(struct dir_layer *d, lf_ino ino)
+{
+	struct dnode *x = &d->nodes[ino];
+	if (!x->hashed || !d->nslots)
+		return;
+	size_t mask = d->nslots - 1, i = x->hash & mask;
+	while (d->slots[i] != ino)
+		i = (i + 1) & mask;
+	/* Backward-shift deletion keeps every probe chain unbroken. */
+	for (size_t j = (i + 1) & mask; d->slots[j]; j = (j + 1) & mask) {
+		size_t home = d->nodes[d->slots[j]].hash & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			d->slots[i] = d->slots[j];
+			i = j;
+		}
+	}
+	d->slots[i] = 0;
+	x->hashed = 0;
+}
+
+int dirl_rehash(struct dir_layer *d, lf_ino ino, lf_ino parent, const char *name)
+{
+	char *copy = strdup(name);
+	if (!copy || ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d))) {
+		free(copy);
+		return -ENOMEM;
+	}
+	dirl_unhash(d, ino);
+	struct dnode *x = &d->nodes[ino];
+	free(x->name);
+	x->name = copy;
+	x->parent = parent;
+	x->hash = key_hash(parent, name);
+	size_t j = x->hash & (d->nslots - 1);
+	while (d->slots[j])
+		j = (j + 1) & (d->nslots - 1);
+	d->slots[j] = ino;
+	x->hashed = 1;
+	return 0;
+}
+
 /* An O_PATH fd for folder node ino; *owned says the caller must close it.
  * Folders keep their fd (up to maxfds of them) until the layer closes, so
  * most calls cost no path walk; O_PATH fds follow their folder even when
  * it is renamed. */
-static int dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
+int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 {
 	*owned = 0;
 	if (ino == DIR_ROOT)
@@ -123,7 +146,7 @@ static int dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 	if (fd >= 0)
 		return fd;
 	int powned;
-	int pfd = dir_fd(d, parent, &powned);
+	int pfd = dirl_dir_fd(d, parent, &powned);
 	if (pfd < 0)
 		return pfd;
 	fd = openat(pfd, name, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
@@ -147,7 +170,7 @@ static int dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 }
 
 /* The parent folder's fd and the node's name (copied into name). */
-static int parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int *owned)
+int dirl_parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int *owned)
 {
 	pthread_mutex_lock(&d->lock);
 	if (ino <= DIR_ROOT || ino >= d->nnodes) {
@@ -162,16 +185,16 @@ static int parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, i
 	}
 	memcpy(name, d->nodes[ino].name, n + 1);
 	pthread_mutex_unlock(&d->lock);
-	return dir_fd(d, parent, owned);
+	return dirl_dir_fd(d, parent, owned);
 }
 
-static void put_fd(int fd, int owned)
+void dirl_put_fd(int fd, int owned)
 {
 	if (owned)
 		close(fd);
 }
 
-static void stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a)
+void dirl_stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a)
 {
 	memset(a, 0, sizeof *a);
 	a->ino = ino;
@@ -198,18 +221,18 @@ static int dl_getattr(struct lf_layer *l, lf_ino ino, struct lf_attr *out)
 	if (ino == DIR_ROOT) {
 		if (fstat(d->root_fd, &st) < 0)
 			return -errno;
-		stat_to_attr(&st, ino, out);
+		dirl_stat_to_attr(&st, ino, out);
 		return 0;
 	}
 	char name[NAME_MAX + 1];
 	int owned;
-	int dfd = parent_fd(d, ino, name, sizeof name, &owned);
+	int dfd = dirl_parent_fd(d, ino, name, sizeof name, &owned);
 	if (dfd < 0)
 		return dfd;
 	int rc = fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ? -errno : 0;
-	put_fd(dfd, owned);
+	dirl_put_fd(dfd, owned);
 	if (!rc)
-		stat_to_attr(&st, ino, out);
+		dirl_stat_to_attr(&st, ino, out);
 	return rc;
 }
 
@@ -250,7 +273,7 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
 	int owned;
-	int dfd = dir_fd(d, dir, &owned);
+	int dfd = dirl_dir_fd(d, dir, &owned);
 	if (dfd < 0)
 		return dfd;
 	char actual[NAME_MAX + 1];
@@ -264,15 +287,15 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 		if (fstatat(dfd, actual, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			rc = -errno;
 	}
-	put_fd(dfd, owned);
+	dirl_put_fd(dfd, owned);
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&d->lock);
-	lf_ino ino = intern(d, dir, actual);
+	lf_ino ino = dirl_intern(d, dir, actual);
 	pthread_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
-	stat_to_attr(&st, ino, out);
+	dirl_stat_to_attr(&st, ino, out);
 	return 0;
 }
 
@@ -280,11 +303,11 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 {
 	struct dir_layer *d = DL(l);
 	int owned;
-	int dfd = dir_fd(d, dir, &owned);
+	int dfd = dirl_dir_fd(d, dir, &owned);
 	if (dfd < 0)
 		return dfd;
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	put_fd(dfd, owned);
+	dirl_put_fd(dfd, owned);
 	if (fd < 0)
 		return -errno;
 	DIR *dh = fdopendir(fd);
@@ -316,7 +339,7 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 				type = st.st_mode & S_IFMT;
 		}
 		pthread_mutex_lock(&d->lock);
-		lf_ino ino = intern(d, dir, e->d_name);
+		lf_ino ino = dirl_intern(d, dir, e->d_name);
 		pthread_mutex_unlock(&d->lock);
 		char *s = strdup(e->d_name);
 		if (!ino || !s) {
@@ -337,7 +360,7 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 }
 
 /* Open a node for reading (O_NOFOLLOW: a symlink is never read through). */
-static int open_node(struct dir_layer *d, lf_ino ino, int flags)
+int dirl_open_node(struct dir_layer *d, lf_ino ino, int flags)
 {
 	if (ino == DIR_ROOT) {
 		int fd = openat(d->root_fd, ".", flags | O_CLOEXEC);
@@ -345,12 +368,12 @@ static int open_node(struct dir_layer *d, lf_ino ino, int flags)
 	}
 	char name[NAME_MAX + 1];
 	int owned;
-	int dfd = parent_fd(d, ino, name, sizeof name, &owned);
+	int dfd = dirl_parent_fd(d, ino, name, sizeof name, &owned);
 	if (dfd < 0)
 		return dfd;
 	int fd = openat(dfd, name, flags | O_NOFOLLOW | O_CLOEXEC);
 	int e = errno;
-	put_fd(dfd, owned);
+	dirl_put_fd(dfd, owned);
 	return fd < 0 ? -e : fd;
 }
 
@@ -377,7 +400,7 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
  * must not hang the caller (it is refused, as are devices). */
 static int open_file(struct dir_layer *d, lf_ino ino)
 {
-	int fd = open_node(d, ino, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	int fd = dirl_open_node(d, ino, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return fd == -ELOOP ? -EINVAL : fd;
 	struct stat st;
@@ -417,7 +440,7 @@ static ssize_t dl_pread(struct lf_layer *l, uint64_t fh, void *buf, size_t len, 
 
 static void dl_willneed(struct lf_layer *l, lf_ino ino)
 {
-	int fd = open_node(DL(l), ino, O_RDONLY | O_NONBLOCK);
+	int fd = dirl_open_node(DL(l), ino, O_RDONLY | O_NONBLOCK);
 	if (fd >= 0) {
 		posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);
 		close(fd);
@@ -435,19 +458,21 @@ static ssize_t dl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 {
 	char name[NAME_MAX + 1];
 	int owned;
-	int dfd = parent_fd(DL(l), ino, name, sizeof name, &owned);
+	int dfd = dirl_parent_fd(DL(l), ino, name, sizeof name, &owned);
 	if (dfd < 0)
 		return dfd;
 	char target[4096];
 	ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
 	int e = errno;
-	put_fd(dfd, owned);
+	dirl_put_fd(dfd, owned);
 	if (n < 0)
 		return -e;
 	target[n] = 0;
-	/* A layer is a volume: an absolute target means from its root. */
+	/* A packed layer is a volume: an absolute target means from its
+	 * root. In the writable layer a user made it, and means what it says. */
 	if (kind)
-		*kind = target[0] == '/' ? LF_LINK_ROOTED : LF_LINK_RELATIVE;
+		*kind = target[0] != '/' ? LF_LINK_RELATIVE
+			: DL(l)->writable ? LF_LINK_FOREIGN : LF_LINK_ROOTED;
 	if (size) {
 		size_t c = (size_t)n < size - 1 ? (size_t)n : size - 1;
 		memcpy(buf, target, c);
@@ -458,7 +483,7 @@ static ssize_t dl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 
 static int open_for_xattr(struct dir_layer *d, lf_ino ino)
 {
-	int fd = open_node(d, ino, O_RDONLY | O_NONBLOCK);
+	int fd = dirl_open_node(d, ino, O_RDONLY | O_NONBLOCK);
 	return fd == -ELOOP ? -ENOTSUP : fd; /* symlinks carry none here */
 }
 

@@ -1,4 +1,5 @@
-/* layerfs: mount a stack of layers as one merged, read-only drive.
+/* layerfs: mount a stack of layers as one merged drive, read-only or with
+ * a writable personalization layer on top.
  * Three ways to say it:
  *   layerfs [OPTIONS] --layer SPEC [--layer SPEC...] MOUNTPOINT
  *   layerfs [OPTIONS] -o lowerdir=A:B:C MOUNTPOINT            (overlayfs)
@@ -18,12 +19,13 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: layerfs [OPTIONS] --layer SPEC [--layer SPEC]... MOUNTPOINT\n"
-		"       layerfs [OPTIONS] -o lowerdir=LAYER[:LAYER]... MOUNTPOINT\n"
+		"Usage: layerfs [OPTIONS] --layer SPEC [--layer SPEC]... [--upper DIR] MOUNTPOINT\n"
+		"       layerfs [OPTIONS] -o lowerdir=LAYER[:LAYER]...[,upperdir=DIR] MOUNTPOINT\n"
 		"       layerfs SOURCE MOUNTPOINT -o lowerdir=LAYER[:LAYER]...[,OPTION]...\n"
 		"\n"
-		"Mount layers as one merged, read-only Windows drive. A LAYER is a .vhd,\n"
-		"a .vhdx, a raw NTFS image or a directory.\n"
+		"Mount layers as one merged Windows drive. A LAYER is a .vhd, a .vhdx,\n"
+		"a raw NTFS image or a directory. Without --upper the drive is read-only;\n"
+		"with it, every change goes into DIR, the user's personalization layer.\n"
 		"\n"
 		"  SPEC is PATH[,name=NAME][,type=os|platform|app][,prio=N]. The OS layer\n"
 		"  is always lowest; platform and app layers stack by prio (default: the\n"
@@ -34,12 +36,22 @@ static void usage(FILE *f)
 		"layer hides NAME below it, .wh..wh..opq hides everything below in its\n"
 		"folder. NTFS metadata shows as system.ntfs_* xattrs, streams as user.*.\n"
 		"\n"
+		"Writing: a file from a read-only layer is copied into DIR on its first\n"
+		"change (to a temporary in DIR/.wh..wh..work, then renamed into place);\n"
+		"deleting what a lower layer has leaves a token .wh.NAME in DIR; a folder\n"
+		"made where a deleted one was gets .wh..wh..opq. Renaming a folder that\n"
+		"has parts in a read-only layer fails with EXDEV (mv then copies it).\n"
+		"\n"
 		"Options:\n"
 		"  -l, --layer SPEC         add a layer\n"
+		"  -u, --upper DIR          the writable personalization layer (a folder)\n"
+		"      --workdir DIR        where copy-up temporaries go (default:\n"
+		"                           DIR/.wh..wh..work); same file system as DIR\n"
 		"      --priority NAME=N    give layer NAME priority N\n"
 		"  -p, --parent FILE        the parent of a differencing disk (repeatable)\n"
 		"  -o OPTIONS               mount options: lowerdir=A:B:C (leftmost highest,\n"
-		"                           as overlayfs), FUSE options (allow_other,\n"
+		"                           as overlayfs), upperdir=DIR, workdir=DIR,\n"
+		"                           FUSE options (allow_other,\n"
 		"                           default_permissions, fsname=, max_read=...);\n"
 		"                           mount(8) options such as dev, suid, rw, _netdev\n"
 		"                           are accepted and ignored\n"
@@ -47,12 +59,14 @@ static void usage(FILE *f)
 		"  -s                       serve on one thread\n"
 		"  -d                       debug: foreground, FUSE requests on stderr\n"
 		"  -t, --timeout SECONDS    how long the kernel may cache names and\n"
-		"                           attributes (default 86400: layers do not change)\n"
+		"                           attributes (default 86400: every change comes\n"
+		"                           through the mount, or tells the kernel)\n"
 		"  -h, --help               this help\n"
 		"  -V, --version            the version\n"
 		"\n"
 		"Run as root, layerfs mounts with allow_other and default_permissions, so\n"
-		"every user can read the drive as the files' modes allow.\n"
+		"every user can use the drive as the files' modes allow, and new files\n"
+		"belong to the user who makes them.\n"
 		"Unmount with 'fusermount3 -u MOUNTPOINT' or 'umount MOUNTPOINT'; SIGTERM\n"
 		"unmounts cleanly. In /etc/fstab:\n"
 		"  none  /mnt/c  fuse.layerfs  lowerdir=/srv/app.vhd:/srv/os.vhd,nofail  0 0\n"
@@ -60,7 +74,7 @@ static void usage(FILE *f)
 		"Exit status: 0 after a clean unmount, 1 on failure, 2 on a usage error.\n");
 }
 
-/* mount(8) options that mean nothing to a FUSE read-only union. */
+/* mount(8) options that mean nothing to the union. */
 static int ignorable(const char *o)
 {
 	static const char *const names[] = {
@@ -94,6 +108,7 @@ static int fuse_option(const char *o)
 
 struct cmdline {
 	struct lf_stack stack;
+	const char *upper, *workdir;
 	char fuse_opts[4096];
 	int allow_other, default_permissions, fsname_given;
 };
@@ -102,6 +117,16 @@ static void add_fuse_opt(struct cmdline *c, const char *o)
 {
 	size_t n = strlen(c->fuse_opts);
 	snprintf(c->fuse_opts + n, sizeof c->fuse_opts - n, "%s%s", n ? "," : "", o);
+}
+
+/* -o values live as long as the program (main's strings may be gone). */
+static const char *keep_value(const char *v)
+{
+	static char *kept[8];
+	static int n;
+	if (n == 8)
+		return NULL;
+	return kept[n++] = strdup(v);
 }
 
 /* One -o list. Returns 0, or 2 after a message. */
@@ -119,8 +144,13 @@ static int parse_o(struct cmdline *c, const char *list)
 				rc = 2;
 			}
 		} else if (!strncmp(o, "upperdir=", 9) || !strncmp(o, "workdir=", 8)) {
-			fprintf(stderr, "layerfs: %s: the writable layer is not in this version; mount read-only\n", o);
-			rc = 2;
+			/* kept in the list's copy: see keep_value */
+			const char **to = o[0] == 'u' ? &c->upper : &c->workdir;
+			*to = keep_value(o + (o[0] == 'u' ? 9 : 8));
+			if (!*to || !**to) {
+				fprintf(stderr, "layerfs: %s: a folder is needed\n", o);
+				rc = 2;
+			}
 		} else if (fuse_option(o)) {
 			c->allow_other |= !strcmp(o, "allow_other");
 			c->default_permissions |= !strcmp(o, "default_permissions");
@@ -142,6 +172,8 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 {
 	static const struct option longopts[] = {
 		{ "layer", required_argument, NULL, 'l' },
+		{ "upper", required_argument, NULL, 'u' },
+		{ "workdir", required_argument, NULL, 'W' },
 		{ "priority", required_argument, NULL, 'P' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -152,12 +184,14 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 	const char *overrides[64];
 	int noverrides = 0, ch, rc;
 	struct lf_err err = {0};
-	while ((ch = getopt_long(argc, argv, "l:p:o:t:fsdhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "l:u:p:o:t:fsdhV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'l':
 			if (lf_stack_add(&c->stack, optarg, &err))
 				return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
 			break;
+		case 'u': c->upper = optarg; break;
+		case 'W': c->workdir = optarg; break;
 		case 'P':
 			if (noverrides == 64)
 				return fprintf(stderr, "layerfs: too many --priority\n"), 2;
@@ -206,6 +240,10 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 	}
 	if (lf_stack_sort(&c->stack, &err))
 		return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
+	if (c->workdir && !c->upper)
+		return fprintf(stderr, "layerfs: a work folder without --upper or upperdir=\n"), 2;
+	if (c->upper && lf_stack_set_upper(&c->stack, c->upper, c->workdir, &err))
+		return fprintf(stderr, "layerfs: %s\n", err.msg), 2;
 	return -1;
 }
 
@@ -244,7 +282,8 @@ int main(int argc, char **argv)
 		lf_stack_free(&c.stack);
 		return 1;
 	}
-	add_fuse_opt(&c, "ro");
+	if (!c.upper)
+		add_fuse_opt(&c, "ro");
 	if (!c.fsname_given)
 		add_fuse_opt(&c, "fsname=layerfs");
 	add_fuse_opt(&c, "subtype=layerfs");

@@ -13,40 +13,6 @@
 #include "union_int.h"
 #include "union_prefetch.h"
 
-#define NSHARDS 64
-#define INO_LAYER_SHIFT 48
-#define INO_MASK ((1ull << INO_LAYER_SHIFT) - 1)
-
-struct unode {
-	uint64_t ino;
-	uint64_t nlookup;        /* the kernel's references */
-	uint32_t busy;           /* calls in progress using this node */
-	uint32_t type;
-	uint32_t depth;          /* folders between the root and this node */
-	uint64_t parent;         /* the folder it was first found in */
-	uint16_t nrefs;
-	struct lref *refs;       /* highest first */
-	pthread_mutex_t lock;    /* guards dir */
-	struct udir *dir;
-	struct unode *next;
-};
-
-struct shard {
-	pthread_mutex_t lock;
-	struct unode **buckets;
-	size_t nbuckets, count;
-};
-
-struct lf_union {
-	int n;
-	struct lf_layer **layers;     /* highest first */
-	struct lf_layer_spec *specs;
-	struct lf_union_opts opts;
-	struct shard shards[NSHARDS];
-	struct unode *root;
-	struct prefetch *prefetch;   /* NULL unless asked for */
-};
-
 struct lf_layer *union_layer(struct lf_union *u, int i)
 {
 	return u->layers[i];
@@ -100,9 +66,19 @@ static int shard_grow(struct shard *s)
 	return 0;
 }
 
-static void node_free(struct unode *n)
+uint64_t union_make_ino(struct lref r)
 {
+	return make_ino(r);
+}
+
+static void node_free(struct lf_union *u, struct unode *n)
+{
+	if (n->held) {
+		struct lf_layer *up = u->layers[0];
+		up->ops->release(up, n->hold_fh);
+	}
 	udir_free(n->dir);
+	free(n->name);
 	free(n->refs);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
@@ -118,7 +94,7 @@ static struct unode *shard_find(struct shard *s, uint64_t ino)
 }
 
 /* The node for ino, marked busy; NULL if the kernel has none. */
-static struct unode *node_get(struct lf_union *u, uint64_t ino)
+struct unode *node_get(struct lf_union *u, uint64_t ino)
 {
 	struct shard *s = shard_of(u, ino);
 	pthread_mutex_lock(&s->lock);
@@ -131,7 +107,7 @@ static struct unode *node_get(struct lf_union *u, uint64_t ino)
 
 /* Drop a busy mark and `forget` lookups; free the node when nothing
  * holds it. */
-static void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
+void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 {
 	struct shard *s = shard_of(u, n->ino);
 	pthread_mutex_lock(&s->lock);
@@ -149,14 +125,13 @@ static void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (dead)
-		node_free(n);
+		node_free(u, n);
 }
 
-/* The node for a merged entry, its lookup count raised by one. */
-static struct unode *node_intern(struct lf_union *u, const struct uentry *e,
-				 uint32_t depth, uint64_t parent)
+struct unode *node_intern(struct lf_union *u, const struct uentry *e,
+			  uint32_t depth, uint64_t parent)
 {
-	uint64_t ino = make_ino(e->refs[0]);
+	uint64_t ino = e->ino;
 	struct shard *s = shard_of(u, ino);
 	pthread_mutex_lock(&s->lock);
 	struct unode *n = shard_find(s, ino);
@@ -167,7 +142,10 @@ static struct unode *node_intern(struct lf_union *u, const struct uentry *e,
 		if (!n)
 			goto fail;
 		n->refs = malloc(e->nrefs * sizeof *n->refs);
-		if (!n->refs) {
+		n->name = strdup(e->name);
+		if (!n->refs || !n->name) {
+			free(n->refs);
+			free(n->name);
 			free(n);
 			goto fail;
 		}
@@ -191,19 +169,39 @@ fail:
 	return NULL;
 }
 
-static struct lf_layer *top_layer(struct lf_union *u, const struct unode *n)
+struct lref node_top(struct lf_union *u, struct unode *n)
 {
-	return u->layers[n->refs[0].layer];
+	struct shard *s = shard_of(u, n->ino);
+	pthread_mutex_lock(&s->lock);
+	struct lref r = n->refs[0];
+	pthread_mutex_unlock(&s->lock);
+	return r;
+}
+
+int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs, int nrefs)
+{
+	struct lref *v = malloc((size_t)nrefs * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	memcpy(v, refs, (size_t)nrefs * sizeof *v);
+	struct shard *s = shard_of(u, n->ino);
+	pthread_mutex_lock(&s->lock);
+	struct lref *old = n->refs;
+	n->refs = v;
+	n->nrefs = (uint16_t)nrefs;
+	pthread_mutex_unlock(&s->lock);
+	free(old);
+	return 0;
 }
 
 static uint64_t entry_ino(const struct uentry *e)
 {
-	return make_ino(e->refs[0]);
+	return e->ino;
 }
 
 /* The merged index of a folder node, built on first use (or taken from
  * what was built ahead); its subfolders' are then built ahead. */
-static int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
+int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
 {
 	if (!S_ISDIR(n->type))
 		return -ENOTDIR;
@@ -217,19 +215,21 @@ static int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
 			prefetch_children(u->prefetch, n->dir);
 	}
 	*out = n->dir;
-	pthread_mutex_unlock(&n->lock);
+	if (rc)
+		pthread_mutex_unlock(&n->lock);
 	return rc;
 }
 
 /* A link's target as the merged view needs it: a target from the layer's
  * root ("C:\Windows") is made relative to the link's folder, so it points
  * inside the mount wherever the mount is. */
-static ssize_t link_target(struct lf_union *u, struct unode *n, char *buf, size_t size)
+ssize_t union_link_target(struct lf_union *u, struct unode *n, char *buf, size_t size)
 {
 	char raw[4096];
 	enum lf_link_kind kind = LF_LINK_RELATIVE;
-	struct lf_layer *l = top_layer(u, n);
-	ssize_t len = l->ops->readlink(l, n->refs[0].ino, raw, sizeof raw, &kind);
+	struct lref top = node_top(u, n);
+	struct lf_layer *l = u->layers[top.layer];
+	ssize_t len = l->ops->readlink(l, top.ino, raw, sizeof raw, &kind);
 	if (len < 0)
 		return len;
 	if ((size_t)len >= sizeof raw)
@@ -267,19 +267,26 @@ static ssize_t link_target(struct lf_union *u, struct unode *n, char *buf, size_
 	return (ssize_t)o;
 }
 
-static int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
+int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 {
-	struct lf_layer *l = top_layer(u, n);
-	int rc = l->ops->getattr(l, n->refs[0].ino, a);
+	struct lref top = node_top(u, n);
+	struct lf_layer *l = u->layers[top.layer];
+	int rc;
+	if (n->held) /* unlinked: only the held handle reaches it */
+		rc = l->ops->fgetattr(l, n->hold_fh, a);
+	else
+		rc = l->ops->getattr(l, top.ino, a);
 	if (rc) {
 		if (rc == -EIO)
 			union_log(u, "%s: node %llu: I/O error reading its attributes", l->path,
-				  (unsigned long long)n->refs[0].ino);
+				  (unsigned long long)top.ino);
 		return rc;
 	}
 	a->ino = n->ino;
+	if (n->unlinked)
+		a->nlink = 0;
 	if (S_ISLNK(a->mode)) {
-		ssize_t len = link_target(u, n, NULL, 0);
+		ssize_t len = union_link_target(u, n, NULL, 0);
 		a->size = len > 0 ? (uint64_t)len : 0;
 	}
 	/* The merged folder's own link count would need every layer's
@@ -300,11 +307,13 @@ int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 	struct udir *d;
 	int rc = node_dir(u, p, &d);
 	const struct uentry *e = rc ? NULL : udir_find(d, name);
-	if (!rc && !e)
-		rc = -ENOENT;
 	struct unode *c = e ? node_intern(u, e, p->depth + 1, p->ino) : NULL;
-	if (e && !c)
-		rc = -ENOMEM;
+	if (!rc) {
+		pthread_mutex_unlock(&p->lock);
+		/* Linux names stop at 255 bytes: a longer one not found is
+		 * too long, as a local file system says */
+		rc = !e ? (strlen(name) > 255 ? -ENAMETOOLONG : -ENOENT) : !c ? -ENOMEM : 0;
+	}
 	if (c) {
 		rc = node_attr(u, c, out);
 		if (rc)
@@ -343,6 +352,8 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 	int rc = node_dir(u, n, &d);
 	for (uint64_t i = off; !rc && i < d->n; i++) {
 		const struct uentry *e = &d->v[i];
+		if (e->gone)
+			continue;
 		struct lf_attr a;
 		struct unode *c = NULL;
 		if (plus) {
@@ -355,7 +366,7 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 			}
 		} else {
 			memset(&a, 0, sizeof a);
-			a.ino = make_ino(e->refs[0]);
+			a.ino = e->ino;
 			a.mode = e->type;
 		}
 		if (fn(ctx, e->name, &a, i + 1)) {
@@ -364,27 +375,28 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 			break;
 		}
 	}
+	if (!rc)
+		pthread_mutex_unlock(&n->lock);
 	node_put(u, n, 0);
 	return rc;
 }
 
-struct lf_ufile {
-	struct lf_layer *layer;
-	uint64_t fh;
-	lf_ino ino;
-};
-
-int lf_union_open_file(struct lf_union *u, uint64_t ino, struct lf_ufile **out)
+int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
 	struct lf_ufile *f = malloc(sizeof *f);
 	int rc = f ? 0 : -ENOMEM;
-	if (f) {
-		f->layer = top_layer(u, n);
-		f->ino = n->refs[0].ino;
-		rc = S_ISDIR(n->type) ? -EISDIR : f->layer->ops->open(f->layer, f->ino, &f->fh);
+	if (f && S_ISDIR(n->type))
+		rc = -EISDIR;
+	else if (f && union_wants_write(flags))
+		rc = union_open_rw(u, n, flags, f);
+	else if (f) {
+		struct lref top = node_top(u, n);
+		f->layer = u->layers[top.layer];
+		f->ino = top.ino;
+		rc = f->layer->ops->open(f->layer, f->ino, &f->fh);
 	}
 	uint64_t parent = n->parent;
 	node_put(u, n, 0);
@@ -429,7 +441,7 @@ ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t si
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
-	ssize_t r = S_ISLNK(n->type) ? link_target(u, n, buf, size) : -EINVAL;
+	ssize_t r = S_ISLNK(n->type) ? union_link_target(u, n, buf, size) : -EINVAL;
 	node_put(u, n, 0);
 	return r;
 }
@@ -439,8 +451,9 @@ ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
-	struct lf_layer *l = top_layer(u, n);
-	ssize_t r = l->ops->listxattr(l, n->refs[0].ino, buf, size);
+	struct lref top = node_top(u, n);
+	struct lf_layer *l = u->layers[top.layer];
+	ssize_t r = l->ops->listxattr(l, top.ino, buf, size);
 	node_put(u, n, 0);
 	return r;
 }
@@ -451,8 +464,9 @@ ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
-	struct lf_layer *l = top_layer(u, n);
-	ssize_t r = l->ops->getxattr(l, n->refs[0].ino, name, buf, size);
+	struct lref top = node_top(u, n);
+	struct lf_layer *l = u->layers[top.layer];
+	ssize_t r = l->ops->getxattr(l, top.ino, name, buf, size);
 	node_put(u, n, 0);
 	return r;
 }
@@ -466,8 +480,10 @@ int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)
 	 * it); anything else of its top layer alone. */
 	int used = n->nrefs;
 	struct udir *d;
-	if (S_ISDIR(n->type) && node_dir(u, n, &d) == 0)
+	if (S_ISDIR(n->type) && node_dir(u, n, &d) == 0) {
 		used = d->nused;
+		pthread_mutex_unlock(&n->lock);
+	}
 	int k = 0;
 	for (int i = 0; i < used && k < max; i++)
 		layers[k++] = n->refs[i].layer;
@@ -495,8 +511,9 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 {
 	if (s->n == 0)
 		return lf_err_set(err, EINVAL, "no layers given");
-	if (s->n > 0xFFFE)
-		return lf_err_set(err, E2BIG, "%d layers; at most 65534", s->n);
+	int up = s->upper != NULL, total = s->n + up;
+	if (total > 0xFFFE)
+		return lf_err_set(err, E2BIG, "%d layers; at most 65534", total);
 	struct lf_union *u = calloc(1, sizeof *u);
 	if (!u)
 		return lf_err_set(err, ENOMEM, "out of memory");
@@ -504,17 +521,30 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 		u->opts = *o;
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_init(&u->shards[i].lock, NULL);
-	u->layers = calloc((size_t)s->n, sizeof *u->layers);
-	u->specs = calloc((size_t)s->n, sizeof *u->specs);
+	pthread_mutex_init(&u->wlock, NULL);
+	pthread_mutex_init(&u->alias_lock, NULL);
+	u->layers = calloc((size_t)total, sizeof *u->layers);
+	u->specs = calloc((size_t)total, sizeof *u->specs);
 	int rc = u->layers && u->specs ? 0 : lf_err_set(err, ENOMEM, "out of memory");
 	struct lf_layer_opts lo = { .source = { s->parents, s->nparents } };
-	for (int i = 0; i < s->n && !rc; i++) {
-		u->specs[i] = s->v[i];
-		u->specs[i].path = strdup(s->v[i].path);
-		u->specs[i].name = strdup(s->v[i].name);
-		rc = lf_layer_open(s->v[i].path, &lo, &u->layers[i], err);
-		if (rc)
-			lf_err_prefix(err, "layer '%s': ", s->v[i].name);
+	for (int i = 0; i < total && !rc; i++) {
+		if (up && i == 0) {
+			/* the personalization layer: always the highest */
+			u->specs[0] = (struct lf_layer_spec){ .path = strdup(s->upper),
+				.name = strdup("personalization"), .type = LF_LAYER_UPPER };
+			rc = lf_layer_open_upper(s->upper, s->workdir, &u->layers[0], err);
+			if (rc)
+				lf_err_prefix(err, "writable layer: ");
+			u->upper = !rc;
+		} else {
+			const struct lf_layer_spec *sp = &s->v[i - up];
+			u->specs[i] = *sp;
+			u->specs[i].path = strdup(sp->path);
+			u->specs[i].name = strdup(sp->name);
+			rc = lf_layer_open(sp->path, &lo, &u->layers[i], err);
+			if (rc)
+				lf_err_prefix(err, "layer '%s': ", sp->name);
+		}
 		u->n = i + 1;
 	}
 	if (!rc) {
@@ -535,6 +565,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 				u->root->nlookup = 1;
 				u->root->nrefs = root.nrefs;
 				u->root->refs = root.refs;
+				u->root->name = strdup("");
 				pthread_mutex_init(&u->root->lock, NULL);
 				*slot_of(sh, LF_UNION_ROOT) = u->root;
 				sh->count = 1;
@@ -564,7 +595,7 @@ void lf_union_close(struct lf_union *u)
 		for (size_t b = 0; b < s->nbuckets; b++)
 			for (struct unode *n = s->buckets[b], *nx; n; n = nx) {
 				nx = n->next;
-				node_free(n);
+				node_free(u, n);
 			}
 		free(s->buckets);
 		pthread_mutex_destroy(&s->lock);
@@ -576,5 +607,8 @@ void lf_union_close(struct lf_union *u)
 	}
 	free(u->layers);
 	free(u->specs);
+	alias_free(u);
+	pthread_mutex_destroy(&u->wlock);
+	pthread_mutex_destroy(&u->alias_lock);
 	free(u);
 }

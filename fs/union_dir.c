@@ -130,6 +130,8 @@ static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 	e->name = it->name;
 	it->name = NULL;         /* the entry owns it now */
 	e->type = it->type;
+	e->gone = 0;
+	e->ino = 0;
 	e->closed = !S_ISDIR(it->type);
 	e->nrefs = 1;
 	e->refs[0] = (struct lref){ layer, it->ino };
@@ -225,14 +227,53 @@ int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 		udir_free(d);
 		return rc;
 	}
+	for (size_t i = 0; i < d->n; i++)
+		d->v[i].ino = union_entry_ino(u, d->v[i].refs[0]);
 	*out = d;
 	return 0;
 }
 
-const struct uentry *udir_find(const struct udir *d, const char *name)
+struct uentry *udir_find(const struct udir *d, const char *name)
 {
 	int i = nameset_find(&d->index, name);
-	return i < 0 ? NULL : &d->v[i];
+	return i < 0 || d->v[i].gone ? NULL : &d->v[i];
+}
+
+int udir_put(struct udir *d, const char *name, uint32_t type, const struct lref *refs,
+	     int nrefs, uint64_t ino)
+{
+	char *copy = strdup(name);
+	struct lref *r = malloc((size_t)nrefs * sizeof *r);
+	if (!copy || !r) {
+		free(copy);
+		free(r);
+		return -ENOMEM;
+	}
+	memcpy(r, refs, (size_t)nrefs * sizeof *r);
+	int i = nameset_find(&d->index, name);
+	if (i < 0) {
+		struct item it = { copy, 0, type };
+		int rc = add_entry(d, &it, refs[0].layer);
+		if (rc) {
+			free(it.name);
+			free(r);
+			return rc;
+		}
+		i = (int)d->n - 1;
+	} else {
+		free(d->v[i].name);
+		d->v[i].name = copy;
+		d->index.names[i] = copy;   /* same name ignoring case: same hash */
+	}
+	struct uentry *e = &d->v[i];
+	free(e->refs);
+	e->refs = r;
+	e->nrefs = (uint16_t)nrefs;
+	e->type = type;
+	e->ino = ino;
+	e->gone = 0;
+	e->closed = 1;
+	return 0;
 }
 
 void udir_free(struct udir *d)

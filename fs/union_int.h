@@ -27,8 +27,10 @@ void nameset_free(struct nameset *s);
 /* One name in a merged folder. */
 struct uentry {
 	char *name;              /* as the highest layer providing it spells it */
+	uint64_t ino;            /* the union's node number */
 	uint32_t type;           /* S_IFMT of that layer's entry */
 	int closed;              /* lower layers can add nothing more */
+	int gone;                /* deleted through the mount: skipped, slot kept */
 	uint16_t nrefs;
 	struct lref *refs;       /* highest first; several only for folders */
 };
@@ -46,8 +48,95 @@ struct udir {
  * first): names of all of them, delete tokens and opaque markers applied. */
 int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 	       struct udir **out);
-const struct uentry *udir_find(const struct udir *d, const char *name);
+/* The live entry of that name (any case), or NULL. */
+struct uentry *udir_find(const struct udir *d, const char *name);
+/* Put an entry (a copy of refs) under name: a gone entry of that name is
+ * reused (so positions never move under a reader), else one is added. */
+int udir_put(struct udir *d, const char *name, uint32_t type,
+	     const struct lref *refs, int nrefs, uint64_t ino);
 void udir_free(struct udir *d);
+
+#define NSHARDS 64
+#define INO_LAYER_SHIFT 48
+#define INO_MASK ((1ull << INO_LAYER_SHIFT) - 1)
+
+struct unode {
+	uint64_t ino;
+	uint64_t nlookup;        /* the kernel's references */
+	uint32_t busy;           /* calls in progress using this node */
+	uint32_t type;
+	uint32_t depth;          /* folders between the root and this node */
+	uint64_t parent;         /* the folder it was found in (moves on rename) */
+	char *name;              /* its name there */
+	int unlinked;            /* its name was deleted through the mount */
+	int held;                /* hold_fh keeps an unlinked upper node readable */
+	uint64_t hold_fh;
+	uint16_t nrefs;
+	struct lref *refs;       /* highest first; changed under lock and the
+				  * shard's lock, read under either */
+	pthread_mutex_t lock;    /* guards dir and changes of refs */
+	struct udir *dir;
+	struct unode *next;
+};
+
+struct shard {
+	pthread_mutex_t lock;
+	struct unode **buckets;
+	size_t nbuckets, count;
+};
+
+struct alias;
+
+struct lf_union {
+	int n;
+	struct lf_layer **layers;     /* highest first */
+	struct lf_layer_spec *specs;
+	struct lf_union_opts opts;
+	struct shard shards[NSHARDS];
+	struct unode *root;
+	struct prefetch *prefetch;   /* NULL unless asked for */
+	int upper;                    /* layers[0] is the writable layer */
+	pthread_mutex_t wlock;        /* one change of the tree at a time */
+	pthread_mutex_t alias_lock;
+	struct alias *alias;          /* upper node -> the number it kept */
+	uint64_t tmp_seq;             /* names of temporaries */
+};
+
+/* Nodes (union.c). node_get marks a node busy; node_put drops that
+ * mark, or with forget > 0 that many lookups. */
+struct unode *node_get(struct lf_union *u, uint64_t ino);
+void node_put(struct lf_union *u, struct unode *n, uint64_t forget);
+/* The node for a merged entry, its lookup count raised by one. */
+struct unode *node_intern(struct lf_union *u, const struct uentry *e,
+			  uint32_t depth, uint64_t parent);
+/* The node's folder index, built if need be; on success n->lock is held
+ * and the caller unlocks it. */
+int node_dir(struct lf_union *u, struct unode *n, struct udir **out);
+int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a);
+/* The top layer node of n (a snapshot: refs may change under writes). */
+struct lref node_top(struct lf_union *u, struct unode *n);
+/* Replace n's refs (a copy is made); caller holds n->lock. */
+int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs,
+		  int nrefs);
+/* An open file: reads and writes go straight to the layer's handle. */
+struct lf_ufile {
+	struct lf_layer *layer;
+	uint64_t fh;
+	lf_ino ino;
+};
+
+/* The write side (union_write.c). */
+int union_wants_write(int flags);
+/* Open node n for writing, copying it up first. */
+int union_open_rw(struct lf_union *u, struct unode *n, int flags, struct lf_ufile *f);
+
+/* A node number from the layer node that provides it. */
+uint64_t union_make_ino(struct lref r);
+/* The union's number for a node a layer provides (copy-ups keep theirs). */
+uint64_t union_entry_ino(struct lf_union *u, struct lref r);
+int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino);
+void alias_free(struct lf_union *u);
+ssize_t union_link_target(struct lf_union *u, struct unode *n, char *buf, size_t size);
 
 /* The layers (indexes, highest first) a node is made of. */
 int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max);

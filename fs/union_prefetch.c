@@ -289,7 +289,7 @@ static struct job *data_job(const struct udir *d)
 	}
 	int n = 0;
 	for (size_t i = 0; i < d->n; i++)
-		if (S_ISREG(d->v[i].type))
+		if (S_ISREG(d->v[i].type) && !d->v[i].gone)
 			refs[n++] = d->v[i].refs[0];
 	*j = (struct job){ 0, 0, n, refs, NULL };
 	return j;

@@ -7,7 +7,8 @@
 
 const char *lf_layer_type_name(enum lf_layer_type t)
 {
-	return t == LF_LAYER_OS ? "os" : t == LF_LAYER_PLATFORM ? "platform" : "app";
+	return t == LF_LAYER_OS ? "os" : t == LF_LAYER_PLATFORM ? "platform"
+		: t == LF_LAYER_UPPER ? "personalization" : "app";
 }
 
 /* "/srv/Layers/Office.101.3.vhd" -> "Office.101.3"; "apps/tools/" -> "tools". */
@@ -193,8 +194,25 @@ int lf_stack_sort(struct lf_stack *s, struct lf_err *err)
 	return 0;
 }
 
+int lf_stack_set_upper(struct lf_stack *s, const char *dir, const char *workdir,
+		       struct lf_err *err)
+{
+	if (s->upper)
+		return lf_err_set(err, EINVAL, "only one writable layer (--upper) may be given");
+	if (!*dir)
+		return lf_err_set(err, EINVAL, "--upper: empty path");
+	s->upper = strdup(dir);
+	s->workdir = workdir ? strdup(workdir) : NULL;
+	if (!s->upper || (workdir && !s->workdir))
+		return lf_err_set(err, ENOMEM, "out of memory");
+	return 0;
+}
+
 void lf_stack_free(struct lf_stack *s)
 {
+	free(s->upper);
+	free(s->workdir);
+	s->upper = s->workdir = NULL;
 	for (int i = 0; i < s->n; i++) {
 		free(s->v[i].path);
 		free(s->v[i].name);

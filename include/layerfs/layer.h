@@ -6,6 +6,7 @@
 #define LAYERFS_LAYER_H
 
 #include <stdint.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <time.h>
 
@@ -51,6 +52,25 @@ typedef int (*lf_readdir_fn)(void *ctx, const char *name, lf_ino ino,
 
 struct lf_layer;
 
+/* What a writable layer's mkobj makes. */
+struct lf_new {
+	uint32_t mode;           /* S_IFREG, S_IFDIR or S_IFLNK, and permissions */
+	uint32_t uid, gid;       /* owner; LF_KEEP_ID keeps the creator's */
+	const char *target;      /* symlinks */
+	int flags;               /* files: O_* flags for the returned handle */
+};
+#define LF_KEEP_ID ((uint32_t)-1)
+
+/* setattr: which fields of struct lf_attr to set. */
+enum {
+	LF_SET_MODE = 1, LF_SET_UID = 2, LF_SET_GID = 4, LF_SET_SIZE = 8,
+	LF_SET_ATIME = 16, LF_SET_MTIME = 32, LF_SET_ATIME_NOW = 64,
+	LF_SET_MTIME_NOW = 128,
+};
+
+/* remove: how. */
+enum { LF_RM_FILE = 0, LF_RM_DIR = 1, LF_RM_TREE = 2 };
+
 struct lf_layer_ops {
 	int (*lookup)(struct lf_layer *l, lf_ino dir, const char *name,
 		      struct lf_attr *out);
@@ -78,6 +98,37 @@ struct lf_layer_ops {
 	 * waiting (a hint; NULL where it would not help). */
 	void (*willneed)(struct lf_layer *l, lf_ino ino);
 	void (*close)(struct lf_layer *l);
+
+	/* Writable layers only (NULL elsewhere). NAME is one component,
+	 * spelt exactly; nothing here knows of delete tokens. */
+	/* Make NAME in DIR (failing if it exists); a file is also opened
+	 * with what->flags into *fh. */
+	int (*mkobj)(struct lf_layer *l, lf_ino dir, const char *name,
+		     const struct lf_new *what, struct lf_attr *out, uint64_t *fh);
+	int (*link)(struct lf_layer *l, lf_ino ino, lf_ino dir, const char *name,
+		    struct lf_attr *out);
+	int (*remove)(struct lf_layer *l, lf_ino dir, const char *name, int how);
+	/* renameat2(2) flags; a moved node keeps its number. */
+	int (*rename)(struct lf_layer *l, lf_ino dir, const char *name,
+		      lf_ino newdir, const char *newname, unsigned flags);
+	/* With fh (an open handle of the node), through it. */
+	int (*setattr)(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
+		       const struct lf_attr *a, unsigned valid, struct lf_attr *out);
+	int (*setxattr)(struct lf_layer *l, lf_ino ino, const char *name,
+			const void *value, size_t size, int flags);
+	int (*removexattr)(struct lf_layer *l, lf_ino ino, const char *name);
+	/* Open for writing (O_WRONLY or O_RDWR, O_TRUNC...). */
+	int (*open_rw)(struct lf_layer *l, lf_ino ino, int flags, uint64_t *fh);
+	ssize_t (*pwrite)(struct lf_layer *l, uint64_t fh, const void *buf,
+			  size_t len, uint64_t off);
+	int (*fsync)(struct lf_layer *l, uint64_t fh, int datasync);
+	int (*fallocate)(struct lf_layer *l, uint64_t fh, int mode, uint64_t off,
+			 uint64_t len);
+	int (*fgetattr)(struct lf_layer *l, uint64_t fh, struct lf_attr *out);
+	/* A handle that keeps the node reachable after its name goes (for
+	 * fgetattr); freed with release. */
+	int (*hold)(struct lf_layer *l, lf_ino ino, uint64_t *fh);
+	int (*statfs)(struct lf_layer *l, struct statvfs *out);
 };
 
 struct lf_layer {
@@ -88,6 +139,7 @@ struct lf_layer {
 	char *label;             /* volume label, or NULL */
 	struct lf_source *source;           /* ntfs: the disk */
 	struct lf_volume_extent extent;     /* ntfs: where the volume is */
+	lf_ino work;             /* writable: the hidden folder for temporaries */
 };
 
 struct lf_layer_opts {
@@ -102,6 +154,11 @@ int lf_layer_open_ntfs(struct lf_source *src, struct lf_layer **out,
 		       struct lf_err *err);
 int lf_layer_open_dir(const char *path, struct lf_layer **out,
 		      struct lf_err *err);
+/* Open host folder PATH as the writable layer: its temporaries go in
+ * WORKDIR (default: PATH/.wh..wh..work, which the union never shows),
+ * which must be on the same file system and is emptied here. */
+int lf_layer_open_upper(const char *path, const char *workdir,
+			struct lf_layer **out, struct lf_err *err);
 void lf_layer_close(struct lf_layer *l);
 
 /* Walk a '/'-separated path from the root, case-insensitively as the
@@ -113,5 +170,8 @@ int lf_layer_resolve(struct lf_layer *l, const char *path, struct lf_attr *out);
  * ".wh..wh..opq" makes its folder opaque. */
 #define LF_WHITEOUT_PREFIX ".wh."
 #define LF_OPAQUE_NAME ".wh..wh..opq"
+/* The writable layer's work folder: a name the union never shows (it is a
+ * token, for a name no Windows volume holds). */
+#define LF_WORK_NAME ".wh..wh..work"
 
 #endif

@@ -7,6 +7,7 @@
 #define LAYERFS_UNION_H
 
 #include <stdint.h>
+#include <sys/statvfs.h>
 #include <sys/types.h>
 
 #include "layerfs/err.h"
@@ -14,7 +15,7 @@
 
 #define LF_UNION_ROOT 1
 
-enum lf_layer_type { LF_LAYER_OS, LF_LAYER_PLATFORM, LF_LAYER_APP };
+enum lf_layer_type { LF_LAYER_OS, LF_LAYER_PLATFORM, LF_LAYER_APP, LF_LAYER_UPPER };
 
 /* One layer as named on a command line: PATH[,name=N][,type=T][,prio=P]. */
 struct lf_layer_spec {
@@ -31,6 +32,8 @@ struct lf_stack {
 	int n;
 	const char *const *parents; /* --parent files for differencing disks */
 	int nparents;
+	char *upper;             /* the writable layer's folder, or NULL */
+	char *workdir;           /* where its temporaries go, or NULL */
 };
 
 /* Parse "PATH[,name=NAME][,type=os|platform|app][,prio=N]" and append. */
@@ -42,6 +45,9 @@ int lf_stack_add_lowerdir(struct lf_stack *s, const char *dirs, struct lf_err *e
 /* Order: OS lowest, then platform and app layers by priority; the result
  * is highest first. Two OS layers are an error. */
 int lf_stack_sort(struct lf_stack *s, struct lf_err *err);
+/* Put the writable personalization layer (a host folder) above all. */
+int lf_stack_set_upper(struct lf_stack *s, const char *dir, const char *workdir,
+		       struct lf_err *err);
 void lf_stack_free(struct lf_stack *s);
 const char *lf_layer_type_name(enum lf_layer_type t);
 
@@ -84,9 +90,11 @@ typedef int (*lf_union_dirent_fn)(void *ctx, const char *name,
 int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		     lf_union_dirent_fn fn, void *ctx);
 
-/* An open file: reads go straight to the layer's own handle. */
+/* An open file: reads and writes go straight to the layer's own handle.
+ * Opening for writing (or with O_TRUNC) copies the file up first; without
+ * a writable layer that is -EROFS. */
 struct lf_ufile;
-int lf_union_open_file(struct lf_union *u, uint64_t ino, struct lf_ufile **out);
+int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out);
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 		       size_t len, uint64_t off);
 void lf_union_release(struct lf_union *u, struct lf_ufile *f);
@@ -96,6 +104,41 @@ ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t si
 ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size);
 ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size);
+
+/* Changes, all into the writable layer; -EROFS without one. Errors are
+ * those a local file system gives for the same call. New nodes are owned
+ * by cred (NULL: the daemon) and come back looked up once, as lookup's. */
+struct lf_cred {
+	uint32_t uid, gid;
+};
+int lf_union_writable(const struct lf_union *u);
+int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		    int flags, const struct lf_cred *c, struct lf_attr *out,
+		    struct lf_ufile **file);
+int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		   const struct lf_cred *c, struct lf_attr *out);
+int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
+		     const char *target, const struct lf_cred *c, struct lf_attr *out);
+int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
+		  struct lf_attr *out);
+int lf_union_unlink(struct lf_union *u, uint64_t parent, const char *name);
+int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name);
+/* flags: RENAME_NOREPLACE, RENAME_EXCHANGE. A folder with parts in a
+ * read-only layer is not renamed: -EXDEV (mv then copies). */
+int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
+		    uint64_t newparent, const char *newname, unsigned flags);
+/* valid: LF_SET_*; f: the open file it came through, or NULL. */
+int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
+		     const struct lf_attr *a, unsigned valid, struct lf_attr *out);
+int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+		      size_t size, int flags);
+int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name);
+ssize_t lf_union_pwrite(struct lf_union *u, struct lf_ufile *f, const void *buf, size_t len,
+			uint64_t off);
+int lf_union_fsync(struct lf_union *u, struct lf_ufile *f, int datasync);
+int lf_union_fallocate(struct lf_union *u, struct lf_ufile *f, int mode, uint64_t off,
+		       uint64_t len);
+int lf_union_statfs(struct lf_union *u, struct statvfs *out);
 
 /* Who provides PATH and who it shadows (for `layerctl which`). */
 struct lf_which {

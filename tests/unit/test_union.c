@@ -4,6 +4,7 @@
  * Run under valgrind too: nodes and indexes must all be freed. */
 #include <check.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +87,7 @@ static void read_str(struct lf_union *u, const char *path, const char *want)
 	struct lf_attr a;
 	ck_assert_int_eq(walk_keep(u, path, &a, 1), 0);
 	struct lf_ufile *f;
-	ck_assert_int_eq(lf_union_open_file(u, a.ino, &f), 0);
+	ck_assert_int_eq(lf_union_open_file(u, a.ino, O_RDONLY, &f), 0);
 	char buf[64] = "";
 	ck_assert_int_eq(lf_union_pread(u, f, buf, sizeof buf - 1, 0), (ssize_t)strlen(want));
 	ck_assert_str_eq(buf, want);

@@ -1,0 +1,210 @@
+/* FUSE low-level glue, write side: requests that change the tree, turned
+ * into union engine calls. Only a union with a writable layer gets these
+ * (a read-only mount is mounted "ro" and the kernel answers EROFS). */
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuse_ll_int.h"
+#include "layerfs/union.h"
+
+#define FILE_OF(fi) ((struct lf_ufile *)(uintptr_t)(fi)->fh)
+
+static struct lf_cred cred_of(fuse_req_t req)
+{
+	const struct fuse_ctx *x = fuse_req_ctx(req);
+	return (struct lf_cred){ x->uid, x->gid };
+}
+
+static void reply_entry(fuse_req_t req, int rc, const struct lf_attr *a)
+{
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct fuse_entry_param e;
+	fl_fill_entry(CTX(req), a, &e);
+	if (fuse_reply_entry(req, &e))
+		lf_union_forget(CTX(req)->u, a->ino, 1); /* the caller went away */
+}
+
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	struct ctx *c = CTX(req);
+	struct lf_cred cr = cred_of(req);
+	struct lf_attr a;
+	struct lf_ufile *f;
+	int rc = lf_union_create(c->u, parent, name, mode, fi->flags, &cr, &a, &f);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct fuse_entry_param e;
+	fl_fill_entry(c, &a, &e);
+	fi->fh = (uint64_t)(uintptr_t)f;
+	if (fuse_reply_create(req, &e, fi)) {
+		lf_union_release(c->u, f);
+		lf_union_forget(c->u, a.ino, 1);
+	}
+}
+
+static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     dev_t rdev)
+{
+	(void)rdev;
+	if (!S_ISREG(mode)) {
+		/* a Windows drive holds no FIFOs, sockets or devices */
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	struct ctx *c = CTX(req);
+	struct lf_cred cr = cred_of(req);
+	struct lf_attr a;
+	struct lf_ufile *f;
+	int rc = lf_union_create(c->u, parent, name, mode, O_WRONLY, &cr, &a, &f);
+	if (!rc)
+		lf_union_release(c->u, f);
+	reply_entry(req, rc, &a);
+}
+
+static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	struct lf_cred cr = cred_of(req);
+	struct lf_attr a;
+	int rc = lf_union_mkdir(CTX(req)->u, parent, name, mode, &cr, &a);
+	reply_entry(req, rc, &a);
+}
+
+static void ll_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
+{
+	struct lf_cred cr = cred_of(req);
+	struct lf_attr a;
+	int rc = lf_union_symlink(CTX(req)->u, parent, name, target, &cr, &a);
+	reply_entry(req, rc, &a);
+}
+
+static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	struct lf_attr a;
+	int rc = lf_union_link(CTX(req)->u, ino, newparent, newname, &a);
+	reply_entry(req, rc, &a);
+}
+
+static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -lf_union_unlink(CTX(req)->u, parent, name));
+}
+
+static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -lf_union_rmdir(CTX(req)->u, parent, name));
+}
+
+static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		      fuse_ino_t newparent, const char *newname, unsigned int flags)
+{
+	fuse_reply_err(req, -lf_union_rename(CTX(req)->u, parent, name, newparent, newname,
+					     flags));
+}
+
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
+		       struct fuse_file_info *fi)
+{
+	static const struct { int fuse; unsigned lf; } map[] = {
+		{ FUSE_SET_ATTR_MODE, LF_SET_MODE }, { FUSE_SET_ATTR_UID, LF_SET_UID },
+		{ FUSE_SET_ATTR_GID, LF_SET_GID }, { FUSE_SET_ATTR_SIZE, LF_SET_SIZE },
+		{ FUSE_SET_ATTR_ATIME, LF_SET_ATIME }, { FUSE_SET_ATTR_MTIME, LF_SET_MTIME },
+		{ FUSE_SET_ATTR_ATIME_NOW, LF_SET_ATIME_NOW },
+		{ FUSE_SET_ATTR_MTIME_NOW, LF_SET_MTIME_NOW },
+	};
+	unsigned valid = 0;
+	for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+		if (to_set & map[i].fuse)
+			valid |= map[i].lf;
+	struct lf_attr a = { .mode = st->st_mode, .uid = st->st_uid, .gid = st->st_gid,
+			     .size = (uint64_t)st->st_size, .atime = st->st_atim,
+			     .mtime = st->st_mtim };
+	struct lf_attr out;
+	struct ctx *c = CTX(req);
+	int rc = lf_union_setattr(c->u, ino, fi ? FILE_OF(fi) : NULL, &a, valid, &out);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	struct stat res;
+	fl_to_stat(&out, &res);
+	fuse_reply_attr(req, &res, c->timeout);
+}
+
+static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	ssize_t n = lf_union_pwrite(CTX(req)->u, FILE_OF(fi), buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);  /* writes are already in the host's file */
+}
+
+static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -lf_union_fsync(CTX(req)->u, FILE_OF(fi), datasync));
+}
+
+static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);  /* names are changed by the host's own calls */
+}
+
+static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -lf_union_fallocate(CTX(req)->u, FILE_OF(fi), mode, (uint64_t)off,
+						(uint64_t)len));
+}
+
+static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	fuse_reply_err(req, -lf_union_setxattr(CTX(req)->u, ino, name, value, size, flags));
+}
+
+static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	fuse_reply_err(req, -lf_union_removexattr(CTX(req)->u, ino, name));
+}
+
+void fl_write_ops(struct fuse_lowlevel_ops *ops)
+{
+	ops->create = ll_create;
+	ops->mknod = ll_mknod;
+	ops->mkdir = ll_mkdir;
+	ops->symlink = ll_symlink;
+	ops->link = ll_link;
+	ops->unlink = ll_unlink;
+	ops->rmdir = ll_rmdir;
+	ops->rename = ll_rename;
+	ops->setattr = ll_setattr;
+	ops->write = ll_write;
+	ops->flush = ll_flush;
+	ops->fsync = ll_fsync;
+	ops->fsyncdir = ll_fsyncdir;
+	ops->fallocate = ll_fallocate;
+	ops->setxattr = ll_setxattr;
+	ops->removexattr = ll_removexattr;
+}

@@ -1,0 +1,56 @@
+/* Internals of the `dir` backend, shared by its read side (layer_dir.c)
+ * and its write side (layer_dir_write.c). */
+#ifndef LF_LAYER_DIR_INT_H
+#define LF_LAYER_DIR_INT_H
+
+#include <pthread.h>
+#include <sys/stat.h>
+
+#include "layerfs/layer.h"
+
+#define DIR_ROOT 1
+
+struct dnode {
+	lf_ino parent;           /* 0: gone (deleted or replaced), or the work folder */
+	char *name;
+	uint64_t hash;
+	int fd;                  /* folders: a cached O_PATH fd, or -1 */
+	int hashed;              /* findable by (parent, name) */
+};
+
+struct dir_layer {
+	struct lf_layer base;
+	int root_fd;
+	int writable;
+	pthread_mutex_t lock;
+	struct dnode *nodes;      /* index = ino; 0 unused, 1 is the root */
+	size_t nnodes, cap;
+	lf_ino *slots;            /* open addressing: (parent, name) -> ino */
+	size_t nslots;
+	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
+	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
+};
+
+#define DL(l) ((struct dir_layer *)(l))
+
+/* The node for (parent, name), made on first sight; 0 if out of memory.
+ * Caller holds lock. */
+lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name);
+/* Make ino unfindable by its (parent, name). Caller holds lock. */
+void dirl_unhash(struct dir_layer *d, lf_ino ino);
+/* Give node ino a new (parent, name); a node found there must have been
+ * unhashed first. Caller holds lock. */
+int dirl_rehash(struct dir_layer *d, lf_ino ino, lf_ino parent, const char *name);
+/* An O_PATH fd for folder ino; close it with dirl_put_fd. */
+int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned);
+/* The parent folder's fd and ino's name (copied into name). */
+int dirl_parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int *owned);
+void dirl_put_fd(int fd, int owned);
+/* Open a node (never through a symlink). */
+int dirl_open_node(struct dir_layer *d, lf_ino ino, int flags);
+void dirl_stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a);
+
+/* The write side's ops, filled into the table of a writable layer. */
+void dirl_write_ops(struct lf_layer_ops *ops);
+
+#endif

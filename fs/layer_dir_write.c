@@ -1,0 +1,493 @@
+/* The `dir` backend's write side, for the writable personalization layer.
+ * Every call works on a folder fd and one name (the *at() calls), so
+ * paths past PATH_MAX work; a node keeps its number when it is renamed,
+ * so the union can hold on to it. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "layer_dir_int.h"
+
+static int valid_name(const char *name)
+{
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, ".."))
+		return -EINVAL;
+	return strlen(name) > NAME_MAX ? -ENAMETOOLONG : 0;
+}
+
+/* Intern (dir, name) and stat it into out. */
+static int found(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
+		 struct lf_attr *out)
+{
+	struct stat st;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	pthread_mutex_lock(&d->lock);
+	lf_ino ino = dirl_intern(d, dir, name);
+	pthread_mutex_unlock(&d->lock);
+	if (!ino)
+		return -ENOMEM;
+	if (out)
+		dirl_stat_to_attr(&st, ino, out);
+	return 0;
+}
+
+static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
+		    const struct lf_new *w, struct lf_attr *out, uint64_t *fh)
+{
+	struct dir_layer *d = DL(l);
+	int rc = valid_name(name);
+	if (rc)
+		return rc;
+	int owned;
+	int dfd = dirl_dir_fd(d, dir, &owned);
+	if (dfd < 0)
+		return dfd;
+	int fd = -1;
+	uint32_t type = w->mode & S_IFMT;
+	mode_t perm = w->mode & 07777;
+	if (type == S_IFDIR)
+		rc = mkdirat(dfd, name, perm) < 0 ? -errno : 0;
+	else if (type == S_IFLNK)
+		rc = symlinkat(w->target, dfd, name) < 0 ? -errno : 0;
+	else if (type == S_IFREG) {
+		int flags = fh ? w->flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_DIRECT | O_APPEND)
+			       : O_WRONLY;
+		fd = openat(dfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
+		rc = fd < 0 ? -errno : 0;
+		/* the umask must not narrow what was asked for */
+		if (!rc && fchmod(fd, perm) < 0)
+			rc = -errno;
+	} else {
+		rc = -EPERM;
+	}
+	if (!rc && (w->uid != LF_KEEP_ID || w->gid != LF_KEEP_ID) &&
+	    fchownat(dfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+		rc = -errno;
+	if (!rc && type == S_IFDIR && fchmodat(dfd, name, perm, 0) < 0)
+		rc = -errno;
+	if (!rc)
+		rc = found(d, dfd, dir, name, out);
+	if (rc && fd >= 0) {
+		close(fd);
+		fd = -1;
+	}
+	dirl_put_fd(dfd, owned);
+	if (fh)
+		*fh = (uint64_t)fd;
+	else if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int dw_link(struct lf_layer *l, lf_ino ino, lf_ino dir, const char *name,
+		   struct lf_attr *out)
+{
+	struct dir_layer *d = DL(l);
+	int rc = valid_name(name);
+	if (rc)
+		return rc;
+	char old[NAME_MAX + 1];
+	int sowned, downed;
+	int sfd = dirl_parent_fd(d, ino, old, sizeof old, &sowned);
+	if (sfd < 0)
+		return sfd;
+	int dfd = dirl_dir_fd(d, dir, &downed);
+	if (dfd < 0) {
+		dirl_put_fd(sfd, sowned);
+		return dfd;
+	}
+	rc = linkat(sfd, old, dfd, name, 0) < 0 ? -errno : 0;
+	if (!rc)
+		rc = found(d, dfd, dir, name, out);
+	dirl_put_fd(sfd, sowned);
+	dirl_put_fd(dfd, downed);
+	return rc;
+}
+
+/* Node ino's name is gone: it is reachable only through held fds. Caller
+ * holds lock. */
+static void drop_node(struct dir_layer *d, lf_ino ino)
+{
+	dirl_unhash(d, ino);
+	d->nodes[ino].parent = 0;
+	if (d->nodes[ino].fd >= 0) {
+		close(d->nodes[ino].fd);
+		d->nodes[ino].fd = -1;
+		d->nfds--;
+	}
+}
+
+/* Forget (dir, name): the node is gone, and a folder's cached fd with it. */
+static void forget_name(struct dir_layer *d, lf_ino dir, const char *name)
+{
+	pthread_mutex_lock(&d->lock);
+	lf_ino ino = dirl_intern(d, dir, name);
+	if (ino)
+		drop_node(d, ino);
+	pthread_mutex_unlock(&d->lock);
+}
+
+/* Remove the tree under folder fd dfd's entry name, depth first. */
+static int remove_tree(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR || errno == ELOOP
+			? (unlinkat(dfd, name, 0) < 0 ? -errno : 0) : -errno;
+	DIR *dh = fdopendir(fd);
+	if (!dh) {
+		close(fd);
+		return -errno;
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(dh))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)
+			rc = remove_tree(dirfd(dh), e->d_name);
+		else if (unlinkat(dirfd(dh), e->d_name, 0) < 0)
+			rc = -errno;
+	}
+	closedir(dh);
+	if (!rc && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
+		rc = -errno;
+	return rc;
+}
+
+static int dw_remove(struct lf_layer *l, lf_ino dir, const char *name, int how)
+{
+	struct dir_layer *d = DL(l);
+	int rc = valid_name(name);
+	if (rc)
+		return rc;
+	int owned;
+	int dfd = dirl_dir_fd(d, dir, &owned);
+	if (dfd < 0)
+		return dfd;
+	if (how == LF_RM_TREE)
+		rc = remove_tree(dfd, name);
+	else
+		rc = unlinkat(dfd, name, how == LF_RM_DIR ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
+	dirl_put_fd(dfd, owned);
+	if (!rc)
+		forget_name(d, dir, name);
+	return rc;
+}
+
+static int dw_rename(struct lf_layer *l, lf_ino dir, const char *name, lf_ino newdir,
+		     const char *newname, unsigned flags)
+{
+	struct dir_layer *d = DL(l);
+	int rc = valid_name(name);
+	if (!rc)
+		rc = valid_name(newname);
+	if (rc)
+		return rc;
+	int o1, o2;
+	int fd1 = dirl_dir_fd(d, dir, &o1);
+	if (fd1 < 0)
+		return fd1;
+	int fd2 = dirl_dir_fd(d, newdir, &o2);
+	if (fd2 < 0) {
+		dirl_put_fd(fd1, o1);
+		return fd2;
+	}
+	rc = renameat2(fd1, name, fd2, newname, flags) < 0 ? -errno : 0;
+	dirl_put_fd(fd1, o1);
+	dirl_put_fd(fd2, o2);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&d->lock);
+	lf_ino src = dirl_intern(d, dir, name);
+	lf_ino dst = dirl_intern(d, newdir, newname);
+	if (!src || !dst) {
+		rc = -ENOMEM;
+	} else if (src == dst) {
+		rc = 0;  /* a name onto itself: nothing moved */
+	} else if (flags & RENAME_EXCHANGE) {
+		dirl_unhash(d, dst);
+		rc = dirl_rehash(d, src, newdir, newname);
+		if (!rc)
+			rc = dirl_rehash(d, dst, dir, name);
+	} else {
+		drop_node(d, dst);  /* what the new name held before is gone */
+		rc = dirl_rehash(d, src, newdir, newname);
+	}
+	pthread_mutex_unlock(&d->lock);
+	return rc;
+}
+
+static int open_rw(struct dir_layer *d, lf_ino ino, int flags)
+{
+	flags &= ~(O_CREAT | O_EXCL | O_DIRECT | O_APPEND);
+	return dirl_open_node(d, ino, flags | O_NOCTTY | O_NONBLOCK);
+}
+
+static int dw_setattr(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
+		      const struct lf_attr *a, unsigned valid, struct lf_attr *out)
+{
+	struct dir_layer *d = DL(l);
+	int fd = fh ? (int)*fh : -1;
+	int rc = 0;
+	if (valid & LF_SET_SIZE) {
+		int tfd = fd >= 0 ? fd : open_rw(d, ino, O_WRONLY);
+		if (tfd < 0)
+			return tfd == -ELOOP ? -EINVAL : tfd;
+		rc = ftruncate(tfd, (off_t)a->size) < 0 ? -errno : 0;
+		if (tfd != fd)
+			close(tfd);
+		if (rc)
+			return rc;
+	}
+	char name[NAME_MAX + 1];
+	int owned = 0, dfd = -1;
+	if (fd < 0 && ino != DIR_ROOT) {
+		dfd = dirl_parent_fd(d, ino, name, sizeof name, &owned);
+		if (dfd < 0)
+			return dfd;
+	} else if (fd < 0) {
+		dfd = d->root_fd;
+		strcpy(name, ".");
+	}
+	if (valid & LF_SET_MODE)
+		rc = (fd >= 0 ? fchmod(fd, a->mode & 07777)
+			      : fchmodat(dfd, name, a->mode & 07777, 0)) < 0 ? -errno : 0;
+	if (!rc && (valid & (LF_SET_UID | LF_SET_GID))) {
+		uid_t uid = valid & LF_SET_UID ? a->uid : (uid_t)-1;
+		gid_t gid = valid & LF_SET_GID ? a->gid : (gid_t)-1;
+		rc = (fd >= 0 ? fchown(fd, uid, gid)
+			      : fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0 ? -errno : 0;
+	}
+	if (!rc && (valid & (LF_SET_ATIME | LF_SET_MTIME | LF_SET_ATIME_NOW | LF_SET_MTIME_NOW))) {
+		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
+		if (valid & LF_SET_ATIME_NOW)
+			ts[0].tv_nsec = UTIME_NOW;
+		else if (valid & LF_SET_ATIME)
+			ts[0] = a->atime;
+		if (valid & LF_SET_MTIME_NOW)
+			ts[1].tv_nsec = UTIME_NOW;
+		else if (valid & LF_SET_MTIME)
+			ts[1] = a->mtime;
+		rc = (fd >= 0 ? futimens(fd, ts)
+			      : utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW)) < 0 ? -errno : 0;
+	}
+	struct stat st;
+	if (!rc && (fd >= 0 ? fstat(fd, &st) : fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
+		rc = -errno;
+	if (!rc && out)
+		dirl_stat_to_attr(&st, ino, out);
+	if (dfd >= 0 && dfd != d->root_fd)
+		dirl_put_fd(dfd, owned);
+	return rc;
+}
+
+/* An fd to read or change a node's xattrs through; symlinks carry none. */
+static int xattr_fd(struct dir_layer *d, lf_ino ino)
+{
+	int fd = dirl_open_node(d, ino, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	return fd == -ELOOP ? -EPERM : fd;
+}
+
+static int dw_setxattr(struct lf_layer *l, lf_ino ino, const char *name,
+		       const void *value, size_t size, int flags)
+{
+	int fd = xattr_fd(DL(l), ino);
+	if (fd < 0)
+		return fd;
+	int rc = fsetxattr(fd, name, value, size, flags) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int dw_removexattr(struct lf_layer *l, lf_ino ino, const char *name)
+{
+	int fd = xattr_fd(DL(l), ino);
+	if (fd < 0)
+		return fd;
+	int rc = fremovexattr(fd, name) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+static int dw_open_rw(struct lf_layer *l, lf_ino ino, int flags, uint64_t *fh)
+{
+	int fd = open_rw(DL(l), ino, flags);
+	if (fd < 0)
+		return fd == -ELOOP ? -EINVAL : fd;
+	struct stat st;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		close(fd);
+		return rc;
+	}
+	*fh = (uint64_t)fd;
+	return 0;
+}
+
+static ssize_t dw_pwrite(struct lf_layer *l, uint64_t fh, const void *buf, size_t len,
+			 uint64_t off)
+{
+	(void)l;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pwrite((int)fh, (const char *)buf + done, len - done,
+				   (off_t)(off + done));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return done ? (ssize_t)done : -errno;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+static int dw_fsync(struct lf_layer *l, uint64_t fh, int datasync)
+{
+	(void)l;
+	return (datasync ? fdatasync((int)fh) : fsync((int)fh)) < 0 ? -errno : 0;
+}
+
+static int dw_fallocate(struct lf_layer *l, uint64_t fh, int mode, uint64_t off, uint64_t len)
+{
+	(void)l;
+	return fallocate((int)fh, mode, (off_t)off, (off_t)len) < 0 ? -errno : 0;
+}
+
+static int dw_fgetattr(struct lf_layer *l, uint64_t fh, struct lf_attr *out)
+{
+	(void)l;
+	struct stat st;
+	if (fstat((int)fh, &st) < 0)
+		return -errno;
+	dirl_stat_to_attr(&st, 0, out);
+	return 0;
+}
+
+static int dw_hold(struct lf_layer *l, lf_ino ino, uint64_t *fh)
+{
+	int fd = dirl_open_node(DL(l), ino, O_PATH);
+	if (fd < 0)
+		return fd;
+	*fh = (uint64_t)fd;
+	return 0;
+}
+
+static int dw_statfs(struct lf_layer *l, struct statvfs *out)
+{
+	return fstatvfs(DL(l)->root_fd, out) < 0 ? -errno : 0;
+}
+
+void dirl_write_ops(struct lf_layer_ops *ops)
+{
+	ops->mkobj = dw_mkobj;
+	ops->link = dw_link;
+	ops->remove = dw_remove;
+	ops->rename = dw_rename;
+	ops->setattr = dw_setattr;
+	ops->setxattr = dw_setxattr;
+	ops->removexattr = dw_removexattr;
+	ops->open_rw = dw_open_rw;
+	ops->pwrite = dw_pwrite;
+	ops->fsync = dw_fsync;
+	ops->fallocate = dw_fallocate;
+	ops->fgetattr = dw_fgetattr;
+	ops->hold = dw_hold;
+	ops->statfs = dw_statfs;
+}
+
+/* Empty the work folder: temporaries a killed daemon left behind. */
+static int empty_work(int wfd, const char *path, struct lf_err *err)
+{
+	int fd = openat(wfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *dh = fd < 0 ? NULL : fdopendir(fd);
+	if (!dh) {
+		if (fd >= 0)
+			close(fd);
+		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+	}
+	int rc = 0;
+	struct dirent *e;
+	while (!rc && (e = readdir(dh))) {
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			rc = remove_tree(dirfd(dh), e->d_name);
+		if (rc)
+			lf_err_set(err, -rc, "%s/%s: cannot remove a left-over temporary: %s",
+				   path, e->d_name, strerror(-rc));
+	}
+	closedir(dh);
+	return rc;
+}
+
+int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer **out,
+			struct lf_err *err)
+{
+	struct lf_layer *l;
+	int rc = lf_layer_open_dir(path, &l, err);
+	if (rc)
+		return rc;
+	struct dir_layer *d = DL(l);
+	char defwork[PATH_MAX];
+	struct stat up, wst;
+	int wfd = -1;
+	if (faccessat(d->root_fd, ".", W_OK, AT_EACCESS) < 0) {
+		rc = lf_err_set(err, errno, "%s: cannot write here: %s", path, strerror(errno));
+		goto fail;
+	}
+	if (!workdir) {
+		if (mkdirat(d->root_fd, LF_WORK_NAME, 0700) < 0 && errno != EEXIST) {
+			rc = lf_err_set(err, errno, "%s/%s: %s", path, LF_WORK_NAME, strerror(errno));
+			goto fail;
+		}
+		snprintf(defwork, sizeof defwork, "%s/%s", path, LF_WORK_NAME);
+		workdir = defwork;
+	}
+	wfd = open(workdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (wfd < 0) {
+		rc = lf_err_set(err, errno, "%s: work folder: %s", workdir, strerror(errno));
+		goto fail;
+	}
+	if (fstat(d->root_fd, &up) < 0 || fstat(wfd, &wst) < 0 || up.st_dev != wst.st_dev) {
+		rc = lf_err_set(err, EXDEV, "%s: the work folder must be on the file system of %s",
+				workdir, path);
+		goto fail;
+	}
+	rc = empty_work(wfd, workdir, err);
+	if (rc)
+		goto fail;
+	pthread_mutex_lock(&d->lock);
+	lf_ino work = dirl_intern(d, DIR_ROOT, LF_WORK_NAME);
+	if (work) {
+		/* reached only through its own fd, never by name */
+		dirl_unhash(d, work);
+		d->nodes[work].parent = 0;
+		d->nodes[work].fd = wfd;
+		wfd = -1;
+	}
+	pthread_mutex_unlock(&d->lock);
+	if (!work) {
+		rc = lf_err_set(err, ENOMEM, "%s: out of memory", path);
+		goto fail;
+	}
+	d->writable = 1;
+	d->rw_ops = *l->ops;
+	dirl_write_ops(&d->rw_ops);
+	l->ops = &d->rw_ops;
+	l->work = work;
+	*out = l;
+	return 0;
+fail:
+	if (wfd >= 0)
+		close(wfd);
+	lf_layer_close(l);
+	return rc;
+}

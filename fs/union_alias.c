@@ -1,0 +1,88 @@
+/* Node numbers that outlive a copy-up. A node's number comes from the
+ * layer node that provides it; when the writable layer takes a node over
+ * (copy-up, a hard link), the node keeps the number it had, and this map
+ * says so whenever its folder's index is built again. */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "union_int.h"
+
+struct alias {
+	struct slot { lf_ino upper; uint64_t ino; } *v;
+	size_t n, cap;           /* cap: a power of two, or 0 */
+};
+
+static size_t home(lf_ino k, size_t cap)
+{
+	return (size_t)(k * 0x9E3779B97F4A7C15ull >> 17) & (cap - 1);
+}
+
+static int grow(struct alias *a)
+{
+	size_t cap = a->cap ? a->cap * 2 : 64;
+	struct slot *v = calloc(cap, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < a->cap; i++) {
+		if (!a->v[i].upper)
+			continue;
+		size_t j = home(a->v[i].upper, cap);
+		while (v[j].upper)
+			j = (j + 1) & (cap - 1);
+		v[j] = a->v[i];
+	}
+	free(a->v);
+	a->v = v;
+	a->cap = cap;
+	return 0;
+}
+
+int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino)
+{
+	if (ino == union_make_ino((struct lref){ 0, upper }))
+		return 0;        /* its own number: nothing to remember */
+	pthread_mutex_lock(&u->alias_lock);
+	int rc = 0;
+	if (!u->alias && !(u->alias = calloc(1, sizeof *u->alias)))
+		rc = -ENOMEM;
+	struct alias *a = u->alias;
+	if (!rc && (a->n + 1) * 2 > a->cap)
+		rc = grow(a);
+	if (!rc) {
+		size_t j = home(upper, a->cap);
+		while (a->v[j].upper && a->v[j].upper != upper)
+			j = (j + 1) & (a->cap - 1);
+		if (!a->v[j].upper)
+			a->n++;
+		a->v[j] = (struct slot){ upper, ino };
+	}
+	pthread_mutex_unlock(&u->alias_lock);
+	return rc;
+}
+
+uint64_t union_entry_ino(struct lf_union *u, struct lref r)
+{
+	uint64_t ino = union_make_ino(r);
+	if (r.layer != 0 || !u->upper)
+		return ino;
+	pthread_mutex_lock(&u->alias_lock);
+	struct alias *a = u->alias;
+	if (a && a->cap) {
+		for (size_t j = home(r.ino, a->cap); a->v[j].upper; j = (j + 1) & (a->cap - 1)) {
+			if (a->v[j].upper == r.ino) {
+				ino = a->v[j].ino;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&u->alias_lock);
+	return ino;
+}
+
+void alias_free(struct lf_union *u)
+{
+	if (u->alias)
+		free(u->alias->v);
+	free(u->alias);
+	u->alias = NULL;
+}

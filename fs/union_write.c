@@ -1,0 +1,689 @@
+/* Changes to the merged tree. They all go to the writable layer (layer 0):
+ * a node from a read-only layer is copied up first; deleting a name a
+ * lower layer has leaves a delete token; a folder made where a lower one
+ * was deleted is made opaque. One change at a time (u->wlock); readers
+ * never wait for it except on the folder index being changed.
+ *
+ * Order matters for a daemon killed at any moment: a token is made before
+ * the upper entry it replaces is removed (a token never hides its own
+ * layer, so until then the old entry still shows), and new folders are
+ * built in the work folder and renamed into place whole. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "union_write_int.h"
+
+/* A copy of a folder entry, safe to keep while the index changes. */
+struct found {
+	char *name;
+	uint64_t ino;
+	uint32_t type;
+	int nrefs;
+	struct lref *refs;
+};
+
+static void found_free(struct found *f)
+{
+	free(f->name);
+	free(f->refs);
+	memset(f, 0, sizeof *f);
+}
+
+static int find_entry(struct lf_union *u, struct unode *p, const char *name, struct found *f)
+{
+	memset(f, 0, sizeof *f);
+	struct udir *d;
+	int rc = node_dir(u, p, &d);
+	if (rc)
+		return rc;
+	const struct uentry *e = udir_find(d, name);
+	if (!e) {
+		rc = strlen(name) > 255 ? -ENAMETOOLONG : -ENOENT;
+	} else {
+		f->name = strdup(e->name);
+		f->refs = malloc(e->nrefs * sizeof *f->refs);
+		if (!f->name || !f->refs) {
+			found_free(f);
+			rc = -ENOMEM;
+		} else {
+			memcpy(f->refs, e->refs, e->nrefs * sizeof *f->refs);
+			f->nrefs = e->nrefs;
+			f->ino = e->ino;
+			f->type = e->type;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+void union_dir_update(struct lf_union *u, struct unode *p, const char *name, uint64_t ino,
+		      const struct lref *refs, int nrefs)
+{
+	pthread_mutex_lock(&p->lock);
+	struct uentry *e = p->dir ? udir_find(p->dir, name) : NULL;
+	if (e && e->ino == ino) {
+		struct lref *r = malloc((size_t)nrefs * sizeof *r);
+		if (r) {
+			memcpy(r, refs, (size_t)nrefs * sizeof *r);
+			free(e->refs);
+			e->refs = r;
+			e->nrefs = (uint16_t)nrefs;
+		} else {
+			/* cannot say where it lives now: build the index again */
+			udir_free(p->dir);
+			p->dir = NULL;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	(void)u;
+}
+
+static int dir_put(struct lf_union *u, struct unode *p, const char *name, uint32_t type,
+		   const struct lref *refs, int nrefs, uint64_t ino)
+{
+	struct udir *d;
+	int rc = node_dir(u, p, &d);
+	if (rc)
+		return rc;
+	rc = udir_put(d, name, type, refs, nrefs, ino);
+	pthread_mutex_unlock(&p->lock);
+	return rc;
+}
+
+static void dir_drop(struct lf_union *u, struct unode *p, const char *name)
+{
+	struct udir *d;
+	if (node_dir(u, p, &d))
+		return;
+	struct uentry *e = udir_find(d, name);
+	if (e)
+		e->gone = 1;
+	pthread_mutex_unlock(&p->lock);
+}
+
+/* Does a layer below the writable one have NAME in folder p? Then a
+ * delete needs a token, and a new folder there must be opaque. */
+static int lower_has(struct lf_union *u, struct unode *p, const char *name)
+{
+	struct udir *d;
+	if (node_dir(u, p, &d))
+		return 1;  /* cannot tell: a token too many hides nothing */
+	int used = d->nused, has = 0;
+	for (int i = 0; i < used && i < p->nrefs && !has; i++) {
+		struct lref r = p->refs[i];
+		struct lf_layer *l = u->layers[r.layer];
+		struct lf_attr a;
+		if (r.layer != 0 && l->ops->lookup(l, r.ino, name, &a) == 0)
+			has = 1;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return has;
+}
+
+static int lower_parts(const struct found *f)
+{
+	for (int i = 0; i < f->nrefs; i++)
+		if (f->refs[i].layer != 0)
+			return 1;
+	return 0;
+}
+
+static int make_token(struct lf_union *u, lf_ino dir, const char *name)
+{
+	char tok[300];
+	if (strlen(name) + strlen(LF_WHITEOUT_PREFIX) > 255)
+		return -ENAMETOOLONG;  /* the token would not fit a host name */
+	snprintf(tok, sizeof tok, "%s%s", LF_WHITEOUT_PREFIX, name);
+	struct lf_layer *up = u->layers[0];
+	struct lf_new w = { .mode = S_IFREG, .uid = LF_KEEP_ID, .gid = LF_KEEP_ID };
+	int rc = up->ops->mkobj(up, dir, tok, &w, NULL, NULL);
+	return rc == -EEXIST ? 0 : rc;
+}
+
+/* Node ino's name is about to go: later calls on it see nlink 0, and an
+ * upper node stays reachable through a held handle. */
+static void mark_unlinked(struct lf_union *u, uint64_t ino)
+{
+	struct unode *c = node_get(u, ino);
+	if (!c)
+		return;
+	struct lref top = node_top(u, c);
+	struct lf_layer *up = u->layers[0];
+	if (top.layer == 0 && !c->held && !S_ISDIR(c->type) &&
+	    up->ops->hold(up, top.ino, &c->hold_fh) == 0)
+		c->held = 1;
+	c->unlinked = 1;
+	node_put(u, c, 0);
+}
+
+static int readonly(struct lf_union *u)
+{
+	return u->upper ? 0 : -EROFS;
+}
+
+/* Start a change in folder parent: the folder, busy, under wlock. */
+static struct unode *begin(struct lf_union *u, uint64_t parent, int *rc)
+{
+	*rc = readonly(u);
+	if (*rc)
+		return NULL;
+	pthread_mutex_lock(&u->wlock);
+	struct unode *p = node_get(u, parent);
+	if (!p) {
+		pthread_mutex_unlock(&u->wlock);
+		*rc = -ESTALE;
+	} else if (!S_ISDIR(p->type)) {
+		node_put(u, p, 0);
+		pthread_mutex_unlock(&u->wlock);
+		*rc = -ENOTDIR;
+	}
+	return *rc ? NULL : p;
+}
+
+static void end(struct lf_union *u, struct unode *p)
+{
+	node_put(u, p, 0);
+	pthread_mutex_unlock(&u->wlock);
+}
+
+/* Enter a new upper node into folder p's index and the node table. */
+static int enter(struct lf_union *u, struct unode *p, const char *name, struct lref ref,
+		 uint32_t type, uint64_t ino, struct lf_attr *out)
+{
+	int rc = dir_put(u, p, name, type, &ref, 1, ino);
+	struct uentry e = { .name = (char *)name, .ino = ino, .type = type, .nrefs = 1, .refs = &ref };
+	struct unode *c = rc ? NULL : node_intern(u, &e, p->depth + 1, p->ino);
+	if (!rc && !c)
+		rc = -ENOMEM;
+	if (c) {
+		rc = node_attr(u, c, out);
+		if (rc)
+			node_put(u, c, 1);
+	}
+	return rc;
+}
+
+/* A new folder where a lower layer has that name: built with its opaque
+ * marker in the work folder, then renamed into place whole. */
+static int make_opaque_dir(struct lf_union *u, lf_ino dir, const char *name,
+			   const struct lf_new *w, struct lf_attr *out)
+{
+	struct lf_layer *up = u->layers[0];
+	char tmp[64];
+	union_tmp_name(u, tmp, sizeof tmp);
+	int rc = up->ops->mkobj(up, up->work, tmp, w, out, NULL);
+	if (rc)
+		return rc;
+	struct lf_new marker = { .mode = S_IFREG, .uid = LF_KEEP_ID, .gid = LF_KEEP_ID };
+	rc = up->ops->mkobj(up, out->ino, LF_OPAQUE_NAME, &marker, NULL, NULL);
+	if (!rc)
+		rc = up->ops->rename(up, up->work, tmp, dir, name, RENAME_NOREPLACE);
+	if (rc)
+		up->ops->remove(up, up->work, tmp, LF_RM_TREE);
+	return rc;
+}
+
+static int make_new(struct lf_union *u, uint64_t parent, const char *name,
+		    const struct lf_new *w, struct lf_attr *out, uint64_t *fh)
+{
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	int rc;
+	struct unode *p = begin(u, parent, &rc);
+	if (!p)
+		return rc;
+	struct found f;
+	rc = find_entry(u, p, name, &f);
+	if (!rc) {
+		found_free(&f);
+		rc = -EEXIST;
+	} else if (rc == -ENOENT) {
+		rc = union_copy_up(u, p, 1);
+	}
+	struct lf_layer *up = u->layers[0];
+	struct lf_attr a;
+	if (!rc) {
+		lf_ino dir = p->refs[0].ino;
+		if (S_ISDIR(w->mode) && lower_has(u, p, name))
+			rc = make_opaque_dir(u, dir, name, w, &a);
+		else
+			rc = up->ops->mkobj(up, dir, name, w, &a, fh);
+	}
+	if (!rc) {
+		struct lref ref = { 0, a.ino };
+		rc = enter(u, p, name, ref, w->mode & S_IFMT, union_entry_ino(u, ref), out);
+		if (rc && fh)
+			up->ops->release(up, *fh);
+	}
+	end(u, p);
+	return rc;
+}
+
+int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		    int flags, const struct lf_cred *c, struct lf_attr *out,
+		    struct lf_ufile **file)
+{
+	struct lf_ufile *f = malloc(sizeof *f);
+	if (!f)
+		return -ENOMEM;
+	struct lf_new w = { .mode = S_IFREG | (mode & 07777), .uid = c ? c->uid : LF_KEEP_ID,
+			    .gid = c ? c->gid : LF_KEEP_ID, .flags = flags };
+	int rc = make_new(u, parent, name, &w, out, &f->fh);
+	if (rc) {
+		free(f);
+		return rc;
+	}
+	f->layer = u->layers[0];
+	f->ino = out->ino;
+	*file = f;
+	return 0;
+}
+
+int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		   const struct lf_cred *c, struct lf_attr *out)
+{
+	struct lf_new w = { .mode = S_IFDIR | (mode & 07777), .uid = c ? c->uid : LF_KEEP_ID,
+			    .gid = c ? c->gid : LF_KEEP_ID };
+	return make_new(u, parent, name, &w, out, NULL);
+}
+
+int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
+		     const char *target, const struct lf_cred *c, struct lf_attr *out)
+{
+	struct lf_new w = { .mode = S_IFLNK | 0777, .uid = c ? c->uid : LF_KEEP_ID,
+			    .gid = c ? c->gid : LF_KEEP_ID, .target = target };
+	return make_new(u, parent, name, &w, out, NULL);
+}
+
+int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
+		  struct lf_attr *out)
+{
+	if (strlen(newname) > 255)
+		return -ENAMETOOLONG;
+	int rc;
+	struct unode *p = begin(u, newparent, &rc);
+	if (!p)
+		return rc;
+	struct unode *n = node_get(u, ino);
+	struct found f;
+	if (!n)
+		rc = -ESTALE;
+	else if (S_ISDIR(n->type))
+		rc = -EPERM;
+	else if ((rc = find_entry(u, p, newname, &f)) == 0) {
+		found_free(&f);
+		rc = -EEXIST;
+	} else if (rc == -ENOENT) {
+		rc = union_copy_up(u, n, 0);
+	}
+	if (!rc)
+		rc = union_copy_up(u, p, 1);
+	struct lf_attr a;
+	struct lf_layer *up = u->layers[0];
+	if (!rc)
+		rc = up->ops->link(up, n->refs[0].ino, p->refs[0].ino, newname, &a);
+	if (!rc) {
+		/* the new name is the same node: same number */
+		struct lref ref = { 0, a.ino };
+		rc = alias_add(u, a.ino, n->ino);
+		if (!rc)
+			rc = enter(u, p, newname, ref, n->type, n->ino, out);
+	}
+	if (n)
+		node_put(u, n, 0);
+	end(u, p);
+	return rc;
+}
+
+/* Take NAME (entry f) out of folder p: a token if a lower layer has it,
+ * then the upper entry goes (a folder's moved to the work folder first,
+ * so it vanishes at once, then removed with the tokens inside it). */
+static int take_out(struct lf_union *u, struct unode *p, const struct found *f)
+{
+	int rc = 0;
+	struct lf_layer *up = u->layers[0];
+	int upper = f->refs[0].layer == 0;
+	if (!upper || lower_has(u, p, f->name)) {
+		rc = union_copy_up(u, p, 1);
+		if (!rc)
+			rc = make_token(u, p->refs[0].ino, f->name);
+	}
+	if (rc)
+		return rc;
+	mark_unlinked(u, f->ino);
+	if (upper && S_ISDIR(f->type)) {
+		char tmp[64];
+		union_tmp_name(u, tmp, sizeof tmp);
+		rc = up->ops->rename(up, p->refs[0].ino, f->name, up->work, tmp, RENAME_NOREPLACE);
+		if (!rc)
+			up->ops->remove(up, up->work, tmp, LF_RM_TREE);
+	} else if (upper) {
+		rc = up->ops->remove(up, p->refs[0].ino, f->name, LF_RM_FILE);
+	}
+	if (!rc)
+		dir_drop(u, p, f->name);
+	return rc;
+}
+
+/* Is merged folder f empty? */
+static int empty_dir(struct lf_union *u, struct unode *p, const struct found *f)
+{
+	struct uentry e = { .name = f->name, .ino = f->ino, .type = f->type,
+			    .nrefs = (uint16_t)f->nrefs, .refs = f->refs };
+	struct unode *c = node_intern(u, &e, p->depth + 1, p->ino);
+	if (!c)
+		return -ENOMEM;
+	struct udir *d;
+	int rc = node_dir(u, c, &d);
+	if (!rc) {
+		for (size_t i = 0; !rc && i < d->n; i++)
+			if (!d->v[i].gone)
+				rc = -ENOTEMPTY;
+		pthread_mutex_unlock(&c->lock);
+	}
+	node_put(u, c, 1);
+	return rc;
+}
+
+static int remove_name(struct lf_union *u, uint64_t parent, const char *name, int dir)
+{
+	int rc;
+	struct unode *p = begin(u, parent, &rc);
+	if (!p)
+		return rc;
+	struct found f;
+	rc = find_entry(u, p, name, &f);
+	if (!rc && dir && !S_ISDIR(f.type))
+		rc = -ENOTDIR;
+	else if (!rc && !dir && S_ISDIR(f.type))
+		rc = -EISDIR;
+	if (!rc && dir)
+		rc = empty_dir(u, p, &f);
+	if (!rc)
+		rc = take_out(u, p, &f);
+	found_free(&f);
+	end(u, p);
+	return rc;
+}
+
+int lf_union_unlink(struct lf_union *u, uint64_t parent, const char *name)
+{
+	return remove_name(u, parent, name, 0);
+}
+
+int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
+{
+	return remove_name(u, parent, name, 1);
+}
+
+/* The node of entry f, copied up; busy (node_put it). */
+static int copy_up_entry(struct lf_union *u, struct unode *p, const struct found *f,
+			 struct unode **out)
+{
+	struct uentry e = { .name = f->name, .ino = f->ino, .type = f->type,
+			    .nrefs = (uint16_t)f->nrefs, .refs = f->refs };
+	struct unode *n = node_intern(u, &e, p->depth + 1, p->ino);
+	if (!n)
+		return -ENOMEM;
+	int rc = union_copy_up(u, n, 0);
+	/* the lookup reference becomes a busy mark */
+	struct unode *b = node_get(u, n->ino);
+	node_put(u, n, 1);
+	*out = b;
+	return rc ? rc : b ? 0 : -ESTALE;
+}
+
+static void moved(struct unode *n, struct unode *to, const char *name)
+{
+	char *s = strdup(name);
+	if (!s)
+		return;  /* keeps the old name: only a later copy-up would miss it */
+	free(n->name);
+	n->name = s;
+	n->parent = to->ino;
+	n->depth = to->depth + 1;
+}
+
+static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
+		     struct unode *p2, const char *newname, unsigned flags)
+{
+	struct found s, t = {0};
+	int rc = find_entry(u, p1, name, &s);
+	if (rc)
+		return rc;
+	int rt = find_entry(u, p2, newname, &t);
+	int same = rt == 0 && t.ino == s.ino && p1 == p2;
+	if (rt && rt != -ENOENT)
+		rc = rt;
+	else if (same && !strcmp(s.name, newname))
+		rc = 1;                              /* onto itself: nothing to do */
+	else if ((flags & RENAME_EXCHANGE) && rt)
+		rc = -ENOENT;
+	else if ((flags & RENAME_NOREPLACE) && !rt && !same)
+		rc = -EEXIST;
+	else if (!rt && !same && !(flags & RENAME_EXCHANGE)) {
+		if (S_ISDIR(s.type) && !S_ISDIR(t.type))
+			rc = -ENOTDIR;
+		else if (!S_ISDIR(s.type) && S_ISDIR(t.type))
+			rc = -EISDIR;
+		else if (S_ISDIR(t.type) && lower_parts(&t))
+			rc = -EXDEV;
+		else if (S_ISDIR(t.type))
+			rc = empty_dir(u, p2, &t);
+	}
+	/* A folder with parts in read-only layers would have to take them
+	 * along: EXDEV, as overlayfs without redirect_dir (mv copies). */
+	if (!rc && S_ISDIR(s.type) && lower_parts(&s))
+		rc = -EXDEV;
+	if (!rc && (flags & RENAME_EXCHANGE) && S_ISDIR(t.type) && lower_parts(&t))
+		rc = -EXDEV;
+	struct unode *sn = NULL, *tn = NULL;
+	if (!rc)
+		rc = copy_up_entry(u, p1, &s, &sn);
+	if (!rc && (flags & RENAME_EXCHANGE))
+		rc = copy_up_entry(u, p2, &t, &tn);
+	if (!rc)
+		rc = union_copy_up(u, p2, 1);
+	/* the name it leaves must not uncover a lower layer's */
+	if (!rc && !(flags & RENAME_EXCHANGE) && !same && lower_has(u, p1, s.name))
+		rc = make_token(u, p1->refs[0].ino, s.name);
+	/* onto an existing name: that entry's spelling stays, as on NTFS */
+	const char *dst = !rt && !same ? t.name : newname;
+	struct lf_layer *up = u->layers[0];
+	int replaced = !rc && !rt && !same && !(flags & RENAME_EXCHANGE);
+	if (replaced)
+		mark_unlinked(u, t.ino);
+	if (replaced && S_ISDIR(t.type) && t.refs[0].layer == 0)
+		rc = up->ops->remove(up, p2->refs[0].ino, t.name, LF_RM_TREE); /* tokens only */
+	if (!rc)
+		rc = up->ops->rename(up, p1->refs[0].ino, s.name, p2->refs[0].ino, dst,
+				     flags & RENAME_EXCHANGE);
+	if (!rc && (flags & RENAME_EXCHANGE)) {
+		struct lref rs = sn->refs[0], rtt = tn->refs[0];
+		rc = dir_put(u, p1, s.name, t.type, &rtt, 1, t.ino);
+		if (!rc)
+			rc = dir_put(u, p2, t.name, s.type, &rs, 1, s.ino);
+		moved(sn, p2, t.name);
+		moved(tn, p1, s.name);
+	} else if (!rc) {
+		struct lref rs = sn->refs[0];
+		dir_drop(u, p1, s.name);
+		rc = dir_put(u, p2, dst, s.type, &rs, 1, s.ino);
+		moved(sn, p2, dst);
+	}
+	if (sn)
+		node_put(u, sn, 0);
+	if (tn)
+		node_put(u, tn, 0);
+	found_free(&s);
+	found_free(&t);
+	return rc;
+}
+
+int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
+		    uint64_t newparent, const char *newname, unsigned flags)
+{
+	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
+		return -EINVAL;
+	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
+		return -EINVAL;
+	if (strlen(newname) > 255)
+		return -ENAMETOOLONG;
+	int rc;
+	struct unode *p1 = begin(u, parent, &rc);
+	if (!p1)
+		return rc;
+	struct unode *p2 = node_get(u, newparent);
+	if (!p2)
+		rc = -ESTALE;
+	else if (!S_ISDIR(p2->type))
+		rc = -ENOTDIR;
+	else
+		rc = do_rename(u, p1, name, p2, newname, flags);
+	if (p2)
+		node_put(u, p2, 0);
+	end(u, p1);
+	return rc > 0 ? 0 : rc;
+}
+
+int union_wants_write(int flags)
+{
+	return (flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC);
+}
+
+int union_open_rw(struct lf_union *u, struct unode *n, int flags, struct lf_ufile *f)
+{
+	int rc = readonly(u);
+	if (rc)
+		return rc;
+	pthread_mutex_lock(&u->wlock);
+	rc = union_copy_up(u, n, (flags & O_TRUNC) != 0);
+	struct lf_layer *up = u->layers[0];
+	lf_ino top = n->refs[0].ino;
+	pthread_mutex_unlock(&u->wlock);
+	if (!rc)
+		rc = up->ops->open_rw(up, top, flags, &f->fh);
+	if (!rc) {
+		f->layer = up;
+		f->ino = top;
+	}
+	return rc;
+}
+
+/* Node ino, copied up, busy (node_put it). */
+static struct unode *upper_node(struct lf_union *u, uint64_t ino, int nodata, int *rc)
+{
+	*rc = readonly(u);
+	if (*rc)
+		return NULL;
+	struct unode *n = node_get(u, ino);
+	if (!n) {
+		*rc = -ESTALE;
+		return NULL;
+	}
+	pthread_mutex_lock(&u->wlock);
+	*rc = union_copy_up(u, n, nodata);
+	pthread_mutex_unlock(&u->wlock);
+	if (*rc) {
+		node_put(u, n, 0);
+		return NULL;
+	}
+	return n;
+}
+
+int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
+		     const struct lf_attr *a, unsigned valid, struct lf_attr *out)
+{
+	int rc;
+	int nodata = (valid & LF_SET_SIZE) && a->size == 0;
+	struct unode *n = upper_node(u, ino, nodata, &rc);
+	if (!n)
+		return rc;
+	struct lf_layer *up = u->layers[0];
+	/* through the open file if it is the upper one (an unlinked file has
+	 * no name left to go by) */
+	const uint64_t *fh = f && f->layer == up ? &f->fh : NULL;
+	if (!fh && n->held)
+		rc = -ESTALE;  /* deleted: reachable only through an open file */
+	else
+		rc = up->ops->setattr(up, node_top(u, n).ino, fh, a, valid, NULL);
+	if (!rc)
+		rc = node_attr(u, n, out);
+	node_put(u, n, 0);
+	return rc;
+}
+
+int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+		      size_t size, int flags)
+{
+	int rc;
+	struct unode *n = upper_node(u, ino, 0, &rc);
+	if (!n)
+		return rc;
+	struct lf_layer *up = u->layers[0];
+	rc = up->ops->setxattr(up, node_top(u, n).ino, name, value, size, flags);
+	node_put(u, n, 0);
+	return rc;
+}
+
+int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
+{
+	int rc;
+	struct unode *n = upper_node(u, ino, 0, &rc);
+	if (!n)
+		return rc;
+	struct lf_layer *up = u->layers[0];
+	rc = up->ops->removexattr(up, node_top(u, n).ino, name);
+	node_put(u, n, 0);
+	return rc;
+}
+
+ssize_t lf_union_pwrite(struct lf_union *u, struct lf_ufile *f, const void *buf, size_t len,
+			uint64_t off)
+{
+	(void)u;
+	if (!f->layer->ops->pwrite)
+		return -EBADF;
+	return f->layer->ops->pwrite(f->layer, f->fh, buf, len, off);
+}
+
+int lf_union_fsync(struct lf_union *u, struct lf_ufile *f, int datasync)
+{
+	(void)u;
+	return f->layer->ops->fsync ? f->layer->ops->fsync(f->layer, f->fh, datasync) : 0;
+}
+
+int lf_union_fallocate(struct lf_union *u, struct lf_ufile *f, int mode, uint64_t off,
+		       uint64_t len)
+{
+	(void)u;
+	if (!f->layer->ops->fallocate)
+		return -EBADF;
+	return f->layer->ops->fallocate(f->layer, f->fh, mode, off, len);
+}
+
+int lf_union_writable(const struct lf_union *u)
+{
+	return u->upper;
+}
+
+int lf_union_statfs(struct lf_union *u, struct statvfs *out)
+{
+	memset(out, 0, sizeof *out);
+	if (u->upper) {
+		struct lf_layer *up = u->layers[0];
+		int rc = up->ops->statfs(up, out);
+		out->f_namemax = 255;
+		return rc;
+	}
+	out->f_bsize = out->f_frsize = 4096;
+	out->f_namemax = 255;
+	for (int i = 0; i < u->n; i++)
+		if (u->layers[i]->source)
+			out->f_blocks += u->layers[i]->extent.length / 4096;
+	return 0;
+}

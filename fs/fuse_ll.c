@@ -16,7 +16,7 @@ void fl_to_stat(const struct lf_attr *a, struct stat *st)
 	memset(st, 0, sizeof *st);
 	st->st_ino = a->ino;
 	st->st_mode = a->mode;
-	st->st_nlink = a->nlink ? a->nlink : 1;
+	st->st_nlink = a->nlink;  /* 0: deleted, still open */
 	st->st_uid = a->uid;
 	st->st_gid = a->gid;
 	st->st_size = (off_t)a->size;

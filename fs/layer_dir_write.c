@@ -233,40 +233,18 @@ static int open_rw(struct dir_layer *d, lf_ino ino, int flags)
 	return dirl_open_node(d, ino, flags | O_NOCTTY | O_NONBLOCK);
 }
 
-static int dw_setattr(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
-		      const struct lf_attr *a, unsigned valid, struct lf_attr *out)
+/* Set what valid says on the file at (dfd, name); flags for the *at()
+ * calls that take them. */
+static int set_by_name(int dfd, const char *name, int flags, const struct lf_attr *a,
+		       unsigned valid)
 {
-	struct dir_layer *d = DL(l);
-	int fd = fh ? (int)*fh : -1;
 	int rc = 0;
-	if (valid & LF_SET_SIZE) {
-		int tfd = fd >= 0 ? fd : open_rw(d, ino, O_WRONLY);
-		if (tfd < 0)
-			return tfd == -ELOOP ? -EINVAL : tfd;
-		rc = ftruncate(tfd, (off_t)a->size) < 0 ? -errno : 0;
-		if (tfd != fd)
-			close(tfd);
-		if (rc)
-			return rc;
-	}
-	char name[NAME_MAX + 1];
-	int owned = 0, dfd = -1;
-	if (fd < 0 && ino != DIR_ROOT) {
-		dfd = dirl_parent_fd(d, ino, name, sizeof name, &owned);
-		if (dfd < 0)
-			return dfd;
-	} else if (fd < 0) {
-		dfd = d->root_fd;
-		strcpy(name, ".");
-	}
 	if (valid & LF_SET_MODE)
-		rc = (fd >= 0 ? fchmod(fd, a->mode & 07777)
-			      : fchmodat(dfd, name, a->mode & 07777, 0)) < 0 ? -errno : 0;
+		rc = fchmodat(dfd, name, a->mode & 07777, 0) < 0 ? -errno : 0;
 	if (!rc && (valid & (LF_SET_UID | LF_SET_GID))) {
 		uid_t uid = valid & LF_SET_UID ? a->uid : (uid_t)-1;
 		gid_t gid = valid & LF_SET_GID ? a->gid : (gid_t)-1;
-		rc = (fd >= 0 ? fchown(fd, uid, gid)
-			      : fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)) < 0 ? -errno : 0;
+		rc = fchownat(dfd, name, uid, gid, flags) < 0 ? -errno : 0;
 	}
 	if (!rc && (valid & (LF_SET_ATIME | LF_SET_MTIME | LF_SET_ATIME_NOW | LF_SET_MTIME_NOW))) {
 		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
@@ -278,11 +256,48 @@ static int dw_setattr(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (valid & LF_SET_MTIME)
 			ts[1] = a->mtime;
-		rc = (fd >= 0 ? futimens(fd, ts)
-			      : utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW)) < 0 ? -errno : 0;
+		rc = utimensat(dfd, name, ts, flags) < 0 ? -errno : 0;
+	}
+	return rc;
+}
+
+static int dw_setattr(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
+		      const struct lf_attr *a, unsigned valid, struct lf_attr *out)
+{
+	struct dir_layer *d = DL(l);
+	int fd = fh ? (int)*fh : -1;
+	int rc = 0;
+	/* Through a handle: its /proc/self/fd link reaches the file even when
+	 * no name does (an O_PATH handle takes no fchmod or ftruncate). */
+	char proc[64];
+	if (fd >= 0)
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+	if (valid & LF_SET_SIZE) {
+		int tfd = fd >= 0 ? open(proc, O_WRONLY | O_CLOEXEC) : open_rw(d, ino, O_WRONLY);
+		if (tfd < 0)
+			return tfd == -ELOOP ? -EINVAL : fd >= 0 ? -errno : tfd;
+		rc = ftruncate(tfd, (off_t)a->size) < 0 ? -errno : 0;
+		close(tfd);
+		if (rc)
+			return rc;
+	}
+	char name[NAME_MAX + 1];
+	int owned = 0, dfd;
+	if (fd >= 0) {
+		dfd = AT_FDCWD;
+		rc = set_by_name(dfd, proc, 0, a, valid);
+	} else if (ino == DIR_ROOT) {
+		dfd = d->root_fd;
+		rc = set_by_name(dfd, ".", 0, a, valid);
+	} else {
+		dfd = dirl_parent_fd(d, ino, name, sizeof name, &owned);
+		if (dfd < 0)
+			return dfd;
+		rc = set_by_name(dfd, name, AT_SYMLINK_NOFOLLOW, a, valid);
 	}
 	struct stat st;
-	if (!rc && (fd >= 0 ? fstat(fd, &st) : fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
+	if (!rc && (fd >= 0 ? fstat(fd, &st)
+		    : fstatat(dfd, dfd == d->root_fd ? "." : name, &st, AT_SYMLINK_NOFOLLOW)) < 0)
 		rc = -errno;
 	if (!rc && out)
 		dirl_stat_to_attr(&st, ino, out);

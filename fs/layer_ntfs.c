@@ -97,6 +97,8 @@ static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 	memset(a, 0, sizeof *a);
 	a->ino = ni->mft_no;
 	a->nlink = count_names(ni);
+	if (!a->nlink)
+		a->nlink = 1;  /* a record with no name left is still this file */
 	a->btime = ntfs2timespec(ni->creation_time);
 	a->mtime = ntfs2timespec(ni->last_data_change_time);
 	a->ctime = ntfs2timespec(ni->last_mft_change_time);

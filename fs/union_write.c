@@ -144,8 +144,9 @@ static int make_token(struct lf_union *u, lf_ino dir, const char *name)
 	return rc == -EEXIST ? 0 : rc;
 }
 
-/* Node ino's name is about to go: later calls on it see nlink 0, and an
- * upper node stays reachable through a held handle. */
+/* Node ino's name is about to go. An upper node is held open, so its
+ * attributes (nlink 0 once its last name is gone) still come from the
+ * host; a lower one hidden by a token says nlink 0 itself. */
 static void mark_unlinked(struct lf_union *u, uint64_t ino)
 {
 	struct unode *c = node_get(u, ino);
@@ -156,7 +157,8 @@ static void mark_unlinked(struct lf_union *u, uint64_t ino)
 	if (top.layer == 0 && !c->held && !S_ISDIR(c->type) &&
 	    up->ops->hold(up, top.ino, &c->hold_fh) == 0)
 		c->held = 1;
-	c->unlinked = 1;
+	if (top.layer != 0 || S_ISDIR(c->type))
+		c->unlinked = 1;
 	node_put(u, c, 0);
 }
 
@@ -606,11 +608,8 @@ int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 	struct lf_layer *up = u->layers[0];
 	/* through the open file if it is the upper one (an unlinked file has
 	 * no name left to go by) */
-	const uint64_t *fh = f && f->layer == up ? &f->fh : NULL;
-	if (!fh && n->held)
-		rc = -ESTALE;  /* deleted: reachable only through an open file */
-	else
-		rc = up->ops->setattr(up, node_top(u, n).ino, fh, a, valid, NULL);
+	const uint64_t *fh = f && f->layer == up ? &f->fh : n->held ? &n->hold_fh : NULL;
+	rc = up->ops->setattr(up, node_top(u, n).ino, fh, a, valid, NULL);
 	if (!rc)
 		rc = node_attr(u, n, out);
 	node_put(u, n, 0);

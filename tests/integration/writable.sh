@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# The writable personalization layer through real FUSE mounts: the POSIX
+# semantics suite (posix.py) on folder and NTFS-in-VHD lower layers, its
+# trace compared line by line with kernel overlayfs' (posix.expected, and
+# overlayfs itself when this kernel can mount it); parallel first writes;
+# upperdir= in the mount-helper form; bad upper folders.
+. "$(dirname "$0")/lib.sh"
+: "${LAYERFS:?LAYERFS not set}"
+[ -e /dev/fuse ] || skip_all "no /dev/fuse"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (chown, other users' files)"
+
+chmod 755 "$WORK"   # other users walk into it (the owner cases)
+POSIX="$TESTS_DIR/posix.py"
+EXPECTED="$TESTS_DIR/posix.expected"
+
+mnt() {
+  local m="$WORK/$1"; shift
+  mkdir -p "$m"
+  if "$LAYERFS" "$@" "$m" 2>"$WORK/.mnterr"; then MOUNTS+=("$m"); return 0; fi
+  cat "$WORK/.mnterr"; return 1
+}
+
+# suite NAME LOWER-SUFFIX: fresh layers, a mount, the suite, the trace
+suite() {
+  local name=$1 sfx=$2 d="$WORK/$1"
+  mkdir -p "$d/up"
+  python3 "$POSIX" make "$d"
+  if [ -n "$sfx" ]; then
+    for i in 0 1; do "$LAYERCTL" pack -q "$d/L$i" "$d/L$i$sfx"; done
+  fi
+  mnt "$name/m" --layer "$d/L0$sfx,type=os" --layer "$d/L1$sfx" --upper "$d/up" || return 1
+  python3 "$POSIX" run "$d/m" "$d/up" layerfs >"$d/trace"
+  local rc=$?
+  fusermount3 -u "$d/m"
+  return $rc
+}
+
+# the kernel's own overlayfs still gives the recorded answers
+mkdir -p "$WORK/ov/up" "$WORK/ov/work" "$WORK/ov/m"
+python3 "$POSIX" make "$WORK/ov"
+if mount -t overlay overlay -o "lowerdir=$WORK/ov/L1:$WORK/ov/L0,upperdir=$WORK/ov/up,workdir=$WORK/ov/work,redirect_dir=off" "$WORK/ov/m" 2>/dev/null; then
+  python3 "$POSIX" run "$WORK/ov/m" "$WORK/ov/up" overlay >"$WORK/ov/trace"
+  umount "$WORK/ov/m"
+  check "kernel overlayfs gives the recorded trace" diff "$EXPECTED" "$WORK/ov/trace"
+else
+  echo "# kernel overlayfs cannot mount here; comparing with the recorded trace only"
+fi
+
+layerfs_part() { grep -v '^layerfs_only: ' "$1"; }
+if suite dir ""; then
+  check "folder layers: every call answers as kernel overlayfs does" \
+    diff "$EXPECTED" <(layerfs_part "$WORK/dir/trace")
+else
+  not_ok "folder layers: the suite failed"; grep FAIL "$WORK/dir/trace" | sed 's/^/    /'
+fi
+check "folder layers: case-insensitive writes, tokens, opaque folders" \
+  bash -c "! grep -q FAIL '$WORK/dir/trace' && grep -q '^layerfs_only: ' '$WORK/dir/trace'"
+
+# NTFS lowers: modes come from NTFS and times have 100 ns steps
+if suite vhd ".vhd"; then
+  check "NTFS-in-VHD layers: every call answers as kernel overlayfs does" \
+    diff <(grep -v 'attrs: lower m' "$EXPECTED") <(layerfs_part "$WORK/vhd/trace" | grep -v 'attrs: lower m')
+else
+  not_ok "NTFS-in-VHD layers: the suite failed"; grep FAIL "$WORK/vhd/trace" | sed 's/^/    /'
+fi
+
+# Parallel first writes to one lower file make one copy.
+P="$WORK/par"
+mkdir -p "$P/L0" "$P/up"
+head -c 4194304 /dev/urandom >"$P/L0/big.bin"
+mnt par/m -o "lowerdir=$P/L0,upperdir=$P/up"
+python3 - "$P/m/big.bin" <<'PY' && ok "16 parallel first writes: each lands" || not_ok "parallel first writes"
+import os, sys, threading
+p = sys.argv[1]
+def w(i):
+    fd = os.open(p, os.O_WRONLY)
+    os.pwrite(fd, bytes([i]) * 4096, i * 65536)
+    os.close(fd)
+ts = [threading.Thread(target=w, args=(i,)) for i in range(16)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+data = open(p, "rb").read()
+assert len(data) == 4194304
+assert all(data[i * 65536:i * 65536 + 4096] == bytes([i]) * 4096 for i in range(16))
+PY
+check "parallel first writes: one copy, no temporaries, the rest is the lower file's" python3 - "$P" <<'PY'
+import os, sys
+d = sys.argv[1]
+assert os.listdir(os.path.join(d, "up/.wh..wh..work")) == []
+assert sorted(os.listdir(os.path.join(d, "up"))) == [".wh..wh..work", "big.bin"]
+a, b = open(f"{d}/L0/big.bin", "rb").read(), open(f"{d}/up/big.bin", "rb").read()
+assert all(a[i * 65536 + 4096:(i + 1) * 65536] == b[i * 65536 + 4096:(i + 1) * 65536] for i in range(16))
+assert a[16 * 65536:] == b[16 * 65536:]
+PY
+fusermount3 -u "$P/m"
+
+# The mount-helper form with upperdir= and workdir=; temporaries there.
+mkdir -p "$P/w2" "$P/up2"
+echo left >"$P/w2/tmp.1.1"
+mnt par/m2 none -o "rw,lowerdir=$P/L0,upperdir=$P/up2,workdir=$P/w2" \
+  && echo x >"$P/m2/new" && [ -f "$P/up2/new" ] && [ ! -e "$P/w2/tmp.1.1" ] && [ ! -e "$P/up2/.wh..wh..work" ] \
+  && ok "upperdir= and workdir=: writes land in upperdir, left-over temporaries are cleared" \
+  || not_ok "upperdir=/workdir= mount"
+fusermount3 -u "$P/m2" 2>/dev/null
+
+# Bad upper folders stop the mount with one line naming them.
+mkdir -p "$WORK/bad"
+refuses "a missing upper folder" "$WORK/bad/none" "$LAYERFS" --layer "$P/L0" --upper "$WORK/bad/none" "$WORK/bad"
+refuses "a work folder on another file system" "/dev/shm" "$LAYERFS" --layer "$P/L0" --upper "$P/up" --workdir /dev/shm "$WORK/bad"
+touch "$WORK/bad/file"
+refuses "an upper that is a file" "$WORK/bad/file" "$LAYERFS" --layer "$P/L0" --upper "$WORK/bad/file" "$WORK/bad"
+
+# Read-only mounts stay read-only.
+mnt ro --layer "$P/L0"
+refuses_write() { ! echo x >"$WORK/ro/new" 2>/dev/null && ! touch "$WORK/ro/big.bin" 2>/dev/null; }
+check "without --upper the mount is read-only" refuses_write
+fusermount3 -u "$WORK/ro"
+
+finish

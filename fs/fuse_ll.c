@@ -239,6 +239,14 @@ static void reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct lf_union *u = CTX(req)->u;
+	if (ino == FUSE_ROOT_ID && !strcmp(name, LF_UPPER_XATTR) && lf_union_writable(u)) {
+		/* which personalization layer this is, for `layerctl reset` */
+		const char *up = lf_union_layer(u, 0)->path;
+		ssize_t n = (ssize_t)strlen(up);
+		reply_sized(req, size && (size_t)n > size ? -ERANGE : n, up, size);
+		return;
+	}
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);

@@ -2,6 +2,7 @@
  * into union engine calls. Only a union with a writable layer gets these
  * (a read-only mount is mounted "ro" and the kernel answers EROFS). */
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,9 +179,59 @@ static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, of
 						(uint64_t)len));
 }
 
+struct inval_job {
+	struct fuse_session *se;
+	struct lf_reset_inval what;
+};
+
+/* The kernel forgets a reset name, its folder's listing and the node it
+ * showed. Not from the request's own thread: the kernel holds the root's
+ * lock until the reply is read, and the entry notice needs it. */
+static void *inval_thread(void *arg)
+{
+	struct inval_job *j = arg;
+	fuse_lowlevel_notify_inval_entry(j->se, j->what.parent, j->what.name,
+					 strlen(j->what.name));
+	fuse_lowlevel_notify_inval_inode(j->se, j->what.parent, 0, 0);
+	if (j->what.ino)
+		fuse_lowlevel_notify_inval_inode(j->se, j->what.ino, 0, 0);
+	free(j);
+	return NULL;
+}
+
+/* `layerctl reset` against this mount: setxattr(ROOT, LF_RESET_XATTR,
+ * PATH). Only root gets this far: the kernel keeps trusted.* to it. */
+static void reset_request(fuse_req_t req, const char *value, size_t size)
+{
+	struct ctx *c = CTX(req);
+	struct inval_job *j = malloc(sizeof *j);
+	char *path = malloc(size + 1);
+	int rc = j && path ? 0 : -ENOMEM;
+	if (!rc) {
+		memcpy(path, value, size);
+		path[size] = 0;
+		rc = lf_union_reset(c->u, path, &j->what);
+	}
+	free(path);
+	fuse_reply_err(req, -rc);
+	pthread_t t;
+	if (!rc) {
+		j->se = c->se;
+		if (pthread_create(&t, NULL, inval_thread, j) == 0) {
+			pthread_detach(t);
+			j = NULL;
+		}
+	}
+	free(j);
+}
+
 static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
+	if (ino == FUSE_ROOT_ID && !strcmp(name, LF_RESET_XATTR)) {
+		reset_request(req, value, size);
+		return;
+	}
 	fuse_reply_err(req, -lf_union_setxattr(CTX(req)->u, ino, name, value, size, flags));
 }
 

@@ -493,6 +493,12 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 		rc = lf_err_set(err, ENOMEM, "%s: out of memory", path);
 		goto fail;
 	}
+	/* its full name: `layerctl reset` finds the mount by it */
+	char *full = realpath(path, NULL);
+	if (full) {
+		free(l->path);
+		l->path = full;
+	}
 	d->writable = 1;
 	d->rw_ops = *l->ops;
 	dirl_write_ops(&d->rw_ops);

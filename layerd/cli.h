@@ -43,5 +43,6 @@ int cmd_ls(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_which(int argc, char **argv);
+int cmd_reset(int argc, char **argv);
 
 #endif

@@ -140,6 +140,27 @@ int lf_union_fallocate(struct lf_union *u, struct lf_ufile *f, int mode, uint64_
 		       uint64_t len);
 int lf_union_statfs(struct lf_union *u, struct statvfs *out);
 
+/* Reset: remove the personalization layer's copy of PATH and its delete
+ * token (any case), so the read-only layers' version shows again. fn is
+ * told each name removed (of UPPER's spelling) and its type. */
+typedef void (*lf_reset_fn)(void *ctx, const char *name, uint32_t type);
+/* Offline, on the upper folder. Returns how many names were removed (0:
+ * nothing to reset), or an error in err. */
+int lf_upper_reset(const char *upper, const char *path, lf_reset_fn fn, void *ctx,
+		   struct lf_err *err);
+/* A mount's root answers getxattr(LF_UPPER_XATTR) with its writable
+ * layer's folder, and takes setxattr(LF_RESET_XATTR, PATH) as a reset. */
+#define LF_UPPER_XATTR "trusted.layerfs.upper"
+#define LF_RESET_XATTR "trusted.layerfs.reset"
+/* Through a running union: what the kernel must forget afterwards. */
+struct lf_reset_inval {
+	uint64_t parent;         /* the folder: its entry NAME and its listing */
+	char name[1024];
+	uint64_t ino;            /* the node that was shown, or 0 */
+};
+/* 0, -ENOENT if nothing was there to reset, or another error. */
+int lf_union_reset(struct lf_union *u, const char *path, struct lf_reset_inval *inval);
+
 /* Who provides PATH and who it shadows (for `layerctl which`). */
 struct lf_which {
 	int found;               /* PATH exists in the merged view */

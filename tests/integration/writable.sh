@@ -110,6 +110,35 @@ refuses "a work folder on another file system" "/dev/shm" "$LAYERFS" --layer "$P
 touch "$WORK/bad/file"
 refuses "an upper that is a file" "$WORK/bad/file" "$LAYERFS" --layer "$P/L0" --upper "$WORK/bad/file" "$WORK/bad"
 
+# layerctl reset: through a running mount (its caches and the kernel's
+# forget at once), and offline on the upper folder.
+R="$WORK/reset"
+mkdir -p "$R/up"
+python3 "$POSIX" make "$R"
+mnt reset/m --layer "$R/L0,type=os" --layer "$R/L1" --upper "$R/up"
+echo changed >"$R/m/Docs/readme.txt"
+rm "$R/m/Docs/keep.txt"
+rm -r "$R/m/Program Files/App"
+mkdir "$R/m/Program Files/App"; echo mine >"$R/m/Program Files/App/mine.txt"
+cat "$R/m/Docs/readme.txt" "$R/m/Program Files/App/mine.txt" >/dev/null  # in the kernel's caches
+check "reset through the mount: exit 0, the layers' versions show at once" bash -c "
+  '$LAYERCTL' reset '$R/up' DOCS/README.TXT docs/keep.txt 'program files/app' >/dev/null &&
+  [ \"\$(cat '$R/m/Docs/readme.txt')\" = 'read me' ] && [ -f '$R/m/Docs/keep.txt' ] &&
+  [ -f '$R/m/Program Files/App/app.exe' ] && [ ! -e '$R/m/Program Files/App/mine.txt' ] &&
+  [ ! -e '$R/up/Docs/readme.txt' ] && [ ! -e '$R/up/Docs/.wh.keep.txt' ] && [ ! -e '$R/up/Program Files/App' ]"
+check "reset: the mount still writes after it" bash -c "echo again >'$R/m/Docs/readme.txt' && [ \"\$(cat '$R/up/Docs/readme.txt')\" = again ]"
+"$LAYERCTL" reset "$R/up" Docs/nothing.txt >"$WORK/.out" 2>&1
+rc=$?
+[ $rc -eq 1 ] && grep -q "nothing to reset" "$WORK/.out" && ok "reset of an untouched path: exit 1, says so" || not_ok "reset untouched (exit $rc)"
+fusermount3 -u "$R/m"
+check "offline reset: --json names what it removed" bash -c "
+  '$LAYERCTL' reset --json '$R/up' docs/readme.txt | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+assert r[0][\"via\"] == \"offline\" and r[0][\"removed\"] == [{\"name\": \"readme.txt\", \"type\": \"file\"}], r
+' && [ ! -e '$R/up/Docs/readme.txt' ]"
+refuses "reset of a path that leaves the layer" ".." "$LAYERCTL" reset "$R/up" Docs/../../etc/passwd
+
 # Read-only mounts stay read-only.
 mnt ro --layer "$P/L0"
 refuses_write() { ! echo x >"$WORK/ro/new" 2>/dev/null && ! touch "$WORK/ro/big.bin" 2>/dev/null; }

@@ -1,0 +1,160 @@
+/* layerctl reset [--mount MNT] [--json] UPPER PATH... */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "layerfs/union.h"
+
+static void reset_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerctl reset [--mount MOUNTPOINT] [--json] UPPER PATH...\n"
+		"\n"
+		"Give a user back the layers' version of PATH: remove the personalization\n"
+		"layer's copy of PATH (a changed file, or a folder with everything in it)\n"
+		"and its delete token, in any letter case. UPPER is the personalization\n"
+		"layer's folder; PATH is from the drive's root (\"Windows/win.ini\").\n"
+		"\n"
+		"If a layerfs mount is running on UPPER (found in /proc/self/mountinfo,\n"
+		"or named with --mount), the reset is made through it, so its caches and\n"
+		"the kernel's drop the old version at once; otherwise UPPER is changed\n"
+		"directly. Changing UPPER directly under a running mount that was not\n"
+		"found (another mount namespace) is not safe: name it with --mount.\n"
+		"\n"
+		"Exit status: 0 if every PATH was reset, 1 if one had nothing to reset\n"
+		"or failed, 2 on a usage error.\n");
+}
+
+/* "\040" and friends in /proc/self/mountinfo. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] && s[3]) {
+			*o++ = (char)(((s[1] - '0') << 6) | ((s[2] - '0') << 3) | (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+/* The layerfs mount whose writable layer is UPPER, or NULL. */
+static char *find_mount(const char *upper)
+{
+	char *want = realpath(upper, NULL);
+	FILE *f = fopen("/proc/self/mountinfo", "r");
+	char line[8192], *found = NULL;
+	while (want && f && !found && fgets(line, sizeof line, f)) {
+		char *dash = strstr(line, " - ");
+		if (!dash || strncmp(dash + 3, "fuse.layerfs ", 13))
+			continue;
+		char *save, *field = strtok_r(line, " ", &save);
+		for (int i = 0; field && i < 4; i++)
+			field = strtok_r(NULL, " ", &save);
+		if (!field)
+			continue;
+		unescape(field);
+		char have[PATH_MAX];
+		ssize_t n = getxattr(field, LF_UPPER_XATTR, have, sizeof have - 1);
+		if (n > 0) {
+			have[n] = 0;
+			if (!strcmp(have, want))
+				found = strdup(field);
+		}
+	}
+	if (f)
+		fclose(f);
+	free(want);
+	return found;
+}
+
+struct report {
+	json_t *removed;
+	int json;
+	const char *path;
+};
+
+static void removed_one(void *ctx, const char *name, uint32_t type)
+{
+	struct report *r = ctx;
+	if (r->json)
+		json_array_append_new(r->removed, json_pack("{s:s, s:s}", "name", name,
+							    "type", cli_type_name(type)));
+	else
+		printf("%s: removed %s '%s'\n", r->path,
+		       !strncmp(name, LF_WHITEOUT_PREFIX, strlen(LF_WHITEOUT_PREFIX))
+		       ? "delete token" : cli_type_name(type), name);
+}
+
+int cmd_reset(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "mount", required_argument, NULL, 'm' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *mnt = NULL;
+	int json = 0, c;
+	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'm': mnt = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': reset_usage(stdout); return EXIT_OK;
+		default: return cli_usage_error("reset", "unknown option");
+		}
+	}
+	if (argc - optind < 2)
+		return cli_usage_error("reset", "give UPPER and at least one PATH");
+	const char *upper = argv[optind];
+	struct stat st;
+	if (stat(upper, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		cli_error("%s: not a folder", upper);
+		return EXIT_FAIL;
+	}
+	char *found = mnt ? strdup(mnt) : find_mount(upper);
+	int status = EXIT_OK;
+	json_t *out = json ? json_array() : NULL;
+	for (int i = optind + 1; i < argc; i++) {
+		const char *path = argv[i];
+		struct report r = { json ? json_array() : NULL, json, path };
+		int rc;
+		const char *how = found ? "mount" : "offline";
+		if (found) {
+			rc = setxattr(found, LF_RESET_XATTR, path, strlen(path), 0) < 0 ? -errno : 0;
+			if (rc && rc != -ENOENT)
+				cli_error("%s: reset through the mount at %s: %s", path, found,
+					  strerror(-rc));
+			else if (!rc && !json)
+				printf("%s: reset through the mount at %s\n", path, found);
+			rc = rc == -ENOENT ? 0 : rc ? rc : 1;
+		} else {
+			struct lf_err err = {0};
+			rc = lf_upper_reset(upper, path, removed_one, &r, &err);
+			if (rc < 0)
+				cli_error("%s", err.msg);
+		}
+		if (rc == 0 && !json)
+			printf("%s: nothing to reset (no copy or delete token in %s)\n", path, upper);
+		if (rc <= 0)
+			status = EXIT_FAIL;
+		if (json)
+			json_array_append_new(out, json_pack("{s:s, s:s, s:b, s:o}", "path", path,
+							     "via", how, "reset", rc > 0,
+							     "removed", r.removed));
+	}
+	if (json)
+		cli_print_json(out);
+	free(found);
+	return status;
+}

@@ -45,6 +45,7 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct fuse_entry_param e;
 	fl_fill_entry(c, &a, &e);
 	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->noflush = 1;  /* close need not ask: writes are in the host file */
 	if (fuse_reply_create(req, &e, fi)) {
 		lf_union_release(c->u, f);
 		lf_union_forget(c->u, a.ino, 1);
@@ -150,13 +151,6 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		fuse_reply_write(req, (size_t)n);
 }
 
-static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
-{
-	(void)ino;
-	(void)fi;
-	fuse_reply_err(req, 0);  /* writes are already in the host's file */
-}
-
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino;
@@ -252,7 +246,6 @@ void fl_write_ops(struct fuse_lowlevel_ops *ops)
 	ops->rename = ll_rename;
 	ops->setattr = ll_setattr;
 	ops->write = ll_write;
-	ops->flush = ll_flush;
 	ops->fsync = ll_fsync;
 	ops->fsyncdir = ll_fsyncdir;
 	ops->fallocate = ll_fallocate;

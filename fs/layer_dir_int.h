@@ -22,6 +22,7 @@ struct dir_layer {
 	struct lf_layer base;
 	int root_fd;
 	int writable;
+	mode_t umask;             /* the process's, when the layer was opened */
 	pthread_mutex_t lock;
 	struct dnode *nodes;      /* index = ino; 0 unused, 1 is the root */
 	size_t nnodes, cap;

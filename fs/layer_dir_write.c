@@ -63,16 +63,21 @@ static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
 			       : O_WRONLY;
 		fd = openat(dfd, name, flags | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, perm);
 		rc = fd < 0 ? -errno : 0;
-		/* the umask must not narrow what was asked for */
-		if (!rc && fchmod(fd, perm) < 0)
+		/* the umask must not narrow what was asked for (a daemon
+		 * running with umask 0 skips the extra call) */
+		if (!rc && (perm & d->umask) && fchmod(fd, perm) < 0)
 			rc = -errno;
 	} else {
 		rc = -EPERM;
 	}
-	if (!rc && (w->uid != LF_KEEP_ID || w->gid != LF_KEEP_ID) &&
-	    fchownat(dfd, name, w->uid, w->gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
+	/* the owner asked for, unless the daemon is that owner already */
+	uid_t uid = w->uid == LF_KEEP_ID || w->uid == geteuid() ? (uid_t)-1 : w->uid;
+	gid_t gid = w->gid == LF_KEEP_ID || w->gid == getegid() ? (gid_t)-1 : w->gid;
+	if (!rc && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
 		rc = -errno;
-	if (!rc && type == S_IFDIR && fchmodat(dfd, name, perm, 0) < 0)
+	if (!rc && type == S_IFDIR && ((perm & d->umask) || (perm & 07000)) &&
+	    fchmodat(dfd, name, perm, 0) < 0)
 		rc = -errno;
 	if (!rc)
 		rc = found(d, dfd, dir, name, out);
@@ -500,6 +505,8 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 		l->path = full;
 	}
 	d->writable = 1;
+	d->umask = umask(0);
+	umask(d->umask);
 	d->rw_ops = *l->ops;
 	dirl_write_ops(&d->rw_ops);
 	l->ops = &d->rw_ops;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuse_ll.h"
@@ -273,6 +274,9 @@ int main(int argc, char **argv)
 	c.stack.parents = parents;
 	c.stack.nparents = nparents;
 	raise_fd_limit();
+	/* The kernel applied the caller's umask already; new files get
+	 * exactly the mode it sends. */
+	umask(0);
 
 	struct lf_union *u = NULL;
 	struct lf_err err = {0};

@@ -86,7 +86,8 @@ static void mark_gone(struct lf_union *u, uint64_t ino)
 	}
 }
 
-/* Split PATH into its folder (walked in dir_out) and its last name. */
+/* Split PATH into its folder and its last name (both in folder's
+ * buffer: "a/b/c" -> "a/b" and "c"). */
 static int split(const char *path, char *folder, size_t fsize, const char **last)
 {
 	while (*path == '/')
@@ -96,14 +97,16 @@ static int split(const char *path, char *folder, size_t fsize, const char **last
 		n--;
 	if (!n || n >= fsize)
 		return n ? -ENAMETOOLONG : -EINVAL;
-	memcpy(folder, path, n);
-	folder[n] = 0;
+	if (n + 2 > fsize)
+		return -ENAMETOOLONG;
+	/* a leading '/' keeps a name without a folder apart from "" */
+	folder[0] = '/';
+	memcpy(folder + 1, path, n);
+	folder[n + 1] = 0;
 	char *slash = strrchr(folder, '/');
-	*last = slash ? slash + 1 : folder;
-	if (slash)
-		*slash = 0;
-	else
-		folder[0] = 0;
+	*last = slash + 1;
+	*slash = 0;
+	memmove(folder, folder + 1, (size_t)(slash - folder));
 	for (char *p = folder, *q; *p; p = q + 1) {
 		q = strchr(p, '/');
 		size_t len = q ? (size_t)(q - p) : strlen(p);

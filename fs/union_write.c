@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layerfs/casefold.h"
 #include "union_write_int.h"
 
 /* A copy of a folder entry, safe to keep while the index changes. */
@@ -458,11 +459,14 @@ static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
 	if (rc)
 		return rc;
 	int rt = find_entry(u, p2, newname, &t);
-	int same = rt == 0 && t.ino == s.ino && p1 == p2;
+	/* one entry under two spellings, or one file under two names */
+	int same = rt == 0 && p1 == p2 && lf_casecmp(s.name, t.name) == 0;
 	if (rt && rt != -ENOENT)
 		rc = rt;
 	else if (same && !strcmp(s.name, newname))
 		rc = 1;                              /* onto itself: nothing to do */
+	else if (!rt && !same && t.ino == s.ino)
+		rc = flags & RENAME_NOREPLACE ? -EEXIST : 1;  /* hard links: as rename(2) */
 	else if ((flags & RENAME_EXCHANGE) && rt)
 		rc = -ENOENT;
 	else if ((flags & RENAME_NOREPLACE) && !rt && !same)

@@ -67,7 +67,8 @@ static void usage(FILE *f)
 		"\n"
 		"Run as root, layerfs mounts with allow_other and default_permissions, so\n"
 		"every user can use the drive as the files' modes allow, and new files\n"
-		"belong to the user who makes them.\n"
+		"belong to the user who makes them (-o noallow_other and\n"
+		"-o nodefault_permissions turn these off).\n"
 		"Unmount with 'fusermount3 -u MOUNTPOINT' or 'umount MOUNTPOINT'; SIGTERM\n"
 		"unmounts cleanly. In /etc/fstab:\n"
 		"  none  /mnt/c  fuse.layerfs  lowerdir=/srv/app.vhd:/srv/os.vhd,nofail  0 0\n"
@@ -112,6 +113,7 @@ struct cmdline {
 	const char *upper, *workdir;
 	char fuse_opts[4096];
 	int allow_other, default_permissions, fsname_given;
+	int no_allow_other, no_default_permissions;
 };
 
 static void add_fuse_opt(struct cmdline *c, const char *o)
@@ -152,6 +154,9 @@ static int parse_o(struct cmdline *c, const char *list)
 				fprintf(stderr, "layerfs: %s: a folder is needed\n", o);
 				rc = 2;
 			}
+		} else if (!strcmp(o, "noallow_other") || !strcmp(o, "nodefault_permissions")) {
+			c->no_allow_other |= !strcmp(o, "noallow_other");
+			c->no_default_permissions |= !strcmp(o, "nodefault_permissions");
 		} else if (fuse_option(o)) {
 			c->allow_other |= !strcmp(o, "allow_other");
 			c->default_permissions |= !strcmp(o, "default_permissions");
@@ -293,9 +298,9 @@ int main(int argc, char **argv)
 	add_fuse_opt(&c, "subtype=layerfs");
 	if (geteuid() == 0) {
 		/* As a local disk: every user, the kernel checking modes. */
-		if (!c.allow_other)
+		if (!c.allow_other && !c.no_allow_other)
 			add_fuse_opt(&c, "allow_other");
-		if (!c.default_permissions)
+		if (!c.default_permissions && !c.no_default_permissions)
 			add_fuse_opt(&c, "default_permissions");
 	}
 	fo.fuse_opts = c.fuse_opts;

@@ -44,5 +44,6 @@ int cmd_stat(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
 int cmd_which(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
+int cmd_reg(int argc, char **argv);
 
 #endif

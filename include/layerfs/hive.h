@@ -1,0 +1,59 @@
+/* Registry hives as in-memory trees: loaded with hivex (plus what hivex
+ * does not give: security descriptors and class names, read from the
+ * file under bounds checks), and written back as compact regf files by
+ * the project's own writer. No FUSE here. */
+#ifndef LAYERFS_HIVE_H
+#define LAYERFS_HIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layerfs/err.h"
+
+struct lf_rval {
+	char *name;              /* UTF-8; "" is the default value */
+	uint32_t type;           /* REG_* */
+	uint8_t *data;
+	uint32_t len;
+};
+
+struct lf_rkey {
+	char *name;              /* UTF-8 */
+	int64_t mtime;           /* FILETIME: 100 ns since 1601 */
+	struct lf_rkey **sub;    /* in the hive's order (sorted, as Windows keeps them) */
+	size_t nsub, capsub;
+	struct lf_rval *val;
+	size_t nval, capval;
+	uint8_t *sd;             /* self-relative security descriptor, or NULL */
+	uint32_t sdlen;
+	uint8_t *cls;            /* class name, raw UTF-16LE, or NULL */
+	uint16_t clslen;
+	struct lf_rindex *index; /* case-insensitive lookup, built on first use */
+	uint32_t woff, wsk;      /* the writer's: where its nk cell and sk go */
+};
+
+struct lf_hive {
+	struct lf_rkey *root;
+	int64_t mtime;           /* the base block's last-written time */
+	size_t nkeys, nvalues;
+};
+
+/* Load FILE. A dirty hive (seq1 != seq2) loads as its base image. */
+int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err);
+void lf_hive_free(struct lf_hive *h);
+
+/* Write the hive to FILE as a compact regf (via a temporary, fsynced and
+ * renamed into place). */
+int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err);
+
+/* Keys and values; lookups ignore case as Windows does. */
+struct lf_rkey *lf_rkey_new(const char *name, int64_t mtime);
+void lf_rkey_free(struct lf_rkey *k);
+struct lf_rkey *lf_rkey_find(struct lf_rkey *k, const char *name);
+struct lf_rval *lf_rval_find(struct lf_rkey *k, const char *name);
+/* Append (the caller keeps names unique); 0 or -ENOMEM. */
+int lf_rkey_add(struct lf_rkey *parent, struct lf_rkey *child);
+int lf_rkey_set(struct lf_rkey *k, const char *name, uint32_t type, const void *data,
+		uint32_t len);
+
+#endif

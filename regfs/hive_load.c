@@ -1,0 +1,218 @@
+/* Loading a hive into memory. hivex reads names, values and times; the
+ * security descriptor and class name of each key hivex does not expose,
+ * so they are read from the file here, every offset checked. A hive whose
+ * cells loop, or nest deeper than Windows allows, is refused. */
+#include <errno.h>
+#include <fcntl.h>
+#include <hivex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layerfs/hive.h"
+
+#define MAX_DEPTH 512            /* Windows: 512 levels of keys */
+#define HBIN_START 0x1000
+
+struct loader {
+	hive_h *h;
+	const char *file;
+	const uint8_t *map;
+	size_t size;
+	struct lf_err *err;
+	size_t nkeys, nvalues;
+	/* nodes on the path from the root: a child among them is a loop */
+	hive_node_h path[MAX_DEPTH + 1];
+};
+
+static uint32_t le32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint16_t le16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+/* The payload of the cell at hive offset off (past its size field), if it
+ * lies inside the file and is at least need bytes long. */
+static const uint8_t *cell(const struct loader *L, uint32_t off, size_t need, size_t *len)
+{
+	uint64_t at = (uint64_t)off + HBIN_START;
+	if (off == 0xFFFFFFFF || at + 4 > L->size)
+		return NULL;
+	int32_t sz = (int32_t)le32(L->map + at);
+	uint64_t n = sz < 0 ? (uint64_t)-(int64_t)sz : (uint64_t)sz;
+	if (n < 4 + need || at + n > L->size)
+		return NULL;
+	*len = (size_t)n - 4;
+	return L->map + at + 4;
+}
+
+/* Security descriptor and class name of the nk cell at file offset node. */
+static int raw_parts(struct loader *L, hive_node_h node, struct lf_rkey *k)
+{
+	const uint8_t *nk = node + 4 + 0x4C <= L->size ? L->map + node + 4 : NULL;
+	if (!nk || memcmp(nk, "nk", 2))
+		return 0;  /* hivex read it; nothing more to take */
+	size_t len;
+	const uint8_t *sk = cell(L, le32(nk + 0x2C), 20, &len);
+	if (sk && !memcmp(sk, "sk", 2)) {
+		uint32_t n = le32(sk + 16);
+		if (n && n <= len - 20) {
+			k->sd = malloc(n);
+			if (!k->sd)
+				return -ENOMEM;
+			memcpy(k->sd, sk + 20, n);
+			k->sdlen = n;
+		}
+	}
+	uint16_t cn = le16(nk + 0x4A);
+	const uint8_t *cls = cn ? cell(L, le32(nk + 0x30), cn, &len) : NULL;
+	if (cls) {
+		k->cls = malloc(cn);
+		if (!k->cls)
+			return -ENOMEM;
+		memcpy(k->cls, cls, cn);
+		k->clslen = cn;
+	}
+	return 0;
+}
+
+static int add_value(struct loader *L, struct lf_rkey *k, hive_value_h v)
+{
+	char *name = hivex_value_key(L->h, v);
+	hive_type t;
+	size_t len;
+	char *data = name ? hivex_value_value(L->h, v, &t, &len) : NULL;
+	if (!name || !data || len > UINT32_MAX) {
+		free(name);
+		free(data);
+		return lf_err_set(L->err, EINVAL, "%s: a value of key '%s' cannot be read (cell %zu)",
+				  L->file, k->name, (size_t)v);
+	}
+	if (k->nval == k->capval) {
+		size_t cap = k->capval ? k->capval * 2 : 8;
+		struct lf_rval *nv = realloc(k->val, cap * sizeof *nv);
+		if (!nv) {
+			free(name);
+			free(data);
+			return lf_err_set(L->err, ENOMEM, "%s: out of memory", L->file);
+		}
+		k->val = nv;
+		k->capval = cap;
+	}
+	k->val[k->nval++] = (struct lf_rval){ name, (uint32_t)t, (uint8_t *)data, (uint32_t)len };
+	L->nvalues++;
+	return 0;
+}
+
+static int load_key(struct loader *L, hive_node_h node, int depth, struct lf_rkey **out)
+{
+	if (depth > MAX_DEPTH)
+		return lf_err_set(L->err, ELOOP, "%s: keys nest deeper than %d levels (cell %zu)",
+				  L->file, MAX_DEPTH, (size_t)node);
+	for (int i = 0; i < depth; i++)
+		if (L->path[i] == node)
+			return lf_err_set(L->err, ELOOP, "%s: looping cells: key cell %zu contains itself",
+					  L->file, (size_t)node);
+	L->path[depth] = node;
+	char *name = hivex_node_name(L->h, node);
+	if (!name)
+		return lf_err_set(L->err, EINVAL, "%s: the name of key cell %zu cannot be read",
+				  L->file, (size_t)node);
+	struct lf_rkey *k = lf_rkey_new(name, hivex_node_timestamp(L->h, node));
+	free(name);
+	if (!k)
+		return lf_err_set(L->err, ENOMEM, "%s: out of memory", L->file);
+	L->nkeys++;
+	int rc = raw_parts(L, node, k);
+	if (rc)
+		rc = lf_err_set(L->err, ENOMEM, "%s: out of memory", L->file);
+	errno = 0;
+	hive_value_h *vals = rc ? NULL : hivex_node_values(L->h, node);
+	if (!rc && !vals)
+		rc = lf_err_set(L->err, errno ? errno : EINVAL, "%s: the values of key '%s' cannot be read",
+				L->file, k->name);
+	for (size_t i = 0; vals && vals[i] && !rc; i++)
+		rc = add_value(L, k, vals[i]);
+	free(vals);
+	hive_node_h *kids = rc ? NULL : hivex_node_children(L->h, node);
+	if (!rc && !kids)
+		rc = lf_err_set(L->err, errno ? errno : EINVAL, "%s: the subkeys of key '%s' cannot be read",
+				L->file, k->name);
+	for (size_t i = 0; kids && kids[i] && !rc; i++) {
+		struct lf_rkey *c = NULL;
+		rc = load_key(L, kids[i], depth + 1, &c);
+		if (!rc && lf_rkey_add(k, c)) {
+			lf_rkey_free(c);
+			rc = lf_err_set(L->err, ENOMEM, "%s: out of memory", L->file);
+		}
+	}
+	free(kids);
+	if (rc) {
+		lf_rkey_free(k);
+		return rc;
+	}
+	*out = k;
+	return 0;
+}
+
+int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
+{
+	struct loader L = { .file = file, .err = err };
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return lf_err_set(err, e, "%s: %s", file, strerror(e));
+	}
+	if (st.st_size < 0x2000) {
+		close(fd);
+		return lf_err_set(err, EINVAL, "%s: too small for a registry hive (%lld bytes)", file,
+				  (long long)st.st_size);
+	}
+	L.size = (size_t)st.st_size;
+	void *m = mmap(NULL, L.size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (m == MAP_FAILED)
+		return lf_err_set(err, errno, "%s: %s", file, strerror(errno));
+	L.map = m;
+	int rc = 0;
+	if (memcmp(L.map, "regf", 4))
+		rc = lf_err_set(err, EINVAL, "%s: not a registry hive (no 'regf' signature)", file);
+	if (!rc && !(L.h = hivex_open(file, 0)))
+		rc = lf_err_set(err, errno ? errno : EINVAL, "%s: hivex cannot open it: %s", file,
+				strerror(errno ? errno : EINVAL));
+	struct lf_hive *h = rc ? NULL : calloc(1, sizeof *h);
+	if (!rc && !h)
+		rc = lf_err_set(err, ENOMEM, "%s: out of memory", file);
+	if (!rc) {
+		h->mtime = hivex_last_modified(L.h);
+		rc = load_key(&L, hivex_root(L.h), 0, &h->root);
+		h->nkeys = L.nkeys;
+		h->nvalues = L.nvalues;
+	}
+	if (L.h)
+		hivex_close(L.h);
+	munmap(m, L.size);
+	if (rc) {
+		free(h);
+		return rc;
+	}
+	*out = h;
+	return 0;
+}
+
+void lf_hive_free(struct lf_hive *h)
+{
+	if (!h)
+		return;
+	lf_rkey_free(h->root);
+	free(h);
+}

@@ -36,11 +36,7 @@ void lf_rkey_free(struct lf_rkey *k)
 		free(k->val[i].name);
 		free(k->val[i].data);
 	}
-	if (k->index) {
-		free(k->index->k);
-		free(k->index->v);
-		free(k->index);
-	}
+	lf_rkey_changed(k);
 	free(k->sub);
 	free(k->val);
 	free(k->sd);
@@ -92,6 +88,16 @@ static struct lf_rindex *index_of(struct lf_rkey *k)
 	if (!k->index)
 		k->index = calloc(1, sizeof *k->index);
 	return k->index;
+}
+
+void lf_rkey_changed(struct lf_rkey *k)
+{
+	if (k->index) {
+		free(k->index->k);
+		free(k->index->v);
+		free(k->index);
+		k->index = NULL;
+	}
 }
 
 struct lf_rkey *lf_rkey_find(struct lf_rkey *k, const char *name)

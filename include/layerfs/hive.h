@@ -46,11 +46,29 @@ void lf_hive_free(struct lf_hive *h);
  * renamed into place). */
 int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err);
 
+/* Merging. A rule names a ';'-list value (KEY is a shell pattern over the
+ * key's path from the hive's root, VALUE a value name; both ignore case). */
+struct lf_reg_rule {
+	const char *key;
+	const char *value;
+};
+struct lf_merge {
+	const struct lf_reg_rule *rules;
+	size_t nrules;
+};
+/* Path, PATHEXT, PSModulePath of Session Manager\Environment; a user's Path. */
+const struct lf_reg_rule *lf_reg_builtin_rules(size_t *n);
+/* Merge top (a higher layer's fragment) onto base, in place. m NULL: the
+ * built-in rules. 0 or -errno. */
+int lf_hive_merge(struct lf_rkey *base, const struct lf_rkey *top, const struct lf_merge *m);
+
 /* Keys and values; lookups ignore case as Windows does. */
 struct lf_rkey *lf_rkey_new(const char *name, int64_t mtime);
 void lf_rkey_free(struct lf_rkey *k);
 struct lf_rkey *lf_rkey_find(struct lf_rkey *k, const char *name);
 struct lf_rval *lf_rval_find(struct lf_rkey *k, const char *name);
+/* Names were removed or respelt: drop the lookup index (rebuilt on use). */
+void lf_rkey_changed(struct lf_rkey *k);
 /* Append (the caller keeps names unique); 0 or -ENOMEM. */
 int lf_rkey_add(struct lf_rkey *parent, struct lf_rkey *child);
 int lf_rkey_set(struct lf_rkey *k, const char *name, uint32_t type, const void *data,

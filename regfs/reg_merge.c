@@ -1,0 +1,334 @@
+/* Merging hives by priority: each layer's fragment of a hive is merged
+ * onto the result of the layers below it. Keys are unioned (names ignore
+ * case; the higher layer's spelling shows); a higher value replaces a
+ * lower one, except REG_MULTI_SZ (union of the strings, lower ones first,
+ * duplicates that differ only in case dropped) and the ';'-lists the rules
+ * name (Path, PATHEXT, PSModulePath). Delete markers as for files: subkey
+ * ".wh.NAME" and value ".wh.NAME" delete NAME below, a value
+ * ".wh..wh..opq" makes its key opaque; markers never reach the result. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layerfs/casefold.h"
+#include "layerfs/hive.h"
+#include "layerfs/layer.h"
+
+#define REG_SZ 1
+#define REG_EXPAND_SZ 2
+#define REG_MULTI_SZ 7
+
+static const struct lf_reg_rule builtin[] = {
+	{ "ControlSet*\\Control\\Session Manager\\Environment", "Path" },
+	{ "ControlSet*\\Control\\Session Manager\\Environment", "PATHEXT" },
+	{ "ControlSet*\\Control\\Session Manager\\Environment", "PSModulePath" },
+	{ "Environment", "Path" },   /* a user's own, in NTUSER.DAT */
+};
+
+const struct lf_reg_rule *lf_reg_builtin_rules(size_t *n)
+{
+	*n = sizeof builtin / sizeof builtin[0];
+	return builtin;
+}
+
+/* UTF-16LE strings of a value, as UTF-8, and back. */
+struct strs {
+	char **v;
+	size_t n;
+};
+
+static void strs_free(struct strs *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static int strs_add(struct strs *s, const char *p, size_t len)
+{
+	char **v = realloc(s->v, (s->n + 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	if (!(v[s->n] = strndup(p, len)))
+		return -ENOMEM;
+	s->n++;
+	return 0;
+}
+
+/* UTF-16LE (units) to UTF-8 into out (4 bytes a unit is enough). */
+static size_t u16_to_u8(const uint8_t *p, size_t units, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < units; i++) {
+		uint32_t c = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8);
+		if (c >= 0xD800 && c < 0xDC00 && i + 1 < units) {
+			uint32_t d = (uint32_t)(p[2 * i + 2] | p[2 * i + 3] << 8);
+			if (d >= 0xDC00 && d < 0xE000) {
+				c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
+				i++;
+			}
+		}
+		if (c < 0x80) {
+			out[o++] = (char)c;
+		} else if (c < 0x800) {
+			out[o++] = (char)(0xC0 | c >> 6);
+			out[o++] = (char)(0x80 | (c & 0x3F));
+		} else if (c < 0x10000) {
+			out[o++] = (char)(0xE0 | c >> 12);
+			out[o++] = (char)(0x80 | (c >> 6 & 0x3F));
+			out[o++] = (char)(0x80 | (c & 0x3F));
+		} else {
+			out[o++] = (char)(0xF0 | c >> 18);
+			out[o++] = (char)(0x80 | (c >> 12 & 0x3F));
+			out[o++] = (char)(0x80 | (c >> 6 & 0x3F));
+			out[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	return o;
+}
+
+/* Split a value into strings: at NULs (MULTI_SZ), or at sep within its
+ * first string (a ';'-list in a REG_SZ). Empty strings are dropped. */
+static int split_value(const struct lf_rval *v, char sep, struct strs *out)
+{
+	size_t units = v->len / 2;
+	char *u8 = malloc(units * 4 + 1);
+	if (!u8)
+		return -ENOMEM;
+	size_t n = u16_to_u8(v->data, units, u8);
+	u8[n] = 0;
+	if (sep)
+		n = strlen(u8);  /* a REG_SZ ends at its NUL */
+	int rc = 0;
+	for (size_t i = 0, start = 0; i <= n && !rc; i++) {
+		char c = i < n ? u8[i] : (char)(sep ? sep : 0);
+		if (c != (sep ? sep : 0))
+			continue;
+		if (i > start)
+			rc = strs_add(out, u8 + start, i - start);
+		start = i + 1;
+	}
+	free(u8);
+	return rc;
+}
+
+static int utf8_to_u16(const char *s, uint8_t *out)
+{
+	int n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		uint32_t c = *p++;
+		int more = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+		if (more)
+			c &= 0x3F >> more;
+		while (more-- && (*p & 0xC0) == 0x80)
+			c = c << 6 | (*p++ & 0x3F);
+		if (c >= 0x10000) {
+			c -= 0x10000;
+			out[n++] = (uint8_t)(0xD800 | c >> 10);
+			out[n++] = (uint8_t)((0xD800 | c >> 10) >> 8);
+			c = 0xDC00 | (c & 0x3FF);
+		}
+		out[n++] = (uint8_t)c;
+		out[n++] = (uint8_t)(c >> 8);
+	}
+	return n;
+}
+
+/* Join strings back: NUL-separated with a final extra NUL (MULTI_SZ), or
+ * sep-separated with one NUL (a ';'-list). */
+static int join_value(const struct strs *s, char sep, uint8_t **data, uint32_t *len)
+{
+	size_t total = 2;
+	for (size_t i = 0; i < s->n; i++)
+		total += strlen(s->v[i]) * 2 + 2;
+	uint8_t *b = calloc(1, total + 2);
+	if (!b)
+		return -ENOMEM;
+	size_t o = 0;
+	for (size_t i = 0; i < s->n; i++) {
+		if (sep && i) {
+			b[o++] = (uint8_t)sep;
+			b[o++] = 0;
+		}
+		o += (size_t)utf8_to_u16(s->v[i], b + o);
+		if (!sep)
+			o += 2;  /* each string's NUL */
+	}
+	o += 2;              /* the closing NUL */
+	*data = b;
+	*len = (uint32_t)o;
+	return 0;
+}
+
+/* Lower's strings, then higher's that are not there yet (ignoring case). */
+static int union_strings(struct lf_rval *lower, const struct lf_rval *higher, char sep)
+{
+	struct strs a = {0}, b = {0};
+	int rc = split_value(lower, sep, &a);
+	if (!rc)
+		rc = split_value(higher, sep, &b);
+	for (size_t i = 0; i < b.n && !rc; i++) {
+		int dup = 0;
+		for (size_t j = 0; j < a.n && !dup; j++)
+			dup = lf_casecmp(a.v[j], b.v[i]) == 0;
+		if (!dup)
+			rc = strs_add(&a, b.v[i], strlen(b.v[i]));
+	}
+	uint8_t *data;
+	uint32_t len;
+	if (!rc && !(rc = join_value(&a, sep, &data, &len))) {
+		free(lower->data);
+		lower->data = data;
+		lower->len = len;
+		lower->type = higher->type;
+	}
+	strs_free(&a);
+	strs_free(&b);
+	return rc;
+}
+
+static int is_list_value(const struct lf_merge *m, const char *path, const char *value)
+{
+	for (size_t i = 0; i < m->nrules; i++)
+		if (!fnmatch(m->rules[i].key, path, FNM_CASEFOLD | FNM_NOESCAPE) &&
+		    lf_casecmp(m->rules[i].value, value) == 0)
+			return 1;
+	return 0;
+}
+
+static int is_string(uint32_t t)
+{
+	return t == REG_SZ || t == REG_EXPAND_SZ;
+}
+
+static void remove_value(struct lf_rkey *k, const char *name)
+{
+	struct lf_rval *v = lf_rval_find(k, name);
+	if (!v)
+		return;
+	size_t i = (size_t)(v - k->val);
+	free(v->name);
+	free(v->data);
+	memmove(k->val + i, k->val + i + 1, (k->nval - i - 1) * sizeof *k->val);
+	k->nval--;
+	lf_rkey_changed(k);
+}
+
+static void remove_key(struct lf_rkey *k, const char *name)
+{
+	struct lf_rkey *c = lf_rkey_find(k, name);
+	if (!c)
+		return;
+	size_t i = 0;
+	while (k->sub[i] != c)
+		i++;
+	lf_rkey_free(c);
+	memmove(k->sub + i, k->sub + i + 1, (k->nsub - i - 1) * sizeof *k->sub);
+	k->nsub--;
+	lf_rkey_changed(k);
+}
+
+static void clear_key(struct lf_rkey *k)
+{
+	while (k->nsub)
+		lf_rkey_free(k->sub[--k->nsub]);
+	while (k->nval) {
+		k->nval--;
+		free(k->val[k->nval].name);
+		free(k->val[k->nval].data);
+	}
+	lf_rkey_changed(k);
+}
+
+static int is_token(const char *name)
+{
+	return !strncmp(name, LF_WHITEOUT_PREFIX, strlen(LF_WHITEOUT_PREFIX));
+}
+
+static int merge_key(struct lf_rkey *base, const struct lf_rkey *top, const struct lf_merge *m,
+		     char *path, size_t plen, int depth)
+{
+	if (depth > 512)
+		return -ELOOP;
+	size_t tl = strlen(LF_WHITEOUT_PREFIX);
+	/* markers first: they apply to the layers below, not to this one */
+	for (size_t i = 0; i < top->nval; i++)
+		if (!strcmp(top->val[i].name, LF_OPAQUE_NAME))
+			clear_key(base);
+	for (size_t i = 0; i < top->nval; i++)
+		if (is_token(top->val[i].name) && strcmp(top->val[i].name, LF_OPAQUE_NAME))
+			remove_value(base, top->val[i].name + tl);
+	for (size_t i = 0; i < top->nsub; i++)
+		if (is_token(top->sub[i]->name))
+			remove_key(base, top->sub[i]->name + tl);
+	if (top->mtime > base->mtime)
+		base->mtime = top->mtime;
+	if (top->sd) {
+		uint8_t *sd = malloc(top->sdlen);
+		if (!sd)
+			return -ENOMEM;
+		memcpy(sd, top->sd, top->sdlen);
+		free(base->sd);
+		base->sd = sd;
+		base->sdlen = top->sdlen;
+	}
+	int rc = 0;
+	for (size_t i = 0; i < top->nval && !rc; i++) {
+		const struct lf_rval *v = &top->val[i];
+		if (is_token(v->name))
+			continue;
+		struct lf_rval *have = lf_rval_find(base, v->name);
+		if (have && have->type == REG_MULTI_SZ && v->type == REG_MULTI_SZ)
+			rc = union_strings(have, v, 0);
+		else if (have && is_string(have->type) && is_string(v->type) &&
+			 is_list_value(m, path, v->name))
+			rc = union_strings(have, v, ';');
+		else
+			rc = lf_rkey_set(base, v->name, v->type, v->data, v->len);
+	}
+	for (size_t i = 0; i < top->nsub && !rc; i++) {
+		const struct lf_rkey *s = top->sub[i];
+		if (is_token(s->name))
+			continue;
+		struct lf_rkey *b = lf_rkey_find(base, s->name);
+		if (!b) {
+			b = lf_rkey_new(s->name, s->mtime);
+			if (!b || lf_rkey_add(base, b)) {
+				lf_rkey_free(b);
+				return -ENOMEM;
+			}
+		} else if (strcmp(b->name, s->name)) {
+			char *n = strdup(s->name);  /* the higher layer's spelling */
+			if (!n)
+				return -ENOMEM;
+			free(b->name);
+			b->name = n;
+			lf_rkey_changed(base);
+		}
+		size_t add = strlen(s->name) + 1;
+		if (plen + add + 1 >= 4096)
+			return -ENAMETOOLONG;
+		if (plen)
+			path[plen] = '\\';
+		memcpy(path + plen + (plen ? 1 : 0), s->name, add);
+		rc = merge_key(b, s, m, path, plen + (plen ? 1 : 0) + add - 1, depth + 1);
+		path[plen] = 0;
+	}
+	return rc;
+}
+
+int lf_hive_merge(struct lf_rkey *base, const struct lf_rkey *top, const struct lf_merge *m)
+{
+	char path[4096] = "";
+	struct lf_merge def;
+	if (!m) {
+		def.rules = lf_reg_builtin_rules(&def.nrules);
+		m = &def;
+	}
+	return merge_key(base, top, m, path, 0, 0);
+}

@@ -1,4 +1,5 @@
 /* layerctl reg SUBCOMMAND: registry hives. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,6 +14,7 @@ static void reg_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerctl reg compact [--json] IN OUT\n"
+		"       layerctl reg merge [--json] OUT HIVE [HIVE]...\n"
 		"\n"
 		"Registry hives (regf files: SYSTEM, SOFTWARE, NTUSER.DAT...).\n"
 		"\n"
@@ -21,6 +23,13 @@ static void reg_usage(FILE *f)
 		"                   descriptor kept (descriptors shared), no free space,\n"
 		"                   valid checksum. A dirty IN (its .LOG1/.LOG2 not\n"
 		"                   applied) is read as its base image.\n"
+		"  merge OUT HIVE.. merge layers' fragments of one hive, lowest priority\n"
+		"                   first, into OUT: keys unioned (names ignore case, the\n"
+		"                   higher spelling shows), a higher value replaces a\n"
+		"                   lower one, REG_MULTI_SZ values and the Path, PATHEXT\n"
+		"                   and PSModulePath lists of Session Manager\\Environment\n"
+		"                   are unioned; subkey or value .wh.NAME deletes NAME\n"
+		"                   below, value .wh..wh..opq empties its key below.\n"
 		"\n"
 		"Exit status: 0 on success, 1 on failure (one line naming the file),\n"
 		"2 on a usage error.\n");
@@ -55,6 +64,49 @@ static int reg_compact(int argc, char **argv, int json)
 	return EXIT_OK;
 }
 
+static int reg_merge(int argc, char **argv, int json)
+{
+	if (argc < 2)
+		return cli_usage_error("reg", "merge takes OUT and at least one HIVE");
+	struct lf_err err = {0};
+	struct lf_hive out = {0};
+	int rc = EXIT_OK;
+	for (int i = 1; i < argc && rc == EXIT_OK; i++) {
+		struct lf_hive *h = NULL;
+		if (lf_hive_load(argv[i], &h, &err)) {
+			cli_error("%s", err.msg);
+			rc = EXIT_FAIL;
+			break;
+		}
+		if (!out.root) {
+			out.root = lf_rkey_new(h->root->name, h->root->mtime);
+			if (!out.root) {
+				cli_error("out of memory");
+				rc = EXIT_FAIL;
+			}
+		}
+		if (out.mtime < h->mtime)
+			out.mtime = h->mtime;
+		int m = rc ? 0 : lf_hive_merge(out.root, h->root, NULL);
+		if (m) {
+			cli_error("%s: cannot merge: %s", argv[i], strerror(-m));
+			rc = EXIT_FAIL;
+		}
+		lf_hive_free(h);
+	}
+	if (rc == EXIT_OK && lf_hive_write(&out, argv[0], &err)) {
+		cli_error("%s", err.msg);
+		rc = EXIT_FAIL;
+	}
+	if (rc == EXIT_OK && json)
+		cli_print_json(json_pack("{s:s, s:i, s:I}", "out", argv[0], "layers", argc - 1,
+					 "out_bytes", (json_int_t)file_size(argv[0])));
+	else if (rc == EXIT_OK)
+		printf("%s: %d hives merged, %lld bytes\n", argv[0], argc - 1, file_size(argv[0]));
+	lf_rkey_free(out.root);
+	return rc;
+}
+
 int cmd_reg(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -71,7 +123,7 @@ int cmd_reg(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error("reg", "no subcommand (compact)");
+		return cli_usage_error("reg", "no subcommand (compact, merge)");
 	const char *sub = argv[optind++];
 	/* options may also follow the subcommand */
 	int rest = optind;
@@ -83,5 +135,7 @@ int cmd_reg(int argc, char **argv)
 	}
 	if (!strcmp(sub, "compact"))
 		return reg_compact(rest - optind, argv + optind, json);
-	return cli_usage_error("reg", "unknown subcommand '%s' (compact)", sub);
+	if (!strcmp(sub, "merge"))
+		return reg_merge(rest - optind, argv + optind, json);
+	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge)", sub);
 }

@@ -14,7 +14,7 @@ static const struct command {
 	{ "stat", cmd_stat, "show one entry of a layer in full" },
 	{ "cat", cmd_cat, "write files of a layer to standard output" },
 	{ "which", cmd_which, "say which layer of a stack provides a path, and what it shadows" },
-	{ "reg", cmd_reg, "registry hives: compact (rewrite a hive with the compact writer)" },
+	{ "reg", cmd_reg, "registry hives: compact a hive, merge layers' hives by priority" },
 	{ "reset", cmd_reset, "give back the layers' version of a path a user changed or deleted" },
 };
 

@@ -172,6 +172,7 @@ static int union_strings(struct lf_rval *lower, const struct lf_rval *higher, ch
 	int rc = split_value(lower, sep, &a);
 	if (!rc)
 		rc = split_value(higher, sep, &b);
+	size_t had = a.n;
 	for (size_t i = 0; i < b.n && !rc; i++) {
 		int dup = 0;
 		for (size_t j = 0; j < a.n && !dup; j++)
@@ -181,7 +182,8 @@ static int union_strings(struct lf_rval *lower, const struct lf_rval *higher, ch
 	}
 	uint8_t *data;
 	uint32_t len;
-	if (!rc && !(rc = join_value(&a, sep, &data, &len))) {
+	/* nothing new: the lower value stays as it was, byte for byte */
+	if (!rc && a.n > had && !(rc = join_value(&a, sep, &data, &len))) {
 		free(lower->data);
 		lower->data = data;
 		lower->len = len;

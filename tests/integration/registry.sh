@@ -54,6 +54,11 @@ import json, sys
 r = json.load(sys.stdin)
 assert r[\"keys\"] > 10 and r[\"out_bytes\"] <= r[\"in_bytes\"], r'"
 
+check "merge: a hive merged onto itself is itself" bash -c "
+  '$LAYERCTL' reg merge '$WORK/m.out' '$WORK/DEFAULT' '$WORK/DEFAULT.out' >/dev/null &&
+  hivexregedit --export '$WORK/m.out' '\\' >'$WORK/m.reg' && hivexregedit --export '$WORK/DEFAULT' '\\' >'$WORK/d.reg' &&
+  cmp '$WORK/m.reg' '$WORK/d.reg'"
+
 # Hostile hives: one line naming the file, nothing written.
 head -c 6000 "$WORK/SAM" >"$WORK/short.hive"
 refuses "a truncated hive" "short.hive" "$LAYERCTL" reg compact "$WORK/short.hive" "$WORK/x.out"

@@ -21,8 +21,10 @@ static void reg_usage(FILE *f)
 		"  compact IN OUT   rewrite hive IN as OUT with the project's compact\n"
 		"                   writer: every key, value, class name and security\n"
 		"                   descriptor kept (descriptors shared), no free space,\n"
-		"                   valid checksum. A dirty IN (its .LOG1/.LOG2 not\n"
-		"                   applied) is read as its base image.\n"
+		"                   valid checksum. A dirty IN is read with the\n"
+		"                   transaction logs beside it (IN.LOG1, IN.LOG2) applied,\n"
+		"                   as Windows would; without them, as its base image,\n"
+		"                   with a warning.\n"
 		"  merge OUT HIVE.. merge layers' fragments of one hive, lowest priority\n"
 		"                   first, into OUT: keys unioned (names ignore case, the\n"
 		"                   higher spelling shows), a higher value replaces a\n"
@@ -41,6 +43,14 @@ static long long file_size(const char *path)
 	return stat(path, &st) == 0 ? (long long)st.st_size : -1;
 }
 
+/* A dirty hive without its logs: the caller is told, once. */
+static void warn_dirty(const char *file, const struct lf_hive *h)
+{
+	if (h->dirty && !h->log_entries)
+		fprintf(stderr, "layerctl: warning: %s is dirty and no usable .LOG1/.LOG2 is beside it; "
+			"read as its base image (the last changes Windows made are missing)\n", file);
+}
+
 static int reg_compact(int argc, char **argv, int json)
 {
 	if (argc != 2)
@@ -52,14 +62,18 @@ static int reg_compact(int argc, char **argv, int json)
 		lf_hive_free(h);
 		return EXIT_FAIL;
 	}
+	warn_dirty(argv[0], h);
 	long long in = file_size(argv[0]), out = file_size(argv[1]);
 	if (json)
-		cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "in", argv[0], "out", argv[1],
-					 "keys", (json_int_t)h->nkeys, "values", (json_int_t)h->nvalues,
-					 "in_bytes", (json_int_t)in, "out_bytes", (json_int_t)out));
+		cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:i}", "in", argv[0],
+					 "out", argv[1], "keys", (json_int_t)h->nkeys,
+					 "values", (json_int_t)h->nvalues, "in_bytes", (json_int_t)in,
+					 "out_bytes", (json_int_t)out, "dirty", h->dirty,
+					 "log_entries", h->log_entries));
 	else
-		printf("%s -> %s: %zu keys, %zu values, %lld -> %lld bytes\n", argv[0], argv[1],
-		       h->nkeys, h->nvalues, in, out);
+		printf("%s -> %s: %zu keys, %zu values, %lld -> %lld bytes%s\n", argv[0], argv[1],
+		       h->nkeys, h->nvalues, in, out,
+		       h->log_entries ? " (transaction logs applied)" : "");
 	lf_hive_free(h);
 	return EXIT_OK;
 }
@@ -78,6 +92,7 @@ static int reg_merge(int argc, char **argv, int json)
 			rc = EXIT_FAIL;
 			break;
 		}
+		warn_dirty(argv[i], h);
 		if (!out.root) {
 			out.root = lf_rkey_new(h->root->name, h->root->mtime);
 			if (!out.root) {

@@ -5,13 +5,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hivex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "layerfs/hive.h"
+#include "hive_int.h"
 
 #define MAX_DEPTH 512            /* Windows: 512 levels of keys */
 #define HBIN_START 0x1000
@@ -161,9 +162,9 @@ static int load_key(struct loader *L, hive_node_h node, int depth, struct lf_rke
 	return 0;
 }
 
-int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
+/* The whole file in memory (hives are megabytes, not gigabytes). */
+static int slurp(const char *file, uint8_t **out, size_t *size, struct lf_err *err)
 {
-	struct loader L = { .file = file, .err = err };
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	if (fd < 0 || fstat(fd, &st) < 0) {
@@ -172,27 +173,77 @@ int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
 			close(fd);
 		return lf_err_set(err, e, "%s: %s", file, strerror(e));
 	}
-	if (st.st_size < 0x2000) {
+	if (st.st_size < 0x2000 || st.st_size > 0x7FFFFFFF) {
 		close(fd);
-		return lf_err_set(err, EINVAL, "%s: too small for a registry hive (%lld bytes)", file,
-				  (long long)st.st_size);
+		return lf_err_set(err, EINVAL, "%s: %s for a registry hive (%lld bytes)", file,
+				  st.st_size < 0x2000 ? "too small" : "too big", (long long)st.st_size);
 	}
-	L.size = (size_t)st.st_size;
-	void *m = mmap(NULL, L.size, PROT_READ, MAP_PRIVATE, fd, 0);
+	uint8_t *b = malloc((size_t)st.st_size);
+	size_t got = 0;
+	while (b && got < (size_t)st.st_size) {
+		ssize_t n = read(fd, b + got, (size_t)st.st_size - got);
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
 	close(fd);
-	if (m == MAP_FAILED)
-		return lf_err_set(err, errno, "%s: %s", file, strerror(errno));
-	L.map = m;
-	int rc = 0;
-	if (memcmp(L.map, "regf", 4))
+	if (!b || got != (size_t)st.st_size) {
+		free(b);
+		return lf_err_set(err, EIO, "%s: cannot read it whole", file);
+	}
+	*out = b;
+	*size = got;
+	return 0;
+}
+
+/* hivex opens files only: a replayed image goes to a memory file. */
+static hive_h *open_image(const uint8_t *b, size_t size)
+{
+	int fd = memfd_create("hive", MFD_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	hive_h *h = NULL;
+	size_t done = 0;
+	while (done < size) {
+		ssize_t n = write(fd, b + done, size - done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if (done == size)
+		h = hivex_open(path, 0);
+	close(fd);
+	return h;
+}
+
+int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
+{
+	struct loader L = { .file = file, .err = err };
+	uint8_t *img = NULL;
+	int rc = slurp(file, &img, &L.size, err);
+	if (rc)
+		return rc;
+	int dirty = 0, entries = 0;
+	if (memcmp(img, "regf", 4)) {
 		rc = lf_err_set(err, EINVAL, "%s: not a registry hive (no 'regf' signature)", file);
-	if (!rc && !(L.h = hivex_open(file, 0)))
-		rc = lf_err_set(err, errno ? errno : EINVAL, "%s: hivex cannot open it: %s", file,
-				strerror(errno ? errno : EINVAL));
+	} else {
+		dirty = memcmp(img + 4, img + 8, 4) != 0;
+		int r = dirty ? hive_replay_logs(file, &img, &L.size, &entries) : 0;
+		if (r == -ENOMEM)
+			rc = lf_err_set(err, ENOMEM, "%s: out of memory", file);
+	}
+	L.map = img;
+	if (!rc && !(L.h = entries ? open_image(img, L.size) : hivex_open(file, 0)))
+		rc = lf_err_set(err, errno ? errno : EINVAL, "%s: hivex cannot open it%s: %s", file,
+				entries ? " (with its logs applied)" : "", strerror(errno ? errno : EINVAL));
 	struct lf_hive *h = rc ? NULL : calloc(1, sizeof *h);
 	if (!rc && !h)
 		rc = lf_err_set(err, ENOMEM, "%s: out of memory", file);
 	if (!rc) {
+		h->dirty = dirty;
+		h->log_entries = entries;
 		h->mtime = hivex_last_modified(L.h);
 		rc = load_key(&L, hivex_root(L.h), 0, &h->root);
 		h->nkeys = L.nkeys;
@@ -200,7 +251,7 @@ int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
 	}
 	if (L.h)
 		hivex_close(L.h);
-	munmap(m, L.size);
+	free(img);
 	if (rc) {
 		free(h);
 		return rc;

@@ -36,9 +36,14 @@ struct lf_hive {
 	struct lf_rkey *root;
 	int64_t mtime;           /* the base block's last-written time */
 	size_t nkeys, nvalues;
+	int dirty;               /* seq1 != seq2: a write was not finished */
+	int log_entries;         /* .LOG1/.LOG2 entries applied (0: none found) */
 };
 
-/* Load FILE. A dirty hive (seq1 != seq2) loads as its base image. */
+/* Load FILE. A dirty hive (seq1 != seq2) is read with the transaction
+ * logs beside it (FILE.LOG1, FILE.LOG2, any case) applied, as Windows
+ * would; without usable logs, as its base image (dirty set, log_entries
+ * 0: the caller warns). */
 int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err);
 void lf_hive_free(struct lf_hive *h);
 

@@ -59,6 +59,58 @@ check "merge: a hive merged onto itself is itself" bash -c "
   hivexregedit --export '$WORK/m.out' '\\' >'$WORK/m.reg' && hivexregedit --export '$WORK/DEFAULT' '\\' >'$WORK/d.reg' &&
   cmp '$WORK/m.reg' '$WORK/d.reg'"
 
+# A dirty Windows 10 SYSTEM hive (seq 1622/1621) with its .LOG1 (entries
+# 2107-2110) and .LOG2 (2111-2130). Windows applies all 24 (each one's
+# Marvin32 hashes check out); what they change, stated here: 2,472 keys
+# appear (33,123 -> 35,595): a USB disk was plugged in, and with it came a
+# fourth Disk drive class key (...\{4d36e967-...}\0003, DriverDesc "Disk
+# drive"), "USB Attached SCSI (UAS) Mass Storage Device", "Volume" and
+# "WPD FileSystem Volume Driver" class keys; and the display class's
+# OSGamma table goes from zeros to the identity ramp.
+D="$WORK/dirty"; mkdir -p "$D"
+B=regipy_SYSTEM_B_DESKTOP-PM6C56D
+for x in "" .LOG1 .LOG2; do zcat "$H/$B$x.gz" >"$D/SYSTEM$x"; done
+"$LAYERCTL" reg compact "$D/SYSTEM" "$D/replayed" >"$WORK/.out" 2>&1
+hivexregedit --export "$D/replayed" '\' >"$D/r.reg" 2>/dev/null
+DISK='[\ControlSet001\Control\Class\{4d36e967-e325-11ce-bfc1-08002be10318}\0003]'
+GAMMA='[\ControlSet001\Control\Class\{4d36e968-e325-11ce-bfc1-08002be10318}\0000]'
+value_in() { # value_in REGFILE KEYLINE VALUE-PREFIX
+  K="$2" V="$3" awk '$0 == ENVIRON["K"] {in_k = 1; next} /^\[/ {in_k = 0}
+    in_k && index($0, ENVIRON["V"]) == 1 {print; exit}' "$1"
+}
+keys=$(grep -c '^\[' "$D/r.reg")
+[ "$keys" -eq 35595 ] && grep -q "transaction logs applied" "$WORK/.out" \
+  && ok "dirty SYSTEM + logs: 24 entries applied, 35,595 keys as Windows would see" \
+  || not_ok "dirty SYSTEM + logs: $keys keys; $(cat "$WORK/.out")"
+# "Disk drive" and "GenDisk" in UTF-16LE, as hivexregedit prints them
+[ -n "$(value_in "$D/r.reg" "$DISK" '"DriverDesc"=hex(1):44,00,69,00,73,00,6b,00,20,00,64,00,72,00,69,00,76,00,65,00,00,00')" ] \
+  && [ -n "$(value_in "$D/r.reg" "$DISK" '"MatchingDeviceId"=hex(1):47,00,65,00,6e,00,44,00,69,00,73,00,6b,00,00,00')" ] \
+  && ok "the logs add a fourth Disk drive class key (DriverDesc 'Disk drive', GenDisk)" \
+  || not_ok "the Disk drive class key after the logs"
+[ -n "$(value_in "$D/r.reg" "$GAMMA" '"OSGamma4070400"=hex(3):00,00,01,01,02,02,03,03')" ] \
+  && ok "the logs fill the display class's OSGamma table" || not_ok "OSGamma after the logs"
+mkdir -p "$D/alone"; cp "$D/SYSTEM" "$D/alone/SYSTEM"
+"$LAYERCTL" reg compact "$D/alone/SYSTEM" "$D/alone/base" >/dev/null 2>"$WORK/.err"
+hivexregedit --export "$D/alone/base" '\' >"$D/b.reg" 2>/dev/null
+[ "$(grep -c '^\[' "$D/b.reg")" -eq 33123 ] && grep -q "dirty and no usable" "$WORK/.err" \
+  && ! grep -qxF "$DISK" "$D/b.reg" \
+  && ok "without its logs: a warning, the base image (33,123 keys)" || not_ok "dirty hive alone"
+# A spoilt byte in the page data of LOG1's third entry: its hash fails, the
+# replay stops after entry 2 (no later entry may follow a gap).
+cp "$D/SYSTEM" "$D/SYSTEM.LOG2" "$D/alone/"
+python3 - "$D/SYSTEM.LOG1" "$D/alone/SYSTEM.LOG1" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+off = 512
+for _ in range(2):
+    off += struct.unpack_from("<I", b, off + 4)[0]
+b[off + 0x28 + 8 * struct.unpack_from("<I", b, off + 20)[0] + 100] ^= 0xFF
+open(sys.argv[2], "wb").write(b)
+PY
+"$LAYERCTL" reg compact --json "$D/alone/SYSTEM" "$D/alone/torn" >"$WORK/.json" 2>"$WORK/.err"
+check "a torn log entry ends the replay there (2 of 24 applied)" python3 -c "
+import json; r = json.load(open('$WORK/.json')); assert r['log_entries'] == 2, r"
+
 # Hostile hives: one line naming the file, nothing written.
 head -c 6000 "$WORK/SAM" >"$WORK/short.hive"
 refuses "a truncated hive" "short.hive" "$LAYERCTL" reg compact "$WORK/short.hive" "$WORK/x.out"

@@ -1,8 +1,11 @@
 /* layerctl reg SUBCOMMAND: registry hives. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 #include <jansson.h>
@@ -15,6 +18,8 @@ static void reg_usage(FILE *f)
 	fprintf(f,
 		"Usage: layerctl reg compact [--json] IN OUT\n"
 		"       layerctl reg merge [--json] OUT HIVE [HIVE]...\n"
+		"       layerctl reg export [--prefix KEY] [--utf16] HIVE [OUT.reg]\n"
+		"       layerctl reg import [--prefix KEY] HIVE FILE.reg [OUT]\n"
 		"\n"
 		"Registry hives (regf files: SYSTEM, SOFTWARE, NTUSER.DAT...).\n"
 		"\n"
@@ -32,6 +37,14 @@ static void reg_usage(FILE *f)
 		"                   and PSModulePath lists of Session Manager\\Environment\n"
 		"                   are unioned; subkey or value .wh.NAME deletes NAME\n"
 		"                   below, value .wh..wh..opq empties its key below.\n"
+		"  export HIVE      the hive as a regedit 5.00 .reg file (UTF-8, or UTF-16LE\n"
+		"                   with a BOM as regedit writes it) on OUT or stdout.\n"
+		"  import HIVE REG  apply a .reg file (UTF-16LE with BOM, or UTF-8): keys\n"
+		"                   and values set, [-KEY] and \"NAME\"=- delete; the result\n"
+		"                   goes to OUT, or replaces HIVE (atomically).\n"
+		"  --prefix KEY     the hive's path in .reg files; default\n"
+		"                   HKEY_LOCAL_MACHINE\\NAME (NAME: the file name, upper\n"
+		"                   case), HKEY_CURRENT_USER for NTUSER.DAT.\n"
 		"\n"
 		"Exit status: 0 on success, 1 on failure (one line naming the file),\n"
 		"2 on a usage error.\n");
@@ -122,6 +135,105 @@ static int reg_merge(int argc, char **argv, int json)
 	return rc;
 }
 
+static void default_prefix(const char *hive, char *out, size_t size)
+{
+	const char *base = strrchr(hive, '/') ? strrchr(hive, '/') + 1 : hive;
+	if (!strncasecmp(base, "ntuser", 6)) {
+		snprintf(out, size, "HKEY_CURRENT_USER");
+		return;
+	}
+	snprintf(out, size, "HKEY_LOCAL_MACHINE\\%s", base);
+	for (char *p = out; *p; p++)
+		*p = (char)(*p == '.' ? 0 : toupper((unsigned char)*p));
+}
+
+static int reg_export(int argc, char **argv, const char *prefix, int utf16)
+{
+	if (argc < 1 || argc > 2)
+		return cli_usage_error("reg", "export takes HIVE and maybe OUT");
+	char def[512];
+	if (!prefix) {
+		default_prefix(argv[0], def, sizeof def);
+		prefix = def;
+	}
+	struct lf_err err = {0};
+	struct lf_hive *h = NULL;
+	if (lf_hive_load(argv[0], &h, &err)) {
+		cli_error("%s", err.msg);
+		return EXIT_FAIL;
+	}
+	warn_dirty(argv[0], h);
+	char *text;
+	size_t len;
+	int rc = lf_reg_export(h->root, prefix, utf16, &text, &len);
+	lf_hive_free(h);
+	if (rc) {
+		cli_error("%s: %s", argv[0], strerror(-rc));
+		return EXIT_FAIL;
+	}
+	FILE *f = argc == 2 ? fopen(argv[1], "wb") : stdout;
+	int ok = f && fwrite(text, 1, len, f) == len;
+	if (f && f != stdout && fclose(f))
+		ok = 0;
+	free(text);
+	if (!ok) {
+		cli_error("%s: %s", argc == 2 ? argv[1] : "stdout", strerror(errno));
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
+static int reg_import(int argc, char **argv, const char *prefix)
+{
+	if (argc < 2 || argc > 3)
+		return cli_usage_error("reg", "import takes HIVE, FILE.reg and maybe OUT");
+	char def[512];
+	if (!prefix) {
+		default_prefix(argv[0], def, sizeof def);
+		prefix = def;
+	}
+	FILE *f = fopen(argv[1], "rb");
+	if (!f) {
+		cli_error("%s: %s", argv[1], strerror(errno));
+		return EXIT_FAIL;
+	}
+	char *text = NULL;
+	size_t len = 0, cap = 0, n;
+	char buf[65536];
+	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+		if (len + n > cap) {
+			cap = (len + n) * 2;
+			char *t = realloc(text, cap);
+			if (!t) {
+				free(text);
+				fclose(f);
+				cli_error("out of memory");
+				return EXIT_FAIL;
+			}
+			text = t;
+		}
+		memcpy(text + len, buf, n);
+		len += n;
+	}
+	fclose(f);
+	struct lf_err err = {0};
+	struct lf_hive *h = NULL;
+	int rc = lf_hive_load(argv[0], &h, &err);
+	if (!rc)
+		warn_dirty(argv[0], h);
+	if (!rc)
+		rc = lf_reg_import(h->root, prefix, text ? text : "", len, argv[1], &err);
+	if (!rc)
+		rc = lf_hive_write(h, argc == 3 ? argv[2] : argv[0], &err);
+	free(text);
+	lf_hive_free(h);
+	if (rc) {
+		cli_error("%s", err.msg);
+		return EXIT_FAIL;
+	}
+	return EXIT_OK;
+}
+
 int cmd_reg(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -138,13 +250,20 @@ int cmd_reg(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error("reg", "no subcommand (compact, merge)");
+		return cli_usage_error("reg", "no subcommand (compact, merge, export, import)");
 	const char *sub = argv[optind++];
 	/* options may also follow the subcommand */
-	int rest = optind;
+	int rest = optind, utf16 = 0;
+	const char *prefix = NULL;
 	for (int i = optind; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
+		else if (!strcmp(argv[i], "--utf16"))
+			utf16 = 1;
+		else if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
+			prefix = argv[++i];
+		else if (!strncmp(argv[i], "--prefix=", 9))
+			prefix = argv[i] + 9;
 		else
 			argv[rest++] = argv[i];
 	}
@@ -152,5 +271,9 @@ int cmd_reg(int argc, char **argv)
 		return reg_compact(rest - optind, argv + optind, json);
 	if (!strcmp(sub, "merge"))
 		return reg_merge(rest - optind, argv + optind, json);
-	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge)", sub);
+	if (!strcmp(sub, "export"))
+		return reg_export(rest - optind, argv + optind, prefix, utf16);
+	if (!strcmp(sub, "import"))
+		return reg_import(rest - optind, argv + optind, prefix);
+	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge, export, import)", sub);
 }

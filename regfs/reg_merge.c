@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "layerfs/casefold.h"
-#include "layerfs/hive.h"
+#include "hive_int.h"
 #include "layerfs/layer.h"
 
 #define REG_SZ 1
@@ -60,38 +60,6 @@ static int strs_add(struct strs *s, const char *p, size_t len)
 	return 0;
 }
 
-/* UTF-16LE (units) to UTF-8 into out (4 bytes a unit is enough). */
-static size_t u16_to_u8(const uint8_t *p, size_t units, char *out)
-{
-	size_t o = 0;
-	for (size_t i = 0; i < units; i++) {
-		uint32_t c = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8);
-		if (c >= 0xD800 && c < 0xDC00 && i + 1 < units) {
-			uint32_t d = (uint32_t)(p[2 * i + 2] | p[2 * i + 3] << 8);
-			if (d >= 0xDC00 && d < 0xE000) {
-				c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
-				i++;
-			}
-		}
-		if (c < 0x80) {
-			out[o++] = (char)c;
-		} else if (c < 0x800) {
-			out[o++] = (char)(0xC0 | c >> 6);
-			out[o++] = (char)(0x80 | (c & 0x3F));
-		} else if (c < 0x10000) {
-			out[o++] = (char)(0xE0 | c >> 12);
-			out[o++] = (char)(0x80 | (c >> 6 & 0x3F));
-			out[o++] = (char)(0x80 | (c & 0x3F));
-		} else {
-			out[o++] = (char)(0xF0 | c >> 18);
-			out[o++] = (char)(0x80 | (c >> 12 & 0x3F));
-			out[o++] = (char)(0x80 | (c >> 6 & 0x3F));
-			out[o++] = (char)(0x80 | (c & 0x3F));
-		}
-	}
-	return o;
-}
-
 /* Split a value into strings: at NULs (MULTI_SZ), or at sep within its
  * first string (a ';'-list in a REG_SZ). Empty strings are dropped. */
 static int split_value(const struct lf_rval *v, char sep, struct strs *out)
@@ -100,7 +68,7 @@ static int split_value(const struct lf_rval *v, char sep, struct strs *out)
 	char *u8 = malloc(units * 4 + 1);
 	if (!u8)
 		return -ENOMEM;
-	size_t n = u16_to_u8(v->data, units, u8);
+	size_t n = reg_u16_to_u8(v->data, units, u8);
 	u8[n] = 0;
 	if (sep)
 		n = strlen(u8);  /* a REG_SZ ends at its NUL */
@@ -115,28 +83,6 @@ static int split_value(const struct lf_rval *v, char sep, struct strs *out)
 	}
 	free(u8);
 	return rc;
-}
-
-static int utf8_to_u16(const char *s, uint8_t *out)
-{
-	int n = 0;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
-		uint32_t c = *p++;
-		int more = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
-		if (more)
-			c &= 0x3F >> more;
-		while (more-- && (*p & 0xC0) == 0x80)
-			c = c << 6 | (*p++ & 0x3F);
-		if (c >= 0x10000) {
-			c -= 0x10000;
-			out[n++] = (uint8_t)(0xD800 | c >> 10);
-			out[n++] = (uint8_t)((0xD800 | c >> 10) >> 8);
-			c = 0xDC00 | (c & 0x3FF);
-		}
-		out[n++] = (uint8_t)c;
-		out[n++] = (uint8_t)(c >> 8);
-	}
-	return n;
 }
 
 /* Join strings back: NUL-separated with a final extra NUL (MULTI_SZ), or
@@ -155,7 +101,7 @@ static int join_value(const struct strs *s, char sep, uint8_t **data, uint32_t *
 			b[o++] = (uint8_t)sep;
 			b[o++] = 0;
 		}
-		o += (size_t)utf8_to_u16(s->v[i], b + o);
+		o += reg_u8_to_u16(s->v[i], b + o);
 		if (!sep)
 			o += 2;  /* each string's NUL */
 	}
@@ -208,7 +154,7 @@ static int is_string(uint32_t t)
 	return t == REG_SZ || t == REG_EXPAND_SZ;
 }
 
-static void remove_value(struct lf_rkey *k, const char *name)
+void lf_rval_remove(struct lf_rkey *k, const char *name)
 {
 	struct lf_rval *v = lf_rval_find(k, name);
 	if (!v)
@@ -221,7 +167,7 @@ static void remove_value(struct lf_rkey *k, const char *name)
 	lf_rkey_changed(k);
 }
 
-static void remove_key(struct lf_rkey *k, const char *name)
+void lf_rkey_remove(struct lf_rkey *k, const char *name)
 {
 	struct lf_rkey *c = lf_rkey_find(k, name);
 	if (!c)
@@ -264,10 +210,10 @@ static int merge_key(struct lf_rkey *base, const struct lf_rkey *top, const stru
 			clear_key(base);
 	for (size_t i = 0; i < top->nval; i++)
 		if (is_token(top->val[i].name) && strcmp(top->val[i].name, LF_OPAQUE_NAME))
-			remove_value(base, top->val[i].name + tl);
+			lf_rval_remove(base, top->val[i].name + tl);
 	for (size_t i = 0; i < top->nsub; i++)
 		if (is_token(top->sub[i]->name))
-			remove_key(base, top->sub[i]->name + tl);
+			lf_rkey_remove(base, top->sub[i]->name + tl);
 	if (top->mtime > base->mtime)
 		base->mtime = top->mtime;
 	if (top->sd) {

@@ -72,6 +72,18 @@ struct lf_rkey *lf_rkey_new(const char *name, int64_t mtime);
 void lf_rkey_free(struct lf_rkey *k);
 struct lf_rkey *lf_rkey_find(struct lf_rkey *k, const char *name);
 struct lf_rval *lf_rval_find(struct lf_rkey *k, const char *name);
+/* Remove a subkey (with all below it) or a value, by name in any case. */
+void lf_rkey_remove(struct lf_rkey *k, const char *name);
+void lf_rval_remove(struct lf_rkey *k, const char *name);
+/* .reg text (regedit 5.00) of the tree under root, whose path is prefix
+ * ("HKEY_LOCAL_MACHINE\\SOFTWARE"); UTF-8, or UTF-16LE with a BOM. */
+int lf_reg_export(const struct lf_rkey *root, const char *prefix, int utf16, char **text,
+		  size_t *len);
+/* Apply .reg text (UTF-16LE with a BOM, or UTF-8) to the tree under root,
+ * whose path is prefix; keys outside it are an error. On error, err names
+ * the line; the tree may hold the edits before it. */
+int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
+		  const char *what, struct lf_err *err);
 /* Names were removed or respelt: drop the lookup index (rebuilt on use). */
 void lf_rkey_changed(struct lf_rkey *k);
 /* Append (the caller keeps names unique); 0 or -ENOMEM. */

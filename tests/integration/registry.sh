@@ -111,6 +111,59 @@ PY
 check "a torn log entry ends the replay there (2 of 24 applied)" python3 -c "
 import json; r = json.load(open('$WORK/.json')); assert r['log_entries'] == 2, r"
 
+# .reg export and import: a hive emptied with [-KEY] lines and filled
+# again from its own export (UTF-16LE with BOM, as regedit writes, and
+# UTF-8) gives the same hive back, every key, value, type and order.
+roundtrip() { # roundtrip HIVE PREFIX [--utf16]
+  local h=$1 p=$2
+  "$LAYERCTL" reg export --prefix "$p" ${3:-} "$WORK/$h" "$WORK/$h.exp.reg" || return 1
+  python3 - "$WORK/$h.exp.reg" "$p" "$WORK/$h.del.reg" <<'PY' || return 1
+import sys
+raw = open(sys.argv[1], "rb").read()
+t = raw[2:].decode("utf-16-le") if raw[:2] == b"\xff\xfe" else raw.decode("utf-8")
+p = sys.argv[2]
+tops = []
+for l in t.splitlines():
+    if l.startswith("[" + p + "\\"):
+        top = l[len(p) + 2:-1].split("\\")[0]
+        if top not in tops:
+            tops.append(top)
+open(sys.argv[3], "w").write("Windows Registry Editor Version 5.00\r\n\r\n" +
+                             "".join(f"[-{p}\\{k}]\r\n" for k in tops))
+PY
+  cp "$WORK/$h" "$WORK/$h.rt"
+  "$LAYERCTL" reg import --prefix "$p" "$WORK/$h.rt" "$WORK/$h.del.reg" 2>/dev/null || return 1
+  [ "$(hivexregedit --export "$WORK/$h.rt" '\\' | grep -c '^\[')" -eq 1 ] || return 1
+  "$LAYERCTL" reg import --prefix "$p" "$WORK/$h.rt" "$WORK/$h.exp.reg" 2>/dev/null || return 1
+  hivexregedit --export "$WORK/$h" '\\' >"$WORK/$h.a.reg" 2>/dev/null
+  hivexregedit --export "$WORK/$h.rt" '\\' | cmp - "$WORK/$h.a.reg"
+}
+check ".reg round trip, UTF-16LE with BOM (DEFAULT)" roundtrip DEFAULT 'HKEY_USERS\.DEFAULT' --utf16
+check ".reg round trip, UTF-8 (NTUSER.DAT: big and binary values, wrapped hex)" roundtrip NTUSER.DAT 'HKEY_CURRENT_USER'
+cat >"$WORK/bad.reg" <<'REG'
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SAM\SAM]
+"Ok"=dword:00000001
+"Broken"=dword:xyz
+REG
+refuses "a .reg file with a bad value names its line" "line 5" "$LAYERCTL" reg import --prefix 'HKEY_LOCAL_MACHINE\SAM' "$WORK/SAM" "$WORK/bad.reg" "$WORK/bad.out"
+cat >"$WORK/edit.reg" <<'REG'
+Windows Registry Editor Version 5.00
+
+; values set, deleted, a key made and one deleted
+[HKEY_LOCAL_MACHINE\SAM\SAM\New Key]
+@="default text"
+"Multi"=hex(7):61,00,00,00,62,00,00,00,00,00
+"Quote \"q\""="C:\\Path\\"
+[-HKEY_LOCAL_MACHINE\SAM\SAM\Domains]
+REG
+check ".reg edits: strings with escapes, hex(7), @, [-KEY]" bash -c "
+  '$LAYERCTL' reg import --prefix 'HKEY_LOCAL_MACHINE\\SAM' '$WORK/SAM' '$WORK/edit.reg' '$WORK/edited' &&
+  hivexregedit --export '$WORK/edited' '\\' >'$WORK/e.reg' &&
+  grep -q '^\[\\\\SAM\\\\New Key\]' '$WORK/e.reg' && ! grep -qi '^\[\\\\SAM\\\\Domains' '$WORK/e.reg' &&
+  '$LAYERCTL' reg export --prefix X '$WORK/edited' | grep -qF '\"Quote \\\"q\\\"\"=\"C:\\\\Path\\\\\"'"
+
 # Hostile hives: one line naming the file, nothing written.
 head -c 6000 "$WORK/SAM" >"$WORK/short.hive"
 refuses "a truncated hive" "short.hive" "$LAYERCTL" reg compact "$WORK/short.hive" "$WORK/x.out"

@@ -1,0 +1,57 @@
+/* UTF-16LE <-> UTF-8, for registry strings (surrogate pairs joined; a
+ * lone surrogate is kept as its own code point, as Windows stores it). */
+#include "hive_int.h"
+
+size_t reg_u16_to_u8(const uint8_t *p, size_t units, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < units; i++) {
+		uint32_t c = (uint32_t)(p[2 * i] | p[2 * i + 1] << 8);
+		if (c >= 0xD800 && c < 0xDC00 && i + 1 < units) {
+			uint32_t d = (uint32_t)(p[2 * i + 2] | p[2 * i + 3] << 8);
+			if (d >= 0xDC00 && d < 0xE000) {
+				c = 0x10000 + ((c - 0xD800) << 10) + (d - 0xDC00);
+				i++;
+			}
+		}
+		if (c < 0x80) {
+			out[o++] = (char)c;
+		} else if (c < 0x800) {
+			out[o++] = (char)(0xC0 | c >> 6);
+			out[o++] = (char)(0x80 | (c & 0x3F));
+		} else if (c < 0x10000) {
+			out[o++] = (char)(0xE0 | c >> 12);
+			out[o++] = (char)(0x80 | (c >> 6 & 0x3F));
+			out[o++] = (char)(0x80 | (c & 0x3F));
+		} else {
+			out[o++] = (char)(0xF0 | c >> 18);
+			out[o++] = (char)(0x80 | (c >> 12 & 0x3F));
+			out[o++] = (char)(0x80 | (c >> 6 & 0x3F));
+			out[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	return o;
+}
+
+size_t reg_u8_to_u16(const char *s, uint8_t *out)
+{
+	size_t n = 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+		uint32_t c = *p++;
+		int more = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
+		if (more)
+			c &= 0x3F >> more;
+		while (more-- && (*p & 0xC0) == 0x80)
+			c = c << 6 | (*p++ & 0x3F);
+		if (c >= 0x10000) {
+			c -= 0x10000;
+			uint32_t hi = 0xD800 | c >> 10;
+			out[n++] = (uint8_t)hi;
+			out[n++] = (uint8_t)(hi >> 8);
+			c = 0xDC00 | (c & 0x3FF);
+		}
+		out[n++] = (uint8_t)c;
+		out[n++] = (uint8_t)(c >> 8);
+	}
+	return n;
+}

@@ -20,6 +20,7 @@ static void reg_usage(FILE *f)
 		"       layerctl reg merge [--json] OUT HIVE [HIVE]...\n"
 		"       layerctl reg export [--prefix KEY] [--utf16] HIVE [OUT.reg]\n"
 		"       layerctl reg import [--prefix KEY] HIVE FILE.reg [OUT]\n"
+		"       layerctl reg diff [--json] HIVE-A HIVE-B\n"
 		"\n"
 		"Registry hives (regf files: SYSTEM, SOFTWARE, NTUSER.DAT...).\n"
 		"\n"
@@ -42,6 +43,10 @@ static void reg_usage(FILE *f)
 		"  import HIVE REG  apply a .reg file (UTF-16LE with BOM, or UTF-8): keys\n"
 		"                   and values set, [-KEY] and \"NAME\"=- delete; the result\n"
 		"                   goes to OUT, or replaces HIVE (atomically).\n"
+		"  diff A B         keys and values only in A (-), only in B (+), or\n"
+		"                   changed (~: type or data), names compared ignoring\n"
+		"                   case. Exit status as diff(1): 0 the same, 1 different,\n"
+		"                   2 trouble.\n"
 		"  --prefix KEY     the hive's path in .reg files; default\n"
 		"                   HKEY_LOCAL_MACHINE\\NAME (NAME: the file name, upper\n"
 		"                   case), HKEY_CURRENT_USER for NTUSER.DAT.\n"
@@ -234,6 +239,85 @@ static int reg_import(int argc, char **argv, const char *prefix)
 	return EXIT_OK;
 }
 
+struct differ {
+	json_t *j;               /* --json: the list of differences */
+	long n;
+};
+
+static void difference(struct differ *d, char what, const char *path, const char *value)
+{
+	d->n++;
+	if (d->j)
+		json_array_append_new(d->j, json_pack("{s:s%, s:s, s:s?}", "change", &what, (size_t)1,
+						      "key", path, "value", value));
+	else if (value)
+		printf("%c [%s] \"%s\"\n", what, path, value);
+	else
+		printf("%c [%s]\n", what, path);
+}
+
+static void diff_keys(struct differ *d, struct lf_rkey *a, struct lf_rkey *b, const char *path,
+		      int depth)
+{
+	if (depth > 512)
+		return;
+	for (size_t i = 0; i < a->nval; i++) {
+		struct lf_rval *x = &a->val[i], *y = lf_rval_find(b, x->name);
+		if (!y)
+			difference(d, '-', path, x->name);
+		else if (x->type != y->type || x->len != y->len || memcmp(x->data, y->data, x->len))
+			difference(d, '~', path, x->name);
+	}
+	for (size_t i = 0; i < b->nval; i++)
+		if (!lf_rval_find(a, b->val[i].name))
+			difference(d, '+', path, b->val[i].name);
+	for (size_t i = 0; i < a->nsub; i++) {
+		struct lf_rkey *x = a->sub[i], *y = lf_rkey_find(b, x->name);
+		char *p = malloc(strlen(path) + strlen(x->name) + 2);
+		if (!p)
+			return;
+		sprintf(p, "%s%s%s", path, *path ? "\\" : "", x->name);
+		if (y)
+			diff_keys(d, x, y, p, depth + 1);
+		else
+			difference(d, '-', p, NULL);
+		free(p);
+	}
+	for (size_t i = 0; i < b->nsub; i++) {
+		if (lf_rkey_find(a, b->sub[i]->name))
+			continue;
+		char *p = malloc(strlen(path) + strlen(b->sub[i]->name) + 2);
+		if (!p)
+			return;
+		sprintf(p, "%s%s%s", path, *path ? "\\" : "", b->sub[i]->name);
+		difference(d, '+', p, NULL);
+		free(p);
+	}
+}
+
+static int reg_diff(int argc, char **argv, int json)
+{
+	if (argc != 2)
+		return cli_usage_error("reg", "diff takes two hives");
+	struct lf_err err = {0};
+	struct lf_hive *a = NULL, *b = NULL;
+	if (lf_hive_load(argv[0], &a, &err) || lf_hive_load(argv[1], &b, &err)) {
+		cli_error("%s", err.msg);
+		lf_hive_free(a);
+		return 2;
+	}
+	warn_dirty(argv[0], a);
+	warn_dirty(argv[1], b);
+	struct differ d = { json ? json_array() : NULL, 0 };
+	diff_keys(&d, a->root, b->root, "", 0);
+	if (json)
+		cli_print_json(json_pack("{s:s, s:s, s:o}", "a", argv[0], "b", argv[1],
+					 "differences", d.j));
+	lf_hive_free(a);
+	lf_hive_free(b);
+	return d.n ? 1 : 0;
+}
+
 int cmd_reg(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -250,7 +334,7 @@ int cmd_reg(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error("reg", "no subcommand (compact, merge, export, import)");
+		return cli_usage_error("reg", "no subcommand (compact, merge, export, import, diff)");
 	const char *sub = argv[optind++];
 	/* options may also follow the subcommand */
 	int rest = optind, utf16 = 0;
@@ -275,5 +359,8 @@ int cmd_reg(int argc, char **argv)
 		return reg_export(rest - optind, argv + optind, prefix, utf16);
 	if (!strcmp(sub, "import"))
 		return reg_import(rest - optind, argv + optind, prefix);
-	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge, export, import)", sub);
+	if (!strcmp(sub, "diff"))
+		return reg_diff(rest - optind, argv + optind, json);
+	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge, export, import, diff)",
+			       sub);
 }

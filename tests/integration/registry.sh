@@ -95,6 +95,13 @@ hivexregedit --export "$D/alone/base" '\' >"$D/b.reg" 2>/dev/null
 [ "$(grep -c '^\[' "$D/b.reg")" -eq 33123 ] && grep -q "dirty and no usable" "$WORK/.err" \
   && ! grep -qxF "$DISK" "$D/b.reg" \
   && ok "without its logs: a warning, the base image (33,123 keys)" || not_ok "dirty hive alone"
+"$LAYERCTL" reg diff "$D/alone/SYSTEM" "$D/SYSTEM" >"$WORK/diff.out" 2>/dev/null
+rc=$?
+[ $rc -eq 1 ] && grep -qxF '+ [ControlSet001\Control\Class\{4d36e967-e325-11ce-bfc1-08002be10318}\0003]' "$WORK/diff.out" \
+  && grep -qF '~ [ControlSet001\Control\Class\{4d36e968-e325-11ce-bfc1-08002be10318}\0000] "OSGamma4070400"' "$WORK/diff.out" \
+  && "$LAYERCTL" reg diff "$WORK/SAM" "$WORK/SAM.out" >/dev/null \
+  && ok "reg diff: base image vs logs applied names the new key and the changed value; a hive and its compact copy: no difference" \
+  || not_ok "reg diff (exit $rc)"
 # A spoilt byte in the page data of LOG1's third entry: its hash fails, the
 # replay stops after entry 2 (no later entry may follow a gap).
 cp "$D/SYSTEM" "$D/SYSTEM.LOG2" "$D/alone/"

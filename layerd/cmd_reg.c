@@ -17,7 +17,7 @@ static void reg_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerctl reg compact [--json] IN OUT\n"
-		"       layerctl reg merge [--json] OUT HIVE [HIVE]...\n"
+		"       layerctl reg merge [--json] [--rules FILE] OUT HIVE [HIVE]...\n"
 		"       layerctl reg export [--prefix KEY] [--utf16] HIVE [OUT.reg]\n"
 		"       layerctl reg import [--prefix KEY] HIVE FILE.reg [OUT]\n"
 		"       layerctl reg diff [--json] HIVE-A HIVE-B\n"
@@ -38,6 +38,9 @@ static void reg_usage(FILE *f)
 		"                   and PSModulePath lists of Session Manager\\Environment\n"
 		"                   are unioned; subkey or value .wh.NAME deletes NAME\n"
 		"                   below, value .wh..wh..opq empties its key below.\n"
+		"  --rules FILE     more ';'-list values to union: \"KEY-PATTERN = VALUE\"\n"
+		"                   a line (KEY-PATTERN a shell pattern over the key's\n"
+		"                   path from the hive's root; both ignore case).\n"
 		"  export HIVE      the hive as a regedit 5.00 .reg file (UTF-8, or UTF-16LE\n"
 		"                   with a BOM as regedit writes it) on OUT or stdout.\n"
 		"  import HIVE REG  apply a .reg file (UTF-16LE with BOM, or UTF-8): keys\n"
@@ -96,12 +99,17 @@ static int reg_compact(int argc, char **argv, int json)
 	return EXIT_OK;
 }
 
-static int reg_merge(int argc, char **argv, int json)
+static int reg_merge(int argc, char **argv, int json, const char *rules)
 {
 	if (argc < 2)
 		return cli_usage_error("reg", "merge takes OUT and at least one HIVE");
 	struct lf_err err = {0};
 	struct lf_hive out = {0};
+	struct lf_merge m = {0};
+	if (rules && lf_reg_rules_load(rules, &m, &err)) {
+		cli_error("%s", err.msg);
+		return EXIT_FAIL;
+	}
 	int rc = EXIT_OK;
 	for (int i = 1; i < argc && rc == EXIT_OK; i++) {
 		struct lf_hive *h = NULL;
@@ -120,9 +128,9 @@ static int reg_merge(int argc, char **argv, int json)
 		}
 		if (out.mtime < h->mtime)
 			out.mtime = h->mtime;
-		int m = rc ? 0 : lf_hive_merge(out.root, h->root, NULL);
-		if (m) {
-			cli_error("%s: cannot merge: %s", argv[i], strerror(-m));
+		int mr = rc ? 0 : lf_hive_merge(out.root, h->root, rules ? &m : NULL);
+		if (mr) {
+			cli_error("%s: cannot merge: %s", argv[i], strerror(-mr));
 			rc = EXIT_FAIL;
 		}
 		lf_hive_free(h);
@@ -137,6 +145,7 @@ static int reg_merge(int argc, char **argv, int json)
 	else if (rc == EXIT_OK)
 		printf("%s: %d hives merged, %lld bytes\n", argv[0], argc - 1, file_size(argv[0]));
 	lf_rkey_free(out.root);
+	lf_reg_rules_free(&m);
 	return rc;
 }
 
@@ -338,7 +347,7 @@ int cmd_reg(int argc, char **argv)
 	const char *sub = argv[optind++];
 	/* options may also follow the subcommand */
 	int rest = optind, utf16 = 0;
-	const char *prefix = NULL;
+	const char *prefix = NULL, *rules = NULL;
 	for (int i = optind; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
 			json = 1;
@@ -348,13 +357,15 @@ int cmd_reg(int argc, char **argv)
 			prefix = argv[++i];
 		else if (!strncmp(argv[i], "--prefix=", 9))
 			prefix = argv[i] + 9;
+		else if (!strcmp(argv[i], "--rules") && i + 1 < argc)
+			rules = argv[++i];
 		else
 			argv[rest++] = argv[i];
 	}
 	if (!strcmp(sub, "compact"))
 		return reg_compact(rest - optind, argv + optind, json);
 	if (!strcmp(sub, "merge"))
-		return reg_merge(rest - optind, argv + optind, json);
+		return reg_merge(rest - optind, argv + optind, json, rules);
 	if (!strcmp(sub, "export"))
 		return reg_export(rest - optind, argv + optind, prefix, utf16);
 	if (!strcmp(sub, "import"))

@@ -280,3 +280,73 @@ int lf_hive_merge(struct lf_rkey *base, const struct lf_rkey *top, const struct 
 	}
 	return merge_key(base, top, m, path, 0, 0);
 }
+
+/* Rules file: "KEY-PATTERN = VALUE" a line; '#' or ';' starts a comment. */
+int lf_reg_rules_load(const char *file, struct lf_merge *m, struct lf_err *err)
+{
+	FILE *f = fopen(file, "r");
+	if (!f)
+		return lf_err_set(err, errno, "%s: %s", file, strerror(errno));
+	size_t nb;
+	const struct lf_reg_rule *b = lf_reg_builtin_rules(&nb);
+	struct lf_reg_rule *v = malloc(nb * sizeof *v);
+	size_t n = 0;
+	int rc = v ? 0 : lf_err_set(err, ENOMEM, "out of memory");
+	for (; !rc && n < nb; n++)
+		if (!(v[n].key = strdup(b[n].key)) || !(v[n].value = strdup(b[n].value)))
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+	char line[4096];
+	for (int ln = 1; !rc && fgets(line, sizeof line, f); ln++) {
+		char *s = line + strspn(line, " \t");
+		s[strcspn(s, "\r\n")] = 0;
+		if (!*s || *s == '#' || *s == ';')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			rc = lf_err_set(err, EINVAL, "%s: line %d: 'KEY-PATTERN = VALUE' expected", file, ln);
+			break;
+		}
+		char *k = s, *val = eq + 1, *e = eq;
+		while (e > k && (e[-1] == ' ' || e[-1] == '\t'))
+			e--;
+		*e = 0;
+		val += strspn(val, " \t");
+		for (e = val + strlen(val); e > val && (e[-1] == ' ' || e[-1] == '\t');)
+			*--e = 0;
+		if (!*k || !*val) {
+			rc = lf_err_set(err, EINVAL, "%s: line %d: an empty key pattern or value name", file, ln);
+			break;
+		}
+		struct lf_reg_rule *nv = realloc(v, (n + 1) * sizeof *nv);
+		if (!nv) {
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+			break;
+		}
+		v = nv;
+		v[n].key = strdup(k);
+		v[n].value = strdup(val);
+		n++;
+		if (!v[n - 1].key || !v[n - 1].value)
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+	}
+	fclose(f);
+	m->rules = v;
+	m->nrules = n;
+	if (rc) {
+		lf_reg_rules_free(m);
+		return rc;
+	}
+	return 0;
+}
+
+void lf_reg_rules_free(struct lf_merge *m)
+{
+	struct lf_reg_rule *v = (struct lf_reg_rule *)m->rules;
+	for (size_t i = 0; v && i < m->nrules; i++) {
+		free((char *)v[i].key);
+		free((char *)v[i].value);
+	}
+	free(v);
+	m->rules = NULL;
+	m->nrules = 0;
+}

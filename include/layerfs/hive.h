@@ -63,6 +63,10 @@ struct lf_merge {
 };
 /* Path, PATHEXT, PSModulePath of Session Manager\Environment; a user's Path. */
 const struct lf_reg_rule *lf_reg_builtin_rules(size_t *n);
+/* The built-in rules plus those of a rules file ("KEY-PATTERN = VALUE" a
+ * line, '#' or ';' comments); free with lf_reg_rules_free. */
+int lf_reg_rules_load(const char *file, struct lf_merge *m, struct lf_err *err);
+void lf_reg_rules_free(struct lf_merge *m);
 /* Merge top (a higher layer's fragment) onto base, in place. m NULL: the
  * built-in rules. 0 or -errno. */
 int lf_hive_merge(struct lf_rkey *base, const struct lf_rkey *top, const struct lf_merge *m);

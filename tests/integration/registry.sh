@@ -171,6 +171,20 @@ check ".reg edits: strings with escapes, hex(7), @, [-KEY]" bash -c "
   grep -q '^\[\\\\SAM\\\\New Key\]' '$WORK/e.reg' && ! grep -qi '^\[\\\\SAM\\\\Domains' '$WORK/e.reg' &&
   '$LAYERCTL' reg export --prefix X '$WORK/edited' | grep -qF '\"Quote \\\"q\\\"\"=\"C:\\\\Path\\\\\"'"
 
+# A rules file adds ';'-lists to union; without it the higher value wins.
+printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SAM\\SAM\\Lists]\r\n"Dirs"="C:\\\\a;C:\\\\b"\r\n' >"$WORK/l1.reg"
+printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SAM\\SAM\\Lists]\r\n"Dirs"="c:\\\\B;C:\\\\c"\r\n' >"$WORK/l2.reg"
+printf '# our own lists\nsam\\list? = DIRS\n' >"$WORK/rules.txt"
+"$LAYERCTL" reg import "$WORK/SAM" "$WORK/l1.reg" "$WORK/h1" && "$LAYERCTL" reg import "$WORK/SAM" "$WORK/l2.reg" "$WORK/h2"
+"$LAYERCTL" reg merge --rules "$WORK/rules.txt" "$WORK/mr" "$WORK/h1" "$WORK/h2" >/dev/null
+"$LAYERCTL" reg merge "$WORK/mn" "$WORK/h1" "$WORK/h2" >/dev/null
+[ "$("$LAYERCTL" reg export "$WORK/mr" | grep '^"Dirs"' | tr -d '\r')" = '"Dirs"="C:\\a;C:\\b;C:\\c"' ] \
+  && [ "$("$LAYERCTL" reg export "$WORK/mn" | grep '^"Dirs"' | tr -d '\r')" = '"Dirs"="c:\\B;C:\\c"' ] \
+  && ok "merge --rules: a listed ;-list is unioned (case-insensitive duplicates dropped), others replaced" \
+  || not_ok "merge --rules"
+printf 'no equals sign here\n' >"$WORK/badrules.txt"
+refuses "a rules file with a bad line names it" "badrules.txt: line 1" "$LAYERCTL" reg merge --rules "$WORK/badrules.txt" "$WORK/x.out" "$WORK/h1"
+
 # Hostile hives: one line naming the file, nothing written.
 head -c 6000 "$WORK/SAM" >"$WORK/short.hive"
 refuses "a truncated hive" "short.hive" "$LAYERCTL" reg compact "$WORK/short.hive" "$WORK/x.out"

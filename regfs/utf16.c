@@ -38,11 +38,19 @@ size_t reg_u8_to_u16(const char *s, uint8_t *out)
 	size_t n = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		uint32_t c = *p++;
-		int more = c < 0x80 ? 0 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : 3;
-		if (more)
+		int more = c < 0x80 ? 0 : c < 0xC0 ? -1 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : c < 0xF8 ? 3 : -1;
+		int k = 0;
+		if (more > 0)
 			c &= 0x3F >> more;
-		while (more-- && (*p & 0xC0) == 0x80)
-			c = c << 6 | (*p++ & 0x3F);
+		while (k < more && (p[k] & 0xC0) == 0x80)
+			c = c << 6 | (p[k++] & 0x3F);
+		/* a broken sequence is one U+FFFD, never a control character
+		 * made of its bits (a newline in a name would break a .reg) */
+		if (more < 0 || k < more || c > 0x10FFFF || (c >= 0xD800 && c < 0xE000) ||
+		    (more == 1 && c < 0x80) || (more == 2 && c < 0x800) || (more == 3 && c < 0x10000))
+			c = 0xFFFD;
+		else
+			p += k;
 		if (c >= 0x10000) {
 			c -= 0x10000;
 			uint32_t hi = 0xD800 | c >> 10;

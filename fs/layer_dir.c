@@ -396,11 +396,9 @@ static ssize_t pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return done;
 }
 
-/* Open a regular file for reading. O_NONBLOCK: a FIFO in a hostile layer
- * must not hang the caller (it is refused, as are devices). */
-static int open_file(struct dir_layer *d, lf_ino ino)
+int dirl_open_file(struct dir_layer *d, lf_ino ino, int flags)
 {
-	int fd = dirl_open_node(d, ino, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	int fd = dirl_open_node(d, ino, flags | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return fd == -ELOOP ? -EINVAL : fd;
 	struct stat st;
@@ -415,7 +413,7 @@ static int open_file(struct dir_layer *d, lf_ino ino)
 static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 		       uint64_t off)
 {
-	int fd = open_file(DL(l), ino);
+	int fd = dirl_open_file(DL(l), ino, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	ssize_t n = pread_full(fd, buf, len, off);
@@ -425,7 +423,7 @@ static ssize_t dl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 
 static int dl_open(struct lf_layer *l, lf_ino ino, uint64_t *fh)
 {
-	int fd = open_file(DL(l), ino);
+	int fd = dirl_open_file(DL(l), ino, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	*fh = (uint64_t)fd;

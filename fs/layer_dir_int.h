@@ -49,6 +49,10 @@ int dirl_parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int
 void dirl_put_fd(int fd, int owned);
 /* Open a node (never through a symlink). */
 int dirl_open_node(struct dir_layer *d, lf_ino ino, int flags);
+/* Open a regular file with flags (O_RDONLY, O_WRONLY...). O_NONBLOCK: a
+ * FIFO in a hostile layer must not hang the caller; it is refused (EINVAL),
+ * as are devices and symlinks; a folder is EISDIR. */
+int dirl_open_file(struct dir_layer *d, lf_ino ino, int flags);
 void dirl_stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a);
 
 /* The write side's ops, filled into the table of a writable layer. */

@@ -232,12 +232,6 @@ static int dw_rename(struct lf_layer *l, lf_ino dir, const char *name, lf_ino ne
 	return rc;
 }
 
-static int open_rw(struct dir_layer *d, lf_ino ino, int flags)
-{
-	flags &= ~(O_CREAT | O_EXCL | O_DIRECT | O_APPEND);
-	return dirl_open_node(d, ino, flags | O_NOCTTY | O_NONBLOCK);
-}
-
 /* Set what valid says on the file at (dfd, name); flags for the *at()
  * calls that take them. */
 static int set_by_name(int dfd, const char *name, int flags, const struct lf_attr *a,
@@ -278,9 +272,9 @@ static int dw_setattr(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
 	if (fd >= 0)
 		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
 	if (valid & LF_SET_SIZE) {
-		int tfd = fd >= 0 ? open(proc, O_WRONLY | O_CLOEXEC) : open_rw(d, ino, O_WRONLY);
+		int tfd = fd >= 0 ? open(proc, O_WRONLY | O_CLOEXEC) : dirl_open_file(d, ino, O_WRONLY);
 		if (tfd < 0)
-			return tfd == -ELOOP ? -EINVAL : fd >= 0 ? -errno : tfd;
+			return fd >= 0 ? -errno : tfd;
 		rc = ftruncate(tfd, (off_t)a->size) < 0 ? -errno : 0;
 		close(tfd);
 		if (rc)
@@ -341,15 +335,11 @@ static int dw_removexattr(struct lf_layer *l, lf_ino ino, const char *name)
 
 static int dw_open_rw(struct lf_layer *l, lf_ino ino, int flags, uint64_t *fh)
 {
-	int fd = open_rw(DL(l), ino, flags);
+	/* the kernel has created, and computes append offsets itself;
+	 * O_DIRECT would bind our buffers to its alignment */
+	int fd = dirl_open_file(DL(l), ino, flags & ~(O_CREAT | O_EXCL | O_DIRECT | O_APPEND));
 	if (fd < 0)
-		return fd == -ELOOP ? -EINVAL : fd;
-	struct stat st;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		close(fd);
-		return rc;
-	}
+		return fd;
 	*fh = (uint64_t)fd;
 	return 0;
 }

@@ -168,10 +168,11 @@ static int readonly(struct lf_union *u)
 	return u->upper ? 0 : -EROFS;
 }
 
-/* Start a change in folder parent: the folder, busy, under wlock. */
-static struct unode *begin(struct lf_union *u, uint64_t parent, int *rc)
+/* Start a change in folder parent that may make newname there (NULL: it
+ * makes no name): the folder, busy, under wlock. */
+static struct unode *begin(struct lf_union *u, uint64_t parent, const char *newname, int *rc)
 {
-	*rc = readonly(u);
+	*rc = newname && strlen(newname) > 255 ? -ENAMETOOLONG : readonly(u);
 	if (*rc)
 		return NULL;
 	pthread_mutex_lock(&u->wlock);
@@ -233,10 +234,8 @@ static int make_opaque_dir(struct lf_union *u, lf_ino dir, const char *name,
 static int make_new(struct lf_union *u, uint64_t parent, const char *name,
 		    const struct lf_new *w, struct lf_attr *out, uint64_t *fh)
 {
-	if (strlen(name) > 255)
-		return -ENAMETOOLONG;
 	int rc;
-	struct unode *p = begin(u, parent, &rc);
+	struct unode *p = begin(u, parent, name, &rc);
 	if (!p)
 		return rc;
 	struct found f;
@@ -266,6 +265,13 @@ static int make_new(struct lf_union *u, uint64_t parent, const char *name,
 	return rc;
 }
 
+/* What a create, mkdir or symlink makes: owned by c (NULL: the daemon). */
+static struct lf_new owned(uint32_t mode, const struct lf_cred *c)
+{
+	return (struct lf_new){ .mode = mode, .uid = c ? c->uid : LF_KEEP_ID,
+				.gid = c ? c->gid : LF_KEEP_ID };
+}
+
 int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		    int flags, const struct lf_cred *c, struct lf_attr *out,
 		    struct lf_ufile **file)
@@ -273,8 +279,8 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 	struct lf_ufile *f = malloc(sizeof *f);
 	if (!f)
 		return -ENOMEM;
-	struct lf_new w = { .mode = S_IFREG | (mode & 07777), .uid = c ? c->uid : LF_KEEP_ID,
-			    .gid = c ? c->gid : LF_KEEP_ID, .flags = flags };
+	struct lf_new w = owned(S_IFREG | (mode & 07777), c);
+	w.flags = flags;
 	int rc = make_new(u, parent, name, &w, out, &f->fh);
 	if (rc) {
 		free(f);
@@ -289,26 +295,23 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		   const struct lf_cred *c, struct lf_attr *out)
 {
-	struct lf_new w = { .mode = S_IFDIR | (mode & 07777), .uid = c ? c->uid : LF_KEEP_ID,
-			    .gid = c ? c->gid : LF_KEEP_ID };
+	struct lf_new w = owned(S_IFDIR | (mode & 07777), c);
 	return make_new(u, parent, name, &w, out, NULL);
 }
 
 int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out)
 {
-	struct lf_new w = { .mode = S_IFLNK | 0777, .uid = c ? c->uid : LF_KEEP_ID,
-			    .gid = c ? c->gid : LF_KEEP_ID, .target = target };
+	struct lf_new w = owned(S_IFLNK | 0777, c);
+	w.target = target;
 	return make_new(u, parent, name, &w, out, NULL);
 }
 
 int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
 		  struct lf_attr *out)
 {
-	if (strlen(newname) > 255)
-		return -ENAMETOOLONG;
 	int rc;
-	struct unode *p = begin(u, newparent, &rc);
+	struct unode *p = begin(u, newparent, newname, &rc);
 	if (!p)
 		return rc;
 	struct unode *n = node_get(u, ino);
@@ -395,7 +398,7 @@ static int empty_dir(struct lf_union *u, struct unode *p, const struct found *f)
 static int remove_name(struct lf_union *u, uint64_t parent, const char *name, int dir)
 {
 	int rc;
-	struct unode *p = begin(u, parent, &rc);
+	struct unode *p = begin(u, parent, NULL, &rc);
 	if (!p)
 		return rc;
 	struct found f;
@@ -537,10 +540,8 @@ int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
 		return -EINVAL;
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
 		return -EINVAL;
-	if (strlen(newname) > 255)
-		return -ENAMETOOLONG;
 	int rc;
-	struct unode *p1 = begin(u, parent, &rc);
+	struct unode *p1 = begin(u, parent, newname, &rc);
 	if (!p1)
 		return rc;
 	struct unode *p2 = node_get(u, newparent);

@@ -218,29 +218,29 @@ static hive_h *open_image(const uint8_t *b, size_t size)
 	return h;
 }
 
-int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
+/* Load the image img (size bytes, owned: freed here) read from name; file
+ * is where its logs may lie, or NULL for an image that is not a file. */
+static int load_image(const char *name, const char *file, uint8_t *img, size_t size,
+		      struct lf_hive **out, struct lf_err *err)
 {
-	struct loader L = { .file = file, .err = err };
-	uint8_t *img = NULL;
-	int rc = slurp(file, &img, &L.size, err);
-	if (rc)
-		return rc;
-	int dirty = 0, entries = 0;
-	if (memcmp(img, "regf", 4)) {
-		rc = lf_err_set(err, EINVAL, "%s: not a registry hive (no 'regf' signature)", file);
+	struct loader L = { .file = name, .err = err, .size = size };
+	int rc = 0, dirty = 0, entries = 0;
+	if (size < 0x2000 || memcmp(img, "regf", 4)) {
+		rc = lf_err_set(err, EINVAL, "%s: not a registry hive (%s)", name,
+				size < 0x2000 ? "too small" : "no 'regf' signature");
 	} else {
 		dirty = memcmp(img + 4, img + 8, 4) != 0;
-		int r = dirty ? hive_replay_logs(file, &img, &L.size, &entries) : 0;
+		int r = dirty && file ? hive_replay_logs(file, &img, &L.size, &entries) : 0;
 		if (r == -ENOMEM)
-			rc = lf_err_set(err, ENOMEM, "%s: out of memory", file);
+			rc = lf_err_set(err, ENOMEM, "%s: out of memory", name);
 	}
 	L.map = img;
-	if (!rc && !(L.h = entries ? open_image(img, L.size) : hivex_open(file, 0)))
-		rc = lf_err_set(err, errno ? errno : EINVAL, "%s: hivex cannot open it%s: %s", file,
+	if (!rc && !(L.h = entries || !file ? open_image(img, L.size) : hivex_open(file, 0)))
+		rc = lf_err_set(err, errno ? errno : EINVAL, "%s: hivex cannot open it%s: %s", name,
 				entries ? " (with its logs applied)" : "", strerror(errno ? errno : EINVAL));
 	struct lf_hive *h = rc ? NULL : calloc(1, sizeof *h);
 	if (!rc && !h)
-		rc = lf_err_set(err, ENOMEM, "%s: out of memory", file);
+		rc = lf_err_set(err, ENOMEM, "%s: out of memory", name);
 	if (!rc) {
 		h->dirty = dirty;
 		h->log_entries = entries;
@@ -258,6 +258,26 @@ int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
 	}
 	*out = h;
 	return 0;
+}
+
+int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
+{
+	uint8_t *img = NULL;
+	size_t size = 0;
+	int rc = slurp(file, &img, &size, err);
+	return rc ? rc : load_image(file, file, img, size, out, err);
+}
+
+int lf_hive_load_image(const char *name, const void *image, size_t size, struct lf_hive **out,
+		       struct lf_err *err)
+{
+	if (size > 0x7FFFFFFF)
+		return lf_err_set(err, EFBIG, "%s: too big for a registry hive", name);
+	uint8_t *img = malloc(size ? size : 1);
+	if (!img)
+		return lf_err_set(err, ENOMEM, "%s: out of memory", name);
+	memcpy(img, image, size);
+	return load_image(name, NULL, img, size, out, err);
 }
 
 void lf_hive_free(struct lf_hive *h)

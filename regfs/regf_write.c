@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layerfs/casefold.h"
 #include "layerfs/hive.h"
 
 #define HBIN_START 0x1000
@@ -411,8 +412,31 @@ static int write_all(int fd, const uint8_t *p, size_t n)
 	return 0;
 }
 
-int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err)
+/* Windows keeps subkey lists sorted by upper-cased name (it searches
+ * them by bisection); merged and edited trees are sorted here. */
+static int by_name(const void *a, const void *b)
 {
+	const struct lf_rkey *x = *(struct lf_rkey *const *)a, *y = *(struct lf_rkey *const *)b;
+	return lf_casecmp(x->name, y->name);
+}
+
+static void sort_keys(struct lf_rkey *k, int depth)
+{
+	int sorted = 1;
+	for (size_t i = 1; i < k->nsub && sorted; i++)
+		sorted = lf_casecmp(k->sub[i - 1]->name, k->sub[i]->name) <= 0;
+	if (!sorted) {
+		qsort(k->sub, k->nsub, sizeof *k->sub, by_name);
+		lf_rkey_changed(k);  /* the index holds positions */
+	}
+	if (depth < 512)
+		for (size_t i = 0; i < k->nsub; i++)
+			sort_keys(k->sub[i], depth + 1);
+}
+
+int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_err *err)
+{
+	sort_keys(h->root, 0);
 	struct writer w = { .used = HBIN_HEADER };
 	for (w.pass = 0; w.pass < 3; w.pass++) {
 		w.used = HBIN_HEADER;
@@ -421,10 +445,10 @@ int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err)
 		if (w.err)
 			break;
 		if (w.pass == 1) {
-			size_t size = (w.used + 4095) & ~(size_t)4095;
-			if (size == w.used)
-				size += 4096;  /* room for the tail's free cell */
-			w.buf = calloc(1, HBIN_START + size);
+			size_t sz = (w.used + 4095) & ~(size_t)4095;
+			if (sz == w.used)
+				sz += 4096;  /* room for the tail's free cell */
+			w.buf = calloc(1, HBIN_START + sz);
 			if (!w.buf) {
 				w.err = -ENOMEM;
 				break;
@@ -444,14 +468,37 @@ int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err)
 		put64(hb + 0x14, (uint64_t)h->mtime);
 		put32(w.buf + w.used, (uint32_t)(hbins - w.used)); /* the free tail */
 		base_block(w.buf - HBIN_START, h, (uint32_t)hbins);
+		*image = w.buf - HBIN_START;
+		*size = HBIN_START + hbins;
+	} else if (w.buf) {
+		free(w.buf - HBIN_START);
+	}
+	free(w.sks);
+	free(w.skslots);
+	if (rc)
+		return lf_err_set(err, -rc, "%s",
+				  rc == -EFBIG ? "the hive would pass 2 GiB, or a value 1 GiB"
+				  : rc == -ENAMETOOLONG ? "a name longer than a hive can hold"
+				  : strerror(-rc));
+	return 0;
+}
+
+int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err)
+{
+	uint8_t *img = NULL;
+	size_t size = 0;
+	int rc = lf_hive_image(h, &img, &size, err);
+	if (rc) {
+		lf_err_prefix(err, "%s: ", file);
+		return rc;
 	}
 	char tmp[4096];
 	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", file, (long)getpid());
-	int fd = rc ? -1 : open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (!rc && fd < 0)
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
 		rc = -errno;
 	if (!rc)
-		rc = write_all(fd, w.buf - HBIN_START, HBIN_START + hbins);
+		rc = write_all(fd, img, size);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
 	if (fd >= 0 && close(fd) < 0 && !rc)
@@ -460,14 +507,8 @@ int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err)
 		rc = -errno;
 	if (rc && fd >= 0)
 		unlink(tmp);
-	if (w.buf)
-		free(w.buf - HBIN_START);
-	free(w.sks);
-	free(w.skslots);
+	free(img);
 	if (rc)
-		return lf_err_set(err, -rc, "%s: %s", file,
-				  rc == -EFBIG ? "the hive would pass 2 GiB, or a value 1 GiB"
-				  : rc == -ENAMETOOLONG ? "a name longer than a hive can hold"
-				  : strerror(-rc));
+		return lf_err_set(err, -rc, "%s: %s", file, strerror(-rc));
 	return 0;
 }

@@ -45,11 +45,18 @@ struct lf_hive {
  * would; without usable logs, as its base image (dirty set, log_entries
  * 0: the caller warns). */
 int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err);
+/* Load a hive image held in memory (NAME is for messages); no logs are
+ * looked for. */
+int lf_hive_load_image(const char *name, const void *image, size_t size, struct lf_hive **out,
+		       struct lf_err *err);
 void lf_hive_free(struct lf_hive *h);
 
 /* Write the hive to FILE as a compact regf (via a temporary, fsynced and
  * renamed into place). */
 int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err);
+/* The same compact regf, in memory (*image malloc'd). Both sort subkeys
+ * by upper-cased name, as Windows keeps them. */
+int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_err *err);
 
 /* Merging. A rule names a ';'-list value (KEY is a shell pattern over the
  * key's path from the hive's root, VALUE a value name; both ignore case). */

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuse_ll_int.h"
+#include "fuse_serve.h"
 
 void fl_to_stat(const struct lf_attr *a, struct stat *st)
 {
@@ -27,11 +28,17 @@ void fl_to_stat(const struct lf_attr *a, struct stat *st)
 	st->st_ctim = a->ctime;
 }
 
+double fl_attr_timeout(const struct ctx *c, const struct lf_attr *a)
+{
+	/* a merged hive's size changes when a layer's copy does */
+	return a->flags & LF_ATTR_MERGED ? 0 : c->timeout;
+}
+
 void fl_fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
 	e->ino = a->ino;
-	e->attr_timeout = c->timeout;
+	e->attr_timeout = fl_attr_timeout(c, a);
 	e->entry_timeout = c->timeout;
 	fl_to_stat(a, &e->attr);
 }
@@ -80,7 +87,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		return;
 	}
 	fl_to_stat(&a, &st);
-	fuse_reply_attr(req, &st, c->timeout);
+	fuse_reply_attr(req, &st, fl_attr_timeout(c, &a));
 }
 
 static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
@@ -103,8 +110,9 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	/* every change comes through this mount, so what the page cache
-	 * holds stays true */
-	fi->keep_cache = 1;
+	 * holds stays true; a merged hive is built anew when a layer's
+	 * copy changes, and read afresh */
+	fi->keep_cache = !lf_union_file_merged(f);
 	fi->noflush = 1;  /* close need not ask: writes are in the host file */
 	if (fuse_reply_open(req, fi))
 		lf_union_release(CTX(req)->u, f); /* the opener went away */
@@ -312,45 +320,16 @@ int lf_fuse_run(struct lf_union *u, const struct lf_fuse_opts *o)
 	struct ctx c = { u, o->timeout, NULL };
 	if (lf_union_writable(u))
 		fl_write_ops(&ops);
-	char *argv[8];
-	int argc = 0;
-	argv[argc++] = "layerfs";
-	if (o->debug)
-		argv[argc++] = "-d";
-	if (o->fuse_opts && *o->fuse_opts) {
-		argv[argc++] = "-o";
-		argv[argc++] = (char *)o->fuse_opts;
-	}
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	char *argv[4];
+	struct fuse_args args = lf_fuse_args(argv, "layerfs", o->debug, o->fuse_opts);
 	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, &c);
 	int status = 1;
-	if (!se)
-		goto out;
-	c.se = se;
-	if (fuse_set_signal_handlers(se))
-		goto destroy;
-	if (fuse_session_mount(se, o->mountpoint)) {
-		fprintf(stderr, "layerfs: %s: cannot mount\n", o->mountpoint);
-		goto handlers;
+	if (se) {
+		c.se = se;
+		status = lf_fuse_serve(se, "layerfs", o->mountpoint, o->foreground,
+				       o->single_thread);
+		fuse_session_destroy(se);
 	}
-	/* The mount is live: only now may the caller go on. */
-	fuse_daemonize(o->foreground);
-	if (o->single_thread) {
-		status = fuse_session_loop(se) < 0;
-	} else {
-		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(cfg, 0);
-		fuse_loop_cfg_set_max_threads(cfg, 16);
-		/* A signal ends the loop with its number: a clean stop. */
-		status = fuse_session_loop_mt(se, cfg) < 0;
-		fuse_loop_cfg_destroy(cfg);
-	}
-	fuse_session_unmount(se);
-handlers:
-	fuse_remove_signal_handlers(se);
-destroy:
-	fuse_session_destroy(se);
-out:
 	fuse_opt_free_args(&args);
 	return status;
 }

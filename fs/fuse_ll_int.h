@@ -17,6 +17,7 @@ struct ctx {
 
 #define CTX(req) ((struct ctx *)fuse_req_userdata(req))
 
+double fl_attr_timeout(const struct ctx *c, const struct lf_attr *a);
 void fl_to_stat(const struct lf_attr *a, struct stat *st);
 void fl_fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_param *e);
 /* Fill in the operations that change the tree. */

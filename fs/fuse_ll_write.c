@@ -137,7 +137,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	}
 	struct stat res;
 	fl_to_stat(&out, &res);
-	fuse_reply_attr(req, &res, c->timeout);
+	fuse_reply_attr(req, &res, fl_attr_timeout(c, &out));
 }
 
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fuse_ll.h"
+#include "layerfs/regcompose.h"
 #include "layerfs/union.h"
 
 static void usage(FILE *f)
@@ -285,7 +286,9 @@ int main(int argc, char **argv)
 
 	struct lf_union *u = NULL;
 	struct lf_err err = {0};
-	struct lf_union_opts uo = { .prefetch = 1 };
+	/* registry hives show merged from every layer's copy */
+	struct lf_union_opts uo = { .prefetch = 1, .stack = lf_reg_stack };
+	uo.stacked = lf_hive_patterns(&uo.nstacked);
 	if (lf_union_open(&c.stack, &uo, &u, &err)) {
 		fprintf(stderr, "layerfs: %s\n", err.msg);
 		lf_stack_free(&c.stack);

@@ -128,9 +128,10 @@ void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 		node_free(u, n);
 }
 
-struct unode *node_intern(struct lf_union *u, const struct uentry *e,
-			  uint32_t depth, uint64_t parent)
+struct unode *node_intern(struct lf_union *u, const struct uentry *e, const struct unode *p)
 {
+	uint32_t depth = p->depth + 1;
+	uint64_t parent = p->ino;
 	uint64_t ino = e->ino;
 	struct shard *s = shard_of(u, ino);
 	pthread_mutex_lock(&s->lock);
@@ -155,6 +156,7 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e,
 		n->type = e->type;
 		n->depth = depth;
 		n->parent = parent;
+		n->smask = p->smask ? stacked_mask(u, p->smask, depth, e->name) : 0;
 		pthread_mutex_init(&n->lock, NULL);
 		struct unode **slot = slot_of(s, ino);
 		n->next = *slot;
@@ -283,6 +285,13 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 		return rc;
 	}
 	a->ino = n->ino;
+	a->flags = 0;
+	uint64_t msize;
+	if (stacked_is(u, n)) {
+		a->flags = LF_ATTR_MERGED;
+		if (merged_known_size(u, n->ino, &msize))
+			a->size = msize;
+	}
 	if (n->unlinked)
 		a->nlink = 0;
 	if (S_ISLNK(a->mode)) {
@@ -307,7 +316,7 @@ int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 	struct udir *d;
 	int rc = node_dir(u, p, &d);
 	const struct uentry *e = rc ? NULL : udir_find(d, name);
-	struct unode *c = e ? node_intern(u, e, p->depth + 1, p->ino) : NULL;
+	struct unode *c = e ? node_intern(u, e, p) : NULL;
 	if (!rc) {
 		pthread_mutex_unlock(&p->lock);
 		/* Linux names stop at 255 bytes: a longer one not found is
@@ -337,6 +346,10 @@ int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
+	/* a stat of a merged file says its merged size: build it */
+	struct merged *m = NULL;
+	if (stacked_is(u, n) && merged_get(u, n, &m) == 0)
+		merged_put(u, m);
 	int rc = node_attr(u, n, out);
 	node_put(u, n, 0);
 	return rc;
@@ -357,7 +370,7 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		struct lf_attr a;
 		struct unode *c = NULL;
 		if (plus) {
-			c = node_intern(u, e, n->depth + 1, n->ino);
+			c = node_intern(u, e, n);
 			if (!c || node_attr(u, c, &a)) {
 				/* skip what cannot be read; it is logged */
 				if (c)
@@ -386,11 +399,23 @@ int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
-	struct lf_ufile *f = malloc(sizeof *f);
+	struct lf_ufile *f = calloc(1, sizeof *f);
 	int rc = f ? 0 : -ENOMEM;
+	int mrc = f && stacked_is(u, n) ? merged_get(u, n, &f->merged) : -ENOENT;
 	if (f && S_ISDIR(n->type))
 		rc = -EISDIR;
-	else if (f && union_wants_write(flags))
+	else if (mrc != -ENOENT && (mrc || union_wants_write(flags))) {
+		/* a merged hive is made by the registry's merge: regfs changes it */
+		rc = mrc ? mrc : -EPERM;
+		if (!mrc)
+			union_log(u, "%s: it is merged from several layers and cannot be written "
+				  "(change the registry through regfs)", n->name);
+		if (f->merged)
+			merged_put(u, f->merged);
+	} else if (f && f->merged) {
+		f->layer = NULL;
+		f->ino = n->ino;
+	} else if (f && union_wants_write(flags))
 		rc = union_open_rw(u, n, flags, f);
 	else if (f) {
 		struct lref top = node_top(u, n);
@@ -422,6 +447,8 @@ int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 		       size_t len, uint64_t off)
 {
+	if (f->merged)
+		return merged_read(f->merged, buf, len, off);
 	ssize_t r = f->layer->ops->pread(f->layer, f->fh, buf, len, off);
 	if (r == -EIO)
 		union_log(u, "%s: node %llu: I/O error reading at %llu", f->layer->path,
@@ -431,9 +458,16 @@ ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 
 void lf_union_release(struct lf_union *u, struct lf_ufile *f)
 {
-	(void)u;
-	f->layer->ops->release(f->layer, f->fh);
+	if (f->merged)
+		merged_put(u, f->merged);
+	else
+		f->layer->ops->release(f->layer, f->fh);
 	free(f);
+}
+
+int lf_union_file_merged(const struct lf_ufile *f)
+{
+	return f->merged != NULL;
 }
 
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)
@@ -523,6 +557,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 		pthread_mutex_init(&u->shards[i].lock, NULL);
 	pthread_mutex_init(&u->wlock, NULL);
 	pthread_mutex_init(&u->alias_lock, NULL);
+	pthread_mutex_init(&u->stacked_lock, NULL);
 	u->layers = calloc((size_t)total, sizeof *u->layers);
 	u->specs = calloc((size_t)total, sizeof *u->specs);
 	int rc = u->layers && u->specs ? 0 : lf_err_set(err, ENOMEM, "out of memory");
@@ -566,6 +601,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 				u->root->nrefs = root.nrefs;
 				u->root->refs = root.refs;
 				u->root->name = strdup("");
+				u->root->smask = 0xFFFFFFFFu;
 				pthread_mutex_init(&u->root->lock, NULL);
 				*slot_of(sh, LF_UNION_ROOT) = u->root;
 				sh->count = 1;
@@ -575,6 +611,8 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 			}
 		}
 	}
+	if (!rc && stacked_init(u))
+		rc = lf_err_set(err, EINVAL, "bad merged-file patterns (at most 32)");
 	if (!rc && u->opts.prefetch)
 		u->prefetch = prefetch_start(u, entry_ino);
 	if (rc) {
@@ -608,6 +646,8 @@ void lf_union_close(struct lf_union *u)
 	free(u->layers);
 	free(u->specs);
 	alias_free(u);
+	stacked_free(u);
+	pthread_mutex_destroy(&u->stacked_lock);
 	pthread_mutex_destroy(&u->wlock);
 	pthread_mutex_destroy(&u->alias_lock);
 	free(u);

@@ -68,6 +68,7 @@ struct unode {
 	uint32_t depth;          /* folders between the root and this node */
 	uint64_t parent;         /* the folder it was found in (moves on rename) */
 	char *name;              /* its name there */
+	uint32_t smask;          /* stacked-file patterns its path is on */
 	int unlinked;            /* its name was deleted through the mount */
 	int held;                /* hold_fh keeps an unlinked upper node readable */
 	uint64_t hold_fh;
@@ -100,15 +101,18 @@ struct lf_union {
 	pthread_mutex_t alias_lock;
 	struct alias *alias;          /* upper node -> the number it kept */
 	uint64_t tmp_seq;             /* names of temporaries */
+	struct spattern { char **c; int n; } spat[32]; /* opts.stacked, split */
+	int nspat;
+	pthread_mutex_t stacked_lock;
+	struct merged *merged;        /* built merged files, by node number */
 };
 
 /* Nodes (union.c). node_get marks a node busy; node_put drops that
  * mark, or with forget > 0 that many lookups. */
 struct unode *node_get(struct lf_union *u, uint64_t ino);
 void node_put(struct lf_union *u, struct unode *n, uint64_t forget);
-/* The node for a merged entry, its lookup count raised by one. */
-struct unode *node_intern(struct lf_union *u, const struct uentry *e,
-			  uint32_t depth, uint64_t parent);
+/* The node for a merged entry of folder p, its lookup count raised by one. */
+struct unode *node_intern(struct lf_union *u, const struct uentry *e, const struct unode *p);
 /* The node's folder index, built if need be; on success n->lock is held
  * and the caller unlocks it. */
 int node_dir(struct lf_union *u, struct unode *n, struct udir **out);
@@ -120,10 +124,27 @@ int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs,
 		  int nrefs);
 /* An open file: reads and writes go straight to the layer's handle. */
 struct lf_ufile {
-	struct lf_layer *layer;
+	struct lf_layer *layer;  /* NULL for a merged file: */
 	uint64_t fh;
 	lf_ino ino;
+	struct merged *merged;   /* its bytes */
 };
+
+/* Merged files (union_stacked.c). */
+int stacked_init(struct lf_union *u);
+void stacked_free(struct lf_union *u);
+/* The pattern mask of a node named NAME at DEPTH in a folder of mask pmask. */
+uint32_t stacked_mask(const struct lf_union *u, uint32_t pmask, uint32_t depth, const char *name);
+/* Is node n a file that merges? */
+int stacked_is(const struct lf_union *u, const struct unode *n);
+/* n's merged bytes, built (or built again) if need be: a reference to drop
+ * with merged_put. 0, -ENOENT when fewer than two layers have it (it is
+ * an ordinary file), or an error (logged). */
+int merged_get(struct lf_union *u, struct unode *n, struct merged **out);
+/* The merged size already known for node number ino, if any. */
+int merged_known_size(struct lf_union *u, uint64_t ino, uint64_t *size);
+void merged_put(struct lf_union *u, struct merged *m);
+ssize_t merged_read(const struct merged *m, void *buf, size_t len, uint64_t off);
 
 /* The write side (union_write.c). */
 int union_wants_write(int flags);

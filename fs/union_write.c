@@ -200,7 +200,7 @@ static int enter(struct lf_union *u, struct unode *p, const char *name, struct l
 {
 	int rc = dir_put(u, p, name, type, &ref, 1, ino);
 	struct uentry e = { .name = (char *)name, .ino = ino, .type = type, .nrefs = 1, .refs = &ref };
-	struct unode *c = rc ? NULL : node_intern(u, &e, p->depth + 1, p->ino);
+	struct unode *c = rc ? NULL : node_intern(u, &e, p);
 	if (!rc && !c)
 		rc = -ENOMEM;
 	if (c) {
@@ -276,7 +276,7 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 		    int flags, const struct lf_cred *c, struct lf_attr *out,
 		    struct lf_ufile **file)
 {
-	struct lf_ufile *f = malloc(sizeof *f);
+	struct lf_ufile *f = calloc(1, sizeof *f);
 	if (!f)
 		return -ENOMEM;
 	struct lf_new w = owned(S_IFREG | (mode & 07777), c);
@@ -380,7 +380,7 @@ static int empty_dir(struct lf_union *u, struct unode *p, const struct found *f)
 {
 	struct uentry e = { .name = f->name, .ino = f->ino, .type = f->type,
 			    .nrefs = (uint16_t)f->nrefs, .refs = f->refs };
-	struct unode *c = node_intern(u, &e, p->depth + 1, p->ino);
+	struct unode *c = node_intern(u, &e, p);
 	if (!c)
 		return -ENOMEM;
 	struct udir *d;
@@ -432,7 +432,7 @@ static int copy_up_entry(struct lf_union *u, struct unode *p, const struct found
 {
 	struct uentry e = { .name = f->name, .ino = f->ino, .type = f->type,
 			    .nrefs = (uint16_t)f->nrefs, .refs = f->refs };
-	struct unode *n = node_intern(u, &e, p->depth + 1, p->ino);
+	struct unode *n = node_intern(u, &e, p);
 	if (!n)
 		return -ENOMEM;
 	int rc = union_copy_up(u, n, 0);

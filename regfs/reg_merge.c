@@ -16,9 +16,6 @@
 #include "hive_int.h"
 #include "layerfs/layer.h"
 
-#define REG_SZ 1
-#define REG_EXPAND_SZ 2
-#define REG_MULTI_SZ 7
 
 static const struct lf_reg_rule builtin[] = {
 	{ "ControlSet*\\Control\\Session Manager\\Environment", "Path" },

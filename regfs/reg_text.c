@@ -10,10 +10,6 @@
 
 #include "hive_int.h"
 
-#define REG_SZ 1
-#define REG_EXPAND_SZ 2
-#define REG_BINARY 3
-#define REG_DWORD 4
 
 struct out {
 	char *b;

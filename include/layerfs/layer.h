@@ -37,7 +37,13 @@ struct lf_attr {
 	uint64_t alloc;          /* bytes allocated on disk */
 	struct timespec atime, mtime, ctime, btime;
 	uint32_t wattr;          /* LF_WATTR_* */
+	uint32_t flags;          /* LF_ATTR_*: the union's, not a layer's */
 };
+
+/* The file is built from several layers' copies (a merged registry
+ * hive): its size can change without a change through the mount, so
+ * its attributes must not be cached. */
+#define LF_ATTR_MERGED 1
 
 /* Link kinds, as readlink reports them. */
 enum lf_link_kind {

@@ -53,6 +53,13 @@ const char *lf_layer_type_name(enum lf_layer_type t);
 
 struct lf_union;
 
+/* One layer's copy of a merged file, read whole. */
+struct lf_copy {
+	const void *data;
+	size_t len;
+	const char *layer;       /* the layer's name, for messages */
+};
+
 struct lf_union_opts {
 	/* Report a layer error met while serving (EIO from a corrupt layer):
 	 * one line. NULL: stderr. */
@@ -61,6 +68,17 @@ struct lf_union_opts {
 	/* Build subfolder indexes ahead of use in background threads (for a
 	 * mount; a one-off walk needs no threads). */
 	int prefetch;
+	/* Files built from every layer's copy instead of won by the highest
+	 * (registry hives): '/'-separated paths from the root, '*' standing
+	 * for any one name, case ignored; at most 32. When two or more
+	 * layers have such a file, stack() merges their copies (lowest
+	 * layer first) into *out (malloc'd), on first open or stat, again
+	 * when a copy changes. Such a file cannot be opened for writing. */
+	const char *const *stacked;
+	int nstacked;
+	int (*stack)(void *ctx, const char *name, const struct lf_copy *copies, int n,
+		     void **out, size_t *len, struct lf_err *err);
+	void *stack_ctx;
 };
 
 /* Open every layer of the (sorted) stack. A layer that fails to open
@@ -98,6 +116,13 @@ int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 		       size_t len, uint64_t off);
 void lf_union_release(struct lf_union *u, struct lf_ufile *f);
+/* Is it a merged file (its data may change under the page cache)? */
+int lf_union_file_merged(const struct lf_ufile *f);
+/* Every layer's copy of the file at PATH that would be merged, lowest
+ * layer first, read whole (free with lf_union_copies_free). 0, or
+ * -ENOENT if no layer has it. */
+int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n);
+void lf_union_copies_free(struct lf_copy *copies, int n);
 /* Symlink target made to point inside the merged view: a target rooted at
  * the layer ("C:\x") becomes relative to the link's folder. */
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size);

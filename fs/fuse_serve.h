@@ -1,0 +1,19 @@
+/* Serving a FUSE session, the same for every program of the project. */
+#ifndef LF_FUSE_SERVE_H
+#define LF_FUSE_SERVE_H
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+/* The arguments libfuse parses: the program's name, -d, -o OPTIONS
+ * (argv: room for 4). */
+struct fuse_args lf_fuse_args(char **argv, const char *prog, int debug, const char *opts);
+
+/* Mount se at MOUNTPOINT, go to the background once the mount is live
+ * (unless foreground), serve until unmounted or signalled (a signal is a
+ * clean stop), unmount. PROG names the program in messages. Returns an
+ * exit status. */
+int lf_fuse_serve(struct fuse_session *se, const char *prog, const char *mountpoint,
+		  int foreground, int single_thread);
+
+#endif

@@ -1,0 +1,330 @@
+/* Merged files: a file at a path the union was told of (a registry hive)
+ * is not won by the highest layer that has it; every layer's copy is
+ * read and handed to the stack function, and the result shows. It is
+ * built on first open or stat and kept, and built again when one of the
+ * copies it came from changes (size, time or which node it is).
+ *
+ * Which nodes are such files is known from their path: each node carries
+ * a mask of the patterns its path has followed so far, taken from its
+ * folder's when the node is made. */
+#include <errno.h>
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "union_int.h"
+
+#define MAX_COPIES 64
+
+struct stamp {
+	uint16_t layer;
+	lf_ino ino;
+	uint64_t size;
+	struct timespec mtime;
+};
+
+struct merged {
+	uint64_t ino;
+	int refs;                /* under stacked_lock: the cache's and each user's */
+	uint8_t *data;
+	size_t len;
+	int nst;
+	struct stamp st[MAX_COPIES];
+	struct merged *next;
+};
+
+int stacked_init(struct lf_union *u)
+{
+	if (u->opts.nstacked > 32)
+		return -EINVAL;
+	for (int i = 0; i < u->opts.nstacked; i++) {
+		struct spattern *p = &u->spat[u->nspat++];
+		char *s = strdup(u->opts.stacked[i]);
+		if (!s)
+			return -ENOMEM;
+		for (char *save = NULL, *c = strtok_r(s, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+			char **v = realloc(p->c, (size_t)(p->n + 1) * sizeof *v);
+			if (!v || !(v[p->n] = strdup(c))) {
+				free(v ? v : p->c);
+				p->c = NULL;
+				free(s);
+				return -ENOMEM;
+			}
+			p->c = v;
+			p->n++;
+		}
+		free(s);
+		if (p->n == 0)
+			return -EINVAL;
+	}
+	return 0;
+}
+
+void stacked_free(struct lf_union *u)
+{
+	for (int i = 0; i < u->nspat; i++) {
+		for (int j = 0; j < u->spat[i].n; j++)
+			free(u->spat[i].c[j]);
+		free(u->spat[i].c);
+	}
+	for (struct merged *m = u->merged, *nx; m; m = nx) {
+		nx = m->next;
+		free(m->data);
+		free(m);
+	}
+}
+
+uint32_t stacked_mask(const struct lf_union *u, uint32_t pmask, uint32_t depth, const char *name)
+{
+	uint32_t mask = 0;
+	for (int i = 0; i < u->nspat; i++) {
+		const struct spattern *p = &u->spat[i];
+		if ((pmask >> i & 1) && depth <= (uint32_t)p->n &&
+		    fnmatch(p->c[depth - 1], name, FNM_CASEFOLD) == 0)
+			mask |= 1u << i;
+	}
+	return mask;
+}
+
+int stacked_is(const struct lf_union *u, const struct unode *n)
+{
+	if (!n->smask || !S_ISREG(n->type))
+		return 0;
+	for (int i = 0; i < u->nspat; i++)
+		if ((n->smask >> i & 1) && (uint32_t)u->spat[i].n == n->depth)
+			return 1;
+	return 0;
+}
+
+/* The copies of n's name in the layer folders its folder is made of,
+ * highest first, down to a delete token or to something not a file. */
+static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *nst)
+{
+	*nst = 0;
+	struct unode *p = node_get(u, n->parent);
+	if (!p)
+		return -ENOENT;
+	struct udir *d;
+	int rc = node_dir(u, p, &d);
+	if (rc) {
+		node_put(u, p, 0);
+		return rc;
+	}
+	char token[1024];
+	snprintf(token, sizeof token, "%s%s", LF_WHITEOUT_PREFIX, n->name);
+	for (int r = 0; r < d->nused && *nst < MAX_COPIES; r++) {
+		struct lf_layer *l = u->layers[p->refs[r].layer];
+		struct lf_attr a;
+		int found = l->ops->lookup(l, p->refs[r].ino, n->name, &a) == 0;
+		if (found && !S_ISREG(a.mode))
+			break;
+		if (found)
+			st[(*nst)++] = (struct stamp){ p->refs[r].layer, a.ino, a.size, a.mtime };
+		if (l->ops->lookup(l, p->refs[r].ino, token, &a) == 0)
+			break;
+	}
+	pthread_mutex_unlock(&p->lock);
+	node_put(u, p, 0);
+	return 0;
+}
+
+static void copies_free(struct lf_copy *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		free((void *)c[i].data);
+	free(c);
+}
+
+void lf_union_copies_free(struct lf_copy *copies, int n)
+{
+	copies_free(copies, n);
+}
+
+/* Read the copies whole, lowest layer first. */
+static int read_copies(struct lf_union *u, const struct stamp *st, int nst, struct lf_copy **out)
+{
+	struct lf_copy *c = calloc((size_t)nst, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	int rc = 0, k = 0;
+	for (int i = nst - 1; i >= 0 && !rc; i--, k++) {
+		struct lf_layer *l = u->layers[st[i].layer];
+		c[k].layer = u->specs[st[i].layer].name;
+		if (st[i].size > 0x7FFFFFFF) {
+			rc = -EFBIG;
+			break;
+		}
+		uint8_t *b = malloc(st[i].size ? st[i].size : 1);
+		uint64_t fh;
+		rc = b ? l->ops->open(l, st[i].ino, &fh) : -ENOMEM;
+		int opened = !rc;
+		size_t got = 0;
+		while (!rc && got < st[i].size) {
+			ssize_t r = l->ops->pread(l, fh, b + got, st[i].size - got, got);
+			if (r <= 0)
+				rc = r < 0 ? (int)r : -EIO;  /* shorter than it said */
+			else
+				got += (size_t)r;
+		}
+		if (opened)
+			l->ops->release(l, fh);
+		c[k].data = b;
+		c[k].len = got;
+	}
+	if (rc) {
+		copies_free(c, nst);
+		return rc;
+	}
+	*out = c;
+	return 0;
+}
+
+static struct merged *cached(struct lf_union *u, uint64_t ino)
+{
+	struct merged *m = u->merged;
+	while (m && m->ino != ino)
+		m = m->next;
+	return m;
+}
+
+int merged_known_size(struct lf_union *u, uint64_t ino, uint64_t *size)
+{
+	pthread_mutex_lock(&u->stacked_lock);
+	struct merged *m = cached(u, ino);
+	if (m)
+		*size = m->len;
+	pthread_mutex_unlock(&u->stacked_lock);
+	return m != NULL;
+}
+
+static void drop(struct merged *m)
+{
+	if (--m->refs == 0) {
+		free(m->data);
+		free(m);
+	}
+}
+
+void merged_put(struct lf_union *u, struct merged *m)
+{
+	pthread_mutex_lock(&u->stacked_lock);
+	drop(m);
+	pthread_mutex_unlock(&u->stacked_lock);
+}
+
+ssize_t merged_read(const struct merged *m, void *buf, size_t len, uint64_t off)
+{
+	if (off >= m->len)
+		return 0;
+	size_t n = m->len - off < len ? (size_t)(m->len - off) : len;
+	memcpy(buf, m->data + off, n);
+	return (ssize_t)n;
+}
+
+static int same_stamps(const struct merged *m, const struct stamp *st, int nst)
+{
+	if (m->nst != nst)
+		return 0;
+	for (int i = 0; i < nst; i++)
+		if (m->st[i].layer != st[i].layer || m->st[i].ino != st[i].ino ||
+		    m->st[i].size != st[i].size || m->st[i].mtime.tv_sec != st[i].mtime.tv_sec ||
+		    m->st[i].mtime.tv_nsec != st[i].mtime.tv_nsec)
+			return 0;
+	return 1;
+}
+
+int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
+{
+	if (!u->opts.stack)
+		return -ENOENT;
+	struct merged *m = calloc(1, sizeof *m);
+	if (!m)
+		return -ENOMEM;
+	int rc = gather(u, n, m->st, &m->nst);
+	if (!rc && m->nst < 2)
+		rc = -ENOENT;          /* one copy: an ordinary file */
+	if (rc) {
+		free(m);
+		return rc;
+	}
+	pthread_mutex_lock(&u->stacked_lock);
+	struct merged *have = cached(u, n->ino);
+	if (have && same_stamps(have, m->st, m->nst)) {
+		have->refs++;
+		pthread_mutex_unlock(&u->stacked_lock);
+		free(m);
+		*out = have;
+		return 0;
+	}
+	pthread_mutex_unlock(&u->stacked_lock);
+
+	struct lf_copy *copies = NULL;
+	rc = read_copies(u, m->st, m->nst, &copies);
+	struct lf_err err = {0};
+	void *data = NULL;
+	if (rc)
+		lf_err_set(&err, -rc, "cannot read a copy: %s", strerror(-rc));
+	else
+		rc = u->opts.stack(u->opts.stack_ctx, n->name, copies, m->nst, &data, &m->len, &err);
+	if (copies)
+		copies_free(copies, m->nst);
+	if (rc) {
+		union_log(u, "%s: cannot merge the copies of %d layers: %s", n->name, m->nst,
+			  err.msg);
+		free(m);
+		return -EIO;
+	}
+	m->data = data;
+	m->ino = n->ino;
+	m->refs = 2;             /* the cache's and the caller's */
+	pthread_mutex_lock(&u->stacked_lock);
+	struct merged **pp = &u->merged;
+	while (*pp && (*pp)->ino != n->ino)
+		pp = &(*pp)->next;
+	if (*pp) {
+		struct merged *old = *pp;
+		*pp = old->next;
+		drop(old);
+	}
+	m->next = u->merged;
+	u->merged = m;
+	pthread_mutex_unlock(&u->stacked_lock);
+	*out = m;
+	return 0;
+}
+
+int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
+{
+	uint64_t ino = LF_UNION_ROOT;
+	uint64_t walked[256];
+	int nw = 0, rc = 0;
+	char *s = strdup(path), *save = NULL;
+	if (!s)
+		return -ENOMEM;
+	for (char *c = strtok_r(s, "/", &save); c && !rc; c = strtok_r(NULL, "/", &save)) {
+		struct lf_attr a;
+		if (nw == 256)
+			rc = -ENAMETOOLONG;
+		else if (!(rc = lf_union_lookup(u, ino, c, &a)))
+			ino = walked[nw++] = a.ino;
+	}
+	free(s);
+	struct unode *node = rc ? NULL : node_get(u, ino);
+	struct stamp st[MAX_COPIES];
+	int nst = 0;
+	if (!rc && (!node || !S_ISREG(node->type)))
+		rc = -ENOENT;
+	if (!rc)
+		rc = gather(u, node, st, &nst);
+	if (!rc)
+		rc = nst ? read_copies(u, st, nst, copies) : -ENOENT;
+	if (!rc)
+		*n = nst;
+	if (node)
+		node_put(u, node, 0);
+	while (nw)
+		lf_union_forget(u, walked[--nw], 1);
+	return rc;
+}

@@ -1,0 +1,35 @@
+/* Where hives live in a Windows volume, and composite hives: one hive's
+ * copies in a stack of layers merged into one (the union serves them in
+ * the mount; regfs shows them as a tree). */
+#ifndef LAYERFS_REGCOMPOSE_H
+#define LAYERFS_REGCOMPOSE_H
+
+#include "layerfs/hive.h"
+#include "layerfs/regview.h"
+#include "layerfs/union.h"
+
+/* A hive's path in the volume ('*': any one name) and where regfs shows
+ * it ('*' there: the name the path's '*' matched). */
+struct lf_hive_place {
+	const char *path;
+	const char *mount;
+};
+extern const struct lf_hive_place lf_hive_places[];
+extern const int lf_nhive_places;
+/* The paths alone, as lf_union_opts.stacked wants them. */
+const char *const *lf_hive_patterns(int *n);
+
+/* Merge the copies (lowest first; NAME for messages) into one hive. */
+int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m,
+		   const char *name, struct lf_hive **out, struct lf_err *err);
+/* lf_union_opts.stack: the same, written as a compact hive image; ctx
+ * is the struct lf_merge (NULL: the built-in rules). */
+int lf_reg_stack(void *ctx, const char *name, const struct lf_copy *copies, int n, void **out,
+		 size_t *len, struct lf_err *err);
+/* Show every hive the union's layers have, merged, in the view; with
+ * upper, changes go to fragments at the same paths under it. Returns how
+ * many hives were added, or -1 with err set. */
+int lf_regview_add_union(struct lf_regview *v, struct lf_union *u, const struct lf_merge *m,
+			 const char *upper, struct lf_err *err);
+
+#endif

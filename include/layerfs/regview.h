@@ -1,0 +1,86 @@
+/* The registry as a file tree, as regfs shows it. No FUSE here.
+ *
+ *   /HKLM/SOFTWARE/Microsoft/...   a key is a directory
+ *   .../Windows NT/CurrentVersion/ProductName   a value is a file
+ *
+ * A value's file holds the value as text: REG_SZ and REG_EXPAND_SZ as
+ * UTF-8 with a newline, REG_DWORD and REG_QWORD in decimal, REG_MULTI_SZ
+ * one string a line, anything else (or data its type cannot say as text)
+ * the raw bytes. The xattr user.reg.type names the type, user.reg.raw
+ * holds the bytes. The default value is "@". CurrentControlSet (in
+ * HKLM/SYSTEM) is a symlink to the set Select\Current names.
+ *
+ * With a fragment file per hive, changes go into it as a layer does: new
+ * and changed keys and values, and delete markers (.wh.NAME) for what a
+ * lower layer has. Every call is thread-safe. */
+#ifndef LAYERFS_REGVIEW_H
+#define LAYERFS_REGVIEW_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "layerfs/err.h"
+#include "layerfs/hive.h"
+
+#define LF_REG_TYPE_XATTR "user.reg.type"
+#define LF_REG_RAW_XATTR "user.reg.raw"
+
+/* Names as file names: '/', '%' and control characters become %XX; ".",
+ * ".." and a value named "@" are escaped whole; the default value is "@".
+ * A value whose name a subkey also has is listed as NAME%v (any value can
+ * be reached so). Returns the length, or -ENAMETOOLONG. */
+int lf_regname_encode(const char *name, int is_value, int value_mark, char *out, size_t size);
+/* Back: 0, or -EINVAL for a broken escape. */
+int lf_regname_decode(const char *fname, char *out, size_t size, int *value_mark,
+		      int *is_default);
+
+/* "REG_SZ" (or "0x1f" for a type without a name); the length. */
+int lf_regtype_name(uint32_t type, char *buf, size_t size);
+/* A type from its name ("REG_DWORD", "DWORD", any case) or number. */
+int lf_regtype_parse(const char *s, size_t len, uint32_t *type);
+/* The value as its file shows it (*text malloc'd). */
+int lf_regval_text(uint32_t type, const uint8_t *data, uint32_t len, char **text, size_t *tlen);
+/* Whether that text is the typed form (else it is the raw bytes). */
+int lf_regval_is_text(uint32_t type, const uint8_t *data, uint32_t len);
+/* A file's text to data of the type (*data malloc'd); -EINVAL if it does
+ * not parse (a DWORD that is no number). */
+int lf_regval_parse(uint32_t type, const char *text, size_t tlen, uint8_t **data,
+		    uint32_t *len);
+
+struct lf_regview;
+
+/* rules: the ;-list merge rules (NULL: built in); log: a line for
+ * trouble met while serving (NULL: stderr). */
+int lf_regview_new(const struct lf_merge *rules, void (*log)(void *ctx, const char *line),
+		   void *log_ctx, struct lf_regview **out);
+/* Show the hive `lower` (taken, even on error) at MOUNT ("HKLM/SOFTWARE",
+ * "HKU/.DEFAULT"). frag_file: the writable layer's fragment of it, read
+ * if it is there and written on each change; NULL: read-only. */
+int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lower,
+		   const char *frag_file, struct lf_err *err);
+void lf_regview_free(struct lf_regview *v);
+
+/* Paths are '/'-separated from the view's root, as FUSE gives them. */
+int lf_regview_stat(struct lf_regview *v, const char *path, struct stat *st);
+typedef int (*lf_regview_fn)(void *ctx, const char *name, const struct stat *st);
+int lf_regview_list(struct lf_regview *v, const char *path, lf_regview_fn fn, void *ctx);
+int lf_regview_read(struct lf_regview *v, const char *path, char **text, size_t *len);
+int lf_regview_readlink(struct lf_regview *v, const char *path, char *buf, size_t size);
+ssize_t lf_regview_listxattr(struct lf_regview *v, const char *path, char *buf, size_t size);
+ssize_t lf_regview_getxattr(struct lf_regview *v, const char *path, const char *name,
+			    void *buf, size_t size);
+
+/* Changes; -EROFS without a fragment. */
+int lf_regview_setxattr(struct lf_regview *v, const char *path, const char *name,
+			const void *value, size_t size);
+int lf_regview_create(struct lf_regview *v, const char *path);
+int lf_regview_write(struct lf_regview *v, const char *path, const char *text, size_t len);
+int lf_regview_mkdir(struct lf_regview *v, const char *path);
+int lf_regview_rmdir(struct lf_regview *v, const char *path);
+int lf_regview_unlink(struct lf_regview *v, const char *path);
+/* flags: RENAME_NOREPLACE; within one hive (else -EXDEV). */
+int lf_regview_rename(struct lf_regview *v, const char *from, const char *to, unsigned flags);
+
+#endif

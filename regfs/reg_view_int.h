@@ -1,0 +1,57 @@
+/* Internals of the registry view shared by its read side (reg_view.c)
+ * and its write side (reg_view_write.c). */
+#ifndef LF_REG_VIEW_INT_H
+#define LF_REG_VIEW_INT_H
+
+#include <pthread.h>
+
+#include "layerfs/regview.h"
+
+#define MAX_KEY_DEPTH 512
+
+struct vhive {
+	char top[16];            /* "HKLM" */
+	char *name;              /* "SOFTWARE" */
+	struct lf_hive *lower;   /* the read-only layers, merged */
+	struct lf_rkey *view;    /* what shows: lower with the fragment on it */
+	struct lf_rkey *frag;    /* the writable layer's fragment, or NULL */
+	char *frag_file;
+	int is_system;           /* HKLM/SYSTEM: CurrentControlSet shows */
+};
+
+struct lf_regview {
+	pthread_mutex_t lock;
+	struct vhive *h;
+	int n;
+	const struct lf_merge *rules;
+	void (*log)(void *ctx, const char *line);
+	void *log_ctx;
+	int64_t started;         /* FILETIME: the synthetic folders' time */
+};
+
+enum where_kind { W_ROOT, W_TOP, W_KEY, W_VALUE, W_LINK };
+
+/* A path resolved. */
+struct where {
+	enum where_kind kind;
+	const char *top;         /* W_TOP */
+	struct vhive *h;
+	struct lf_rkey *key;     /* the key, or the value's key */
+	struct lf_rval *val;
+	int link_set;            /* W_LINK: the ControlSet number */
+	/* the key's path inside its hive (view spellings), root excluded */
+	const char *names[MAX_KEY_DEPTH];
+	int depth;
+	char last[1024];         /* the last component, decoded */
+	int value_mark, is_default;
+};
+
+/* Resolve PATH; with want_parent, the key PATH's last component would
+ * live in (the name decoded into w->last): 0 or -errno. */
+int view_resolve(struct lf_regview *v, const char *path, int want_parent, struct where *w);
+/* Which ControlSet CurrentControlSet names in a SYSTEM hive's root, or 0. */
+int view_current_set(struct lf_rkey *root);
+void view_log(struct lf_regview *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int64_t view_now(void);
+
+#endif

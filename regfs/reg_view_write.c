@@ -1,0 +1,544 @@
+/* The registry view's write side. Each change is made twice: in the tree
+ * that shows, and in the writable layer's fragment of the hive, which is
+ * then written out whole (fragments are small: what a user changed). The
+ * fragment says what the change says to the layers below: a set value or
+ * a new key as itself, a deletion as a marker (.wh.NAME) where a lower
+ * layer has NAME, a key made again after a deletion as opaque. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layerfs/casefold.h"
+#include "layerfs/layer.h"
+#include "reg_view_int.h"
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE 1
+#endif
+
+static struct lf_rkey *rkey_copy(const struct lf_rkey *k, int depth)
+{
+	struct lf_rkey *c = depth > MAX_KEY_DEPTH ? NULL : lf_rkey_new(k->name, k->mtime);
+	int ok = c != NULL;
+	if (ok && k->sdlen && (c->sd = malloc(k->sdlen))) {
+		memcpy(c->sd, k->sd, k->sdlen);
+		c->sdlen = k->sdlen;
+	}
+	if (ok && k->clslen && (c->cls = malloc(k->clslen))) {
+		memcpy(c->cls, k->cls, k->clslen);
+		c->clslen = k->clslen;
+	}
+	ok = ok && (!k->sdlen || c->sd) && (!k->clslen || c->cls);
+	for (size_t i = 0; ok && i < k->nval; i++)
+		ok = !lf_rkey_set(c, k->val[i].name, k->val[i].type, k->val[i].data, k->val[i].len);
+	for (size_t i = 0; ok && i < k->nsub; i++) {
+		struct lf_rkey *s = rkey_copy(k->sub[i], depth + 1);
+		ok = s && !lf_rkey_add(c, s);
+		if (!ok)
+			lf_rkey_free(s);
+	}
+	if (!ok) {
+		lf_rkey_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lower,
+		   const char *frag_file, struct lf_err *err)
+{
+	const char *slash = strchr(mount, '/');
+	int rc = 0;
+	if (!slash || slash == mount || (size_t)(slash - mount) >= sizeof v->h->top ||
+	    !slash[1] || strchr(slash + 1, '/'))
+		rc = lf_err_set(err, EINVAL, "'%s': a hive shows at ROOT/NAME (HKLM/SOFTWARE)", mount);
+	for (int i = 0; i < v->n && !rc; i++)
+		if (!strncasecmp(v->h[i].top, mount, (size_t)(slash - mount)) &&
+		    !v->h[i].top[slash - mount] && !strcasecmp(v->h[i].name, slash + 1))
+			rc = lf_err_set(err, EEXIST, "'%s': given twice", mount);
+	struct vhive *nh = rc ? NULL : realloc(v->h, (size_t)(v->n + 1) * sizeof *nh);
+	if (!rc && !nh)
+		rc = lf_err_set(err, ENOMEM, "out of memory");
+	if (rc) {
+		lf_hive_free(lower);
+		return rc;
+	}
+	v->h = nh;
+	struct vhive *h = &v->h[v->n];
+	memset(h, 0, sizeof *h);
+	memcpy(h->top, mount, (size_t)(slash - mount));
+	h->name = strdup(slash + 1);
+	h->lower = lower;
+	h->view = lower->root;
+	h->is_system = !strcasecmp(mount, "HKLM/SYSTEM");
+	if (frag_file) {
+		h->frag_file = strdup(frag_file);
+		struct lf_hive *f = NULL;
+		if (access(frag_file, F_OK) == 0) {
+			rc = lf_hive_load(frag_file, &f, err);
+			if (!rc) {
+				h->frag = f->root;
+				f->root = NULL;
+				lf_hive_free(f);
+			}
+		} else {
+			h->frag = lf_rkey_new(lower->root->name, view_now());
+		}
+		if (!rc && h->frag) {
+			h->view = rkey_copy(lower->root, 0);
+			rc = h->view ? lf_hive_merge(h->view, h->frag, v->rules) : -ENOMEM;
+			if (rc)
+				lf_err_set(err, -rc, "%s: cannot put it on the hive: %s", frag_file,
+					   strerror(-rc));
+		}
+		if (!rc && (!h->frag || !h->frag_file))
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+	}
+	if (!rc && !h->name)
+		rc = lf_err_set(err, ENOMEM, "out of memory");
+	v->n++;  /* counted even on error, so that free cleans it up */
+	if (rc && h->view != h->lower->root) {
+		lf_rkey_free(h->view);
+		h->view = h->lower->root;
+	}
+	return rc;
+}
+
+/* The key at names[0..depth) under root; with tmpl (a parallel view of
+ * the same path), missing keys are made, spelt and timed as there. */
+static struct lf_rkey *walk(struct lf_rkey *root, const char *const *names, int depth,
+			    int create)
+{
+	struct lf_rkey *k = root;
+	for (int i = 0; k && i < depth; i++) {
+		struct lf_rkey *s = lf_rkey_find(k, names[i]);
+		if (!s && create) {
+			s = lf_rkey_new(names[i], view_now());
+			if (s && lf_rkey_add(k, s)) {
+				lf_rkey_free(s);
+				s = NULL;
+			}
+		}
+		k = s;
+	}
+	return k;
+}
+
+static int is_token(const char *name)
+{
+	return !strncmp(name, LF_WHITEOUT_PREFIX, strlen(LF_WHITEOUT_PREFIX));
+}
+
+static int token(char *buf, size_t size, const char *name)
+{
+	return snprintf(buf, size, "%s%s", LF_WHITEOUT_PREFIX, name) < (int)size ? 0 : -ENAMETOOLONG;
+}
+
+/* Write the fragment out; the change stands in memory either way, so a
+ * failure is told to the caller and to the log. */
+static int save(struct lf_regview *v, struct vhive *h)
+{
+	struct lf_hive f = { .root = h->frag, .mtime = view_now() };
+	/* the fragment's folder may not be there yet (a first change) */
+	char *dir = strdup(h->frag_file);
+	for (char *p = dir ? dir + 1 : NULL; p && *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(dir, 0755);
+			*p = '/';
+		}
+	free(dir);
+	struct lf_err err;
+	int rc = lf_hive_write(&f, h->frag_file, &err);
+	if (rc) {
+		view_log(v, "%s/%s: the change is not saved: %s", h->top, h->name, err.msg);
+		return -EIO;
+	}
+	return 0;
+}
+
+static void touch(struct lf_rkey *view, struct lf_rkey *frag)
+{
+	int64_t now = view_now();
+	view->mtime = now;
+	if (frag)
+		frag->mtime = now;
+}
+
+/* Set value NAME of the key w resolves to. */
+static int set_value(struct lf_regview *v, struct where *w, const char *name, uint32_t type,
+		     const uint8_t *data, uint32_t len)
+{
+	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 1);
+	char tok[1100];
+	if (!fk || token(tok, sizeof tok, name))
+		return fk ? -ENAMETOOLONG : -ENOMEM;
+	int rc = lf_rkey_set(w->key, name, type, data, len);
+	if (!rc) {
+		lf_rval_remove(fk, tok);
+		rc = lf_rkey_set(fk, name, type, data, len);
+	}
+	touch(w->key, fk);
+	return rc ? rc : save(v, w->h);
+}
+
+/* Delete value NAME of the key w resolves to (no save). */
+static int drop_value(struct where *w, const char *name)
+{
+	char tok[1100];
+	if (token(tok, sizeof tok, name))
+		return -ENAMETOOLONG;
+	lf_rval_remove(w->key, name);
+	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 0);
+	if (fk)
+		lf_rval_remove(fk, name);
+	struct lf_rkey *lk = walk(w->h->lower->root, w->names, w->depth, 0);
+	if (lk && lf_rval_find(lk, name)) {
+		fk = walk(w->h->frag, w->names, w->depth, 1);
+		if (!fk || lf_rkey_set(fk, tok, REG_NONE, "", 0))
+			return -ENOMEM;
+	}
+	touch(w->key, fk);
+	return 0;
+}
+
+/* Take key NAME (view spelling) out of the key w resolves to: from the
+ * view (freed unless keep), and from the fragment, with a marker where a
+ * lower layer has it (no save). */
+static int drop_key(struct where *w, const char *name, int keep)
+{
+	char tok[1100], nm[1024];
+	snprintf(nm, sizeof nm, "%s", name);
+	if (token(tok, sizeof tok, nm))
+		return -ENAMETOOLONG;
+	struct lf_rkey *k = w->key;
+	for (size_t i = 0; i < k->nsub; i++)
+		if (!lf_casecmp(k->sub[i]->name, nm)) {
+			if (!keep)
+				lf_rkey_free(k->sub[i]);
+			memmove(k->sub + i, k->sub + i + 1, (k->nsub - i - 1) * sizeof *k->sub);
+			k->nsub--;
+			lf_rkey_changed(k);
+			break;
+		}
+	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 0);
+	if (fk)
+		lf_rkey_remove(fk, nm);
+	struct lf_rkey *lk = walk(w->h->lower->root, w->names, w->depth, 0);
+	if (lk && lf_rkey_find(lk, nm)) {
+		fk = walk(w->h->frag, w->names, w->depth, 1);
+		struct lf_rkey *t = fk && !lf_rkey_find(fk, tok) ? lf_rkey_new(tok, view_now()) : NULL;
+		if (!fk || (t && lf_rkey_add(fk, t))) {
+			lf_rkey_free(t);
+			return -ENOMEM;
+		}
+	}
+	touch(w->key, fk);
+	return 0;
+}
+
+/* Put key k (already in the view under w's key) into the fragment as a
+ * whole: a copy, opaque, so nothing of a lower key of that name mixes in. */
+static int put_key(struct where *w, const struct lf_rkey *k, int opaque)
+{
+	char tok[1100];
+	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 1);
+	if (!fk || token(tok, sizeof tok, k->name))
+		return -ENOMEM;
+	lf_rkey_remove(fk, tok);
+	lf_rkey_remove(fk, k->name);
+	struct lf_rkey *c = rkey_copy(k, w->depth + 1);
+	if (!c || (opaque && lf_rkey_set(c, LF_OPAQUE_NAME, REG_NONE, "", 0)) || lf_rkey_add(fk, c)) {
+		lf_rkey_free(c);
+		return -ENOMEM;
+	}
+	touch(w->key, fk);
+	return 0;
+}
+
+static int check_name(const struct where *w, int is_key)
+{
+	if (is_token(w->last))
+		return -EINVAL;           /* those are markers */
+	if (is_key && (w->value_mark || w->is_default || strchr(w->last, '\\') || !w->last[0]))
+		return -EINVAL;
+	if (is_key && strlen(w->last) > 255 * 3)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* Resolve PATH (or its parent) for a change: -EROFS where nothing can
+ * be written. */
+static int begin(struct lf_regview *v, const char *path, int parent, struct where *w)
+{
+	pthread_mutex_lock(&v->lock);
+	int rc = view_resolve(v, path, parent, w);
+	if (!rc && (w->kind == W_ROOT || w->kind == W_TOP))
+		rc = parent ? -EPERM : -EBUSY;
+	if (!rc && !w->h->frag)
+		rc = -EROFS;
+	if (rc)
+		pthread_mutex_unlock(&v->lock);
+	return rc;
+}
+
+static int end(struct lf_regview *v, int rc)
+{
+	pthread_mutex_unlock(&v->lock);
+	return rc;
+}
+
+int lf_regview_create(struct lf_regview *v, const char *path)
+{
+	struct where w;
+	int rc = begin(v, path, 1, &w);
+	if (rc)
+		return rc;
+	if (check_name(&w, 0))
+		return end(v, -EINVAL);
+	if (lf_rval_find(w.key, w.last) || (!w.value_mark && !w.is_default &&
+					     lf_rkey_find(w.key, w.last)))
+		return end(v, -EEXIST);
+	static const uint8_t empty[2];
+	return end(v, set_value(v, &w, w.last, REG_SZ, empty, 2));
+}
+
+/* Set the value PATH names from its own text or bytes. */
+static int change_value(struct lf_regview *v, const char *path, int how, const void *p,
+			size_t n)
+{
+	struct where w;
+	int rc = begin(v, path, 0, &w);
+	if (rc)
+		return rc;
+	if (w.kind != W_VALUE)
+		return end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
+	uint32_t type = w.val->type;
+	uint8_t *data = NULL;
+	uint32_t len = 0;
+	if (how == 0) {                       /* the file's text */
+		rc = lf_regval_parse(type, p, n, &data, &len);
+	} else if (how == 1) {                /* user.reg.type: the text, read anew */
+		char *text;
+		size_t tl;
+		rc = lf_regtype_parse(p, n, &type);
+		if (!rc)
+			rc = lf_regval_text(w.val->type, w.val->data, w.val->len, &text, &tl);
+		if (!rc) {
+			rc = lf_regval_parse(type, text, tl, &data, &len);
+			free(text);
+		}
+	} else {                              /* user.reg.raw */
+		data = malloc(n ? n : 1);
+		rc = data ? 0 : -ENOMEM;
+		if (data)
+			memcpy(data, p, n);
+		len = (uint32_t)n;
+	}
+	char *name = rc ? NULL : strdup(w.val->name);
+	if (!rc && !name)
+		rc = -ENOMEM;
+	if (!rc)
+		rc = set_value(v, &w, name, type, data, len);
+	free(name);
+	free(data);
+	return end(v, rc);
+}
+
+int lf_regview_write(struct lf_regview *v, const char *path, const char *text, size_t len)
+{
+	return change_value(v, path, 0, text, len);
+}
+
+int lf_regview_setxattr(struct lf_regview *v, const char *path, const char *name,
+			const void *value, size_t size)
+{
+	if (!strcmp(name, LF_REG_TYPE_XATTR))
+		return change_value(v, path, 1, value, size);
+	if (!strcmp(name, LF_REG_RAW_XATTR))
+		return change_value(v, path, 2, value, size);
+	return -ENOTSUP;
+}
+
+int lf_regview_unlink(struct lf_regview *v, const char *path)
+{
+	struct where w;
+	int rc = begin(v, path, 0, &w);
+	if (rc)
+		return rc;
+	if (w.kind != W_VALUE)
+		return end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
+	char *name = strdup(w.val->name);
+	rc = name ? drop_value(&w, name) : -ENOMEM;
+	free(name);
+	return end(v, rc ? rc : save(v, w.h));
+}
+
+int lf_regview_mkdir(struct lf_regview *v, const char *path)
+{
+	struct where w;
+	int rc = begin(v, path, 1, &w);
+	if (rc)
+		return rc;
+	rc = check_name(&w, 1);
+	if (!rc && lf_rkey_find(w.key, w.last))
+		rc = -EEXIST;
+	struct lf_rkey *k = rc ? NULL : lf_rkey_new(w.last, view_now());
+	if (!rc && (!k || lf_rkey_add(w.key, k))) {
+		lf_rkey_free(k);
+		rc = -ENOMEM;
+	}
+	if (!rc) {
+		/* made again after a deletion: nothing of the old one below */
+		char tok[1100];
+		struct lf_rkey *fk = walk(w.h->frag, w.names, w.depth, 0);
+		int again = !token(tok, sizeof tok, w.last) && fk && lf_rkey_find(fk, tok);
+		rc = put_key(&w, k, again);
+	}
+	return end(v, rc ? rc : save(v, w.h));
+}
+
+/* w (a key) one level up: its parent's where, and its own name. */
+static void up(struct where *w)
+{
+	w->depth--;
+	w->key = walk(w->h->view, w->names, w->depth, 0);
+	w->kind = W_KEY;
+}
+
+int lf_regview_rmdir(struct lf_regview *v, const char *path)
+{
+	struct where w;
+	int rc = begin(v, path, 0, &w);
+	if (rc)
+		return rc;
+	if (w.kind != W_KEY)
+		return end(v, -ENOTDIR);
+	if (w.depth == 0)
+		return end(v, -EBUSY);            /* a hive's root */
+	if (w.key->nsub || w.key->nval)
+		return end(v, -ENOTEMPTY);
+	char name[1024];
+	snprintf(name, sizeof name, "%s", w.names[w.depth - 1]);
+	up(&w);
+	rc = drop_key(&w, name, 0);
+	return end(v, rc ? rc : save(v, w.h));
+}
+
+/* Is key k at or above the key w resolves to? */
+static int contains(const struct where *w, const struct lf_rkey *k)
+{
+	for (int i = 0; i <= w->depth; i++)
+		if (walk(w->h->view, w->names, i, 0) == k)
+			return 1;
+	return 0;
+}
+
+static int rename_value(struct lf_regview *v, struct where *from, struct where *to,
+			unsigned flags)
+{
+	const char *tn = to->is_default ? "" : to->last;
+	if (!to->value_mark && !to->is_default && lf_rkey_find(to->key, tn))
+		return -EISDIR;
+	struct lf_rval *there = lf_rval_find(to->key, tn);
+	if (there == from->val && !strcmp(from->val->name, tn))
+		return 0;                         /* onto itself */
+	if (there && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	uint32_t type = from->val->type, len = from->val->len;
+	uint8_t *data = malloc(len ? len : 1);
+	char *name = strdup(from->val->name);
+	int rc = data && name ? 0 : -ENOMEM;
+	if (!rc) {
+		memcpy(data, from->val->data, len);
+		rc = drop_value(from, name);
+	}
+	if (!rc)
+		rc = set_value(v, to, tn, type, data, len);
+	free(data);
+	free(name);
+	return rc;
+}
+
+static int rename_key(struct lf_regview *v, struct where *from, struct where *to,
+		      unsigned flags)
+{
+	struct lf_rkey *k = from->key;
+	if (from->depth == 0)
+		return -EBUSY;
+	if (to->value_mark || to->is_default || check_name(to, 1))
+		return -EINVAL;
+	if (lf_rval_find(to->key, to->last) && !lf_rkey_find(to->key, to->last))
+		return -ENOTDIR;
+	if (contains(to, k))
+		return -EINVAL;                   /* into itself */
+	struct lf_rkey *there = lf_rkey_find(to->key, to->last);
+	if (there == k) {                         /* a new spelling */
+		char *n = strdup(to->last);
+		struct lf_rkey *fk = n ? walk(from->h->frag, from->names, from->depth, 1) : NULL;
+		char *fn = fk ? strdup(to->last) : NULL;
+		if (!fn) {
+			free(n);
+			return -ENOMEM;
+		}
+		free(k->name);
+		k->name = n;
+		free(fk->name);
+		fk->name = fn;
+		up(from);
+		lf_rkey_changed(from->key);
+		struct lf_rkey *fp = walk(from->h->frag, from->names, from->depth, 0);
+		if (fp)
+			lf_rkey_changed(fp);
+		touch(from->key, fp);
+		return save(v, from->h);
+	}
+	if (there && (flags & RENAME_NOREPLACE))
+		return -EEXIST;
+	if (there && (there->nsub || there->nval))
+		return -ENOTEMPTY;
+	char name[1024];
+	snprintf(name, sizeof name, "%s", from->names[from->depth - 1]);
+	up(from);
+	int rc = there ? drop_key(to, there->name, 0) : 0;
+	if (!rc)
+		rc = drop_key(from, name, 1);     /* k stays ours */
+	char *nn = rc ? NULL : strdup(to->last);
+	if (!rc && !nn)
+		rc = -ENOMEM;
+	if (!rc) {
+		free(k->name);
+		k->name = nn;
+		rc = lf_rkey_add(to->key, k);
+		if (rc)
+			lf_rkey_free(k);
+	}
+	if (!rc)
+		rc = put_key(to, k, 1);
+	return rc ? rc : save(v, to->h);
+}
+
+int lf_regview_rename(struct lf_regview *v, const char *from, const char *to, unsigned flags)
+{
+	if (flags & ~(unsigned)RENAME_NOREPLACE)
+		return -EINVAL;
+	struct where f, t;
+	int rc = begin(v, from, 0, &f);
+	if (rc)
+		return rc;
+	rc = view_resolve(v, to, 1, &t);
+	if (!rc && t.h != f.h)
+		rc = -EXDEV;
+	if (!rc && f.kind == W_VALUE)
+		rc = check_name(&t, 0) ? -EINVAL : rename_value(v, &f, &t, flags);
+	else if (!rc && f.kind == W_KEY)
+		rc = rename_key(v, &f, &t, flags);
+	else if (!rc)
+		rc = -EPERM;
+	return end(v, rc);
+}

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -21,6 +22,7 @@ static void reg_usage(FILE *f)
 		"       layerctl reg export [--prefix KEY] [--utf16] HIVE [OUT.reg]\n"
 		"       layerctl reg import [--prefix KEY] HIVE FILE.reg [OUT]\n"
 		"       layerctl reg diff [--json] HIVE-A HIVE-B\n"
+		"       layerctl reg new [--prefix KEY] OUT [FILE.reg]\n"
 		"\n"
 		"Registry hives (regf files: SYSTEM, SOFTWARE, NTUSER.DAT...).\n"
 		"\n"
@@ -50,6 +52,8 @@ static void reg_usage(FILE *f)
 		"                   changed (~: type or data), names compared ignoring\n"
 		"                   case. Exit status as diff(1): 0 the same, 1 different,\n"
 		"                   2 trouble.\n"
+		"  new OUT          make an empty hive (an app layer's fragment, say),\n"
+		"                   with FILE.reg's keys and values when given.\n"
 		"  --prefix KEY     the hive's path in .reg files; default\n"
 		"                   HKEY_LOCAL_MACHINE\\NAME (NAME: the file name, upper\n"
 		"                   case), HKEY_CURRENT_USER for NTUSER.DAT.\n"
@@ -70,6 +74,19 @@ static void warn_dirty(const char *file, const struct lf_hive *h)
 	if (h->dirty && !h->log_entries)
 		fprintf(stderr, "layerctl: warning: %s is dirty and no usable .LOG1/.LOG2 is beside it; "
 			"read as its base image (the last changes Windows made are missing)\n", file);
+}
+
+/* FILE loaded, or NULL after saying why; a dirty one is warned of. */
+static struct lf_hive *load(const char *file)
+{
+	struct lf_err err = {0};
+	struct lf_hive *h = NULL;
+	if (lf_hive_load(file, &h, &err)) {
+		cli_error("%s", err.msg);
+		return NULL;
+	}
+	warn_dirty(file, h);
+	return h;
 }
 
 static int reg_compact(int argc, char **argv, int json)
@@ -170,13 +187,9 @@ static int reg_export(int argc, char **argv, const char *prefix, int utf16)
 		default_prefix(argv[0], def, sizeof def);
 		prefix = def;
 	}
-	struct lf_err err = {0};
-	struct lf_hive *h = NULL;
-	if (lf_hive_load(argv[0], &h, &err)) {
-		cli_error("%s", err.msg);
+	struct lf_hive *h = load(argv[0]);
+	if (!h)
 		return EXIT_FAIL;
-	}
-	warn_dirty(argv[0], h);
 	char *text;
 	size_t len;
 	int rc = lf_reg_export(h->root, prefix, utf16, &text, &len);
@@ -197,24 +210,25 @@ static int reg_export(int argc, char **argv, const char *prefix, int utf16)
 	return EXIT_OK;
 }
 
-static int reg_import(int argc, char **argv, const char *prefix)
+/* Apply FILE.reg (when given) to h, whose path in .reg files is prefix
+ * (NULL: named after OUT), and write h to OUT. */
+static int import_and_write(struct lf_hive *h, const char *prefix, const char *regfile,
+			    const char *out)
 {
-	if (argc < 2 || argc > 3)
-		return cli_usage_error("reg", "import takes HIVE, FILE.reg and maybe OUT");
 	char def[512];
 	if (!prefix) {
-		default_prefix(argv[0], def, sizeof def);
+		default_prefix(out, def, sizeof def);
 		prefix = def;
-	}
-	FILE *f = fopen(argv[1], "rb");
-	if (!f) {
-		cli_error("%s: %s", argv[1], strerror(errno));
-		return EXIT_FAIL;
 	}
 	char *text = NULL;
 	size_t len = 0, cap = 0, n;
+	FILE *f = regfile ? fopen(regfile, "rb") : NULL;
+	if (regfile && !f) {
+		cli_error("%s: %s", regfile, strerror(errno));
+		return EXIT_FAIL;
+	}
 	char buf[65536];
-	while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+	while (f && (n = fread(buf, 1, sizeof buf, f)) > 0) {
 		if (len + n > cap) {
 			cap = (len + n) * 2;
 			char *t = realloc(text, cap);
@@ -229,23 +243,57 @@ static int reg_import(int argc, char **argv, const char *prefix)
 		memcpy(text + len, buf, n);
 		len += n;
 	}
-	fclose(f);
+	if (f)
+		fclose(f);
 	struct lf_err err = {0};
-	struct lf_hive *h = NULL;
-	int rc = lf_hive_load(argv[0], &h, &err);
+	int rc = regfile ? lf_reg_import(h->root, prefix, text ? text : "", len, regfile, &err) : 0;
 	if (!rc)
-		warn_dirty(argv[0], h);
-	if (!rc)
-		rc = lf_reg_import(h->root, prefix, text ? text : "", len, argv[1], &err);
-	if (!rc)
-		rc = lf_hive_write(h, argc == 3 ? argv[2] : argv[0], &err);
+		rc = lf_hive_write(h, out, &err);
 	free(text);
-	lf_hive_free(h);
 	if (rc) {
 		cli_error("%s", err.msg);
 		return EXIT_FAIL;
 	}
 	return EXIT_OK;
+}
+
+static int reg_import(int argc, char **argv, const char *prefix)
+{
+	if (argc < 2 || argc > 3)
+		return cli_usage_error("reg", "import takes HIVE, FILE.reg and maybe OUT");
+	struct lf_hive *h = load(argv[0]);
+	if (!h)
+		return EXIT_FAIL;
+	char def[512];
+	if (!prefix) {               /* named after the hive read, not OUT */
+		default_prefix(argv[0], def, sizeof def);
+		prefix = def;
+	}
+	int rc = import_and_write(h, prefix, argv[1], argc == 3 ? argv[2] : argv[0]);
+	lf_hive_free(h);
+	return rc;
+}
+
+static int reg_new(int argc, char **argv, const char *prefix)
+{
+	if (argc < 1 || argc > 2)
+		return cli_usage_error("reg", "new takes OUT and maybe FILE.reg");
+	if (file_size(argv[0]) >= 0) {
+		cli_error("%s: already there (new makes a hive; import changes one)", argv[0]);
+		return EXIT_FAIL;
+	}
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct lf_hive h = { .mtime = 116444736000000000LL + (int64_t)ts.tv_sec * 10000000 };
+	/* the name Windows gives the root of a hive it makes */
+	h.root = lf_rkey_new("ROOT", h.mtime);
+	if (!h.root) {
+		cli_error("out of memory");
+		return EXIT_FAIL;
+	}
+	int rc = import_and_write(&h, prefix, argc == 2 ? argv[1] : NULL, argv[0]);
+	lf_rkey_free(h.root);
+	return rc;
 }
 
 struct differ {
@@ -343,7 +391,7 @@ int cmd_reg(int argc, char **argv)
 		}
 	}
 	if (optind >= argc)
-		return cli_usage_error("reg", "no subcommand (compact, merge, export, import, diff)");
+		return cli_usage_error("reg", "no subcommand (compact, merge, export, import, diff, new)");
 	const char *sub = argv[optind++];
 	/* options may also follow the subcommand */
 	int rest = optind, utf16 = 0;
@@ -372,6 +420,8 @@ int cmd_reg(int argc, char **argv)
 		return reg_import(rest - optind, argv + optind, prefix);
 	if (!strcmp(sub, "diff"))
 		return reg_diff(rest - optind, argv + optind, json);
-	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge, export, import, diff)",
+	if (!strcmp(sub, "new"))
+		return reg_new(rest - optind, argv + optind, prefix);
+	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge, export, import, diff, new)",
 			       sub);
 }

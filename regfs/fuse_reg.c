@@ -258,7 +258,10 @@ static int r_utimens(const char *path, const struct timespec tv[2], struct fuse_
 
 static void *r_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
-	(void)conn;
+	/* O_TRUNC comes with the open, not as a truncate before it: a value
+	 * is emptied only if what is written after parses */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 	cfg->entry_timeout = 1;
 	cfg->attr_timeout = 1;
 	cfg->negative_timeout = 0;

@@ -218,6 +218,25 @@ static hive_h *open_image(const uint8_t *b, size_t size)
 	return h;
 }
 
+/* The base block's checksum and the length it gives the hive bins: a
+ * hive that fails either is damaged or cut short. */
+static int check_header(const char *name, const uint8_t *img, size_t size, struct lf_err *err)
+{
+	uint32_t x = 0;
+	for (int i = 0; i < 0x1FC; i += 4)
+		x ^= le32(img + i);
+	x = x == 0xFFFFFFFF ? 0xFFFFFFFE : x == 0 ? 1 : x;
+	if (x != le32(img + 0x1FC))
+		return lf_err_set(err, EINVAL, "%s: bad base block checksum at offset 0x1fc "
+				  "(0x%08x, computed 0x%08x)", name, le32(img + 0x1FC), x);
+	uint64_t bins = le32(img + 0x28);
+	if (bins + HBIN_START > size)
+		return lf_err_set(err, EINVAL, "%s: cut short: the base block says %llu bytes of "
+				  "hive bins from offset 0x1000, the file has %zu", name,
+				  (unsigned long long)bins, size - HBIN_START);
+	return 0;
+}
+
 /* Load the image img (size bytes, owned: freed here) read from name; file
  * is where its logs may lie, or NULL for an image that is not a file. */
 static int load_image(const char *name, const char *file, uint8_t *img, size_t size,
@@ -228,7 +247,7 @@ static int load_image(const char *name, const char *file, uint8_t *img, size_t s
 	if (size < 0x2000 || memcmp(img, "regf", 4)) {
 		rc = lf_err_set(err, EINVAL, "%s: not a registry hive (%s)", name,
 				size < 0x2000 ? "too small" : "no 'regf' signature");
-	} else {
+	} else if (!(rc = check_header(name, img, size, err))) {
 		dirty = memcmp(img + 4, img + 8, 4) != 0;
 		int r = dirty && file ? hive_replay_logs(file, &img, &L.size, &entries) : 0;
 		if (r == -ENOMEM)

@@ -36,7 +36,7 @@ int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m
 	for (int i = 0; i < n; i++) {
 		char what[512];
 		snprintf(what, sizeof what, "layer '%s': %s", copies[i].layer, name);
-		struct lf_hive *h;
+		struct lf_hive *h = NULL;
 		int rc = lf_hive_load_image(what, copies[i].data, copies[i].len, &h, err);
 		if (!rc && h->dirty)
 			rc = lf_err_set(err, EINVAL, "%s: a dirty hive (its logs are not replayed "
@@ -48,12 +48,12 @@ int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m
 				lf_err_set(err, -rc, "%s: cannot merge it: %s", what, strerror(-rc));
 			if (h->mtime > base->mtime)
 				base->mtime = h->mtime;
-			lf_hive_free(h);
 		} else if (!rc) {
 			base = h;
-		} else {
-			lf_hive_free(h);
+			h = NULL;
 		}
+		if (h)
+			lf_hive_free(h);
 		if (rc) {
 			lf_hive_free(base);
 			return rc;

@@ -31,8 +31,8 @@ int lf_regname_encode(const char *name, int is_value, int value_mark, char *out,
 		whole = "%2E";
 	else if (!strcmp(name, ".."))
 		whole = "%2E%2E";
-	else if (is_value && !strcmp(name, "@"))
-		whole = "%40";
+	else if (!strcmp(name, "@"))
+		whole = "%40";           /* "@" is the default value */
 	if (whole) {
 		o = strlen(whole);
 		if (o + 3 > size)

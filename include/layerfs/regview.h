@@ -28,7 +28,7 @@
 #define LF_REG_RAW_XATTR "user.reg.raw"
 
 /* Names as file names: '/', '%' and control characters become %XX; ".",
- * ".." and a value named "@" are escaped whole; the default value is "@".
+ * ".." and "@" are escaped whole; the default value is "@".
  * A value whose name a subkey also has is listed as NAME%v (any value can
  * be reached so). Returns the length, or -ENAMETOOLONG. */
 int lf_regname_encode(const char *name, int is_value, int value_mark, char *out, size_t size);

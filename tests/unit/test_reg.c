@@ -8,11 +8,9 @@
 
 #include "helpers.h"
 #include "layerfs/hive.h"
+#include "layerfs/layer.h"
+#include "layerfs/regview.h"
 
-#define REG_SZ 1
-#define REG_BINARY 3
-#define REG_DWORD 4
-#define REG_MULTI_SZ 7
 
 /* KEY\\KEY... made as needed under root. */
 static struct lf_rkey *mk(struct lf_rkey *root, const char *path)
@@ -169,8 +167,155 @@ START_TEST(writer_round_trip)
 }
 END_TEST
 
+/* Every name (any bytes but NUL) comes back from its file name, and no
+ * file name holds '/' or is "." or "..". */
+START_TEST(names_round_trip)
+{
+	uint8_t raw[64];
+	for (int round = 0; round < 20000; round++) {
+		th_fill_random(raw, sizeof raw, (uint64_t)round);
+		size_t n = raw[0] % 12;
+		char name[16];
+		for (size_t i = 0; i < n; i++) {
+			/* mostly the awkward bytes */
+			static const char pick[] = "/%.@v\n\x01" "ab";
+			name[i] = raw[i + 1] & 1 ? pick[raw[i + 1] % (sizeof pick - 1)] : (char)(raw[i + 1] | 1);
+		}
+		name[n] = 0;
+		int is_value = round & 1, mark = round & 2 && n;
+		char f[128], back[64];
+		ck_assert_int_gt(lf_regname_encode(name, is_value, mark, f, sizeof f), 0);
+		ck_assert_ptr_null(strchr(f, '/'));
+		ck_assert(strcmp(f, ".") && strcmp(f, ".."));
+		int m, def;
+		ck_assert_int_eq(lf_regname_decode(f, back, sizeof back, &m, &def), 0);
+		ck_assert_str_eq(back, name);
+		ck_assert_int_eq(m, mark);
+		ck_assert_int_eq(def, is_value && !n);
+	}
+	int m, def;
+	char back[16];
+	ck_assert_int_eq(lf_regname_decode("a%zz", back, sizeof back, &m, &def), -EINVAL);
+	ck_assert_int_eq(lf_regname_decode("a%4", back, sizeof back, &m, &def), -EINVAL);
+}
+END_TEST
+
+/* A value's text parses back to the same bytes when it is the typed form. */
+START_TEST(text_round_trip)
+{
+	static const struct { uint32_t type; const char *hex; const char *text; } cases[] = {
+		{ REG_SZ, "610062000000", "ab\n" },
+		{ REG_SZ, "0000", "\n" },
+		{ REG_EXPAND_SZ, "2500500025000000", "%P%\n" },
+		{ REG_DWORD, "2a000000", "42\n" },
+		{ REG_DWORD_BIG_ENDIAN, "0000002a", "42\n" },
+		{ REG_QWORD, "0000000001000000", "4294967296\n" },
+		{ REG_MULTI_SZ, "61000000620000000000", "a\nb\n" },
+		{ REG_MULTI_SZ, "0000", "" },
+		{ REG_SZ, "0a000000", "\n\n" },
+		{ REG_BINARY, "00ff", NULL },
+		{ REG_SZ, "610062", NULL },       /* no terminator: raw */
+		{ REG_DWORD, "2a00", NULL },       /* short: raw */
+		{ REG_MULTI_SZ, "6100000000000000620000000000", NULL }, /* an empty string inside */
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+		uint8_t d[64];
+		size_t n = strlen(cases[i].hex) / 2;
+		for (size_t k = 0; k < n; k++)
+			sscanf(cases[i].hex + 2 * k, "%2hhx", &d[k]);
+		char *text;
+		size_t tl;
+		ck_assert_int_eq(lf_regval_text(cases[i].type, d, (uint32_t)n, &text, &tl), 0);
+		if (cases[i].text) {
+			ck_assert_msg(lf_regval_is_text(cases[i].type, d, (uint32_t)n) == 1, "case %zu", i);
+			ck_assert_uint_eq(tl, strlen(cases[i].text));
+			ck_assert(memcmp(text, cases[i].text, tl) == 0);
+		} else {
+			ck_assert_int_eq(lf_regval_is_text(cases[i].type, d, (uint32_t)n), 0);
+			ck_assert_uint_eq(tl, n);
+		}
+		uint8_t *back;
+		uint32_t bl;
+		if (cases[i].text) {
+			ck_assert_int_eq(lf_regval_parse(cases[i].type, text, tl, &back, &bl), 0);
+			ck_assert_uint_eq(bl, n);
+			ck_assert(memcmp(back, d, n) == 0);
+			free(back);
+		}
+		free(text);
+	}
+	uint8_t *b;
+	uint32_t bl;
+	ck_assert_int_eq(lf_regval_parse(REG_DWORD, "x1\n", 3, &b, &bl), -EINVAL);
+	ck_assert_int_eq(lf_regval_parse(REG_DWORD, "4294967296", 10, &b, &bl), -EINVAL);
+	ck_assert_int_eq(lf_regval_parse(REG_SZ, "a\0b", 3, &b, &bl), -EINVAL);
+	uint32_t t;
+	ck_assert_int_eq(lf_regtype_parse("dword", 5, &t), 0);
+	ck_assert_uint_eq(t, REG_DWORD);
+	ck_assert_int_eq(lf_regtype_parse("0x20\n", 5, &t), 0);
+	ck_assert_uint_eq(t, 0x20);
+	ck_assert_int_eq(lf_regtype_parse("REG_NOPE", 8, &t), -EINVAL);
+}
+END_TEST
+
+static int count_entry(void *ctx, const char *name, const struct stat *st)
+{
+	(void)name;
+	(void)st;
+	++*(int *)ctx;
+	return 0;
+}
+
+/* The view's changes: what shows, and the fragment's markers. */
+START_TEST(view_changes)
+{
+	struct lf_hive *low = calloc(1, sizeof *low);
+	low->root = lf_rkey_new("ROOT", 1000);
+	setstr(mk(low->root, "A\\B"), "v", REG_SZ, "lower");
+	setdword(mk(low->root, "A"), "keep", 1);
+	mk(low->root, "Gone");
+	struct lf_regview *v;
+	struct lf_err err = {0};
+	ck_assert_int_eq(lf_regview_new(NULL, NULL, NULL, &v), 0);
+	const char *frag = th_path("frag/SOFTWARE");
+	ck_assert_int_eq(lf_regview_add(v, "HKLM/SOFTWARE", low, frag, &err), 0);
+	ck_assert_int_eq(lf_regview_write(v, "/HKLM/SOFTWARE/A/keep", "7\n", 2), 0);
+	ck_assert_int_eq(lf_regview_create(v, "/HKLM/SOFTWARE/A/new"), 0);
+	ck_assert_int_eq(lf_regview_create(v, "/HKLM/SOFTWARE/A/new"), -EEXIST);
+	ck_assert_int_eq(lf_regview_create(v, "/HKLM/SOFTWARE/A/.wh.x"), -EINVAL);
+	ck_assert_int_eq(lf_regview_unlink(v, "/HKLM/SOFTWARE/A/B/v"), 0);
+	ck_assert_int_eq(lf_regview_rmdir(v, "/HKLM/SOFTWARE/A"), -ENOTEMPTY);
+	ck_assert_int_eq(lf_regview_rmdir(v, "/HKLM/SOFTWARE/Gone"), 0);
+	ck_assert_int_eq(lf_regview_mkdir(v, "/HKLM/SOFTWARE/Gone"), 0);
+	ck_assert_int_eq(lf_regview_mkdir(v, "/HKLM/SOFTWARE/A/b"), -EEXIST);
+	ck_assert_int_eq(lf_regview_rename(v, "/HKLM/SOFTWARE/A/B", "/HKLM/SOFTWARE/C", 0), 0);
+	ck_assert_int_eq(lf_regview_rename(v, "/HKLM/SOFTWARE/C", "/HKLM/SOFTWARE/C/D", 0), -EINVAL);
+	ck_assert_int_eq(lf_regview_setxattr(v, "/HKLM/SOFTWARE/A/keep", LF_REG_TYPE_XATTR,
+					     "REG_SZ", 6), 0);
+	char *text;
+	size_t tl;
+	ck_assert_int_eq(lf_regview_read(v, "/HKLM/SOFTWARE/A/keep", &text, &tl), 0);
+	ck_assert(tl == 2 && !memcmp(text, "7\n", 2));
+	free(text);
+	int n = 0;
+	ck_assert_int_eq(lf_regview_list(v, "/HKLM/SOFTWARE", count_entry, &n), 0);
+	ck_assert_int_eq(n, 3);  /* A, C, Gone */
+	lf_regview_free(v);
+
+	struct lf_hive *f;
+	ck_assert_int_eq(lf_hive_load(frag, &f, &err), 0);
+	ck_assert_ptr_nonnull(lf_rkey_find(mk(f->root, "A"), ".wh.B"));
+	ck_assert_ptr_nonnull(lf_rval_find(mk(f->root, "Gone"), LF_OPAQUE_NAME));
+	ck_assert_ptr_null(lf_rkey_find(f->root, ".wh.Gone"));
+	ck_assert_ptr_nonnull(lf_rkey_find(f->root, "C"));
+	ck_assert_str_eq(getstr(mk(f->root, "A"), "keep"), "7");
+	lf_hive_free(f);
+}
+END_TEST
+
 int main(void)
 {
-	const TTest *const tests[] = { merge_rules, writer_round_trip };
+	const TTest *const tests[] = { merge_rules, writer_round_trip, names_round_trip,
+				       text_round_trip, view_changes };
 	return th_run_suite("reg", tests, sizeof tests / sizeof tests[0]);
 }

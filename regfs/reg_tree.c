@@ -45,28 +45,36 @@ void lf_rkey_free(struct lf_rkey *k)
 	free(k);
 }
 
-/* (Re)build one table of the index when entries were added since. */
+/* Bring one table of the index up to date: entries appended since it was
+ * built go in as they are (merges append thousands of keys one by one);
+ * it is built anew only when it would pass half full. */
 static int index_table(uint32_t **slots, size_t *nslots, size_t *built, size_t n,
 		       const char *(*name_at)(const struct lf_rkey *, size_t),
 		       const struct lf_rkey *k)
 {
 	if (*built == n && *slots)
 		return 0;
-	size_t want = 16;
-	while (want < n * 2)
-		want *= 2;
-	uint32_t *s = calloc(want, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		size_t j = lf_casehash(name_at(k, i)) & (want - 1);
+	size_t from = *built;
+	if (!*slots || n * 2 > *nslots || *built > n) {
+		size_t want = 16;
+		while (want < n * 4)
+			want *= 2;
+		uint32_t *s = calloc(want, sizeof *s);
+		if (!s)
+			return -ENOMEM;
+		free(*slots);
+		*slots = s;
+		*nslots = want;
+		from = 0;
+	}
+	uint32_t *s = *slots;
+	size_t mask = *nslots - 1;
+	for (size_t i = from; i < n; i++) {
+		size_t j = lf_casehash(name_at(k, i)) & mask;
 		while (s[j])
-			j = (j + 1) & (want - 1);
+			j = (j + 1) & mask;
 		s[j] = (uint32_t)i + 1;
 	}
-	free(*slots);
-	*slots = s;
-	*nslots = want;
 	*built = n;
 	return 0;
 }

@@ -30,7 +30,24 @@ if [ -n "${LAYERFS:-}" ] && [ -e /dev/fuse ]; then
       && ok "desktop: three spellings of Program Files are one folder" || not_ok "desktop: $(ls "$m/PROGRAM FILES")"
     [ -f "$m/Documents and Settings/Public/Desktop/desktop.ini" ] \
       && ok "desktop: the Documents and Settings junction leads inside" || not_ok "desktop: Documents and Settings"
+    sw="$m/Windows/System32/config/SOFTWARE"
+    cv='Microsoft\Windows NT\CurrentVersion'
+    [ "$(hivexget "$sw" "$cv" ProductName)|$(hivexget "$sw" AdminTools Version)" = "Windows 10 Enterprise|1.0" ] \
+      && ok "desktop: SOFTWARE served merged (the OS's keys and AdminTools')" || not_ok "desktop: SOFTWARE"
+    ! hivexget "$sw" "$cv" CurrentBuild >/dev/null 2>&1 \
+      && ok "desktop: AdminTools' marker deletes CurrentBuild" || not_ok "desktop: CurrentBuild shows"
     fusermount3 -u "$m"
+    r="$WORK/reg"; mkdir -p "$r"
+    if [ -n "${REGFS:-}" ] && "$REGFS" --layer "$repo/OS/Windows10.1.1.vhd,type=os" \
+         --layer "$repo/App/Office.101.3.vhd" --layer "$repo/App/AdminTools.102.1.vhd" "$r"; then
+      MOUNTS+=("$r")
+      [ "$(cat "$r/HKLM/SYSTEM/CurrentControlSet/Control/Session Manager/Environment/Path")" = \
+        'C:\Windows\system32;C:\Windows;C:\Program Files\Office' ] \
+        && ok "registry: Path is the OS's and Office's" || not_ok "registry: Path"
+      fusermount3 -u "$r"
+    else
+      not_ok "registry: regfs mount"
+    fi
   else
     not_ok "desktop: mount"
   fi

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "helpers.h"
 #include "layerfs/hive.h"
@@ -313,9 +314,37 @@ START_TEST(view_changes)
 }
 END_TEST
 
+/* The lookup index stays true as keys are appended one by one (it grows
+ * in place), removed and respelt. */
+START_TEST(index_follows_changes)
+{
+	struct lf_rkey *k = lf_rkey_new("ROOT", 0);
+	char n[32];
+	for (int i = 0; i < 3000; i++) {
+		snprintf(n, sizeof n, "Key%d", i);
+		ck_assert_int_eq(lf_rkey_add(k, lf_rkey_new(n, 0)), 0);
+		snprintf(n, sizeof n, "KEY%d", i / 2);
+		ck_assert_ptr_nonnull(lf_rkey_find(k, n));
+	}
+	for (int i = 0; i < 3000; i += 3) {
+		snprintf(n, sizeof n, "key%d", i);
+		lf_rkey_remove(k, n);
+	}
+	ck_assert_uint_eq(k->nsub, 2000);
+	for (int i = 0; i < 3000; i++) {
+		snprintf(n, sizeof n, "kEy%d", i);
+		struct lf_rkey *f = lf_rkey_find(k, n);
+		ck_assert_msg((f == NULL) == (i % 3 == 0), "%s", n);
+		if (f)
+			ck_assert_int_eq(strcasecmp(f->name, n), 0);
+	}
+	lf_rkey_free(k);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = { merge_rules, writer_round_trip, names_round_trip,
-				       text_round_trip, view_changes };
+				       text_round_trip, view_changes, index_follows_changes };
 	return th_run_suite("reg", tests, sizeof tests / sizeof tests[0]);
 }

@@ -196,6 +196,13 @@ check "the change went to the user's fragment at the hive's path" test -f "$WORK
 mnt "$LAYERFS" u2 --layer "$OS,type=os" --layer "$WORK/app.vhdx" --upper "$WORK/up2" || { finish; exit 1; }
 same "layerfs with the personalization layer serves the change" 'C:\mine' \
   hivexget "$WORK/u2/Users/alice/NTUSER.DAT" Environment Editor
+# both mounted: a change through regfs rewrites the fragment; the next open
+# through layerfs finds the copy changed and builds the hive again
+mnt "$REGFS" r6 --layer "$OS,type=os" --layer "$WORK/app.vhdx" --upper "$WORK/up2" || { finish; exit 1; }
+check "regfs changes the value while layerfs serves the hive" bash -c "echo 'C:\\other' > '$WORK/r6/HKU/alice/Environment/Editor'"
+same "the served hive is built again with the change" 'C:\other' \
+  hivexget "$WORK/u2/Users/alice/NTUSER.DAT" Environment Editor
+umnt r6
 umnt u2
 
 # --- bad input ---

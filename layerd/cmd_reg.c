@@ -13,6 +13,8 @@
 
 #include "cli.h"
 #include "layerfs/hive.h"
+#include "layerfs/regcompose.h"
+#include "layerfs/union.h"
 
 static void reg_usage(FILE *f)
 {
@@ -23,6 +25,7 @@ static void reg_usage(FILE *f)
 		"       layerctl reg import [--prefix KEY] HIVE FILE.reg [OUT]\n"
 		"       layerctl reg diff [--json] HIVE-A HIVE-B\n"
 		"       layerctl reg new [--prefix KEY] OUT [FILE.reg]\n"
+		"       layerctl reg SUBCOMMAND --layer SPEC [--layer SPEC]... ARGS\n"
 		"\n"
 		"Registry hives (regf files: SYSTEM, SOFTWARE, NTUSER.DAT...).\n"
 		"\n"
@@ -54,6 +57,11 @@ static void reg_usage(FILE *f)
 		"                   2 trouble.\n"
 		"  new OUT          make an empty hive (an app layer's fragment, say),\n"
 		"                   with FILE.reg's keys and values when given.\n"
+		"  --layer SPEC     (repeatable) HIVE arguments are paths in the stack\n"
+		"                   these layers make (Windows/System32/config/SOFTWARE,\n"
+		"                   Users/alice/NTUSER.DAT), each the merge of every\n"
+		"                   layer's copy by priority, as layerfs serves it;\n"
+		"                   SPEC as layerfs takes it (PATH[,type=os][,prio=N]).\n"
 		"  --prefix KEY     the hive's path in .reg files; default\n"
 		"                   HKEY_LOCAL_MACHINE\\NAME (NAME: the file name, upper\n"
 		"                   case), HKEY_CURRENT_USER for NTUSER.DAT.\n"
@@ -76,16 +84,37 @@ static void warn_dirty(const char *file, const struct lf_hive *h)
 			"read as its base image (the last changes Windows made are missing)\n", file);
 }
 
-/* FILE loaded, or NULL after saying why; a dirty one is warned of. */
-static struct lf_hive *load(const char *file)
+/* With --layer, HIVE arguments are paths in the stack those layers make
+ * (Windows/System32/config/SOFTWARE), each the merge of every layer's copy. */
+static struct lf_union *stack_union;
+
+/* HIVE loaded (a file, or a path in the stack), or NULL after saying why;
+ * a dirty one is warned of. */
+static struct lf_hive *load(const char *hive)
 {
 	struct lf_err err = {0};
 	struct lf_hive *h = NULL;
-	if (lf_hive_load(file, &h, &err)) {
+	if (stack_union) {
+		struct lf_copy *copies;
+		int n, rc = lf_union_copies(stack_union, hive, &copies, &n);
+		if (rc) {
+			cli_error("%s: %s in the layers given", hive,
+				  rc == -ENOENT ? "no such file" : strerror(-rc));
+			return NULL;
+		}
+		rc = lf_reg_compose(copies, n, NULL, hive, &h, &err);
+		lf_union_copies_free(copies, n);
+		if (rc) {
+			cli_error("%s", err.msg);
+			return NULL;
+		}
+		return h;
+	}
+	if (lf_hive_load(hive, &h, &err)) {
 		cli_error("%s", err.msg);
 		return NULL;
 	}
-	warn_dirty(file, h);
+	warn_dirty(hive, h);
 	return h;
 }
 
@@ -94,14 +123,15 @@ static int reg_compact(int argc, char **argv, int json)
 	if (argc != 2)
 		return cli_usage_error("reg", "compact takes IN and OUT");
 	struct lf_err err = {0};
-	struct lf_hive *h = NULL;
-	if (lf_hive_load(argv[0], &h, &err) || lf_hive_write(h, argv[1], &err)) {
+	struct lf_hive *h = load(argv[0]);
+	if (!h)
+		return EXIT_FAIL;
+	if (lf_hive_write(h, argv[1], &err)) {
 		cli_error("%s", err.msg);
 		lf_hive_free(h);
 		return EXIT_FAIL;
 	}
-	warn_dirty(argv[0], h);
-	long long in = file_size(argv[0]), out = file_size(argv[1]);
+	long long in = stack_union ? -1 : file_size(argv[0]), out = file_size(argv[1]);
 	if (json)
 		cli_print_json(json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:b, s:i}", "in", argv[0],
 					 "out", argv[1], "keys", (json_int_t)h->nkeys,
@@ -129,13 +159,11 @@ static int reg_merge(int argc, char **argv, int json, const char *rules)
 	}
 	int rc = EXIT_OK;
 	for (int i = 1; i < argc && rc == EXIT_OK; i++) {
-		struct lf_hive *h = NULL;
-		if (lf_hive_load(argv[i], &h, &err)) {
-			cli_error("%s", err.msg);
+		struct lf_hive *h = load(argv[i]);
+		if (!h) {
 			rc = EXIT_FAIL;
 			break;
 		}
-		warn_dirty(argv[i], h);
 		if (!out.root) {
 			out.root = lf_rkey_new(h->root->name, h->root->mtime);
 			if (!out.root) {
@@ -356,15 +384,11 @@ static int reg_diff(int argc, char **argv, int json)
 {
 	if (argc != 2)
 		return cli_usage_error("reg", "diff takes two hives");
-	struct lf_err err = {0};
-	struct lf_hive *a = NULL, *b = NULL;
-	if (lf_hive_load(argv[0], &a, &err) || lf_hive_load(argv[1], &b, &err)) {
-		cli_error("%s", err.msg);
+	struct lf_hive *a = load(argv[0]), *b = a ? load(argv[1]) : NULL;
+	if (!b) {
 		lf_hive_free(a);
 		return 2;
 	}
-	warn_dirty(argv[0], a);
-	warn_dirty(argv[1], b);
 	struct differ d = { json ? json_array() : NULL, 0 };
 	diff_keys(&d, a->root, b->root, "", 0);
 	if (json)
@@ -394,7 +418,8 @@ int cmd_reg(int argc, char **argv)
 		return cli_usage_error("reg", "no subcommand (compact, merge, export, import, diff, new)");
 	const char *sub = argv[optind++];
 	/* options may also follow the subcommand */
-	int rest = optind, utf16 = 0;
+	int rest = optind, utf16 = 0, nlayers = 0;
+	struct lf_stack stack = {0};
 	const char *prefix = NULL, *rules = NULL;
 	for (int i = optind; i < argc; i++) {
 		if (!strcmp(argv[i], "--json"))
@@ -407,21 +432,45 @@ int cmd_reg(int argc, char **argv)
 			prefix = argv[i] + 9;
 		else if (!strcmp(argv[i], "--rules") && i + 1 < argc)
 			rules = argv[++i];
+		else if ((!strcmp(argv[i], "--layer") && i + 1 < argc) || !strncmp(argv[i], "--layer=", 8)) {
+			const char *spec = argv[i][7] == '=' ? argv[i] + 8 : argv[++i];
+			struct lf_err err = {0};
+			if (lf_stack_add(&stack, spec, &err)) {
+				lf_stack_free(&stack);
+				return cli_usage_error("reg", "%s", err.msg);
+			}
+			nlayers++;
+		}
 		else
 			argv[rest++] = argv[i];
 	}
+	int rc;
+	if (nlayers) {
+		struct lf_err err = {0};
+		if (lf_stack_sort(&stack, &err) ||
+		    lf_union_open(&stack, NULL, &stack_union, &err)) {
+			cli_error("%s", err.msg);
+			lf_stack_free(&stack);
+			return EXIT_FAIL;
+		}
+	}
 	if (!strcmp(sub, "compact"))
-		return reg_compact(rest - optind, argv + optind, json);
-	if (!strcmp(sub, "merge"))
-		return reg_merge(rest - optind, argv + optind, json, rules);
-	if (!strcmp(sub, "export"))
-		return reg_export(rest - optind, argv + optind, prefix, utf16);
-	if (!strcmp(sub, "import"))
-		return reg_import(rest - optind, argv + optind, prefix);
-	if (!strcmp(sub, "diff"))
-		return reg_diff(rest - optind, argv + optind, json);
-	if (!strcmp(sub, "new"))
-		return reg_new(rest - optind, argv + optind, prefix);
-	return cli_usage_error("reg", "unknown subcommand '%s' (compact, merge, export, import, diff, new)",
-			       sub);
+		rc = reg_compact(rest - optind, argv + optind, json);
+	else if (!strcmp(sub, "merge"))
+		rc = reg_merge(rest - optind, argv + optind, json, rules);
+	else if (!strcmp(sub, "export"))
+		rc = reg_export(rest - optind, argv + optind, prefix, utf16);
+	else if (!strcmp(sub, "import"))
+		rc = reg_import(rest - optind, argv + optind, prefix);
+	else if (!strcmp(sub, "diff"))
+		rc = reg_diff(rest - optind, argv + optind, json);
+	else if (!strcmp(sub, "new"))
+		rc = reg_new(rest - optind, argv + optind, prefix);
+	else
+		rc = cli_usage_error("reg", "unknown subcommand '%s' (compact, merge, export, import, "
+				     "diff, new)", sub);
+	lf_union_close(stack_union);
+	stack_union = NULL;
+	lf_stack_free(&stack);
+	return rc;
 }

@@ -180,6 +180,12 @@ same "union: stat gives the merged size, which cat reads whole" "$(stat -c %s "$
 same "union: a user's Path is unioned" 'C:\os;C:\app' hivexget "$WORK/u1/Users/alice/NTUSER.DAT" Environment Path
 [ -f "$WORK/SYSTEM" ] && same "union: a hive one layer has is that layer's file" "$(md5sum <"$WORK/SYSTEM")" \
   bash -c "md5sum < '$WORK/u1/Windows/System32/config/SYSTEM'"
+same "layerctl reg export --layer: the stack's merged hive" '"Version"="2.5"' bash -c "
+  '$LAYERCTL' reg export --layer '$OS,type=os' --layer '$WORK/app.vhdx' windows/system32/CONFIG/software | tr -d '\\r' | grep -F '\"Version'"
+"$LAYERCTL" reg compact --layer "$OS,type=os" --layer "$WORK/app.vhdx" \
+  Windows/System32/config/SOFTWARE "$WORK/stackmerge" >/dev/null
+same "the served hive holds what layerctl reg compact --layer merges" "0" bash -c "
+  '$LAYERCTL' reg diff '$M' '$WORK/stackmerge' >/dev/null; echo \$?"
 check "union: a merged hive cannot be opened for writing" bash -c "! (echo x >> '$M') 2>/dev/null"
 umnt u1
 

@@ -45,5 +45,6 @@ int cmd_cat(int argc, char **argv);
 int cmd_which(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
+int cmd_repo(int argc, char **argv);
 
 #endif

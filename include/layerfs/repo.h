@@ -1,0 +1,114 @@
+/* The layer repository: control files, paths inside it, and which layers
+ * a user gets on a machine. No FUSE here. docs/REPOSITORY.md has the
+ * format.
+ *
+ *   REPO/GuestLayerFile.txt    the layers (JSON)
+ *   REPO/LayerAssignment.txt   who gets which layers (JSON)
+ *   REPO/Layers/{OS,Platform,App}/NAME.ID.REVISION.vhd(x)
+ *   REPO/Users/USER/IDHEX_OSNAME/   personalization layers
+ */
+#ifndef LAYERFS_REPO_H
+#define LAYERFS_REPO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "layerfs/err.h"
+#include "layerfs/union.h"
+
+#define LF_REPO_LAYERS_FILE "GuestLayerFile.txt"
+#define LF_REPO_ASSIGN_FILE "LayerAssignment.txt"
+#define LF_REPO_LOCK_FILE ".layerfs-lock"
+
+struct lf_repo_layer {
+	uint32_t id, revision;
+	char *name;
+	enum lf_layer_type type;   /* LF_LAYER_OS, _PLATFORM or _APP */
+	uint32_t os_layer;         /* the OS layer it was built on (an OS layer: itself) */
+	long priority;
+	char *file;                /* relative to REPO */
+	char sha256[65];           /* lower-case hex */
+	uint64_t size;
+};
+
+enum lf_principal { LF_PRINCIPAL_USER, LF_PRINCIPAL_GROUP, LF_PRINCIPAL_MACHINE };
+
+struct lf_repo_ref {
+	uint32_t id;
+	uint32_t revision;         /* pinned; 0: the newest there is */
+};
+
+struct lf_repo_assignment {
+	enum lf_principal kind;
+	char *name;                /* machine: a shell pattern */
+	struct lf_repo_ref *layers;
+	size_t nlayers;
+};
+
+struct lf_repo {
+	char *root;                /* REPO, resolved (no symlinks) */
+	struct lf_repo_layer *layers;
+	size_t nlayers;
+	struct lf_repo_assignment *assign;
+	size_t nassign;
+};
+
+/* Make an empty repository at ROOT (its folders and control files). */
+int lf_repo_init(const char *root, struct lf_err *err);
+/* Read REPO's control files; every problem is an error naming the file
+ * and the field ("LayerAssignment.txt: assignments[2].layers[0].id: ..."). */
+int lf_repo_open(const char *root, struct lf_repo **out, struct lf_err *err);
+void lf_repo_free(struct lf_repo *r);
+
+/* Changes: take the lock (on a shared file system too), read the files
+ * afresh, change, save, unlock. Saving writes each control file to a
+ * temporary, fsyncs it and renames it into place, so a reader on any host
+ * sees the old file or the new one, never half of one. */
+int lf_repo_lock(const char *root, int *fd, struct lf_err *err);
+void lf_repo_unlock(int fd);
+int lf_repo_save(const struct lf_repo *r, struct lf_err *err);
+
+/* REPO/REL as a host path, if REL stays inside REPO: relative, no "..",
+ * and no symlink on the way that leads out. The file itself need not be
+ * there. */
+int lf_repo_path(const struct lf_repo *r, const char *rel, char *out, size_t size,
+		 struct lf_err *err);
+/* Is REL a path a control file may hold (the textual rules alone)? */
+int lf_repo_rel_ok(const char *rel, const char **why);
+
+/* The layer (id, revision); revision 0: its newest. NULL if none. */
+const struct lf_repo_layer *lf_repo_find(const struct lf_repo *r, uint32_t id, uint32_t revision);
+const char *lf_principal_name(enum lf_principal k);
+
+/* The stack a user gets on a machine, and why. */
+struct lf_resolved {
+	const struct lf_repo_layer *layer;
+	char why[256];
+};
+struct lf_skipped {
+	uint32_t id, revision;
+	int required;              /* an OS or platform layer: the login cannot go on */
+	char why[256];
+};
+struct lf_resolution {
+	struct lf_resolved *v;     /* lowest first: the OS layer, then by priority */
+	size_t n;
+	struct lf_skipped *skipped;
+	size_t nskipped;
+	const struct lf_repo_layer *os;
+	char upper[600];           /* Users/USER/IDHEX_OSNAME, relative to REPO */
+};
+/* A user gets what is assigned to the user, to any of its groups, and to
+ * machine patterns matching MACHINE. A direct assignment's revision wins;
+ * otherwise the newest revision any group or machine assignment gives;
+ * never two revisions of one layer. Layers that cannot be had go to
+ * skipped with the reason. An error only when there is no OS layer to
+ * stand on. */
+int lf_repo_resolve(const struct lf_repo *r, const char *user, const char *const *groups,
+		    int ngroups, const char *machine, struct lf_resolution *out, struct lf_err *err);
+void lf_resolution_free(struct lf_resolution *res);
+
+/* SHA-256 of a file as lower-case hex, and its size. */
+int lf_sha256_file(const char *path, char hex[65], uint64_t *size, struct lf_err *err);
+
+#endif

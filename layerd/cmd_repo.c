@@ -1,0 +1,595 @@
+/* layerctl repo SUBCOMMAND: the layer repository's control files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "layerfs/repo.h"
+
+static void repo_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerctl repo init REPO\n"
+		"       layerctl repo add REPO FILE --type os|platform|app --name NAME\n"
+		"                [--id ID] [--revision REV] [--os-layer ID] [--priority N] [--move]\n"
+		"       layerctl repo assign REPO --user|--group|--machine NAME ID[:REV]...\n"
+		"       layerctl repo unassign REPO --user|--group|--machine NAME ID...\n"
+		"       layerctl repo priority REPO ID N\n"
+		"       layerctl repo list [--json] REPO\n"
+		"       layerctl repo resolve [--json] REPO --user USER [--groups G,...] [--machine M]\n"
+		"\n"
+		"The layer repository: layers in Layers/{OS,Platform,App}/, the control files\n"
+		"GuestLayerFile.txt (the layers) and LayerAssignment.txt (who gets which),\n"
+		"and personalization layers in Users/USER/. Every change takes the\n"
+		"repository's lock and replaces the control files atomically, so readers on\n"
+		"other hosts never see half a file (docs/REPOSITORY.md).\n"
+		"\n"
+		"  init      make an empty repository (folders and control files).\n"
+		"  add       put layer FILE (a .vhd, .vhdx or raw NTFS image; it must open)\n"
+		"            in the repository as Layers/TYPE/NAME.ID.REV.EXT, with its size\n"
+		"            and SHA-256. FILE is copied (--move: renamed) unless it is in the\n"
+		"            repository already. Without --id: NAME's id if it has one, else a\n"
+		"            new one; without --revision: one past the newest. App and platform\n"
+		"            layers name the OS layer they were built on (--os-layer; default:\n"
+		"            the only OS layer there is).\n"
+		"  assign    give layers to a user, a group or a machine pattern (shell\n"
+		"            wildcards: 'WKS-*'); ID:REV pins a revision, plain ID means the\n"
+		"            newest at login.\n"
+		"  unassign  take layers back.\n"
+		"  priority  set the priority of every revision of layer ID (higher wins).\n"
+		"  list      the layers and the assignments.\n"
+		"  resolve   the exact stack USER gets on machine M (default: this host),\n"
+		"            lowest first, with why each layer is there and why others are not.\n"
+		"\n"
+		"Exit status: 0 on success, 1 on failure, 2 on a usage error.\n");
+}
+
+static int fail(struct lf_err *err)
+{
+	cli_error("%s", err->msg);
+	return EXIT_FAIL;
+}
+
+/* Lock, read afresh, hand over to change(), save, unlock. */
+static int update(const char *root, int (*change)(struct lf_repo *r, void *ctx, struct lf_err *err),
+		  void *ctx)
+{
+	struct lf_err err = {0};
+	struct lf_repo *r = NULL;
+	int fd;
+	if (lf_repo_lock(root, &fd, &err))
+		return fail(&err);
+	int rc = lf_repo_open(root, &r, &err);
+	if (!rc)
+		rc = change(r, ctx, &err);
+	if (!rc)
+		rc = lf_repo_save(r, &err);
+	lf_repo_unlock(fd);
+	lf_repo_free(r);
+	return rc ? fail(&err) : EXIT_OK;
+}
+
+static int parse_uint(const char *s, uint32_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > INT32_MAX || *s == '-')
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+/* --- add --- */
+
+struct add {
+	const char *file, *name;
+	enum lf_layer_type type;
+	uint32_t id, revision, os_layer;
+	long priority;
+	int priority_given, move;
+	char rel[PATH_MAX];      /* where it goes */
+	char hash[65];
+	uint64_t size;
+};
+
+static const char *type_folder(enum lf_layer_type t)
+{
+	return t == LF_LAYER_OS ? "OS" : t == LF_LAYER_PLATFORM ? "Platform" : "App";
+}
+
+/* Copy src to dst through a temporary beside dst. */
+static int copy_file(const char *src, const char *dst, struct lf_err *err)
+{
+	char tmp[PATH_MAX + 32];
+	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", dst, (long)getpid());
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	int out = in < 0 ? -1 : open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	int rc = in < 0 || out < 0 ? -errno : 0;
+	char *buf = rc ? NULL : malloc(1 << 20);
+	if (!rc && !buf)
+		rc = -ENOMEM;
+	ssize_t n;
+	while (!rc && (n = read(in, buf, 1 << 20)) != 0) {
+		if (n < 0 || write(out, buf, (size_t)n) != n)
+			rc = -errno;
+	}
+	if (!rc && fsync(out) < 0)
+		rc = -errno;
+	free(buf);
+	if (in >= 0)
+		close(in);
+	if (out >= 0 && close(out) < 0 && !rc)
+		rc = -errno;
+	if (!rc && rename(tmp, dst) < 0)
+		rc = -errno;
+	if (rc && out >= 0)
+		unlink(tmp);
+	return rc ? lf_err_set(err, -rc, "%s -> %s: %s", src, dst, strerror(-rc)) : 0;
+}
+
+static int do_add(struct lf_repo *r, void *ctx, struct lf_err *err)
+{
+	struct add *a = ctx;
+	/* the id: given, or the name's, or a new one */
+	for (size_t i = 0; i < r->nlayers && !a->id; i++)
+		if (!strcmp(r->layers[i].name, a->name))
+			a->id = r->layers[i].id;
+	if (!a->id) {
+		a->id = a->type == LF_LAYER_APP ? 100 : 1;
+		for (size_t i = 0; i < r->nlayers; i++)
+			if (r->layers[i].id >= a->id)
+				a->id = r->layers[i].id + 1;
+	}
+	const struct lf_repo_layer *same = lf_repo_find(r, a->id, 0);
+	if (same && (strcmp(same->name, a->name) || same->type != a->type))
+		return lf_err_set(err, EEXIST, "layer %u is %s (%s) already", a->id, same->name,
+				  lf_layer_type_name(same->type));
+	if (!a->revision)
+		a->revision = same ? same->revision + 1 : 1;
+	if (lf_repo_find(r, a->id, a->revision))
+		return lf_err_set(err, EEXIST, "layer %u revision %u is there already", a->id,
+				  a->revision);
+	if (a->type == LF_LAYER_OS) {
+		a->os_layer = a->id;
+	} else if (!a->os_layer) {
+		for (size_t i = 0; i < r->nlayers; i++)
+			if (r->layers[i].type == LF_LAYER_OS) {
+				if (a->os_layer && a->os_layer != r->layers[i].id)
+					return lf_err_set(err, EINVAL, "more than one OS layer: say which "
+							  "with --os-layer");
+				a->os_layer = r->layers[i].id;
+			}
+		if (!a->os_layer)
+			return lf_err_set(err, EINVAL, "no OS layer in the repository: add one "
+					  "first, or say --os-layer");
+	}
+	if (!a->priority_given)
+		a->priority = same ? same->priority : 0;
+	/* where it goes: in place if it is in the repository already */
+	char *real = realpath(a->file, NULL);
+	if (!real)
+		return lf_err_set(err, errno, "%s: %s", a->file, strerror(errno));
+	size_t rl = strlen(r->root);
+	if (!strncmp(real, r->root, rl) && real[rl] == '/') {
+		snprintf(a->rel, sizeof a->rel, "%s", real + rl + 1);
+	} else {
+		const char *ext = strrchr(a->file, '.');
+		if (!ext || strchr(ext, '/'))
+			ext = ".img";
+		snprintf(a->rel, sizeof a->rel, "Layers/%s/%s.%u.%u%s", type_folder(a->type), a->name,
+			 a->id, a->revision, ext);
+	}
+	char dst[PATH_MAX];
+	int rc = lf_repo_path(r, a->rel, dst, sizeof dst, err);
+	if (!rc && strcmp(real, dst)) {
+		if (access(dst, F_OK) == 0)
+			rc = lf_err_set(err, EEXIST, "%s: there already", dst);
+		else if (a->move && rename(a->file, dst) == 0)
+			rc = 0;
+		else
+			rc = copy_file(a->file, dst, err);
+	}
+	free(real);
+	if (!rc)
+		rc = lf_sha256_file(dst, a->hash, &a->size, err);
+	struct lf_repo_layer *v = rc ? NULL : realloc(r->layers, (r->nlayers + 1) * sizeof *v);
+	if (!rc && !v)
+		rc = lf_err_set(err, ENOMEM, "out of memory");
+	if (rc)
+		return rc;
+	r->layers = v;
+	struct lf_repo_layer *l = &v[r->nlayers++];
+	*l = (struct lf_repo_layer){ a->id, a->revision, strdup(a->name), a->type, a->os_layer,
+				     a->priority, strdup(a->rel), "", a->size };
+	memcpy(l->sha256, a->hash, 65);
+	return l->name && l->file ? 0 : lf_err_set(err, ENOMEM, "out of memory");
+}
+
+static int repo_add(int argc, char **argv, int json)
+{
+	static const struct option opts[] = {
+		{ "type", required_argument, NULL, 't' }, { "name", required_argument, NULL, 'n' },
+		{ "id", required_argument, NULL, 'i' }, { "revision", required_argument, NULL, 'r' },
+		{ "os-layer", required_argument, NULL, 'o' },
+		{ "priority", required_argument, NULL, 'p' }, { "move", no_argument, NULL, 'm' },
+		{ 0 },
+	};
+	struct add a = { .type = (enum lf_layer_type)-1 };
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		char *end;
+		switch (c) {
+		case 't':
+			a.type = !strcmp(optarg, "os") ? LF_LAYER_OS
+				 : !strcmp(optarg, "platform") ? LF_LAYER_PLATFORM
+				 : !strcmp(optarg, "app") ? LF_LAYER_APP : (enum lf_layer_type)-1;
+			if ((int)a.type < 0)
+				return cli_usage_error("repo", "--type is os, platform or app");
+			break;
+		case 'n': a.name = optarg; break;
+		case 'i': if (parse_uint(optarg, &a.id)) return cli_usage_error("repo", "bad --id"); break;
+		case 'r':
+			if (parse_uint(optarg, &a.revision))
+				return cli_usage_error("repo", "bad --revision");
+			break;
+		case 'o':
+			if (parse_uint(optarg, &a.os_layer))
+				return cli_usage_error("repo", "bad --os-layer");
+			break;
+		case 'p':
+			a.priority = strtol(optarg, &end, 10);
+			if (*end || !*optarg || a.priority < -1000000 || a.priority > 1000000)
+				return cli_usage_error("repo", "bad --priority");
+			a.priority_given = 1;
+			break;
+		case 'm': a.move = 1; break;
+		default: return cli_usage_error("repo", "bad option");
+		}
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("repo", "add takes REPO and FILE");
+	if ((int)a.type < 0 || !a.name)
+		return cli_usage_error("repo", "add needs --type and --name");
+	if (!*a.name || strpbrk(a.name, "/\\") || a.name[0] == '.')
+		return cli_usage_error("repo", "--name may not hold '/' or '\\' or start with '.'");
+	a.file = argv[optind + 1];
+	/* a layer that does not open is no layer */
+	struct lf_layer *l = cli_open_layer(a.file, NULL, 0);
+	if (!l)
+		return EXIT_FAIL;
+	lf_layer_close(l);
+	int rc = update(argv[optind], do_add, &a);
+	if (rc == EXIT_OK && json)
+		cli_print_json(json_pack("{s:i, s:i, s:s, s:s, s:s, s:I}", "id", (int)a.id,
+					 "revision", (int)a.revision, "name", a.name, "file", a.rel,
+					 "sha256", a.hash, "size", (json_int_t)a.size));
+	else if (rc == EXIT_OK)
+		printf("added %s: layer %u revision %u, %s (%llu bytes)\n", a.name, a.id, a.revision,
+		       a.rel, (unsigned long long)a.size);
+	return rc;
+}
+
+/* --- assign, unassign, priority --- */
+
+struct assign {
+	enum lf_principal kind;
+	const char *name;
+	struct lf_repo_ref refs[256];
+	int nrefs, take;         /* take: unassign */
+	long priority;
+};
+
+static int do_assign(struct lf_repo *r, void *ctx, struct lf_err *err)
+{
+	struct assign *a = ctx;
+	struct lf_repo_assignment *s = NULL;
+	for (size_t i = 0; i < r->nassign && !s; i++)
+		if (r->assign[i].kind == a->kind && !strcmp(r->assign[i].name, a->name))
+			s = &r->assign[i];
+	if (!s && a->take)
+		return lf_err_set(err, ENOENT, "%s '%s' has no assignments",
+				  lf_principal_name(a->kind), a->name);
+	if (!s) {
+		struct lf_repo_assignment *v = realloc(r->assign, (r->nassign + 1) * sizeof *v);
+		if (!v)
+			return lf_err_set(err, ENOMEM, "out of memory");
+		r->assign = v;
+		s = &v[r->nassign++];
+		*s = (struct lf_repo_assignment){ a->kind, strdup(a->name), NULL, 0 };
+		if (!s->name)
+			return lf_err_set(err, ENOMEM, "out of memory");
+	}
+	for (int k = 0; k < a->nrefs; k++) {
+		const struct lf_repo_ref *ref = &a->refs[k];
+		size_t at = s->nlayers;
+		for (size_t i = 0; i < s->nlayers; i++)
+			if (s->layers[i].id == ref->id)
+				at = i;
+		if (a->take) {
+			if (at == s->nlayers)
+				return lf_err_set(err, ENOENT, "%s '%s' is not assigned layer %u",
+						  lf_principal_name(a->kind), a->name, ref->id);
+			memmove(s->layers + at, s->layers + at + 1, (s->nlayers - at - 1) * sizeof *s->layers);
+			s->nlayers--;
+			continue;
+		}
+		if (!lf_repo_find(r, ref->id, ref->revision))
+			return lf_err_set(err, ENOENT, "layer %u%s is not in the repository", ref->id,
+					  ref->revision ? " at that revision" : "");
+		if (at == s->nlayers) {
+			struct lf_repo_ref *v = realloc(s->layers, (s->nlayers + 1) * sizeof *v);
+			if (!v)
+				return lf_err_set(err, ENOMEM, "out of memory");
+			s->layers = v;
+			s->nlayers++;
+		}
+		s->layers[at] = *ref;
+	}
+	if (!s->nlayers) {          /* nothing left: the entry goes */
+		free(s->name);
+		free(s->layers);
+		size_t i = (size_t)(s - r->assign);
+		memmove(r->assign + i, r->assign + i + 1, (r->nassign - i - 1) * sizeof *s);
+		r->nassign--;
+	}
+	return 0;
+}
+
+static int repo_assign(int argc, char **argv, int take)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' }, { "group", required_argument, NULL, 'g' },
+		{ "machine", required_argument, NULL, 'm' }, { 0 },
+	};
+	struct assign a = { .take = take };
+	int c, kinds = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == '?')
+			return cli_usage_error("repo", "bad option");
+		a.kind = c == 'u' ? LF_PRINCIPAL_USER : c == 'g' ? LF_PRINCIPAL_GROUP
+			 : LF_PRINCIPAL_MACHINE;
+		a.name = optarg;
+		kinds++;
+	}
+	if (kinds != 1 || !*a.name)
+		return cli_usage_error("repo", "name one --user, --group or --machine");
+	if (argc - optind < 2)
+		return cli_usage_error("repo", "%s takes REPO and layer ids", take ? "unassign" : "assign");
+	for (int i = optind + 1; i < argc; i++) {
+		if (a.nrefs == 256)
+			return cli_usage_error("repo", "too many layers at once");
+		char *colon = strchr(argv[i], ':');
+		struct lf_repo_ref *ref = &a.refs[a.nrefs++];
+		if (colon)
+			*colon = 0;
+		if (parse_uint(argv[i], &ref->id) || (colon && (take || parse_uint(colon + 1, &ref->revision))))
+			return cli_usage_error("repo", "'%s': want a layer ID%s", argv[i],
+					       take ? "" : " or ID:REVISION");
+	}
+	return update(argv[optind], do_assign, &a);
+}
+
+struct prio {
+	uint32_t id;
+	long priority;
+};
+
+static int do_priority(struct lf_repo *r, void *ctx, struct lf_err *err)
+{
+	struct prio *p = ctx;
+	int found = 0;
+	for (size_t i = 0; i < r->nlayers; i++)
+		if (r->layers[i].id == p->id) {
+			r->layers[i].priority = p->priority;
+			found = 1;
+		}
+	return found ? 0 : lf_err_set(err, ENOENT, "layer %u is not in the repository", p->id);
+}
+
+static int repo_priority(int argc, char **argv)
+{
+	struct prio p;
+	char *end;
+	if (argc != 4 || parse_uint(argv[2], &p.id))
+		return cli_usage_error("repo", "priority takes REPO, a layer ID and a number");
+	p.priority = strtol(argv[3], &end, 10);
+	if (*end || !*argv[3] || p.priority < -1000000 || p.priority > 1000000)
+		return cli_usage_error("repo", "priority: a whole number from -1000000 to 1000000");
+	return update(argv[1], do_priority, &p);
+}
+
+/* --- list, resolve --- */
+
+static json_t *layer_json(const struct lf_repo_layer *l)
+{
+	return json_pack("{s:i, s:i, s:s, s:s, s:i, s:i, s:s, s:s, s:I}", "id", (int)l->id,
+			 "revision", (int)l->revision, "name", l->name,
+			 "type", lf_layer_type_name(l->type), "os_layer", (int)l->os_layer,
+			 "priority", (int)l->priority, "file", l->file, "sha256", l->sha256,
+			 "size", (json_int_t)l->size);
+}
+
+static int repo_list(int argc, char **argv, int json)
+{
+	if (argc != 2)
+		return cli_usage_error("repo", "list takes REPO");
+	struct lf_err err = {0};
+	struct lf_repo *r;
+	if (lf_repo_open(argv[1], &r, &err))
+		return fail(&err);
+	if (json) {
+		json_t *ls = json_array(), *as = json_array();
+		for (size_t i = 0; i < r->nlayers; i++)
+			json_array_append_new(ls, layer_json(&r->layers[i]));
+		for (size_t i = 0; i < r->nassign; i++) {
+			json_t *ids = json_array();
+			for (size_t k = 0; k < r->assign[i].nlayers; k++) {
+				json_t *o = json_pack("{s:i}", "id", (int)r->assign[i].layers[k].id);
+				if (r->assign[i].layers[k].revision)
+					json_object_set_new(o, "revision",
+							    json_integer(r->assign[i].layers[k].revision));
+				json_array_append_new(ids, o);
+			}
+			json_array_append_new(as, json_pack("{s:s, s:s, s:o}", "kind",
+				lf_principal_name(r->assign[i].kind), "name", r->assign[i].name,
+				"layers", ids));
+		}
+		cli_print_json(json_pack("{s:s, s:o, s:o}", "repository", r->root, "layers", ls,
+					 "assignments", as));
+	} else {
+		printf("%-6s %-4s %-9s %-8s %-5s %12s  %s\n", "ID", "REV", "TYPE", "PRIORITY", "OS",
+		       "SIZE", "NAME / FILE");
+		for (size_t i = 0; i < r->nlayers; i++) {
+			const struct lf_repo_layer *l = &r->layers[i];
+			printf("%-6u %-4u %-9s %-8ld %-5u %12llu  %s  %s\n", l->id, l->revision,
+			       lf_layer_type_name(l->type), l->priority, l->os_layer,
+			       (unsigned long long)l->size, l->name, l->file);
+		}
+		for (size_t i = 0; i < r->nassign; i++) {
+			printf("%s %s:", lf_principal_name(r->assign[i].kind), r->assign[i].name);
+			for (size_t k = 0; k < r->assign[i].nlayers; k++) {
+				printf(" %u", r->assign[i].layers[k].id);
+				if (r->assign[i].layers[k].revision)
+					printf(":%u", r->assign[i].layers[k].revision);
+			}
+			printf("\n");
+		}
+	}
+	lf_repo_free(r);
+	return EXIT_OK;
+}
+
+static int repo_resolve(int argc, char **argv, int json)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' }, { "groups", required_argument, NULL, 'g' },
+		{ "machine", required_argument, NULL, 'm' }, { "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	const char *user = NULL, *machine = NULL;
+	char *groups_arg = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': user = optarg; break;
+		case 'g': groups_arg = optarg; break;
+		case 'm': machine = optarg; break;
+		case 'j': json = 1; break;
+		default: return cli_usage_error("repo", "bad option");
+		}
+	}
+	if (argc - optind != 1 || !user)
+		return cli_usage_error("repo", "resolve takes REPO and --user");
+	char host[256];
+	if (!machine) {
+		gethostname(host, sizeof host);
+		host[sizeof host - 1] = 0;
+		machine = host;
+	}
+	const char *groups[256];
+	int ng = 0;
+	char *gcopy = groups_arg ? strdup(groups_arg) : NULL, *save = NULL;
+	for (char *g = gcopy ? strtok_r(gcopy, ",", &save) : NULL; g && ng < 256;
+	     g = strtok_r(NULL, ",", &save))
+		groups[ng++] = g;
+	struct lf_err err = {0};
+	struct lf_repo *r = NULL;
+	struct lf_resolution res;
+	int rc = lf_repo_open(argv[optind], &r, &err);
+	if (!rc)
+		rc = lf_repo_resolve(r, user, groups, ng, machine, &res, &err);
+	if (rc) {
+		free(gcopy);
+		lf_repo_free(r);
+		return fail(&err);
+	}
+	if (json) {
+		json_t *st = json_array(), *sk = json_array();
+		for (size_t i = 0; i < res.n; i++) {
+			json_t *o = layer_json(res.v[i].layer);
+			json_object_set_new(o, "why", json_string(res.v[i].why));
+			json_array_append_new(st, o);
+		}
+		for (size_t i = 0; i < res.nskipped; i++)
+			json_array_append_new(sk, json_pack("{s:i, s:i, s:b, s:s}", "id",
+				(int)res.skipped[i].id, "revision", (int)res.skipped[i].revision,
+				"required", res.skipped[i].required, "why", res.skipped[i].why));
+		cli_print_json(json_pack("{s:s, s:s, s:o, s:o, s:s}", "user", user, "machine", machine,
+					 "stack", st, "skipped", sk, "personalization", res.upper));
+	} else {
+		printf("%s on %s, lowest first:\n", user, machine);
+		for (size_t i = 0; i < res.n; i++) {
+			const struct lf_repo_layer *l = res.v[i].layer;
+			printf("  %-9s %s (%u rev %u, priority %ld): %s\n", lf_layer_type_name(l->type),
+			       l->name, l->id, l->revision, l->priority, res.v[i].why);
+		}
+		printf("  %-9s %s\n", "personal", res.upper);
+		for (size_t i = 0; i < res.nskipped; i++)
+			printf("not given: %s%s\n", res.skipped[i].why,
+			       res.skipped[i].required ? " (required: a login fails)" : "");
+	}
+	int required_missing = 0;
+	for (size_t i = 0; i < res.nskipped; i++)
+		required_missing |= res.skipped[i].required;
+	lf_resolution_free(&res);
+	lf_repo_free(r);
+	free(gcopy);
+	return required_missing ? EXIT_FAIL : EXIT_OK;
+}
+
+int cmd_repo(int argc, char **argv)
+{
+	if (argc < 2)
+		return cli_usage_error("repo", "no subcommand (init, add, assign, unassign, priority, "
+				       "list, resolve)");
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		repo_usage(stdout);
+		return EXIT_OK;
+	}
+	const char *sub = argv[1];
+	int json = 0, n = 0;
+	char **rest = argv + 1;
+	/* --json and --help anywhere */
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			repo_usage(stdout);
+			return EXIT_OK;
+		}
+		if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else
+			rest[n++] = argv[i];
+	}
+	if (!strcmp(sub, "init")) {
+		if (n != 2)
+			return cli_usage_error("repo", "init takes REPO");
+		struct lf_err err = {0};
+		if (lf_repo_init(rest[1], &err))
+			return fail(&err);
+		printf("%s: an empty repository\n", rest[1]);
+		return EXIT_OK;
+	}
+	if (!strcmp(sub, "add"))
+		return repo_add(n, rest, json);
+	if (!strcmp(sub, "assign") || !strcmp(sub, "unassign"))
+		return repo_assign(n, rest, sub[0] == 'u');
+	if (!strcmp(sub, "priority"))
+		return repo_priority(n, rest);
+	if (!strcmp(sub, "list"))
+		return repo_list(n, rest, json);
+	if (!strcmp(sub, "resolve"))
+		return repo_resolve(n, rest, json);
+	return cli_usage_error("repo", "unknown subcommand '%s'", sub);
+}

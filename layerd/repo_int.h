@@ -1,0 +1,15 @@
+/* Internals of the repository engine shared between its files. */
+#ifndef LF_REPO_INT_H
+#define LF_REPO_INT_H
+
+#include <jansson.h>
+
+#include "layerfs/repo.h"
+
+/* Read both control files of ROOT into r (empty on entry). */
+int repo_read(const char *root, struct lf_repo *r, struct lf_err *err);
+/* The control files' JSON, as they are written. */
+json_t *repo_layers_json(const struct lf_repo *r);
+json_t *repo_assign_json(const struct lf_repo *r);
+
+#endif

@@ -132,7 +132,7 @@ int lf_repo_resolve(const struct lf_repo *r, const char *user, const char *const
 		choose(same, ns, user, why, sizeof why, &win);
 		const struct lf_repo_layer *any = lf_repo_find(r, win.id, 0);
 		const struct lf_repo_layer *l = win.revision ? lf_repo_find(r, win.id, win.revision) : NULL;
-		int required = !any || any->type != LF_LAYER_APP;
+		int required = any && any->type != LF_LAYER_APP;
 		char msg[512];
 		if (!any) {
 			snprintf(msg, sizeof msg, "layer %u is not in %s (%s)", win.id,

@@ -46,5 +46,6 @@ int cmd_which(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
 int cmd_repo(int argc, char **argv);
+int cmd_fsck(int argc, char **argv);
 
 #endif

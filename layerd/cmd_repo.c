@@ -263,6 +263,12 @@ static int repo_add(int argc, char **argv, int json)
 	if (!*a.name || strpbrk(a.name, "/\\") || a.name[0] == '.')
 		return cli_usage_error("repo", "--name may not hold '/' or '\\' or start with '.'");
 	a.file = argv[optind + 1];
+	struct stat st;
+	if (stat(a.file, &st) == 0 && S_ISDIR(st.st_mode)) {
+		cli_error("%s: a folder; a repository holds layer files (pack it: 'layerctl pack')",
+			  a.file);
+		return EXIT_FAIL;
+	}
 	/* a layer that does not open is no layer */
 	struct lf_layer *l = cli_open_layer(a.file, NULL, 0);
 	if (!l)

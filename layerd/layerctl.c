@@ -16,6 +16,7 @@ static const struct command {
 	{ "which", cmd_which, "say which layer of a stack provides a path, and what it shadows" },
 	{ "reg", cmd_reg, "registry hives: compact a hive, merge layers' hives by priority" },
 	{ "repo", cmd_repo, "the layer repository: init, add, assign, list, resolve a user's stack" },
+	{ "fsck", cmd_fsck, "check a layer repository (and reclaim what is safe)" },
 	{ "reset", cmd_reset, "give back the layers' version of a path a user changed or deleted" },
 };
 

@@ -246,9 +246,6 @@ static int parse_assignment(struct at *a, json_t *o, struct lf_repo_assignment *
 			rc = get_uint(a, ref, "id", 1, 1, &s->layers[i].id);
 		if (!rc)
 			rc = get_uint(a, ref, "revision", 0, 1, &s->layers[i].revision);
-		for (size_t q = 0; q < i && !rc; q++)
-			if (s->layers[q].id == s->layers[i].id)
-				rc = bad(a, "layer %u is named twice", s->layers[i].id);
 		s->nlayers = i + 1;
 	}
 	a->path[plen] = 0;

@@ -70,8 +70,9 @@ static void choose(struct offer *o, size_t n, const char *user, char *why, size_
 		   struct offer *out)
 {
 	struct offer *best = NULL;
+	/* (an entry naming a layer twice is fsck's to report: the newest) */
 	for (size_t i = 0; i < n; i++)
-		if (o[i].from->kind == LF_PRINCIPAL_USER)
+		if (o[i].from->kind == LF_PRINCIPAL_USER && (!best || o[i].revision > best->revision))
 			best = &o[i];
 	if (best) {
 		snprintf(why, wsize, "assigned to user %s%s", user,

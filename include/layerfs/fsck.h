@@ -1,0 +1,59 @@
+/* Checking a layer repository (layerctl fsck): control files, layer
+ * files, disks, volumes, hives, delete tokens, assignments, priorities,
+ * and personalization layers. No FUSE here. */
+#ifndef LAYERFS_FSCK_H
+#define LAYERFS_FSCK_H
+
+#include <stdint.h>
+
+#include "layerfs/err.h"
+
+/* Exit statuses, as fsck(8) has them. */
+enum { LF_FSCK_CLEAN = 0, LF_FSCK_FIXED = 1, LF_FSCK_ERRORS = 4, LF_FSCK_FAILED = 8 };
+
+enum lf_fsck_class {
+	LF_FSCK_CONTROL,         /* a control file does not parse or follow the schema */
+	LF_FSCK_PATH,            /* a path that leaves the repository */
+	LF_FSCK_MISSING,         /* a layer file is not there */
+	LF_FSCK_SIZE,            /* its size is not the recorded one */
+	LF_FSCK_SHA256,          /* its SHA-256 is not the recorded one */
+	LF_FSCK_DISK,            /* the VHD/VHDX/volume does not open */
+	LF_FSCK_HIVE,            /* a registry hive in a layer does not load */
+	LF_FSCK_OS_TOKEN,        /* a delete token in an OS layer (nothing lies below it) */
+	LF_FSCK_ASSIGN_UNKNOWN,  /* an assignment names a layer or revision not there */
+	LF_FSCK_TWO_REVISIONS,   /* one principal is given two revisions of one layer */
+	LF_FSCK_PRIORITY,        /* two layers share a priority: the order is by id */
+	LF_FSCK_NO_OS_LAYER,     /* a layer built on an OS layer not in the repository */
+	LF_FSCK_USER_STACK,      /* --user: the user cannot log in, or loses a layer */
+	LF_FSCK_TOKEN_UNUSED,    /* reclaimable: a personalization token that hides nothing */
+	LF_FSCK_SAME_AS_BELOW,   /* reclaimable: a personalization copy the layers have as it is */
+	LF_FSCK_ORPHAN,          /* reclaimable: a file in Layers/ no control file names */
+	LF_FSCK_TEMPORARY,       /* reclaimable: a temporary an interrupted write left */
+	LF_FSCK_BUSY,            /* a note: in use by a session, so not repaired */
+};
+
+struct lf_fsck_problem {
+	enum lf_fsck_class cls;
+	int error;               /* 1: an error; 0: space to reclaim */
+	int fixed;               /* --repair removed it */
+	uint64_t bytes;          /* space it takes (reclaimable ones) */
+	char path[1024];         /* relative to the repository, or "" */
+	char what[1024];         /* one line */
+};
+
+struct lf_fsck_opts {
+	const char *user;        /* check this user's personalization layers and stack */
+	const char *const *groups;
+	int ngroups;
+	const char *machine;
+	int repair;              /* remove what is safe to remove */
+	void (*report)(void *ctx, const struct lf_fsck_problem *p);
+	void *ctx;
+};
+
+const char *lf_fsck_class_name(enum lf_fsck_class c);
+/* Check REPO; each problem goes to o->report. Returns the fsck(8) status;
+ * LF_FSCK_FAILED with err set when the check itself could not run. */
+int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *err);
+
+#endif

@@ -1,0 +1,126 @@
+/* layerctl fsck: check a layer repository (exit statuses as fsck(8)). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "layerfs/fsck.h"
+
+static void fsck_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerctl fsck [--json] [--repair] [--user USER [--groups G,...]\n"
+		"                     [--machine M]] REPO\n"
+		"\n"
+		"Check a layer repository:\n"
+		"  - the control files parse and follow the schema (docs/REPOSITORY.md);\n"
+		"  - every layer file is inside the repository, there, of the recorded size\n"
+		"    and SHA-256; each VHD/VHDX is well formed and its NTFS volume opens;\n"
+		"  - each registry hive in a layer loads (and is not dirty);\n"
+		"  - no delete tokens in an OS layer;\n"
+		"  - assignments name layers and revisions that exist, one revision of a\n"
+		"    layer per principal;\n"
+		"  - no two platform or app layers of one OS layer share a priority;\n"
+		"  - every platform and app layer's OS layer is in the repository;\n"
+		"  - with --user: the user's stack resolves with nothing left out;\n"
+		"  - space to reclaim: temporaries of interrupted writes, files in Layers/\n"
+		"    no control file names, and in personalization layers (Users/) delete\n"
+		"    tokens that hide nothing and copies the layers below hold as they are.\n"
+		"\n"
+		"Nothing is written without --repair. With it, only what is safe goes:\n"
+		"temporaries, and the unused tokens and needless copies of personalization\n"
+		"layers no session has in use. Layer and control files are never changed.\n"
+		"\n"
+		"Options:\n"
+		"  --user USER     check USER's stack and only USER's personalization layers\n"
+		"  --groups G,...  USER's groups; --machine M the host (default: this one)\n"
+		"  --repair        remove what is safe to remove, and say so\n"
+		"  --json          one JSON object: the problems, the counts, the status\n"
+		"\n"
+		"Exit status (fsck(8)): 0 clean (space to reclaim is no error), 1 problems\n"
+		"were fixed and none are left, 4 errors are left, 8 the check could not run.\n");
+}
+
+struct out {
+	json_t *list;
+	int errors, reclaim, fixed;
+	unsigned long long bytes;
+};
+
+static void report(void *ctx, const struct lf_fsck_problem *p)
+{
+	struct out *o = ctx;
+	o->errors += p->error && !p->fixed;
+	o->reclaim += !p->error && p->cls != LF_FSCK_BUSY;
+	o->fixed += p->fixed;
+	o->bytes += p->fixed ? 0 : p->bytes;
+	if (o->list) {
+		json_array_append_new(o->list, json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}",
+			"class", lf_fsck_class_name(p->cls),
+			"severity", p->error ? "error" : p->cls == LF_FSCK_BUSY ? "note" : "reclaimable",
+			"path", p->path, "what", p->what, "fixed", p->fixed, "bytes", (json_int_t)p->bytes));
+		return;
+	}
+	printf("%-11s %s: %s%s%s\n", p->fixed ? "fixed" : p->error ? "error" :
+	       p->cls == LF_FSCK_BUSY ? "note" : "reclaimable", lf_fsck_class_name(p->cls),
+	       p->path, *p->path ? ": " : "", p->what);
+}
+
+int cmd_fsck(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "user", required_argument, NULL, 'u' }, { "groups", required_argument, NULL, 'g' },
+		{ "machine", required_argument, NULL, 'm' }, { "repair", no_argument, NULL, 'r' },
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	struct lf_fsck_opts fo = { .report = report };
+	int json = 0, c;
+	char *groups = NULL;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'u': fo.user = optarg; break;
+		case 'g': groups = optarg; break;
+		case 'm': fo.machine = optarg; break;
+		case 'r': fo.repair = 1; break;
+		case 'j': json = 1; break;
+		case 'h': fsck_usage(stdout); return 0;
+		default: return cli_usage_error("fsck", "bad option"), 8;
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("fsck", "give one REPO"), 8;
+	if ((groups || fo.machine) && !fo.user)
+		return cli_usage_error("fsck", "--groups and --machine go with --user"), 8;
+	const char *gv[256];
+	char host[256];
+	if (fo.user && !fo.machine) {
+		gethostname(host, sizeof host);
+		host[sizeof host - 1] = 0;
+		fo.machine = host;
+	}
+	char *save = NULL;
+	for (char *g = groups ? strtok_r(groups, ",", &save) : NULL; g && fo.ngroups < 256;
+	     g = strtok_r(NULL, ",", &save))
+		gv[fo.ngroups++] = g;
+	fo.groups = gv;
+	struct out o = { .list = json ? json_array() : NULL };
+	fo.ctx = &o;
+	struct lf_err err = {0};
+	int status = lf_repo_fsck(argv[optind], &fo, &err);
+	if (status == LF_FSCK_FAILED)
+		cli_error("%s", err.msg);
+	if (json) {
+		cli_print_json(json_pack("{s:s, s:o, s:i, s:i, s:i, s:I, s:i}", "repository",
+			argv[optind], "problems", o.list, "errors", o.errors, "reclaimable", o.reclaim,
+			"fixed", o.fixed, "reclaimable_bytes", (json_int_t)o.bytes, "status", status));
+	} else if (status != LF_FSCK_FAILED) {
+		printf("%s: %d error%s, %d to reclaim (%llu bytes), %d fixed\n", argv[optind],
+		       o.errors, o.errors == 1 ? "" : "s", o.reclaim, o.bytes, o.fixed);
+	}
+	return status;
+}

@@ -1,0 +1,23 @@
+/* Internals of the repository check shared by its files. */
+#ifndef LF_FSCK_INT_H
+#define LF_FSCK_INT_H
+
+#include "layerfs/fsck.h"
+#include "layerfs/repo.h"
+
+/* A personalization layer in use by a session holds an flock on this
+ * file in its folder (a token name: the union never shows it). */
+#define LF_SESSION_LOCK ".wh..wh..session"
+
+struct fsck {
+	const struct lf_fsck_opts *o;
+	struct lf_repo *r;
+	int errors, fixed;
+};
+
+void fsck_report(struct fsck *c, enum lf_fsck_class cls, int error, int fixed, uint64_t bytes,
+		 const char *path, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+/* The personalization layers under Users/ (or --user's alone). */
+void fsck_personal(struct fsck *c);
+
+#endif

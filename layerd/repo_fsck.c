@@ -1,0 +1,380 @@
+/* layerctl fsck's engine: what can be wrong with a repository, found and
+ * named; with repair, what is safe to remove is removed (temporaries,
+ * tokens that hide nothing, copies the layers already have), nothing
+ * else. Layer files and control files are never changed. */
+#include <dirent.h>
+#include <errno.h>
+#include <fnmatch.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsck_int.h"
+#include "layerfs/hive.h"
+#include "layerfs/layer.h"
+#include "layerfs/regcompose.h"
+
+const char *lf_fsck_class_name(enum lf_fsck_class c)
+{
+	static const char *const names[] = {
+		"control-file", "path-outside", "missing-file", "wrong-size", "wrong-sha256",
+		"bad-disk", "bad-hive", "token-in-os-layer", "unknown-layer", "two-revisions",
+		"same-priority", "no-os-layer", "user-stack", "token-hides-nothing",
+		"same-as-below", "orphan-file", "temporary", "in-use",
+	};
+	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
+}
+
+void fsck_report(struct fsck *c, enum lf_fsck_class cls, int error, int fixed, uint64_t bytes,
+		 const char *path, const char *fmt, ...)
+{
+	struct lf_fsck_problem p = { .cls = cls, .error = error, .fixed = fixed, .bytes = bytes };
+	snprintf(p.path, sizeof p.path, "%s", path ? path : "");
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p.what, sizeof p.what, fmt, ap);
+	va_end(ap);
+	if (error && !fixed)
+		c->errors++;
+	if (fixed)
+		c->fixed++;
+	if (c->o->report)
+		c->o->report(c->o->ctx, &p);
+}
+
+/* --- a layer's file, disk, volume, hives and tokens --- */
+
+/* Read the file at node ino of layer l whole (hives are megabytes). */
+static int read_node(struct lf_layer *l, lf_ino ino, uint64_t size, uint8_t **out)
+{
+	if (size > 0x7FFFFFFF)
+		return -EFBIG;
+	uint8_t *b = malloc(size ? size : 1);
+	uint64_t fh;
+	int rc = b ? l->ops->open(l, ino, &fh) : -ENOMEM;
+	size_t got = 0;
+	while (!rc && got < size) {
+		ssize_t n = l->ops->pread(l, fh, b + got, size - got, got);
+		if (n <= 0)
+			rc = n < 0 ? (int)n : -EIO;
+		else
+			got += (size_t)n;
+	}
+	if (b && !rc)
+		l->ops->release(l, fh);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+static void check_hive(struct fsck *c, const struct lf_repo_layer *rl, struct lf_layer *l,
+		       const char *path)
+{
+	struct lf_attr a;
+	if (lf_layer_resolve(l, path, &a) || !S_ISREG(a.mode))
+		return;
+	uint8_t *img;
+	int rc = read_node(l, a.ino, a.size, &img);
+	if (rc) {
+		fsck_report(c, LF_FSCK_HIVE, 1, 0, 0, rl->file, "layer %u (%s): %s: cannot read it: %s",
+			    rl->id, rl->name, path, strerror(-rc));
+		return;
+	}
+	struct lf_hive *h = NULL;
+	struct lf_err err = {0};
+	rc = lf_hive_load_image(path, img, a.size, &h, &err);
+	free(img);
+	if (rc)
+		fsck_report(c, LF_FSCK_HIVE, 1, 0, 0, rl->file, "layer %u (%s): %s", rl->id,
+			    rl->name, err.msg);
+	else if (h->dirty)
+		fsck_report(c, LF_FSCK_HIVE, 1, 0, 0, rl->file, "layer %u (%s): %s: a dirty hive "
+			    "(a write Windows did not finish; 'layerctl reg compact' with its logs "
+			    "makes it whole)", rl->id, rl->name, path);
+	lf_hive_free(h);
+}
+
+struct names {
+	char (*v)[256];
+	int n, cap;
+};
+
+static int collect_dir(void *ctx, const char *name, lf_ino ino, uint32_t type)
+{
+	(void)ino;
+	struct names *s = ctx;
+	if ((type && !S_ISDIR(type)) || strlen(name) >= 256)
+		return 0;
+	if (s->n == s->cap) {
+		int cap = s->cap ? s->cap * 2 : 16;
+		void *v = realloc(s->v, (size_t)cap * sizeof *s->v);
+		if (!v)
+			return 1;
+		s->v = v;
+		s->cap = cap;
+	}
+	snprintf(s->v[s->n++], 256, "%s", name);
+	return 0;
+}
+
+static void check_hives(struct fsck *c, const struct lf_repo_layer *rl, struct lf_layer *l)
+{
+	struct names users = {0};
+	struct lf_attr a;
+	if (lf_layer_resolve(l, "Users", &a) == 0 && S_ISDIR(a.mode))
+		l->ops->readdir(l, a.ino, collect_dir, &users);
+	for (int i = 0; i < lf_nhive_places; i++) {
+		const char *p = lf_hive_places[i].path, *star = strchr(p, '*');
+		if (!star) {
+			check_hive(c, rl, l, p);
+			continue;
+		}
+		for (int k = 0; k < users.n; k++) {
+			char path[1024];
+			snprintf(path, sizeof path, "%.*s%s%s", (int)(star - p), p, users.v[k], star + 1);
+			check_hive(c, rl, l, path);
+		}
+	}
+	free(users.v);
+}
+
+/* Delete tokens in an OS layer hide nothing (nothing lies below it) and
+ * mean a capture went wrong. */
+struct walk {
+	struct fsck *c;
+	const struct lf_repo_layer *rl;
+	struct lf_layer *l;
+	char path[4096];
+	int depth;
+};
+
+static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type);
+
+static void walk_dir(struct walk *w, lf_ino dir)
+{
+	if (w->depth > 256)
+		return;
+	w->depth++;
+	w->l->ops->readdir(w->l, dir, walk_entry, w);
+	w->depth--;
+}
+
+static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
+{
+	struct walk *w = ctx;
+	size_t len = strlen(w->path);
+	if (len + strlen(name) + 2 >= sizeof w->path)
+		return 0;
+	snprintf(w->path + len, sizeof w->path - len, "%s%s", len ? "/" : "", name);
+	if (!strncmp(name, LF_WHITEOUT_PREFIX, strlen(LF_WHITEOUT_PREFIX)))
+		fsck_report(w->c, LF_FSCK_OS_TOKEN, 1, 0, 0, w->rl->file,
+			    "layer %u (%s) is an OS layer and holds the delete token %s",
+			    w->rl->id, w->rl->name, w->path);
+	if (!type) {
+		struct lf_attr a;
+		if (w->l->ops->getattr(w->l, ino, &a) == 0)
+			type = a.mode & S_IFMT;
+	}
+	if (S_ISDIR(type))
+		walk_dir(w, ino);
+	w->path[len] = 0;
+	return 0;
+}
+
+static void check_layer(struct fsck *c, const struct lf_repo_layer *rl)
+{
+	char path[PATH_MAX];
+	struct lf_err err = {0};
+	if (lf_repo_path(c->r, rl->file, path, sizeof path, &err)) {
+		fsck_report(c, LF_FSCK_PATH, 1, 0, 0, rl->file, "layer %u revision %u: %s", rl->id,
+			    rl->revision, err.msg);
+		return;
+	}
+	struct stat st;
+	if (stat(path, &st) < 0) {
+		fsck_report(c, LF_FSCK_MISSING, 1, 0, 0, rl->file, "layer %u revision %u (%s): %s",
+			    rl->id, rl->revision, rl->name, strerror(errno));
+		return;
+	}
+	if ((uint64_t)st.st_size != rl->size) {
+		fsck_report(c, LF_FSCK_SIZE, 1, 0, 0, rl->file, "layer %u revision %u (%s): %lld "
+			    "bytes, the control file says %llu", rl->id, rl->revision, rl->name,
+			    (long long)st.st_size, (unsigned long long)rl->size);
+	} else {
+		char hex[65];
+		uint64_t size;
+		if (lf_sha256_file(path, hex, &size, &err))
+			fsck_report(c, LF_FSCK_MISSING, 1, 0, 0, rl->file, "%s", err.msg);
+		else if (strcmp(hex, rl->sha256))
+			fsck_report(c, LF_FSCK_SHA256, 1, 0, 0, rl->file, "layer %u revision %u (%s): "
+				    "SHA-256 %s, the control file says %s", rl->id, rl->revision,
+				    rl->name, hex, rl->sha256);
+	}
+	struct lf_layer *l;
+	if (lf_layer_open(path, NULL, &l, &err)) {
+		fsck_report(c, LF_FSCK_DISK, 1, 0, 0, rl->file, "layer %u revision %u (%s): %s",
+			    rl->id, rl->revision, rl->name, err.msg);
+		return;
+	}
+	check_hives(c, rl, l);
+	if (rl->type == LF_LAYER_OS) {
+		struct walk w = { .c = c, .rl = rl, .l = l };
+		walk_dir(&w, l->root);
+	}
+	lf_layer_close(l);
+}
+
+/* --- assignments and priorities --- */
+
+static void check_assignments(struct fsck *c)
+{
+	const struct lf_repo *r = c->r;
+	for (size_t i = 0; i < r->nassign; i++) {
+		const struct lf_repo_assignment *s = &r->assign[i];
+		for (size_t k = 0; k < s->nlayers; k++) {
+			const struct lf_repo_ref *ref = &s->layers[k];
+			if (!lf_repo_find(r, ref->id, ref->revision))
+				fsck_report(c, LF_FSCK_ASSIGN_UNKNOWN, 1, 0, 0, LF_REPO_ASSIGN_FILE,
+					    "%s '%s' is assigned layer %u%s, which is not in %s",
+					    lf_principal_name(s->kind), s->name, ref->id,
+					    ref->revision ? " at its pinned revision" : "",
+					    LF_REPO_LAYERS_FILE);
+			for (size_t q = 0; q < k; q++)
+				if (s->layers[q].id == ref->id)
+					fsck_report(c, LF_FSCK_TWO_REVISIONS, 1, 0, 0, LF_REPO_ASSIGN_FILE,
+						    "%s '%s' is assigned layer %u twice (revisions %u and "
+						    "%u; 0: the newest): it gets only one",
+						    lf_principal_name(s->kind), s->name, ref->id,
+						    s->layers[q].revision, ref->revision);
+		}
+	}
+}
+
+static int has_os_layer(const struct lf_repo *r, uint32_t id)
+{
+	const struct lf_repo_layer *l = lf_repo_find(r, id, 0);
+	return l && l->type == LF_LAYER_OS;
+}
+
+static void check_layers_table(struct fsck *c)
+{
+	const struct lf_repo *r = c->r;
+	for (size_t i = 0; i < r->nlayers; i++) {
+		const struct lf_repo_layer *l = &r->layers[i];
+		if (l->type != LF_LAYER_OS && !has_os_layer(r, l->os_layer))
+			fsck_report(c, LF_FSCK_NO_OS_LAYER, 1, 0, 0, l->file, "layer %u revision %u "
+				    "(%s) is built on OS layer %u, which is not in the repository",
+				    l->id, l->revision, l->name, l->os_layer);
+		if (l->type == LF_LAYER_OS || lf_repo_find(r, l->id, 0) != l)
+			continue;
+		/* newest revisions of two layers of one OS, one kind, one priority */
+		for (size_t k = 0; k < i; k++) {
+			const struct lf_repo_layer *m = &r->layers[k];
+			if (m->id != l->id && m->type == l->type && m->os_layer == l->os_layer &&
+			    m->priority == l->priority && lf_repo_find(r, m->id, 0) == m)
+				fsck_report(c, LF_FSCK_PRIORITY, 1, 0, 0, LF_REPO_LAYERS_FILE,
+					    "layers %u (%s) and %u (%s) both have priority %ld: which "
+					    "wins is left to their ids ('layerctl repo priority')",
+					    m->id, m->name, l->id, l->name, l->priority);
+		}
+	}
+}
+
+static void check_user(struct fsck *c)
+{
+	struct lf_resolution res;
+	struct lf_err err = {0};
+	if (lf_repo_resolve(c->r, c->o->user, c->o->groups, c->o->ngroups, c->o->machine, &res,
+			    &err)) {
+		fsck_report(c, LF_FSCK_USER_STACK, 1, 0, 0, LF_REPO_ASSIGN_FILE, "%s", err.msg);
+		return;
+	}
+	for (size_t i = 0; i < res.nskipped; i++)
+		fsck_report(c, LF_FSCK_USER_STACK, 1, 0, 0, LF_REPO_ASSIGN_FILE, "user %s: %s",
+			    c->o->user, res.skipped[i].why);
+	lf_resolution_free(&res);
+}
+
+/* --- files no control file names, and temporaries --- */
+
+static int named(const struct lf_repo *r, const char *rel)
+{
+	for (size_t i = 0; i < r->nlayers; i++)
+		if (!strcmp(r->layers[i].file, rel))
+			return 1;
+	return 0;
+}
+
+static void check_folder(struct fsck *c, const char *rel)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s%s%s", c->r->root, *rel ? "/" : "", rel);
+	DIR *d = opendir(dir);
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		char p[PATH_MAX + 512], r[PATH_MAX + 512];
+		snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+		snprintf(r, sizeof r, "%s%s%s", rel, *rel ? "/" : "", e->d_name);
+		struct stat st;
+		if (lstat(p, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		int tmp = fnmatch("*.tmp.[0-9]*", e->d_name, 0) == 0;
+		if (tmp) {
+			int fixed = c->o->repair && unlink(p) == 0;
+			fsck_report(c, LF_FSCK_TEMPORARY, 0, fixed, (uint64_t)st.st_size, r,
+				    "a temporary an interrupted write left%s", fixed ? ": removed" : "");
+		} else if (*rel && !named(c->r, r)) {
+			fsck_report(c, LF_FSCK_ORPHAN, 0, 0, (uint64_t)st.st_size, r,
+				    "no control file names it (%lld bytes; remove it by hand if no "
+				    "one needs it)", (long long)st.st_size);
+		}
+	}
+	closedir(d);
+}
+
+int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *err)
+{
+	struct stat st;
+	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode))
+		return lf_err_set(err, errno ? errno : ENOTDIR, "%s: %s", root,
+				  errno ? strerror(errno) : "not a folder"), LF_FSCK_FAILED;
+	struct fsck c = { .o = o };
+	int lock = -1;
+	/* a repair changes files other writers may be making: hold their lock */
+	if (o->repair && lf_repo_lock(root, &lock, err))
+		return LF_FSCK_FAILED;
+	struct lf_err perr = {0};
+	if (lf_repo_open(root, &c.r, &perr)) {
+		if (perr.code == ENOENT || perr.code == EACCES) {
+			*err = perr;
+			lf_repo_unlock(lock);
+			return LF_FSCK_FAILED;
+		}
+		fsck_report(&c, LF_FSCK_CONTROL, 1, 0, 0, "", "%s", perr.msg);
+		lf_repo_unlock(lock);
+		return LF_FSCK_ERRORS;
+	}
+	for (size_t i = 0; i < c.r->nlayers; i++)
+		check_layer(&c, &c.r->layers[i]);
+	check_layers_table(&c);
+	check_assignments(&c);
+	if (o->user)
+		check_user(&c);
+	check_folder(&c, "");
+	static const char *const folders[] = { "Layers/OS", "Layers/Platform", "Layers/App" };
+	for (size_t i = 0; i < sizeof folders / sizeof *folders; i++)
+		check_folder(&c, folders[i]);
+	fsck_personal(&c);
+	lf_repo_unlock(lock);
+	lf_repo_free(c.r);
+	return c.errors ? LF_FSCK_ERRORS : c.fixed ? LF_FSCK_FIXED : LF_FSCK_CLEAN;
+}

@@ -1,0 +1,250 @@
+/* Personalization layers in a check: each Users/USER/IDHEX_OSNAME folder
+ * is read against every layer that could lie below it (its OS layer and
+ * every platform and app layer built on it, newest revisions). A delete
+ * token that hides nothing and a copy the layers already hold as it is
+ * take space for nothing; a repair removes them, unless a session has the
+ * folder in use. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsck_int.h"
+#include "layerfs/union.h"
+
+struct pwalk {
+	struct fsck *c;
+	struct lf_union *u;
+	char host[PATH_MAX];     /* the folder on the host */
+	char rel[PATH_MAX];      /* the same, relative to the repository */
+	char path[PATH_MAX];     /* inside the layer ("" at its root) */
+	int repair;
+	int depth;
+};
+
+/* Walk PATH down the layers below: its attributes, or -ENOENT. With keep,
+ * the node stays looked up (the caller forgets it). */
+static int lower_stat(struct lf_union *u, const char *path, struct lf_attr *out, int keep)
+{
+	uint64_t ino = LF_UNION_ROOT, walked[256];
+	int nw = 0, rc = 0;
+	char *s = strdup(path), *save = NULL;
+	if (!s)
+		return -ENOMEM;
+	for (char *c = strtok_r(s, "/", &save); c && !rc; c = strtok_r(NULL, "/", &save)) {
+		if (nw == 256)
+			rc = -ENAMETOOLONG;
+		else if (!(rc = lf_union_lookup(u, ino, c, out)))
+			ino = walked[nw++] = out->ino;
+	}
+	free(s);
+	if (!rc && nw == 0)
+		rc = lf_union_getattr(u, LF_UNION_ROOT, out);
+	if (!rc && keep && nw)
+		nw--;
+	while (nw)
+		lf_union_forget(u, walked[--nw], 1);
+	return rc;
+}
+
+/* Does host file FD hold what the layers below have at PATH? */
+static int same_bytes(struct lf_union *u, uint64_t ino, int fd, uint64_t size)
+{
+	struct lf_ufile *f;
+	if (lf_union_open_file(u, ino, O_RDONLY, &f))
+		return 0;
+	enum { CHUNK = 1 << 16 };
+	char *a = malloc(CHUNK), *b = malloc(CHUNK);
+	int same = a && b;
+	for (uint64_t off = 0; same && off < size; off += CHUNK) {
+		size_t n = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		same = lf_union_pread(u, f, a, n, off) == (ssize_t)n &&
+		       pread(fd, b, n, (off_t)off) == (ssize_t)n && !memcmp(a, b, n);
+	}
+	free(a);
+	free(b);
+	lf_union_release(u, f);
+	return same;
+}
+
+static void walk(struct pwalk *w, int opaque);
+
+static void entry(struct pwalk *w, const char *name, int opaque)
+{
+	size_t hl = strlen(w->host), rl = strlen(w->rel), pl = strlen(w->path);
+	snprintf(w->host + hl, sizeof w->host - hl, "/%s", name);
+	snprintf(w->rel + rl, sizeof w->rel - rl, "/%s", name);
+	struct stat st;
+	size_t tl = strlen(LF_WHITEOUT_PREFIX);
+	if (lstat(w->host, &st) < 0)
+		goto out;
+	if (!strncmp(name, LF_WHITEOUT_PREFIX, tl)) {
+		/* opaque markers, the work folder, the session lock: the union's */
+		if (!strncmp(name + tl, LF_WHITEOUT_PREFIX, tl))
+			goto out;
+		char below[PATH_MAX];
+		snprintf(below, sizeof below, "%s%s%s", w->path, pl ? "/" : "", name + tl);
+		struct lf_attr a;
+		if (lower_stat(w->u, below, &a, 0) == -ENOENT) {
+			int fixed = w->repair && unlink(w->host) == 0;
+			fsck_report(w->c, LF_FSCK_TOKEN_UNUSED, 0, fixed, 0, w->rel + 1,
+				    "a delete token for %s, which no layer below has%s", below,
+				    fixed ? ": removed" : "");
+		}
+		goto out;
+	}
+	snprintf(w->path + pl, sizeof w->path - pl, "%s%s", pl ? "/" : "", name);
+	if (S_ISDIR(st.st_mode)) {
+		walk(w, opaque);
+	} else if (S_ISREG(st.st_mode) && !opaque) {
+		/* a copy the layers hold byte for byte, with its mode and owner */
+		struct lf_attr a;
+		int found = lower_stat(w->u, w->path, &a, 1) == 0;
+		int fd = found && S_ISREG(a.mode) && a.size == (uint64_t)st.st_size &&
+			 (a.mode & 07777) == (st.st_mode & 07777) && a.uid == st.st_uid &&
+			 a.gid == st.st_gid ? open(w->host, O_RDONLY | O_CLOEXEC) : -1;
+		if (fd >= 0 && same_bytes(w->u, a.ino, fd, a.size)) {
+			int fixed = w->repair && unlink(w->host) == 0;
+			fsck_report(w->c, LF_FSCK_SAME_AS_BELOW, 0, fixed, (uint64_t)st.st_size,
+				    w->rel + 1, "the layers below hold this file as it is (%lld "
+				    "bytes)%s", (long long)st.st_size, fixed ? ": removed" : "");
+		}
+		if (fd >= 0)
+			close(fd);
+		if (found)
+			lf_union_forget(w->u, a.ino, 1);
+	}
+	w->path[pl] = 0;
+out:
+	w->host[hl] = 0;
+	w->rel[rl] = 0;
+}
+
+static void walk(struct pwalk *w, int opaque)
+{
+	if (w->depth > 256)
+		return;
+	DIR *d = opendir(w->host);
+	if (!d)
+		return;
+	/* an opaque folder shows nothing below: its copies are needed */
+	char marker[PATH_MAX + 64];
+	snprintf(marker, sizeof marker, "%s/%s", w->host, LF_OPAQUE_NAME);
+	opaque |= access(marker, F_OK) == 0;
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		char **v = realloc(names, (n + 1) * sizeof *v);
+		if (!v || !(v[n] = strdup(e->d_name)))
+			break;
+		names = v;
+		n++;
+	}
+	closedir(d);
+	w->depth++;
+	for (size_t i = 0; i < n; i++) {
+		entry(w, names[i], opaque);
+		free(names[i]);
+	}
+	w->depth--;
+	free(names);
+}
+
+/* The layers that may lie below a personalization layer of OS layer os. */
+static int open_below(struct fsck *c, const struct lf_repo_layer *os, struct lf_union **out)
+{
+	struct lf_stack s = {0};
+	struct lf_err err = {0};
+	int rc = 0;
+	for (size_t i = 0; i < c->r->nlayers && !rc; i++) {
+		const struct lf_repo_layer *l = &c->r->layers[i];
+		if (lf_repo_find(c->r, l->id, 0) != l || l->os_layer != os->id)
+			continue;
+		char path[PATH_MAX], spec[PATH_MAX + 64];
+		rc = lf_repo_path(c->r, l->file, path, sizeof path, &err);
+		if (!rc && access(path, R_OK))
+			continue;        /* reported with the layer */
+		snprintf(spec, sizeof spec, "%s,type=%s,prio=%ld", path, lf_layer_type_name(l->type),
+			 l->priority);
+		if (!rc)
+			rc = lf_stack_add(&s, spec, &err);
+	}
+	if (!rc)
+		rc = lf_stack_sort(&s, &err);
+	if (!rc)
+		rc = lf_union_open(&s, NULL, out, &err);
+	lf_stack_free(&s);
+	return rc;
+}
+
+static void check_one(struct fsck *c, const char *user, const char *name)
+{
+	char rel[PATH_MAX], host[PATH_MAX * 2];
+	snprintf(rel, sizeof rel, "Users/%.2000s/%.1000s", user, name);
+	snprintf(host, sizeof host, "%s/%s", c->r->root, rel);
+	unsigned id;
+	int used = 0;
+	const struct lf_repo_layer *os = sscanf(name, "%8x_%n", &id, &used) == 1 && used == 9
+		? lf_repo_find(c->r, id, 0) : NULL;
+	if (!os || os->type != LF_LAYER_OS || strcmp(name + 9, os->name)) {
+		fsck_report(c, LF_FSCK_ORPHAN, 0, 0, 0, rel, "a personalization layer for no OS layer "
+			    "of the repository (IDHEX_OSNAME of one is wanted)");
+		return;
+	}
+	struct lf_union *u;
+	if (open_below(c, os, &u))
+		return;                  /* its layers' own problems are reported */
+	struct pwalk w = { .c = c, .u = u, .repair = c->o->repair };
+	/* a session using it holds its lock: then nothing is removed */
+	char lock[PATH_MAX * 2 + 64];
+	snprintf(lock, sizeof lock, "%s/%s", host, LF_SESSION_LOCK);
+	int fd = w.repair ? open(lock, O_RDONLY | O_CLOEXEC) : -1;
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "in use by a session: not repaired");
+		w.repair = 0;
+	}
+	if ((size_t)snprintf(w.host, sizeof w.host, "%s", host) >= sizeof w.host ||
+	    (size_t)snprintf(w.rel, sizeof w.rel, "/%s", rel) >= sizeof w.rel) {
+		lf_union_close(u);
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	walk(&w, 0);
+	if (fd >= 0)
+		close(fd);
+	lf_union_close(u);
+}
+
+void fsck_personal(struct fsck *c)
+{
+	char users[PATH_MAX];
+	snprintf(users, sizeof users, "%s/Users", c->r->root);
+	DIR *d = opendir(users);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || (c->o->user && strcasecmp(e->d_name, c->o->user)))
+			continue;
+		char ud[PATH_MAX + 512];
+		snprintf(ud, sizeof ud, "%s/%s", users, e->d_name);
+		DIR *u = opendir(ud);
+		struct dirent *f;
+		while (u && (f = readdir(u)))
+			if (f->d_name[0] != '.')
+				check_one(c, e->d_name, f->d_name);
+		if (u)
+			closedir(u);
+	}
+	if (d)
+		closedir(d);
+}

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -108,4 +109,25 @@ void cli_print_json(json_t *j)
 	json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	putchar('\n');
 	json_decref(j);
+}
+
+void cli_who_fill(struct cli_who *w, const char *groups)
+{
+	if (!w->machine) {
+		gethostname(w->host, sizeof w->host);
+		w->host[sizeof w->host - 1] = 0;
+		w->machine = w->host;
+	}
+	w->ngroups = 0;
+	w->copy = groups ? strdup(groups) : NULL;
+	char *save = NULL;
+	for (char *g = w->copy ? strtok_r(w->copy, ",", &save) : NULL; g && w->ngroups < 256;
+	     g = strtok_r(NULL, ",", &save))
+		w->groups[w->ngroups++] = g;
+}
+
+void cli_who_free(struct cli_who *w)
+{
+	free(w->copy);
+	w->copy = NULL;
 }

@@ -35,6 +35,18 @@ void cli_format_time(struct timespec ts, char *out, size_t size);
 struct json_t;
 void cli_print_json(struct json_t *j);
 
+/* A user as --user, --groups G,H,... and --machine M name it. */
+struct cli_who {
+	const char *user, *machine;
+	const char *groups[256];
+	int ngroups;
+	char host[256];
+	char *copy;
+};
+/* Split groups (NULL: none); the machine defaults to this host. */
+void cli_who_fill(struct cli_who *w, const char *groups);
+void cli_who_free(struct cli_who *w);
+
 /* "file", "dir", "symlink", ... */
 const char *cli_type_name(uint32_t mode);
 
@@ -47,5 +59,6 @@ int cmd_reset(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
 int cmd_repo(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
+int cmd_conflicts(int argc, char **argv);
 
 #endif

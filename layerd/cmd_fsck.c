@@ -96,18 +96,11 @@ int cmd_fsck(int argc, char **argv)
 		return cli_usage_error("fsck", "give one REPO"), 8;
 	if ((groups || fo.machine) && !fo.user)
 		return cli_usage_error("fsck", "--groups and --machine go with --user"), 8;
-	const char *gv[256];
-	char host[256];
-	if (fo.user && !fo.machine) {
-		gethostname(host, sizeof host);
-		host[sizeof host - 1] = 0;
-		fo.machine = host;
-	}
-	char *save = NULL;
-	for (char *g = groups ? strtok_r(groups, ",", &save) : NULL; g && fo.ngroups < 256;
-	     g = strtok_r(NULL, ",", &save))
-		gv[fo.ngroups++] = g;
-	fo.groups = gv;
+	struct cli_who who = { .user = fo.user, .machine = fo.machine };
+	cli_who_fill(&who, groups);
+	fo.machine = who.machine;
+	fo.groups = who.groups;
+	fo.ngroups = who.ngroups;
 	struct out o = { .list = json ? json_array() : NULL };
 	fo.ctx = &o;
 	struct lf_err err = {0};
@@ -122,5 +115,6 @@ int cmd_fsck(int argc, char **argv)
 		printf("%s: %d error%s, %d to reclaim (%llu bytes), %d fixed\n", argv[optind],
 		       o.errors, o.errors == 1 ? "" : "s", o.reclaim, o.bytes, o.fixed);
 	}
+	cli_who_free(&who);
 	return status;
 }

@@ -483,41 +483,31 @@ static int repo_resolve(int argc, char **argv, int json)
 		{ "machine", required_argument, NULL, 'm' }, { "json", no_argument, NULL, 'j' },
 		{ 0 },
 	};
-	const char *user = NULL, *machine = NULL;
-	char *groups_arg = NULL;
+	struct cli_who who = {0};
+	const char *groups_arg = NULL;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
-		case 'u': user = optarg; break;
+		case 'u': who.user = optarg; break;
 		case 'g': groups_arg = optarg; break;
-		case 'm': machine = optarg; break;
+		case 'm': who.machine = optarg; break;
 		case 'j': json = 1; break;
 		default: return cli_usage_error("repo", "bad option");
 		}
 	}
-	if (argc - optind != 1 || !user)
+	if (argc - optind != 1 || !who.user)
 		return cli_usage_error("repo", "resolve takes REPO and --user");
-	char host[256];
-	if (!machine) {
-		gethostname(host, sizeof host);
-		host[sizeof host - 1] = 0;
-		machine = host;
-	}
-	const char *groups[256];
-	int ng = 0;
-	char *gcopy = groups_arg ? strdup(groups_arg) : NULL, *save = NULL;
-	for (char *g = gcopy ? strtok_r(gcopy, ",", &save) : NULL; g && ng < 256;
-	     g = strtok_r(NULL, ",", &save))
-		groups[ng++] = g;
+	cli_who_fill(&who, groups_arg);
+	const char *user = who.user, *machine = who.machine;
 	struct lf_err err = {0};
 	struct lf_repo *r = NULL;
 	struct lf_resolution res;
 	int rc = lf_repo_open(argv[optind], &r, &err);
 	if (!rc)
-		rc = lf_repo_resolve(r, user, groups, ng, machine, &res, &err);
+		rc = lf_repo_resolve(r, user, who.groups, who.ngroups, machine, &res, &err);
 	if (rc) {
-		free(gcopy);
+		cli_who_free(&who);
 		lf_repo_free(r);
 		return fail(&err);
 	}
@@ -551,7 +541,7 @@ static int repo_resolve(int argc, char **argv, int json)
 		required_missing |= res.skipped[i].required;
 	lf_resolution_free(&res);
 	lf_repo_free(r);
-	free(gcopy);
+	cli_who_free(&who);
 	return required_missing ? EXIT_FAIL : EXIT_OK;
 }
 

@@ -17,6 +17,7 @@ static const struct command {
 	{ "reg", cmd_reg, "registry hives: compact a hive, merge layers' hives by priority" },
 	{ "repo", cmd_repo, "the layer repository: init, add, assign, list, resolve a user's stack" },
 	{ "fsck", cmd_fsck, "check a layer repository (and reclaim what is safe)" },
+	{ "conflicts", cmd_conflicts, "what more than one app layer provides, and who wins" },
 	{ "reset", cmd_reset, "give back the layers' version of a path a user changed or deleted" },
 };
 
@@ -31,7 +32,7 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f,
 		"\n"
 		"Run 'layerctl COMMAND --help' for a command's options.\n"

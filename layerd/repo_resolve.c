@@ -52,14 +52,17 @@ static int push_skip(struct lf_resolution *res, uint32_t id, uint32_t rev, int r
 	return 0;
 }
 
-/* Order of the stack: the OS layer lowest, then platform layers, then
- * app layers by priority (ties by id, so the order is always the same). */
+/* Order of the stack, as the union orders it: the OS layer lowest, then
+ * platform and app layers by priority (a platform layer is given a high
+ * one to lie above the apps, as the product does); ties by id, so the
+ * order is always the same. */
 static int stack_order(const void *a, const void *b)
 {
 	const struct lf_repo_layer *x = ((const struct lf_resolved *)a)->layer;
 	const struct lf_repo_layer *y = ((const struct lf_resolved *)b)->layer;
-	if (x->type != y->type)
-		return (int)x->type - (int)y->type;   /* OS < platform < app */
+	int ox = x->type != LF_LAYER_OS, oy = y->type != LF_LAYER_OS;
+	if (ox != oy)
+		return ox - oy;
 	if (x->priority != y->priority)
 		return x->priority < y->priority ? -1 : 1;
 	return x->id < y->id ? -1 : x->id > y->id;

@@ -151,6 +151,16 @@ static int is_string(uint32_t t)
 	return t == REG_SZ || t == REG_EXPAND_SZ;
 }
 
+int lf_reg_joins(const struct lf_merge *m, const char *keypath, const char *value, uint32_t type)
+{
+	struct lf_merge def;
+	if (!m) {
+		def.rules = lf_reg_builtin_rules(&def.nrules);
+		m = &def;
+	}
+	return type == REG_MULTI_SZ || (is_string(type) && is_list_value(m, keypath, value));
+}
+
 void lf_rval_remove(struct lf_rkey *k, const char *name)
 {
 	struct lf_rval *v = lf_rval_find(k, name);

@@ -81,6 +81,10 @@ const struct lf_reg_rule *lf_reg_builtin_rules(size_t *n);
  * line, '#' or ';' comments); free with lf_reg_rules_free. */
 int lf_reg_rules_load(const char *file, struct lf_merge *m, struct lf_err *err);
 void lf_reg_rules_free(struct lf_merge *m);
+/* Does the merge join two layers' values of this name and type (a
+ * MULTI_SZ, or a ;-list a rule names) rather than let the higher win?
+ * keypath: from the hive's root, '\\'-separated. */
+int lf_reg_joins(const struct lf_merge *m, const char *keypath, const char *value, uint32_t type);
 /* Merge top (a higher layer's fragment) onto base, in place. m NULL: the
  * built-in rules. 0 or -errno. */
 int lf_hive_merge(struct lf_rkey *base, const struct lf_rkey *top, const struct lf_merge *m);

@@ -142,5 +142,37 @@ fsck_says tmp 1 temporary --repair
 check "--repair removed the temporary" test ! -e "$WORK/tmp/.GuestLayerFile.txt.tmp.4242"
 fsck_says missing 4 missing-file --repair
 check "--repair does not 'fix' a missing layer" test ! -e "$WORK/missing/Layers/App/AdminTools.101.1.vhd"
+# conflicts: two app layers with the same file, the same registry value,
+# a token, and a Path both extend (merged, no contest)
+for a in A B; do
+  mkdir -p "$WORK/c$a/Program Files/Shared" "$WORK/c$a/Windows/System32/config"
+  echo "from $a" >"$WORK/c$a/Program Files/Shared/common.dll"
+  printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Shared]\n"Owner"="%s"\n' $a >"$WORK/c$a.reg"
+  L reg new "$WORK/c$a/Windows/System32/config/SOFTWARE" "$WORK/c$a.reg"
+  printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SYSTEM\\ControlSet001\\Control\\Session Manager\\Environment]\n"Path"="C:\\\\%s"\n' $a >"$WORK/s$a.reg"
+  L reg new "$WORK/c$a/Windows/System32/config/SYSTEM" "$WORK/s$a.reg"
+done
+: >"$WORK/cB/Windows/.wh.notepad.exe"; echo "A's" >"$WORK/cA/Windows/notepad.exe"
+L pack -q "$WORK/cA" "$WORK/cA.vhd"; L pack -q "$WORK/cB" "$WORK/cB.vhd"
+"$LAYERCTL" conflicts --json --layer "$S/OS/Windows10.1.1.vhd,type=os" --layer "$WORK/cA.vhd,name=AppA,prio=10" \
+  --layer "$WORK/cB.vhd,name=AppB,prio=20" --priority AppA=30 >"$WORK/conflicts.json"
+same_out "conflicts: exit 1 when there are some" "1" bash -c "'$LAYERCTL' conflicts --layer '$WORK/cA.vhd,prio=1' --layer '$WORK/cB.vhd,prio=2' >/dev/null; echo \$?"
+cat >"$WORK/conflicts.py" <<'PY'
+import json, sys
+d = {c["path"].lower(): c for c in json.load(open(sys.argv[1]))["list"]}
+def show(p):
+    c = d.get(p.lower())
+    if not c:
+        return "none"
+    return "%s %s%s%s -> %s" % (c["kind"], c["winner"], " deleted" if c["deleted"] else "",
+                                " merged" if c["merged"] else "", c.get("winner_with_override"))
+print(show(sys.argv[2]))
+PY
+same_out "conflicts: a file both provide; AppB wins, AppA with the override" "file AppB -> AppA" python3 "$WORK/conflicts.py" "$WORK/conflicts.json" "Program Files/Shared/common.dll"
+same_out "conflicts: a registry value both set" "registry AppB -> AppA" python3 "$WORK/conflicts.py" "$WORK/conflicts.json" 'HKLM\SOFTWARE\Shared\Owner'
+same_out "conflicts: one provides, the other deletes" "file AppB deleted -> AppA" python3 "$WORK/conflicts.py" "$WORK/conflicts.json" "Windows/notepad.exe"
+same_out "conflicts: a Path both extend is merged" "registry AppB merged -> AppA" python3 "$WORK/conflicts.py" "$WORK/conflicts.json" 'HKLM\SYSTEM\ControlSet001\Control\Session Manager\Environment\Path'
+same_out "conflicts: the hive files themselves are no conflict" "none" python3 "$WORK/conflicts.py" "$WORK/conflicts.json" "Windows/System32/config/SOFTWARE"
+same_out "conflicts --user: the repository's stack" "1" bash -c "'$LAYERCTL' conflicts '$B' --user bob --groups staff --machine WKS-1 | grep -c 'mso.dll: AdminTools'"
 same_out "fsck of no repository: exit 8" "8" bash -c "'$LAYERCTL' fsck '$WORK/none' 2>/dev/null; echo \$?"
 finish

@@ -297,7 +297,7 @@ static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 	fuse_reply_err(req, ENOTTY);  /* as a local file system for one it does not know */
 }
 
-static struct fuse_lowlevel_ops ops = {
+static const struct fuse_lowlevel_ops read_ops = {
 	.ioctl = ll_ioctl,
 	.lookup = ll_lookup,
 	.forget = ll_forget,
@@ -315,21 +315,63 @@ static struct fuse_lowlevel_ops ops = {
 	.statfs = ll_statfs,
 };
 
+/* The session for a union: read calls, and change calls if it can change. */
+static struct fuse_session *new_session(struct ctx *c, const struct lf_fuse_opts *o,
+					const char *prog)
+{
+	struct fuse_lowlevel_ops ops = read_ops;
+	if (lf_union_writable(c->u))
+		fl_write_ops(&ops);
+	char *argv[4];
+	struct fuse_args args = lf_fuse_args(argv, prog, o->debug, o->fuse_opts);
+	/* libfuse keeps its own copy of ops */
+	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, c);
+	fuse_opt_free_args(&args);
+	c->se = se;
+	return se;
+}
+
 int lf_fuse_run(struct lf_union *u, const struct lf_fuse_opts *o)
 {
 	struct ctx c = { u, o->timeout, NULL };
-	if (lf_union_writable(u))
-		fl_write_ops(&ops);
-	char *argv[4];
-	struct fuse_args args = lf_fuse_args(argv, "layerfs", o->debug, o->fuse_opts);
-	struct fuse_session *se = fuse_session_new(&args, &ops, sizeof ops, &c);
+	struct fuse_session *se = new_session(&c, o, "layerfs");
 	int status = 1;
 	if (se) {
-		c.se = se;
 		status = lf_fuse_serve(se, "layerfs", o->mountpoint, o->foreground,
 				       o->single_thread);
 		fuse_session_destroy(se);
 	}
-	fuse_opt_free_args(&args);
 	return status;
+}
+
+struct lf_fuse_mount {
+	struct ctx c;
+	struct lf_fuse_thread *t;
+};
+
+int lf_fuse_start(struct lf_union *u, const struct lf_fuse_opts *o, int max_threads,
+		  struct lf_fuse_mount **out)
+{
+	struct lf_fuse_mount *m = calloc(1, sizeof *m);
+	if (!m)
+		return -1;
+	m->c = (struct ctx){ u, o->timeout, NULL };
+	struct fuse_session *se = new_session(&m->c, o, "layerd");
+	if (!se || lf_fuse_serve_start(se, "layerd", o->mountpoint, max_threads, &m->t)) {
+		if (se)
+			fuse_session_destroy(se);
+		free(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+void lf_fuse_stop(struct lf_fuse_mount *m)
+{
+	if (!m)
+		return;
+	lf_fuse_serve_stop(m->t);
+	fuse_session_destroy(m->c.se);
+	free(m);
 }

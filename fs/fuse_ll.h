@@ -18,4 +18,12 @@ struct lf_fuse_opts {
  * status. */
 int lf_fuse_run(struct lf_union *u, const struct lf_fuse_opts *o);
 
+/* For a daemon with many mounts: mount and serve from threads of its own
+ * (at most max_threads); stop unmounts and waits. The union stays the
+ * caller's. */
+struct lf_fuse_mount;
+int lf_fuse_start(struct lf_union *u, const struct lf_fuse_opts *o, int max_threads,
+		  struct lf_fuse_mount **out);
+void lf_fuse_stop(struct lf_fuse_mount *m);
+
 #endif

@@ -1,5 +1,7 @@
 /* The mount-and-loop sequence of layerfs and regfs. */
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "fuse_serve.h"
 
@@ -42,4 +44,56 @@ int lf_fuse_serve(struct fuse_session *se, const char *prog, const char *mountpo
 handlers:
 	fuse_remove_signal_handlers(se);
 	return status;
+}
+
+struct lf_fuse_thread {
+	struct fuse_session *se;
+	struct fuse_loop_config *cfg;
+	pthread_t thread;
+};
+
+static void *serve(void *arg)
+{
+	struct lf_fuse_thread *t = arg;
+	fuse_session_loop_mt(t->se, t->cfg);
+	return NULL;
+}
+
+int lf_fuse_serve_start(struct fuse_session *se, const char *prog, const char *mountpoint,
+			int max_threads, struct lf_fuse_thread **out)
+{
+	struct lf_fuse_thread *t = calloc(1, sizeof *t);
+	if (!t)
+		return -1;
+	t->se = se;
+	if (fuse_session_mount(se, mountpoint)) {
+		fprintf(stderr, "%s: %s: cannot mount\n", prog, mountpoint);
+		free(t);
+		return -1;
+	}
+	t->cfg = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(t->cfg, 0);
+	fuse_loop_cfg_set_max_threads(t->cfg, (unsigned)max_threads);
+	/* idle workers go: a quiet session costs one thread */
+	fuse_loop_cfg_set_idle_threads(t->cfg, 1);
+	if (pthread_create(&t->thread, NULL, serve, t)) {
+		fuse_session_unmount(se);
+		fuse_loop_cfg_destroy(t->cfg);
+		free(t);
+		return -1;
+	}
+	*out = t;
+	return 0;
+}
+
+void lf_fuse_serve_stop(struct lf_fuse_thread *t)
+{
+	if (!t)
+		return;
+	fuse_session_exit(t->se);
+	/* the workers wait in read(); unmounting ends it with ENODEV */
+	fuse_session_unmount(t->se);
+	pthread_join(t->thread, NULL);
+	fuse_loop_cfg_destroy(t->cfg);
+	free(t);
 }

@@ -16,4 +16,11 @@ struct fuse_args lf_fuse_args(char **argv, const char *prog, int debug, const ch
 int lf_fuse_serve(struct fuse_session *se, const char *prog, const char *mountpoint,
 		  int foreground, int single_thread);
 
+/* For a daemon with many mounts: mount se and serve it from threads of
+ * its own (at most max_threads); stop unmounts and waits for them. */
+struct lf_fuse_thread;
+int lf_fuse_serve_start(struct fuse_session *se, const char *prog, const char *mountpoint,
+			int max_threads, struct lf_fuse_thread **out);
+void lf_fuse_serve_stop(struct lf_fuse_thread *t);
+
 #endif

@@ -576,7 +576,9 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 			u->specs[i] = *sp;
 			u->specs[i].path = strdup(sp->path);
 			u->specs[i].name = strdup(sp->name);
-			rc = lf_layer_open(sp->path, &lo, &u->layers[i], err);
+			rc = u->opts.open_layer
+				? u->opts.open_layer(u->opts.layer_ctx, sp->path, &lo, &u->layers[i], err)
+				: lf_layer_open(sp->path, &lo, &u->layers[i], err);
 			if (rc)
 				lf_err_prefix(err, "layer '%s': ", sp->name);
 		}
@@ -639,7 +641,10 @@ void lf_union_close(struct lf_union *u)
 		pthread_mutex_destroy(&s->lock);
 	}
 	for (int i = 0; i < u->n; i++) {
-		lf_layer_close(u->layers[i]);
+		if (u->opts.close_layer && !(u->upper && i == 0))
+			u->opts.close_layer(u->opts.layer_ctx, u->layers[i]);
+		else
+			lf_layer_close(u->layers[i]);
 		free(u->specs[i].path);
 		free(u->specs[i].name);
 	}

@@ -18,6 +18,10 @@ static const struct command {
 	{ "repo", cmd_repo, "the layer repository: init, add, assign, list, resolve a user's stack" },
 	{ "fsck", cmd_fsck, "check a layer repository (and reclaim what is safe)" },
 	{ "conflicts", cmd_conflicts, "what more than one app layer provides, and who wins" },
+	{ "login", cmd_session, "layerd: compose a user's desktop and mount it" },
+	{ "logoff", cmd_session, "layerd: unmount a user's desktop" },
+	{ "refresh", cmd_session, "layerd: re-read the repository, update running sessions" },
+	{ "status", cmd_session, "layerd: the sessions it serves" },
 	{ "reset", cmd_reset, "give back the layers' version of a path a user changed or deleted" },
 };
 

@@ -309,3 +309,38 @@ int lf_regfs_run(struct lf_regview *v, const struct lf_regfs_opts *o)
 	fuse_opt_free_args(&args);
 	return status;
 }
+
+struct lf_regfs_mount {
+	struct fuse *fu;
+	struct lf_fuse_thread *t;
+};
+
+int lf_regfs_start(struct lf_regview *v, const struct lf_regfs_opts *o, int max_threads,
+		   struct lf_regfs_mount **out)
+{
+	struct lf_regfs_mount *m = calloc(1, sizeof *m);
+	if (!m)
+		return -1;
+	char *argv[4];
+	struct fuse_args args = lf_fuse_args(argv, "layerd", o->debug, o->fuse_opts);
+	m->fu = fuse_new(&args, &ops, sizeof ops, v);
+	fuse_opt_free_args(&args);
+	if (!m->fu || lf_fuse_serve_start(fuse_get_session(m->fu), "layerd", o->mountpoint,
+					  max_threads, &m->t)) {
+		if (m->fu)
+			fuse_destroy(m->fu);
+		free(m);
+		return -1;
+	}
+	*out = m;
+	return 0;
+}
+
+void lf_regfs_stop(struct lf_regfs_mount *m)
+{
+	if (!m)
+		return;
+	lf_fuse_serve_stop(m->t);
+	fuse_destroy(m->fu);
+	free(m);
+}

@@ -45,8 +45,16 @@ int lf_regview_new(const struct lf_merge *rules, void (*log)(void *ctx, const ch
 	v->log = log;
 	v->log_ctx = log_ctx;
 	v->started = view_now();
+	v->uid = getuid();
+	v->gid = getgid();
 	*out = v;
 	return 0;
+}
+
+void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid)
+{
+	v->uid = uid;
+	v->gid = gid;
 }
 
 void lf_regview_free(struct lf_regview *v)
@@ -207,8 +215,8 @@ static int writable(const struct lf_regview *v, const struct vhive *h)
 static int stat_of(struct lf_regview *v, const struct where *w, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = v->uid;
+	st->st_gid = v->gid;
 	st->st_blksize = 4096;
 	int64_t ft = v->started;
 	int rw = writable(v, w->h);

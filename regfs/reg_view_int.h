@@ -27,6 +27,8 @@ struct lf_regview {
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 	int64_t started;         /* FILETIME: the synthetic folders' time */
+	uid_t uid;               /* who everything belongs to */
+	gid_t gid;
 };
 
 enum where_kind { W_ROOT, W_TOP, W_KEY, W_VALUE, W_LINK };

@@ -61,6 +61,8 @@ int lf_regview_new(const struct lf_merge *rules, void (*log)(void *ctx, const ch
 int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lower,
 		   const char *frag_file, struct lf_err *err);
 void lf_regview_free(struct lf_regview *v);
+/* Who keys and values belong to (default: the process's own ids). */
+void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid);
 
 /* Paths are '/'-separated from the view's root, as FUSE gives them. */
 int lf_regview_stat(struct lf_regview *v, const char *path, struct stat *st);

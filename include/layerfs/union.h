@@ -79,6 +79,12 @@ struct lf_union_opts {
 	int (*stack)(void *ctx, const char *name, const struct lf_copy *copies, int n,
 		     void **out, size_t *len, struct lf_err *err);
 	void *stack_ctx;
+	/* Where read-only layers come from (NULL: opened here, closed with
+	 * the union): a host serving many unions opens each layer once. */
+	int (*open_layer)(void *ctx, const char *path, const struct lf_layer_opts *o,
+			  struct lf_layer **out, struct lf_err *err);
+	void (*close_layer)(void *ctx, struct lf_layer *l);
+	void *layer_ctx;
 };
 
 /* Open every layer of the (sorted) stack. A layer that fails to open

@@ -1,0 +1,149 @@
+/* layerctl login|logoff|refresh|status: ask layerd over its socket. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+#define DEFAULT_SOCKET "/run/layerd/layerd.sock"
+
+static void session_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerctl login [--json] USER [--groups G,...] [--machine NAME]\n"
+		"       layerctl logoff [--json] USER\n"
+		"       layerctl refresh [--json]\n"
+		"       layerctl status [--json]\n"
+		"\n"
+		"Talk to layerd (the socket: --socket PATH, or $LAYERD_SOCKET, or\n"
+		"%s).\n"
+		"\n"
+		"  login    compose USER's desktop from the repository and mount it at\n"
+		"           RUN/USER/C (the drive) and RUN/USER/REG (the registry);\n"
+		"           the reply names the layers and any app layer left out.\n"
+		"  logoff   unmount USER's desktop; the personalization layer stays.\n"
+		"  refresh  read the control files again and add or remove app layers\n"
+		"           in running sessions.\n"
+		"  status   the sessions (as root: all; as a user: the user's own).\n"
+		"\n"
+		"Only root may log users in or off, or refresh.\n"
+		"Exit status: 0 on success, 1 on failure (layerd's reason on stderr), 2 on a\n"
+		"usage error.\n", DEFAULT_SOCKET);
+}
+
+/* Send req, wait for the reply. */
+static json_t *ask(const char *path, json_t *req)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof a.sun_path) {
+		cli_error("%s: too long for a socket path", path);
+		return NULL;
+	}
+	strcpy(a.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
+		cli_error("%s: %s (is layerd running?)", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	char *text = json_dumps(req, JSON_COMPACT);
+	size_t len = text ? strlen(text) : 0;
+	int ok = text && send(fd, text, len, MSG_NOSIGNAL) == (ssize_t)len &&
+		 send(fd, "\n", 1, MSG_NOSIGNAL) == 1;
+	free(text);
+	json_error_t je;
+	json_t *reply = ok ? json_loadfd(fd, JSON_DISABLE_EOF_CHECK, &je) : NULL;
+	close(fd);
+	if (!reply)
+		cli_error("%s: no reply from layerd", path);
+	return reply;
+}
+
+int cmd_session(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "groups", required_argument, NULL, 'g' }, { "machine", required_argument, NULL, 'm' },
+		{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	const char *op = argv[0], *groups = NULL, *machine = NULL;
+	const char *sock = getenv("LAYERD_SOCKET") ? getenv("LAYERD_SOCKET") : DEFAULT_SOCKET;
+	int json = 0, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'g': groups = optarg; break;
+		case 'm': machine = optarg; break;
+		case 's': sock = optarg; break;
+		case 'j': json = 1; break;
+		case 'h': session_usage(stdout); return EXIT_OK;
+		default: return cli_usage_error(op, "bad option");
+		}
+	}
+	int want_user = !strcmp(op, "login") || !strcmp(op, "logoff");
+	if (argc - optind != want_user)
+		return cli_usage_error(op, want_user ? "name one USER" : "takes no arguments");
+	if ((groups || machine) && strcmp(op, "login"))
+		return cli_usage_error(op, "--groups and --machine go with login");
+	json_t *req = json_pack("{s:s}", "op", op);
+	if (want_user)
+		json_object_set_new(req, "user", json_string(argv[optind]));
+	if (groups) {
+		json_t *g = json_array();
+		char *copy = strdup(groups), *save = NULL;
+		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
+			json_array_append_new(g, json_string(t));
+		free(copy);
+		json_object_set_new(req, "groups", g);
+	}
+	if (machine)
+		json_object_set_new(req, "machine", json_string(machine));
+	json_t *reply = ask(sock, req);
+	json_decref(req);
+	if (!reply)
+		return EXIT_FAIL;
+	int ok = json_is_true(json_object_get(reply, "ok"));
+	if (!ok)
+		cli_error("%s", json_string_value(json_object_get(reply, "error")) ? json_string_value(json_object_get(reply, "error")) : "layerd said no");
+	else if (json)
+		cli_print_json(json_incref(reply));
+	else if (!strcmp(op, "login")) {
+		printf("%s: drive at %s", json_string_value(json_object_get(reply, "user")),
+		       json_string_value(json_object_get(reply, "drive")));
+		const char *reg = json_string_value(json_object_get(reply, "registry"));
+		printf("%s%s\n", reg ? ", registry at " : "", reg ? reg : "");
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(reply, "layers"), i, v)
+			printf("  %-8s %s (%lld rev %lld)\n", json_string_value(json_object_get(v, "type")),
+			       json_string_value(json_object_get(v, "name")),
+			       json_integer_value(json_object_get(v, "id")),
+			       json_integer_value(json_object_get(v, "revision")));
+		json_array_foreach(json_object_get(reply, "left_out"), i, v)
+			printf("  left out: %s\n", json_string_value(json_object_get(v, "why")));
+	} else if (!strcmp(op, "status")) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(reply, "sessions"), i, v)
+			printf("%s on %s: %s, %zu layers\n", json_string_value(json_object_get(v, "user")),
+			       json_string_value(json_object_get(v, "machine")),
+			       json_string_value(json_object_get(v, "drive")),
+			       json_array_size(json_object_get(v, "layers")));
+		printf("%zu sessions, %lld layers open\n", json_array_size(json_object_get(reply, "sessions")),
+		       json_integer_value(json_object_get(reply, "open_layers")));
+	} else if (!strcmp(op, "logoff")) {
+		printf("%s: logged off\n", json_string_value(json_object_get(reply, "user")));
+	} else {
+		cli_print_json(json_incref(reply));
+	}
+	json_decref(reply);
+	return ok ? EXIT_OK : EXIT_FAIL;
+}

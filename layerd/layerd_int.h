@@ -1,0 +1,62 @@
+/* layerd: the daemon that composes each user's desktop at login. One
+ * process serves every session; a layer many users have is opened once. */
+#ifndef LAYERD_INT_H
+#define LAYERD_INT_H
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "layerfs/err.h"
+#include "layerfs/layer.h"
+#include "layerfs/repo.h"
+
+/* --- layers shared between sessions (layerd_layers.c) --- */
+struct layer_cache;
+struct layer_cache *layer_cache_new(void);
+void layer_cache_free(struct layer_cache *c);
+/* lf_union_opts.open_layer / close_layer over the cache */
+int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
+		     struct lf_layer **out, struct lf_err *err);
+void layer_cache_close(void *ctx, struct lf_layer *l);
+/* How many layers are open, and how many references they have. */
+void layer_cache_count(struct layer_cache *c, int *layers, int *refs);
+
+/* --- sessions (layerd_session.c) --- */
+struct daemon {
+	char *repo;              /* the repository's folder */
+	char *run;               /* where mounts go: RUN/USER/C, RUN/USER/REG */
+	char *machine;
+	struct layer_cache *layers;
+	struct session *sessions;
+	pthread_mutex_t lock;
+	void (*log)(const char *fmt, ...);
+};
+
+struct login_req {
+	const char *user;
+	const char *const *groups;
+	int ngroups;
+	const char *machine;     /* NULL: the daemon's */
+};
+
+/* Log USER in: resolve its stack, open the layers, make its
+ * personalization layer, mount RUN/USER/C and RUN/USER/REG (owned by the
+ * user, closed to others). The reply says what was mounted and what was
+ * left out; on failure nothing stays. */
+int session_login(struct daemon *d, const struct login_req *r, json_t **reply, struct lf_err *err);
+int session_logoff(struct daemon *d, const char *user, struct lf_err *err);
+void session_logoff_all(struct daemon *d);
+/* Sessions as JSON; only USER's unless user is NULL. */
+json_t *session_status(struct daemon *d, const char *user);
+/* Read the control files again and bring every session's app layers in
+ * line (added and removed without a remount). */
+int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err);
+
+/* --- the socket (layerd_server.c) --- */
+/* Serve requests on fd until a signal asks to stop. */
+int server_run(struct daemon *d, int listen_fd);
+
+#endif

@@ -1,0 +1,113 @@
+/* Layers shared between sessions: the first union that wants a layer file
+ * opens it, later ones take a reference, the last one out closes it. A
+ * layer's calls are thread-safe, so every session reads the same one. */
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "layerd_int.h"
+
+struct shared {
+	char *path;              /* resolved */
+	struct lf_layer *layer;
+	int refs;
+	struct shared *next;
+};
+
+struct layer_cache {
+	pthread_mutex_t lock;
+	struct shared *list;
+};
+
+struct layer_cache *layer_cache_new(void)
+{
+	struct layer_cache *c = calloc(1, sizeof *c);
+	if (c)
+		pthread_mutex_init(&c->lock, NULL);
+	return c;
+}
+
+void layer_cache_free(struct layer_cache *c)
+{
+	if (!c)
+		return;
+	for (struct shared *s = c->list, *nx; s; s = nx) {
+		nx = s->next;
+		lf_layer_close(s->layer);
+		free(s->path);
+		free(s);
+	}
+	pthread_mutex_destroy(&c->lock);
+	free(c);
+}
+
+int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
+		     struct lf_layer **out, struct lf_err *err)
+{
+	struct layer_cache *c = ctx;
+	char *real = realpath(path, NULL);
+	if (!real)
+		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+	/* opened under the lock: two logins wanting one layer open it once */
+	pthread_mutex_lock(&c->lock);
+	struct shared *s = c->list;
+	while (s && strcmp(s->path, real))
+		s = s->next;
+	int rc = 0;
+	if (s) {
+		s->refs++;
+		free(real);
+	} else {
+		struct lf_layer *l;
+		rc = lf_layer_open(real, o, &l, err);
+		s = rc ? NULL : calloc(1, sizeof *s);
+		if (!rc && !s) {
+			lf_layer_close(l);
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+		}
+		if (s) {
+			*s = (struct shared){ real, l, 1, c->list };
+			c->list = s;
+		} else {
+			free(real);
+		}
+	}
+	if (s)
+		*out = s->layer;
+	pthread_mutex_unlock(&c->lock);
+	return rc;
+}
+
+void layer_cache_close(void *ctx, struct lf_layer *l)
+{
+	struct layer_cache *c = ctx;
+	if (!l)
+		return;
+	pthread_mutex_lock(&c->lock);
+	for (struct shared **p = &c->list; *p; p = &(*p)->next) {
+		struct shared *s = *p;
+		if (s->layer != l)
+			continue;
+		if (--s->refs == 0) {
+			*p = s->next;
+			lf_layer_close(s->layer);
+			free(s->path);
+			free(s);
+		}
+		break;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+void layer_cache_count(struct layer_cache *c, int *layers, int *refs)
+{
+	*layers = *refs = 0;
+	pthread_mutex_lock(&c->lock);
+	for (struct shared *s = c->list; s; s = s->next) {
+		++*layers;
+		*refs += s->refs;
+	}
+	pthread_mutex_unlock(&c->lock);
+}

@@ -1,0 +1,162 @@
+/* layerd: compose each user's desktop from the layer repository at login
+ * and serve it until logoff. Runs in the foreground (systemd: Type=simple,
+ * or socket activation with layerd.socket). */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "layerd_int.h"
+
+#define DEFAULT_RUN "/run/layerd"
+#define DEFAULT_SOCKET "/run/layerd/layerd.sock"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerd --repo REPO [--socket PATH] [--run DIR] [--machine NAME]\n"
+		"\n"
+		"Compose each user's Windows desktop from the layer repository REPO at\n"
+		"login, and serve it until logoff. One process serves every session: a\n"
+		"layer many users have is opened once.\n"
+		"\n"
+		"At login (layerctl login USER [--groups G,...]) layerd resolves the\n"
+		"user's stack as 'layerctl repo resolve' shows it, makes the user's\n"
+		"personalization layer REPO/Users/USER/IDHEX_OSNAME on first login, and\n"
+		"mounts the drive at RUN/USER/C and the registry at RUN/USER/REG. Both\n"
+		"belong to the user; RUN/USER is closed to everyone else. An app layer\n"
+		"that cannot be had is left out and said so; a missing OS or platform\n"
+		"layer fails the login. Logoff (layerctl logoff USER) unmounts and keeps\n"
+		"the personalization layer.\n"
+		"\n"
+		"Options:\n"
+		"  --repo REPO       the layer repository (docs/REPOSITORY.md)\n"
+		"  --socket PATH     where layerctl reaches layerd (default %s);\n"
+		"                    with systemd socket activation, the socket given\n"
+		"  --run DIR         where sessions are mounted (default %s)\n"
+		"  --machine NAME    this host's name for machine assignments (default:\n"
+		"                    the host name)\n"
+		"  -h, --help        this help\n"
+		"  -V, --version     the version\n"
+		"\n"
+		"SIGTERM or SIGINT logs every user off and stops. Messages go to stderr\n"
+		"(the journal under systemd).\n"
+		"Exit status: 0 after a clean stop, 1 on failure, 2 on a usage error.\n",
+		DEFAULT_SOCKET, DEFAULT_RUN);
+}
+
+static void log_line(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "layerd: ");
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* The listening socket: systemd's, or a new one at path. */
+static int listen_on(const char *path)
+{
+	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	if (fds && pid && atoi(fds) == 1 && atoi(pid) == getpid())
+		return 3;
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof a.sun_path) {
+		log_line("%s: too long for a socket path", path);
+		return -1;
+	}
+	strcpy(a.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(path);            /* a stale socket from a crash */
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 64) < 0) {
+		log_line("%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	/* anyone may ask; who they are decides what they may do */
+	chmod(path, 0666);
+	return fd;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "repo", required_argument, NULL, 'r' }, { "socket", required_argument, NULL, 's' },
+		{ "run", required_argument, NULL, 'R' }, { "machine", required_argument, NULL, 'm' },
+		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { 0 },
+	};
+	const char *repo = NULL, *sock = DEFAULT_SOCKET, *run = DEFAULT_RUN, *machine = NULL;
+	int c;
+	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'r': repo = optarg; break;
+		case 's': sock = optarg; break;
+		case 'R': run = optarg; break;
+		case 'm': machine = optarg; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("layerd %s\n", LF_VERSION); return 0;
+		default: fprintf(stderr, "Try 'layerd --help'.\n"); return 2;
+		}
+	}
+	if (!repo || optind != argc) {
+		fprintf(stderr, "layerd: %s\nTry 'layerd --help'.\n",
+			!repo ? "--repo REPO is needed" : "too many arguments");
+		return 2;
+	}
+	if (geteuid() != 0) {
+		fprintf(stderr, "layerd: run as root (it mounts for users and makes their folders)\n");
+		return 1;
+	}
+	char host[256];
+	if (!machine) {
+		gethostname(host, sizeof host);
+		host[sizeof host - 1] = 0;
+		machine = host;
+	}
+	struct lf_repo *r;
+	struct lf_err err = {0};
+	if (lf_repo_open(repo, &r, &err)) {
+		fprintf(stderr, "layerd: %s\n", err.msg);
+		return 1;
+	}
+	struct daemon d = { .repo = strdup(r->root), .run = strdup(run), .machine = strdup(machine),
+			    .layers = layer_cache_new(), .log = log_line };
+	lf_repo_free(r);
+	pthread_mutex_init(&d.lock, NULL);
+	/* layers keep descriptors; many sessions, many files */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	umask(0);                /* the kernel applies callers' umasks already */
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", sock);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		mkdir(dir, 0755);
+	}
+	int fd = listen_on(sock);
+	int status = fd < 0 ? 1 : server_run(&d, fd);
+	if (fd > 3)
+		unlink(sock);
+	if (fd >= 0)
+		close(fd);
+	layer_cache_free(d.layers);
+	pthread_mutex_destroy(&d.lock);
+	free(d.repo);
+	free(d.run);
+	free(d.machine);
+	return status;
+}

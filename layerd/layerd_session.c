@@ -1,0 +1,333 @@
+/* A user's session: the stack the repository gives the user on this
+ * machine, mounted at RUN/USER/C (the drive) and RUN/USER/REG (the
+ * registry), both the user's and closed to every other user. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuse_ll.h"
+#include "fuse_reg.h"
+#include "layerd_int.h"
+#include "layerfs/regcompose.h"
+#include "layerfs/union.h"
+
+#define SESSION_LOCK ".wh..wh..session"   /* fsck --repair leaves a locked one be */
+
+struct session {
+	char *user;
+	uid_t uid;
+	gid_t gid;
+	char *machine;
+	char dir[PATH_MAX], c[PATH_MAX + 8], reg[PATH_MAX + 8], upper[PATH_MAX];
+	int lockfd;
+	struct lf_union *u;
+	struct lf_regview *v;
+	struct lf_fuse_mount *cm;
+	struct lf_regfs_mount *rm;
+	json_t *layers, *skipped;
+	time_t since;
+	struct session *next;
+};
+
+static struct session *find(struct daemon *d, const char *user)
+{
+	struct session *s = d->sessions;
+	while (s && strcasecmp(s->user, user))
+		s = s->next;
+	return s;
+}
+
+/* mkdir -p, each new folder owned by uid:gid with mode. */
+static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid, struct lf_err *err)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s", path);
+	for (char *s = p + 1;; s++) {
+		if (*s && *s != '/')
+			continue;
+		char c = *s;
+		*s = 0;
+		if (mkdir(p, mode) == 0) {
+			if (chown(p, uid, gid) < 0)
+				return lf_err_set(err, errno, "%s: chown: %s", p, strerror(errno));
+		} else if (errno != EEXIST) {
+			return lf_err_set(err, errno, "%s: %s", p, strerror(errno));
+		}
+		*s = c;
+		if (!c)
+			return 0;
+	}
+}
+
+static void session_free(struct daemon *d, struct session *s)
+{
+	(void)d;
+	lf_regfs_stop(s->rm);
+	lf_fuse_stop(s->cm);
+	lf_union_close(s->u);
+	lf_regview_free(s->v);
+	if (s->lockfd >= 0)
+		close(s->lockfd);
+	if (s->dir[0]) {
+		rmdir(s->c);
+		rmdir(s->reg);
+		rmdir(s->dir);
+	}
+	json_decref(s->layers);
+	json_decref(s->skipped);
+	free(s->user);
+	free(s->machine);
+	free(s);
+}
+
+static struct lf_union_opts union_opts(struct daemon *d)
+{
+	struct lf_union_opts o = { .stack = lf_reg_stack, .open_layer = layer_cache_open,
+				   .close_layer = layer_cache_close, .layer_ctx = d->layers };
+	o.stacked = lf_hive_patterns(&o.nstacked);
+	return o;
+}
+
+/* The stack: every resolved layer that opens; an app layer that does not
+ * is left out and said, anything else fails the login. */
+static int build_stack(struct daemon *d, struct session *s, const struct lf_repo *r,
+		       const struct lf_resolution *res, struct lf_stack *st, struct lf_err *err)
+{
+	s->layers = json_array();
+	s->skipped = json_array();
+	for (size_t i = 0; i < res->nskipped; i++)
+		json_array_append_new(s->skipped, json_pack("{s:i, s:s}", "id", (int)res->skipped[i].id,
+							   "why", res->skipped[i].why));
+	for (size_t i = 0; i < res->n; i++) {
+		const struct lf_repo_layer *l = res->v[i].layer;
+		char path[PATH_MAX], spec[PATH_MAX + 300];
+		struct lf_err le = {0};
+		struct lf_layer *probe = NULL;
+		int rc = lf_repo_path(r, l->file, path, sizeof path, &le);
+		if (!rc)
+			rc = layer_cache_open(d->layers, path, NULL, &probe, &le);
+		layer_cache_close(d->layers, probe);
+		if (rc && l->type == LF_LAYER_APP) {
+			d->log("login %s: app layer %s (%u) left out: %s", s->user, l->name, l->id, le.msg);
+			json_array_append_new(s->skipped, json_pack("{s:i, s:s}", "id", (int)l->id,
+								   "why", le.msg));
+			continue;
+		}
+		if (rc)
+			return lf_err_set(err, le.code, "%s layer %s (%u): %s", lf_layer_type_name(l->type),
+					  l->name, l->id, le.msg);
+		snprintf(spec, sizeof spec, "%s,name=%s,type=%s,prio=%ld", path, l->name,
+			 lf_layer_type_name(l->type), l->priority);
+		rc = lf_stack_add(st, spec, err);
+		if (rc)
+			return rc;
+		json_array_append_new(s->layers, json_pack("{s:i, s:i, s:s, s:s, s:i}", "id", (int)l->id,
+			"revision", (int)l->revision, "name", l->name, "type",
+			lf_layer_type_name(l->type), "priority", (int)l->priority));
+	}
+	return lf_stack_sort(st, err);
+}
+
+/* The registry of the same layers, with the personalization layer's
+ * fragments; NULL and no error when no layer has a hive. */
+static int build_registry(struct daemon *d, struct session *s, struct lf_stack *st,
+			  struct lf_err *err)
+{
+	struct lf_union *ro;
+	struct lf_union_opts o = union_opts(d);
+	char *upper = st->upper;
+	st->upper = NULL;        /* the view takes the fragments itself */
+	int rc = lf_union_open(st, &o, &ro, err);
+	st->upper = upper;
+	if (rc)
+		return rc;
+	rc = lf_regview_new(NULL, NULL, NULL, &s->v) ? lf_err_set(err, ENOMEM, "out of memory") : 0;
+	int n = rc ? 0 : lf_regview_add_union(s->v, ro, NULL, s->upper, err);
+	lf_union_close(ro);
+	if (!rc && n < 0)
+		rc = -err->code;
+	if (!rc && n == 0) {
+		lf_regview_free(s->v);
+		s->v = NULL;
+	}
+	if (s->v)
+		lf_regview_set_owner(s->v, s->uid, s->gid);
+	return rc;
+}
+
+static int mount_all(struct daemon *d, struct session *s, struct lf_err *err)
+{
+	char opts[512];
+	snprintf(opts, sizeof opts, "allow_other,default_permissions,fsname=layerd:%s,subtype=layerfs",
+		 s->user);
+	struct lf_fuse_opts fo = { .mountpoint = s->c, .timeout = 60, .fuse_opts = opts };
+	if (lf_fuse_start(s->u, &fo, 4, &s->cm))
+		return lf_err_set(err, EIO, "%s: cannot mount the drive", s->c);
+	if (!s->v)
+		return 0;
+	snprintf(opts, sizeof opts, "allow_other,default_permissions,fsname=layerd-reg:%s,subtype=regfs",
+		 s->user);
+	struct lf_regfs_opts ro = { .mountpoint = s->reg, .fuse_opts = opts };
+	if (lf_regfs_start(s->v, &ro, 2, &s->rm))
+		return lf_err_set(err, EIO, "%s: cannot mount the registry", s->reg);
+	(void)d;
+	return 0;
+}
+
+int session_login(struct daemon *d, const struct login_req *req, json_t **reply, struct lf_err *err)
+{
+	const char *why;
+	if (!lf_repo_rel_ok(req->user, &why) || strchr(req->user, '/'))
+		return lf_err_set(err, EINVAL, "user name '%s': %s", req->user,
+				  strchr(req->user, '/') ? "holds '/'" : why);
+	struct passwd *pw = getpwnam(req->user);
+	if (!pw)
+		return lf_err_set(err, ENOENT, "%s: no such account on this host", req->user);
+	pthread_mutex_lock(&d->lock);
+	if (find(d, req->user)) {
+		pthread_mutex_unlock(&d->lock);
+		return lf_err_set(err, EBUSY, "%s is logged in already", req->user);
+	}
+	struct session *s = calloc(1, sizeof *s);
+	struct lf_repo *r = NULL;
+	struct lf_resolution res = {0};
+	struct lf_stack st = {0};
+	int rc = s ? 0 : lf_err_set(err, ENOMEM, "out of memory");
+	if (!rc) {
+		s->lockfd = -1;
+		s->user = strdup(req->user);
+		s->uid = pw->pw_uid;
+		s->gid = pw->pw_gid;
+		s->machine = strdup(req->machine ? req->machine : d->machine);
+		s->since = time(NULL);
+		rc = lf_repo_open(d->repo, &r, err);
+	}
+	if (!rc)
+		rc = lf_repo_resolve(r, s->user, req->groups, req->ngroups, s->machine, &res, err);
+	for (size_t i = 0; !rc && i < res.nskipped; i++)
+		if (res.skipped[i].required)
+			rc = lf_err_set(err, ENOENT, "%s", res.skipped[i].why);
+	if (!rc)
+		rc = build_stack(d, s, r, &res, &st, err);
+	/* the personalization layer, made on first login, the user's */
+	char users[PATH_MAX];
+	snprintf(users, sizeof users, "%s/Users", r ? r->root : d->repo);
+	if (!rc && (size_t)snprintf(s->upper, sizeof s->upper, "%s/%s", r->root, res.upper) >= sizeof s->upper)
+		rc = lf_err_set(err, ENAMETOOLONG, "%s: too long", res.upper);
+	if (!rc)
+		rc = make_dirs(users, 0755, 0, 0, err);
+	if (!rc)
+		rc = make_dirs(s->upper, 0755, s->uid, s->gid, err);
+	/* the user's profile folder, C:\Users\USER, as Windows makes it at a
+	 * first login */
+	char profile[PATH_MAX + 300];
+	snprintf(profile, sizeof profile, "%s/Users/%s", s ? s->upper : "", s ? s->user : "");
+	if (!rc && access(profile, F_OK) < 0)
+		rc = make_dirs(profile, 0700, s->uid, s->gid, err);
+	char lock[PATH_MAX + 32];
+	snprintf(lock, sizeof lock, "%s/%s", s ? s->upper : "", SESSION_LOCK);
+	if (!rc && ((s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+		    flock(s->lockfd, LOCK_EX | LOCK_NB) < 0))
+		rc = lf_err_set(err, EBUSY, "%s: in use by another session (logged in on another "
+				"host?)", s->upper);
+	if (!rc)
+		rc = lf_stack_set_upper(&st, s->upper, NULL, err);
+	struct lf_union_opts uo = union_opts(d);
+	if (!rc)
+		rc = lf_union_open(&st, &uo, &s->u, err);
+	if (!rc)
+		rc = build_registry(d, s, &st, err);
+	/* RUN/USER is the user's alone: nobody else walks into its mounts */
+	if (!rc && (snprintf(s->dir, sizeof s->dir, "%s/%s", d->run, s->user),
+		    make_dirs(d->run, 0755, 0, 0, err) || make_dirs(s->dir, 0700, s->uid, s->gid, err)))
+		rc = -err->code;
+	if (!rc) {
+		chmod(s->dir, 0700);
+		snprintf(s->c, sizeof s->c, "%s/C", s->dir);
+		snprintf(s->reg, sizeof s->reg, "%s/REG", s->dir);
+		rc = make_dirs(s->c, 0755, s->uid, s->gid, err);
+		if (!rc && s->v)
+			rc = make_dirs(s->reg, 0755, s->uid, s->gid, err);
+	}
+	if (!rc)
+		rc = mount_all(d, s, err);
+	if (rc) {
+		if (s)
+			session_free(d, s);
+	} else {
+		s->next = d->sessions;
+		d->sessions = s;
+		*reply = json_pack("{s:b, s:s, s:s, s:s?, s:s, s:O, s:O}", "ok", 1, "user", s->user,
+				   "drive", s->c, "registry", s->v ? s->reg : NULL, "personalization",
+				   s->upper, "layers", s->layers, "left_out", s->skipped);
+		d->log("login %s on %s: %zu layers, %zu left out, mounted at %s", s->user, s->machine,
+		       json_array_size(s->layers), json_array_size(s->skipped), s->c);
+	}
+	pthread_mutex_unlock(&d->lock);
+	lf_stack_free(&st);
+	lf_resolution_free(&res);
+	lf_repo_free(r);
+	return rc;
+}
+
+int session_logoff(struct daemon *d, const char *user, struct lf_err *err)
+{
+	pthread_mutex_lock(&d->lock);
+	struct session **p = &d->sessions;
+	while (*p && strcasecmp((*p)->user, user))
+		p = &(*p)->next;
+	struct session *s = *p;
+	if (s)
+		*p = s->next;
+	pthread_mutex_unlock(&d->lock);
+	if (!s)
+		return lf_err_set(err, ENOENT, "%s is not logged in", user);
+	d->log("logoff %s: the personalization layer stays in %s", s->user, s->upper);
+	session_free(d, s);
+	return 0;
+}
+
+void session_logoff_all(struct daemon *d)
+{
+	while (d->sessions) {
+		struct lf_err err;
+		char user[256];
+		snprintf(user, sizeof user, "%s", d->sessions->user);
+		session_logoff(d, user, &err);
+	}
+}
+
+json_t *session_status(struct daemon *d, const char *user)
+{
+	json_t *list = json_array();
+	pthread_mutex_lock(&d->lock);
+	for (struct session *s = d->sessions; s; s = s->next) {
+		if (user && strcasecmp(user, s->user))
+			continue;
+		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:I, s:s, s:s?, s:s, s:O, s:O}",
+			"user", s->user, "uid", (int)s->uid, "machine", s->machine,
+			"since", (json_int_t)s->since, "drive", s->c, "registry", s->v ? s->reg : NULL,
+			"personalization", s->upper, "layers", s->layers, "left_out", s->skipped));
+	}
+	pthread_mutex_unlock(&d->lock);
+	int nl, nr;
+	layer_cache_count(d->layers, &nl, &nr);
+	return json_pack("{s:b, s:o, s:i, s:i}", "ok", 1, "sessions", list, "open_layers", nl,
+			 "layer_references", nr);
+}
+
+int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err)
+{
+	(void)d;
+	(void)reply;
+	return lf_err_set(err, ENOSYS, "refresh: hot-adding layers into running sessions comes next");
+}

@@ -230,6 +230,9 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	/* the user's profile folder, C:\Users\USER, as Windows makes it at a
 	 * first login */
 	char profile[PATH_MAX + 300];
+	snprintf(profile, sizeof profile, "%s/Users", s ? s->upper : "");
+	if (!rc)
+		rc = make_dirs(profile, 0755, 0, 0, err);   /* as the layers have it */
 	snprintf(profile, sizeof profile, "%s/Users/%s", s ? s->upper : "", s ? s->user : "");
 	if (!rc && access(profile, F_OK) < 0)
 		rc = make_dirs(profile, 0700, s->uid, s->gid, err);

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# layerd end to end, with real mounts and real accounts: two users with
+# different groups on one host, each sees its own apps, neither can read
+# the other's desktop (checked as the other uid), the registry is theirs,
+# logoff keeps the personalization layer; bad logins and bad requests
+# leave other sessions alone.
+. "$(dirname "$0")/lib.sh"
+: "${LAYERD:?LAYERD not set}"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (accounts, mounts for users)"
+[ -e /dev/fuse ] || skip_all "no /dev/fuse"
+command -v useradd >/dev/null || skip_all "no useradd"
+for u in lfalice lfbob lfcarol; do id "$u" >/dev/null 2>&1 || useradd -M -s /bin/sh "$u" || skip_all "cannot add $u"; done
+chmod 755 "$WORK"
+as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+
+L() { "$LAYERCTL" "$@"; }
+S="$WORK/sample/Layers"; R="$WORK/repo"
+bash "$SOURCE_DIR/scripts/sample/make-repo" "$WORK/sample" "$LAYERCTL" >/dev/null
+L repo init "$R" >/dev/null
+L repo add "$R" "$S/OS/Windows10.1.1.vhd" --type os --name Windows10 >/dev/null
+L repo add "$R" "$S/App/Office.101.3.vhd" --type app --name Office --priority 10 >/dev/null
+L repo add "$R" "$S/App/AdminTools.102.1.vhd" --type app --name AdminTools --priority 20 >/dev/null
+cp "$S/App/AdminTools.102.1.vhd" "$WORK/gone.vhd"
+L repo add "$R" "$WORK/gone.vhd" --type app --name Gone --priority 30 >/dev/null
+L repo assign "$R" --machine 'WKS-*' 1 >/dev/null
+L repo assign "$R" --group finance 100 >/dev/null
+L repo assign "$R" --group tools 101 >/dev/null
+L repo assign "$R" --group broken 102 >/dev/null
+rm "$R/Layers/App/Gone.102.1.vhd"    # assigned, but its file is gone
+
+export LAYERD_SOCKET="$WORK/layerd.sock"
+RUN="$WORK/run"
+"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" --machine WKS-1 2>"$WORK/layerd.log" &
+LPID=$!
+for _ in $(seq 50); do [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
+cleanup_layerd() { kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
+trap 'cleanup_layerd; cleanup' EXIT
+
+check "login lfalice (group finance)" L login lfalice --groups finance
+check "login lfbob (groups tools, broken): starts without the app layer whose file is gone" \
+  bash -c "'$LAYERCTL' login --json lfbob --groups tools,broken | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+sys.exit(0 if r[\"ok\"] and any(\"Gone\" in s[\"why\"] or \"102\" in s[\"why\"] for s in r[\"left_out\"]) else 1)'"
+A="$RUN/lfalice/C"; B="$RUN/lfbob/C"
+check "lfalice sees Office, not AdminTools" bash -c "[ -d '$A/Program Files/Office' ] && [ ! -e '$A/Program Files/Tools' ]"
+check "lfbob sees AdminTools, not Office" bash -c "[ -d '$B/Program Files/Tools' ] && [ ! -e '$B/Program Files/Office' ]"
+check "lfalice reads her desktop as herself" as lfalice cat "$A/Windows/win.ini"
+check "lfbob cannot read lfalice's desktop" bash -c "! runuser -u lfbob -- ls '$A' 2>/dev/null"
+check "lfalice cannot read lfbob's desktop" bash -c "! runuser -u lfalice -- cat '$B/Windows/win.ini' 2>/dev/null"
+check "lfalice writes in her profile folder; the file is hers" bash -c "
+  runuser -u lfalice -- sh -c 'echo mine > \"$A/Users/lfalice/notes.txt\"' &&
+  [ \"\$(stat -c %U '$A/Users/lfalice/notes.txt')\" = lfalice ]"
+check "lfalice cannot write into the OS layer's folders" bash -c "! runuser -u lfalice -- sh -c 'echo x > \"$A/Windows/x.txt\"' 2>/dev/null"
+check "the registry is lfalice's: Office's key, and she can set a value" bash -c "
+  [ -d '$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office' ] &&
+  runuser -u lfalice -- sh -c 'echo 1 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Trusted\"'"
+check "lfbob cannot read lfalice's registry" bash -c "! runuser -u lfbob -- ls '$RUN/lfalice/REG' 2>/dev/null"
+same() { local what=$1 want=$2; shift 2; local got; got=$("$@" 2>&1)
+  [ "$got" = "$want" ] && ok "$what" || not_ok "$what: got '$got', want '$want'"; }
+same "status as root: both sessions; the OS layer is opened once for both" "2 3" bash -c "
+  '$LAYERCTL' status --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r[\"sessions\"]), r[\"open_layers\"])'"
+same "status as lfbob: his own session only" "lfbob" bash -c "
+  runuser -u lfbob -- '$LAYERCTL' status --json | python3 -c 'import json,sys; print(*[s[\"user\"] for s in json.load(sys.stdin)[\"sessions\"]])'"
+refuses "a user cannot log anyone in" "only root" runuser -u lfbob -- "$LAYERCTL" login lfalice
+refuses "a second login of a logged-in user" "logged in already" L login lfalice
+refuses "a login without an OS layer fails; others go on" "no OS layer" L login lfcarol --machine SRV-1
+refuses "an account that is not there" "no such account" L login nosuchuser-x
+same "a request that is not JSON gets an error reply" "False" python3 -c "
+import json, socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect('$LAYERD_SOCKET'); s.sendall(b'login lfalice\n')
+print(json.loads(s.makefile().readline())['ok'])"
+check "after all that, lfalice's desktop still answers" cat "$A/Windows/win.ini"
+
+check "logoff lfalice" L logoff lfalice
+check "her mounts and her run folder are gone" bash -c "! mountpoint -q '$A' 2>/dev/null; [ ! -e '$RUN/lfalice' ]"
+check "her personalization layer stays, with her file and her registry fragment" bash -c "
+  P='$R/Users/lfalice/00000001_Windows10'
+  [ \"\$(cat \$P/Users/lfalice/notes.txt)\" = mine ] && hivexget \$P/Windows/System32/config/SOFTWARE 'Microsoft\\Office' Trusted"
+check "lfbob's session is untouched" cat "$B/Windows/editor.exe"
+check "login lfalice again: her file is back" bash -c "'$LAYERCTL' login lfalice --groups finance >/dev/null && [ \"\$(cat '$A/Users/lfalice/notes.txt')\" = mine ]"
+same "and the drive serves her registry change in the merged SOFTWARE" "1" \
+  hivexget "$A/Windows/System32/config/SOFTWARE" 'Microsoft\Office' Trusted
+check "fsck sees lfalice's layer in use and repairs nothing there" bash -c "
+  '$LAYERCTL' fsck --repair --json '$R' >'$WORK/fsck.json'; grep -q in-use '$WORK/fsck.json'"
+
+kill -TERM "$LPID"; wait "$LPID"
+check "SIGTERM logs everyone off: no layerd mount is left" bash -c "! grep -q '$RUN' /proc/mounts"
+check "the log names each login and logoff" bash -c "grep -q 'login lfalice on WKS-1' '$WORK/layerd.log' && grep -q 'logoff lfbob' '$WORK/layerd.log'"
+finish

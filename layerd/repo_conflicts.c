@@ -232,9 +232,9 @@ static void layer_hives(struct table *t, struct lf_layer *l, int layer, int os)
 		for (int k = 0; k < (star ? 64 : 1) && (!star || users[k][0]); k++) {
 			char path[1024], mount[1024];
 			if (star) {
-				snprintf(path, sizeof path, "%.*s%s%s", (int)(star - p->path), p->path,
-					 users[k], star + 1);
-				snprintf(mount, sizeof mount, "%.*s%s%s", (int)(mstar - p->mount),
+				snprintf(path, sizeof path, "%.*s%.255s%.200s", (int)(star - p->path),
+					 p->path, users[k], star + 1);
+				snprintf(mount, sizeof mount, "%.*s%.255s%.200s", (int)(mstar - p->mount),
 					 p->mount, users[k], mstar + 1);
 			} else {
 				snprintf(path, sizeof path, "%s", p->path);

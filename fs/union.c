@@ -305,7 +305,7 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 	return 0;
 }
 
-int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
+static int u_lookup(struct lf_union *u, uint64_t parent, const char *name,
 		    struct lf_attr *out)
 {
 	if (strlen(name) > 255 * 3)
@@ -332,7 +332,16 @@ int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 	return rc;
 }
 
-void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
+int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
+		    struct lf_attr *out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_lookup(u, parent, name, out);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static void u_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
@@ -341,7 +350,14 @@ void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
 	node_put(u, n, 0);         /* our own busy mark */
 }
 
-int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
+void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	u_forget(u, ino, nlookup);
+	pthread_rwlock_unlock(&u->cfg);
+}
+
+static int u_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
@@ -355,7 +371,15 @@ int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 	return rc;
 }
 
-int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
+int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_getattr(u, ino, out);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		     lf_union_dirent_fn fn, void *ctx)
 {
 	struct unode *n = node_get(u, ino);
@@ -394,7 +418,16 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 	return rc;
 }
 
-int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
+int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
+		     lf_union_dirent_fn fn, void *ctx)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_readdir(u, ino, off, plus, fn, ctx);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
@@ -444,6 +477,14 @@ int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 	return 0;
 }
 
+int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_open_file(u, ino, flags, out);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 		       size_t len, uint64_t off)
 {
@@ -470,7 +511,7 @@ int lf_union_file_merged(const struct lf_ufile *f)
 	return f->merged != NULL;
 }
 
-ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+static ssize_t u_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
@@ -480,7 +521,15 @@ ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t si
 	return r;
 }
 
-ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	ssize_t rc = u_readlink(u, ino, buf, size);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static ssize_t u_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
@@ -492,7 +541,15 @@ ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 	return r;
 }
 
-ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
+ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	ssize_t rc = u_listxattr(u, ino, buf, size);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static ssize_t u_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size)
 {
 	struct unode *n = node_get(u, ino);
@@ -503,6 +560,15 @@ ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 	ssize_t r = l->ops->getxattr(l, top.ino, name, buf, size);
 	node_put(u, n, 0);
 	return r;
+}
+
+ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
+			  void *buf, size_t size)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	ssize_t rc = u_getxattr(u, ino, name, buf, size);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
 }
 
 int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)
@@ -556,6 +622,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 	for (int i = 0; i < NSHARDS; i++)
 		pthread_mutex_init(&u->shards[i].lock, NULL);
 	pthread_mutex_init(&u->wlock, NULL);
+	pthread_rwlock_init(&u->cfg, NULL);
 	pthread_mutex_init(&u->alias_lock, NULL);
 	pthread_mutex_init(&u->stacked_lock, NULL);
 	u->layers = calloc((size_t)total, sizeof *u->layers);
@@ -654,6 +721,7 @@ void lf_union_close(struct lf_union *u)
 	stacked_free(u);
 	pthread_mutex_destroy(&u->stacked_lock);
 	pthread_mutex_destroy(&u->wlock);
+	pthread_rwlock_destroy(&u->cfg);
 	pthread_mutex_destroy(&u->alias_lock);
 	free(u);
 }

@@ -97,6 +97,7 @@ struct lf_union {
 	struct unode *root;
 	struct prefetch *prefetch;   /* NULL unless asked for */
 	int upper;                    /* layers[0] is the writable layer */
+	pthread_rwlock_t cfg;         /* calls read-lock it; a new layer set write-locks it */
 	pthread_mutex_t wlock;        /* one change of the tree at a time */
 	pthread_mutex_t alias_lock;
 	struct alias *alias;          /* upper node -> the number it kept */

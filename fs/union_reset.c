@@ -143,7 +143,7 @@ int lf_upper_reset(const char *upper, const char *path, lf_reset_fn fn, void *ct
 	return rc;
 }
 
-int lf_union_reset(struct lf_union *u, const char *path, struct lf_reset_inval *inval)
+static int u_reset(struct lf_union *u, const char *path, struct lf_reset_inval *inval)
 {
 	char folder[4096];
 	const char *name;
@@ -217,5 +217,13 @@ int lf_union_reset(struct lf_union *u, const char *path, struct lf_reset_inval *
 	if (p)
 		node_put(u, p, 0);
 	pthread_mutex_unlock(&u->wlock);
+	return rc;
+}
+
+int lf_union_reset(struct lf_union *u, const char *path, struct lf_reset_inval *inval)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_reset(u, path, inval);
+	pthread_rwlock_unlock(&u->cfg);
 	return rc;
 }

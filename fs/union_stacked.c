@@ -295,7 +295,7 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	return 0;
 }
 
-int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
+static int u_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
 {
 	uint64_t ino = LF_UNION_ROOT;
 	uint64_t walked[256];
@@ -326,5 +326,13 @@ int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copie
 		node_put(u, node, 0);
 	while (nw)
 		lf_union_forget(u, walked[--nw], 1);
+	return rc;
+}
+
+int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_copies(u, path, copies, n);
+	pthread_rwlock_unlock(&u->cfg);
 	return rc;
 }

@@ -64,7 +64,7 @@ static const char *shadow_reason(struct lf_union *u, const char *path, int i,
 	return provider >= 0 ? "lower priority" : "hidden";
 }
 
-int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w)
+static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 {
 	memset(w, 0, sizeof *w);
 	w->provider = -1;
@@ -117,4 +117,12 @@ int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w)
 	for (int k = 0; k < depth; k++)
 		lf_union_forget(u, walked[k], 1);
 	return rc == -ENOENT ? 0 : rc;
+}
+
+int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_which(u, path, w);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
 }

@@ -272,7 +272,7 @@ static struct lf_new owned(uint32_t mode, const struct lf_cred *c)
 				.gid = c ? c->gid : LF_KEEP_ID };
 }
 
-int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+static int u_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		    int flags, const struct lf_cred *c, struct lf_attr *out,
 		    struct lf_ufile **file)
 {
@@ -292,14 +292,33 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 	return 0;
 }
 
-int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		    int flags, const struct lf_cred *c, struct lf_attr *out,
+		    struct lf_ufile **file)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_create(u, parent, name, mode, flags, c, out, file);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		   const struct lf_cred *c, struct lf_attr *out)
 {
 	struct lf_new w = owned(S_IFDIR | (mode & 07777), c);
 	return make_new(u, parent, name, &w, out, NULL);
 }
 
-int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
+int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		   const struct lf_cred *c, struct lf_attr *out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_mkdir(u, parent, name, mode, c, out);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out)
 {
 	struct lf_new w = owned(S_IFLNK | 0777, c);
@@ -307,7 +326,16 @@ int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 	return make_new(u, parent, name, &w, out, NULL);
 }
 
-int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
+int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
+		     const char *target, const struct lf_cred *c, struct lf_attr *out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_symlink(u, parent, name, target, c, out);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
 		  struct lf_attr *out)
 {
 	int rc;
@@ -342,6 +370,15 @@ int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const ch
 	if (n)
 		node_put(u, n, 0);
 	end(u, p);
+	return rc;
+}
+
+int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
+		  struct lf_attr *out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_link(u, ino, newparent, newname, out);
+	pthread_rwlock_unlock(&u->cfg);
 	return rc;
 }
 
@@ -416,14 +453,30 @@ static int remove_name(struct lf_union *u, uint64_t parent, const char *name, in
 	return rc;
 }
 
-int lf_union_unlink(struct lf_union *u, uint64_t parent, const char *name)
+static int u_unlink(struct lf_union *u, uint64_t parent, const char *name)
 {
 	return remove_name(u, parent, name, 0);
 }
 
-int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
+int lf_union_unlink(struct lf_union *u, uint64_t parent, const char *name)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_unlink(u, parent, name);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 {
 	return remove_name(u, parent, name, 1);
+}
+
+int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_rmdir(u, parent, name);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
 }
 
 /* The node of entry f, copied up; busy (node_put it). */
@@ -533,7 +586,7 @@ static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
 	return rc;
 }
 
-int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
+static int u_rename(struct lf_union *u, uint64_t parent, const char *name,
 		    uint64_t newparent, const char *newname, unsigned flags)
 {
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -555,6 +608,15 @@ int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
 		node_put(u, p2, 0);
 	end(u, p1);
 	return rc > 0 ? 0 : rc;
+}
+
+int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
+		    uint64_t newparent, const char *newname, unsigned flags)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_rename(u, parent, name, newparent, newname, flags);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
 }
 
 int union_wants_write(int flags)
@@ -602,7 +664,7 @@ static struct unode *upper_node(struct lf_union *u, uint64_t ino, int nodata, in
 	return n;
 }
 
-int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
+static int u_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 		     const struct lf_attr *a, unsigned valid, struct lf_attr *out)
 {
 	int rc;
@@ -621,7 +683,16 @@ int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 	return rc;
 }
 
-int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
+		     const struct lf_attr *a, unsigned valid, struct lf_attr *out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_setattr(u, ino, f, a, valid, out);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
 		      size_t size, int flags)
 {
 	int rc;
@@ -634,7 +705,16 @@ int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const 
 	return rc;
 }
 
-int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
+int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+		      size_t size, int flags)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_setxattr(u, ino, name, value, size, flags);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+static int u_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 {
 	int rc;
 	struct unode *n = upper_node(u, ino, 0, &rc);
@@ -643,6 +723,14 @@ int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 	struct lf_layer *up = u->layers[0];
 	rc = up->ops->removexattr(up, node_top(u, n).ino, name);
 	node_put(u, n, 0);
+	return rc;
+}
+
+int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_removexattr(u, ino, name);
+	pthread_rwlock_unlock(&u->cfg);
 	return rc;
 }
 
@@ -675,7 +763,7 @@ int lf_union_writable(const struct lf_union *u)
 	return u->upper;
 }
 
-int lf_union_statfs(struct lf_union *u, struct statvfs *out)
+static int u_statfs(struct lf_union *u, struct statvfs *out)
 {
 	memset(out, 0, sizeof *out);
 	if (u->upper) {
@@ -690,4 +778,12 @@ int lf_union_statfs(struct lf_union *u, struct statvfs *out)
 		if (u->layers[i]->source)
 			out->f_blocks += u->layers[i]->extent.length / 4096;
 	return 0;
+}
+
+int lf_union_statfs(struct lf_union *u, struct statvfs *out)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_statfs(u, out);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
 }

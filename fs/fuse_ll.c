@@ -375,3 +375,12 @@ void lf_fuse_stop(struct lf_fuse_mount *m)
 	fuse_session_destroy(m->c.se);
 	free(m);
 }
+
+void lf_fuse_inval(void *ctx, uint64_t ino, const char *name)
+{
+	struct lf_fuse_mount *m = ctx;
+	if (name)
+		fuse_lowlevel_notify_inval_entry(m->c.se, ino, name, strlen(name));
+	else
+		fuse_lowlevel_notify_inval_inode(m->c.se, ino, 0, 0);
+}

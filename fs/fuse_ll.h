@@ -25,5 +25,9 @@ struct lf_fuse_mount;
 int lf_fuse_start(struct lf_union *u, const struct lf_fuse_opts *o, int max_threads,
 		  struct lf_fuse_mount **out);
 void lf_fuse_stop(struct lf_fuse_mount *m);
+/* lf_inval_fn for a mount (ctx: the struct lf_fuse_mount): tell the
+ * kernel to forget a node's cached data and listing, or a name. Not from
+ * a call the mount is serving. */
+void lf_fuse_inval(void *ctx, uint64_t ino, const char *name);
 
 #endif

@@ -31,9 +31,12 @@ void union_log(struct lf_union *u, const char *fmt, ...)
 		fprintf(stderr, "layerfs: %s\n", line);
 }
 
-static uint64_t make_ino(struct lref r)
+/* The layer's slot, not its place in the stack: a layer keeps its slot
+ * when layers are added or removed around it, so its nodes keep their
+ * numbers. */
+static uint64_t make_ino(const struct lf_union *u, struct lref r)
 {
-	return ((uint64_t)(r.layer + 1) << INO_LAYER_SHIFT) | (r.ino & INO_MASK);
+	return ((uint64_t)(u->slot[r.layer] + 1) << INO_LAYER_SHIFT) | (r.ino & INO_MASK);
 }
 
 static struct shard *shard_of(struct lf_union *u, uint64_t ino)
@@ -66,9 +69,9 @@ static int shard_grow(struct shard *s)
 	return 0;
 }
 
-uint64_t union_make_ino(struct lref r)
+uint64_t union_make_ino(const struct lf_union *u, struct lref r)
 {
-	return make_ino(r);
+	return make_ino(u, r);
 }
 
 static void node_free(struct lf_union *u, struct unode *n)
@@ -94,14 +97,57 @@ static struct unode *shard_find(struct shard *s, uint64_t ino)
 }
 
 /* The node for ino, marked busy; NULL if the kernel has none. */
-struct unode *node_get(struct lf_union *u, uint64_t ino)
+static struct unode *node_get_any(struct lf_union *u, uint64_t ino, int gone_too)
 {
 	struct shard *s = shard_of(u, ino);
 	pthread_mutex_lock(&s->lock);
 	struct unode *n = shard_find(s, ino);
+	if (n && n->gone && !gone_too)
+		n = NULL;        /* its layers went away: stale to every caller */
 	if (n)
 		n->busy++;
 	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+struct unode *node_get(struct lf_union *u, uint64_t ino)
+{
+	return node_get_any(u, ino, 0);
+}
+
+struct unode *union_node_find(struct lf_union *u, uint64_t ino)
+{
+	struct shard *s = shard_of(u, ino);
+	pthread_mutex_lock(&s->lock);
+	struct unode *n = shard_find(s, ino);
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+size_t union_all_nodes(struct lf_union *u, struct unode ***out)
+{
+	size_t n = 0, cap = 0;
+	struct unode **v = NULL;
+	for (int i = 0; i < NSHARDS; i++) {
+		struct shard *s = &u->shards[i];
+		pthread_mutex_lock(&s->lock);
+		for (size_t b = 0; b < s->nbuckets; b++)
+			for (struct unode *x = s->buckets[b]; x; x = x->next) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 1024;
+					struct unode **nv = realloc(v, cap * sizeof *nv);
+					if (!nv) {
+						pthread_mutex_unlock(&s->lock);
+						free(v);
+						return (size_t)-1;
+					}
+					v = nv;
+				}
+				v[n++] = x;
+			}
+		pthread_mutex_unlock(&s->lock);
+	}
+	*out = v;
 	return n;
 }
 
@@ -343,7 +389,7 @@ int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 
 static void u_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
 {
-	struct unode *n = node_get(u, ino);
+	struct unode *n = node_get_any(u, ino, 1);
 	if (!n)
 		return;
 	node_put(u, n, nlookup);   /* the lookups */
@@ -627,7 +673,11 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 	pthread_mutex_init(&u->stacked_lock, NULL);
 	u->layers = calloc((size_t)total, sizeof *u->layers);
 	u->specs = calloc((size_t)total, sizeof *u->specs);
-	int rc = u->layers && u->specs ? 0 : lf_err_set(err, ENOMEM, "out of memory");
+	u->slot = calloc((size_t)total, sizeof *u->slot);
+	int rc = u->layers && u->specs && u->slot ? 0 : lf_err_set(err, ENOMEM, "out of memory");
+	for (int i = 0; !rc && i < total; i++)
+		u->slot[i] = (uint16_t)i;
+	u->next_slot = (uint16_t)total;
 	struct lf_layer_opts lo = { .source = { s->parents, s->nparents } };
 	for (int i = 0; i < total && !rc; i++) {
 		if (up && i == 0) {
@@ -692,6 +742,18 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 	return 0;
 }
 
+void union_prefetch_pause(struct lf_union *u)
+{
+	prefetch_stop(u->prefetch);
+	u->prefetch = NULL;
+}
+
+void union_prefetch_resume(struct lf_union *u)
+{
+	if (u->opts.prefetch && !u->prefetch)
+		u->prefetch = prefetch_start(u, entry_ino);
+}
+
 void lf_union_close(struct lf_union *u)
 {
 	if (!u)
@@ -715,8 +777,17 @@ void lf_union_close(struct lf_union *u)
 		free(u->specs[i].path);
 		free(u->specs[i].name);
 	}
+	for (struct retired *r = u->retired, *nx; r; r = nx) {
+		nx = r->next;
+		if (u->opts.close_layer)
+			u->opts.close_layer(u->opts.layer_ctx, r->l);
+		else
+			lf_layer_close(r->l);
+		free(r);
+	}
 	free(u->layers);
 	free(u->specs);
+	free(u->slot);
 	alias_free(u);
 	stacked_free(u);
 	pthread_mutex_destroy(&u->stacked_lock);

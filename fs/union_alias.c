@@ -39,7 +39,7 @@ static int grow(struct alias *a)
 
 int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino)
 {
-	if (ino == union_make_ino((struct lref){ 0, upper }))
+	if (ino == union_make_ino(u, (struct lref){ 0, upper }))
 		return 0;        /* its own number: nothing to remember */
 	pthread_mutex_lock(&u->alias_lock);
 	int rc = 0;
@@ -62,7 +62,7 @@ int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino)
 
 uint64_t union_entry_ino(struct lf_union *u, struct lref r)
 {
-	uint64_t ino = union_make_ino(r);
+	uint64_t ino = union_make_ino(u, r);
 	if (r.layer != 0 || !u->upper)
 		return ino;
 	pthread_mutex_lock(&u->alias_lock);

@@ -70,6 +70,7 @@ struct unode {
 	char *name;              /* its name there */
 	uint32_t smask;          /* stacked-file patterns its path is on */
 	int unlinked;            /* its name was deleted through the mount */
+	int gone;                /* its layers were taken away: stale */
 	int held;                /* hold_fh keeps an unlinked upper node readable */
 	uint64_t hold_fh;
 	uint16_t nrefs;
@@ -91,6 +92,8 @@ struct alias;
 struct lf_union {
 	int n;
 	struct lf_layer **layers;     /* highest first */
+	uint16_t *slot;               /* each layer's slot: the top bits of its nodes' numbers */
+	uint16_t next_slot;           /* for a layer added later (never reused) */
 	struct lf_layer_spec *specs;
 	struct lf_union_opts opts;
 	struct shard shards[NSHARDS];
@@ -106,6 +109,7 @@ struct lf_union {
 	int nspat;
 	pthread_mutex_t stacked_lock;
 	struct merged *merged;        /* built merged files, by node number */
+	struct retired *retired;      /* layers taken out of the set */
 };
 
 /* Nodes (union.c). node_get marks a node busy; node_put drops that
@@ -118,6 +122,17 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
  * and the caller unlocks it. */
 int node_dir(struct lf_union *u, struct unode *n, struct udir **out);
 int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a);
+/* For a new layer set (no call runs): a node by number, whatever its
+ * state; every node (*out malloc'd; (size_t)-1 without memory). */
+struct unode *union_node_find(struct lf_union *u, uint64_t ino);
+size_t union_all_nodes(struct lf_union *u, struct unode ***out);
+/* Layers taken out of the set: closed with the union, since open files
+ * may still read them. */
+struct retired { struct lf_layer *l; struct retired *next; };
+void merged_forget_all(struct lf_union *u);
+/* Stop the read-ahead threads while the layer set changes, and go on. */
+void union_prefetch_pause(struct lf_union *u);
+void union_prefetch_resume(struct lf_union *u);
 /* The top layer node of n (a snapshot: refs may change under writes). */
 struct lref node_top(struct lf_union *u, struct unode *n);
 /* Replace n's refs (a copy is made); caller holds n->lock. */
@@ -153,7 +168,7 @@ int union_wants_write(int flags);
 int union_open_rw(struct lf_union *u, struct unode *n, int flags, struct lf_ufile *f);
 
 /* A node number from the layer node that provides it. */
-uint64_t union_make_ino(struct lref r);
+uint64_t union_make_ino(const struct lf_union *u, struct lref r);
 /* The union's number for a node a layer provides (copy-ups keep theirs). */
 uint64_t union_entry_ino(struct lf_union *u, struct lref r);
 int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino);

@@ -336,3 +336,16 @@ int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copie
 	pthread_rwlock_unlock(&u->cfg);
 	return rc;
 }
+
+void merged_forget_all(struct lf_union *u)
+{
+	pthread_mutex_lock(&u->stacked_lock);
+	struct merged *m = u->merged;
+	u->merged = NULL;
+	while (m) {
+		struct merged *nx = m->next;
+		drop(m);             /* the cache's reference; open files keep theirs */
+		m = nx;
+	}
+	pthread_mutex_unlock(&u->stacked_lock);
+}

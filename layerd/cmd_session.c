@@ -141,8 +141,21 @@ int cmd_session(int argc, char **argv)
 		       json_integer_value(json_object_get(reply, "open_layers")));
 	} else if (!strcmp(op, "logoff")) {
 		printf("%s: logged off\n", json_string_value(json_object_get(reply, "user")));
-	} else {
-		cli_print_json(json_incref(reply));
+	} else {             /* refresh */
+		size_t i;
+		json_t *v;
+		json_array_foreach(json_object_get(reply, "sessions"), i, v) {
+			const char *e = json_string_value(json_object_get(v, "error"));
+			printf("%s: ", json_string_value(json_object_get(v, "user")));
+			if (e)
+				printf("unchanged: %s\n", e);
+			else if (!json_is_true(json_object_get(v, "changed")))
+				printf("unchanged\n");
+			else
+				printf("%zu layers added, %zu removed\n",
+				       json_array_size(json_object_get(v, "added")),
+				       json_array_size(json_object_get(v, "removed")));
+		}
 	}
 	json_decref(reply);
 	return ok ? EXIT_OK : EXIT_FAIL;

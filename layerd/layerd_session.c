@@ -27,6 +27,9 @@ struct session {
 	uid_t uid;
 	gid_t gid;
 	char *machine;
+	char **groups;
+	int ngroups;
+	uint32_t os_id;
 	char dir[PATH_MAX], c[PATH_MAX + 8], reg[PATH_MAX + 8], upper[PATH_MAX];
 	int lockfd;
 	struct lf_union *u;
@@ -84,6 +87,9 @@ static void session_free(struct daemon *d, struct session *s)
 	}
 	json_decref(s->layers);
 	json_decref(s->skipped);
+	for (int i = 0; i < s->ngroups; i++)
+		free(s->groups[i]);
+	free(s->groups);
 	free(s->user);
 	free(s->machine);
 	free(s);
@@ -99,14 +105,15 @@ static struct lf_union_opts union_opts(struct daemon *d)
 
 /* The stack: every resolved layer that opens; an app layer that does not
  * is left out and said, anything else fails the login. */
-static int build_stack(struct daemon *d, struct session *s, const struct lf_repo *r,
-		       const struct lf_resolution *res, struct lf_stack *st, struct lf_err *err)
+static int build_stack(struct daemon *d, const char *user, const struct lf_repo *r,
+		       const struct lf_resolution *res, struct lf_stack *st, json_t **layers,
+		       json_t **skipped, struct lf_err *err)
 {
-	s->layers = json_array();
-	s->skipped = json_array();
+	*layers = json_array();
+	*skipped = json_array();
 	for (size_t i = 0; i < res->nskipped; i++)
-		json_array_append_new(s->skipped, json_pack("{s:i, s:s}", "id", (int)res->skipped[i].id,
-							   "why", res->skipped[i].why));
+		json_array_append_new(*skipped, json_pack("{s:i, s:s}", "id", (int)res->skipped[i].id,
+							  "why", res->skipped[i].why));
 	for (size_t i = 0; i < res->n; i++) {
 		const struct lf_repo_layer *l = res->v[i].layer;
 		char path[PATH_MAX], spec[PATH_MAX + 300];
@@ -117,9 +124,9 @@ static int build_stack(struct daemon *d, struct session *s, const struct lf_repo
 			rc = layer_cache_open(d->layers, path, NULL, &probe, &le);
 		layer_cache_close(d->layers, probe);
 		if (rc && l->type == LF_LAYER_APP) {
-			d->log("login %s: app layer %s (%u) left out: %s", s->user, l->name, l->id, le.msg);
-			json_array_append_new(s->skipped, json_pack("{s:i, s:s}", "id", (int)l->id,
-								   "why", le.msg));
+			d->log("%s: app layer %s (%u) left out: %s", user, l->name, l->id, le.msg);
+			json_array_append_new(*skipped, json_pack("{s:i, s:s}", "id", (int)l->id,
+								  "why", le.msg));
 			continue;
 		}
 		if (rc)
@@ -130,7 +137,7 @@ static int build_stack(struct daemon *d, struct session *s, const struct lf_repo
 		rc = lf_stack_add(st, spec, err);
 		if (rc)
 			return rc;
-		json_array_append_new(s->layers, json_pack("{s:i, s:i, s:s, s:s, s:i}", "id", (int)l->id,
+		json_array_append_new(*layers, json_pack("{s:i, s:i, s:s, s:s, s:i}", "id", (int)l->id,
 			"revision", (int)l->revision, "name", l->name, "type",
 			lf_layer_type_name(l->type), "priority", (int)l->priority));
 	}
@@ -140,7 +147,7 @@ static int build_stack(struct daemon *d, struct session *s, const struct lf_repo
 /* The registry of the same layers, with the personalization layer's
  * fragments; NULL and no error when no layer has a hive. */
 static int build_registry(struct daemon *d, struct session *s, struct lf_stack *st,
-			  struct lf_err *err)
+			  struct lf_regview **out, struct lf_err *err)
 {
 	struct lf_union *ro;
 	struct lf_union_opts o = union_opts(d);
@@ -150,17 +157,19 @@ static int build_registry(struct daemon *d, struct session *s, struct lf_stack *
 	st->upper = upper;
 	if (rc)
 		return rc;
-	rc = lf_regview_new(NULL, NULL, NULL, &s->v) ? lf_err_set(err, ENOMEM, "out of memory") : 0;
-	int n = rc ? 0 : lf_regview_add_union(s->v, ro, NULL, s->upper, err);
+	struct lf_regview *v = NULL;
+	rc = lf_regview_new(NULL, NULL, NULL, &v) ? lf_err_set(err, ENOMEM, "out of memory") : 0;
+	int n = rc ? 0 : lf_regview_add_union(v, ro, NULL, s->upper, err);
 	lf_union_close(ro);
 	if (!rc && n < 0)
 		rc = -err->code;
-	if (!rc && n == 0) {
-		lf_regview_free(s->v);
-		s->v = NULL;
+	if (rc || n == 0) {
+		lf_regview_free(v);
+		v = NULL;
 	}
-	if (s->v)
-		lf_regview_set_owner(s->v, s->uid, s->gid);
+	if (v)
+		lf_regview_set_owner(v, s->uid, s->gid);
+	*out = v;
 	return rc;
 }
 
@@ -217,7 +226,17 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		if (res.skipped[i].required)
 			rc = lf_err_set(err, ENOENT, "%s", res.skipped[i].why);
 	if (!rc)
-		rc = build_stack(d, s, r, &res, &st, err);
+		rc = build_stack(d, s->user, r, &res, &st, &s->layers, &s->skipped, err);
+	if (!rc)
+		s->os_id = res.os->id;
+	for (int i = 0; !rc && i < req->ngroups; i++) {
+		char **g = realloc(s->groups, (size_t)(i + 1) * sizeof *g);
+		if (!g || !(g[i] = strdup(req->groups[i])))
+			rc = lf_err_set(err, ENOMEM, "out of memory");
+		if (g)
+			s->groups = g;
+		s->ngroups = rc ? i : i + 1;
+	}
 	/* the personalization layer, made on first login, the user's */
 	char users[PATH_MAX];
 	snprintf(users, sizeof users, "%s/Users", r ? r->root : d->repo);
@@ -248,7 +267,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	if (!rc)
 		rc = lf_union_open(&st, &uo, &s->u, err);
 	if (!rc)
-		rc = build_registry(d, s, &st, err);
+		rc = build_registry(d, s, &st, &s->v, err);
 	/* RUN/USER is the user's alone: nobody else walks into its mounts */
 	if (!rc && (snprintf(s->dir, sizeof s->dir, "%s/%s", d->run, s->user),
 		    make_dirs(d->run, 0755, 0, 0, err) || make_dirs(s->dir, 0700, s->uid, s->gid, err)))
@@ -328,9 +347,105 @@ json_t *session_status(struct daemon *d, const char *user)
 			 "layer_references", nr);
 }
 
+/* "id:rev" of each layer of a session's list, to compare two lists. */
+static int same_layers(json_t *a, json_t *b)
+{
+	if (json_array_size(a) != json_array_size(b))
+		return 0;
+	for (size_t i = 0; i < json_array_size(a); i++) {
+		json_t *x = json_array_get(a, i), *y = json_array_get(b, i);
+		if (json_integer_value(json_object_get(x, "id")) != json_integer_value(json_object_get(y, "id")) ||
+		    json_integer_value(json_object_get(x, "revision")) !=
+		    json_integer_value(json_object_get(y, "revision")))
+			return 0;
+	}
+	return 1;
+}
+
+/* Layers in a but not in b, as "NAME (ID rev R)". */
+static json_t *missing_from(json_t *a, json_t *b)
+{
+	json_t *out = json_array();
+	size_t i, k;
+	json_t *x, *y;
+	json_array_foreach(a, i, x) {
+		int found = 0;
+		json_array_foreach(b, k, y)
+			found |= json_equal(x, y);
+		if (!found)
+			json_array_append_new(out, json_sprintf("%s (%lld rev %lld)",
+				json_string_value(json_object_get(x, "name")),
+				json_integer_value(json_object_get(x, "id")),
+				json_integer_value(json_object_get(x, "revision"))));
+	}
+	return out;
+}
+
+/* One session brought in line with the repository r. */
+static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_repo *r)
+{
+	struct lf_resolution res = {0};
+	struct lf_stack st = {0};
+	struct lf_err err = {0};
+	json_t *layers = NULL, *skipped = NULL, *out = NULL;
+	struct lf_regview *v = NULL;
+	int rc = lf_repo_resolve(r, s->user, (const char *const *)s->groups, s->ngroups, s->machine,
+				 &res, &err);
+	if (!rc && res.os->id != s->os_id)
+		rc = lf_err_set(&err, EXDEV, "the OS layer is now %s (%u): it comes at the next login",
+				res.os->name, res.os->id);
+	for (size_t i = 0; !rc && i < res.nskipped; i++)
+		if (res.skipped[i].required)
+			rc = lf_err_set(&err, ENOENT, "%s: the session keeps its layers", res.skipped[i].why);
+	if (!rc)
+		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &err);
+	if (!rc && same_layers(layers, s->layers)) {
+		out = json_pack("{s:s, s:b}", "user", s->user, "changed", 0);
+	} else if (!rc) {
+		/* the drive first: its new layers show at once, in place */
+		rc = lf_stack_set_upper(&st, s->upper, NULL, &err);
+		if (!rc)
+			rc = lf_union_set_layers(s->u, &st, lf_fuse_inval, s->cm, &err);
+		if (!rc)
+			rc = build_registry(d, s, &st, &v, &err);
+		if (!rc && s->v && v) {
+			lf_regview_take(s->v, v);
+		} else if (!rc && v) {
+			lf_regview_free(v);  /* a registry where there was none: at the next login */
+		}
+		if (!rc) {
+			out = json_pack("{s:s, s:b, s:o, s:o}", "user", s->user, "changed", 1,
+					"added", missing_from(layers, s->layers),
+					"removed", missing_from(s->layers, layers));
+			json_decref(s->layers);
+			json_decref(s->skipped);
+			s->layers = json_incref(layers);
+			s->skipped = json_incref(skipped);
+			d->log("refresh %s: %zu layers now", s->user, json_array_size(layers));
+		}
+	}
+	if (rc) {
+		d->log("refresh %s: %s", s->user, err.msg);
+		out = json_pack("{s:s, s:b, s:s}", "user", s->user, "changed", 0, "error", err.msg);
+	}
+	json_decref(layers);
+	json_decref(skipped);
+	lf_stack_free(&st);
+	lf_resolution_free(&res);
+	return out;
+}
+
 int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err)
 {
-	(void)d;
-	(void)reply;
-	return lf_err_set(err, ENOSYS, "refresh: hot-adding layers into running sessions comes next");
+	struct lf_repo *r;
+	if (lf_repo_open(d->repo, &r, err))
+		return -err->code;
+	json_t *list = json_array();
+	pthread_mutex_lock(&d->lock);
+	for (struct session *s = d->sessions; s; s = s->next)
+		json_array_append_new(list, refresh_one(d, s, r));
+	pthread_mutex_unlock(&d->lock);
+	lf_repo_free(r);
+	*reply = json_pack("{s:b, s:o}", "ok", 1, "sessions", list);
+	return 0;
 }

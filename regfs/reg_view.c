@@ -57,20 +57,37 @@ void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid)
 	v->gid = gid;
 }
 
+static void free_hives(struct vhive *h, int n)
+{
+	for (int i = 0; i < n; i++) {
+		if (h[i].view != h[i].lower->root)
+			lf_rkey_free(h[i].view);
+		lf_hive_free(h[i].lower);
+		lf_rkey_free(h[i].frag);
+		free(h[i].frag_file);
+		free(h[i].name);
+	}
+	free(h);
+}
+
+void lf_regview_take(struct lf_regview *v, struct lf_regview *from)
+{
+	pthread_mutex_lock(&v->lock);
+	struct vhive *h = v->h;
+	int n = v->n;
+	v->h = from->h;
+	v->n = from->n;
+	from->h = h;
+	from->n = n;
+	pthread_mutex_unlock(&v->lock);
+	lf_regview_free(from);
+}
+
 void lf_regview_free(struct lf_regview *v)
 {
 	if (!v)
 		return;
-	for (int i = 0; i < v->n; i++) {
-		struct vhive *h = &v->h[i];
-		if (h->view != h->lower->root)
-			lf_rkey_free(h->view);
-		lf_hive_free(h->lower);
-		lf_rkey_free(h->frag);
-		free(h->frag_file);
-		free(h->name);
-	}
-	free(v->h);
+	free_hives(v->h, v->n);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }

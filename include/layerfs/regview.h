@@ -61,6 +61,9 @@ int lf_regview_new(const struct lf_merge *rules, void (*log)(void *ctx, const ch
 int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lower,
 		   const char *frag_file, struct lf_err *err);
 void lf_regview_free(struct lf_regview *v);
+/* Show from's hives in v instead of v's own (a running mount's view gets
+ * new layers); from is freed. */
+void lf_regview_take(struct lf_regview *v, struct lf_regview *from);
 /* Who keys and values belong to (default: the process's own ids). */
 void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid);
 

@@ -192,6 +192,18 @@ struct lf_reset_inval {
 /* 0, -ENOENT if nothing was there to reset, or another error. */
 int lf_union_reset(struct lf_union *u, const char *path, struct lf_reset_inval *inval);
 
+/* A new set of read-only layers for a running union (the stack s,
+ * sorted; its writable layer, if any, is not looked at: the union keeps
+ * its own). Layers in both sets stay open and their nodes keep their
+ * numbers; new ones are opened; those taken out are closed with the union
+ * (open files still read them). Every node the kernel holds is made what
+ * its path is now; a node whose path is gone is stale. fn is told what
+ * the kernel must forget: a node's data, attributes and listing (name
+ * NULL), or a name in folder ino. Calls wait while it runs. */
+typedef void (*lf_inval_fn)(void *ctx, uint64_t ino, const char *name);
+int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_fn fn, void *ctx,
+			struct lf_err *err);
+
 /* Who provides PATH and who it shadows (for `layerctl which`). */
 struct lf_which {
 	int found;               /* PATH exists in the merged view */

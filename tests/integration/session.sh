@@ -81,6 +81,26 @@ check "lfbob's session is untouched" cat "$B/Windows/editor.exe"
 check "login lfalice again: her file is back" bash -c "'$LAYERCTL' login lfalice --groups finance >/dev/null && [ \"\$(cat '$A/Users/lfalice/notes.txt')\" = mine ]"
 same "and the drive serves her registry change in the merged SOFTWARE" "1" \
   hivexget "$A/Windows/System32/config/SOFTWARE" 'Microsoft\Office' Trusted
+# hot-add: a shell sits in lfalice's Program Files; a new assignment and a
+# refresh show the new app there at once, no remount; taking it away hides it
+(cd "$A/Program Files" && exec sleep 60) &
+SH=$!
+sleep 0.2
+ls "/proc/$SH/cwd/" >/dev/null
+L repo assign "$R" --group finance 101 >/dev/null
+check "refresh adds AdminTools to lfalice's running session" bash -c "
+  '$LAYERCTL' refresh --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+s = [x for x in r[\"sessions\"] if x[\"user\"] == \"lfalice\"][0]
+sys.exit(0 if s[\"changed\"] and any(\"AdminTools\" in a for a in s[\"added\"]) else 1)'"
+check "the open shell sees the new app at once" bash -c "ls '/proc/$SH/cwd/' | grep -qx Tools && [ -f '/proc/$SH/cwd/Tools/tool.exe' ]"
+check "the new app's registry keys show too" test -d "$RUN/lfalice/REG/HKLM/SOFTWARE/AdminTools"
+check "the drive was not remounted (her file is there, same mount)" bash -c "[ \"\$(cat '$A/Users/lfalice/notes.txt')\" = mine ]"
+L repo unassign "$R" --group finance 101 >/dev/null
+check "refresh takes it away again" L refresh
+check "the open shell no longer sees it, and still works" bash -c "! ls '/proc/$SH/cwd/' | grep -qx Tools && ls '/proc/$SH/cwd/Office' >/dev/null"
+kill "$SH" 2>/dev/null; wait "$SH" 2>/dev/null
 check "fsck sees lfalice's layer in use and repairs nothing there" bash -c "
   '$LAYERCTL' fsck --repair --json '$R' >'$WORK/fsck.json'; grep -q in-use '$WORK/fsck.json'"
 

@@ -200,8 +200,87 @@ START_TEST(bad_stacks)
 }
 END_TEST
 
+struct seen {
+	int inodes, names;
+	char last[64];
+};
+
+static void count_inval(void *ctx, uint64_t ino, const char *name)
+{
+	struct seen *v = ctx;
+	(void)ino;
+	if (name) {
+		v->names++;
+		snprintf(v->last, sizeof v->last, "%s", name);
+	} else {
+		v->inodes++;
+	}
+}
+
+static int stack_of(struct lf_stack *s, const char *const *names)
+{
+	struct lf_err err = {0};
+	char spec[600];
+	for (int i = 0; names[i]; i++) {
+		snprintf(spec, sizeof spec, "%s/%s%s", th_tmpdir(), names[i],
+			 !strcmp(names[i], "os") ? ",type=os" : "");
+		ck_assert_int_eq(lf_stack_add(s, spec, &err), 0);
+	}
+	return lf_stack_sort(s, &err);
+}
+
+/* A new layer set in place: what the kernel holds keeps its number and
+ * shows the new stack; what only a removed layer had goes stale. */
+static void relayer(int prefetch)
+{
+	struct lf_union *u = open_stack(prefetch);
+	struct lf_attr pf, app, x;
+	ck_assert_int_eq(lf_union_lookup(u, LF_UNION_ROOT, "Program Files", &pf), 0);
+	ck_assert_int_eq(lf_union_lookup(u, pf.ino, "App", &app), 0);
+	ck_assert_int_eq(lf_union_lookup(u, pf.ino, "NewApp", &x), -ENOENT);
+	put("c/Program Files/NewApp/n.exe", "MZ n");
+	/* drop a, add c */
+	struct lf_stack s = {0};
+	static const char *const names[] = { "os", "b", "c", NULL };
+	ck_assert_int_eq(stack_of(&s, names), 0);
+	struct seen seen = {0};
+	struct lf_err err = {0};
+	ck_assert_msg(lf_union_set_layers(u, &s, count_inval, &seen, &err) == 0, "%s", err.msg);
+	lf_stack_free(&s);
+	struct lf_attr again, n;
+	ck_assert_int_eq(lf_union_lookup(u, LF_UNION_ROOT, "program files", &again), 0);
+	ck_assert_uint_eq(again.ino, pf.ino);                       /* the same number */
+	ck_assert_int_eq(lf_union_lookup(u, pf.ino, "NewApp", &n), 0); /* the new layer's */
+	ck_assert_int_eq(lf_union_getattr(u, app.ino, &x), -ESTALE);  /* only in a */
+	ck_assert_int_gt(seen.inodes, 0);
+	ck_assert_int_gt(seen.names, 0);
+	lf_union_forget(u, app.ino, 1);
+	lf_union_forget(u, n.ino, 1);
+	lf_union_forget(u, pf.ino, 2);
+	/* and back: a again, c gone */
+	static const char *const back[] = { "os", "a", "b", NULL };
+	struct lf_stack s2 = {0};
+	ck_assert_int_eq(stack_of(&s2, back), 0);
+	ck_assert_int_eq(lf_union_set_layers(u, &s2, NULL, NULL, &err), 0);
+	lf_stack_free(&s2);
+	ck_assert_int_eq(lf_union_lookup(u, LF_UNION_ROOT, "Program Files", &pf), 0);
+	ck_assert_int_eq(lf_union_lookup(u, pf.ino, "App", &app), 0);
+	ck_assert_int_eq(lf_union_lookup(u, pf.ino, "NewApp", &x), -ENOENT);
+	lf_union_forget(u, app.ino, 1);
+	lf_union_forget(u, pf.ino, 1);
+	lf_union_close(u);
+}
+
+START_TEST(new_layer_set_in_place)
+{
+	relayer(0);
+	relayer(1);
+}
+END_TEST
+
 int main(void)
 {
-	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks };
+	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks,
+				       new_layer_set_in_place };
 	return th_run_suite("union", tests, sizeof tests / sizeof tests[0]);
 }

@@ -10,6 +10,15 @@ for f in OS/Windows10.1.1.vhd App/Office.101.3.vhd App/AdminTools.102.1.vhd; do
 done
 out=$("$LAYERCTL" cat "$repo/OS/Windows10.1.1.vhd" "windows/system32/drivers/ETC/HOSTS")
 echo "$out" | grep -q "127.0.0.1       localhost" && ok "OS layer: hosts file" || not_ok "OS layer hosts: $out"
+check "the sample repository is clean to fsck" "$LAYERCTL" fsck "$WORK/repo"
+same_stack=$("$LAYERCTL" repo resolve --json "$WORK/repo" --user demo --groups staff --machine any |
+  python3 -c 'import json,sys; print(*[l["name"] for l in json.load(sys.stdin)["stack"]])')
+[ "$same_stack" = "Windows10 Office AdminTools" ] && ok "a staff user gets the OS, Office, AdminTools" \
+  || not_ok "resolve: $same_stack"
+check "make-repo again replaces the sample" bash "$SOURCE_DIR/scripts/sample/make-repo" "$WORK/repo" "$LAYERCTL"
+mkdir -p "$WORK/notsample" && : >"$WORK/notsample/precious"
+refuses "make-repo will not wipe a folder that is no sample" "not a sample" \
+  bash "$SOURCE_DIR/scripts/sample/make-repo" "$WORK/notsample" "$LAYERCTL"
 check "AdminTools carries the delete token for notepad.exe" "$LAYERCTL" stat "$repo/App/AdminTools.102.1.vhd" "Windows/.wh.notepad.exe"
 check "AdminTools makes Windows/Temp opaque" "$LAYERCTL" stat "$repo/App/AdminTools.102.1.vhd" "Windows/Temp/.wh..wh..opq"
 t=$("$LAYERCTL" stat --json "$repo/OS/Windows10.1.1.vhd" "Documents and Settings" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["type"], d["target"], d["link"])')

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "fsck_int.h"
+#include "layerfs/layer.h"
 #include "layerfs/union.h"
 
 struct pwalk {
@@ -161,8 +162,10 @@ static void walk(struct pwalk *w, int opaque)
 }
 
 /* The layers that may lie below a personalization layer of OS layer os. */
-static int open_below(struct fsck *c, const struct lf_repo_layer *os, struct lf_union **out)
+static int open_below(struct fsck *c, const struct lf_repo_layer *os, struct lf_union **out,
+		      int *incomplete)
 {
+	*incomplete = 0;
 	struct lf_stack s = {0};
 	struct lf_err err = {0};
 	int rc = 0;
@@ -172,8 +175,15 @@ static int open_below(struct fsck *c, const struct lf_repo_layer *os, struct lf_
 			continue;
 		char path[PATH_MAX], spec[PATH_MAX + 64];
 		rc = lf_repo_path(c->r, l->file, path, sizeof path, &err);
-		if (!rc && access(path, R_OK))
-			continue;        /* reported with the layer */
+		struct lf_layer *probe = NULL;
+		if (rc || lf_layer_open(path, NULL, &probe, &err)) {
+			/* reported with the layer; without it, what lies below is
+			 * not known in full */
+			rc = 0;
+			*incomplete = 1;
+			continue;
+		}
+		lf_layer_close(probe);
 		snprintf(spec, sizeof spec, "%s,type=%s,prio=%ld", path, lf_layer_type_name(l->type),
 			 l->priority);
 		if (!rc)
@@ -202,9 +212,15 @@ static void check_one(struct fsck *c, const char *user, const char *name)
 		return;
 	}
 	struct lf_union *u;
-	if (open_below(c, os, &u))
+	int incomplete;
+	if (open_below(c, os, &u, &incomplete))
 		return;                  /* its layers' own problems are reported */
 	struct pwalk w = { .c = c, .u = u, .repair = c->o->repair };
+	if (incomplete && w.repair) {
+		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "a layer that may lie below does not "
+			    "open: not repaired");
+		w.repair = 0;
+	}
 	/* a session using it holds its lock: then nothing is removed */
 	char lock[PATH_MAX * 2 + 64];
 	snprintf(lock, sizeof lock, "%s/%s", host, LF_SESSION_LOCK);

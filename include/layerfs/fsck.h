@@ -29,7 +29,7 @@ enum lf_fsck_class {
 	LF_FSCK_SAME_AS_BELOW,   /* reclaimable: a personalization copy the layers have as it is */
 	LF_FSCK_ORPHAN,          /* reclaimable: a file in Layers/ no control file names */
 	LF_FSCK_TEMPORARY,       /* reclaimable: a temporary an interrupted write left */
-	LF_FSCK_BUSY,            /* a note: in use by a session, so not repaired */
+	LF_FSCK_BUSY,            /* a note: not repaired (in use by a session, or a layer below does not open) */
 };
 
 struct lf_fsck_problem {

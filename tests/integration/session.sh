@@ -27,6 +27,11 @@ L repo assign "$R" --group finance 100 >/dev/null
 L repo assign "$R" --group tools 101 >/dev/null
 L repo assign "$R" --group broken 102 >/dev/null
 rm "$R/Layers/App/Gone.102.1.vhd"    # assigned, but its file is gone
+cp "$S/App/AdminTools.102.1.vhd" "$WORK/bad.vhd"
+L repo add "$R" "$WORK/bad.vhd" --type app --name Corrupt --priority 40 >/dev/null
+L repo assign "$R" --group broken 103 >/dev/null
+head -c 65536 /dev/zero | dd of="$R/Layers/App/Corrupt.103.1.vhd" bs=1 seek=0 conv=notrunc 2>/dev/null
+dd if=/dev/zero of="$R/Layers/App/Corrupt.103.1.vhd" bs=512 count=1 seek=$(( $(stat -c %s "$R/Layers/App/Corrupt.103.1.vhd") / 512 - 1 )) conv=notrunc 2>/dev/null
 
 export LAYERD_SOCKET="$WORK/layerd.sock"
 RUN="$WORK/run"
@@ -37,11 +42,13 @@ cleanup_layerd() { kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
 trap 'cleanup_layerd; cleanup' EXIT
 
 check "login lfalice (group finance)" L login lfalice --groups finance
-check "login lfbob (groups tools, broken): starts without the app layer whose file is gone" \
+check "login lfbob (groups tools, broken): starts without the app layers whose file is gone or corrupt" \
   bash -c "'$LAYERCTL' login --json lfbob --groups tools,broken | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-sys.exit(0 if r[\"ok\"] and any(\"Gone\" in s[\"why\"] or \"102\" in s[\"why\"] for s in r[\"left_out\"]) else 1)'"
+why = [s[\"why\"] for s in r[\"left_out\"]]
+sys.exit(0 if r[\"ok\"] and len(why) == 2 and any(\"Gone\" in w for w in why) and any(\"Corrupt\" in w for w in why) else 1)'"
+check "the log says which app layers were left out and why" bash -c "grep -q 'app layer Corrupt (103) left out' '$WORK/layerd.log'"
 A="$RUN/lfalice/C"; B="$RUN/lfbob/C"
 check "lfalice sees Office, not AdminTools" bash -c "[ -d '$A/Program Files/Office' ] && [ ! -e '$A/Program Files/Tools' ]"
 check "lfbob sees AdminTools, not Office" bash -c "[ -d '$B/Program Files/Tools' ] && [ ! -e '$B/Program Files/Office' ]"
@@ -102,9 +109,19 @@ check "refresh takes it away again" L refresh
 check "the open shell no longer sees it, and still works" bash -c "! ls '/proc/$SH/cwd/' | grep -qx Tools && ls '/proc/$SH/cwd/Office' >/dev/null"
 kill "$SH" 2>/dev/null; wait "$SH" 2>/dev/null
 check "fsck sees lfalice's layer in use and repairs nothing there" bash -c "
-  '$LAYERCTL' fsck --repair --json '$R' >'$WORK/fsck.json'; grep -q in-use '$WORK/fsck.json'"
+  '$LAYERCTL' fsck --repair --json '$R' >'$WORK/fsck.json'; grep -q 'in use by a session' '$WORK/fsck.json'"
 
 kill -TERM "$LPID"; wait "$LPID"
 check "SIGTERM logs everyone off: no layerd mount is left" bash -c "! grep -q '$RUN' /proc/mounts"
+if command -v systemd-socket-activate >/dev/null; then
+  # the socket systemd would hand over (layerd.socket): LISTEN_FDS
+  systemd-socket-activate -l "$WORK/act.sock" "$LAYERD" --repo "$R" --run "$WORK/run2" \
+    --machine WKS-1 2>"$WORK/act.log" &
+  APID=$!
+  for _ in $(seq 50); do [ -S "$WORK/act.sock" ] && break; sleep 0.1; done
+  same "socket activation: layerd serves the socket it is given" "0" bash -c "
+    LAYERD_SOCKET='$WORK/act.sock' '$LAYERCTL' status --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)[\"sessions\"]))'"
+  kill "$APID" 2>/dev/null; wait "$APID" 2>/dev/null
+fi
 check "the log names each login and logoff" bash -c "grep -q 'login lfalice on WKS-1' '$WORK/layerd.log' && grep -q 'logoff lfbob' '$WORK/layerd.log'"
 finish

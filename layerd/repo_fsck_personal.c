@@ -216,17 +216,17 @@ static void check_one(struct fsck *c, const char *user, const char *name)
 	if (open_below(c, os, &u, &incomplete))
 		return;                  /* its layers' own problems are reported */
 	struct pwalk w = { .c = c, .u = u, .repair = c->o->repair };
-	if (incomplete && w.repair) {
-		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "a layer that may lie below does not "
-			    "open: not repaired");
-		w.repair = 0;
-	}
 	/* a session using it holds its lock: then nothing is removed */
 	char lock[PATH_MAX * 2 + 64];
 	snprintf(lock, sizeof lock, "%s/%s", host, LF_SESSION_LOCK);
 	int fd = w.repair ? open(lock, O_RDONLY | O_CLOEXEC) : -1;
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "in use by a session: not repaired");
+		w.repair = 0;
+	}
+	if (incomplete && w.repair) {
+		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "a layer that may lie below does not "
+			    "open: not repaired");
 		w.repair = 0;
 	}
 	if ((size_t)snprintf(w.host, sizeof w.host, "%s", host) >= sizeof w.host ||

@@ -1,8 +1,10 @@
 /* Opening a layer by what PATH is, and walking paths in it. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "layerfs/layer.h"
 
@@ -59,4 +61,52 @@ int lf_layer_resolve(struct lf_layer *l, const char *path, struct lf_attr *out)
 		rc = l->ops->lookup(l, out->ino, name, out);
 	}
 	return rc;
+}
+
+int lf_layer_read_all(struct lf_layer *l, lf_ino ino, uint64_t size, uint8_t **out)
+{
+	if (size > 0x7FFFFFFF)
+		return -EFBIG;
+	uint8_t *b = malloc(size ? size : 1);
+	uint64_t fh;
+	int rc = b ? l->ops->open(l, ino, &fh) : -ENOMEM;
+	int opened = !rc;
+	size_t got = 0;
+	while (!rc && got < size) {
+		ssize_t n = l->ops->pread(l, fh, b + got, size - got, got);
+		if (n <= 0)
+			rc = n < 0 ? (int)n : -EIO;  /* shorter than it said */
+		else
+			got += (size_t)n;
+	}
+	if (opened)
+		l->ops->release(l, fh);
+	if (rc) {
+		free(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+int lf_mkdirs(const char *path, mode_t mode, uid_t uid, gid_t gid, struct lf_err *err)
+{
+	char p[4096];
+	if (snprintf(p, sizeof p, "%s", path) >= (int)sizeof p)
+		return lf_err_set(err, ENAMETOOLONG, "%s: too long", path);
+	for (char *s = p + 1;; s++) {
+		if (*s && *s != '/')
+			continue;
+		char c = *s;
+		*s = 0;
+		if (mkdir(p, mode) == 0) {
+			if (uid != (uid_t)-1 && chown(p, uid, gid) < 0)
+				return lf_err_set(err, errno, "%s: chown: %s", p, strerror(errno));
+		} else if (errno != EEXIST) {
+			return lf_err_set(err, errno, "%s: %s", p, strerror(errno));
+		}
+		*s = c;
+		if (!c)
+			return 0;
+	}
 }

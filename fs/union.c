@@ -403,6 +403,34 @@ void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
 	pthread_rwlock_unlock(&u->cfg);
 }
 
+int lf_union_walk(struct lf_union *u, const char *path, struct lf_attr *out, struct lf_walk *w)
+{
+	uint64_t at = LF_UNION_ROOT;
+	int rc = 0;
+	w->n = 0;
+	char *copy = strdup(path), *save = NULL;
+	if (!copy)
+		return -ENOMEM;
+	for (char *c = strtok_r(copy, "/", &save); c && !rc; c = strtok_r(NULL, "/", &save)) {
+		if (w->n == (int)(sizeof w->held / sizeof *w->held))
+			rc = -ENAMETOOLONG;
+		else if (!(rc = lf_union_lookup(u, at, c, out)))
+			at = w->held[w->n++] = out->ino;
+	}
+	free(copy);
+	if (!rc && at == LF_UNION_ROOT)
+		rc = lf_union_getattr(u, LF_UNION_ROOT, out);
+	if (rc)
+		lf_union_walk_end(u, w);
+	return rc;
+}
+
+void lf_union_walk_end(struct lf_union *u, struct lf_walk *w)
+{
+	while (w->n)
+		lf_union_forget(u, w->held[--w->n], 1);
+}
+
 static int u_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 {
 	struct unode *n = node_get(u, ino);

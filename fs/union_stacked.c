@@ -152,26 +152,10 @@ static int read_copies(struct lf_union *u, const struct stamp *st, int nst, stru
 	for (int i = nst - 1; i >= 0 && !rc; i--, k++) {
 		struct lf_layer *l = u->layers[st[i].layer];
 		c[k].layer = u->specs[st[i].layer].name;
-		if (st[i].size > 0x7FFFFFFF) {
-			rc = -EFBIG;
-			break;
-		}
-		uint8_t *b = malloc(st[i].size ? st[i].size : 1);
-		uint64_t fh;
-		rc = b ? l->ops->open(l, st[i].ino, &fh) : -ENOMEM;
-		int opened = !rc;
-		size_t got = 0;
-		while (!rc && got < st[i].size) {
-			ssize_t r = l->ops->pread(l, fh, b + got, st[i].size - got, got);
-			if (r <= 0)
-				rc = r < 0 ? (int)r : -EIO;  /* shorter than it said */
-			else
-				got += (size_t)r;
-		}
-		if (opened)
-			l->ops->release(l, fh);
+		uint8_t *b = NULL;
+		rc = lf_layer_read_all(l, st[i].ino, st[i].size, &b);
 		c[k].data = b;
-		c[k].len = got;
+		c[k].len = rc ? 0 : st[i].size;
 	}
 	if (rc) {
 		copies_free(c, nst);
@@ -297,21 +281,10 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 
 static int u_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
 {
-	uint64_t ino = LF_UNION_ROOT;
-	uint64_t walked[256];
-	int nw = 0, rc = 0;
-	char *s = strdup(path), *save = NULL;
-	if (!s)
-		return -ENOMEM;
-	for (char *c = strtok_r(s, "/", &save); c && !rc; c = strtok_r(NULL, "/", &save)) {
-		struct lf_attr a;
-		if (nw == 256)
-			rc = -ENAMETOOLONG;
-		else if (!(rc = lf_union_lookup(u, ino, c, &a)))
-			ino = walked[nw++] = a.ino;
-	}
-	free(s);
-	struct unode *node = rc ? NULL : node_get(u, ino);
+	struct lf_attr a;
+	struct lf_walk w;
+	int rc = lf_union_walk(u, path, &a, &w);
+	struct unode *node = rc ? NULL : node_get(u, a.ino);
 	struct stamp st[MAX_COPIES];
 	int nst = 0;
 	if (!rc && (!node || !S_ISREG(node->type)))
@@ -324,8 +297,7 @@ static int u_copies(struct lf_union *u, const char *path, struct lf_copy **copie
 		*n = nst;
 	if (node)
 		node_put(u, node, 0);
-	while (nw)
-		lf_union_forget(u, walked[--nw], 1);
+	lf_union_walk_end(u, &w);
 	return rc;
 }
 

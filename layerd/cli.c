@@ -118,6 +118,11 @@ void cli_who_fill(struct cli_who *w, const char *groups)
 		w->host[sizeof w->host - 1] = 0;
 		w->machine = w->host;
 	}
+	cli_who_groups(w, groups);
+}
+
+void cli_who_groups(struct cli_who *w, const char *groups)
+{
 	w->ngroups = 0;
 	w->copy = groups ? strdup(groups) : NULL;
 	char *save = NULL;

@@ -45,6 +45,8 @@ struct cli_who {
 };
 /* Split groups (NULL: none); the machine defaults to this host. */
 void cli_who_fill(struct cli_who *w, const char *groups);
+/* The groups alone (the machine left as it is). */
+void cli_who_groups(struct cli_who *w, const char *groups);
 void cli_who_free(struct cli_who *w);
 
 /* "file", "dir", "symlink", ... */

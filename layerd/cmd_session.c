@@ -97,11 +97,12 @@ int cmd_session(int argc, char **argv)
 	if (want_user)
 		json_object_set_new(req, "user", json_string(argv[optind]));
 	if (groups) {
+		struct cli_who who = {0};
+		cli_who_groups(&who, groups);
 		json_t *g = json_array();
-		char *copy = strdup(groups), *save = NULL;
-		for (char *t = copy ? strtok_r(copy, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save))
-			json_array_append_new(g, json_string(t));
-		free(copy);
+		for (int i = 0; i < who.ngroups; i++)
+			json_array_append_new(g, json_string(who.groups[i]));
+		cli_who_free(&who);
 		json_object_set_new(req, "groups", g);
 	}
 	if (machine)

@@ -49,28 +49,6 @@ static struct session *find(struct daemon *d, const char *user)
 	return s;
 }
 
-/* mkdir -p, each new folder owned by uid:gid with mode. */
-static int make_dirs(const char *path, mode_t mode, uid_t uid, gid_t gid, struct lf_err *err)
-{
-	char p[PATH_MAX];
-	snprintf(p, sizeof p, "%s", path);
-	for (char *s = p + 1;; s++) {
-		if (*s && *s != '/')
-			continue;
-		char c = *s;
-		*s = 0;
-		if (mkdir(p, mode) == 0) {
-			if (chown(p, uid, gid) < 0)
-				return lf_err_set(err, errno, "%s: chown: %s", p, strerror(errno));
-		} else if (errno != EEXIST) {
-			return lf_err_set(err, errno, "%s: %s", p, strerror(errno));
-		}
-		*s = c;
-		if (!c)
-			return 0;
-	}
-}
-
 static void session_free(struct daemon *d, struct session *s)
 {
 	(void)d;
@@ -243,18 +221,18 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	if (!rc && (size_t)snprintf(s->upper, sizeof s->upper, "%s/%s", r->root, res.upper) >= sizeof s->upper)
 		rc = lf_err_set(err, ENAMETOOLONG, "%s: too long", res.upper);
 	if (!rc)
-		rc = make_dirs(users, 0755, 0, 0, err);
+		rc = lf_mkdirs(users, 0755, 0, 0, err);
 	if (!rc)
-		rc = make_dirs(s->upper, 0755, s->uid, s->gid, err);
+		rc = lf_mkdirs(s->upper, 0755, s->uid, s->gid, err);
 	/* the user's profile folder, C:\Users\USER, as Windows makes it at a
 	 * first login */
 	char profile[PATH_MAX + 300];
 	snprintf(profile, sizeof profile, "%s/Users", s ? s->upper : "");
 	if (!rc)
-		rc = make_dirs(profile, 0755, 0, 0, err);   /* as the layers have it */
+		rc = lf_mkdirs(profile, 0755, 0, 0, err);   /* as the layers have it */
 	snprintf(profile, sizeof profile, "%s/Users/%s", s ? s->upper : "", s ? s->user : "");
 	if (!rc && access(profile, F_OK) < 0)
-		rc = make_dirs(profile, 0700, s->uid, s->gid, err);
+		rc = lf_mkdirs(profile, 0700, s->uid, s->gid, err);
 	char lock[PATH_MAX + 32];
 	snprintf(lock, sizeof lock, "%s/%s", s ? s->upper : "", SESSION_LOCK);
 	if (!rc && ((s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
@@ -270,15 +248,15 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		rc = build_registry(d, s, &st, &s->v, err);
 	/* RUN/USER is the user's alone: nobody else walks into its mounts */
 	if (!rc && (snprintf(s->dir, sizeof s->dir, "%s/%s", d->run, s->user),
-		    make_dirs(d->run, 0755, 0, 0, err) || make_dirs(s->dir, 0700, s->uid, s->gid, err)))
+		    lf_mkdirs(d->run, 0755, 0, 0, err) || lf_mkdirs(s->dir, 0700, s->uid, s->gid, err)))
 		rc = -err->code;
 	if (!rc) {
 		chmod(s->dir, 0700);
 		snprintf(s->c, sizeof s->c, "%s/C", s->dir);
 		snprintf(s->reg, sizeof s->reg, "%s/REG", s->dir);
-		rc = make_dirs(s->c, 0755, s->uid, s->gid, err);
+		rc = lf_mkdirs(s->c, 0755, s->uid, s->gid, err);
 		if (!rc && s->v)
-			rc = make_dirs(s->reg, 0755, s->uid, s->gid, err);
+			rc = lf_mkdirs(s->reg, 0755, s->uid, s->gid, err);
 	}
 	if (!rc)
 		rc = mount_all(d, s, err);

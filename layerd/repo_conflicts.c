@@ -178,24 +178,19 @@ static void key_values(struct rwalk *w, const struct lf_rkey *k)
 	w->path[len] = 0;
 }
 
-static void hive_values(struct table *t, struct lf_layer *l, const char *path, const char *mount,
-			int layer, int os)
+struct hive_walk {
+	struct table *t;
+	struct lf_layer *l;
+	int layer, os;
+};
+
+static int hive_values(void *ctx, const char *path, const char *mount)
 {
-	struct lf_attr a;
-	if (lf_layer_resolve(l, path, &a) || !S_ISREG(a.mode) || a.size > 0x7FFFFFFF)
-		return;
-	uint8_t *b = malloc(a.size ? a.size : 1);
-	uint64_t fh;
-	size_t got = 0;
-	if (b && l->ops->open(l, a.ino, &fh) == 0) {
-		ssize_t n;
-		while (got < a.size && (n = l->ops->pread(l, fh, b + got, a.size - got, got)) > 0)
-			got += (size_t)n;
-		l->ops->release(l, fh);
-	}
+	struct hive_walk *hw = ctx;
 	struct lf_hive *h = NULL;
-	if (b && got == a.size && lf_hive_load_image(path, b, got, &h, NULL) == 0) {
-		struct rwalk w = { .t = t, .layer = layer, .os = os };
+	/* a hive that does not load is fsck's to report; it provides nothing */
+	if (lf_hive_load_layer(hw->l, path, &h, NULL) == 0) {
+		struct rwalk w = { .t = hw->t, .layer = hw->layer, .os = hw->os };
 		snprintf(w.path, sizeof w.path, "%s", mount);
 		for (char *p = w.path; *p; p++)
 			if (*p == '/')
@@ -204,45 +199,7 @@ static void hive_values(struct table *t, struct lf_layer *l, const char *path, c
 		key_values(&w, h->root);
 	}
 	lf_hive_free(h);
-	free(b);
-}
-
-static int collect_users(void *ctx, const char *name, lf_ino ino, uint32_t type)
-{
-	(void)ino;
-	char (*users)[256] = ctx;
-	if ((!type || S_ISDIR(type)) && strlen(name) < 256)
-		for (int i = 0; i < 64; i++)
-			if (!users[i][0]) {
-				snprintf(users[i], 256, "%s", name);
-				break;
-			}
-	return 0;
-}
-
-static void layer_hives(struct table *t, struct lf_layer *l, int layer, int os)
-{
-	char users[64][256] = {{0}};
-	struct lf_attr a;
-	if (lf_layer_resolve(l, "Users", &a) == 0 && S_ISDIR(a.mode))
-		l->ops->readdir(l, a.ino, collect_users, users);
-	for (int i = 0; i < lf_nhive_places; i++) {
-		const struct lf_hive_place *p = &lf_hive_places[i];
-		const char *star = strchr(p->path, '*'), *mstar = strchr(p->mount, '*');
-		for (int k = 0; k < (star ? 64 : 1) && (!star || users[k][0]); k++) {
-			char path[1024], mount[1024];
-			if (star) {
-				snprintf(path, sizeof path, "%.*s%.255s%.200s", (int)(star - p->path),
-					 p->path, users[k], star + 1);
-				snprintf(mount, sizeof mount, "%.*s%.255s%.200s", (int)(mstar - p->mount),
-					 p->mount, users[k], mstar + 1);
-			} else {
-				snprintf(path, sizeof path, "%s", p->path);
-				snprintf(mount, sizeof mount, "%s", p->mount);
-			}
-			hive_values(t, l, path, mount, layer, os);
-		}
-	}
+	return hw->t->err;
 }
 
 int lf_conflicts_find(const struct lf_conflict_layer *layers, int n, struct lf_conflict **out,
@@ -259,7 +216,8 @@ int lf_conflicts_find(const struct lf_conflict_layer *layers, int n, struct lf_c
 		int os = layers[i].type == LF_LAYER_OS;
 		struct fwalk w = { .t = &t, .l = l, .layer = i, .os = os };
 		l->ops->readdir(l, l->root, file_entry, &w);
-		layer_hives(&t, l, i, os);
+		struct hive_walk hw = { &t, l, i, os };
+		lf_hive_places_in(l, hive_values, &hw);
 		lf_layer_close(l);
 	}
 	size_t k = 0;

@@ -48,101 +48,28 @@ void fsck_report(struct fsck *c, enum lf_fsck_class cls, int error, int fixed, u
 
 /* --- a layer's file, disk, volume, hives and tokens --- */
 
-/* Read the file at node ino of layer l whole (hives are megabytes). */
-static int read_node(struct lf_layer *l, lf_ino ino, uint64_t size, uint8_t **out)
-{
-	if (size > 0x7FFFFFFF)
-		return -EFBIG;
-	uint8_t *b = malloc(size ? size : 1);
-	uint64_t fh;
-	int rc = b ? l->ops->open(l, ino, &fh) : -ENOMEM;
-	size_t got = 0;
-	while (!rc && got < size) {
-		ssize_t n = l->ops->pread(l, fh, b + got, size - got, got);
-		if (n <= 0)
-			rc = n < 0 ? (int)n : -EIO;
-		else
-			got += (size_t)n;
-	}
-	if (b && !rc)
-		l->ops->release(l, fh);
-	if (rc) {
-		free(b);
-		return rc;
-	}
-	*out = b;
-	return 0;
-}
-
-static void check_hive(struct fsck *c, const struct lf_repo_layer *rl, struct lf_layer *l,
-		       const char *path)
-{
-	struct lf_attr a;
-	if (lf_layer_resolve(l, path, &a) || !S_ISREG(a.mode))
-		return;
-	uint8_t *img;
-	int rc = read_node(l, a.ino, a.size, &img);
-	if (rc) {
-		fsck_report(c, LF_FSCK_HIVE, 1, 0, 0, rl->file, "layer %u (%s): %s: cannot read it: %s",
-			    rl->id, rl->name, path, strerror(-rc));
-		return;
-	}
-	struct lf_hive *h = NULL;
-	struct lf_err err = {0};
-	rc = lf_hive_load_image(path, img, a.size, &h, &err);
-	free(img);
-	if (rc)
-		fsck_report(c, LF_FSCK_HIVE, 1, 0, 0, rl->file, "layer %u (%s): %s", rl->id,
-			    rl->name, err.msg);
-	else if (h->dirty)
-		fsck_report(c, LF_FSCK_HIVE, 1, 0, 0, rl->file, "layer %u (%s): %s: a dirty hive "
-			    "(a write Windows did not finish; 'layerctl reg compact' with its logs "
-			    "makes it whole)", rl->id, rl->name, path);
-	lf_hive_free(h);
-}
-
-struct names {
-	char (*v)[256];
-	int n, cap;
+struct hive_check {
+	struct fsck *c;
+	const struct lf_repo_layer *rl;
+	struct lf_layer *l;
 };
 
-static int collect_dir(void *ctx, const char *name, lf_ino ino, uint32_t type)
+static int check_hive(void *ctx, const char *path, const char *mount)
 {
-	(void)ino;
-	struct names *s = ctx;
-	if ((type && !S_ISDIR(type)) || strlen(name) >= 256)
-		return 0;
-	if (s->n == s->cap) {
-		int cap = s->cap ? s->cap * 2 : 16;
-		void *v = realloc(s->v, (size_t)cap * sizeof *s->v);
-		if (!v)
-			return 1;
-		s->v = v;
-		s->cap = cap;
-	}
-	snprintf(s->v[s->n++], 256, "%s", name);
+	(void)mount;
+	struct hive_check *hc = ctx;
+	struct lf_hive *h = NULL;
+	struct lf_err err = {0};
+	int rc = lf_hive_load_layer(hc->l, path, &h, &err);
+	if (rc && rc != -ENOENT)
+		fsck_report(hc->c, LF_FSCK_HIVE, 1, 0, 0, hc->rl->file, "layer %u (%s): %s",
+			    hc->rl->id, hc->rl->name, err.msg);
+	else if (!rc && h->dirty)
+		fsck_report(hc->c, LF_FSCK_HIVE, 1, 0, 0, hc->rl->file, "layer %u (%s): %s: a dirty "
+			    "hive (a write Windows did not finish; 'layerctl reg compact' with its "
+			    "logs makes it whole)", hc->rl->id, hc->rl->name, path);
+	lf_hive_free(h);
 	return 0;
-}
-
-static void check_hives(struct fsck *c, const struct lf_repo_layer *rl, struct lf_layer *l)
-{
-	struct names users = {0};
-	struct lf_attr a;
-	if (lf_layer_resolve(l, "Users", &a) == 0 && S_ISDIR(a.mode))
-		l->ops->readdir(l, a.ino, collect_dir, &users);
-	for (int i = 0; i < lf_nhive_places; i++) {
-		const char *p = lf_hive_places[i].path, *star = strchr(p, '*');
-		if (!star) {
-			check_hive(c, rl, l, p);
-			continue;
-		}
-		for (int k = 0; k < users.n; k++) {
-			char path[1024];
-			snprintf(path, sizeof path, "%.*s%s%s", (int)(star - p), p, users.v[k], star + 1);
-			check_hive(c, rl, l, path);
-		}
-	}
-	free(users.v);
 }
 
 /* Delete tokens in an OS layer hide nothing (nothing lies below it) and
@@ -223,7 +150,8 @@ static void check_layer(struct fsck *c, const struct lf_repo_layer *rl)
 			    rl->id, rl->revision, rl->name, err.msg);
 		return;
 	}
-	check_hives(c, rl, l);
+	struct hive_check hc = { c, rl, l };
+	lf_hive_places_in(l, check_hive, &hc);
 	if (rl->type == LF_LAYER_OS) {
 		struct walk w = { .c = c, .rl = rl, .l = l };
 		walk_dir(&w, l->root);

@@ -30,31 +30,6 @@ struct pwalk {
 	int depth;
 };
 
-/* Walk PATH down the layers below: its attributes, or -ENOENT. With keep,
- * the node stays looked up (the caller forgets it). */
-static int lower_stat(struct lf_union *u, const char *path, struct lf_attr *out, int keep)
-{
-	uint64_t ino = LF_UNION_ROOT, walked[256];
-	int nw = 0, rc = 0;
-	char *s = strdup(path), *save = NULL;
-	if (!s)
-		return -ENOMEM;
-	for (char *c = strtok_r(s, "/", &save); c && !rc; c = strtok_r(NULL, "/", &save)) {
-		if (nw == 256)
-			rc = -ENAMETOOLONG;
-		else if (!(rc = lf_union_lookup(u, ino, c, out)))
-			ino = walked[nw++] = out->ino;
-	}
-	free(s);
-	if (!rc && nw == 0)
-		rc = lf_union_getattr(u, LF_UNION_ROOT, out);
-	if (!rc && keep && nw)
-		nw--;
-	while (nw)
-		lf_union_forget(u, walked[--nw], 1);
-	return rc;
-}
-
 /* Does host file FD hold what the layers below have at PATH? */
 static int same_bytes(struct lf_union *u, uint64_t ino, int fd, uint64_t size)
 {
@@ -93,7 +68,10 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 		char below[PATH_MAX];
 		snprintf(below, sizeof below, "%s%s%s", w->path, pl ? "/" : "", name + tl);
 		struct lf_attr a;
-		if (lower_stat(w->u, below, &a, 0) == -ENOENT) {
+		struct lf_walk held;
+		int rc = lf_union_walk(w->u, below, &a, &held);
+		lf_union_walk_end(w->u, &held);
+		if (rc == -ENOENT) {
 			int fixed = w->repair && unlink(w->host) == 0;
 			fsck_report(w->c, LF_FSCK_TOKEN_UNUSED, 0, fixed, 0, w->rel + 1,
 				    "a delete token for %s, which no layer below has%s", below,
@@ -107,7 +85,8 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 	} else if (S_ISREG(st.st_mode) && !opaque) {
 		/* a copy the layers hold byte for byte, with its mode and owner */
 		struct lf_attr a;
-		int found = lower_stat(w->u, w->path, &a, 1) == 0;
+		struct lf_walk held;
+		int found = lf_union_walk(w->u, w->path, &a, &held) == 0;
 		int fd = found && S_ISREG(a.mode) && a.size == (uint64_t)st.st_size &&
 			 (a.mode & 07777) == (st.st_mode & 07777) && a.uid == st.st_uid &&
 			 a.gid == st.st_gid ? open(w->host, O_RDONLY | O_CLOEXEC) : -1;
@@ -119,8 +98,7 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 		}
 		if (fd >= 0)
 			close(fd);
-		if (found)
-			lf_union_forget(w->u, a.ino, 1);
+		lf_union_walk_end(w->u, &held);
 	}
 	w->path[pl] = 0;
 out:

@@ -109,19 +109,87 @@ struct users {
 	int n;
 };
 
+static void add_user(struct users *us, const char *name, uint32_t type)
+{
+	if ((!type || S_ISDIR(type)) && us->n < 256 && strlen(name) < 256)
+		snprintf(us->names[us->n++], 256, "%s", name);
+}
+
+/* Each hive place, a '*' in it standing for each user folder's name;
+ * fn returning non-zero stops (and is returned). */
+static int each_place(const struct users *us, lf_hive_place_fn fn, void *ctx)
+{
+	for (int i = 0; i < lf_nhive_places; i++) {
+		const struct lf_hive_place *p = &lf_hive_places[i];
+		const char *star = strchr(p->path, '*'), *ms = strchr(p->mount, '*');
+		for (int k = 0; k < (star ? us->n : 1); k++) {
+			char path[1024], mount[600];
+			if (star) {
+				snprintf(path, sizeof path, "%.*s%.255s%.200s", (int)(star - p->path),
+					 p->path, us->names[k], star + 1);
+				snprintf(mount, sizeof mount, "%.*s%.255s%.200s", (int)(ms - p->mount),
+					 p->mount, us->names[k], ms + 1);
+			} else {
+				snprintf(path, sizeof path, "%s", p->path);
+				snprintf(mount, sizeof mount, "%s", p->mount);
+			}
+			int rc = fn(ctx, path, mount);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+static int collect_dir(void *ctx, const char *name, lf_ino ino, uint32_t type)
+{
+	(void)ino;
+	add_user(ctx, name, type);
+	return 0;
+}
+
+int lf_hive_places_in(struct lf_layer *l, lf_hive_place_fn fn, void *ctx)
+{
+	struct users *us = calloc(1, sizeof *us);
+	if (!us)
+		return -ENOMEM;
+	struct lf_attr a;
+	if (lf_layer_resolve(l, "Users", &a) == 0 && S_ISDIR(a.mode))
+		l->ops->readdir(l, a.ino, collect_dir, us);
+	int rc = each_place(us, fn, ctx);
+	free(us);
+	return rc;
+}
+
 static int collect_user(void *ctx, const char *name, const struct lf_attr *a, uint64_t next)
 {
 	(void)next;
-	struct users *us = ctx;
-	if (S_ISDIR(a->mode) && us->n < 256 && strlen(name) < 256)
-		snprintf(us->names[us->n++], 256, "%s", name);
+	add_user(ctx, name, a->mode & S_IFMT);
+	return 0;
+}
+
+struct adding {
+	struct lf_regview *v;
+	struct lf_union *u;
+	const struct lf_merge *m;
+	const char *upper;
+	struct lf_err *err;
+	int added;
+};
+
+static int add_place(void *ctx, const char *path, const char *mount)
+{
+	struct adding *a = ctx;
+	int rc = add_one(a->v, a->u, a->m, path, mount, a->upper, a->err);
+	if (rc < 0)
+		return rc;
+	a->added += rc;
 	return 0;
 }
 
 int lf_regview_add_union(struct lf_regview *v, struct lf_union *u, const struct lf_merge *m,
 			 const char *upper, struct lf_err *err)
 {
-	int added = 0;
 	struct users *us = calloc(1, sizeof *us);
 	struct lf_attr a;
 	if (!us)
@@ -130,29 +198,23 @@ int lf_regview_add_union(struct lf_regview *v, struct lf_union *u, const struct 
 		lf_union_readdir(u, a.ino, 0, 0, collect_user, us);
 		lf_union_forget(u, a.ino, 1);
 	}
-	for (int i = 0; i < lf_nhive_places; i++) {
-		const struct lf_hive_place *p = &lf_hive_places[i];
-		const char *star = strchr(p->path, '*');
-		for (int k = 0; k < (star ? us->n : 1); k++) {
-			char path[1024], mount[512];
-			if (star) {
-				snprintf(path, sizeof path, "%.*s%s%s", (int)(star - p->path), p->path,
-					 us->names[k], star + 1);
-				const char *ms = strchr(p->mount, '*');
-				snprintf(mount, sizeof mount, "%.*s%s%s", (int)(ms - p->mount), p->mount,
-					 us->names[k], ms + 1);
-			} else {
-				snprintf(path, sizeof path, "%s", p->path);
-				snprintf(mount, sizeof mount, "%s", p->mount);
-			}
-			int rc = add_one(v, u, m, path, mount, upper, err);
-			if (rc < 0) {
-				free(us);
-				return -1;
-			}
-			added += rc;
-		}
-	}
+	struct adding ad = { v, u, m, upper, err, 0 };
+	int rc = each_place(us, add_place, &ad);
 	free(us);
-	return added;
+	return rc ? -1 : ad.added;
+}
+
+int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **out,
+		       struct lf_err *err)
+{
+	struct lf_attr a;
+	if (lf_layer_resolve(l, path, &a) || !S_ISREG(a.mode))
+		return -ENOENT;
+	uint8_t *img;
+	int rc = lf_layer_read_all(l, a.ino, a.size, &img);
+	if (rc)
+		return lf_err_set(err, -rc, "%s: cannot read it: %s", path, strerror(-rc));
+	rc = lf_hive_load_image(path, img, a.size, out, err);
+	free(img);
+	return rc;
 }

@@ -144,15 +144,15 @@ static int token(char *buf, size_t size, const char *name)
 static int save(struct lf_regview *v, struct vhive *h)
 {
 	struct lf_hive f = { .root = h->frag, .mtime = view_now() };
-	/* the fragment's folder may not be there yet (a first change) */
-	char *dir = strdup(h->frag_file);
-	for (char *p = dir ? dir + 1 : NULL; p && *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			mkdir(dir, 0755);
-			*p = '/';
-		}
-	free(dir);
+	/* the fragment's folder may not be there yet (a first change); if it
+	 * cannot be made, the write below says why */
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s", h->frag_file);
+	char *slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		lf_mkdirs(dir, 0755, (uid_t)-1, (gid_t)-1, NULL);
+	}
 	struct lf_err err;
 	int rc = lf_hive_write(&f, h->frag_file, &err);
 	if (rc) {

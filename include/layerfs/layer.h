@@ -171,6 +171,14 @@ void lf_layer_close(struct lf_layer *l);
  * backend looks names up. Fills out and, if asked, the names as the layer
  * spells them. */
 int lf_layer_resolve(struct lf_layer *l, const char *path, struct lf_attr *out);
+/* The file at node ino, size bytes, read whole (*out malloc'd; files of
+ * megabytes such as hives, not gigabytes): 0, -EFBIG over 2 GiB, or the
+ * layer's error (-EIO if it holds fewer bytes than size). */
+int lf_layer_read_all(struct lf_layer *l, lf_ino ino, uint64_t size, uint8_t **out);
+
+/* mkdir -p: PATH and every missing folder above it, with mode; those it
+ * makes get owner uid:gid ((uid_t)-1: as made). */
+int lf_mkdirs(const char *path, mode_t mode, uid_t uid, gid_t gid, struct lf_err *err);
 
 /* Delete tokens (OCI whiteouts): ".wh.NAME" hides NAME below;
  * ".wh..wh..opq" makes its folder opaque. */

@@ -19,6 +19,16 @@ extern const int lf_nhive_places;
 /* The paths alone, as lf_union_opts.stacked wants them. */
 const char *const *lf_hive_patterns(int *n);
 
+/* Each hive place in layer l: the paths with '*' put for each folder of
+ * its Users/ (the user profiles it has), and where each shows. fn
+ * returning non-zero stops, and is returned. */
+typedef int (*lf_hive_place_fn)(void *ctx, const char *path, const char *mount);
+int lf_hive_places_in(struct lf_layer *l, lf_hive_place_fn fn, void *ctx);
+/* The hive at PATH in layer l, read whole and loaded: -ENOENT (err not
+ * set) when no file is there. */
+int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **out,
+		       struct lf_err *err);
+
 /* Merge the copies (lowest first; NAME for messages) into one hive. */
 int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m,
 		   const char *name, struct lf_hive **out, struct lf_err *err);

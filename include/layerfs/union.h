@@ -101,6 +101,16 @@ const struct lf_layer_spec *lf_union_spec(const struct lf_union *u, int i);
  * up by one (the kernel's "nlookup"); -ENOENT is a cached answer. */
 int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 		    struct lf_attr *out);
+/* Look PATH ('/'-separated, from the root) up name by name: its
+ * attributes. Every node on the way stays looked up (a node's folder must
+ * live while the node is used) until lf_union_walk_end; on an error
+ * nothing is held. */
+struct lf_walk {
+	uint64_t held[256];
+	int n;
+};
+int lf_union_walk(struct lf_union *u, const char *path, struct lf_attr *out, struct lf_walk *w);
+void lf_union_walk_end(struct lf_union *u, struct lf_walk *w);
 /* Drop nlookup references; the node is freed at zero (never the root). */
 void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup);
 int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out);

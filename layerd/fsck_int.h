@@ -13,6 +13,7 @@ struct fsck {
 	const struct lf_fsck_opts *o;
 	struct lf_repo *r;
 	int errors, fixed;
+	unsigned char *opens;    /* by place in r->layers: its file opened as a layer */
 };
 
 void fsck_report(struct fsck *c, enum lf_fsck_class cls, int error, int fixed, uint64_t bytes,

@@ -83,9 +83,24 @@ static struct lf_union_opts union_opts(struct daemon *d)
 
 /* The stack: every resolved layer that opens; an app layer that does not
  * is left out and said, anything else fails the login. */
+/* Layers opened to see that they open, held until the unions that use
+ * them have taken their own references (else each would be opened twice). */
+struct held {
+	struct lf_layer **v;
+	size_t n;
+};
+
+static void held_release(struct daemon *d, struct held *h)
+{
+	for (size_t i = 0; i < h->n; i++)
+		layer_cache_close(d->layers, h->v[i]);
+	free(h->v);
+	memset(h, 0, sizeof *h);
+}
+
 static int build_stack(struct daemon *d, const char *user, const struct lf_repo *r,
 		       const struct lf_resolution *res, struct lf_stack *st, json_t **layers,
-		       json_t **skipped, struct lf_err *err)
+		       json_t **skipped, struct held *h, struct lf_err *err)
 {
 	*layers = json_array();
 	*skipped = json_array();
@@ -100,7 +115,13 @@ static int build_stack(struct daemon *d, const char *user, const struct lf_repo 
 		int rc = lf_repo_path(r, l->file, path, sizeof path, &le);
 		if (!rc)
 			rc = layer_cache_open(d->layers, path, NULL, &probe, &le);
-		layer_cache_close(d->layers, probe);
+		struct lf_layer **v = probe ? realloc(h->v, (h->n + 1) * sizeof *v) : NULL;
+		if (v) {
+			h->v = v;
+			h->v[h->n++] = probe;
+		} else {
+			layer_cache_close(d->layers, probe);
+		}
 		if (rc && l->type == LF_LAYER_APP) {
 			d->log("%s: app layer %s (%u) left out: %s", user, l->name, l->id, le.msg);
 			json_array_append_new(*skipped, json_pack("{s:i, s:s}", "id", (int)l->id,
@@ -188,6 +209,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	struct lf_repo *r = NULL;
 	struct lf_resolution res = {0};
 	struct lf_stack st = {0};
+	struct held held = {0};
 	int rc = s ? 0 : lf_err_set(err, ENOMEM, "out of memory");
 	if (!rc) {
 		s->lockfd = -1;
@@ -204,7 +226,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		if (res.skipped[i].required)
 			rc = lf_err_set(err, ENOENT, "%s", res.skipped[i].why);
 	if (!rc)
-		rc = build_stack(d, s->user, r, &res, &st, &s->layers, &s->skipped, err);
+		rc = build_stack(d, s->user, r, &res, &st, &s->layers, &s->skipped, &held, err);
 	if (!rc)
 		s->os_id = res.os->id;
 	for (int i = 0; !rc && i < req->ngroups; i++) {
@@ -273,6 +295,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		       json_array_size(s->layers), json_array_size(s->skipped), s->c);
 	}
 	pthread_mutex_unlock(&d->lock);
+	held_release(d, &held);
 	lf_stack_free(&st);
 	lf_resolution_free(&res);
 	lf_repo_free(r);
@@ -364,6 +387,7 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 {
 	struct lf_resolution res = {0};
 	struct lf_stack st = {0};
+	struct held held = {0};
 	struct lf_err err = {0};
 	json_t *layers = NULL, *skipped = NULL, *out = NULL;
 	struct lf_regview *v = NULL;
@@ -376,7 +400,7 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 		if (res.skipped[i].required)
 			rc = lf_err_set(&err, ENOENT, "%s: the session keeps its layers", res.skipped[i].why);
 	if (!rc)
-		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &err);
+		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &held, &err);
 	if (!rc && same_layers(layers, s->layers)) {
 		out = json_pack("{s:s, s:b}", "user", s->user, "changed", 0);
 	} else if (!rc) {
@@ -408,6 +432,7 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 	}
 	json_decref(layers);
 	json_decref(skipped);
+	held_release(d, &held);
 	lf_stack_free(&st);
 	lf_resolution_free(&res);
 	return out;

@@ -115,8 +115,9 @@ static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
 	return 0;
 }
 
-static void check_layer(struct fsck *c, const struct lf_repo_layer *rl)
+static void check_layer(struct fsck *c, size_t at)
 {
+	const struct lf_repo_layer *rl = &c->r->layers[at];
 	char path[PATH_MAX];
 	struct lf_err err = {0};
 	if (lf_repo_path(c->r, rl->file, path, sizeof path, &err)) {
@@ -150,6 +151,8 @@ static void check_layer(struct fsck *c, const struct lf_repo_layer *rl)
 			    rl->id, rl->revision, rl->name, err.msg);
 		return;
 	}
+	if (c->opens)
+		c->opens[at] = 1;
 	struct hive_check hc = { c, rl, l };
 	lf_hive_places_in(l, check_hive, &hc);
 	if (rl->type == LF_LAYER_OS) {
@@ -291,8 +294,9 @@ int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *
 		lf_repo_unlock(lock);
 		return LF_FSCK_ERRORS;
 	}
+	c.opens = calloc(c.r->nlayers ? c.r->nlayers : 1, 1);
 	for (size_t i = 0; i < c.r->nlayers; i++)
-		check_layer(&c, &c.r->layers[i]);
+		check_layer(&c, i);
 	check_layers_table(&c);
 	check_assignments(&c);
 	if (o->user)
@@ -304,5 +308,6 @@ int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *
 	fsck_personal(&c);
 	lf_repo_unlock(lock);
 	lf_repo_free(c.r);
+	free(c.opens);
 	return c.errors ? LF_FSCK_ERRORS : c.fixed ? LF_FSCK_FIXED : LF_FSCK_CLEAN;
 }

@@ -152,16 +152,13 @@ static int open_below(struct fsck *c, const struct lf_repo_layer *os, struct lf_
 		if (lf_repo_find(c->r, l->id, 0) != l || l->os_layer != os->id)
 			continue;
 		char path[PATH_MAX], spec[PATH_MAX + 64];
-		rc = lf_repo_path(c->r, l->file, path, sizeof path, &err);
-		struct lf_layer *probe = NULL;
-		if (rc || lf_layer_open(path, NULL, &probe, &err)) {
+		if (!c->opens || !c->opens[i]) {
 			/* reported with the layer; without it, what lies below is
 			 * not known in full */
-			rc = 0;
 			*incomplete = 1;
 			continue;
 		}
-		lf_layer_close(probe);
+		rc = lf_repo_path(c->r, l->file, path, sizeof path, &err);
 		snprintf(spec, sizeof spec, "%s,type=%s,prio=%ld", path, lf_layer_type_name(l->type),
 			 l->priority);
 		if (!rc)

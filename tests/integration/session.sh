@@ -11,6 +11,10 @@
 command -v useradd >/dev/null || skip_all "no useradd"
 for u in lfalice lfbob lfcarol; do id "$u" >/dev/null 2>&1 || useradd -M -s /bin/sh "$u" || skip_all "cannot add $u"; done
 chmod 755 "$WORK"
+# the build may sit where other users cannot reach it (a clone in a 0700
+# folder): they run a copy
+UCTL="$WORK/layerctl"
+cp "$LAYERCTL" "$UCTL" && chmod 755 "$UCTL"
 as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
 
 L() { "$LAYERCTL" "$@"; }
@@ -68,8 +72,8 @@ same() { local what=$1 want=$2; shift 2; local got; got=$("$@" 2>&1)
 same "status as root: both sessions; the OS layer is opened once for both" "2 3" bash -c "
   '$LAYERCTL' status --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(len(r[\"sessions\"]), r[\"open_layers\"])'"
 same "status as lfbob: his own session only" "lfbob" bash -c "
-  runuser -u lfbob -- '$LAYERCTL' status --json | python3 -c 'import json,sys; print(*[s[\"user\"] for s in json.load(sys.stdin)[\"sessions\"]])'"
-refuses "a user cannot log anyone in" "only root" runuser -u lfbob -- "$LAYERCTL" login lfalice
+  runuser -u lfbob -- '$UCTL' status --json | python3 -c 'import json,sys; print(*[s[\"user\"] for s in json.load(sys.stdin)[\"sessions\"]])'"
+refuses "a user cannot log anyone in" "only root" runuser -u lfbob -- "$UCTL" login lfalice
 refuses "a second login of a logged-in user" "logged in already" L login lfalice
 refuses "a login without an OS layer fails; others go on" "no OS layer" L login lfcarol --machine SRV-1
 refuses "an account that is not there" "no such account" L login nosuchuser-x

@@ -21,24 +21,33 @@
 struct job {
 	uint64_t ino;            /* 0: read ahead the data of small files */
 	int depth;               /* levels below the folder in use */
+	int cancelled;           /* its folder was built by the caller instead */
 	int nrefs;
 	struct lref *refs;
 	struct job *next;
 };
 
+/* A folder built ahead, or being built: in a hash by node number and in
+ * a list by age (newest first), so a lookup and an eviction cost the same
+ * however many wait. */
 struct ready {
 	uint64_t ino;
 	int done;
 	struct udir *dir;
-	struct ready *next;
+	struct job *job;              /* queued, not started: NULL once it is */
+	struct ready *hnext;          /* same hash bucket */
+	struct ready *newer, *older;  /* age list */
 };
+
+#define RBUCKETS 8192             /* power of two, >= MAX_PENDING */
 
 struct prefetch {
 	struct lf_union *u;
 	pthread_mutex_t lock;
 	pthread_cond_t work, finished;
 	struct job *head;        /* newest first */
-	struct ready *ready;     /* built or being built */
+	struct ready *buckets[RBUCKETS];
+	struct ready *newest, *oldest;
 	int count, stop;
 	int with_data;           /* files are being read: read data ahead too */
 	uint64_t (*ino_of)(const struct uentry *); /* a subfolder's node number */
@@ -46,12 +55,55 @@ struct prefetch {
 	int nthreads;
 };
 
-static struct ready **find_ready(struct prefetch *p, uint64_t ino)
+static struct ready **bucket_of(struct prefetch *p, uint64_t ino)
 {
-	struct ready **r = &p->ready;
-	while (*r && (*r)->ino != ino)
-		r = &(*r)->next;
+	return &p->buckets[(ino * 0x9E3779B97F4A7C15ull >> 32) & (RBUCKETS - 1)];
+}
+
+static struct ready *find_ready(struct prefetch *p, uint64_t ino)
+{
+	struct ready *r = *bucket_of(p, ino);
+	while (r && r->ino != ino)
+		r = r->hnext;
 	return r;
+}
+
+static struct ready *add_ready(struct prefetch *p, uint64_t ino)
+{
+	struct ready *r = calloc(1, sizeof *r);
+	if (!r)
+		return NULL;
+	r->ino = ino;
+	struct ready **b = bucket_of(p, ino);
+	r->hnext = *b;
+	*b = r;
+	r->older = p->newest;
+	if (p->newest)
+		p->newest->newer = r;
+	else
+		p->oldest = r;
+	p->newest = r;
+	p->count++;
+	return r;
+}
+
+/* Unlink r from both lists and free it; its folder index is the caller's. */
+static void drop_ready(struct prefetch *p, struct ready *r)
+{
+	struct ready **b = bucket_of(p, r->ino);
+	while (*b != r)
+		b = &(*b)->hnext;
+	*b = r->hnext;
+	if (r->newer)
+		r->newer->older = r->older;
+	else
+		p->newest = r->older;
+	if (r->older)
+		r->older->newer = r->newer;
+	else
+		p->oldest = r->newer;
+	p->count--;
+	free(r);
 }
 
 static void queue_children(struct prefetch *p, const struct udir *d, int depth);
@@ -73,6 +125,12 @@ static void read_ahead(struct lf_union *u, const struct lref *refs, int n)
 		warm(u, &refs[i], 1);
 }
 
+static void job_free(struct job *j)
+{
+	free(j->refs);
+	free(j);
+}
+
 static void *worker(void *arg)
 {
 	struct prefetch *p = arg;
@@ -84,12 +142,18 @@ static void *worker(void *arg)
 			break;
 		struct job *j = p->head;
 		p->head = j->next;
+		if (j->cancelled) {
+			job_free(j);
+			continue;
+		}
+		struct ready *r = j->ino ? find_ready(p, j->ino) : NULL;
+		if (r)
+			r->job = NULL;   /* started: a caller now waits for it */
 		pthread_mutex_unlock(&p->lock);
 
 		if (!j->ino) {
 			read_ahead(p->u, j->refs, j->nrefs);
-			free(j->refs);
-			free(j);
+			job_free(j);
 			pthread_mutex_lock(&p->lock);
 			continue;
 		}
@@ -104,7 +168,9 @@ static void *worker(void *arg)
 				warm(p->u, &d->v[i].refs[0], data);
 		}
 		pthread_mutex_lock(&p->lock);
-		struct ready *r = *find_ready(p, j->ino);
+		/* r is still there: only finished entries are evicted or taken
+		 * by anyone but their waiter */
+		r = find_ready(p, j->ino);
 		if (r) {
 			r->dir = d;
 			r->done = 1;
@@ -114,8 +180,7 @@ static void *worker(void *arg)
 			udir_free(d);
 		}
 		pthread_cond_broadcast(&p->finished);
-		free(j->refs);
-		free(j);
+		job_free(j);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return NULL;
@@ -147,13 +212,11 @@ void prefetch_stop(struct prefetch *p)
 		pthread_join(p->threads[i], NULL);
 	for (struct job *j = p->head, *n; j; j = n) {
 		n = j->next;
-		free(j->refs);
-		free(j);
+		job_free(j);
 	}
-	for (struct ready *r = p->ready, *n; r; r = n) {
-		n = r->next;
-		udir_free(r->dir);
-		free(r);
+	while (p->newest) {
+		udir_free(p->newest->dir);
+		drop_ready(p, p->newest);
 	}
 	pthread_cond_destroy(&p->work);
 	pthread_cond_destroy(&p->finished);
@@ -179,19 +242,15 @@ static void enqueue(struct prefetch *p, struct job *j)
 	p->head = j;
 }
 
-/* Drop finished results nobody came for, oldest first, down to half. */
-static void evict(struct prefetch *p)
+/* Drop finished results nobody came for, oldest first, down to half.
+ * Never `keep`: the caller is reading that index. */
+static void evict(struct prefetch *p, const struct udir *keep)
 {
-	int keep = MAX_PENDING / 2, seen = 0;
-	for (struct ready **r = &p->ready; *r;) {
-		if (++seen > keep && (*r)->done) {
-			struct ready *dead = *r;
-			*r = dead->next;
-			udir_free(dead->dir);
-			free(dead);
-			p->count--;
-		} else {
-			r = &(*r)->next;
+	for (struct ready *r = p->oldest, *newer; r && p->count > MAX_PENDING / 2; r = newer) {
+		newer = r->newer;
+		if (r->done && r->dir != keep) {
+			udir_free(r->dir);
+			drop_ready(p, r);
 		}
 	}
 }
@@ -207,32 +266,38 @@ void prefetch_children(struct prefetch *p, const struct udir *d)
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* Caller holds lock. */
+/* A live subfolder not built or asked for yet. Caller holds lock. */
+static int wanted(struct prefetch *p, const struct uentry *e)
+{
+	return S_ISDIR(e->type) && !e->gone && !find_ready(p, p->ino_of(e));
+}
+
+/* Caller holds lock. d may be an index the ready list owns: evict spares it. */
 static void queue_children(struct prefetch *p, const struct udir *d, int depth)
 {
 	if (p->count >= MAX_PENDING)
-		evict(p);
-	for (size_t k = d->n; k-- > 0 && p->count < MAX_PENDING;) {
+		evict(p, d);
+	/* A walk takes the entries in order: when not all fit, the first
+	 * ones are queued, the first of them last (newest runs first). */
+	size_t end = 0;
+	for (int room = MAX_PENDING - p->count; end < d->n && room > 0; end++)
+		room -= wanted(p, &d->v[end]);
+	for (size_t k = end; k-- > 0;) {
 		const struct uentry *e = &d->v[k];
-		if (!S_ISDIR(e->type))
+		if (!wanted(p, e))
 			continue;
 		uint64_t ino = p->ino_of(e);
-		if (*find_ready(p, ino))
-			continue;
 		struct job *j = malloc(sizeof *j);
-		struct ready *r = malloc(sizeof *r);
 		struct lref *refs = malloc(e->nrefs * sizeof *refs);
-		if (!j || !r || !refs) {
+		struct ready *r = j && refs ? add_ready(p, ino) : NULL;
+		if (!r) {
 			free(j);
-			free(r);
 			free(refs);
 			break;
 		}
 		memcpy(refs, e->refs, e->nrefs * sizeof *refs);
-		*j = (struct job){ ino, depth, e->nrefs, refs, NULL };
-		*r = (struct ready){ ino, 0, NULL, p->ready };
-		p->ready = r;
-		p->count++;
+		*j = (struct job){ ino, depth, 0, e->nrefs, refs, NULL };
+		r->job = j;
 		enqueue(p, j);
 	}
 	pthread_cond_broadcast(&p->work);
@@ -243,35 +308,23 @@ struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
 	if (!p)
 		return NULL;
 	pthread_mutex_lock(&p->lock);
-	struct ready **rp = find_ready(p, ino);
-	if (*rp && !(*rp)->done) {
-		/* Not started yet: the caller builds it now rather than wait. */
-		for (struct job **jp = &p->head; *jp; jp = &(*jp)->next) {
-			if ((*jp)->ino == ino) {
-				struct job *j = *jp;
-				*jp = j->next;
-				free(j->refs);
-				free(j);
-				struct ready *r = *rp;
-				*rp = r->next;
-				free(r);
-				p->count--;
-				pthread_mutex_unlock(&p->lock);
-				return NULL;
-			}
-		}
-	}
-	while (*rp && !(*rp)->done) {
-		pthread_cond_wait(&p->finished, &p->lock);
-		rp = find_ready(p, ino);
-	}
 	struct udir *d = NULL;
-	if (*rp) {
-		struct ready *r = *rp;
-		*rp = r->next;
-		d = r->dir;
-		free(r);
-		p->count--;
+	for (;;) {
+		struct ready *r = find_ready(p, ino);
+		if (!r)
+			break;
+		if (r->job) {
+			/* Not started yet: the caller builds it now rather than wait. */
+			r->job->cancelled = 1;
+			drop_ready(p, r);
+			break;
+		}
+		if (r->done) {
+			d = r->dir;
+			drop_ready(p, r);
+			break;
+		}
+		pthread_cond_wait(&p->finished, &p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);
 	return d;
@@ -291,7 +344,7 @@ static struct job *data_job(const struct udir *d)
 	for (size_t i = 0; i < d->n; i++)
 		if (S_ISREG(d->v[i].type) && !d->v[i].gone)
 			refs[n++] = d->v[i].refs[0];
-	*j = (struct job){ 0, 0, n, refs, NULL };
+	*j = (struct job){ 0, 0, 0, n, refs, NULL };
 	return j;
 }
 
@@ -306,7 +359,7 @@ void prefetch_data(struct prefetch *p, struct udir *d)
 		/* The folders built ahead but not yet used are where a reader
 		 * goes next (the newest first): their data too, a few at a time. */
 		int k = 0;
-		for (struct ready *r = p->ready; r && k < DATA_AHEAD; r = r->next) {
+		for (struct ready *r = p->newest; r && k < DATA_AHEAD; r = r->older) {
 			if (!r->done || !r->dir || r->dir->data_asked)
 				continue;
 			struct job *more = data_job(r->dir);
@@ -322,8 +375,6 @@ void prefetch_data(struct prefetch *p, struct udir *d)
 		pthread_cond_broadcast(&p->work);
 	}
 	pthread_mutex_unlock(&p->lock);
-	if (j) {
-		free(j->refs);
-		free(j);
-	}
+	if (j)
+		job_free(j);
 }

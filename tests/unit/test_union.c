@@ -278,9 +278,67 @@ START_TEST(new_layer_set_in_place)
 }
 END_TEST
 
+struct walked { uint64_t inos[64]; char names[64][32]; int n; uint64_t next; };
+
+static int collect_walk(void *ctx, const char *name, const struct lf_attr *a, uint64_t next)
+{
+	struct walked *w = ctx;
+	if (w->n == 64)
+		return 1;
+	w->next = next;
+	snprintf(w->names[w->n], sizeof w->names[0], "%s", name);
+	w->inos[w->n++] = a->ino;
+	return 0;
+}
+
+/* As find walks: list a folder, look up each entry, go down, forget.
+ * Returns the number of entries seen below ino. */
+static long find_walk(struct lf_union *u, uint64_t ino)
+{
+	long seen = 0;
+	for (uint64_t off = 0;;) {
+		struct walked w = {0};
+		ck_assert_int_eq(lf_union_readdir(u, ino, off, 0, collect_walk, &w), 0);
+		if (!w.n)
+			break;
+		off = w.next;
+		for (int i = 0; i < w.n; i++) {
+			struct lf_attr a;
+			ck_assert_int_eq(lf_union_lookup(u, ino, w.names[i], &a), 0);
+			seen++;
+			if (S_ISDIR(a.mode))
+				seen += find_walk(u, a.ino);
+			lf_union_forget(u, a.ino, 1);
+		}
+	}
+	return seen;
+}
+
+/* More folders within two levels of the folder in use than the read-ahead
+ * keeps (4,096): its bookkeeping must drop only what no one reads. */
+START_TEST(read_ahead_past_its_limit)
+{
+	th_run("cd '%s' && mkdir wide && cd wide && for i in $(seq 100); do for j in $(seq 50); do "
+	       "mkdir -p c$i/d$j/a c$i/d$j/b c$i/d$j/c c$i/d$j/e c$i/d$j/g; done; done", th_tmpdir());
+	struct lf_stack s = {0};
+	struct lf_err err = {0};
+	char spec[600];
+	snprintf(spec, sizeof spec, "%s/wide,type=os", th_tmpdir());
+	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
+	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
+	struct lf_union_opts o = { .prefetch = 1 };
+	struct lf_union *u = NULL;
+	ck_assert_msg(lf_union_open(&s, &o, &u, &err) == 0, "%s", err.msg);
+	lf_stack_free(&s);
+	for (int round = 0; round < 2; round++)
+		ck_assert_int_eq(find_walk(u, LF_UNION_ROOT), 100 + 100 * 50 * 6);
+	lf_union_close(u);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks,
-				       new_layer_set_in_place };
+				       new_layer_set_in_place, read_ahead_past_its_limit };
 	return th_run_suite("union", tests, sizeof tests / sizeof tests[0]);
 }

@@ -50,8 +50,82 @@ static int grow_slots(struct dir_layer *d)
 	return 0;
 }
 
+struct name_block {
+	struct name_block *next;
+	size_t used, cap;
+	char data[];
+};
+
+/* A copy of name in the layer's name blocks. Caller holds lock. */
+static char *name_copy(struct dir_layer *d, const char *name)
+{
+	size_t len = strlen(name) + 1;
+	struct name_block *b = d->names;
+	if (!b || b->cap - b->used < len) {
+		size_t cap = len > 65536 - sizeof *b ? len : 65536 - sizeof *b;
+		b = malloc(sizeof *b + cap);
+		if (!b)
+			return NULL;
+		*b = (struct name_block){ d->names, 0, cap };
+		d->names = b;
+	}
+	char *p = b->data + b->used;
+	memcpy(p, name, len);
+	b->used += len;
+	return p;
+}
+
+static uint64_t ino_hash(uint64_t hino)
+{
+	return hino * 0x9E3779B97F4A7C15ull >> 16;
+}
+
+static int grow_islots(struct dir_layer *d)
+{
+	size_t n = d->nislots ? d->nislots * 2 : 1024;
+	lf_ino *s = calloc(n, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	for (size_t i = 0; i < d->nislots; i++) {
+		if (!d->islots[i])
+			continue;
+		size_t j = ino_hash(d->nodes[d->islots[i]].hino) & (n - 1);
+		while (s[j])
+			j = (j + 1) & (n - 1);
+		s[j] = d->islots[i];
+	}
+	free(d->islots);
+	d->islots = s;
+	d->nislots = n;
+	return 0;
+}
+
+static lf_ino find_hino(const struct dir_layer *d, uint64_t hino)
+{
+	if (!d->nislots)
+		return 0;
+	for (size_t j = ino_hash(hino) & (d->nislots - 1); d->islots[j];
+	     j = (j + 1) & (d->nislots - 1))
+		if (d->nodes[d->islots[j]].hino == hino)
+			return d->islots[j];
+	return 0;
+}
+
+/* Remember node ino as host inode hino's (a failure only costs sharing). */
+static void add_hino(struct dir_layer *d, lf_ino ino, uint64_t hino)
+{
+	if ((d->nlinked + 1) * 2 > d->nislots && grow_islots(d))
+		return;
+	size_t j = ino_hash(hino) & (d->nislots - 1);
+	while (d->islots[j])
+		j = (j + 1) & (d->nislots - 1);
+	d->islots[j] = ino;
+	d->nodes[ino].hino = hino;
+	d->nlinked++;
+}
+
 /* The node for (parent, name), made on first sight. Caller holds lock. */
-lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name)
+lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino)
 {
 	uint64_t h = key_hash(parent, name);
 	if (d->nslots) {
@@ -61,6 +135,9 @@ lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name)
 				return d->slots[j];
 		}
 	}
+	lf_ino same = hino ? find_hino(d, hino) : 0;
+	if (same)
+		return same;     /* another name of a file we know: its node */
 	if ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d))
 		return 0;
 	if (d->nnodes == d->cap) {
@@ -71,16 +148,25 @@ lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name)
 		d->nodes = v;
 		d->cap = cap;
 	}
-	char *copy = strdup(name);
+	char *copy = name_copy(d, name);
 	if (!copy)
 		return 0;
 	lf_ino ino = d->nnodes++;
-	d->nodes[ino] = (struct dnode){ parent, copy, h, -1, 1 };
+	d->nodes[ino] = (struct dnode){ parent, copy, h, -1, 1, 0 };
 	size_t j = h & (d->nslots - 1);
 	while (d->slots[j])
 		j = (j + 1) & (d->nslots - 1);
 	d->slots[j] = ino;
+	if (hino)
+		add_hino(d, ino, hino);
 	return ino;
+}
+
+/* The host inode to share a node by, or 0: only a read-only layer's
+ * non-folders on the root's device (another device's numbers are its own). */
+static uint64_t share_key(const struct dir_layer *d, uint32_t type, dev_t dev, uint64_t hino)
+{
+	return !d->writable && type && !S_ISDIR(type) && dev == d->dev ? hino : 0;
 }
 
 void dirl_unhash(struct dir_layer *d, lf_ino ino)
@@ -105,14 +191,12 @@ void dirl_unhash(struct dir_layer *d, lf_ino ino)
 
 int dirl_rehash(struct dir_layer *d, lf_ino ino, lf_ino parent, const char *name)
 {
-	char *copy = strdup(name);
-	if (!copy || ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d))) {
-		free(copy);
+	/* the old name stays in its block until the layer closes */
+	char *copy = name_copy(d, name);
+	if (!copy || ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d)))
 		return -ENOMEM;
-	}
 	dirl_unhash(d, ino);
 	struct dnode *x = &d->nodes[ino];
-	free(x->name);
 	x->name = copy;
 	x->parent = parent;
 	x->hash = key_hash(parent, name);
@@ -291,7 +375,8 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&d->lock);
-	lf_ino ino = dirl_intern(d, dir, actual);
+	lf_ino ino = dirl_intern(d, dir, actual,
+				 share_key(d, st.st_mode & S_IFMT, st.st_dev, st.st_ino));
 	pthread_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
@@ -315,6 +400,9 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 		close(fd);
 		return -errno;
 	}
+	/* entries' inode numbers are the folder's device's */
+	struct stat dst;
+	dev_t dev = fstat(fd, &dst) == 0 ? dst.st_dev : (dev_t)-1;
 	struct ent { char *name; lf_ino ino; uint32_t type; } *v = NULL;
 	size_t n = 0, cap = 0;
 	int rc = 0;
@@ -339,7 +427,7 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 				type = st.st_mode & S_IFMT;
 		}
 		pthread_mutex_lock(&d->lock);
-		lf_ino ino = dirl_intern(d, dir, e->d_name);
+		lf_ino ino = dirl_intern(d, dir, e->d_name, share_key(d, type, dev, e->d_ino));
 		pthread_mutex_unlock(&d->lock);
 		char *s = strdup(e->d_name);
 		if (!ino || !s) {
@@ -515,13 +603,16 @@ static ssize_t dl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 static void dl_close(struct lf_layer *l)
 {
 	struct dir_layer *d = DL(l);
-	for (size_t i = 0; i < d->nnodes; i++) {
-		free(d->nodes[i].name);
+	for (size_t i = 0; i < d->nnodes; i++)
 		if (d->nodes[i].fd >= 0)
 			close(d->nodes[i].fd);
+	for (struct name_block *b = d->names, *n; b; b = n) {
+		n = b->next;
+		free(b);
 	}
 	free(d->nodes);
 	free(d->slots);
+	free(d->islots);
 	if (d->root_fd >= 0)
 		close(d->root_fd);
 	pthread_mutex_destroy(&d->lock);
@@ -559,6 +650,8 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	d->maxfds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY
 		? rl.rlim_cur / 8 : 128;
 	d->root_fd = fd;
+	struct stat st;
+	d->dev = fstat(fd, &st) == 0 ? st.st_dev : (dev_t)-1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->base.ops = &dir_ops;
 	d->base.kind = "dir";

@@ -12,11 +12,18 @@
 
 struct dnode {
 	lf_ino parent;           /* 0: gone (deleted or replaced), or the work folder */
-	char *name;
+	char *name;              /* in the layer's name blocks */
 	uint64_t hash;
 	int fd;                  /* folders: a cached O_PATH fd, or -1 */
 	int hashed;              /* findable by (parent, name) */
+	uint64_t hino;           /* read-only layers: the host inode of a
+				  * non-folder, so hard links are one node */
 };
+
+/* Names live in blocks freed with the layer: a walk interns a name per
+ * entry, and single strdups spread over the heap would keep it from
+ * shrinking after the union lets its own memory go. */
+struct name_block;
 
 struct dir_layer {
 	struct lf_layer base;
@@ -28,6 +35,10 @@ struct dir_layer {
 	size_t nnodes, cap;
 	lf_ino *slots;            /* open addressing: (parent, name) -> ino */
 	size_t nslots;
+	lf_ino *islots;           /* read-only layers: host inode -> ino */
+	size_t nislots, nlinked;
+	dev_t dev;                /* the root's device: host inodes are its */
+	struct name_block *names;
 	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
 	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
 };
@@ -35,8 +46,9 @@ struct dir_layer {
 #define DL(l) ((struct dir_layer *)(l))
 
 /* The node for (parent, name), made on first sight; 0 if out of memory.
- * Caller holds lock. */
-lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name);
+ * hino (a read-only layer's non-folder on the root's device, else 0):
+ * another name of that host inode gives its node. Caller holds lock. */
+lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino);
 /* Make ino unfindable by its (parent, name). Caller holds lock. */
 void dirl_unhash(struct dir_layer *d, lf_ino ino);
 /* Give node ino a new (parent, name); a node found there must have been

@@ -31,7 +31,7 @@ static int found(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	pthread_mutex_lock(&d->lock);
-	lf_ino ino = dirl_intern(d, dir, name);
+	lf_ino ino = dirl_intern(d, dir, name, 0);
 	pthread_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
@@ -135,7 +135,7 @@ static void drop_node(struct dir_layer *d, lf_ino ino)
 static void forget_name(struct dir_layer *d, lf_ino dir, const char *name)
 {
 	pthread_mutex_lock(&d->lock);
-	lf_ino ino = dirl_intern(d, dir, name);
+	lf_ino ino = dirl_intern(d, dir, name, 0);
 	if (ino)
 		drop_node(d, ino);
 	pthread_mutex_unlock(&d->lock);
@@ -213,8 +213,8 @@ static int dw_rename(struct lf_layer *l, lf_ino dir, const char *name, lf_ino ne
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&d->lock);
-	lf_ino src = dirl_intern(d, dir, name);
-	lf_ino dst = dirl_intern(d, newdir, newname);
+	lf_ino src = dirl_intern(d, dir, name, 0);
+	lf_ino dst = dirl_intern(d, newdir, newname, 0);
 	if (!src || !dst) {
 		rc = -ENOMEM;
 	} else if (src == dst) {
@@ -475,7 +475,7 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 	if (rc)
 		goto fail;
 	pthread_mutex_lock(&d->lock);
-	lf_ino work = dirl_intern(d, DIR_ROOT, LF_WORK_NAME);
+	lf_ino work = dirl_intern(d, DIR_ROOT, LF_WORK_NAME, 0);
 	if (work) {
 		/* reached only through its own fd, never by name */
 		dirl_unhash(d, work);

@@ -4,6 +4,7 @@
  * share it. Nodes live in a table split into shards, each with its own
  * lock; a folder's merged index is built once, under the folder's lock. */
 #include <errno.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,8 @@
 
 #include "union_int.h"
 #include "union_prefetch.h"
+
+#define TRIM_EVERY 8192   /* nodes freed between two trims */
 
 struct lf_layer *union_layer(struct lf_union *u, int i)
 {
@@ -151,6 +154,16 @@ size_t union_all_nodes(struct lf_union *u, struct unode ***out)
 	return n;
 }
 
+/* When the kernel forgets many nodes (memory pressure, drop_caches), the
+ * heap they leave is handed back to the system: the allocator would keep
+ * it otherwise, and a session's size would stay at its largest walk. */
+static void give_back(struct lf_union *u)
+{
+	if (atomic_fetch_add_explicit(&u->freed, 1, memory_order_relaxed) % TRIM_EVERY
+	    == TRIM_EVERY - 1)
+		malloc_trim(0);
+}
+
 /* Drop a busy mark and `forget` lookups; free the node when nothing
  * holds it. */
 void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
@@ -170,8 +183,10 @@ void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 		s->count--;
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (dead)
+	if (dead) {
 		node_free(u, n);
+		give_back(u);
+	}
 }
 
 struct unode *node_intern(struct lf_union *u, const struct uentry *e, const struct unode *p)

@@ -3,6 +3,7 @@
 #define LF_UNION_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "layerfs/union.h"
@@ -110,6 +111,7 @@ struct lf_union {
 	pthread_mutex_t stacked_lock;
 	struct merged *merged;        /* built merged files, by node number */
 	struct retired *retired;      /* layers taken out of the set */
+	atomic_uint freed;            /* nodes freed: the heap is trimmed now and then */
 };
 
 /* Nodes (union.c). node_get marks a node busy; node_put drops that

@@ -85,7 +85,8 @@ static void node_free(struct lf_union *u, struct unode *n)
 	}
 	udir_free(n->dir);
 	free(n->name);
-	free(n->refs);
+	if (n->refs != &n->ref1)
+		free(n->refs);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
@@ -203,10 +204,11 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
 		n = calloc(1, sizeof *n);
 		if (!n)
 			goto fail;
-		n->refs = malloc(e->nrefs * sizeof *n->refs);
+		n->refs = e->nrefs == 1 ? &n->ref1 : malloc(e->nrefs * sizeof *n->refs);
 		n->name = strdup(e->name);
 		if (!n->refs || !n->name) {
-			free(n->refs);
+			if (n->refs != &n->ref1)
+				free(n->refs);
 			free(n->name);
 			free(n);
 			goto fail;
@@ -243,17 +245,20 @@ struct lref node_top(struct lf_union *u, struct unode *n)
 
 int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs, int nrefs)
 {
-	struct lref *v = malloc((size_t)nrefs * sizeof *v);
-	if (!v)
+	struct lref *v = &n->ref1;
+	if (nrefs > 1 && !(v = malloc((size_t)nrefs * sizeof *v)))
 		return -ENOMEM;
-	memcpy(v, refs, (size_t)nrefs * sizeof *v);
 	struct shard *s = shard_of(u, n->ino);
 	pthread_mutex_lock(&s->lock);
+	/* readers hold the shard's lock or n->lock, and the caller holds
+	 * n->lock: ref1 may be written in place */
+	memmove(v, refs, (size_t)nrefs * sizeof *v);
 	struct lref *old = n->refs;
 	n->refs = v;
 	n->nrefs = (uint16_t)nrefs;
 	pthread_mutex_unlock(&s->lock);
-	free(old);
+	if (old != &n->ref1 && old != v)
+		free(old);
 	return 0;
 }
 

@@ -112,6 +112,49 @@ static void listing_free(struct listing *l)
 	free(l->v);
 }
 
+struct ublock {
+	struct ublock *next;
+	size_t used, cap;
+	_Alignas(8) char data[];
+};
+
+/* n bytes (8-aligned) from d's blocks. */
+static void *block_alloc(struct udir *d, size_t n)
+{
+	n = (n + 7) & ~(size_t)7;
+	struct ublock *b = d->blocks;
+	if (!b || b->cap - b->used < n) {
+		/* a block grows with the folder: few blocks for a big one */
+		size_t cap = b ? b->cap * 2 : 1024;
+		if (cap > 256 * 1024)
+			cap = 256 * 1024;
+		if (cap < n)
+			cap = n;
+		b = malloc(sizeof *b + cap);
+		if (!b)
+			return NULL;
+		*b = (struct ublock){ d->blocks, 0, cap };
+		d->blocks = b;
+	}
+	void *p = b->data + b->used;
+	b->used += n;
+	return p;
+}
+
+int udir_set_refs(struct uentry *e, const struct lref *refs, int nrefs)
+{
+	struct lref *r = malloc((size_t)nrefs * sizeof *r);
+	if (!r)
+		return -ENOMEM;
+	memcpy(r, refs, (size_t)nrefs * sizeof *r);
+	if (e->own_refs)
+		free(e->refs);
+	e->refs = r;
+	e->own_refs = 1;
+	e->nrefs = (uint16_t)nrefs;
+	return 0;
+}
+
 static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 {
 	if (d->n == d->cap) {
@@ -124,11 +167,13 @@ static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 		d->cap = cap;
 	}
 	struct uentry *e = &d->v[d->n];
-	e->refs = malloc(sizeof *e->refs);
-	if (!e->refs)
+	size_t len = strlen(it->name) + 1;
+	e->refs = block_alloc(d, sizeof *e->refs);
+	e->name = e->refs ? block_alloc(d, len) : NULL;
+	if (!e->name)
 		return -ENOMEM;
-	e->name = it->name;
-	it->name = NULL;         /* the entry owns it now */
+	memcpy(e->name, it->name, len);
+	e->own_name = e->own_refs = 0;
 	e->type = it->type;
 	e->gone = 0;
 	e->ino = 0;
@@ -139,7 +184,7 @@ static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 	return nameset_add(&d->index, e->name) < 0 ? -ENOMEM : 0;
 }
 
-static int merge_below(struct uentry *e, const struct item *it, uint16_t layer)
+static int merge_below(struct udir *d, struct uentry *e, const struct item *it, uint16_t layer)
 {
 	if (e->closed)
 		return 0;
@@ -148,9 +193,11 @@ static int merge_below(struct uentry *e, const struct item *it, uint16_t layer)
 		e->closed = 1;
 		return 0;
 	}
-	struct lref *r = realloc(e->refs, (e->nrefs + 1u) * sizeof *r);
+	/* the old array stays in the block: folders in several layers are few */
+	struct lref *r = block_alloc(d, (e->nrefs + 1u) * sizeof *r);
 	if (!r)
 		return -ENOMEM;
+	memcpy(r, e->refs, e->nrefs * sizeof *r);
 	e->refs = r;
 	e->refs[e->nrefs++] = (struct lref){ layer, it->ino };
 	return 0;
@@ -209,7 +256,7 @@ int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 			}
 			int at = nameset_find(&d->index, it->name);
 			rc = at < 0 ? add_entry(d, it, refs[r].layer)
-				    : merge_below(&d->v[at], it, refs[r].layer);
+				    : merge_below(d, &d->v[at], it, refs[r].layer);
 		}
 		for (size_t t = first_token; t < nheld && !rc; t++)
 			if (nameset_add(&hidden, held[t] + strlen(LF_WHITEOUT_PREFIX)) < 0)
@@ -243,32 +290,30 @@ int udir_put(struct udir *d, const char *name, uint32_t type, const struct lref 
 	     int nrefs, uint64_t ino)
 {
 	char *copy = strdup(name);
-	struct lref *r = malloc((size_t)nrefs * sizeof *r);
-	if (!copy || !r) {
-		free(copy);
-		free(r);
+	if (!copy)
 		return -ENOMEM;
-	}
-	memcpy(r, refs, (size_t)nrefs * sizeof *r);
 	int i = nameset_find(&d->index, name);
 	if (i < 0) {
 		struct item it = { copy, 0, type };
 		int rc = add_entry(d, &it, refs[0].layer);
 		if (rc) {
-			free(it.name);
-			free(r);
+			free(copy);
 			return rc;
 		}
 		i = (int)d->n - 1;
-	} else {
-		free(d->v[i].name);
-		d->v[i].name = copy;
-		d->index.names[i] = copy;   /* same name ignoring case: same hash */
 	}
 	struct uentry *e = &d->v[i];
-	free(e->refs);
-	e->refs = r;
-	e->nrefs = (uint16_t)nrefs;
+	if (udir_set_refs(e, refs, nrefs)) {
+		free(copy);
+		return -ENOMEM;
+	}
+	/* Changes through the mount own their memory: a folder changed all
+	 * day must not grow its blocks. */
+	if (e->own_name)
+		free(e->name);
+	e->name = copy;
+	e->own_name = 1;
+	d->index.names[i] = copy;   /* same name ignoring case: same hash */
 	e->type = type;
 	e->ino = ino;
 	e->gone = 0;
@@ -281,8 +326,14 @@ void udir_free(struct udir *d)
 	if (!d)
 		return;
 	for (size_t i = 0; i < d->n; i++) {
-		free(d->v[i].name);
-		free(d->v[i].refs);
+		if (d->v[i].own_name)
+			free(d->v[i].name);
+		if (d->v[i].own_refs)
+			free(d->v[i].refs);
+	}
+	for (struct ublock *b = d->blocks, *n; b; b = n) {
+		n = b->next;
+		free(b);
 	}
 	free(d->v);
 	nameset_free(&d->index);

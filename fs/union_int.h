@@ -30,19 +30,26 @@ struct uentry {
 	char *name;              /* as the highest layer providing it spells it */
 	uint64_t ino;            /* the union's node number */
 	uint32_t type;           /* S_IFMT of that layer's entry */
-	int closed;              /* lower layers can add nothing more */
-	int gone;                /* deleted through the mount: skipped, slot kept */
+	uint8_t closed;          /* lower layers can add nothing more */
+	uint8_t gone;            /* deleted through the mount: skipped, slot kept */
+	uint8_t own_name, own_refs; /* malloc'd (a change through the mount),
+				  * not in the folder's blocks (the build) */
 	uint16_t nrefs;
 	struct lref *refs;       /* highest first; several only for folders */
 };
 
-/* The merged index of one folder, built once. */
+/* The merged index of one folder, built once. What the build makes (names,
+ * layer references) sits in a few blocks freed together: a walk builds
+ * thousands of indexes and lets them go, and single allocations would leave
+ * the heap too scattered to shrink. */
+struct ublock;
 struct udir {
 	struct uentry *v;
 	size_t n, cap;
 	struct nameset index;    /* names of v, same positions */
 	int nused;               /* layer folders read: an opaque one stops it */
 	int data_asked;          /* its files' data was read ahead */
+	struct ublock *blocks;
 };
 
 /* Build the index of the folder made of these layer folders (highest
@@ -56,6 +63,8 @@ struct uentry *udir_find(const struct udir *d, const char *name);
 int udir_put(struct udir *d, const char *name, uint32_t type,
 	     const struct lref *refs, int nrefs, uint64_t ino);
 void udir_free(struct udir *d);
+/* Give entry e of d these refs (copied). */
+int udir_set_refs(struct uentry *e, const struct lref *refs, int nrefs);
 
 #define NSHARDS 64
 #define INO_LAYER_SHIFT 48
@@ -70,13 +79,15 @@ struct unode {
 	uint64_t parent;         /* the folder it was found in (moves on rename) */
 	char *name;              /* its name there */
 	uint32_t smask;          /* stacked-file patterns its path is on */
-	int unlinked;            /* its name was deleted through the mount */
-	int gone;                /* its layers were taken away: stale */
-	int held;                /* hold_fh keeps an unlinked upper node readable */
-	uint64_t hold_fh;
+	uint8_t unlinked;        /* its name was deleted through the mount */
+	uint8_t gone;            /* its layers were taken away: stale */
+	uint8_t held;            /* hold_fh keeps an unlinked upper node readable */
 	uint16_t nrefs;
+	uint64_t hold_fh;
 	struct lref *refs;       /* highest first; changed under lock and the
-				  * shard's lock, read under either */
+				  * shard's lock, read under either; &ref1
+				  * when there is one (most nodes) */
+	struct lref ref1;
 	pthread_mutex_t lock;    /* guards dir and changes of refs */
 	struct udir *dir;
 	struct unode *next;

@@ -67,13 +67,7 @@ void union_dir_update(struct lf_union *u, struct unode *p, const char *name, uin
 	pthread_mutex_lock(&p->lock);
 	struct uentry *e = p->dir ? udir_find(p->dir, name) : NULL;
 	if (e && e->ino == ino) {
-		struct lref *r = malloc((size_t)nrefs * sizeof *r);
-		if (r) {
-			memcpy(r, refs, (size_t)nrefs * sizeof *r);
-			free(e->refs);
-			e->refs = r;
-			e->nrefs = (uint16_t)nrefs;
-		} else {
+		if (udir_set_refs(e, refs, nrefs)) {
 			/* cannot say where it lives now: build the index again */
 			udir_free(p->dir);
 			p->dir = NULL;

@@ -50,31 +50,6 @@ static int grow_slots(struct dir_layer *d)
 	return 0;
 }
 
-struct name_block {
-	struct name_block *next;
-	size_t used, cap;
-	char data[];
-};
-
-/* A copy of name in the layer's name blocks. Caller holds lock. */
-static char *name_copy(struct dir_layer *d, const char *name)
-{
-	size_t len = strlen(name) + 1;
-	struct name_block *b = d->names;
-	if (!b || b->cap - b->used < len) {
-		size_t cap = len > 65536 - sizeof *b ? len : 65536 - sizeof *b;
-		b = malloc(sizeof *b + cap);
-		if (!b)
-			return NULL;
-		*b = (struct name_block){ d->names, 0, cap };
-		d->names = b;
-	}
-	char *p = b->data + b->used;
-	memcpy(p, name, len);
-	b->used += len;
-	return p;
-}
-
 static uint64_t ino_hash(uint64_t hino)
 {
 	return hino * 0x9E3779B97F4A7C15ull >> 16;
@@ -148,7 +123,7 @@ lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_
 		d->nodes = v;
 		d->cap = cap;
 	}
-	char *copy = name_copy(d, name);
+	char *copy = lf_arena_strdup(&d->names, name);
 	if (!copy)
 		return 0;
 	lf_ino ino = d->nnodes++;
@@ -192,7 +167,7 @@ void dirl_unhash(struct dir_layer *d, lf_ino ino)
 int dirl_rehash(struct dir_layer *d, lf_ino ino, lf_ino parent, const char *name)
 {
 	/* the old name stays in its block until the layer closes */
-	char *copy = name_copy(d, name);
+	char *copy = lf_arena_strdup(&d->names, name);
 	if (!copy || ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d)))
 		return -ENOMEM;
 	dirl_unhash(d, ino);
@@ -606,10 +581,7 @@ static void dl_close(struct lf_layer *l)
 	for (size_t i = 0; i < d->nnodes; i++)
 		if (d->nodes[i].fd >= 0)
 			close(d->nodes[i].fd);
-	for (struct name_block *b = d->names, *n; b; b = n) {
-		n = b->next;
-		free(b);
-	}
+	lf_arena_free(&d->names);
 	free(d->nodes);
 	free(d->slots);
 	free(d->islots);
@@ -633,8 +605,10 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	if (fd < 0)
 		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
 	struct dir_layer *d = calloc(1, sizeof *d);
-	if (d)
+	if (d) {
 		d->nodes = calloc(64, sizeof *d->nodes);
+		lf_arena_init(&d->names, 65536 - 32, 65536 - 32);
+	}
 	if (!d || !d->nodes || !(d->base.path = strdup(path))) {
 		if (d)
 			free(d->nodes);

@@ -6,6 +6,7 @@
 #include <pthread.h>
 #include <sys/stat.h>
 
+#include "layerfs/arena.h"
 #include "layerfs/layer.h"
 
 #define DIR_ROOT 1
@@ -23,7 +24,6 @@ struct dnode {
 /* Names live in blocks freed with the layer: a walk interns a name per
  * entry, and single strdups spread over the heap would keep it from
  * shrinking after the union lets its own memory go. */
-struct name_block;
 
 struct dir_layer {
 	struct lf_layer base;
@@ -38,7 +38,7 @@ struct dir_layer {
 	lf_ino *islots;           /* read-only layers: host inode -> ino */
 	size_t nislots, nlinked;
 	dev_t dev;                /* the root's device: host inodes are its */
-	struct name_block *names;
+	struct lf_arena names;   /* node names, 64 KiB blocks */
 	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
 	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
 };

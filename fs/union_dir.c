@@ -112,35 +112,6 @@ static void listing_free(struct listing *l)
 	free(l->v);
 }
 
-struct ublock {
-	struct ublock *next;
-	size_t used, cap;
-	_Alignas(8) char data[];
-};
-
-/* n bytes (8-aligned) from d's blocks. */
-static void *block_alloc(struct udir *d, size_t n)
-{
-	n = (n + 7) & ~(size_t)7;
-	struct ublock *b = d->blocks;
-	if (!b || b->cap - b->used < n) {
-		/* a block grows with the folder: few blocks for a big one */
-		size_t cap = b ? b->cap * 2 : 1024;
-		if (cap > 256 * 1024)
-			cap = 256 * 1024;
-		if (cap < n)
-			cap = n;
-		b = malloc(sizeof *b + cap);
-		if (!b)
-			return NULL;
-		*b = (struct ublock){ d->blocks, 0, cap };
-		d->blocks = b;
-	}
-	void *p = b->data + b->used;
-	b->used += n;
-	return p;
-}
-
 int udir_set_refs(struct uentry *e, const struct lref *refs, int nrefs)
 {
 	struct lref *r = malloc((size_t)nrefs * sizeof *r);
@@ -168,8 +139,8 @@ static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 	}
 	struct uentry *e = &d->v[d->n];
 	size_t len = strlen(it->name) + 1;
-	e->refs = block_alloc(d, sizeof *e->refs);
-	e->name = e->refs ? block_alloc(d, len) : NULL;
+	e->refs = lf_arena_alloc(&d->blocks, sizeof *e->refs);
+	e->name = e->refs ? lf_arena_alloc(&d->blocks, len) : NULL;
 	if (!e->name)
 		return -ENOMEM;
 	memcpy(e->name, it->name, len);
@@ -194,7 +165,7 @@ static int merge_below(struct udir *d, struct uentry *e, const struct item *it, 
 		return 0;
 	}
 	/* the old array stays in the block: folders in several layers are few */
-	struct lref *r = block_alloc(d, (e->nrefs + 1u) * sizeof *r);
+	struct lref *r = lf_arena_alloc(&d->blocks, (e->nrefs + 1u) * sizeof *r);
 	if (!r)
 		return -ENOMEM;
 	memcpy(r, e->refs, e->nrefs * sizeof *r);
@@ -209,6 +180,8 @@ int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 	struct udir *d = calloc(1, sizeof *d);
 	if (!d)
 		return -ENOMEM;
+	/* blocks grow with the folder: few of them for a big one */
+	lf_arena_init(&d->blocks, 1024, 256 * 1024);
 	/* Names hidden from the layers still to come, and the strings they
 	 * point into (kept until the end of the build). */
 	struct nameset hidden = {0};
@@ -331,10 +304,7 @@ void udir_free(struct udir *d)
 		if (d->v[i].own_refs)
 			free(d->v[i].refs);
 	}
-	for (struct ublock *b = d->blocks, *n; b; b = n) {
-		n = b->next;
-		free(b);
-	}
+	lf_arena_free(&d->blocks);
 	free(d->v);
 	nameset_free(&d->index);
 	free(d);

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "layerfs/arena.h"
 #include "layerfs/union.h"
 
 /* A layer's node: which layer (index, highest first) and its number there. */
@@ -42,14 +43,13 @@ struct uentry {
  * layer references) sits in a few blocks freed together: a walk builds
  * thousands of indexes and lets them go, and single allocations would leave
  * the heap too scattered to shrink. */
-struct ublock;
 struct udir {
 	struct uentry *v;
 	size_t n, cap;
 	struct nameset index;    /* names of v, same positions */
 	int nused;               /* layer folders read: an opaque one stops it */
 	int data_asked;          /* its files' data was read ahead */
-	struct ublock *blocks;
+	struct lf_arena blocks;
 };
 
 /* Build the index of the folder made of these layer folders (highest

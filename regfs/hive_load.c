@@ -301,8 +301,15 @@ int lf_hive_load_image(const char *name, const void *image, size_t size, struct 
 
 void lf_hive_free(struct lf_hive *h)
 {
-	if (!h)
+	if (!h || __atomic_fetch_sub(&h->extra_refs, 1, __ATOMIC_ACQ_REL) > 0)
 		return;
-	lf_rkey_free(h->root);
+	lf_rkey_free(h->root);   /* nothing, if frozen: the arena holds it */
+	lf_arena_free(&h->arena);
 	free(h);
+}
+
+struct lf_hive *lf_hive_ref(struct lf_hive *h)
+{
+	__atomic_fetch_add(&h->extra_refs, 1, __ATOMIC_ACQ_REL);
+	return h;
 }

@@ -250,7 +250,11 @@ static int merge_key(struct lf_rkey *base, const struct lf_rkey *top, const stru
 		const struct lf_rkey *s = top->sub[i];
 		if (is_token(s->name))
 			continue;
-		struct lf_rkey *b = lf_rkey_find(base, s->name);
+		/* a frozen (shared) key is copied before it changes */
+		long pos = lf_rkey_pos(base, s->name);
+		struct lf_rkey *b = pos < 0 ? NULL : lf_rkey_own(base, (uint32_t)pos);
+		if (pos >= 0 && !b)
+			return -ENOMEM;
 		if (!b) {
 			b = lf_rkey_new(s->name, s->mtime);
 			if (!b || lf_rkey_add(base, b)) {
@@ -285,6 +289,8 @@ int lf_hive_merge(struct lf_rkey *base, const struct lf_rkey *top, const struct 
 		def.rules = lf_reg_builtin_rules(&def.nrules);
 		m = &def;
 	}
+	if (base->frozen)
+		return -EROFS;       /* lf_rkey_thaw it first */
 	return merge_key(base, top, m, path, 0, 0);
 }
 

@@ -74,12 +74,15 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 	memcpy(h->top, mount, (size_t)(slash - mount));
 	h->name = strdup(slash + 1);
 	h->lower = lower;
+	/* frozen, the merged layers are shared by every view of the stack */
+	rc = lf_hive_freeze(lower) ? lf_err_set(err, ENOMEM, "out of memory") : 0;
 	h->view = lower->root;
 	h->is_system = !strcasecmp(mount, "HKLM/SYSTEM");
 	if (frag_file) {
 		h->frag_file = strdup(frag_file);
 		struct lf_hive *f = NULL;
-		if (access(frag_file, F_OK) == 0) {
+		if (rc) {
+		} else if (access(frag_file, F_OK) == 0) {
 			rc = lf_hive_load(frag_file, &f, err);
 			if (!rc) {
 				h->frag = f->root;
@@ -90,7 +93,7 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 			h->frag = lf_rkey_new(lower->root->name, view_now());
 		}
 		if (!rc && h->frag) {
-			h->view = rkey_copy(lower->root, 0);
+			h->view = lf_rkey_thaw(lower->root);
 			rc = h->view ? lf_hive_merge(h->view, h->frag, v->rules) : -ENOMEM;
 			if (rc)
 				lf_err_set(err, -rc, "%s: cannot put it on the hive: %s", frag_file,
@@ -272,6 +275,24 @@ static int check_name(const struct where *w, int is_key)
 	return 0;
 }
 
+/* Make the keys on w's path the view's own (copies of shared, frozen
+ * ones), so that the change touches this view alone. */
+static int own_path(struct where *w)
+{
+	struct lf_rkey *k = w->h->view;
+	for (int i = 0; i < w->depth; i++) {
+		long pos = lf_rkey_pos(k, w->names[i]);
+		k = pos < 0 ? NULL : lf_rkey_own(k, (uint32_t)pos);
+		if (!k)
+			return -ENOMEM;
+		w->names[i] = k->name;
+	}
+	w->key = k;
+	if (w->kind == W_VALUE && !(w->val = lf_rval_find(k, w->last)))
+		return -ENOENT;
+	return 0;
+}
+
 /* Resolve PATH (or its parent) for a change: -EROFS where nothing can
  * be written. */
 static int begin(struct lf_regview *v, const char *path, int parent, struct where *w)
@@ -282,6 +303,8 @@ static int begin(struct lf_regview *v, const char *path, int parent, struct wher
 		rc = parent ? -EPERM : -EBUSY;
 	if (!rc && !w->h->frag)
 		rc = -EROFS;
+	if (!rc)
+		rc = own_path(w);
 	if (rc)
 		pthread_mutex_unlock(&v->lock);
 	return rc;
@@ -534,6 +557,8 @@ int lf_regview_rename(struct lf_regview *v, const char *from, const char *to, un
 	rc = view_resolve(v, to, 1, &t);
 	if (!rc && t.h != f.h)
 		rc = -EXDEV;
+	if (!rc)
+		rc = own_path(&t);
 	if (!rc && f.kind == W_VALUE)
 		rc = check_name(&t, 0) ? -EINVAL : rename_value(v, &f, &t, flags);
 	else if (!rc && f.kind == W_KEY)

@@ -436,6 +436,8 @@ static void sort_keys(struct lf_rkey *k, int depth)
 
 int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_err *err)
 {
+	if (h->root && h->root->frozen)   /* the writer keeps notes in the keys */
+		return lf_err_set(err, EROFS, "a frozen (shared) hive cannot be written: write a copy");
 	sort_keys(h->root, 0);
 	struct writer w = { .used = HBIN_HEADER };
 	for (w.pass = 0; w.pass < 3; w.pass++) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "layerfs/arena.h"
 #include "layerfs/err.h"
 
 /* Value types (winnt.h's names). */
@@ -24,19 +25,23 @@ struct lf_rval {
 	uint32_t len;
 };
 
+/* A key. A key of a frozen hive (lf_hive_freeze) is read-only and may be
+ * shared by many views: a change takes a copy first (lf_rkey_own), so a
+ * view owns only the keys on the paths it changed. */
 struct lf_rkey {
 	char *name;              /* UTF-8 */
 	int64_t mtime;           /* FILETIME: 100 ns since 1601 */
 	struct lf_rkey **sub;    /* in the hive's order (sorted, as Windows keeps them) */
-	size_t nsub, capsub;
 	struct lf_rval *val;
-	size_t nval, capval;
 	uint8_t *sd;             /* self-relative security descriptor, or NULL */
-	uint32_t sdlen;
 	uint8_t *cls;            /* class name, raw UTF-16LE, or NULL */
-	uint16_t clslen;
-	struct lf_rindex *index; /* case-insensitive lookup, built on first use */
+	struct lf_rindex *index; /* case-insensitive lookup (big keys only) */
+	uint32_t nsub, capsub;
+	uint32_t nval, capval;
+	uint32_t sdlen;
 	uint32_t woff, wsk;      /* the writer's: where its nk cell and sk go */
+	uint16_t clslen;
+	uint8_t frozen;          /* in a frozen hive's arena: never changed nor freed */
 };
 
 struct lf_hive {
@@ -45,6 +50,8 @@ struct lf_hive {
 	size_t nkeys, nvalues;
 	int dirty;               /* seq1 != seq2: a write was not finished */
 	int log_entries;         /* .LOG1/.LOG2 entries applied (0: none found) */
+	struct lf_arena arena;   /* a frozen hive's keys, values, names and data */
+	int extra_refs;          /* holders beyond the first (lf_hive_ref) */
 };
 
 /* Load FILE. A dirty hive (seq1 != seq2) is read with the transaction
@@ -56,7 +63,16 @@ int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err);
  * looked for. */
 int lf_hive_load_image(const char *name, const void *image, size_t size, struct lf_hive **out,
 		       struct lf_err *err);
+/* Drop a reference (the last one frees the hive). */
 void lf_hive_free(struct lf_hive *h);
+/* One more holder of h (thread-safe, as lf_hive_free is). */
+struct lf_hive *lf_hive_ref(struct lf_hive *h);
+/* Move the tree into one arena, sub-key and value lookups indexed where
+ * keys are big, security descriptors stored once: read-only from then on
+ * and safe to share between threads. 0 or -ENOMEM (the hive unchanged).
+ * Never write a frozen tree with lf_hive_write/lf_hive_image (the writer
+ * keeps notes in the keys): write a view's own copy. */
+int lf_hive_freeze(struct lf_hive *h);
 
 /* Write the hive to FILE as a compact regf (via a temporary, fsynced and
  * renamed into place). */
@@ -106,6 +122,14 @@ int lf_reg_export(const struct lf_rkey *root, const char *prefix, int utf16, cha
  * the line; the tree may hold the edits before it. */
 int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
 		  const char *what, struct lf_err *err);
+/* A changeable copy of key f: its values and descriptor copied, its
+ * sub-keys the same (shared) ones. NULL: out of memory. */
+struct lf_rkey *lf_rkey_thaw(const struct lf_rkey *f);
+/* Make parent's sub-key at pos the view's own (a copy of a frozen one,
+ * its sub-keys still shared); parent must be owned. NULL: out of memory. */
+struct lf_rkey *lf_rkey_own(struct lf_rkey *parent, uint32_t pos);
+/* Position of the sub-key NAME (any case) in k->sub, or -1. */
+long lf_rkey_pos(struct lf_rkey *k, const char *name);
 /* Names were removed or respelt: drop the lookup index (rebuilt on use). */
 void lf_rkey_changed(struct lf_rkey *k);
 /* Append (the caller keeps names unique); 0 or -ENOMEM. */

@@ -142,8 +142,10 @@ void lf_union_copies_free(struct lf_copy *copies, int n)
 	copies_free(copies, n);
 }
 
-/* Read the copies whole, lowest layer first. */
-static int read_copies(struct lf_union *u, const struct stamp *st, int nst, struct lf_copy **out)
+/* Read the copies whole (with_data) or only say which they are, lowest
+ * layer first. */
+static int read_copies(struct lf_union *u, const struct stamp *st, int nst, int with_data,
+		       struct lf_copy **out)
 {
 	struct lf_copy *c = calloc((size_t)nst, sizeof *c);
 	if (!c)
@@ -152,10 +154,13 @@ static int read_copies(struct lf_union *u, const struct stamp *st, int nst, stru
 	for (int i = nst - 1; i >= 0 && !rc; i--, k++) {
 		struct lf_layer *l = u->layers[st[i].layer];
 		c[k].layer = u->specs[st[i].layer].name;
+		c[k].file = u->specs[st[i].layer].path;
+		c[k].ino = st[i].ino;
+		c[k].mtime = st[i].mtime;
+		c[k].len = st[i].size;
 		uint8_t *b = NULL;
-		rc = lf_layer_read_all(l, st[i].ino, st[i].size, &b);
+		rc = with_data ? lf_layer_read_all(l, st[i].ino, st[i].size, &b) : 0;
 		c[k].data = b;
-		c[k].len = rc ? 0 : st[i].size;
 	}
 	if (rc) {
 		copies_free(c, nst);
@@ -245,7 +250,7 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	pthread_mutex_unlock(&u->stacked_lock);
 
 	struct lf_copy *copies = NULL;
-	rc = read_copies(u, m->st, m->nst, &copies);
+	rc = read_copies(u, m->st, m->nst, 1, &copies);
 	struct lf_err err = {0};
 	void *data = NULL;
 	if (rc)
@@ -279,7 +284,8 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	return 0;
 }
 
-static int u_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
+static int u_copies(struct lf_union *u, const char *path, int with_data, struct lf_copy **copies,
+		    int *n)
 {
 	struct lf_attr a;
 	struct lf_walk w;
@@ -292,7 +298,7 @@ static int u_copies(struct lf_union *u, const char *path, struct lf_copy **copie
 	if (!rc)
 		rc = gather(u, node, st, &nst);
 	if (!rc)
-		rc = nst ? read_copies(u, st, nst, copies) : -ENOENT;
+		rc = nst ? read_copies(u, st, nst, with_data, copies) : -ENOENT;
 	if (!rc)
 		*n = nst;
 	if (node)
@@ -304,7 +310,15 @@ static int u_copies(struct lf_union *u, const char *path, struct lf_copy **copie
 int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
 {
 	pthread_rwlock_rdlock(&u->cfg);
-	int rc = u_copies(u, path, copies, n);
+	int rc = u_copies(u, path, 1, copies, n);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
+int lf_union_copy_stamps(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = u_copies(u, path, 0, copies, n);
 	pthread_rwlock_unlock(&u->cfg);
 	return rc;
 }

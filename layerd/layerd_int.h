@@ -11,6 +11,7 @@
 
 #include "layerfs/err.h"
 #include "layerfs/layer.h"
+#include "layerfs/regcompose.h"
 #include "layerfs/repo.h"
 
 /* --- layers shared between sessions (layerd_layers.c) --- */
@@ -30,6 +31,7 @@ struct daemon {
 	char *run;               /* where mounts go: RUN/USER/C, RUN/USER/REG */
 	char *machine;
 	struct layer_cache *layers;
+	struct lf_hive_cache *hives; /* merged hives shared by sessions of one stack */
 	struct session *sessions;
 	pthread_mutex_t lock;
 	void (*log)(const char *fmt, ...);

@@ -130,7 +130,8 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct daemon d = { .repo = strdup(r->root), .run = strdup(run), .machine = strdup(machine),
-			    .layers = layer_cache_new(), .log = log_line };
+			    .layers = layer_cache_new(), .hives = lf_hive_cache_new(),
+			    .log = log_line };
 	lf_repo_free(r);
 	pthread_mutex_init(&d.lock, NULL);
 	/* layers keep descriptors; many sessions, many files */
@@ -154,6 +155,7 @@ int main(int argc, char **argv)
 	if (fd >= 0)
 		close(fd);
 	layer_cache_free(d.layers);
+	lf_hive_cache_free(d.hives);
 	pthread_mutex_destroy(&d.lock);
 	free(d.repo);
 	free(d.run);

@@ -51,11 +51,11 @@ static struct session *find(struct daemon *d, const char *user)
 
 static void session_free(struct daemon *d, struct session *s)
 {
-	(void)d;
 	lf_regfs_stop(s->rm);
 	lf_fuse_stop(s->cm);
 	lf_union_close(s->u);
 	lf_regview_free(s->v);
+	lf_hive_cache_trim(d->hives);  /* the hives of a stack no one uses now */
 	if (s->lockfd >= 0)
 		close(s->lockfd);
 	if (s->dir[0]) {
@@ -158,7 +158,7 @@ static int build_registry(struct daemon *d, struct session *s, struct lf_stack *
 		return rc;
 	struct lf_regview *v = NULL;
 	rc = lf_regview_new(NULL, NULL, NULL, &v) ? lf_err_set(err, ENOMEM, "out of memory") : 0;
-	int n = rc ? 0 : lf_regview_add_union(v, ro, NULL, s->upper, err);
+	int n = rc ? 0 : lf_regview_add_union(v, ro, NULL, s->upper, d->hives, err);
 	lf_union_close(ro);
 	if (!rc && n < 0)
 		rc = -err->code;

@@ -1,122 +1,328 @@
-/* regfs's FUSE glue (the path-based API: a registry view is looked up by
- * path anyway). A value opened for writing is edited in a buffer and set
- * when it is flushed, so a partial write never reaches the hive. */
-#define FUSE_USE_VERSION 312
+/* regfs's FUSE glue, on libfuse's low-level API: the kernel's node
+ * numbers map to paths through reg_nodes (only for what the kernel
+ * holds), listings come with their attributes (readdirplus). A value
+ * opened for writing is edited in a buffer and set when it is flushed,
+ * so a partial write never reaches the hive. */
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fuse_reg.h"
 #include "fuse_serve.h"
+#include "layerfs/arena.h"
+#include "reg_nodes.h"
 
-#define VIEW() ((struct lf_regview *)fuse_get_context()->private_data)
+#define TIMEOUT 1.0              /* a refresh may change the view under the mount */
+
+struct rctx {
+	struct lf_regview *v;
+	struct rnodes *nodes;
+};
+
+#define CTX(req) ((struct rctx *)fuse_req_userdata(req))
 
 /* An open value: its text, and whether it was changed. */
 struct rfile {
-	char *path;
+	uint64_t ino;
 	char *buf;
 	size_t len, cap;
 	int dirty;
 };
 
-static int r_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
-{
-	(void)fi;
-	return lf_regview_stat(VIEW(), path, st);
-}
-
-struct fill {
-	void *buf;
-	fuse_fill_dir_t filler;
+/* An open key: its listing, taken at opendir. */
+struct rlist {
+	struct lf_arena mem;
+	struct rentry { const char *name; struct stat st; } *v;
+	size_t n, cap;
 };
 
-static int fill_one(void *ctx, const char *name, const struct stat *st)
+#define FILE_OF(fi) ((struct rfile *)(uintptr_t)(fi)->fh)
+#define LIST_OF(fi) ((struct rlist *)(uintptr_t)(fi)->fh)
+
+/* The path of ino (with name: of its child); replies the error itself. */
+static char *path_of(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
-	struct fill *f = ctx;
-	return f->filler(f->buf, name, st, 0, FUSE_FILL_DIR_PLUS);
+	char *p;
+	int rc = rnodes_path(CTX(req)->nodes, ino, name, &p);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return NULL;
+	}
+	return p;
 }
 
-static int r_readdir(const char *path, void *buf, fuse_fill_dir_t filler, off_t off,
-		     struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+/* Reply the entry at PATH (a child NAME of PARENT), a lookup taken. */
+static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name, const char *path)
 {
-	(void)off;
+	struct rctx *c = CTX(req);
+	struct fuse_entry_param e = { .attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT };
+	int rc = lf_regview_stat(c->v, path, &e.attr);
+	if (!rc && !(e.ino = rnodes_lookup(c->nodes, parent, name)))
+		rc = -ENOMEM;
+	e.attr.st_ino = e.ino;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_entry(req, &e))
+		rnodes_forget(c->nodes, e.ino, 1);   /* the kernel did not take it */
+}
+
+static void r_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	char *p = path_of(req, parent, name);
+	if (p)
+		reply_entry(req, parent, name, p);
+	free(p);
+}
+
+static void r_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n)
+{
+	rnodes_forget(CTX(req)->nodes, ino, n);
+	fuse_reply_none(req);
+}
+
+static void r_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
+{
+	for (size_t i = 0; i < count; i++)
+		rnodes_forget(CTX(req)->nodes, f[i].ino, f[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static void reply_attr(fuse_req_t req, fuse_ino_t ino, const char *path)
+{
+	struct stat st;
+	int rc = lf_regview_stat(CTX(req)->v, path, &st);
+	st.st_ino = ino;
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, TIMEOUT);
+}
+
+static void r_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
 	(void)fi;
-	(void)flags;
-	struct fill f = { buf, filler };
-	filler(buf, ".", NULL, 0, 0);
-	filler(buf, "..", NULL, 0, 0);
-	return lf_regview_list(VIEW(), path, fill_one, &f);
+	char *p = path_of(req, ino, NULL);
+	if (p)
+		reply_attr(req, ino, p);
+	free(p);
 }
 
-static int r_readlink(const char *path, char *buf, size_t size)
+static void r_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	return lf_regview_readlink(VIEW(), path, buf, size);
+	char *p = path_of(req, ino, NULL), buf[64];
+	int rc = p ? lf_regview_readlink(CTX(req)->v, p, buf, sizeof buf) : 0;
+	if (p && rc)
+		fuse_reply_err(req, -rc);
+	else if (p)
+		fuse_reply_readlink(req, buf);
+	free(p);
 }
 
-static int load(struct rfile *f)
+static int add_listed(void *ctx, const char *name, const struct stat *st)
+{
+	struct rlist *l = ctx;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct rentry *v = realloc(l->v, cap * sizeof *v);
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	const char *n = lf_arena_strdup(&l->mem, name);
+	if (!n)
+		return -ENOMEM;
+	l->v[l->n++] = (struct rentry){ n, *st };
+	return 0;
+}
+
+static void list_free(struct rlist *l)
+{
+	lf_arena_free(&l->mem);
+	free(l->v);
+	free(l);
+}
+
+static void r_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	char *p = path_of(req, ino, NULL);
+	if (!p)
+		return;
+	struct rlist *l = calloc(1, sizeof *l);
+	int rc = l ? 0 : -ENOMEM;
+	if (l) {
+		lf_arena_init(&l->mem, 4096, 256 * 1024);
+		rc = lf_regview_list(CTX(req)->v, p, add_listed, l);
+	}
+	free(p);
+	if (rc) {
+		if (l)
+			list_free(l);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)l;
+	if (fuse_reply_open(req, fi))
+		list_free(l);
+}
+
+/* "." and ".." first (no lookup taken on them, even in readdirplus), then
+ * the listing; offsets are positions + 1. */
+static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			   struct fuse_file_info *fi, int plus)
+{
+	struct rctx *c = CTX(req);
+	struct rlist *l = LIST_OF(fi);
+	char *buf = malloc(size);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	size_t used = 0;
+	for (size_t i = (size_t)off; i < l->n + 2; i++) {
+		const char *name = i == 0 ? "." : i == 1 ? ".." : l->v[i - 2].name;
+		struct fuse_entry_param e = { .attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT };
+		e.attr = i < 2 ? (struct stat){ .st_ino = ino, .st_mode = S_IFDIR } : l->v[i - 2].st;
+		size_t len;
+		if (plus) {
+			len = fuse_add_direntry_plus(req, buf + used, size - used, name, &e,
+						     (off_t)i + 1);
+		} else {
+			e.attr.st_ino = i < 2 ? ino : 0xffffffffu;  /* unknown: lookup gives it */
+			len = fuse_add_direntry(req, buf + used, size - used, name, &e.attr,
+						(off_t)i + 1);
+		}
+		if (len > size - used)
+			break;
+		if (plus && i >= 2) {
+			/* the entry is in the buffer: it takes a lookup now */
+			e.ino = rnodes_lookup(c->nodes, ino, name);
+			if (!e.ino)
+				break;
+			e.attr.st_ino = e.ino;
+			fuse_add_direntry_plus(req, buf + used, size - used, name, &e, (off_t)i + 1);
+		}
+		used += len;
+	}
+	fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+static void r_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 0);
+}
+
+static void r_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			  struct fuse_file_info *fi)
+{
+	readdir_common(req, ino, size, off, fi, 1);
+}
+
+static void r_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	list_free(LIST_OF(fi));
+	fuse_reply_err(req, 0);
+}
+
+static int load(struct lf_regview *v, const char *path, struct rfile *f)
 {
 	free(f->buf);
 	f->buf = NULL;
-	int rc = lf_regview_read(VIEW(), f->path, &f->buf, &f->len);
+	int rc = lf_regview_read(v, path, &f->buf, &f->len);
 	f->cap = f->len;
 	return rc;
 }
 
-static int open_file(const char *path, struct fuse_file_info *fi, int created)
+static struct rfile *open_file(struct lf_regview *v, const char *path, uint64_t ino, int flags,
+			       int created, int *rc)
 {
 	struct rfile *f = calloc(1, sizeof *f);
-	if (!f || !(f->path = strdup(path))) {
+	*rc = f ? 0 : -ENOMEM;
+	if (!f)
+		return NULL;
+	f->ino = ino;
+	if (created || (flags & O_TRUNC))
+		f->dirty = (flags & O_TRUNC) != 0;
+	else
+		*rc = load(v, path, f);
+	if (*rc) {
+		free(f->buf);
 		free(f);
-		return -ENOMEM;
+		return NULL;
 	}
-	int rc = 0;
-	if (created || (fi->flags & O_TRUNC)) {
-		f->dirty = (fi->flags & O_TRUNC) != 0;
-	} else {
-		rc = load(f);
-	}
-	if (rc) {
-		free(f->path);
-		free(f);
-		return rc;
-	}
-	fi->fh = (uint64_t)(uintptr_t)f;
-	fi->direct_io = 1;       /* reads come from the buffer, whatever the size said */
-	return 0;
+	return f;
 }
 
-static int r_open(const char *path, struct fuse_file_info *fi)
+static void r_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	struct lf_regview *v = CTX(req)->v;
+	char *p = path_of(req, ino, NULL);
+	if (!p)
+		return;
 	struct stat st;
-	int rc = lf_regview_stat(VIEW(), path, &st);
+	int rc = lf_regview_stat(v, p, &st);
 	if (!rc && S_ISDIR(st.st_mode))
 		rc = -EISDIR;
 	if (!rc && (fi->flags & O_ACCMODE) != O_RDONLY && !(st.st_mode & 0200))
 		rc = -EROFS;
-	return rc ? rc : open_file(path, fi, 0);
+	struct rfile *f = rc ? NULL : open_file(v, p, ino, fi->flags, 0, &rc);
+	free(p);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->direct_io = 1;       /* reads come from the buffer, whatever the size said */
+	if (fuse_reply_open(req, fi)) {
+		free(f->buf);
+		free(f);
+	}
 }
 
-static int r_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+static void r_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		     struct fuse_file_info *fi)
 {
 	(void)mode;
-	int rc = lf_regview_create(VIEW(), path);
-	return rc ? rc : open_file(path, fi, 1);
+	struct rctx *c = CTX(req);
+	char *p = path_of(req, parent, name);
+	if (!p)
+		return;
+	struct fuse_entry_param e = { .attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT };
+	int rc = lf_regview_create(c->v, p);
+	if (!rc)
+		rc = lf_regview_stat(c->v, p, &e.attr);
+	if (!rc && !(e.ino = rnodes_lookup(c->nodes, parent, name)))
+		rc = -ENOMEM;
+	struct rfile *f = rc ? NULL : open_file(c->v, p, e.ino, fi->flags, 1, &rc);
+	free(p);
+	if (rc) {
+		if (e.ino)
+			rnodes_forget(c->nodes, e.ino, 1);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	e.attr.st_ino = e.ino;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->direct_io = 1;
+	if (fuse_reply_create(req, &e, fi)) {
+		rnodes_forget(c->nodes, e.ino, 1);
+		free(f);
+	}
 }
 
-#define FILE_OF(fi) ((struct rfile *)(uintptr_t)(fi)->fh)
-
-static int r_read(const char *path, char *buf, size_t size, off_t off, struct fuse_file_info *fi)
+static void r_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		   struct fuse_file_info *fi)
 {
-	(void)path;
+	(void)ino;
 	struct rfile *f = FILE_OF(fi);
-	if ((size_t)off >= f->len)
-		return 0;
-	size_t n = f->len - (size_t)off < size ? f->len - (size_t)off : size;
-	memcpy(buf, f->buf + off, n);
-	return (int)n;
+	size_t n = (size_t)off >= f->len ? 0
+		   : f->len - (size_t)off < size ? f->len - (size_t)off : size;
+	fuse_reply_buf(req, n ? f->buf + off : NULL, n);
 }
 
 static int reserve(struct rfile *f, size_t need)
@@ -136,145 +342,230 @@ static int reserve(struct rfile *f, size_t need)
 	return 0;
 }
 
-static int r_write(const char *path, const char *buf, size_t size, off_t off,
-		   struct fuse_file_info *fi)
+/* Set f's size, zeros filling a gap. */
+static int resize(struct rfile *f, size_t size)
 {
-	(void)path;
+	int rc = reserve(f, size);
+	if (rc)
+		return rc;
+	if (size > f->len)
+		memset(f->buf + f->len, 0, size - f->len);
+	f->len = size;
+	f->dirty = 1;
+	return 0;
+}
+
+static void r_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)ino;
 	struct rfile *f = FILE_OF(fi);
 	if (fi->flags & O_APPEND)
 		off = (off_t)f->len;
-	int rc = reserve(f, (size_t)off + size);
-	if (rc)
-		return rc;
-	if ((size_t)off > f->len)
-		memset(f->buf + f->len, 0, (size_t)off - f->len);
+	size_t end = (size_t)off + size;
+	int rc = end > f->len ? resize(f, end) : 0;
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	memcpy(f->buf + off, buf, size);
-	if ((size_t)off + size > f->len)
-		f->len = (size_t)off + size;
 	f->dirty = 1;
-	return (int)size;
+	fuse_reply_write(req, size);
 }
 
-static int commit(struct rfile *f)
+static int commit(fuse_req_t req, struct rfile *f)
 {
 	if (!f->dirty)
 		return 0;
-	int rc = lf_regview_write(VIEW(), f->path, f->buf ? f->buf : "", f->len);
+	char *p;
+	int rc = rnodes_path(CTX(req)->nodes, f->ino, NULL, &p);
+	if (!rc) {
+		rc = lf_regview_write(CTX(req)->v, p, f->buf ? f->buf : "", f->len);
+		free(p);
+	}
 	if (rc == 0)
 		f->dirty = 0;
 	return rc;
 }
 
-static int r_flush(const char *path, struct fuse_file_info *fi)
+static void r_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)path;
-	return commit(FILE_OF(fi));
+	(void)ino;
+	fuse_reply_err(req, -commit(req, FILE_OF(fi)));
 }
 
-static int r_fsync(const char *path, int datasync, struct fuse_file_info *fi)
+static void r_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
-	(void)path;
+	(void)ino;
 	(void)datasync;
-	return commit(FILE_OF(fi));
+	fuse_reply_err(req, -commit(req, FILE_OF(fi)));
 }
 
-static int r_release(const char *path, struct fuse_file_info *fi)
+static void r_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)path;
+	(void)ino;
 	struct rfile *f = FILE_OF(fi);
-	commit(f);               /* flush said how it went */
+	commit(req, f);          /* flush said how it went */
 	free(f->buf);
-	free(f->path);
 	free(f);
-	return 0;
+	fuse_reply_err(req, 0);
 }
 
-static int r_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+/* Size (truncate) through the open file or by path; times are the keys'
+ * own: setting them is accepted and has no effect (touch must work). */
+static void r_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		      struct fuse_file_info *fi)
 {
-	struct rfile tmp = { .path = (char *)path }, *f = fi ? FILE_OF(fi) : &tmp;
-	int rc = fi ? 0 : load(f);
-	if (!rc)
-		rc = reserve(f, (size_t)size);
-	if (!rc && (size_t)size > f->len)
-		memset(f->buf + f->len, 0, (size_t)size - f->len);
-	if (!rc) {
-		f->len = (size_t)size;
-		f->dirty = 1;
+	struct lf_regview *v = CTX(req)->v;
+	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
+		fuse_reply_err(req, EPERM);
+		return;
 	}
-	if (!rc && !fi)
-		rc = commit(f);
-	if (!fi)
-		free(tmp.buf);
-	return rc;
+	char *p = path_of(req, ino, NULL);
+	if (!p)
+		return;
+	int rc = 0;
+	if (to_set & FUSE_SET_ATTR_SIZE) {
+		struct rfile tmp = { .ino = ino }, *f = fi ? FILE_OF(fi) : &tmp;
+		rc = fi ? 0 : load(v, p, f);
+		if (!rc)
+			rc = resize(f, (size_t)attr->st_size);
+		if (!rc && !fi)
+			rc = commit(req, f);
+		if (!fi)
+			free(tmp.buf);
+	}
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_attr(req, ino, p);
+	free(p);
 }
 
-static int r_unlink(const char *path)
+/* A change by name in PARENT: fn on the path, nodes told after. */
+static void by_name(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    int (*fn)(struct lf_regview *, const char *))
 {
-	return lf_regview_unlink(VIEW(), path);
+	char *p = path_of(req, parent, name);
+	if (!p)
+		return;
+	int rc = fn(CTX(req)->v, p);
+	free(p);
+	if (!rc)
+		rnodes_unlink(CTX(req)->nodes, parent, name);
+	fuse_reply_err(req, -rc);
 }
 
-static int r_mkdir(const char *path, mode_t mode)
+static void r_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	by_name(req, parent, name, lf_regview_unlink);
+}
+
+static void r_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	by_name(req, parent, name, lf_regview_rmdir);
+}
+
+static void r_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	(void)mode;
-	return lf_regview_mkdir(VIEW(), path);
+	char *p = path_of(req, parent, name);
+	if (!p)
+		return;
+	int rc = lf_regview_mkdir(CTX(req)->v, p);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		reply_entry(req, parent, name, p);
+	free(p);
 }
 
-static int r_rmdir(const char *path)
+static void r_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		     const char *newname, unsigned int flags)
 {
-	return lf_regview_rmdir(VIEW(), path);
+	struct rctx *c = CTX(req);
+	char *from = path_of(req, parent, name);
+	char *to = from ? path_of(req, newparent, newname) : NULL;
+	if (!to) {
+		free(from);
+		return;
+	}
+	int rc = lf_regview_rename(c->v, from, to, flags);
+	if (!rc)
+		rnodes_rename(c->nodes, parent, name, newparent, newname);
+	free(from);
+	free(to);
+	fuse_reply_err(req, -rc);
 }
 
-static int r_rename(const char *from, const char *to, unsigned int flags)
+static void reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 {
-	return lf_regview_rename(VIEW(), from, to, flags);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
 }
 
-static int r_getxattr(const char *path, const char *name, char *value, size_t size)
+static void r_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
-	return (int)lf_regview_getxattr(VIEW(), path, name, value, size);
+	char *p = path_of(req, ino, NULL);
+	char *buf = p && size ? malloc(size) : NULL;
+	if (p && size && !buf)
+		fuse_reply_err(req, ENOMEM);
+	else if (p)
+		reply_sized(req, lf_regview_getxattr(CTX(req)->v, p, name, buf, size), buf, size);
+	free(buf);
+	free(p);
 }
 
-static int r_listxattr(const char *path, char *list, size_t size)
+static void r_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	return (int)lf_regview_listxattr(VIEW(), path, list, size);
+	char *p = path_of(req, ino, NULL);
+	char *buf = p && size ? malloc(size) : NULL;
+	if (p && size && !buf)
+		fuse_reply_err(req, ENOMEM);
+	else if (p)
+		reply_sized(req, lf_regview_listxattr(CTX(req)->v, p, buf, size), buf, size);
+	free(buf);
+	free(p);
 }
 
-static int r_setxattr(const char *path, const char *name, const char *value, size_t size,
-		      int flags)
+static void r_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+		       size_t size, int flags)
 {
 	(void)flags;
-	return lf_regview_setxattr(VIEW(), path, name, value, size);
+	char *p = path_of(req, ino, NULL);
+	if (p)
+		fuse_reply_err(req, -lf_regview_setxattr(CTX(req)->v, p, name, value, size));
+	free(p);
 }
 
-/* Times are the keys' own; setting them is accepted and has no effect
- * (touch on a value must work). */
-static int r_utimens(const char *path, const struct timespec tv[2], struct fuse_file_info *fi)
+static void r_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)tv;
-	(void)fi;
-	struct stat st;
-	return lf_regview_stat(VIEW(), path, &st);
-}
-
-static void *r_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
-{
+	(void)userdata;
 	/* O_TRUNC comes with the open, not as a truncate before it: a value
 	 * is emptied only if what is written after parses */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
-	cfg->entry_timeout = 1;
-	cfg->attr_timeout = 1;
-	cfg->negative_timeout = 0;
-	cfg->direct_io = 1;
-	cfg->nullpath_ok = 0;
-	return fuse_get_context()->private_data;
+	if (conn->capable & FUSE_CAP_READDIRPLUS)
+		conn->want |= FUSE_CAP_READDIRPLUS;
+	conn->want &= ~(unsigned)FUSE_CAP_READDIRPLUS_AUTO;  /* always plus: a walk stats all */
 }
 
-static const struct fuse_operations ops = {
+static const struct fuse_lowlevel_ops ops = {
 	.init = r_init,
+	.lookup = r_lookup,
+	.forget = r_forget,
+	.forget_multi = r_forget_multi,
 	.getattr = r_getattr,
-	.readdir = r_readdir,
+	.setattr = r_setattr,
 	.readlink = r_readlink,
+	.mkdir = r_mkdir,
+	.unlink = r_unlink,
+	.rmdir = r_rmdir,
+	.rename = r_rename,
 	.open = r_open,
 	.create = r_create,
 	.read = r_read,
@@ -282,54 +573,67 @@ static const struct fuse_operations ops = {
 	.flush = r_flush,
 	.fsync = r_fsync,
 	.release = r_release,
-	.truncate = r_truncate,
-	.unlink = r_unlink,
-	.mkdir = r_mkdir,
-	.rmdir = r_rmdir,
-	.rename = r_rename,
+	.opendir = r_opendir,
+	.readdir = r_readdir,
+	.readdirplus = r_readdirplus,
+	.releasedir = r_releasedir,
 	.getxattr = r_getxattr,
 	.listxattr = r_listxattr,
 	.setxattr = r_setxattr,
-	.utimens = r_utimens,
 };
+
+struct lf_regfs_mount {
+	struct rctx c;
+	struct fuse_session *se;
+	struct lf_fuse_thread *t;
+};
+
+static struct lf_regfs_mount *mount_new(struct lf_regview *v, const struct lf_regfs_opts *o,
+					const char *prog)
+{
+	struct lf_regfs_mount *m = calloc(1, sizeof *m);
+	if (!m || !(m->c.nodes = rnodes_new())) {
+		free(m);
+		return NULL;
+	}
+	m->c.v = v;
+	char *argv[4];
+	struct fuse_args args = lf_fuse_args(argv, prog, o->debug, o->fuse_opts);
+	m->se = fuse_session_new(&args, &ops, sizeof ops, &m->c);
+	fuse_opt_free_args(&args);
+	if (!m->se) {
+		rnodes_free(m->c.nodes);
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+static void mount_free(struct lf_regfs_mount *m)
+{
+	fuse_session_destroy(m->se);
+	rnodes_free(m->c.nodes);
+	free(m);
+}
 
 int lf_regfs_run(struct lf_regview *v, const struct lf_regfs_opts *o)
 {
-	char *argv[4];
-	struct fuse_args args = lf_fuse_args(argv, "regfs", o->debug, o->fuse_opts);
-	struct fuse *fu = fuse_new(&args, &ops, sizeof ops, v);
-	int status = 1;
-	if (fu) {
-		/* the high-level loop would only add a cache-cleaning thread,
-		 * which regfs does not use (paths are not remembered) */
-		status = lf_fuse_serve(fuse_get_session(fu), "regfs", o->mountpoint,
-				       o->foreground, o->single_thread);
-		fuse_destroy(fu);
-	}
-	fuse_opt_free_args(&args);
+	struct lf_regfs_mount *m = mount_new(v, o, "regfs");
+	if (!m)
+		return 1;
+	int status = lf_fuse_serve(m->se, "regfs", o->mountpoint, o->foreground, o->single_thread);
+	mount_free(m);
 	return status;
 }
-
-struct lf_regfs_mount {
-	struct fuse *fu;
-	struct lf_fuse_thread *t;
-};
 
 int lf_regfs_start(struct lf_regview *v, const struct lf_regfs_opts *o, int max_threads,
 		   struct lf_regfs_mount **out)
 {
-	struct lf_regfs_mount *m = calloc(1, sizeof *m);
+	struct lf_regfs_mount *m = mount_new(v, o, "layerd");
 	if (!m)
 		return -1;
-	char *argv[4];
-	struct fuse_args args = lf_fuse_args(argv, "layerd", o->debug, o->fuse_opts);
-	m->fu = fuse_new(&args, &ops, sizeof ops, v);
-	fuse_opt_free_args(&args);
-	if (!m->fu || lf_fuse_serve_start(fuse_get_session(m->fu), "layerd", o->mountpoint,
-					  max_threads, &m->t)) {
-		if (m->fu)
-			fuse_destroy(m->fu);
-		free(m);
+	if (lf_fuse_serve_start(m->se, "layerd", o->mountpoint, max_threads, &m->t)) {
+		mount_free(m);
 		return -1;
 	}
 	*out = m;
@@ -341,6 +645,5 @@ void lf_regfs_stop(struct lf_regfs_mount *m)
 	if (!m)
 		return;
 	lf_fuse_serve_stop(m->t);
-	fuse_destroy(m->fu);
-	free(m);
+	mount_free(m);
 }

@@ -82,24 +82,20 @@ int lf_reg_stack(void *ctx, const char *name, const struct lf_copy *copies, int 
 
 /* One hive of the union, if a layer has it. */
 static int add_one(struct lf_regview *v, struct lf_union *u, const struct lf_merge *m,
-		   const char *path, const char *mount, const char *upper, struct lf_err *err)
+		   const char *path, const char *mount, const char *upper,
+		   struct lf_hive_cache *cache, struct lf_err *err)
 {
-	struct lf_copy *copies;
-	int n;
-	int rc = lf_union_copies(u, path, &copies, &n);
+	struct lf_hive *h;
+	int rc = lf_hive_cache_compose(cache, u, m, path, &h, err);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc)
-		return lf_err_set(err, -rc, "%s: cannot read it from the layers: %s", path,
-				  strerror(-rc));
-	struct lf_hive *h;
-	rc = lf_reg_compose(copies, n, m, path, &h, err);
-	lf_union_copies_free(copies, n);
-	if (rc)
 		return rc;
 	char frag[4096];
-	if (upper && snprintf(frag, sizeof frag, "%s/%s", upper, path) >= (int)sizeof frag)
+	if (upper && snprintf(frag, sizeof frag, "%s/%s", upper, path) >= (int)sizeof frag) {
+		lf_hive_free(h);
 		return lf_err_set(err, ENAMETOOLONG, "%s: path too long", upper);
+	}
 	rc = lf_regview_add(v, mount, h, upper ? frag : NULL, err);
 	return rc ? rc : 1;
 }
@@ -173,6 +169,7 @@ struct adding {
 	struct lf_union *u;
 	const struct lf_merge *m;
 	const char *upper;
+	struct lf_hive_cache *cache;
 	struct lf_err *err;
 	int added;
 };
@@ -180,7 +177,7 @@ struct adding {
 static int add_place(void *ctx, const char *path, const char *mount)
 {
 	struct adding *a = ctx;
-	int rc = add_one(a->v, a->u, a->m, path, mount, a->upper, a->err);
+	int rc = add_one(a->v, a->u, a->m, path, mount, a->upper, a->cache, a->err);
 	if (rc < 0)
 		return rc;
 	a->added += rc;
@@ -188,7 +185,7 @@ static int add_place(void *ctx, const char *path, const char *mount)
 }
 
 int lf_regview_add_union(struct lf_regview *v, struct lf_union *u, const struct lf_merge *m,
-			 const char *upper, struct lf_err *err)
+			 const char *upper, struct lf_hive_cache *cache, struct lf_err *err)
 {
 	struct users *us = calloc(1, sizeof *us);
 	struct lf_attr a;
@@ -198,7 +195,7 @@ int lf_regview_add_union(struct lf_regview *v, struct lf_union *u, const struct 
 		lf_union_readdir(u, a.ino, 0, 0, collect_user, us);
 		lf_union_forget(u, a.ino, 1);
 	}
-	struct adding ad = { v, u, m, upper, err, 0 };
+	struct adding ad = { v, u, m, upper, cache, err, 0 };
 	int rc = each_place(us, add_place, &ad);
 	free(us);
 	return rc ? -1 : ad.added;

@@ -224,7 +224,7 @@ int main(int argc, char **argv)
 		c.stack.parents = c.parents;
 		c.stack.nparents = c.nparents;
 		rc = lf_union_open(&c.stack, NULL, &u, &err);
-		int n = rc ? 0 : lf_regview_add_union(v, u, m, c.upper, &err);
+		int n = rc ? 0 : lf_regview_add_union(v, u, m, c.upper, NULL, &err);
 		if (!rc && n < 0)
 			rc = 1;
 		else if (!rc && n == 0)

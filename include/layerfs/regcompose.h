@@ -36,10 +36,27 @@ int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m
  * is the struct lf_merge (NULL: the built-in rules). */
 int lf_reg_stack(void *ctx, const char *name, const struct lf_copy *copies, int n, void **out,
 		 size_t *len, struct lf_err *err);
+/* Merged hives kept for the stacks that use them, so that a host serving
+ * many sessions of one stack reads, merges and holds each hive once.
+ * Thread-safe; one set of merge rules per cache. */
+struct lf_hive_cache;
+struct lf_hive_cache *lf_hive_cache_new(void);
+void lf_hive_cache_free(struct lf_hive_cache *c);
+/* The hive at PATH of the union, its copies merged and frozen: the one
+ * made before for the same copies of the same layer files, or made now
+ * and kept (c NULL: made, not kept). A reference for the caller; -ENOENT
+ * (err not set) when no layer has it. */
+int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const struct lf_merge *m,
+			  const char *path, struct lf_hive **out, struct lf_err *err);
+/* Hives no view holds any more are let go (the cache does so itself
+ * when it adds one); how many. */
+int lf_hive_cache_trim(struct lf_hive_cache *c);
+
 /* Show every hive the union's layers have, merged, in the view; with
- * upper, changes go to fragments at the same paths under it. Returns how
- * many hives were added, or -1 with err set. */
+ * upper, changes go to fragments at the same paths under it; cache:
+ * where merged hives are shared (NULL: none). Returns how many hives
+ * were added, or -1 with err set. */
 int lf_regview_add_union(struct lf_regview *v, struct lf_union *u, const struct lf_merge *m,
-			 const char *upper, struct lf_err *err);
+			 const char *upper, struct lf_hive_cache *cache, struct lf_err *err);
 
 #endif

@@ -55,9 +55,12 @@ struct lf_union;
 
 /* One layer's copy of a merged file, read whole. */
 struct lf_copy {
-	const void *data;
+	const void *data;        /* NULL from lf_union_copy_stamps */
 	size_t len;
 	const char *layer;       /* the layer's name, for messages */
+	const char *file;        /* the layer's file */
+	uint64_t ino;            /* which file of that layer */
+	struct timespec mtime;
 };
 
 struct lf_union_opts {
@@ -139,6 +142,9 @@ int lf_union_file_merged(const struct lf_ufile *f);
  * -ENOENT if no layer has it. */
 int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n);
 void lf_union_copies_free(struct lf_copy *copies, int n);
+/* The same without the data: which layer files hold a copy, and which
+ * copy, so that a cache can tell the same stack's hive at no cost. */
+int lf_union_copy_stamps(struct lf_union *u, const char *path, struct lf_copy **copies, int *n);
 /* Symlink target made to point inside the merged view: a target rooted at
  * the layer ("C:\x") becomes relative to the link's folder. */
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size);

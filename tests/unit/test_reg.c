@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "helpers.h"
 #include "layerfs/hive.h"
@@ -342,9 +343,68 @@ START_TEST(index_follows_changes)
 }
 END_TEST
 
+/* Two views on one frozen hive: each change copies only the keys on its
+ * path, the other view and the hive itself still show the layers as they
+ * are; big keys stay searchable, descriptors are stored once. */
+START_TEST(views_share_a_frozen_hive)
+{
+	struct lf_hive *low = calloc(1, sizeof *low);
+	low->root = lf_rkey_new("ROOT", 1000);
+	char n[32];
+	static const uint8_t sd[] = { 1, 0, 4, 0x80, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+	for (int i = 0; i < 40; i++) {
+		snprintf(n, sizeof n, "Key%d", i);
+		struct lf_rkey *k = mk(low->root, n);
+		k->sd = malloc(sizeof sd);
+		memcpy(k->sd, sd, sizeof sd);
+		k->sdlen = sizeof sd;
+		snprintf(n, sizeof n, "Val%d", i);
+		setdword(mk(low->root, "Many"), n, (uint32_t)i);
+	}
+	setstr(mk(low->root, "Key7\\Deep\\Deeper"), "v", REG_SZ, "lower");
+	ck_assert_int_eq(lf_hive_freeze(low), 0);
+	ck_assert(low->root->frozen && mk(low->root, "Key7\\Deep")->frozen);
+	ck_assert_ptr_eq(mk(low->root, "KEY3")->sd, mk(low->root, "key39")->sd);
+	ck_assert_uint_eq(dword(mk(low->root, "many"), "VAL33"), 33);
+
+	struct lf_regview *a, *b;
+	struct lf_err err = {0};
+	ck_assert_int_eq(lf_regview_new(NULL, NULL, NULL, &a), 0);
+	ck_assert_int_eq(lf_regview_new(NULL, NULL, NULL, &b), 0);
+	ck_assert_int_eq(lf_regview_add(a, "HKLM/SOFTWARE", lf_hive_ref(low), th_path("fa/SOFTWARE"),
+					&err), 0);
+	ck_assert_int_eq(lf_regview_add(b, "HKLM/SOFTWARE", low, th_path("fb/SOFTWARE"), &err), 0);
+	ck_assert_int_eq(lf_regview_write(a, "/HKLM/SOFTWARE/Key7/Deep/Deeper/v", "mine\n", 5), 0);
+	ck_assert_int_eq(lf_regview_unlink(a, "/HKLM/SOFTWARE/Many/Val5"), 0);
+	ck_assert_int_eq(lf_regview_rename(a, "/HKLM/SOFTWARE/Key8", "/HKLM/SOFTWARE/Key7/Moved", 0), 0);
+	ck_assert_int_eq(lf_regview_rmdir(a, "/HKLM/SOFTWARE/Key9"), 0);
+	char *text;
+	size_t tl;
+	ck_assert_int_eq(lf_regview_read(a, "/HKLM/SOFTWARE/Key7/Deep/Deeper/v", &text, &tl), 0);
+	ck_assert(tl == 5 && !memcmp(text, "mine\n", 5));
+	free(text);
+	ck_assert_int_eq(lf_regview_read(b, "/HKLM/SOFTWARE/key7/deep/deeper/V", &text, &tl), 0);
+	ck_assert(tl == 6 && !memcmp(text, "lower\n", 6));
+	free(text);
+	struct stat st;
+	ck_assert_int_eq(lf_regview_stat(a, "/HKLM/SOFTWARE/Many/Val5", &st), -ENOENT);
+	ck_assert_int_eq(lf_regview_stat(b, "/HKLM/SOFTWARE/Many/Val5", &st), 0);
+	ck_assert_int_eq(lf_regview_stat(a, "/HKLM/SOFTWARE/Key7/Moved", &st), 0);
+	ck_assert_int_eq(lf_regview_stat(a, "/HKLM/SOFTWARE/Key8", &st), -ENOENT);
+	ck_assert_int_eq(lf_regview_stat(b, "/HKLM/SOFTWARE/Key8", &st), 0);
+	ck_assert_int_eq(lf_regview_stat(b, "/HKLM/SOFTWARE/Key9", &st), 0);
+	ck_assert_int_eq(lf_regview_stat(b, "/HKLM/SOFTWARE/Key7/Moved", &st), -ENOENT);
+	lf_regview_free(a);
+	/* b still reads the shared hive after a is gone */
+	ck_assert_int_eq(lf_regview_stat(b, "/HKLM/SOFTWARE/Key39", &st), 0);
+	lf_regview_free(b);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = { merge_rules, writer_round_trip, names_round_trip,
-				       text_round_trip, view_changes, index_follows_changes };
+				       text_round_trip, view_changes, index_follows_changes,
+				       views_share_a_frozen_hive };
 	return th_run_suite("reg", tests, sizeof tests / sizeof tests[0]);
 }

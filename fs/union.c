@@ -279,8 +279,10 @@ int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
 		n->dir = prefetch_take(u->prefetch, n->ino);
 		if (!n->dir)
 			rc = udir_build(u, n->refs, n->nrefs, &n->dir);
-		if (!rc)
+		if (!rc) {
 			prefetch_children(u->prefetch, n->dir);
+			dirkeep_built(u, n);
+		}
 	}
 	*out = n->dir;
 	if (rc)
@@ -383,6 +385,8 @@ static int u_lookup(struct lf_union *u, uint64_t parent, const char *name,
 	int rc = node_dir(u, p, &d);
 	const struct uentry *e = rc ? NULL : udir_find(d, name);
 	struct unode *c = e ? node_intern(u, e, p) : NULL;
+	if (!rc && !e)
+		p->negative = 1;         /* the kernel may keep the answer */
 	if (!rc) {
 		pthread_mutex_unlock(&p->lock);
 		/* Linux names stop at 255 bytes: a longer one not found is
@@ -719,6 +723,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 	pthread_rwlock_init(&u->cfg, NULL);
 	pthread_mutex_init(&u->alias_lock, NULL);
 	pthread_mutex_init(&u->stacked_lock, NULL);
+	pthread_mutex_init(&u->keep_lock, NULL);
 	u->layers = calloc((size_t)total, sizeof *u->layers);
 	u->specs = calloc((size_t)total, sizeof *u->specs);
 	u->slot = calloc((size_t)total, sizeof *u->slot);
@@ -839,6 +844,8 @@ void lf_union_close(struct lf_union *u)
 	alias_free(u);
 	stacked_free(u);
 	pthread_mutex_destroy(&u->stacked_lock);
+	pthread_mutex_destroy(&u->keep_lock);
+	free(u->keep);
 	pthread_mutex_destroy(&u->wlock);
 	pthread_rwlock_destroy(&u->cfg);
 	pthread_mutex_destroy(&u->alias_lock);

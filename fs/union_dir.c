@@ -41,6 +41,35 @@ int nameset_find(const struct nameset *s, const char *name)
 	return -1;
 }
 
+/* Arrays cut to what they hold: most folders are small, and a walk keeps
+ * the indexes of every folder the kernel holds. */
+static void nameset_fit(struct nameset *s)
+{
+	size_t n = s->n ? s->n : 1, want = 8;
+	while (want < s->n * 2 + 2)
+		want *= 2;
+	const char **names = realloc(s->names, n * sizeof *names);
+	uint64_t *hashes = realloc(s->hashes, n * sizeof *hashes);
+	if (names)
+		s->names = names;
+	if (hashes)
+		s->hashes = hashes;
+	if (names && hashes)
+		s->cap = n;
+	if (want < s->nslots) {
+		size_t keep = s->nslots;
+		s->nslots = want / 2;    /* grow_slots doubles it back to want */
+		uint32_t *old = s->slots;
+		s->slots = NULL;
+		if (grow_slots(s)) {
+			s->slots = old;  /* no memory to save memory: keep it */
+			s->nslots = keep;
+		} else {
+			free(old);
+		}
+	}
+}
+
 int nameset_add(struct nameset *s, const char *name)
 {
 	if ((s->n + 1) * 2 > s->nslots && grow_slots(s))
@@ -129,7 +158,7 @@ int udir_set_refs(struct uentry *e, const struct lref *refs, int nrefs)
 static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 {
 	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 32;
+		size_t cap = d->cap ? d->cap * 2 : 8;
 		struct uentry *v = realloc(d->v, cap * sizeof *v);
 		if (!v)
 			return -ENOMEM;
@@ -181,7 +210,7 @@ int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 	if (!d)
 		return -ENOMEM;
 	/* blocks grow with the folder: few of them for a big one */
-	lf_arena_init(&d->blocks, 1024, 256 * 1024);
+	lf_arena_init(&d->blocks, 256, 256 * 1024);
 	/* Names hidden from the layers still to come, and the strings they
 	 * point into (kept until the end of the build). */
 	struct nameset hidden = {0};
@@ -249,6 +278,12 @@ int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 	}
 	for (size_t i = 0; i < d->n; i++)
 		d->v[i].ino = union_entry_ino(u, d->v[i].refs[0]);
+	struct uentry *v = realloc(d->v, (d->n ? d->n : 1) * sizeof *v);
+	if (v) {
+		d->v = v;
+		d->cap = d->n ? d->n : 1;
+	}
+	nameset_fit(&d->index);
 	*out = d;
 	return 0;
 }

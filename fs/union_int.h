@@ -82,6 +82,7 @@ struct unode {
 	uint8_t unlinked;        /* its name was deleted through the mount */
 	uint8_t gone;            /* its layers were taken away: stale */
 	uint8_t held;            /* hold_fh keeps an unlinked upper node readable */
+	uint8_t negative;        /* folders: a lookup in it was told "no such name" */
 	uint16_t nrefs;
 	uint64_t hold_fh;
 	struct lref *refs;       /* highest first; changed under lock and the
@@ -123,6 +124,9 @@ struct lf_union {
 	struct merged *merged;        /* built merged files, by node number */
 	struct retired *retired;      /* layers taken out of the set */
 	atomic_uint freed;            /* nodes freed: the heap is trimmed now and then */
+	pthread_mutex_t keep_lock;
+	uint64_t *keep;               /* folders whose index was built last (a ring) */
+	size_t keep_at;
 };
 
 /* Nodes (union.c). node_get marks a node busy; node_put drops that
@@ -135,6 +139,9 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
  * and the caller unlocks it. */
 int node_dir(struct lf_union *u, struct unode *n, struct udir **out);
 int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a);
+/* n's folder index was just built (n->lock held): the index of a folder
+ * built long ago may be let go (union_dirkeep.c). */
+void dirkeep_built(struct lf_union *u, struct unode *n);
 /* For a new layer set (no call runs): a node by number, whatever its
  * state; every node (*out malloc'd; (size_t)-1 without memory). */
 struct unode *union_node_find(struct lf_union *u, uint64_t ino);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "layer_dir_int.h"
+#include "layerfs/safe_path.h"
 
 static int valid_name(const char *name)
 {
@@ -76,9 +77,14 @@ static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
 	if (!rc && (uid != (uid_t)-1 || gid != (gid_t)-1) &&
 	    fchownat(dfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM)
 		rc = -errno;
-	if (!rc && type == S_IFDIR && ((perm & d->umask) || (perm & 07000)) &&
-	    fchmodat(dfd, name, perm, 0) < 0)
-		rc = -errno;
+	if (!rc && type == S_IFDIR && ((perm & d->umask) || (perm & 07000))) {
+		/* through the folder's own fd: a name swapped for a symlink
+		 * meanwhile is refused, not followed */
+		int nfd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		rc = nfd < 0 ? -errno : lf_safe_fchmod(nfd, perm);
+		if (nfd >= 0)
+			close(nfd);
+	}
 	if (!rc)
 		rc = found(d, dfd, dir, name, out);
 	if (rc && fd >= 0) {
@@ -232,18 +238,23 @@ static int dw_rename(struct lf_layer *l, lf_ino dir, const char *name, lf_ino ne
 	return rc;
 }
 
-/* Set what valid says on the file at (dfd, name); flags for the *at()
- * calls that take them. */
-static int set_by_name(int dfd, const char *name, int flags, const struct lf_attr *a,
-		       unsigned valid)
+/* Set what valid says on node fd (O_PATH will do: it is never reopened,
+ * so a device or FIFO is not opened and a symlink is never followed); st
+ * is its fstat; (dfd, name) names it, for a symlink's times. */
+static int set_on_fd(int fd, const struct stat *st, int dfd, const char *name,
+		     const struct lf_attr *a, unsigned valid)
 {
 	int rc = 0;
-	if (valid & LF_SET_MODE)
-		rc = fchmodat(dfd, name, a->mode & 07777, 0) < 0 ? -errno : 0;
+	int link = S_ISLNK(st->st_mode);
+	if (valid & LF_SET_MODE) {
+		rc = lf_safe_fchmod(fd, a->mode & 07777);
+		if (rc == -ELOOP)
+			rc = -EOPNOTSUPP;        /* as chmod of a symlink is on Linux */
+	}
 	if (!rc && (valid & (LF_SET_UID | LF_SET_GID))) {
 		uid_t uid = valid & LF_SET_UID ? a->uid : (uid_t)-1;
 		gid_t gid = valid & LF_SET_GID ? a->gid : (gid_t)-1;
-		rc = fchownat(dfd, name, uid, gid, flags) < 0 ? -errno : 0;
+		rc = fchownat(fd, "", uid, gid, AT_EMPTY_PATH) < 0 ? -errno : 0;
 	}
 	if (!rc && (valid & (LF_SET_ATIME | LF_SET_MTIME | LF_SET_ATIME_NOW | LF_SET_MTIME_NOW))) {
 		struct timespec ts[2] = { { 0, UTIME_OMIT }, { 0, UTIME_OMIT } };
@@ -255,7 +266,12 @@ static int set_by_name(int dfd, const char *name, int flags, const struct lf_att
 			ts[1].tv_nsec = UTIME_NOW;
 		else if (valid & LF_SET_MTIME)
 			ts[1] = a->mtime;
-		rc = utimensat(dfd, name, ts, flags) < 0 ? -errno : 0;
+		char proc[64];
+		snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+		/* the /proc link reaches this very inode; a symlink's own
+		 * times only by its name, never followed */
+		rc = (link ? utimensat(dfd, name, ts, AT_SYMLINK_NOFOLLOW)
+			   : utimensat(AT_FDCWD, proc, ts, 0)) < 0 ? -errno : 0;
 	}
 	return rc;
 }
@@ -281,18 +297,23 @@ static int dw_setattr(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
 			return rc;
 	}
 	char name[NAME_MAX + 1];
-	int owned = 0, dfd;
+	int owned = 0, dfd, nfd = -1;
+	struct stat nst;
 	if (fd >= 0) {
 		dfd = AT_FDCWD;
-		rc = set_by_name(dfd, proc, 0, a, valid);
+		rc = fstat(fd, &nst) < 0 ? -errno : set_on_fd(fd, &nst, AT_FDCWD, proc, a, valid);
 	} else if (ino == DIR_ROOT) {
 		dfd = d->root_fd;
-		rc = set_by_name(dfd, ".", 0, a, valid);
+		rc = fstat(dfd, &nst) < 0 ? -errno : set_on_fd(dfd, &nst, dfd, ".", a, valid);
 	} else {
 		dfd = dirl_parent_fd(d, ino, name, sizeof name, &owned);
 		if (dfd < 0)
 			return dfd;
-		rc = set_by_name(dfd, name, AT_SYMLINK_NOFOLLOW, a, valid);
+		nfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		rc = nfd < 0 || fstat(nfd, &nst) < 0 ? -errno
+		     : set_on_fd(nfd, &nst, dfd, name, a, valid);
+		if (nfd >= 0)
+			close(nfd);
 	}
 	struct stat st;
 	if (!rc && (fd >= 0 ? fstat(fd, &st)
@@ -461,7 +482,14 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 		snprintf(defwork, sizeof defwork, "%s/%s", path, LF_WORK_NAME);
 		workdir = defwork;
 	}
-	wfd = open(workdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	/* the default one through the layer's own fd: the folder opened
+	 * above, not whatever a swap put at that path meanwhile */
+	wfd = workdir == defwork ? lf_safe_open(d->root_fd, LF_WORK_NAME, O_RDONLY | O_DIRECTORY, 0)
+				 : open(workdir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (wfd < 0 && workdir == defwork) {
+		errno = -wfd;            /* lf_safe_open says -errno */
+		wfd = -1;
+	}
 	if (wfd < 0) {
 		rc = lf_err_set(err, errno, "%s: work folder: %s", workdir, strerror(errno));
 		goto fail;

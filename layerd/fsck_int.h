@@ -5,10 +5,6 @@
 #include "layerfs/fsck.h"
 #include "layerfs/repo.h"
 
-/* A personalization layer in use by a session holds an flock on this
- * file in its folder (a token name: the union never shows it). */
-#define LF_SESSION_LOCK ".wh..wh..session"
-
 struct fsck {
 	const struct lf_fsck_opts *o;
 	struct lf_repo *r;

@@ -57,6 +57,18 @@ json_t *session_status(struct daemon *d, const char *user);
  * line (added and removed without a remount). */
 int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err);
 
+/* --- a session's host folders (layerd_upper.c) --- */
+/* REPO/Users (root, 0700), Users/USER (root, 0700), Users/USER/ID (the
+ * user's: C:\ shows as hers) with C:\Users\USER in it, made or checked
+ * through fds from ROOT (rel: "Users/USER/ID"); a symlink or a non-folder
+ * is refused; folders older versions gave the user are taken back. The
+ * session lock is taken (*lockfd). The layer's fd, or -1 with err set. */
+int upper_prepare(struct daemon *d, const char *root, const char *rel, const char *user,
+		  uid_t uid, gid_t gid, int *lockfd, struct lf_err *err);
+/* RUN/USER (the user's, 0700) with the mount points C and REG: 0, or -1
+ * with err set. */
+int run_prepare(const char *run, const char *user, uid_t uid, gid_t gid, struct lf_err *err);
+
 /* --- the socket (layerd_server.c) --- */
 /* Serve requests on fd until a signal asks to stop. */
 int server_run(struct daemon *d, int listen_fd);

@@ -20,8 +20,6 @@
 #include "layerfs/regcompose.h"
 #include "layerfs/union.h"
 
-#define SESSION_LOCK ".wh..wh..session"   /* fsck --repair leaves a locked one be */
-
 struct session {
 	char *user;
 	uid_t uid;
@@ -32,6 +30,7 @@ struct session {
 	uint32_t os_id;
 	char dir[PATH_MAX], c[PATH_MAX + 8], reg[PATH_MAX + 8], upper[PATH_MAX];
 	int lockfd;
+	int upfd;                /* the personalization layer's folder */
 	struct lf_union *u;
 	struct lf_regview *v;
 	struct lf_fuse_mount *cm;
@@ -44,7 +43,7 @@ struct session {
 static struct session *find(struct daemon *d, const char *user)
 {
 	struct session *s = d->sessions;
-	while (s && strcasecmp(s->user, user))
+	while (s && strcmp(s->user, user))
 		s = s->next;
 	return s;
 }
@@ -58,6 +57,8 @@ static void session_free(struct daemon *d, struct session *s)
 	lf_hive_cache_trim(d->hives);  /* the hives of a stack no one uses now */
 	if (s->lockfd >= 0)
 		close(s->lockfd);
+	if (s->upfd >= 0)
+		close(s->upfd);
 	if (s->dir[0]) {
 		rmdir(s->c);
 		rmdir(s->reg);
@@ -158,6 +159,10 @@ static int build_registry(struct daemon *d, struct session *s, struct lf_stack *
 		return rc;
 	struct lf_regview *v = NULL;
 	rc = lf_regview_new(NULL, NULL, NULL, &v) ? lf_err_set(err, ENOMEM, "out of memory") : 0;
+	/* fragments only through the layer's folder fd: never through a link */
+	int fr = rc ? 0 : lf_regview_set_frag_root(v, s->upfd, s->upper);
+	if (fr)
+		rc = lf_err_set(err, -fr, "%s: %s", s->upper, strerror(-fr));
 	int n = rc ? 0 : lf_regview_add_union(v, ro, NULL, s->upper, d->hives, err);
 	lf_union_close(ro);
 	if (!rc && n < 0)
@@ -212,7 +217,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	struct held held = {0};
 	int rc = s ? 0 : lf_err_set(err, ENOMEM, "out of memory");
 	if (!rc) {
-		s->lockfd = -1;
+		s->lockfd = s->upfd = -1;
 		s->user = strdup(req->user);
 		s->uid = pw->pw_uid;
 		s->gid = pw->pw_gid;
@@ -237,30 +242,12 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 			s->groups = g;
 		s->ngroups = rc ? i : i + 1;
 	}
-	/* the personalization layer, made on first login, the user's */
-	char users[PATH_MAX];
-	snprintf(users, sizeof users, "%s/Users", r ? r->root : d->repo);
+	/* the personalization layer, made on first login, with the lock */
 	if (!rc && (size_t)snprintf(s->upper, sizeof s->upper, "%s/%s", r->root, res.upper) >= sizeof s->upper)
 		rc = lf_err_set(err, ENAMETOOLONG, "%s: too long", res.upper);
-	if (!rc)
-		rc = lf_mkdirs(users, 0755, 0, 0, err);
-	if (!rc)
-		rc = lf_mkdirs(s->upper, 0755, s->uid, s->gid, err);
-	/* the user's profile folder, C:\Users\USER, as Windows makes it at a
-	 * first login */
-	char profile[PATH_MAX + 300];
-	snprintf(profile, sizeof profile, "%s/Users", s ? s->upper : "");
-	if (!rc)
-		rc = lf_mkdirs(profile, 0755, 0, 0, err);   /* as the layers have it */
-	snprintf(profile, sizeof profile, "%s/Users/%s", s ? s->upper : "", s ? s->user : "");
-	if (!rc && access(profile, F_OK) < 0)
-		rc = lf_mkdirs(profile, 0700, s->uid, s->gid, err);
-	char lock[PATH_MAX + 32];
-	snprintf(lock, sizeof lock, "%s/%s", s ? s->upper : "", SESSION_LOCK);
-	if (!rc && ((s->lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
-		    flock(s->lockfd, LOCK_EX | LOCK_NB) < 0))
-		rc = lf_err_set(err, EBUSY, "%s: in use by another session (logged in on another "
-				"host?)", s->upper);
+	if (!rc && (s->upfd = upper_prepare(d, r->root, res.upper, s->user, s->uid, s->gid,
+					     &s->lockfd, err)) < 0)
+		rc = -err->code;
 	if (!rc)
 		rc = lf_stack_set_upper(&st, s->upper, NULL, err);
 	struct lf_union_opts uo = union_opts(d);
@@ -268,17 +255,12 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		rc = lf_union_open(&st, &uo, &s->u, err);
 	if (!rc)
 		rc = build_registry(d, s, &st, &s->v, err);
-	/* RUN/USER is the user's alone: nobody else walks into its mounts */
-	if (!rc && (snprintf(s->dir, sizeof s->dir, "%s/%s", d->run, s->user),
-		    lf_mkdirs(d->run, 0755, 0, 0, err) || lf_mkdirs(s->dir, 0700, s->uid, s->gid, err)))
+	if (!rc && run_prepare(d->run, s->user, s->uid, s->gid, err))
 		rc = -err->code;
 	if (!rc) {
-		chmod(s->dir, 0700);
+		snprintf(s->dir, sizeof s->dir, "%s/%s", d->run, s->user);
 		snprintf(s->c, sizeof s->c, "%s/C", s->dir);
 		snprintf(s->reg, sizeof s->reg, "%s/REG", s->dir);
-		rc = lf_mkdirs(s->c, 0755, s->uid, s->gid, err);
-		if (!rc && s->v)
-			rc = lf_mkdirs(s->reg, 0755, s->uid, s->gid, err);
 	}
 	if (!rc)
 		rc = mount_all(d, s, err);
@@ -306,7 +288,7 @@ int session_logoff(struct daemon *d, const char *user, struct lf_err *err)
 {
 	pthread_mutex_lock(&d->lock);
 	struct session **p = &d->sessions;
-	while (*p && strcasecmp((*p)->user, user))
+	while (*p && strcmp((*p)->user, user))
 		p = &(*p)->next;
 	struct session *s = *p;
 	if (s)
@@ -334,7 +316,7 @@ json_t *session_status(struct daemon *d, const char *user)
 	json_t *list = json_array();
 	pthread_mutex_lock(&d->lock);
 	for (struct session *s = d->sessions; s; s = s->next) {
-		if (user && strcasecmp(user, s->user))
+		if (user && strcmp(user, s->user))
 			continue;
 		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:I, s:s, s:s?, s:s, s:O, s:O}",
 			"user", s->user, "uid", (int)s->uid, "machine", s->machine,

@@ -24,7 +24,7 @@ const char *lf_fsck_class_name(enum lf_fsck_class c)
 		"control-file", "path-outside", "missing-file", "wrong-size", "wrong-sha256",
 		"bad-disk", "bad-hive", "token-in-os-layer", "unknown-layer", "two-revisions",
 		"same-priority", "no-os-layer", "user-stack", "token-hides-nothing",
-		"same-as-below", "orphan-file", "temporary", "not-repaired",
+		"same-as-below", "orphan-file", "temporary", "not-repaired", "unsafe-folder",
 	};
 	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
 }

@@ -3,7 +3,10 @@
  * every platform and app layer built on it, newest revisions). A delete
  * token that hides nothing and a copy the layers already hold as it is
  * take space for nothing; a repair removes them, unless a session has the
- * folder in use. */
+ * folder in use. Users/ and Users/USER are root's and closed; a layer that
+ * is a symlink, or not a folder, or on another file system is an error.
+ * Everything goes through folder fds, nothing through a symlink: users
+ * had their layers' folders before, and root must not follow them. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,12 +21,14 @@
 
 #include "fsck_int.h"
 #include "layerfs/layer.h"
+#include "layerfs/safe_path.h"
 #include "layerfs/union.h"
 
 struct pwalk {
 	struct fsck *c;
 	struct lf_union *u;
-	char host[PATH_MAX];     /* the folder on the host */
+	int dfd;                 /* the folder being walked */
+	char host[PATH_MAX];     /* the folder on the host (for messages) */
 	char rel[PATH_MAX];      /* the same, relative to the repository */
 	char path[PATH_MAX];     /* inside the layer ("" at its root) */
 	int repair;
@@ -59,7 +64,7 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 	snprintf(w->rel + rl, sizeof w->rel - rl, "/%s", name);
 	struct stat st;
 	size_t tl = strlen(LF_WHITEOUT_PREFIX);
-	if (lstat(w->host, &st) < 0)
+	if (fstatat(w->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		goto out;
 	if (!strncmp(name, LF_WHITEOUT_PREFIX, tl)) {
 		/* opaque markers, the work folder, the session lock: the union's */
@@ -72,7 +77,7 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 		int rc = lf_union_walk(w->u, below, &a, &held);
 		lf_union_walk_end(w->u, &held);
 		if (rc == -ENOENT) {
-			int fixed = w->repair && unlink(w->host) == 0;
+			int fixed = w->repair && !S_ISDIR(st.st_mode) && unlinkat(w->dfd, name, 0) == 0;
 			fsck_report(w->c, LF_FSCK_TOKEN_UNUSED, 0, fixed, 0, w->rel + 1,
 				    "a delete token for %s, which no layer below has%s", below,
 				    fixed ? ": removed" : "");
@@ -81,7 +86,14 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 	}
 	snprintf(w->path + pl, sizeof w->path - pl, "%s%s", pl ? "/" : "", name);
 	if (S_ISDIR(st.st_mode)) {
-		walk(w, opaque);
+		int fd = lf_safe_open(w->dfd, name, O_RDONLY | O_DIRECTORY, 0);
+		if (fd >= 0) {
+			int up = w->dfd;
+			w->dfd = fd;
+			walk(w, opaque);
+			w->dfd = up;
+			close(fd);
+		}
 	} else if (S_ISREG(st.st_mode) && !opaque) {
 		/* a copy the layers hold byte for byte, with its mode and owner */
 		struct lf_attr a;
@@ -89,9 +101,17 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 		int found = lf_union_walk(w->u, w->path, &a, &held) == 0;
 		int fd = found && S_ISREG(a.mode) && a.size == (uint64_t)st.st_size &&
 			 (a.mode & 07777) == (st.st_mode & 07777) && a.uid == st.st_uid &&
-			 a.gid == st.st_gid ? open(w->host, O_RDONLY | O_CLOEXEC) : -1;
+			 a.gid == st.st_gid
+			 ? lf_safe_open(w->dfd, name, O_RDONLY | O_NONBLOCK, 0) : -1;
+		struct stat fst;
+		/* the very file looked at, not one put in its place meanwhile */
+		if (fd >= 0 && (fstat(fd, &fst) < 0 || fst.st_ino != st.st_ino ||
+				fst.st_dev != st.st_dev)) {
+			close(fd);
+			fd = -1;
+		}
 		if (fd >= 0 && same_bytes(w->u, a.ino, fd, a.size)) {
-			int fixed = w->repair && unlink(w->host) == 0;
+			int fixed = w->repair && unlinkat(w->dfd, name, 0) == 0;
 			fsck_report(w->c, LF_FSCK_SAME_AS_BELOW, 0, fixed, (uint64_t)st.st_size,
 				    w->rel + 1, "the layers below hold this file as it is (%lld "
 				    "bytes)%s", (long long)st.st_size, fixed ? ": removed" : "");
@@ -110,13 +130,15 @@ static void walk(struct pwalk *w, int opaque)
 {
 	if (w->depth > 256)
 		return;
-	DIR *d = opendir(w->host);
-	if (!d)
+	int fd = fcntl(w->dfd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
 		return;
+	}
 	/* an opaque folder shows nothing below: its copies are needed */
-	char marker[PATH_MAX + 64];
-	snprintf(marker, sizeof marker, "%s/%s", w->host, LF_OPAQUE_NAME);
-	opaque |= access(marker, F_OK) == 0;
+	opaque |= faccessat(w->dfd, LF_OPAQUE_NAME, F_OK, AT_SYMLINK_NOFOLLOW) == 0;
 	char **names = NULL;
 	size_t n = 0;
 	struct dirent *e;
@@ -172,11 +194,51 @@ static int open_below(struct fsck *c, const struct lf_repo_layer *os, struct lf_
 	return rc;
 }
 
-static void check_one(struct fsck *c, const char *user, const char *name)
+/* Folder fd (REL in messages) is root's and closed to others; --repair
+ * makes it so. */
+static void check_closed(struct fsck *c, int fd, const char *rel)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0 || (st.st_uid == 0 && st.st_gid == 0 && !(st.st_mode & 077)))
+		return;
+	int fixed = c->o->repair && fchown(fd, 0, 0) == 0 && fchmod(fd, st.st_mode & 07700) == 0;
+	fsck_report(c, LF_FSCK_UNSAFE, 1, fixed, 0, rel, "%04o %u:%u: users must not reach "
+		    "personalization layers on the host (root's, 0700 wanted)%s",
+		    (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid, (unsigned)st.st_gid,
+		    fixed ? ": fixed" : "");
+}
+
+/* Open NAME in dirfd as a folder for the check, or report why it is not. */
+static int open_folder(struct fsck *c, int dirfd, const char *name, const char *rel,
+		       const char *what)
+{
+	int fd = lf_safe_open(dirfd, name, O_RDONLY | O_DIRECTORY, 0);
+	if (fd == -ELOOP) {
+		int fixed = c->o->repair && unlinkat(dirfd, name, 0) == 0;
+		fsck_report(c, LF_FSCK_UNSAFE, 1, fixed, 0, rel, "a symlink where %s should be "
+			    "(root would follow it)%s", what, fixed ? ": removed" : "");
+	} else if (fd == -ENOTDIR) {
+		fsck_report(c, LF_FSCK_UNSAFE, 1, 0, 0, rel, "not a folder, where %s should be",
+			    what);
+	}
+	return fd;
+}
+
+static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, const char *name)
 {
 	char rel[PATH_MAX], host[PATH_MAX * 2];
 	snprintf(rel, sizeof rel, "Users/%.2000s/%.1000s", user, name);
 	snprintf(host, sizeof host, "%s/%s", c->r->root, rel);
+	int lfd = open_folder(c, hfd, name, rel, "a personalization layer");
+	if (lfd < 0)
+		return;
+	struct stat st;
+	if (fstat(lfd, &st) == 0 && st.st_dev != dev) {
+		fsck_report(c, LF_FSCK_UNSAFE, 1, 0, 0, rel, "on another file system than the "
+			    "repository (a mount there could be anyone's): not checked");
+		close(lfd);
+		return;
+	}
 	unsigned id;
 	int used = 0;
 	const struct lf_repo_layer *os = sscanf(name, "%8x_%n", &id, &used) == 1 && used == 9
@@ -184,17 +246,18 @@ static void check_one(struct fsck *c, const char *user, const char *name)
 	if (!os || os->type != LF_LAYER_OS || strcmp(name + 9, os->name)) {
 		fsck_report(c, LF_FSCK_ORPHAN, 0, 0, 0, rel, "a personalization layer for no OS layer "
 			    "of the repository (IDHEX_OSNAME of one is wanted)");
+		close(lfd);
 		return;
 	}
 	struct lf_union *u;
 	int incomplete;
-	if (open_below(c, os, &u, &incomplete))
+	if (open_below(c, os, &u, &incomplete)) {
+		close(lfd);
 		return;                  /* its layers' own problems are reported */
-	struct pwalk w = { .c = c, .u = u, .repair = c->o->repair };
+	}
+	struct pwalk w = { .c = c, .u = u, .dfd = lfd, .repair = c->o->repair };
 	/* a session using it holds its lock: then nothing is removed */
-	char lock[PATH_MAX * 2 + 64];
-	snprintf(lock, sizeof lock, "%s/%s", host, LF_SESSION_LOCK);
-	int fd = w.repair ? open(lock, O_RDONLY | O_CLOEXEC) : -1;
+	int fd = w.repair ? lf_safe_open(lfd, LF_SESSION_LOCK, O_RDONLY, 0) : -1;
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "in use by a session: not repaired");
 		w.repair = 0;
@@ -204,38 +267,74 @@ static void check_one(struct fsck *c, const char *user, const char *name)
 			    "open: not repaired");
 		w.repair = 0;
 	}
-	if ((size_t)snprintf(w.host, sizeof w.host, "%s", host) >= sizeof w.host ||
-	    (size_t)snprintf(w.rel, sizeof w.rel, "/%s", rel) >= sizeof w.rel) {
-		lf_union_close(u);
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	walk(&w, 0);
+	if ((size_t)snprintf(w.host, sizeof w.host, "%s", host) < sizeof w.host &&
+	    (size_t)snprintf(w.rel, sizeof w.rel, "/%s", rel) < sizeof w.rel)
+		walk(&w, 0);
 	if (fd >= 0)
 		close(fd);
+	close(lfd);
 	lf_union_close(u);
+}
+
+/* Each entry of folder fd but dot names, as fn(c, fd, name). */
+static void each_in(int fd, void (*fn)(struct fsck *, int, const char *, void *), struct fsck *c,
+		    void *ctx)
+{
+	int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	DIR *d = dup >= 0 ? fdopendir(dup) : NULL;
+	if (!d) {
+		if (dup >= 0)
+			close(dup);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.')
+			fn(c, fd, e->d_name, ctx);
+	closedir(d);
+}
+
+struct user_ctx {
+	const char *user;
+	dev_t dev;
+};
+
+static void one_layer(struct fsck *c, int hfd, const char *name, void *ctx)
+{
+	struct user_ctx *uc = ctx;
+	check_one(c, hfd, uc->dev, uc->user, name);
+}
+
+static void one_user(struct fsck *c, int ufd, const char *user, void *ctx)
+{
+	dev_t dev = *(dev_t *)ctx;
+	if (c->o->user && strcmp(user, c->o->user))
+		return;
+	char rel[PATH_MAX];
+	snprintf(rel, sizeof rel, "Users/%.1000s", user);
+	int hfd = open_folder(c, ufd, user, rel, "a user's folder");
+	if (hfd < 0)
+		return;
+	check_closed(c, hfd, rel);
+	struct user_ctx uc = { user, dev };
+	each_in(hfd, one_layer, c, &uc);
+	close(hfd);
 }
 
 void fsck_personal(struct fsck *c)
 {
-	char users[PATH_MAX];
-	snprintf(users, sizeof users, "%s/Users", c->r->root);
-	DIR *d = opendir(users);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.' || (c->o->user && strcasecmp(e->d_name, c->o->user)))
-			continue;
-		char ud[PATH_MAX + 512];
-		snprintf(ud, sizeof ud, "%s/%s", users, e->d_name);
-		DIR *u = opendir(ud);
-		struct dirent *f;
-		while (u && (f = readdir(u)))
-			if (f->d_name[0] != '.')
-				check_one(c, e->d_name, f->d_name);
-		if (u)
-			closedir(u);
+	int rfd = open(c->r->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat st;
+	if (rfd < 0 || fstat(rfd, &st) < 0) {
+		if (rfd >= 0)
+			close(rfd);
+		return;
 	}
-	if (d)
-		closedir(d);
+	int ufd = open_folder(c, rfd, "Users", "Users", "the users' folder");
+	close(rfd);
+	if (ufd < 0)
+		return;
+	check_closed(c, ufd, "Users");
+	each_in(ufd, one_user, c, &st.st_dev);
+	close(ufd);
 }

@@ -132,7 +132,9 @@ int lf_repo_init(const char *root, struct lf_err *err)
 	char path[4096];
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
 		snprintf(path, sizeof path, "%s%s", root, dirs[i]);
-		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		/* Users/ holds personalization layers: root's alone (layerd
+		 * serves them to their users through mounts) */
+		if (mkdir(path, strcmp(dirs[i], "/Users") ? 0755 : 0700) < 0 && errno != EEXIST)
 			return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
 	}
 	snprintf(path, sizeof path, "%s/%s", root, LF_REPO_LAYERS_FILE);

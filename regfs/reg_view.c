@@ -1,6 +1,7 @@
 /* The registry view's read side: paths to keys and values, attributes,
  * listings, value text and xattrs. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +48,26 @@ int lf_regview_new(const struct lf_merge *rules, void (*log)(void *ctx, const ch
 	v->started = view_now();
 	v->uid = getuid();
 	v->gid = getgid();
+	v->frag_root = -1;
 	*out = v;
+	return 0;
+}
+
+int lf_regview_set_frag_root(struct lf_regview *v, int fd, const char *dir)
+{
+	int d = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+	char *p = d >= 0 ? strdup(dir) : NULL;
+	if (!p) {
+		int e = d < 0 ? errno : ENOMEM;
+		if (d >= 0)
+			close(d);
+		return -e;
+	}
+	if (v->frag_root >= 0)
+		close(v->frag_root);
+	free(v->frag_root_path);
+	v->frag_root = d;
+	v->frag_root_path = p;
 	return 0;
 }
 
@@ -88,6 +108,9 @@ void lf_regview_free(struct lf_regview *v)
 	if (!v)
 		return;
 	free_hives(v->h, v->n);
+	if (v->frag_root >= 0)
+		close(v->frag_root);
+	free(v->frag_root_path);
 	pthread_mutex_destroy(&v->lock);
 	free(v);
 }

@@ -27,6 +27,8 @@ struct lf_regview {
 	void (*log)(void *ctx, const char *line);
 	void *log_ctx;
 	int64_t started;         /* FILETIME: the synthetic folders' time */
+	int frag_root;           /* fragments below it are reached through it, or -1 */
+	char *frag_root_path;
 	uid_t uid;               /* who everything belongs to */
 	gid_t gid;
 };

@@ -15,6 +15,7 @@
 
 #include "layerfs/casefold.h"
 #include "layerfs/layer.h"
+#include "layerfs/safe_path.h"
 #include "reg_view_int.h"
 
 #ifndef RENAME_NOREPLACE
@@ -47,6 +48,40 @@ static struct lf_rkey *rkey_copy(const struct lf_rkey *k, int depth)
 		return NULL;
 	}
 	return c;
+}
+
+/* FILE's part below the fragment root, or NULL when it is not below it. */
+static const char *frag_rel(const struct lf_regview *v, const char *file)
+{
+	size_t n = v->frag_root_path ? strlen(v->frag_root_path) : 0;
+	if (v->frag_root < 0 || strncmp(file, v->frag_root_path, n) || file[n] != '/')
+		return NULL;
+	while (file[n] == '/')
+		n++;
+	return file + n;
+}
+
+/* The fragment FILE: 0, -ENOENT (none yet: err not set) or an error. */
+static int load_frag(struct lf_regview *v, const char *file, struct lf_hive **out,
+		     struct lf_err *err)
+{
+	const char *rel = frag_rel(v, file);
+	if (!rel && access(file, F_OK) < 0)
+		return -ENOENT;
+	if (!rel)
+		return lf_hive_load(file, out, err);
+	uint8_t *img;
+	size_t len;
+	int rc = lf_safe_read_all(v->frag_root, rel, 0x7FFFFFFF, &img, &len);
+	if (rc == -ENOENT)
+		return rc;
+	if (rc)
+		return lf_err_set(err, -rc, "%s: %s", file,
+				  rc == -ELOOP ? "a symlink where a registry fragment should be: refused"
+				  : rc == -EINVAL ? "not a regular file: refused" : strerror(-rc));
+	rc = lf_hive_load_image(file, img, len, out, err);
+	free(img);
+	return rc;
 }
 
 int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lower,
@@ -82,14 +117,12 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 		h->frag_file = strdup(frag_file);
 		struct lf_hive *f = NULL;
 		if (rc) {
-		} else if (access(frag_file, F_OK) == 0) {
-			rc = lf_hive_load(frag_file, &f, err);
-			if (!rc) {
-				h->frag = f->root;
-				f->root = NULL;
-				lf_hive_free(f);
-			}
-		} else {
+		} else if ((rc = load_frag(v, frag_file, &f, err)) == 0) {
+			h->frag = f->root;
+			f->root = NULL;
+			lf_hive_free(f);
+		} else if (rc == -ENOENT) {
+			rc = 0;
 			h->frag = lf_rkey_new(lower->root->name, view_now());
 		}
 		if (!rc && h->frag) {
@@ -143,24 +176,43 @@ static int token(char *buf, size_t size, const char *name)
 }
 
 /* Write the fragment out; the change stands in memory either way, so a
- * failure is told to the caller and to the log. */
+ * failure is told to the caller (its own errno: ENOSPC, EDQUOT) and to
+ * the log. */
 static int save(struct lf_regview *v, struct vhive *h)
 {
 	struct lf_hive f = { .root = h->frag, .mtime = view_now() };
-	/* the fragment's folder may not be there yet (a first change); if it
-	 * cannot be made, the write below says why */
-	char dir[4096];
-	snprintf(dir, sizeof dir, "%s", h->frag_file);
-	char *slash = strrchr(dir, '/');
-	if (slash && slash != dir) {
-		*slash = 0;
-		lf_mkdirs(dir, 0755, (uid_t)-1, (gid_t)-1, NULL);
-	}
 	struct lf_err err;
-	int rc = lf_hive_write(&f, h->frag_file, &err);
+	int rc;
+	const char *rel = frag_rel(v, h->frag_file);
+	if (rel) {
+		/* its folder may not be there yet (a first change): made
+		 * beneath the root, never through a symlink */
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s", rel);
+		char *slash = strrchr(dir, '/');
+		const char *name = slash ? slash + 1 : rel;
+		if (slash)
+			*slash = 0;
+		int dfd = slash ? lf_safe_mkdirs(v->frag_root, dir, 0755, (uid_t)-1, (gid_t)-1)
+			      : fcntl(v->frag_root, F_DUPFD_CLOEXEC, 0);
+		rc = dfd < 0 ? lf_err_set(&err, dfd == -1 ? errno : -dfd, "%s: %s", dir,
+					  strerror(dfd == -1 ? errno : -dfd))
+			     : lf_hive_write_at(&f, dfd, name, &err);
+		if (dfd >= 0)
+			close(dfd);
+	} else {
+		char dir[4096];
+		snprintf(dir, sizeof dir, "%s", h->frag_file);
+		char *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = 0;
+			lf_mkdirs(dir, 0755, (uid_t)-1, (gid_t)-1, NULL);
+		}
+		rc = lf_hive_write(&f, h->frag_file, &err);
+	}
 	if (rc) {
 		view_log(v, "%s/%s: the change is not saved: %s", h->top, h->name, err.msg);
-		return -EIO;
+		return -(err.code ? err.code : EIO);
 	}
 	return 0;
 }

@@ -15,6 +15,7 @@
 
 #include "layerfs/casefold.h"
 #include "layerfs/hive.h"
+#include "layerfs/safe_path.h"
 
 #define HBIN_START 0x1000
 #define HBIN_HEADER 0x20
@@ -398,20 +399,6 @@ static void base_block(uint8_t *b, const struct lf_hive *h, uint32_t hbins)
 	put32(b + 0x1FC, x == 0xFFFFFFFF ? 0xFFFFFFFE : x == 0 ? 1 : x);
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n)
-{
-	while (n) {
-		ssize_t k = write(fd, p, n);
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return -errno;
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
-}
-
 /* Windows keeps subkey lists sorted by upper-cased name (it searches
  * them by bisection); merged and edited trees are sorted here. */
 static int by_name(const void *a, const void *b)
@@ -485,32 +472,33 @@ int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_er
 	return 0;
 }
 
-int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err)
+int lf_hive_write_at(struct lf_hive *h, int dirfd, const char *name, struct lf_err *err)
 {
 	uint8_t *img = NULL;
 	size_t size = 0;
 	int rc = lf_hive_image(h, &img, &size, err);
 	if (rc) {
-		lf_err_prefix(err, "%s: ", file);
+		lf_err_prefix(err, "%s: ", name);
 		return rc;
 	}
-	char tmp[4096];
-	snprintf(tmp, sizeof tmp, "%s.tmp.%ld", file, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		rc = -errno;
-	if (!rc)
-		rc = write_all(fd, img, size);
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	if (fd >= 0 && close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, file) < 0)
-		rc = -errno;
-	if (rc && fd >= 0)
-		unlink(tmp);
+	/* a new temporary (never an existing name, never through a symlink),
+	 * fsynced, renamed over the hive */
+	rc = lf_safe_replace(dirfd, name, img, size, 0600);
 	free(img);
 	if (rc)
-		return lf_err_set(err, -rc, "%s: %s", file, strerror(-rc));
+		return lf_err_set(err, -rc, "%s: %s", name, strerror(-rc));
 	return 0;
+}
+
+int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err)
+{
+	const char *name;
+	int dfd = lf_open_parent(file, &name);
+	if (dfd < 0)
+		return lf_err_set(err, -dfd, "%s: %s", file, strerror(-dfd));
+	int rc = lf_hive_write_at(h, dfd, name, err);
+	close(dfd);
+	if (rc)
+		lf_err_set(err, err->code, "%s: %s", file, strerror(err->code));
+	return rc;
 }

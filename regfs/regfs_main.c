@@ -1,6 +1,7 @@
 /* regfs: the merged registry of a stack of layers (or of hive files) as a
  * file tree. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,16 @@ int main(int argc, char **argv)
 	struct lf_regview *v = NULL;
 	struct lf_union *u = NULL;
 	rc = lf_regview_new(m, NULL, NULL, &v) ? lf_err_set(&err, ENOMEM, "out of memory") : 0;
+	if (!rc && upper) {
+		/* fragments below --upper only through its fd, never through
+		 * a symlink (regfs may run as root on a user's folder) */
+		int fd = open(upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int fr = fd < 0 ? -errno : lf_regview_set_frag_root(v, fd, upper);
+		if (fd >= 0)
+			close(fd);
+		if (fr)
+			rc = lf_err_set(&err, -fr, "--upper %s: %s", upper, strerror(-fr));
+	}
 	if (!rc && c.nhives) {
 		rc = add_hives(&c, v, m, &err);
 	} else if (!rc) {

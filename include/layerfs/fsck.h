@@ -30,6 +30,8 @@ enum lf_fsck_class {
 	LF_FSCK_ORPHAN,          /* reclaimable: a file in Layers/ no control file names */
 	LF_FSCK_TEMPORARY,       /* reclaimable: a temporary an interrupted write left */
 	LF_FSCK_BUSY,            /* a note: not repaired (in use by a session, or a layer below does not open) */
+	LF_FSCK_UNSAFE,          /* Users/, Users/USER or a personalization layer a user could bend:
+				  * a symlink, not a folder, open to others, not root's, another file system */
 };
 
 struct lf_fsck_problem {

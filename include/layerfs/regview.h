@@ -64,6 +64,10 @@ void lf_regview_free(struct lf_regview *v);
 /* Show from's hives in v instead of v's own (a running mount's view gets
  * new layers); from is freed. */
 void lf_regview_take(struct lf_regview *v, struct lf_regview *from);
+/* Fragments under DIR (the writable layer's folder: a tree its user may
+ * influence) are read and written only through this folder's fd (a dup of
+ * fd is kept): never through a symlink, never above it. 0 or -errno. */
+int lf_regview_set_frag_root(struct lf_regview *v, int fd, const char *dir);
 /* Who keys and values belong to (default: the process's own ids). */
 void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid);
 

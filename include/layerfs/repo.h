@@ -19,6 +19,9 @@
 #define LF_REPO_LAYERS_FILE "GuestLayerFile.txt"
 #define LF_REPO_ASSIGN_FILE "LayerAssignment.txt"
 #define LF_REPO_LOCK_FILE ".layerfs-lock"
+/* A personalization layer in use by a session holds an flock on this
+ * file in its folder (a token name: the union never shows it). */
+#define LF_SESSION_LOCK ".wh..wh..session"
 
 struct lf_repo_layer {
 	uint32_t id, revision;

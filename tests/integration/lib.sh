@@ -18,6 +18,17 @@ cleanup() {
 trap cleanup EXIT
 
 ok() { passed=$((passed + 1)); echo "ok - $*"; }
+# as USER COMMAND...: run it as that (unprivileged) user
+as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+# sample_repo REPO: the sample's layers built (S: their folder) and a
+# repository at REPO with its OS layer (id 1) and Office (id 100)
+sample_repo() {
+  S="$WORK/sample/Layers"
+  bash "$SOURCE_DIR/scripts/sample/make-repo" "$WORK/sample" "$LAYERCTL" >/dev/null
+  "$LAYERCTL" repo init "$1" >/dev/null
+  "$LAYERCTL" repo add "$1" "$S/OS/Windows10.1.1.vhd" --type os --name Windows10 >/dev/null
+  "$LAYERCTL" repo add "$1" "$S/App/Office.101.3.vhd" --type app --name Office --priority 10 >/dev/null
+}
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
 
 # check DESCRIPTION COMMAND...: the command must succeed

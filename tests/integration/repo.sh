@@ -113,6 +113,7 @@ fsck_says tmp 0 temporary
 P="Users/alice/00000001_Windows10"
 broken personal <<EOF
 mkdir -p '$P/Windows'
+chmod 0700 Users/alice
 : > '$P/Windows/.wh.no-such-file'
 : > '$P/Windows/.wh.editor.exe'
 EOF
@@ -128,6 +129,27 @@ if [ -n "${LAYERFS:-}" ] && [ -e /dev/fuse ]; then
 fi
 fsck_says personal 0 token-hides-nothing
 fsck_says personal 0 same-as-below
+
+# Folders a user could bend: a personalization layer that is a symlink (root
+# would follow it), a user's folder open to others; --repair removes the
+# link and closes the folder, and never touches what the link points at.
+mkdir -p "$WORK/canary" && echo canary >"$WORK/canary/file"
+broken unsafe <<EOF
+mkdir -p Users/bob Users/carol/00000001_Windows10
+chmod 0700 Users/bob
+ln -s '$WORK/canary' Users/bob/00000001_Windows10
+chmod 0755 Users/carol
+EOF
+fsck_says unsafe 4 unsafe-folder
+"$LAYERCTL" fsck --repair "$WORK/unsafe" >/dev/null 2>&1
+if [ ! -L "$WORK/unsafe/Users/bob/00000001_Windows10" ] &&
+   [ "$(stat -c %a "$WORK/unsafe/Users/carol")" = 700 ] &&
+   [ "$(cat "$WORK/canary/file")" = canary ] && [ -d "$WORK/canary" ]; then
+  ok "fsck --repair removes the link, closes Users/carol, leaves the link's target be"
+else
+  not_ok "fsck --repair of unsafe folders"
+fi
+check "after that repair it is clean" L fsck "$WORK/unsafe"
 same_out "fsck: the needed token, the changed copy are not reported" "0" bash -c "
   grep -c -e '.wh.editor.exe' -e 'cmd.exe' '$WORK/personal.json'"
 sums() { (cd "$1" && find . -name '*.vhd' -o -name '*.txt' | sort | xargs md5sum); }

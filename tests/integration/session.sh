@@ -15,14 +15,9 @@ chmod 755 "$WORK"
 # folder): they run a copy
 UCTL="$WORK/layerctl"
 cp "$LAYERCTL" "$UCTL" && chmod 755 "$UCTL"
-as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
-
 L() { "$LAYERCTL" "$@"; }
-S="$WORK/sample/Layers"; R="$WORK/repo"
-bash "$SOURCE_DIR/scripts/sample/make-repo" "$WORK/sample" "$LAYERCTL" >/dev/null
-L repo init "$R" >/dev/null
-L repo add "$R" "$S/OS/Windows10.1.1.vhd" --type os --name Windows10 >/dev/null
-L repo add "$R" "$S/App/Office.101.3.vhd" --type app --name Office --priority 10 >/dev/null
+R="$WORK/repo"
+sample_repo "$R"
 L repo add "$R" "$S/App/AdminTools.102.1.vhd" --type app --name AdminTools --priority 20 >/dev/null
 cp "$S/App/AdminTools.102.1.vhd" "$WORK/gone.vhd"
 L repo add "$R" "$WORK/gone.vhd" --type app --name Gone --priority 30 >/dev/null

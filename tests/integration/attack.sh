@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# A session is a security boundary. Root starts layerd; an unprivileged
+# session user (lfmallory) works through her mounts, another user (lfeve)
+# looks at the repository on the host. For what the daemon and root tools
+# make, open, change or remove in a user's tree, a symlink is planted
+# where a file or folder should be, pointing at root-owned canaries
+# outside the repository, the operation is triggered, and the canaries
+# must be unchanged (content, mode, owner) with nothing made beside them.
+# Users cannot reach their layer's folders on the host any more, so root
+# plants the links (with the canaries on the repository's file system);
+# the host's link protections are turned off meanwhile, so nothing here
+# leans on them.
+. "$(dirname "$0")/lib.sh"
+: "${LAYERD:?LAYERD not set}"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (accounts, mounts for users)"
+[ -e /dev/fuse ] || skip_all "no /dev/fuse"
+command -v useradd >/dev/null || skip_all "no useradd"
+for u in lfmallory lfeve; do id "$u" >/dev/null 2>&1 || useradd -M -s /bin/sh "$u" || skip_all "cannot add $u"; done
+chmod 755 "$WORK"
+ps=$(sysctl -n fs.protected_symlinks 2>/dev/null); ph=$(sysctl -n fs.protected_hardlinks 2>/dev/null)
+sysctl -qw fs.protected_symlinks=0 fs.protected_hardlinks=0 2>/dev/null
+L() { "$LAYERCTL" "$@"; }
+R="$WORK/repo"
+sample_repo "$R"
+L repo assign "$R" --machine '*' 1 >/dev/null
+L repo assign "$R" --machine '*' 100 >/dev/null
+
+# the canaries: a root-only file and a root-only folder
+C="$WORK/canary"
+mkdir -p "$C/dir" && echo canary >"$C/secret" && chmod 0600 "$C/secret" && chmod 0700 "$C/dir"
+state() { stat -c '%a %u %g %s' "$C/secret" "$C/dir"; ls -A "$C/dir"; cat "$C/secret"; getfattr -d "$C/secret" 2>/dev/null; }
+BEFORE=$(state)
+canary_ok() { [ "$(state)" = "$BEFORE" ]; }
+
+export LAYERD_SOCKET="$WORK/layerd.sock"
+RUN="$WORK/run"
+"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" 2>"$WORK/layerd.log" &
+LPID=$!
+for _ in $(seq 50); do [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
+restore() {
+  kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+  [ -n "$ps" ] && sysctl -qw fs.protected_symlinks="$ps" fs.protected_hardlinks="$ph" 2>/dev/null
+  cleanup
+}
+trap restore EXIT
+
+U="$R/Users/lfmallory/00000001_Windows10"
+A="$RUN/lfmallory/C"
+check "first login of lfmallory" L login lfmallory
+check "she writes through her drive" as lfmallory sh -c "echo mine > '$A/Users/lfmallory/notes.txt'"
+check "Users/ and Users/lfmallory are root's and closed" bash -c "
+  [ \"\$(stat -c '%a %u' '$R/Users')\" = '700 0' ] && [ \"\$(stat -c '%a %u' '$R/Users/lfmallory')\" = '700 0' ]"
+check "another user cannot read her layer on the host" bash -c "! runuser -u lfeve -- cat '$U/Users/lfmallory/notes.txt' 2>/dev/null && ! runuser -u lfeve -- ls '$R/Users' 2>/dev/null"
+
+# Changes through C: of a name root swapped for a symlink on the host:
+# chmod, truncate, times and xattrs go to the link, never through it.
+check "a file made through C:" as lfmallory sh -c "echo x > '$A/Users/lfmallory/f.txt'"
+rm "$U/Users/lfmallory/f.txt" && ln -s "$C/secret" "$U/Users/lfmallory/f.txt"
+as lfmallory chmod 666 "$A/Users/lfmallory/f.txt" 2>/dev/null
+as lfmallory touch -d 2001-01-01 "$A/Users/lfmallory/f.txt" 2>/dev/null
+as lfmallory truncate -s 0 "$A/Users/lfmallory/f.txt" 2>/dev/null
+as lfmallory setfattr -n user.x -v 1 "$A/Users/lfmallory/f.txt" 2>/dev/null
+check "chmod, touch, truncate, setfattr through C: leave the link's target be" canary_ok
+
+# The registry fragment's folder swapped for a link while she works:
+# the save is refused, nothing is written beside the canary.
+mkdir -p "$U/Windows/System32"
+ln -s "$C/dir" "$U/Windows/System32/config"
+as lfmallory sh -c "echo 1 > '$RUN/lfmallory/REG/HKLM/SOFTWARE/Microsoft/Office/Trusted'" 2>/dev/null
+check "a registry change is not written through a symlinked folder" canary_ok
+check "the refused save is in the log, naming the folder" grep -q "the change is not saved" "$WORK/layerd.log"
+check "logoff" L logoff lfmallory
+rm "$U/Windows/System32/config"
+
+# Logins over planted links: each is refused with the reason, and the
+# canaries stay as they are.
+plant_login() {
+  local what=$1 words=$2 link=$3 target=$4
+  local saved="$WORK/saved.$RANDOM"
+  [ -e "$link" ] || [ -L "$link" ] && mv "$link" "$saved"
+  ln -s "$target" "$link"
+  refuses "login over $what" "$words" L login lfmallory
+  L logoff lfmallory >/dev/null 2>&1
+  check "login over $what: the canaries are untouched" canary_ok
+  rm -f "$link"
+  [ -e "$saved" ] && mv "$saved" "$link"
+  return 0
+}
+plant_login "a symlinked session lock" "symlink" "$U/.wh..wh..session" "$C/made-by-root"
+plant_login "a symlinked profile folder" "symlink" "$U/Users/lfmallory" "$C/dir"
+mkdir -p "$U/Windows/System32/config"
+plant_login "a symlinked SOFTWARE fragment" "symlink" "$U/Windows/System32/config/SOFTWARE" "$C/secret"
+plant_login "a symlinked personalization layer" "symlink" "$U" "$C/dir"
+check "nothing was made beside the canaries" bash -c "[ ! -e '$C/made-by-root' ] && [ -z \"\$(ls -A '$C/dir')\" ]"
+
+# A repository from before: the user's folders hers and open. The login
+# takes them back.
+chown lfmallory "$R/Users/lfmallory" && chmod 0755 "$R/Users/lfmallory"
+check "a login takes back Users/lfmallory (root's, 0700)" bash -c "
+  '$LAYERCTL' login lfmallory >/dev/null && [ \"\$(stat -c '%a %u' '$R/Users/lfmallory')\" = '700 0' ]"
+check "and logs it" grep -q "now root's and 0700" "$WORK/layerd.log"
+check "her file is still there" as lfmallory grep -q mine "$A/Users/lfmallory/notes.txt"
+L logoff lfmallory >/dev/null
+
+# fsck --repair walks the layer through folder fds: a folder of it that
+# is a link to a folder holding a token that hides nothing is not walked.
+mkdir -p "$C/dir2" && : >"$C/dir2/.wh.no-such-file"
+ln -s "$C/dir2" "$U/Windows/Tokens"
+L fsck --repair "$R" >/dev/null 2>&1
+check "fsck --repair does not follow a link inside a layer" test -e "$C/dir2/.wh.no-such-file"
+rm "$U/Windows/Tokens"
+
+# A race: a root loop swaps the profile folder with a link to the canary
+# folder (rename-exchange) while logins run; after each, the canaries hold.
+mkdir -p "$WORK/swap" && ln -sfn "$C/dir" "$WORK/swap/link"
+python3 - "$U/Users/lfmallory" "$WORK/swap/link" "$WORK/stop" <<'PY' &
+import ctypes, os, sys
+libc = ctypes.CDLL(None, use_errno=True)
+a, b, stop = (p.encode() for p in sys.argv[1:])
+AT_FDCWD, RENAME_EXCHANGE = -100, 2
+while not os.path.exists(stop):
+    libc.syscall(316, AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE)
+PY
+SPID=$!
+bad=0
+for i in $(seq 100); do
+  L login lfmallory >/dev/null 2>&1
+  L logoff lfmallory >/dev/null 2>&1
+  canary_ok || { bad=$i; break; }
+done
+touch "$WORK/stop"; wait "$SPID"
+[ -L "$U/Users/lfmallory" ] && python3 -c "
+import ctypes, sys; ctypes.CDLL(None).syscall(316, -100, sys.argv[1].encode(), -100, sys.argv[2].encode(), 2)" \
+  "$U/Users/lfmallory" "$WORK/swap/link"
+[ "$bad" = 0 ] && ok "100 logins against a rename-exchange loop: the canaries hold" \
+  || not_ok "the canaries changed at login $bad of the race: $(state)"
+check "the layer is still the folder it was" test -d "$U/Users/lfmallory" -a ! -L "$U/Users/lfmallory"
+
+finish

@@ -92,6 +92,20 @@ static uint32_t count_names(ntfs_inode *ni)
 	return n ? n : 1;
 }
 
+/* An NTFS time (100 ns since 1601) as a timespec. libntfs-3g's
+ * ntfs2timespec subtracts the 1601-1970 offset first, which overflows for
+ * the times a hostile volume can hold; dividing first cannot. */
+static struct timespec nt_time(sle64 v)
+{
+	int64_t t = sle64_to_cpu(v);
+	int64_t sec = t / 10000000, rem = t % 10000000;
+	if (rem < 0) {
+		rem += 10000000;
+		sec--;
+	}
+	return (struct timespec){ .tv_sec = sec - 11644473600LL, .tv_nsec = (long)rem * 100 };
+}
+
 static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 {
 	memset(a, 0, sizeof *a);
@@ -99,10 +113,10 @@ static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 	a->nlink = count_names(ni);
 	if (!a->nlink)
 		a->nlink = 1;  /* a record with no name left is still this file */
-	a->btime = ntfs2timespec(ni->creation_time);
-	a->mtime = ntfs2timespec(ni->last_data_change_time);
-	a->ctime = ntfs2timespec(ni->last_mft_change_time);
-	a->atime = ntfs2timespec(ni->last_access_time);
+	a->btime = nt_time(ni->creation_time);
+	a->mtime = nt_time(ni->last_data_change_time);
+	a->ctime = nt_time(ni->last_mft_change_time);
+	a->atime = nt_time(ni->last_access_time);
 	a->wattr = le32_to_cpu(ni->flags) & 0xFFFF;
 	uint8_t *rp = malloc(LF_REPARSE_MAX);
 	int rlen = 0;
@@ -555,6 +569,8 @@ int lf_layer_open_ntfs(struct lf_source *src, struct lf_layer **out,
 {
 	struct lf_volume_extent ext;
 	int rc = lf_partition_find_ntfs(src, &ext, err);
+	if (!rc)
+		rc = lf_ntfs_precheck(src, &ext, err);
 	if (rc)
 		return rc;
 	struct ntfs_layer *nl = calloc(1, sizeof *nl);

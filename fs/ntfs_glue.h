@@ -30,6 +30,10 @@ struct ntfs_device *lf_ntfs_device_new(struct lf_source *src,
 
 /* Route libntfs-3g's error messages into a per-thread buffer, so that a
  * failure can say what libntfs-3g said. Idempotent. */
+/* Refuse, with a clear error, a volume libntfs-3g would refuse only after
+ * leaking (ntfs_precheck.c); 0 when it may be mounted. */
+int lf_ntfs_precheck(struct lf_source *src, const struct lf_volume_extent *ext,
+		     struct lf_err *err);
 void lf_ntfs_log_capture(void);
 /* The last message libntfs-3g logged on this thread ("" if none), and
  * forget it. */

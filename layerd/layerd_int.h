@@ -69,6 +69,11 @@ int upper_prepare(struct daemon *d, const char *root, const char *rel, const cha
  * with err set. */
 int run_prepare(const char *run, const char *user, uid_t uid, gid_t gid, struct lf_err *err);
 
+/* --- mounts an earlier layerd left (layerd_recover.c) --- */
+/* Detach layerd's own FUSE mounts below RUN (below RUN/USER with user)
+ * that no session of this daemon holds; how many. */
+int recover_mounts(struct daemon *d, const char *user);
+
 /* --- the socket (layerd_server.c) --- */
 /* Serve requests on fd until a signal asks to stop. */
 int server_run(struct daemon *d, int listen_fd);

@@ -1,11 +1,16 @@
 /* Layers shared between sessions: the first union that wants a layer file
  * opens it, later ones take a reference, the last one out closes it. A
- * layer's calls are thread-safe, so every session reads the same one. */
+ * layer's calls are thread-safe, so every session reads the same one.
+ * A file that did not open is remembered by what it is (device, inode,
+ * size, time) with its error: it is not probed again at every login until
+ * it changes (probing a broken volume costs, and libntfs-3g leaks on some
+ * failures). */
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "layerd_int.h"
 
@@ -16,10 +21,29 @@ struct shared {
 	struct shared *next;
 };
 
+struct failed {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	struct lf_err err;
+	struct failed *next;
+};
+
 struct layer_cache {
 	pthread_mutex_t lock;
 	struct shared *list;
+	struct failed *failed;
 };
+
+static struct failed *failed_find(struct layer_cache *c, const struct stat *st)
+{
+	struct failed *f = c->failed;
+	while (f && (f->dev != st->st_dev || f->ino != st->st_ino || f->size != st->st_size ||
+		     f->mtime.tv_sec != st->st_mtim.tv_sec || f->mtime.tv_nsec != st->st_mtim.tv_nsec))
+		f = f->next;
+	return f;
+}
 
 struct layer_cache *layer_cache_new(void)
 {
@@ -38,6 +62,10 @@ void layer_cache_free(struct layer_cache *c)
 		lf_layer_close(s->layer);
 		free(s->path);
 		free(s);
+	}
+	for (struct failed *f = c->failed, *nx; f; f = nx) {
+		nx = f->next;
+		free(f);
 	}
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -61,7 +89,17 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 		free(real);
 	} else {
 		struct lf_layer *l;
-		rc = lf_layer_open(real, o, &l, err);
+		struct stat st;
+		int known = stat(real, &st) == 0;
+		struct failed *f = known ? failed_find(c, &st) : NULL;
+		if (f && err)
+			*err = f->err;
+		rc = f ? -f->err.code : lf_layer_open(real, o, &l, err);
+		if (rc && known && !f && err && (f = malloc(sizeof *f))) {
+			*f = (struct failed){ st.st_dev, st.st_ino, st.st_size, st.st_mtim, *err,
+					      c->failed };
+			c->failed = f;
+		}
 		s = rc ? NULL : calloc(1, sizeof *s);
 		if (!rc && !s) {
 			lf_layer_close(l);

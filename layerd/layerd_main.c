@@ -55,12 +55,18 @@ static void usage(FILE *f)
 
 static void log_line(const char *fmt, ...)
 {
+	/* one line in one write: requests are answered by several threads */
+	char line[2048];
 	va_list ap;
 	va_start(ap, fmt);
-	fprintf(stderr, "layerd: ");
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	int n = vsnprintf(line, sizeof line - 1, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		return;
+	if (n > (int)sizeof line - 2)
+		n = (int)sizeof line - 2;
+	line[n++] = '\n';
+	fprintf(stderr, "layerd: %.*s", n, line);
 }
 
 /* The listening socket: systemd's, or a new one at path. */
@@ -148,6 +154,7 @@ int main(int argc, char **argv)
 		*slash = 0;
 		mkdir(dir, 0755);
 	}
+	recover_mounts(&d, NULL);
 	int fd = listen_on(sock);
 	int status = fd < 0 ? 1 : server_run(&d, fd);
 	if (fd > 3)

@@ -1,9 +1,17 @@
 /* layerd's socket: one JSON request a connection, one JSON reply. Who
- * asks is known from the socket (SO_PEERCRED): only root logs users in,
- * off, or refreshes; a user may ask for its own status. A request that is
- * not well formed gets an error reply; nothing a client sends can stop
- * the daemon or touch another user's session. */
+ * asks is known from the socket (SO_PEERCRED, read at accept): only root
+ * logs users in, off, or refreshes; a user may ask for its own status. A
+ * request that is not well formed gets an error reply; nothing a client
+ * sends can stop the daemon or touch another user's session.
+ *
+ * Requests are read side by side (poll over every open connection) and
+ * each is answered by a thread of its own, so a client that says nothing,
+ * or many of them, delays nobody: a user has at most USER_CONNS open
+ * connections and USER_WAIT to send the request; root has ROOT_WAIT. */
 #include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <time.h>
 #include <poll.h>
 #include <pwd.h>
 #include <signal.h>
@@ -18,6 +26,11 @@
 #include "layerd_int.h"
 
 #define MAX_REQUEST 65536
+#define USER_CONNS 16            /* open connections a user may hold */
+#define USER_WAIT 2000           /* ms a user's client has to send its request */
+#define ROOT_WAIT 30000
+#define MAX_CONNS 1024           /* open connections in all */
+#define MAX_WORKERS 64           /* requests answered at once */
 
 static json_t *error_reply(const char *msg)
 {
@@ -75,46 +88,51 @@ static json_t *handle(struct daemon *d, json_t *req, uid_t peer)
 	return reply;
 }
 
-static void serve_one(struct daemon *d, int fd)
+/* A connection being read. */
+struct conn {
+	int fd;
+	uid_t uid;
+	int64_t deadline;        /* ms, CLOCK_MONOTONIC */
+	char *buf;
+	size_t got;
+};
+
+struct job {
+	struct daemon *d;
+	int fd;
+	uid_t uid;
+	char *buf;
+	size_t got;
+};
+
+static pthread_mutex_t jobs_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t jobs_done = PTHREAD_COND_INITIALIZER;
+static int jobs;
+
+static int64_t now_ms(void)
 {
-	/* a client that says nothing does not hold the daemon up for long */
-	struct timeval tv = { 5, 0 };
-	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-	struct ucred cred;
-	socklen_t cl = sizeof cred;
-	json_t *reply;
-	char *buf = malloc(MAX_REQUEST + 1);
-	size_t got = 0;
-	if (!buf || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0) {
-		reply = error_reply("cannot tell who is asking");
-	} else {
-		ssize_t n;
-		while (got < MAX_REQUEST && (n = read(fd, buf + got, MAX_REQUEST - got)) > 0) {
-			got += (size_t)n;
-			if (memchr(buf + got - n, '\n', (size_t)n))
-				break;
-		}
-		json_error_t je;
-		json_t *req = json_loadb(buf, got, JSON_DISABLE_EOF_CHECK, &je);
-		if (!req || !json_is_object(req)) {
-			char msg[300];
-			snprintf(msg, sizeof msg, "the request is not a JSON object: %s",
-				 req ? "another JSON value" : je.text);
-			reply = error_reply(msg);
-		} else {
-			reply = handle(d, req, cred.uid);
-		}
-		json_decref(req);
-	}
-	free(buf);
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void send_reply(struct daemon *d, int fd, json_t *reply)
+{
 	char *dump = json_dumps(reply, JSON_COMPACT);
-	char *text = dump ? malloc(strlen(dump) + 2) : NULL;
-	free(text ? NULL : dump);
+	size_t len = dump ? strlen(dump) : 0;
+	char *text = dump ? malloc(len + 2) : NULL;
 	if (text) {
-		size_t len = (size_t)sprintf(text, "%s\n", dump), done = 0;
-		free(dump);
-		/* MSG_NOSIGNAL: a client gone away must not kill the daemon */
+		memcpy(text, dump, len);
+		text[len++] = '\n';
+		size_t done = 0;
+		/* blocking, with a bound: a client that does not read its
+		 * reply holds only this thread, for a while */
+		struct timeval tv = { 5, 0 };
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+		int fl = fcntl(fd, F_GETFL);
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 		while (done < len) {
+			/* MSG_NOSIGNAL: a client gone away must not kill the daemon */
 			ssize_t n = send(fd, text + done, len - done, MSG_NOSIGNAL);
 			if (n <= 0)
 				break;
@@ -123,8 +141,128 @@ static void serve_one(struct daemon *d, int fd)
 		if (done < len)
 			d->log("a client went away before its reply");
 	}
+	free(dump);
 	free(text);
+}
+
+static json_t *answer(struct daemon *d, const char *buf, size_t got, uid_t uid)
+{
+	json_error_t je;
+	json_t *req = json_loadb(buf, got, JSON_DISABLE_EOF_CHECK, &je);
+	json_t *reply;
+	if (!req || !json_is_object(req)) {
+		char msg[300];
+		snprintf(msg, sizeof msg, "the request is not a JSON object: %s",
+			 req ? "another JSON value" : je.text);
+		reply = error_reply(msg);
+	} else {
+		reply = handle(d, req, uid);
+	}
+	json_decref(req);
+	return reply;
+}
+
+static void *worker(void *arg)
+{
+	struct job *j = arg;
+	json_t *reply = answer(j->d, j->buf, j->got, j->uid);
+	send_reply(j->d, j->fd, reply);
 	json_decref(reply);
+	close(j->fd);
+	free(j->buf);
+	free(j);
+	pthread_mutex_lock(&jobs_lock);
+	if (--jobs == 0)
+		pthread_cond_broadcast(&jobs_done);
+	pthread_mutex_unlock(&jobs_lock);
+	return NULL;
+}
+
+/* The request of c is in: answered by a thread (c's fd and buffer go
+ * with it), or at once with an error when too many are being answered. */
+static void dispatch(struct daemon *d, struct conn *c)
+{
+	struct job *j = malloc(sizeof *j);
+	pthread_mutex_lock(&jobs_lock);
+	int room = jobs < MAX_WORKERS;
+	if (room && j)
+		jobs++;
+	pthread_mutex_unlock(&jobs_lock);
+	pthread_t t;
+	pthread_attr_t at;
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	if (room && j) {
+		*j = (struct job){ d, c->fd, c->uid, c->buf, c->got };
+		if (pthread_create(&t, &at, worker, j) == 0) {
+			pthread_attr_destroy(&at);
+			return;
+		}
+		pthread_mutex_lock(&jobs_lock);
+		jobs--;
+		pthread_mutex_unlock(&jobs_lock);
+	}
+	pthread_attr_destroy(&at);
+	free(j);
+	json_t *reply = error_reply("busy: too many requests at once; try again");
+	send_reply(d, c->fd, reply);
+	json_decref(reply);
+	close(c->fd);
+	free(c->buf);
+}
+
+/* Read what c's client sent; 1 when the request is complete. */
+static int read_some(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = read(c->fd, c->buf + c->got, MAX_REQUEST - c->got);
+		if (n < 0)
+			return errno == EAGAIN || errno == EINTR ? 0 : 1;
+		if (n == 0)
+			return 1;            /* the client closed its side */
+		c->got += (size_t)n;
+		if (memchr(c->buf + c->got - n, '\n', (size_t)n) || c->got == MAX_REQUEST)
+			return 1;
+	}
+}
+
+static void drop_conn(struct conn *v, int *n, int i)
+{
+	close(v[i].fd);
+	free(v[i].buf);
+	v[i] = v[--*n];
+}
+
+static void accept_one(struct daemon *d, int listen_fd, struct conn *v, int *n)
+{
+	int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	if (fd < 0)
+		return;
+	struct ucred cred;
+	socklen_t cl = sizeof cred;
+	int mine = 0;
+	const char *why = NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0)
+		why = "cannot tell who is asking";
+	for (int i = 0; !why && i < *n; i++)
+		mine += v[i].uid == cred.uid;
+	if (!why && cred.uid != 0 && mine >= USER_CONNS)
+		why = "too many open connections of yours";
+	if (!why && *n >= MAX_CONNS - 1 && cred.uid != 0)
+		why = "too many open connections";
+	char *buf = why ? NULL : malloc(MAX_REQUEST + 1);
+	if (!why && (!buf || *n >= MAX_CONNS))
+		why = "busy";
+	if (why) {
+		json_t *reply = error_reply(why);
+		send_reply(d, fd, reply);
+		json_decref(reply);
+		close(fd);
+		free(buf);
+		return;
+	}
+	v[(*n)++] = (struct conn){ fd, cred.uid, now_ms() + (cred.uid ? USER_WAIT : ROOT_WAIT),
+				   buf, 0 };
 }
 
 int server_run(struct daemon *d, int listen_fd)
@@ -136,12 +274,23 @@ int server_run(struct daemon *d, int listen_fd)
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	int sfd = signalfd(-1, &set, SFD_CLOEXEC);
+	static struct conn conns[MAX_CONNS];
+	static struct pollfd p[MAX_CONNS + 2];
+	int n = 0;
 	if (sfd < 0)
 		return 1;
 	d->log("serving; repository %s, machine %s", d->repo, d->machine);
 	for (;;) {
-		struct pollfd p[2] = { { listen_fd, POLLIN, 0 }, { sfd, POLLIN, 0 } };
-		if (poll(p, 2, -1) < 0) {
+		p[0] = (struct pollfd){ listen_fd, POLLIN, 0 };
+		p[1] = (struct pollfd){ sfd, POLLIN, 0 };
+		int64_t now = now_ms(), wait = -1;
+		for (int i = 0; i < n; i++) {
+			p[i + 2] = (struct pollfd){ conns[i].fd, POLLIN, 0 };
+			int64_t left = conns[i].deadline - now;
+			if (wait < 0 || left < wait)
+				wait = left < 0 ? 0 : left;
+		}
+		if (poll(p, (nfds_t)n + 2, (int)wait) < 0) {
 			if (errno == EINTR)
 				continue;
 			break;
@@ -152,14 +301,26 @@ int server_run(struct daemon *d, int listen_fd)
 				d->log("signal %u: logging everyone off", si.ssi_signo);
 			break;
 		}
-		if (p[0].revents & POLLIN) {
-			int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-			if (fd >= 0) {
-				serve_one(d, fd);
-				close(fd);
+		now = now_ms();
+		/* from the end: drop_conn moves the last one into place i */
+		for (int i = n - 1; i >= 0; i--) {
+			if (p[i + 2].revents && read_some(&conns[i])) {
+				dispatch(d, &conns[i]);
+				conns[i] = conns[--n];
+			} else if (conns[i].deadline <= now) {
+				drop_conn(conns, &n, i);  /* said nothing in time */
 			}
 		}
+		if (p[0].revents & POLLIN)
+			accept_one(d, listen_fd, conns, &n);
 	}
+	while (n > 0)
+		drop_conn(conns, &n, n - 1);
+	/* requests being answered finish first */
+	pthread_mutex_lock(&jobs_lock);
+	while (jobs > 0)
+		pthread_cond_wait(&jobs_done, &jobs_lock);
+	pthread_mutex_unlock(&jobs_lock);
 	close(sfd);
 	session_logoff_all(d);
 	return 0;

@@ -255,6 +255,8 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		rc = lf_union_open(&st, &uo, &s->u, err);
 	if (!rc)
 		rc = build_registry(d, s, &st, &s->v, err);
+	if (!rc)
+		recover_mounts(d, s->user);   /* a dead mount of a killed layerd */
 	if (!rc && run_prepare(d->run, s->user, s->uid, s->gid, err))
 		rc = -err->code;
 	if (!rc) {

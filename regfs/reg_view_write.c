@@ -175,9 +175,35 @@ static int token(char *buf, size_t size, const char *name)
 	return snprintf(buf, size, "%s%s", LF_WHITEOUT_PREFIX, name) < (int)size ? 0 : -ENAMETOOLONG;
 }
 
-/* Write the fragment out; the change stands in memory either way, so a
- * failure is told to the caller (its own errno: ENOSPC, EDQUOT) and to
- * the log. */
+/* The view of h built again from the lower layers and the fragment as it
+ * is on disk (copies only of the keys the fragment touches). */
+static int reload(struct lf_regview *v, struct vhive *h)
+{
+	struct lf_err err;
+	struct lf_hive *f = NULL;
+	int rc = load_frag(v, h->frag_file, &f, &err);
+	struct lf_rkey *frag = rc == -ENOENT ? lf_rkey_new(h->lower->root->name, view_now())
+			       : rc ? NULL : f->root;
+	if (f)
+		f->root = NULL;
+	lf_hive_free(f);
+	struct lf_rkey *view = frag ? lf_rkey_thaw(h->lower->root) : NULL;
+	if (!view || lf_hive_merge(view, frag, v->rules)) {
+		lf_rkey_free(view);
+		lf_rkey_free(frag);
+		return -ENOMEM;
+	}
+	if (h->view != h->lower->root)
+		lf_rkey_free(h->view);
+	lf_rkey_free(h->frag);
+	h->view = view;
+	h->frag = frag;
+	return 0;
+}
+
+/* Write the fragment out. A failure is told to the caller (its own
+ * errno: ENOSPC, EDQUOT) and to the log, and the view is put back as the
+ * saved fragment says: nothing shows that is not saved. */
 static int save(struct lf_regview *v, struct vhive *h)
 {
 	struct lf_hive f = { .root = h->frag, .mtime = view_now() };
@@ -211,8 +237,14 @@ static int save(struct lf_regview *v, struct vhive *h)
 		rc = lf_hive_write(&f, h->frag_file, &err);
 	}
 	if (rc) {
+		int e = err.code ? err.code : EIO;
 		view_log(v, "%s/%s: the change is not saved: %s", h->top, h->name, err.msg);
-		return -(err.code ? err.code : EIO);
+		/* what shows goes back to what is saved: the fragment on disk
+		 * is as it was before this change */
+		if (reload(v, h))
+			view_log(v, "%s/%s: the unsaved change still shows (out of memory to undo "
+				 "it)", h->top, h->name);
+		return -e;
 	}
 	return 0;
 }

@@ -136,4 +136,50 @@ import ctypes, sys; ctypes.CDLL(None).syscall(316, -100, sys.argv[1].encode(), -
   || not_ok "the canaries changed at login $bad of the race: $(state)"
 check "the layer is still the folder it was" test -d "$U/Users/lfmallory" -a ! -L "$U/Users/lfmallory"
 
+# Idle clients: lfeve opens 50 connections and says nothing; root's status
+# is answered at once all the same.
+cat >"$WORK/idle.py" <<'PY'
+import socket, sys, time
+held = []
+for _ in range(50):
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+        held.append(s)
+    except OSError:
+        pass
+open(sys.argv[2], "w").close()
+time.sleep(4)
+PY
+chmod 644 "$WORK/idle.py"
+mkdir -p "$WORK/shared" && chmod 1777 "$WORK/shared"
+as lfeve python3 "$WORK/idle.py" "$LAYERD_SOCKET" "$WORK/shared/idle.ready" &
+IPID=$!
+for _ in $(seq 100); do [ -e "$WORK/shared/idle.ready" ] && break; sleep 0.05; done
+[ -e "$WORK/shared/idle.ready" ] || not_ok "the idle client did not get going"
+ms=$(python3 -c "
+import subprocess, sys, time
+t = time.monotonic()
+subprocess.run([sys.argv[1], 'status'], stdout=subprocess.DEVNULL, check=True)
+print(int((time.monotonic() - t) * 1000))" "$LAYERCTL")
+wait "$IPID"
+[ -n "$ms" ] && [ "$ms" -lt 100 ] && ok "root's status with 50 idle connections of a user open: ${ms} ms" \
+  || not_ok "root's status with 50 idle connections of a user open: ${ms:-no answer} ms (want < 100)"
+
+# kill -9 of layerd with two sessions: a new layerd detaches the dead
+# mounts, both log in again, their files are there, fsck is clean.
+check "two sessions" bash -c "'$LAYERCTL' login lfmallory && '$LAYERCTL' login lfeve"
+check "lfeve writes a file" as lfeve sh -c "echo eve > '$RUN/lfeve/C/Users/lfeve/eve.txt'"
+kill -9 "$LPID"; wait "$LPID" 2>/dev/null
+"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" 2>>"$WORK/layerd.log" &
+LPID=$!
+for _ in $(seq 50); do "$LAYERCTL" status >/dev/null 2>&1 && break; sleep 0.1; done
+check "after kill -9, both log in again" bash -c "'$LAYERCTL' login lfmallory && '$LAYERCTL' login lfeve"
+check "the dead mounts were detached (logged)" grep -q "a mount an earlier layerd left, detached" "$WORK/layerd.log"
+check "their files are there" bash -c "
+  runuser -u lfeve -- grep -q eve '$RUN/lfeve/C/Users/lfeve/eve.txt' &&
+  runuser -u lfmallory -- grep -q mine '$RUN/lfmallory/C/Users/lfmallory/notes.txt'"
+check "logoff both" bash -c "'$LAYERCTL' logoff lfmallory && '$LAYERCTL' logoff lfeve"
+check "the repository is clean to fsck" L fsck "$R"
+
 finish

@@ -16,4 +16,19 @@ python3 "$TESTS_DIR/union_model.py" make "$WORK" >/dev/null
 check "the differencing child reads" "$LAYERCTL" ls -R "$WORK/child.vhd"
 check "90 spoilt layers: no crash, no hang" python3 "$TESTS_DIR/corrupt.py" "$LAYERCTL" "$WORK" \
   "$WORK/good.vhd" "$WORK/goodf.vhd" "$WORK/good.raw" "$WORK/child.vhd" --rounds 90
+
+# Inputs that once made layerfs misbehave (../shared/regress): a volume
+# libntfs-3g refuses only after leaking, a file time near INT64_MIN.
+REGRESS="$(dirname "$REALDATA")/regress"
+if [ -d "$REGRESS" ]; then
+  zcat "$REGRESS/ntfs-mount-leak.img.gz" >"$WORK/leak.img"
+  zcat "$REGRESS/ntfs-time-overflow.vhdx.gz" >"$WORK/times.vhdx"
+  refuses "a volume whose \$AttrDef is too big: one clear error, nothing leaked" "AttrDef" \
+    "$LAYERCTL" ls "$WORK/leak.img"
+  check "a file time near INT64_MIN: listed, times clamped, no sanitizer report" sh -c "
+    '$LAYERCTL' ls -R --json '$WORK/times.vhdx' >'$WORK/times.json' 2>'$WORK/times.err' &&
+    [ ! -s '$WORK/times.err' ] && python3 -c 'import json,sys; json.load(open(sys.argv[1]))' '$WORK/times.json'"
+else
+  not_ok "no ../shared/regress folder beside the clone"
+fi
 finish

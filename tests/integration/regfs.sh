@@ -238,4 +238,29 @@ if mountpoint -q "$WORK/u3"; then
 else
   not_ok "union with a corrupt fragment did not mount"; cat "$WORK/u3.log"
 fi
+# --- a full disk: the change is refused with ENOSPC and does not show ---
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$WORK/full" && mount -t tmpfs -o size=256k tmpfs "$WORK/full"; then
+  mnt "$REGFS" r8 --hive "HKLM/SOFTWARE=$WORK/SOFTWARE" --upper "$WORK/full" || { finish; exit 1; }
+  V="$WORK/r8/HKLM/SOFTWARE/Vendor"
+  check "a first change is saved" bash -c "echo 5 > '$V/Dw'"
+  dd if=/dev/zero of="$WORK/full/fill" bs=4k 2>/dev/null
+  check "a change on a full disk fails with ENOSPC, and the old value shows" python3 -c "
+import errno, sys
+try:
+    f = open(sys.argv[1], 'w'); f.write('9\\n'); f.close()
+except OSError as e:
+    sys.exit(0 if e.errno == errno.ENOSPC and open(sys.argv[1]).read() == '5\\n' else 2)
+sys.exit(1)" "$V/Dw"
+  check "a new value on a full disk fails with ENOSPC, and does not show" python3 -c "
+import errno, os, sys
+try:
+    open(sys.argv[1], 'w').close()
+except OSError as e:
+    sys.exit(0 if e.errno == errno.ENOSPC and not os.path.exists(sys.argv[1]) else 2)
+sys.exit(1)" "$V/NotSaved"
+  rm -f "$WORK/full/fill"
+  check "with room again, changes are saved" bash -c "echo 6 > '$V/Dw' && [ \"\$(cat '$V/Dw')\" = 6 ]"
+  umnt r8
+  umount "$WORK/full"
+fi
 finish

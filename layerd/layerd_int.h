@@ -65,9 +65,10 @@ int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err);
  * session lock is taken (*lockfd). The layer's fd, or -1 with err set. */
 int upper_prepare(struct daemon *d, const char *root, const char *rel, const char *user,
 		  uid_t uid, gid_t gid, int *lockfd, struct lf_err *err);
-/* RUN/USER (the user's, 0700) with the mount points C and REG: 0, or -1
- * with err set. */
-int run_prepare(const char *run, const char *user, uid_t uid, gid_t gid, struct lf_err *err);
+/* RUN/USER with the mount points C and REG, all root's (a user who owned
+ * them could swap a mount point for a link between check and mount): 0,
+ * or -1 with err set. */
+int run_prepare(struct daemon *d, const char *run, const char *user, struct lf_err *err);
 
 /* --- mounts an earlier layerd left (layerd_recover.c) --- */
 /* Detach layerd's own FUSE mounts below RUN (below RUN/USER with user)

@@ -257,7 +257,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		rc = build_registry(d, s, &st, &s->v, err);
 	if (!rc)
 		recover_mounts(d, s->user);   /* a dead mount of a killed layerd */
-	if (!rc && run_prepare(d->run, s->user, s->uid, s->gid, err))
+	if (!rc && run_prepare(d, d->run, s->user, err))
 		rc = -err->code;
 	if (!rc) {
 		snprintf(s->dir, sizeof s->dir, "%s/%s", d->run, s->user);

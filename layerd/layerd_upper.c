@@ -17,22 +17,24 @@
 #include "layerd_int.h"
 #include "layerfs/safe_path.h"
 
-/* fd is a folder of root's, closed to others (made so if it was not). */
-static int take_back(struct daemon *d, int fd, const char *what, struct lf_err *err)
+/* fd is a folder of root's with this mode (made so if it was not). */
+static int take_root(struct daemon *d, int fd, mode_t mode, const char *what, struct lf_err *err)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return lf_err_set(err, errno, "%s: %s", what, strerror(errno));
-	if (st.st_uid == 0 && st.st_gid == 0 && (st.st_mode & 07777) == 0700)
+	if (st.st_uid == 0 && st.st_gid == 0 && (st.st_mode & 07777) == mode)
 		return 0;
 	if ((st.st_uid || st.st_gid) && fchown(fd, 0, 0) < 0)
-		return lf_err_set(err, errno, "%s: cannot make it root's: %s", what, strerror(errno));
-	if (fchmod(fd, 0700) < 0)
-		return lf_err_set(err, errno, "%s: cannot close it to others: %s", what,
-				  strerror(errno));
-	d->log("%s: was %04o %u:%u, now root's and 0700 (users reach their layer through their "
-	       "mounts only)", what, (unsigned)(st.st_mode & 07777), (unsigned)st.st_uid,
-	       (unsigned)st.st_gid);
+		return lf_err_set(err, errno, "%s: cannot make it root's: %s (a share that squashes "
+				  "root cannot hold it)", what, strerror(errno));
+	if (fchmod(fd, mode) < 0)
+		return lf_err_set(err, errno, "%s: %s", what, strerror(errno));
+	/* root's own may stay as they are: nothing to say of a mode alone */
+	if (st.st_uid || st.st_gid)
+		d->log("%s: was %04o %u:%u, now root's and %04o (users reach their layer through "
+		       "their mounts only)", what, (unsigned)(st.st_mode & 07777),
+		       (unsigned)st.st_uid, (unsigned)st.st_gid, (unsigned)mode);
 	return 0;
 }
 
@@ -68,7 +70,7 @@ int upper_prepare(struct daemon *d, const char *root, const char *rel, const cha
 	snprintf(what, sizeof what, "%s/Users", root);
 	int ufd = folder(rfd, "Users", 0700, 0, 0, what, err);
 	close(rfd);
-	if (ufd < 0 || take_back(d, ufd, what, err)) {
+	if (ufd < 0 || take_root(d, ufd, 0700, what, err)) {
 		if (ufd >= 0)
 			close(ufd);
 		return -1;
@@ -76,15 +78,22 @@ int upper_prepare(struct daemon *d, const char *root, const char *rel, const cha
 	snprintf(what, sizeof what, "%s/Users/%s", root, users);
 	int hfd = folder(ufd, users, 0700, 0, 0, what, err);
 	close(ufd);
-	if (hfd < 0 || take_back(d, hfd, what, err)) {
+	if (hfd < 0 || take_root(d, hfd, 0700, what, err)) {
 		if (hfd >= 0)
 			close(hfd);
 		return -1;
 	}
-	/* the layer's root is hers: C:\ shows as hers */
+	/* the layer's root is hers and closed: C:\ shows as hers, and the
+	 * mount is no one else's to enter */
 	snprintf(what, sizeof what, "%s/%s", root, rel);
-	int up = folder(hfd, id, 0755, uid, gid, what, err);
+	int up = folder(hfd, id, 0700, uid, gid, what, err);
 	close(hfd);
+	struct stat st;
+	if (up >= 0 && fstat(up, &st) == 0 && (st.st_mode & 077) && fchmod(up, st.st_mode & 07700)) {
+		lf_err_set(err, errno, "%s: %s", what, strerror(errno));
+		close(up);
+		return -1;
+	}
 	if (up < 0)
 		return -1;
 	/* her profile folder, C:\Users\USER, as Windows makes it at a first
@@ -122,7 +131,7 @@ int upper_prepare(struct daemon *d, const char *root, const char *rel, const cha
 	return up;
 }
 
-int run_prepare(const char *run, const char *user, uid_t uid, gid_t gid, struct lf_err *err)
+int run_prepare(struct daemon *d, const char *run, const char *user, struct lf_err *err)
 {
 	/* RUN itself is the admin's (layerd's --run): made by path */
 	if (lf_mkdirs(run, 0755, 0, 0, err))
@@ -132,23 +141,22 @@ int run_prepare(const char *run, const char *user, uid_t uid, gid_t gid, struct 
 		return lf_err_set(err, errno, "%s: %s", run, strerror(errno)), -1;
 	char what[4200];
 	snprintf(what, sizeof what, "%s/%s", run, user);
-	/* RUN/USER is the user's alone: nobody else walks into its mounts */
-	int ufd = folder(rfd, user, 0700, uid, gid, what, err);
+	/* RUN/USER and the mount points in it are root's: mount(2) takes a
+	 * path, and a user who owned them could swap C for a link to /etc in
+	 * between. The mounts' own roots are hers and closed (0700), so no
+	 * one else gets in. */
+	int ufd = folder(rfd, user, 0755, 0, 0, what, err);
 	close(rfd);
-	if (ufd < 0)
-		return -1;
-	struct stat st;
-	if (fstat(ufd, &st) < 0 || ((st.st_mode & 07777) != 0700 && fchmod(ufd, 0700) < 0) ||
-	    ((st.st_uid != uid || st.st_gid != gid) && fchown(ufd, uid, gid) < 0)) {
-		lf_err_set(err, errno, "%s: %s", what, strerror(errno));
-		close(ufd);
+	if (ufd < 0 || take_root(d, ufd, 0755, what, err)) {
+		if (ufd >= 0)
+			close(ufd);
 		return -1;
 	}
 	int rc = 0;
 	for (int i = 0; i < 2 && !rc; i++) {
 		snprintf(what, sizeof what, "%s/%s/%s", run, user, i ? "REG" : "C");
-		int fd = folder(ufd, i ? "REG" : "C", 0755, uid, gid, what, err);
-		rc = fd < 0 ? -1 : 0;
+		int fd = folder(ufd, i ? "REG" : "C", 0755, 0, 0, what, err);
+		rc = fd < 0 || take_root(d, fd, 0755, what, err) ? -1 : 0;
 		if (fd >= 0)
 			close(fd);
 	}

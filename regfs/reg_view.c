@@ -75,6 +75,7 @@ void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid)
 {
 	v->uid = uid;
 	v->gid = gid;
+	v->private_root = 1;
 }
 
 static void free_hives(struct vhive *h, int n)
@@ -262,6 +263,9 @@ static int stat_of(struct lf_regview *v, const struct where *w, struct stat *st)
 	int rw = writable(v, w->h);
 	switch (w->kind) {
 	case W_ROOT:
+		st->st_mode = S_IFDIR | (v->private_root ? 0500 : 0555) | (rw ? 0200 : 0);
+		st->st_nlink = 2;
+		break;
 	case W_TOP:
 		st->st_mode = S_IFDIR | 0555 | (rw ? 0200 : 0);
 		st->st_nlink = 2;

@@ -30,6 +30,7 @@ struct lf_regview {
 	int frag_root;           /* fragments below it are reached through it, or -1 */
 	char *frag_root_path;
 	uid_t uid;               /* who everything belongs to */
+	int private_root;        /* one user's view: the root is closed to others */
 	gid_t gid;
 };
 

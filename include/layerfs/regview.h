@@ -68,7 +68,8 @@ void lf_regview_take(struct lf_regview *v, struct lf_regview *from);
  * influence) are read and written only through this folder's fd (a dup of
  * fd is kept): never through a symlink, never above it. 0 or -errno. */
 int lf_regview_set_frag_root(struct lf_regview *v, int fd, const char *dir);
-/* Who keys and values belong to (default: the process's own ids). */
+/* Who keys and values belong to (default: the process's own ids); the
+ * view is then that user's alone: its root is closed to others (0700). */
 void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid);
 
 /* Paths are '/'-separated from the view's root, as FUSE gives them. */

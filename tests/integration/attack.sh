@@ -26,6 +26,7 @@ L repo assign "$R" --machine '*' 1 >/dev/null
 L repo assign "$R" --machine '*' 100 >/dev/null
 
 # the canaries: a root-only file and a root-only folder
+mkdir -p "$WORK/shared" && chmod 1777 "$WORK/shared"
 C="$WORK/canary"
 mkdir -p "$C/dir" && echo canary >"$C/secret" && chmod 0600 "$C/secret" && chmod 0700 "$C/dir"
 state() { stat -c '%a %u %g %s' "$C/secret" "$C/dir"; ls -A "$C/dir"; cat "$C/secret"; getfattr -d "$C/secret" 2>/dev/null; }
@@ -71,6 +72,11 @@ check "a registry change is not written through a symlinked folder" canary_ok
 check "the refused save is in the log, naming the folder" grep -q "the change is not saved" "$WORK/layerd.log"
 check "logoff" L logoff lfmallory
 rm "$U/Windows/System32/config"
+check "she cannot put a link where her mount points go (RUN/USER and C are root's)" bash -c "
+  ! runuser -u lfmallory -- ln -s /etc '$RUN/lfmallory' 2>/dev/null &&
+  ! runuser -u lfmallory -- ln -s /etc '$RUN/lfmallory/C' 2>/dev/null &&
+  ! runuser -u lfmallory -- ln -s /etc '$RUN/lfmallory/REG' 2>/dev/null &&
+  [ ! -L '$RUN/lfmallory' ] && [ ! -L '$RUN/lfmallory/C' ]"
 
 # Logins over planted links: each is refused with the reason, and the
 # canaries stay as they are.
@@ -136,6 +142,28 @@ import ctypes, sys; ctypes.CDLL(None).syscall(316, -100, sys.argv[1].encode(), -
   || not_ok "the canaries changed at login $bad of the race: $(state)"
 check "the layer is still the folder it was" test -d "$U/Users/lfmallory" -a ! -L "$U/Users/lfmallory"
 
+# A race at login: lfmallory swaps her mount point for a link to the canary
+# folder while she is logged in and off; the mount never lands there.
+cat >"$WORK/swapc.sh" <<'SH'
+while [ ! -e "$2" ]; do
+  mv "$1/C" "$1/C.old" 2>/dev/null && ln -s "$3" "$1/C" 2>/dev/null
+done
+SH
+chmod 644 "$WORK/swapc.sh"
+rm -f "$WORK/shared/stopc"
+as lfmallory sh "$WORK/swapc.sh" "$RUN/lfmallory" "$WORK/shared/stopc" "$C/dir" &
+WPID=$!
+bad=0
+for i in $(seq 50); do
+  L login lfmallory >/dev/null 2>&1
+  if mountpoint -q "$C/dir" || ! canary_ok; then bad=$i; umount -l "$C/dir" 2>/dev/null; break; fi
+  L logoff lfmallory >/dev/null 2>&1
+done
+touch "$WORK/shared/stopc"; wait "$WPID" 2>/dev/null
+L logoff lfmallory >/dev/null 2>&1
+[ "$bad" = 0 ] && ok "50 logins while she swaps her mount point for a link: never mounted there" \
+  || not_ok "a login mounted her desktop on the canary folder (try $i)"
+
 # Idle clients: lfeve opens 50 connections and says nothing; root's status
 # is answered at once all the same.
 cat >"$WORK/idle.py" <<'PY'
@@ -152,7 +180,6 @@ open(sys.argv[2], "w").close()
 time.sleep(4)
 PY
 chmod 644 "$WORK/idle.py"
-mkdir -p "$WORK/shared" && chmod 1777 "$WORK/shared"
 as lfeve python3 "$WORK/idle.py" "$LAYERD_SOCKET" "$WORK/shared/idle.ready" &
 IPID=$!
 for _ in $(seq 100); do [ -e "$WORK/shared/idle.ready" ] && break; sleep 0.05; done

@@ -36,6 +36,8 @@ int lf_fuse_serve(struct fuse_session *se, const char *prog, const char *mountpo
 		struct fuse_loop_config *cfg = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(cfg, 0);
 		fuse_loop_cfg_set_max_threads(cfg, 16);
+		/* idle workers go (each holds a request buffer of a MiB) */
+		fuse_loop_cfg_set_idle_threads(cfg, 2);
 		/* A signal ends the loop with its number: a clean stop. */
 		status = fuse_session_loop_mt(se, cfg) < 0;
 		fuse_loop_cfg_destroy(cfg);

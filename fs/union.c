@@ -52,9 +52,9 @@ static struct unode **slot_of(struct shard *s, uint64_t ino)
 	return &s->buckets[(ino * 0x9E3779B97F4A7C15ull >> 20) & (s->nbuckets - 1)];
 }
 
-static int shard_grow(struct shard *s)
+/* Rehash into n buckets (a power of two). */
+static int shard_resize(struct shard *s, size_t n)
 {
-	size_t n = s->nbuckets ? s->nbuckets * 2 : 256;
 	struct unode **b = calloc(n, sizeof *b);
 	if (!b)
 		return -ENOMEM;
@@ -70,6 +70,11 @@ static int shard_grow(struct shard *s)
 	s->buckets = b;
 	s->nbuckets = n;
 	return 0;
+}
+
+static int shard_grow(struct shard *s)
+{
+	return shard_resize(s, s->nbuckets ? s->nbuckets * 2 : 256);
 }
 
 uint64_t union_make_ino(const struct lf_union *u, struct lref r)
@@ -182,6 +187,9 @@ void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 			p = &(*p)->next;
 		*p = n->next;
 		s->count--;
+		/* the kernel forgot most: the table follows (a walk grew it) */
+		if (s->nbuckets > 256 && s->count * 8 < s->nbuckets)
+			shard_resize(s, s->nbuckets / 4);
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (dead) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "union_prefetch.h"
 
@@ -17,6 +18,7 @@
 #define MAX_PENDING 4096
 #define SMALL_FILE (256u * 1024)
 #define DATA_AHEAD 16     /* folders whose data is read ahead at a time */
+#define STALE 20          /* seconds a built index waits for its folder */
 
 struct job {
 	uint64_t ino;            /* 0: read ahead the data of small files */
@@ -33,6 +35,7 @@ struct job {
 struct ready {
 	uint64_t ino;
 	int done;
+	time_t built;                 /* CLOCK_MONOTONIC seconds, once done */
 	struct udir *dir;
 	struct job *job;              /* queued, not started: NULL once it is */
 	struct ready *hnext;          /* same hash bucket */
@@ -131,13 +134,40 @@ static void job_free(struct job *j)
 	free(j);
 }
 
+static time_t mono_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
+
+/* Results nobody came for within STALE seconds go: the walk that wanted
+ * them is over (or went elsewhere), and an idle daemon should hold no
+ * more than the kernel does. Caller holds lock. */
+static void expire(struct prefetch *p)
+{
+	time_t now = mono_now();
+	for (struct ready *r = p->oldest, *newer; r; r = newer) {
+		newer = r->newer;
+		if (r->done && now - r->built >= STALE) {
+			udir_free(r->dir);
+			drop_ready(p, r);
+		}
+	}
+}
+
 static void *worker(void *arg)
 {
 	struct prefetch *p = arg;
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
-		while (!p->head && !p->stop)
-			pthread_cond_wait(&p->work, &p->lock);
+		while (!p->head && !p->stop) {
+			struct timespec until;
+			clock_gettime(CLOCK_MONOTONIC, &until);
+			until.tv_sec += STALE / 2;
+			if (pthread_cond_timedwait(&p->work, &p->lock, &until) == ETIMEDOUT)
+				expire(p);
+		}
 		if (p->stop)
 			break;
 		struct job *j = p->head;
@@ -174,6 +204,7 @@ static void *worker(void *arg)
 		if (r) {
 			r->dir = d;
 			r->done = 1;
+			r->built = mono_now();
 			if (d && j->depth < AHEAD)
 				queue_children(p, d, j->depth + 1);
 		} else {
@@ -195,7 +226,12 @@ struct prefetch *prefetch_start(struct lf_union *u,
 	p->u = u;
 	p->ino_of = ino_of;
 	pthread_mutex_init(&p->lock, NULL);
-	pthread_cond_init(&p->work, NULL);
+	/* the idle wait is timed on the monotonic clock */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&p->work, &ca);
+	pthread_condattr_destroy(&ca);
 	pthread_cond_init(&p->finished, NULL);
 	return p;
 }

@@ -491,7 +491,8 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 		wfd = -1;
 	}
 	if (wfd < 0) {
-		rc = lf_err_set(err, errno, "%s: work folder: %s", workdir, strerror(errno));
+		rc = lf_err_set(err, errno, "%s: work folder: %s", workdir,
+				errno == ELOOP ? "a symlink: refused (never followed)" : strerror(errno));
 		goto fail;
 	}
 	if (fstat(d->root_fd, &up) < 0 || fstat(wfd, &wst) < 0 || up.st_dev != wst.st_dev) {

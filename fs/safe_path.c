@@ -185,7 +185,8 @@ int lf_safe_replace(int dirfd, const char *name, const void *data, size_t len, m
 		uint64_t r = 0;
 		if (getrandom(&r, sizeof r, 0) != sizeof r)
 			r ^= (uint64_t)getpid() << 32 ^ (uint64_t)tries;
-		snprintf(tmp, sizeof tmp, ".%.200s.%016llx.tmp", name, (unsigned long long)r);
+		/* ".NAME.tmp.DIGITS": what fsck knows as a temporary */
+		snprintf(tmp, sizeof tmp, ".%.200s.tmp.%llu", name, (unsigned long long)r);
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd < 0 && errno != EEXIST)
 			return -errno;

@@ -234,8 +234,8 @@ static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, cons
 		return;
 	struct stat st;
 	if (fstat(lfd, &st) == 0 && st.st_dev != dev) {
-		fsck_report(c, LF_FSCK_UNSAFE, 1, 0, 0, rel, "on another file system than the "
-			    "repository (a mount there could be anyone's): not checked");
+		fsck_report(c, LF_FSCK_UNSAFE, 1, 0, 0, rel, "on another file system than Users/ "
+			    "(a mount there could be anyone's): not checked");
 		close(lfd);
 		return;
 	}
@@ -335,6 +335,9 @@ void fsck_personal(struct fsck *c)
 	if (ufd < 0)
 		return;
 	check_closed(c, ufd, "Users");
-	each_in(ufd, one_user, c, &st.st_dev);
+	/* Users/ may be a file system of its own (a bigger disk mounted
+	 * there); a layer must be on that one */
+	if (fstat(ufd, &st) == 0)
+		each_in(ufd, one_user, c, &st.st_dev);
 	close(ufd);
 }

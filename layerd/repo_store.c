@@ -12,6 +12,7 @@
 
 #include <nettle/sha2.h>
 
+#include "layerfs/safe_path.h"
 #include "repo_int.h"
 
 void lf_repo_free(struct lf_repo *r)
@@ -53,39 +54,23 @@ int lf_repo_open(const char *root, struct lf_repo **out, struct lf_err *err)
  * moment the file changes, whoever reads it from wherever. */
 static int replace_file(const char *root, const char *name, json_t *j, struct lf_err *err)
 {
-	char path[4096], tmp[4200];
-	snprintf(path, sizeof path, "%s/%s", root, name);
-	snprintf(tmp, sizeof tmp, "%s/.%s.tmp.%ld", root, name, (long)getpid());
 	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	if (!text)
+	size_t len = text ? strlen(text) : 0;
+	char *line = text ? realloc(text, len + 2) : NULL;
+	if (!line) {
+		free(text);
 		return lf_err_set(err, ENOMEM, "%s: out of memory", name);
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	int rc = fd < 0 ? -errno : 0;
-	size_t len = strlen(text), done = 0;
-	while (!rc && done < len) {
-		ssize_t n = write(fd, text + done, len - done);
-		if (n < 0 && errno != EINTR)
-			rc = -errno;
-		else if (n > 0)
-			done += (size_t)n;
 	}
-	if (!rc && (write(fd, "\n", 1) != 1 || fsync(fd) < 0))
-		rc = -errno;
-	if (fd >= 0 && close(fd) < 0 && !rc)
-		rc = -errno;
-	if (!rc && rename(tmp, path) < 0)
-		rc = -errno;
-	if (rc)
-		unlink(tmp);
-	free(text);
-	if (rc)
-		return lf_err_set(err, -rc, "%s: cannot write it: %s", path, strerror(-rc));
-	/* the rename itself must survive a crash too */
+	line[len++] = '\n';
+	/* a new temporary (never through a link), fsynced, renamed, the
+	 * folder fsynced: the rename must survive a crash too */
 	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (dfd >= 0) {
-		fsync(dfd);
+	int rc = dfd < 0 ? -errno : lf_safe_replace(dfd, name, line, len, 0644);
+	if (dfd >= 0)
 		close(dfd);
-	}
+	free(line);
+	if (rc)
+		return lf_err_set(err, -rc, "%s/%s: cannot write it: %s", root, name, strerror(-rc));
 	return 0;
 }
 
@@ -104,7 +89,7 @@ int lf_repo_lock(const char *root, int *fd, struct lf_err *err)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", root, LF_REPO_LOCK_FILE);
-	*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (*fd < 0)
 		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
 	/* flock on NFS and SMB is a lock the server keeps (Linux maps it to

@@ -94,6 +94,7 @@ plant_login() {
 }
 plant_login "a symlinked session lock" "symlink" "$U/.wh..wh..session" "$C/made-by-root"
 plant_login "a symlinked profile folder" "symlink" "$U/Users/lfmallory" "$C/dir"
+plant_login "a symlinked work folder" "symlink" "$U/.wh..wh..work" "$C/dir"
 mkdir -p "$U/Windows/System32/config"
 plant_login "a symlinked SOFTWARE fragment" "symlink" "$U/Windows/System32/config/SOFTWARE" "$C/secret"
 plant_login "a symlinked personalization layer" "symlink" "$U" "$C/dir"
@@ -115,6 +116,13 @@ ln -s "$C/dir2" "$U/Windows/Tokens"
 L fsck --repair "$R" >/dev/null 2>&1
 check "fsck --repair does not follow a link inside a layer" test -e "$C/dir2/.wh.no-such-file"
 rm "$U/Windows/Tokens"
+
+# reset of a name that is a link in the layer: the link goes, its target
+# stays.
+ln -s "$C/secret" "$U/Windows/win.ini"
+L reset "$U" Windows/win.ini >/dev/null 2>&1
+check "reset removes a link in the layer, never its target" bash -c "[ ! -L '$U/Windows/win.ini' ]" 
+check "reset: the canaries are untouched" canary_ok
 
 # A race: a root loop swaps the profile folder with a link to the canary
 # folder (rename-exchange) while logins run; after each, the canaries hold.

@@ -99,19 +99,103 @@ static void add_hino(struct dir_layer *d, lf_ino ino, uint64_t hino)
 	d->nlinked++;
 }
 
-/* The node for (parent, name), made on first sight. Caller holds lock. */
+/* Forget node ino's host inode (a writable layer's file is gone: its
+ * number may come back for another file). */
+static void del_hino(struct dir_layer *d, lf_ino ino)
+{
+	uint64_t hino = d->nodes[ino].hino;
+	if (!hino || !d->nislots)
+		return;
+	size_t mask = d->nislots - 1, i = ino_hash(hino) & mask;
+	while (d->islots[i] && d->islots[i] != ino)
+		i = (i + 1) & mask;
+	if (!d->islots[i])
+		return;
+	for (size_t j = (i + 1) & mask; d->islots[j]; j = (j + 1) & mask) {
+		size_t home = ino_hash(d->nodes[d->islots[j]].hino) & mask;
+		if (((j - home) & mask) >= ((j - i) & mask)) {
+			d->islots[i] = d->islots[j];
+			i = j;
+		}
+	}
+	d->islots[i] = 0;
+	d->nodes[ino].hino = 0;
+	d->nlinked--;
+}
+
+static lf_ino node_of(const struct dir_layer *d, lf_ino x)
+{
+	return d->nodes[x].same_as ? d->nodes[x].same_as : x;
+}
+
+lf_ino dirl_find(const struct dir_layer *d, lf_ino parent, const char *name, int raw)
+{
+	uint64_t h = key_hash(parent, name);
+	if (d->nslots)
+		for (size_t j = h & (d->nslots - 1); d->slots[j]; j = (j + 1) & (d->nslots - 1)) {
+			const struct dnode *n = &d->nodes[d->slots[j]];
+			if (n->hash == h && n->parent == parent && !strcmp(n->name, name))
+				return raw ? d->slots[j] : node_of(d, d->slots[j]);
+		}
+	return 0;
+}
+
+void dirl_drop(struct dir_layer *d, lf_ino ino)
+{
+	dirl_unhash(d, ino);
+	del_hino(d, ino);
+	d->nodes[ino].parent = 0;
+	if (d->nodes[ino].fd >= 0) {
+		close(d->nodes[ino].fd);
+		d->nodes[ino].fd = -1;
+		d->nfds--;
+	}
+}
+
+void dirl_forget(struct dir_layer *d, lf_ino parent, const char *name)
+{
+	lf_ino x = dirl_find(d, parent, name, 1);
+	if (!x)
+		return;
+	struct dnode *n = &d->nodes[x];
+	if (n->same_as) {
+		/* an alias: out of its node's chain */
+		uint32_t *p = &d->nodes[n->same_as].next_name;
+		while (*p && *p != x)
+			p = &d->nodes[*p].next_name;
+		if (*p)
+			*p = n->next_name;
+		dirl_unhash(d, x);
+		n->parent = 0;
+		return;
+	}
+	lf_ino a = n->next_name;
+	if (!a) {
+		dirl_drop(d, x);
+		return;
+	}
+	/* the node lives on under its first alias's name */
+	struct dnode *al = &d->nodes[a];
+	char keep[NAME_MAX + 1];
+	snprintf(keep, sizeof keep, "%s", al->name);
+	lf_ino ap = al->parent;
+	n->next_name = al->next_name;
+	dirl_unhash(d, a);
+	al->parent = 0;
+	if (dirl_rehash(d, x, ap, keep))
+		dirl_unhash(d, x);       /* out of memory: unfindable, as before */
+}
+
+/* The node for (parent, name), made on first sight (an alias if hino is a
+ * host file known by another name). Caller holds lock. */
 lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino)
 {
 	uint64_t h = key_hash(parent, name);
-	if (d->nslots) {
-		for (size_t j = h & (d->nslots - 1); d->slots[j]; j = (j + 1) & (d->nslots - 1)) {
-			struct dnode *n = &d->nodes[d->slots[j]];
-			if (n->hash == h && n->parent == parent && !strcmp(n->name, name))
-				return d->slots[j];
-		}
-	}
+	lf_ino have = dirl_find(d, parent, name, 0);
+	if (have)
+		return have;
 	lf_ino same = hino ? find_hino(d, hino) : 0;
-	if (same)
+	if (same && !d->writable)
 		return same;     /* another name of a file we know: its node */
 	if ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d))
 		return 0;
@@ -127,21 +211,30 @@ lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_
 	if (!copy)
 		return 0;
 	lf_ino ino = d->nnodes++;
-	d->nodes[ino] = (struct dnode){ parent, copy, h, -1, 1, 0 };
+	d->nodes[ino] = (struct dnode){ .parent = parent, .name = copy, .hash = h, .fd = -1,
+					.hashed = 1 };
 	size_t j = h & (d->nslots - 1);
 	while (d->slots[j])
 		j = (j + 1) & (d->nslots - 1);
 	d->slots[j] = ino;
+	if (same) {
+		/* a writable layer keeps every name, so that the file stays
+		 * reachable when its first name goes */
+		d->nodes[ino].same_as = (uint32_t)same;
+		d->nodes[ino].next_name = d->nodes[same].next_name;
+		d->nodes[same].next_name = (uint32_t)ino;
+		return same;
+	}
 	if (hino)
 		add_hino(d, ino, hino);
 	return ino;
 }
 
-/* The host inode to share a node by, or 0: only a read-only layer's
- * non-folders on the root's device (another device's numbers are its own). */
+/* The host inode to share a node by, or 0: non-folders on the root's
+ * device (another device's numbers are its own). */
 static uint64_t share_key(const struct dir_layer *d, uint32_t type, dev_t dev, uint64_t hino)
 {
-	return !d->writable && type && !S_ISDIR(type) && dev == d->dev ? hino : 0;
+	return type && !S_ISDIR(type) && dev == d->dev ? hino : 0;
 }
 
 void dirl_unhash(struct dir_layer *d, lf_ino ino)

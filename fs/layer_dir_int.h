@@ -11,14 +11,21 @@
 
 #define DIR_ROOT 1
 
+/* A node is a (parent, name) the layer has seen. Names of one host file
+ * (hard links) are one node to the union: the first name seen is the
+ * node, every other name an alias node pointing at it. When the node's own
+ * name goes, it takes over an alias's name, so the file stays reachable by
+ * any name it has left. */
 struct dnode {
 	lf_ino parent;           /* 0: gone (deleted or replaced), or the work folder */
 	char *name;              /* in the layer's name blocks */
 	uint64_t hash;
+	uint64_t hino;           /* the host inode of a non-folder (read-only layers:
+				  * on the root's device), so hard links are one node */
 	int fd;                  /* folders: a cached O_PATH fd, or -1 */
-	int hashed;              /* findable by (parent, name) */
-	uint64_t hino;           /* read-only layers: the host inode of a
-				  * non-folder, so hard links are one node */
+	uint32_t same_as;        /* an alias: the node it names; 0 for a node */
+	uint32_t next_name;      /* the node's aliases, chained */
+	uint8_t hashed;          /* findable by (parent, name) */
 };
 
 /* Names live in blocks freed with the layer: a walk interns a name per
@@ -49,6 +56,16 @@ struct dir_layer {
  * hino (a read-only layer's non-folder on the root's device, else 0):
  * another name of that host inode gives its node. Caller holds lock. */
 lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino);
+/* The name (parent, name) is gone from the host (unlinked, or renamed
+ * over): its node is dropped, or, if the file has other names, the node
+ * takes over one of them. Caller holds lock. */
+void dirl_forget(struct dir_layer *d, lf_ino parent, const char *name);
+/* The node (an alias's node for an alias) found by (parent, name), not
+ * made; 0 if none. raw: the alias itself. Caller holds lock. */
+lf_ino dirl_find(const struct dir_layer *d, lf_ino parent, const char *name, int raw);
+/* Node ino's name is gone and so is the file, as far as the layer knows:
+ * unfindable, its cached fd closed. Caller holds lock. */
+void dirl_drop(struct dir_layer *d, lf_ino ino);
 /* Make ino unfindable by its (parent, name). Caller holds lock. */
 void dirl_unhash(struct dir_layer *d, lf_ino ino);
 /* Give node ino a new (parent, name); a node found there must have been

@@ -32,7 +32,9 @@ static int found(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
 	pthread_mutex_lock(&d->lock);
-	lf_ino ino = dirl_intern(d, dir, name, 0);
+	/* a file by its host inode: a new hard link is the node it links */
+	lf_ino ino = dirl_intern(d, dir, name, !S_ISDIR(st.st_mode) && st.st_dev == d->dev
+						? (uint64_t)st.st_ino : 0);
 	pthread_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
@@ -124,50 +126,49 @@ static int dw_link(struct lf_layer *l, lf_ino ino, lf_ino dir, const char *name,
 	return rc;
 }
 
-/* Node ino's name is gone: it is reachable only through held fds. Caller
- * holds lock. */
-static void drop_node(struct dir_layer *d, lf_ino ino)
-{
-	dirl_unhash(d, ino);
-	d->nodes[ino].parent = 0;
-	if (d->nodes[ino].fd >= 0) {
-		close(d->nodes[ino].fd);
-		d->nodes[ino].fd = -1;
-		d->nfds--;
-	}
-}
-
-/* Forget (dir, name): the node is gone, and a folder's cached fd with it. */
+/* Forget (dir, name): its node goes, or lives on under another name of
+ * the same file; a folder's cached fd goes with it. */
 static void forget_name(struct dir_layer *d, lf_ino dir, const char *name)
 {
 	pthread_mutex_lock(&d->lock);
-	lf_ino ino = dirl_intern(d, dir, name, 0);
-	if (ino)
-		drop_node(d, ino);
+	dirl_forget(d, dir, name);
 	pthread_mutex_unlock(&d->lock);
 }
 
-/* Remove the tree under folder fd dfd's entry name, depth first. */
-static int remove_tree(int dfd, const char *name)
+/* Remove the tree under folder fd dfd's entry name (in layer folder dir),
+ * depth first; the layer forgets each name it removes (a host inode freed
+ * here may come back for another file). */
+static int remove_tree(struct dir_layer *d, int dfd, lf_ino dir, const char *name)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOTDIR || errno == ELOOP
-			? (unlinkat(dfd, name, 0) < 0 ? -errno : 0) : -errno;
+	if (fd < 0) {
+		if (errno != ENOTDIR && errno != ELOOP)
+			return -errno;
+		int rc = unlinkat(dfd, name, 0) < 0 ? -errno : 0;
+		if (!rc && dir)
+			forget_name(d, dir, name);
+		return rc;
+	}
 	DIR *dh = fdopendir(fd);
 	if (!dh) {
 		close(fd);
 		return -errno;
 	}
+	pthread_mutex_lock(&d->lock);
+	lf_ino self = dir ? dirl_find(d, dir, name, 0) : 0;
+	pthread_mutex_unlock(&d->lock);
 	int rc = 0;
 	struct dirent *e;
 	while (!rc && (e = readdir(dh))) {
 		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN)
-			rc = remove_tree(dirfd(dh), e->d_name);
-		else if (unlinkat(dirfd(dh), e->d_name, 0) < 0)
+		if (e->d_type == DT_DIR || e->d_type == DT_UNKNOWN) {
+			rc = remove_tree(d, dirfd(dh), self, e->d_name);
+		} else if (unlinkat(dirfd(dh), e->d_name, 0) < 0) {
 			rc = -errno;
+		} else if (self) {
+			forget_name(d, self, e->d_name);
+		}
 	}
 	closedir(dh);
 	if (!rc && unlinkat(dfd, name, AT_REMOVEDIR) < 0)
@@ -186,7 +187,7 @@ static int dw_remove(struct lf_layer *l, lf_ino dir, const char *name, int how)
 	if (dfd < 0)
 		return dfd;
 	if (how == LF_RM_TREE)
-		rc = remove_tree(dfd, name);
+		rc = remove_tree(d, dfd, dir, name);
 	else
 		rc = unlinkat(dfd, name, how == LF_RM_DIR ? AT_REMOVEDIR : 0) < 0 ? -errno : 0;
 	dirl_put_fd(dfd, owned);
@@ -219,19 +220,27 @@ static int dw_rename(struct lf_layer *l, lf_ino dir, const char *name, lf_ino ne
 	if (rc)
 		return rc;
 	pthread_mutex_lock(&d->lock);
-	lf_ino src = dirl_intern(d, dir, name, 0);
-	lf_ino dst = dirl_intern(d, newdir, newname, 0);
-	if (!src || !dst) {
-		rc = -ENOMEM;
-	} else if (src == dst) {
-		rc = 0;  /* a name onto itself: nothing moved */
+	/* the names themselves (an alias is a name of its own) */
+	lf_ino src = dirl_find(d, dir, name, 1);
+	lf_ino dst = dirl_find(d, newdir, newname, 1);
+	lf_ino srcn = src ? dirl_find(d, dir, name, 0) : 0;
+	lf_ino dstn = dst ? dirl_find(d, newdir, newname, 0) : 0;
+	if (!src) {
+		/* a name the layer never saw: nothing to move */
+		if (dst && !(flags & RENAME_EXCHANGE))
+			dirl_forget(d, newdir, newname);
+	} else if (src == dst || (srcn == dstn && !(flags & RENAME_EXCHANGE))) {
+		rc = 0;  /* a name onto itself, or onto another name of its file:
+			  * the host moved nothing */
 	} else if (flags & RENAME_EXCHANGE) {
-		dirl_unhash(d, dst);
+		if (dst)
+			dirl_unhash(d, dst);
 		rc = dirl_rehash(d, src, newdir, newname);
-		if (!rc)
+		if (!rc && dst)
 			rc = dirl_rehash(d, dst, dir, name);
 	} else {
-		drop_node(d, dst);  /* what the new name held before is gone */
+		if (dst)
+			dirl_forget(d, newdir, newname);  /* what the new name held is gone */
 		rc = dirl_rehash(d, src, newdir, newname);
 	}
 	pthread_mutex_unlock(&d->lock);
@@ -437,7 +446,7 @@ void dirl_write_ops(struct lf_layer_ops *ops)
 }
 
 /* Empty the work folder: temporaries a killed daemon left behind. */
-static int empty_work(int wfd, const char *path, struct lf_err *err)
+static int empty_work(struct dir_layer *d, int wfd, const char *path, struct lf_err *err)
 {
 	int fd = openat(wfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *dh = fd < 0 ? NULL : fdopendir(fd);
@@ -450,7 +459,7 @@ static int empty_work(int wfd, const char *path, struct lf_err *err)
 	struct dirent *e;
 	while (!rc && (e = readdir(dh))) {
 		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
-			rc = remove_tree(dirfd(dh), e->d_name);
+			rc = remove_tree(d, dirfd(dh), 0, e->d_name);
 		if (rc)
 			lf_err_set(err, -rc, "%s/%s: cannot remove a left-over temporary: %s",
 				   path, e->d_name, strerror(-rc));
@@ -500,7 +509,7 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 				workdir, path);
 		goto fail;
 	}
-	rc = empty_work(wfd, workdir, err);
+	rc = empty_work(d, wfd, workdir, err);
 	if (rc)
 		goto fail;
 	pthread_mutex_lock(&d->lock);

@@ -145,4 +145,28 @@ refuses_write() { ! echo x >"$WORK/ro/new" 2>/dev/null && ! touch "$WORK/ro/big.
 check "without --upper the mount is read-only" refuses_write
 fusermount3 -u "$WORK/ro"
 
+# Hard links stay reachable by every name left (issue 13): after the first
+# name goes (unlink, or renamed over), the others read and write, and
+# nlink follows; a lower file linked through the union too. On a folder
+# lower layer and on an NTFS-in-VHD one.
+for kind in dir vhd; do
+  H="$WORK/hl-$kind"; mkdir -p "$H/low/sub" "$H/up"
+  echo lower >"$H/low/sub/lf.txt"
+  low="$H/low"
+  [ $kind = vhd ] && { "$LAYERCTL" pack -q "$H/low" "$H/low.vhd"; low="$H/low.vhd"; }
+  mnt "hl-$kind/m" --layer "$low,type=os" --upper "$H/up" || continue
+  same() { local what=$1 want=$2; shift 2; local got; got=$("$@" 2>&1)
+    [ "$got" = "$want" ] && ok "$what" || not_ok "$what: got '$got', want '$want'"; }
+  same "$kind: ln a b; rm a; cat b" "data 1" sh -c "cd '$H/m' && echo data > a && ln a b && rm a && echo \$(cat b) \$(stat -c %h b)"
+  same "$kind: ln p q; mv z p; cat q (renamed over)" "x 1 y" sh -c "
+    cd '$H/m' && echo x > p && ln p q && echo y > z && mv z p && echo \$(cat q) \$(stat -c %h q) \$(cat p)"
+  same "$kind: a lower file linked through the union, its first name removed" "lower 1" sh -c "
+    cd '$H/m/sub' && ln lf.txt lf2 && rm lf.txt && echo \$(cat lf2) \$(stat -c %h lf2)"
+  same "$kind: three names, two removed, write through the last" "data more 1" sh -c "
+    cd '$H/m' && ln b c && ln c d && rm b c && echo more >> d && echo \$(cat d) \$(stat -c %h d)"
+  same "$kind: names of one file share an inode number" "1" sh -c "
+    cd '$H/m' && ln d e && stat -c %i d e | sort -u | wc -l"
+  fusermount3 -u "$H/m"
+done
+
 finish

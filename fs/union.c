@@ -374,10 +374,22 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 		ssize_t len = union_link_target(u, n, NULL, 0);
 		a->size = len > 0 ? (uint64_t)len : 0;
 	}
-	/* The merged folder's own link count would need every layer's
-	 * subfolders; 1 tells tools such as find that it is not known. */
-	if (S_ISDIR(a->mode))
+	/* A merged folder's link count is 2 and its merged subfolders, as
+	 * overlayfs says, once its index is built; until then 1, which tells
+	 * tools such as find that it is not known. Never waits for the lock:
+	 * a caller may hold it. */
+	if (S_ISDIR(a->mode)) {
 		a->nlink = 1;
+		if (pthread_mutex_trylock(&n->lock) == 0) {
+			if (n->dir) {
+				uint32_t k = 2;
+				for (size_t i = 0; i < n->dir->n; i++)
+					k += !n->dir->v[i].gone && S_ISDIR(n->dir->v[i].type);
+				a->nlink = k;
+			}
+			pthread_mutex_unlock(&n->lock);
+		}
+	}
 	return 0;
 }
 

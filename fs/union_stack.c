@@ -1,5 +1,6 @@
 /* Layer specs from the command line, and the order they stack in. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,8 +103,21 @@ int lf_stack_add(struct lf_stack *s, const char *spec, struct lf_err *err)
 	}
 	if (!rc) {
 		l->path = strdup(path);
-		if (!l->name)
+		if (!l->name) {
 			l->name = default_name(path);
+			/* stacks of .../ID/diff folders share a base name: a later
+			 * one is NAME#K, K its place in the list (1: the first) */
+			int taken = 0;
+			for (int i = 0; l->name && i < s->n; i++)
+				taken |= !strcmp(s->v[i].name, l->name);
+			char *nn = NULL;
+			if (taken && asprintf(&nn, "%s#%d", l->name, s->n + 1) < 0)
+				nn = NULL;
+			if (taken) {
+				free(l->name);
+				l->name = nn;
+			}
+		}
 		if (!l->path || !l->name)
 			rc = lf_err_set(err, ENOMEM, "out of memory");
 	}

@@ -505,6 +505,7 @@ static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
 		     struct unode *p2, const char *newname, unsigned flags)
 {
 	struct found s, t = {0};
+	int opaque = 0;
 	int rc = find_entry(u, p1, name, &s);
 	if (rc)
 		return rc;
@@ -526,10 +527,13 @@ static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
 			rc = -ENOTDIR;
 		else if (!S_ISDIR(s.type) && S_ISDIR(t.type))
 			rc = -EISDIR;
-		else if (S_ISDIR(t.type) && lower_parts(&t))
-			rc = -EXDEV;
-		else if (S_ISDIR(t.type))
-			rc = empty_dir(u, p2, &t);
+		else if (S_ISDIR(t.type)) {
+			/* onto a folder a lower layer has: refused if the merged
+			 * folder holds anything, else the moved one hides it (opaque),
+			 * as overlayfs does; a source with lower parts is EXDEV below */
+			rc = S_ISDIR(s.type) && lower_parts(&s) ? -EXDEV : empty_dir(u, p2, &t);
+			opaque = !rc && lower_parts(&t);
+		}
 	}
 	/* A folder with parts in read-only layers would have to take them
 	 * along: EXDEV, as overlayfs without redirect_dir (mv copies). */
@@ -550,6 +554,12 @@ static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
 	/* onto an existing name: that entry's spelling stays, as on NTFS */
 	const char *dst = !rt && !same ? t.name : newname;
 	struct lf_layer *up = u->layers[0];
+	if (!rc && opaque) {
+		struct lf_new marker = { .mode = S_IFREG, .uid = LF_KEEP_ID, .gid = LF_KEEP_ID };
+		rc = up->ops->mkobj(up, sn->refs[0].ino, LF_OPAQUE_NAME, &marker, NULL, NULL);
+		if (rc == -EEXIST)
+			rc = 0;          /* opaque already */
+	}
 	int replaced = !rc && !rt && !same && !(flags & RENAME_EXCHANGE);
 	if (replaced)
 		mark_unlinked(u, t.ino);

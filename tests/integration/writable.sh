@@ -147,11 +147,13 @@ fusermount3 -u "$WORK/ro"
 
 # Hard links stay reachable by every name left (issue 13): after the first
 # name goes (unlink, or renamed over), the others read and write, and
-# nlink follows; a lower file linked through the union too. On a folder
-# lower layer and on an NTFS-in-VHD one.
+# nlink follows; a lower file linked through the union too. A new folder
+# renamed onto a lower one: ENOTEMPTY, or made opaque when the merged one
+# is empty. On a folder lower layer and on an NTFS-in-VHD one.
 for kind in dir vhd; do
   H="$WORK/hl-$kind"; mkdir -p "$H/low/sub" "$H/up"
   echo lower >"$H/low/sub/lf.txt"
+  mkdir -p "$H/low/full/x" "$H/low/empty"
   low="$H/low"
   [ $kind = vhd ] && { "$LAYERCTL" pack -q "$H/low" "$H/low.vhd"; low="$H/low.vhd"; }
   mnt "hl-$kind/m" --layer "$low,type=os" --upper "$H/up" || continue
@@ -166,7 +168,37 @@ for kind in dir vhd; do
     cd '$H/m' && ln b c && ln c d && rm b c && echo more >> d && echo \$(cat d) \$(stat -c %h d)"
   same "$kind: names of one file share an inode number" "1" sh -c "
     cd '$H/m' && ln d e && stat -c %i d e | sort -u | wc -l"
+  same "$kind: a new folder renamed onto a lower one with entries: ENOTEMPTY" "Directory not empty" \
+    python3 -c "
+import os, sys
+os.mkdir(sys.argv[1] + '/new1')
+try:
+    os.rename(sys.argv[1] + '/new1', sys.argv[1] + '/full'); print('renamed')
+except OSError as e:
+    print(e.strerror)" "$H/m"
+  same "$kind: onto an empty lower one: renamed, and it hides the lower folder" "a|1" sh -c "
+    cd '$H/m' && mkdir new2 && echo a > new2/a && mv -T new2 empty && echo \"\$(ls empty)|\$(ls -a '$H/up/empty' | grep -c '^.wh..wh..opq$')\""
+  same "$kind: a merged folder's link count is 2 and its subfolders" "4" sh -c "
+    mkdir '$H/m/full/y' && ls '$H/m/full' >/dev/null && stat -c %h '$H/m/full'"
   fusermount3 -u "$H/m"
 done
+
+# overlayfs-style stacks: every layer folder is named "u" (container
+# storage's .../ID/diff); the later ones are u#2, u#3, and --priority
+# can name them.
+E="$WORK/eq"; mkdir -p "$E/1/u" "$E/0/u"
+echo one >"$E/1/u/f"; echo zero >"$E/0/u/f"; echo z >"$E/0/u/g"
+if mnt eq/m -o "lowerdir=$E/1/u:$E/0/u"; then
+  check "layers with one base name mount; the first given wins" sh -c "[ \"\$(cat '$E/m/f')\" = one ] && [ -e '$E/m/g' ]"
+  fusermount3 -u "$E/m"
+else
+  not_ok "layers with one base name mount"
+fi
+if mnt eq/m2 --layer "$E/0/u" --layer "$E/1/u" --priority "u=5"; then
+  check "--priority names the first u; the second is u#2" sh -c "[ \"\$(cat '$E/m2/f')\" = zero ]"
+  fusermount3 -u "$E/m2"
+else
+  not_ok "--priority u=5 on a stack of two u"
+fi
 
 finish

@@ -26,6 +26,7 @@ void fl_to_stat(const struct lf_attr *a, struct stat *st)
 	st->st_atim = a->atime;
 	st->st_mtim = a->mtime;
 	st->st_ctim = a->ctime;
+	st->st_rdev = (dev_t)a->rdev;
 }
 
 double fl_attr_timeout(const struct ctx *c, const struct lf_attr *a)

@@ -55,19 +55,20 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
-	(void)rdev;
-	if (!S_ISREG(mode)) {
-		/* a Windows drive holds no FIFOs, sockets or devices */
-		fuse_reply_err(req, EPERM);
-		return;
-	}
 	struct ctx *c = CTX(req);
 	struct lf_cred cr = cred_of(req);
 	struct lf_attr a;
-	struct lf_ufile *f;
-	int rc = lf_union_create(c->u, parent, name, mode, O_WRONLY, &cr, &a, &f);
-	if (!rc)
-		lf_union_release(c->u, f);
+	int rc;
+	if (S_ISREG(mode)) {
+		struct lf_ufile *f;
+		rc = lf_union_create(c->u, parent, name, mode, O_WRONLY, &cr, &a, &f);
+		if (!rc)
+			lf_union_release(c->u, f);
+	} else {
+		/* FIFOs, sockets (bind), devices: in the writable layer's folder,
+		 * which holds them as any Linux folder does */
+		rc = lf_union_mknod(c->u, parent, name, mode, rdev, &cr, &a);
+	}
 	reply_entry(req, rc, &a);
 }
 

@@ -351,6 +351,7 @@ void dirl_stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a)
 	memset(a, 0, sizeof *a);
 	a->ino = ino;
 	a->mode = st->st_mode;
+	a->rdev = (uint64_t)st->st_rdev;
 	a->nlink = (uint32_t)st->st_nlink;
 	a->uid = st->st_uid;
 	a->gid = st->st_gid;

@@ -70,6 +70,15 @@ static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
 		 * running with umask 0 skips the extra call) */
 		if (!rc && (perm & d->umask) && fchmod(fd, perm) < 0)
 			rc = -errno;
+	} else if (type == S_IFIFO || type == S_IFSOCK || type == S_IFCHR || type == S_IFBLK) {
+		/* a host folder holds them as any Linux folder does */
+		rc = mknodat(dfd, name, w->mode, (dev_t)w->rdev) < 0 ? -errno : 0;
+		if (!rc && (perm & d->umask)) {
+			int nfd = openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			rc = nfd < 0 ? -errno : lf_safe_fchmod(nfd, perm);
+			if (nfd >= 0)
+				close(nfd);
+		}
 	} else {
 		rc = -EPERM;
 	}

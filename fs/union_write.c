@@ -312,6 +312,22 @@ int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32
 	return rc;
 }
 
+int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		   uint64_t rdev, const struct lf_cred *c, struct lf_attr *out)
+{
+	uint32_t type = mode & S_IFMT;
+	if (type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR && type != S_IFBLK)
+		return -EINVAL;
+	if ((type == S_IFCHR || type == S_IFBLK) && c && c->uid != 0)
+		return -EPERM;
+	struct lf_new w = owned(type | (mode & 07777), c);
+	w.rdev = rdev;
+	pthread_rwlock_rdlock(&u->cfg);
+	int rc = make_new(u, parent, name, &w, out, NULL);
+	pthread_rwlock_unlock(&u->cfg);
+	return rc;
+}
+
 static int u_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out)
 {

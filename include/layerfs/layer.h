@@ -38,6 +38,7 @@ struct lf_attr {
 	struct timespec atime, mtime, ctime, btime;
 	uint32_t wattr;          /* LF_WATTR_* */
 	uint32_t flags;          /* LF_ATTR_*: the union's, not a layer's */
+	uint64_t rdev;           /* device nodes */
 };
 
 /* The file is built from several layers' copies (a merged registry
@@ -60,10 +61,12 @@ struct lf_layer;
 
 /* What a writable layer's mkobj makes. */
 struct lf_new {
-	uint32_t mode;           /* S_IFREG, S_IFDIR or S_IFLNK, and permissions */
+	uint32_t mode;           /* S_IFREG, S_IFDIR, S_IFLNK, S_IFIFO, S_IFSOCK,
+				  * S_IFCHR or S_IFBLK, and permissions */
 	uint32_t uid, gid;       /* owner; LF_KEEP_ID keeps the creator's */
 	const char *target;      /* symlinks */
 	int flags;               /* files: O_* flags for the returned handle */
+	uint64_t rdev;           /* devices */
 };
 #define LF_KEEP_ID ((uint32_t)-1)
 

@@ -164,6 +164,10 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 		    struct lf_ufile **file);
 int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		   const struct lf_cred *c, struct lf_attr *out);
+/* A FIFO, socket or device node (type in mode); devices only for uid 0,
+ * as mknod(2) wants CAP_MKNOD. */
+int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		   uint64_t rdev, const struct lf_cred *c, struct lf_attr *out);
 int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out);
 int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,

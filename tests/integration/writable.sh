@@ -178,6 +178,16 @@ except OSError as e:
     print(e.strerror)" "$H/m"
   same "$kind: onto an empty lower one: renamed, and it hides the lower folder" "a|1" sh -c "
     cd '$H/m' && mkdir new2 && echo a > new2/a && mv -T new2 empty && echo \"\$(ls empty)|\$(ls -a '$H/up/empty' | grep -c '^.wh..wh..opq$')\""
+  same "$kind: mkfifo, and data through the FIFO" "p through" sh -c "
+    cd '$H/m' && mkfifo ff && (echo through > ff &) && echo \$(stat -c %A ff | cut -c1) \$(cat ff)"
+  same "$kind: an AF_UNIX socket bound on the drive takes a connection" "b'hi' s" python3 -c "
+import os, socket, stat, sys
+os.chdir(sys.argv[1])
+s = socket.socket(socket.AF_UNIX); s.bind('sock'); s.listen(1)
+c = socket.socket(socket.AF_UNIX); c.connect('sock'); a, _ = s.accept(); c.send(b'hi')
+print(a.recv(2), 's' if stat.S_ISSOCK(os.lstat('sock').st_mode) else '?')" "$H/m"
+  same "$kind: root makes a device node, its numbers kept" "c 1:3" sh -c "
+    cd '$H/m' && mknod cdev c 1 3 && stat -c '%A %t:%T' cdev | sed 's/^\(.\)[^ ]*/\1/'"
   same "$kind: a merged folder's link count is 2 and its subfolders" "4" sh -c "
     mkdir '$H/m/full/y' && ls '$H/m/full' >/dev/null && stat -c %h '$H/m/full'"
   fusermount3 -u "$H/m"

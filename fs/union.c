@@ -375,11 +375,14 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 		a->size = len > 0 ? (uint64_t)len : 0;
 	}
 	/* A merged folder's link count is 2 and its merged subfolders, as
-	 * overlayfs says, once its index is built; until then 1, which tells
-	 * tools such as find that it is not known. Never waits for the lock:
-	 * a caller may hold it. */
+	 * overlayfs says, once its index is built; until then 1 (unless one
+	 * layer alone makes it), which tells tools such as find that it is
+	 * not known. Never waits for the lock: a caller may hold it. */
 	if (S_ISDIR(a->mode)) {
-		a->nlink = 1;
+		/* a folder of one layer is that folder: its own count holds
+		 * (a host folder's; NTFS says 1, not known) */
+		if (n->nrefs != 1 || a->nlink < 2)
+			a->nlink = 1;
 		if (pthread_mutex_trylock(&n->lock) == 0) {
 			if (n->dir) {
 				uint32_t k = 2;

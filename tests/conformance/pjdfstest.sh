@@ -6,7 +6,7 @@
 # default_permissions as its README asks. Every subtest passes, or is in
 # tests/conformance/pjdfstest.known (test file, subtest number, the reason
 # it cannot pass on this design).
-#   pjdfstest.sh dir|vhd [TEST-FOLDER...]   (default: every folder)
+#   pjdfstest.sh dir|vhd|fuse-overlayfs [TEST-FOLDER...]   (default: every folder)
 . "$(dirname "$0")/../integration/lib.sh"
 : "${LAYERFS:?LAYERFS not set}"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root"
@@ -46,8 +46,15 @@ mkdir -p "$WORK/low/base" "$WORK/up" "$WORK/m"
 echo lower >"$WORK/low/base/file"
 low="$WORK/low"
 if [ "$KIND" = vhd ]; then "$LAYERCTL" pack -q "$WORK/low" "$WORK/low.vhd"; low="$WORK/low.vhd"; fi
-"$LAYERFS" --layer "$low,type=os" --upper "$WORK/up" -o allow_other,default_permissions "$WORK/m" ||
-  { not_ok "mount"; finish; exit 1; }
+if [ "$KIND" = fuse-overlayfs ]; then
+  # the same run on fuse-overlayfs, for comparison (scripts/conformance)
+  mkdir -p "$WORK/work"
+  fuse-overlayfs -o "lowerdir=$low,upperdir=$WORK/up,workdir=$WORK/work,allow_other" "$WORK/m" ||
+    { not_ok "mount"; finish; exit 1; }
+else
+  "$LAYERFS" --layer "$low,type=os" --upper "$WORK/up" -o allow_other,default_permissions "$WORK/m" ||
+    { not_ok "mount"; finish; exit 1; }
+fi
 MOUNTS+=("$WORK/m")
 
 dirs=("$@")

@@ -69,12 +69,15 @@ static void log_line(const char *fmt, ...)
 	fprintf(stderr, "layerd: %.*s", n, line);
 }
 
-/* The listening socket: systemd's, or a new one at path. */
-static int listen_on(const char *path)
+/* The listening socket: systemd's (*ours 0: systemd removes it), or a new
+ * one at path (*ours 1: removed when the daemon stops). */
+static int listen_on(const char *path, int *ours)
 {
 	const char *fds = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	*ours = 0;
 	if (fds && pid && atoi(fds) == 1 && atoi(pid) == getpid())
 		return 3;
+	*ours = 1;
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof a.sun_path) {
 		log_line("%s: too long for a socket path", path);
@@ -155,9 +158,11 @@ int main(int argc, char **argv)
 		mkdir(dir, 0755);
 	}
 	recover_mounts(&d, NULL);
-	int fd = listen_on(sock);
+	int ours;
+	int fd = listen_on(sock, &ours);
 	int status = fd < 0 ? 1 : server_run(&d, fd);
-	if (fd > 3)
+	/* a new socket may well be fd 3 too: whose it is decides */
+	if (fd >= 0 && ours)
 		unlink(sock);
 	if (fd >= 0)
 		close(fd);

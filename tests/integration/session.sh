@@ -112,6 +112,7 @@ check "fsck sees lfalice's layer in use and repairs nothing there" bash -c "
 
 kill -TERM "$LPID"; wait "$LPID"
 check "SIGTERM logs everyone off: no layerd mount is left" bash -c "! grep -q '$RUN' /proc/mounts"
+check "SIGTERM: layerd removes the socket it made" test ! -e "$LAYERD_SOCKET"
 if command -v systemd-socket-activate >/dev/null; then
   # the socket systemd would hand over (layerd.socket): LISTEN_FDS
   systemd-socket-activate -l "$WORK/act.sock" "$LAYERD" --repo "$R" --run "$WORK/run2" \

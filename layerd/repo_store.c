@@ -90,6 +90,9 @@ int lf_repo_lock(const char *root, int *fd, struct lf_err *err)
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", root, LF_REPO_LOCK_FILE);
 	*fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (*fd < 0 && (errno == EACCES || errno == EPERM || errno == EROFS))
+		return lf_err_set(err, errno, "%s: changing the repository needs write access to it "
+				  "(%s; run as root, or as its owner)", root, strerror(errno));
 	if (*fd < 0)
 		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
 	/* flock on NFS and SMB is a lock the server keeps (Linux maps it to

@@ -38,6 +38,12 @@ check "repo unassign, priority" bash -c "
   '$LAYERCTL' repo unassign '$B' --user alice 101 && '$LAYERCTL' repo priority '$B' 101 30 &&
   ! grep -q alice '$B/LayerAssignment.txt' && grep -q '\"priority\": 30' '$B/GuestLayerFile.txt'"
 check "repo list --json parses" bash -c "'$LAYERCTL' repo list --json '$B' | python3 -m json.tool >/dev/null"
+if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
+  # a user who may read the repository but not change it is told so
+  cp "$LAYERCTL" "$WORK/layerctl" && chmod 755 "$WORK" "$WORK/layerctl"
+  refuses "repo assign without write access says so" "needs write access" \
+    runuser -u nobody -- "$WORK/layerctl" repo assign "$B" --user bob 101
+fi
 check "the base repository is clean (exit 0)" L fsck "$B"
 
 # fsck CASE STATUS CLASS [ARGS...]: a copy of the base (layer files hard

@@ -42,7 +42,8 @@ static void fsck_usage(FILE *f)
 		"  --json          one JSON object: the problems, the counts, the status\n"
 		"\n"
 		"Exit status (fsck(8)): 0 clean (space to reclaim is no error), 1 problems\n"
-		"were fixed and none are left, 4 errors are left, 8 the check could not run.\n");
+		"were fixed and none are left, 4 errors are left, 8 the check could not run,\n"
+		"16 a usage error.\n");
 }
 
 struct out {
@@ -89,13 +90,13 @@ int cmd_fsck(int argc, char **argv)
 		case 'r': fo.repair = 1; break;
 		case 'j': json = 1; break;
 		case 'h': fsck_usage(stdout); return 0;
-		default: return cli_usage_error("fsck", "bad option"), 8;
+		default: return cli_usage_error("fsck", "bad option"), 16;  /* fsck(8) */
 		}
 	}
 	if (argc - optind != 1)
-		return cli_usage_error("fsck", "give one REPO"), 8;
+		return cli_usage_error("fsck", "give one REPO"), 16;
 	if ((groups || fo.machine) && !fo.user)
-		return cli_usage_error("fsck", "--groups and --machine go with --user"), 8;
+		return cli_usage_error("fsck", "--groups and --machine go with --user"), 16;
 	struct cli_who who = { .user = fo.user, .machine = fo.machine };
 	cli_who_fill(&who, groups);
 	fo.machine = who.machine;

@@ -421,8 +421,17 @@ int cmd_reg(int argc, char **argv)
 	int rest = optind, utf16 = 0, nlayers = 0;
 	struct lf_stack stack = {0};
 	const char *prefix = NULL, *rules = NULL;
+	int positional = 0;
 	for (int i = optind; i < argc; i++) {
-		if (!strcmp(argv[i], "--json"))
+		if (positional) {
+			argv[rest++] = argv[i];
+		} else if (!strcmp(argv[i], "--")) {
+			positional = 1;   /* what follows is names, even "-x" */
+		} else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			lf_stack_free(&stack);
+			reg_usage(stdout);
+			return EXIT_OK;
+		} else if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "--utf16"))
 			utf16 = 1;
@@ -440,9 +449,13 @@ int cmd_reg(int argc, char **argv)
 				return cli_usage_error("reg", "%s", err.msg);
 			}
 			nlayers++;
-		}
-		else
+		} else if (argv[i][0] == '-' && argv[i][1]) {
+			lf_stack_free(&stack);
+			return cli_usage_error("reg", "%s: unknown option (a file named so: put -- "
+					       "before it)", argv[i]);
+		} else {
 			argv[rest++] = argv[i];
+		}
 	}
 	int rc;
 	if (nlayers) {

@@ -568,6 +568,11 @@ int cmd_repo(int argc, char **argv)
 		else
 			rest[n++] = argv[i];
 	}
+	/* init and list take no option but --json: anything else like one is
+	 * refused, not taken for a folder's name */
+	for (int i = 1; (!strcmp(sub, "init") || !strcmp(sub, "list")) && i < n; i++)
+		if (rest[i][0] == '-' && rest[i][1])
+			return cli_usage_error("repo", "%s: unknown option", rest[i]);
 	if (!strcmp(sub, "init")) {
 		if (n != 2)
 			return cli_usage_error("repo", "init takes REPO");

@@ -93,4 +93,21 @@ json=$("$LAYERCTL" pack -q --json --size 64M "$WORK/src" "$WORK/sized.vhd")
 echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["files"]==1 and d["dirs"]==1 and d["volume_size"]==64<<20' \
   && ok "pack --json and --size" || not_ok "pack --json: $json"
 
+# Every subcommand answers --help (usage on stdout, exit 0) and refuses an
+# unknown option (exit 2; fsck 16, as fsck(8)), and neither makes a file.
+mkdir -p "$WORK/empty"
+for c in pack ls stat cat which fsck conflicts login logoff refresh status reset \
+    "reg compact" "reg merge" "reg new" "reg export" "reg import" "reg diff" \
+    "repo init" "repo add" "repo assign" "repo unassign" "repo priority" "repo list" "repo resolve"; do
+  want=2; [ "$c" = fsck ] && want=16
+  (cd "$WORK/empty" && $LAYERCTL $c --help >"$WORK/h.out" 2>/dev/null); h=$?
+  (cd "$WORK/empty" && $LAYERCTL $c --bogus-option >/dev/null 2>&1); b=$?
+  if [ $h -eq 0 ] && grep -q "Usage" "$WORK/h.out" && [ $b -eq $want ] && [ -z "$(ls -A "$WORK/empty")" ]; then
+    ok "layerctl $c: --help exit 0, an unknown option exit $want, no file made"
+  else
+    not_ok "layerctl $c: --help exit $h, unknown option exit $b (want 0 and $want), files: $(ls -A "$WORK/empty" | tr '\n' ' ')"
+    rm -rf "$WORK/empty"/* "$WORK/empty"/.[!.]* 2>/dev/null
+  fi
+done
+
 finish

@@ -237,16 +237,6 @@ static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	readdir_common(req, ino, size, off, 1);
 }
 
-static void reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size)
-{
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-}
-
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	struct lf_union *u = CTX(req)->u;
@@ -254,7 +244,7 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		/* which personalization layer this is, for `layerctl reset` */
 		const char *up = lf_union_layer(u, 0)->path;
 		ssize_t n = (ssize_t)strlen(up);
-		reply_sized(req, size && (size_t)n > size ? -ERANGE : n, up, size);
+		lf_fuse_reply_sized(req, size && (size_t)n > size ? -ERANGE : n, up, size);
 		return;
 	}
 	char *buf = size ? malloc(size) : NULL;
@@ -263,7 +253,7 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	ssize_t n = lf_union_getxattr(CTX(req)->u, ino, name, buf, size);
-	reply_sized(req, n, buf, size);
+	lf_fuse_reply_sized(req, n, buf, size);
 	free(buf);
 }
 
@@ -275,7 +265,7 @@ static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		return;
 	}
 	ssize_t n = lf_union_listxattr(CTX(req)->u, ino, buf, size);
-	reply_sized(req, n, buf, size);
+	lf_fuse_reply_sized(req, n, buf, size);
 	free(buf);
 }
 

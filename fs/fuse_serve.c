@@ -99,3 +99,13 @@ void lf_fuse_serve_stop(struct lf_fuse_thread *t)
 	fuse_loop_cfg_destroy(t->cfg);
 	free(t);
 }
+
+void lf_fuse_reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size)
+{
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+}

@@ -16,6 +16,10 @@ struct fuse_args lf_fuse_args(char **argv, const char *prog, int debug, const ch
 int lf_fuse_serve(struct fuse_session *se, const char *prog, const char *mountpoint,
 		  int foreground, int single_thread);
 
+/* Reply to getxattr/listxattr: n bytes of buf (size 0 asks the length),
+ * or -errno. */
+void lf_fuse_reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size);
+
 /* For a daemon with many mounts: mount se and serve it from threads of
  * its own (at most max_threads); stop unmounts and waits for them. */
 struct lf_fuse_thread;

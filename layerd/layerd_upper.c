@@ -56,6 +56,18 @@ static int folder(int dirfd, const char *name, mode_t mode, uid_t uid, gid_t gid
 	return fd;
 }
 
+/* The folder NAME in dirfd, root's with this mode (made, or taken back). */
+static int root_folder(struct daemon *d, int dirfd, const char *name, mode_t mode,
+		       const char *what, struct lf_err *err)
+{
+	int fd = folder(dirfd, name, mode, 0, 0, what, err);
+	if (fd >= 0 && take_root(d, fd, mode, what, err)) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
 int upper_prepare(struct daemon *d, const char *root, const char *rel, const char *user,
 		  uid_t uid, gid_t gid, int *lockfd, struct lf_err *err)
 {
@@ -68,21 +80,15 @@ int upper_prepare(struct daemon *d, const char *root, const char *rel, const cha
 	if (rfd < 0)
 		return lf_err_set(err, errno, "%s: %s", root, strerror(errno));
 	snprintf(what, sizeof what, "%s/Users", root);
-	int ufd = folder(rfd, "Users", 0700, 0, 0, what, err);
+	int ufd = root_folder(d, rfd, "Users", 0700, what, err);
 	close(rfd);
-	if (ufd < 0 || take_root(d, ufd, 0700, what, err)) {
-		if (ufd >= 0)
-			close(ufd);
+	if (ufd < 0)
 		return -1;
-	}
 	snprintf(what, sizeof what, "%s/Users/%s", root, users);
-	int hfd = folder(ufd, users, 0700, 0, 0, what, err);
+	int hfd = root_folder(d, ufd, users, 0700, what, err);
 	close(ufd);
-	if (hfd < 0 || take_root(d, hfd, 0700, what, err)) {
-		if (hfd >= 0)
-			close(hfd);
+	if (hfd < 0)
 		return -1;
-	}
 	/* the layer's root is hers and closed: C:\ shows as hers, and the
 	 * mount is no one else's to enter */
 	snprintf(what, sizeof what, "%s/%s", root, rel);
@@ -145,18 +151,15 @@ int run_prepare(struct daemon *d, const char *run, const char *user, struct lf_e
 	 * path, and a user who owned them could swap C for a link to /etc in
 	 * between. The mounts' own roots are hers and closed (0700), so no
 	 * one else gets in. */
-	int ufd = folder(rfd, user, 0755, 0, 0, what, err);
+	int ufd = root_folder(d, rfd, user, 0755, what, err);
 	close(rfd);
-	if (ufd < 0 || take_root(d, ufd, 0755, what, err)) {
-		if (ufd >= 0)
-			close(ufd);
+	if (ufd < 0)
 		return -1;
-	}
 	int rc = 0;
 	for (int i = 0; i < 2 && !rc; i++) {
 		snprintf(what, sizeof what, "%s/%s/%s", run, user, i ? "REG" : "C");
-		int fd = folder(ufd, i ? "REG" : "C", 0755, 0, 0, what, err);
-		rc = fd < 0 || take_root(d, fd, 0755, what, err) ? -1 : 0;
+		int fd = root_folder(d, ufd, i ? "REG" : "C", 0755, what, err);
+		rc = fd < 0 ? -1 : 0;
 		if (fd >= 0)
 			close(fd);
 	}

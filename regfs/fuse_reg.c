@@ -498,16 +498,6 @@ static void r_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 	fuse_reply_err(req, -rc);
 }
 
-static void reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size)
-{
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-}
-
 static void r_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	char *p = path_of(req, ino, NULL);
@@ -515,7 +505,7 @@ static void r_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t 
 	if (p && size && !buf)
 		fuse_reply_err(req, ENOMEM);
 	else if (p)
-		reply_sized(req, lf_regview_getxattr(CTX(req)->v, p, name, buf, size), buf, size);
+		lf_fuse_reply_sized(req, lf_regview_getxattr(CTX(req)->v, p, name, buf, size), buf, size);
 	free(buf);
 	free(p);
 }
@@ -527,7 +517,7 @@ static void r_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	if (p && size && !buf)
 		fuse_reply_err(req, ENOMEM);
 	else if (p)
-		reply_sized(req, lf_regview_listxattr(CTX(req)->v, p, buf, size), buf, size);
+		lf_fuse_reply_sized(req, lf_regview_listxattr(CTX(req)->v, p, buf, size), buf, size);
 	free(buf);
 	free(p);
 }

@@ -75,6 +75,15 @@ int lf_hive_cache_trim(struct lf_hive_cache *c)
 	return n;
 }
 
+/* The entry of that key, or NULL. Caller holds the lock. */
+static struct cached *find(struct lf_hive_cache *c, const char *key)
+{
+	struct cached *e = c->list;
+	while (e && strcmp(e->key, key))
+		e = e->next;
+	return e;
+}
+
 /* "PATH\nFILE INO SIZE MTIME\n..." of the copies, malloc'd. */
 static char *key_of(const char *path, const struct lf_copy *cp, int n)
 {
@@ -129,9 +138,7 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
 	if (!key)
 		return lf_err_set(err, ENOMEM, "out of memory");
 	pthread_mutex_lock(&c->lock);
-	struct cached *e = c->list;
-	while (e && strcmp(e->key, key))
-		e = e->next;
+	struct cached *e = find(c, key);
 	struct lf_hive *h = e ? lf_hive_ref(e->hive) : NULL;
 	pthread_mutex_unlock(&c->lock);
 	if (h) {
@@ -151,9 +158,7 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
 		return rc;
 	}
 	pthread_mutex_lock(&c->lock);
-	e = c->list;
-	while (e && strcmp(e->key, key))
-		e = e->next;
+	e = find(c, key);
 	if (e) {                 /* another login of the same stack was first */
 		lf_hive_free(h);
 		free(ne);

@@ -4,17 +4,16 @@
  * share it. Nodes live in a table split into shards, each with its own
  * lock; a folder's merged index is built once, under the folder's lock. */
 #include <errno.h>
-#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layerfs/heap.h"
 #include "union_int.h"
 #include "union_prefetch.h"
 
-#define TRIM_EVERY 8192   /* nodes freed between two trims */
 
 struct lf_layer *union_layer(struct lf_union *u, int i)
 {
@@ -89,10 +88,10 @@ static void node_free(struct lf_union *u, struct unode *n)
 		up->ops->release(up, n->hold_fh);
 	}
 	udir_free(n->dir);
-	free(n->name);
+	if (n->name != n->inline_name)
+		free(n->name);
 	if (n->refs != &n->ref1)
 		free(n->refs);
-	pthread_mutex_destroy(&n->lock);
 	free(n);
 }
 
@@ -160,15 +159,6 @@ size_t union_all_nodes(struct lf_union *u, struct unode ***out)
 	return n;
 }
 
-/* When the kernel forgets many nodes (memory pressure, drop_caches), the
- * heap they leave is handed back to the system: the allocator would keep
- * it otherwise, and a session's size would stay at its largest walk. */
-static void give_back(struct lf_union *u)
-{
-	if (atomic_fetch_add_explicit(&u->freed, 1, memory_order_relaxed) % TRIM_EVERY
-	    == TRIM_EVERY - 1)
-		malloc_trim(0);
-}
 
 /* Drop a busy mark and `forget` lookups; free the node when nothing
  * holds it. */
@@ -194,7 +184,7 @@ void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 	pthread_mutex_unlock(&s->lock);
 	if (dead) {
 		node_free(u, n);
-		give_back(u);
+		lf_heap_freed(1);   /* a walk forgotten gives its heap back */
 	}
 }
 
@@ -209,18 +199,16 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
 	if (!n && (s->count + 1) * 2 > s->nbuckets && shard_grow(s))
 		goto fail;
 	if (!n) {
-		n = calloc(1, sizeof *n);
+		size_t len = strlen(e->name);
+		n = calloc(1, sizeof *n + len + 1);
 		if (!n)
 			goto fail;
 		n->refs = e->nrefs == 1 ? &n->ref1 : malloc(e->nrefs * sizeof *n->refs);
-		n->name = strdup(e->name);
-		if (!n->refs || !n->name) {
-			if (n->refs != &n->ref1)
-				free(n->refs);
-			free(n->name);
+		if (!n->refs) {
 			free(n);
 			goto fail;
 		}
+		n->name = memcpy(n->inline_name, e->name, len + 1);
 		memcpy(n->refs, e->refs, e->nrefs * sizeof *n->refs);
 		n->nrefs = e->nrefs;
 		n->ino = ino;
@@ -228,7 +216,6 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
 		n->depth = depth;
 		n->parent = parent;
 		n->smask = p->smask ? stacked_mask(u, p->smask, depth, e->name) : 0;
-		pthread_mutex_init(&n->lock, NULL);
 		struct unode **slot = slot_of(s, ino);
 		n->next = *slot;
 		*slot = n;
@@ -281,7 +268,7 @@ int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
 {
 	if (!S_ISDIR(n->type))
 		return -ENOTDIR;
-	pthread_mutex_lock(&n->lock);
+	node_lock(n);
 	int rc = 0;
 	if (!n->dir) {
 		n->dir = prefetch_take(u->prefetch, n->ino);
@@ -294,7 +281,7 @@ int node_dir(struct lf_union *u, struct unode *n, struct udir **out)
 	}
 	*out = n->dir;
 	if (rc)
-		pthread_mutex_unlock(&n->lock);
+		node_unlock(n);
 	return rc;
 }
 
@@ -383,14 +370,14 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 		 * (a host folder's; NTFS says 1, not known) */
 		if (n->nrefs != 1 || a->nlink < 2)
 			a->nlink = 1;
-		if (pthread_mutex_trylock(&n->lock) == 0) {
+		if (node_trylock(n) == 0) {
 			if (n->dir) {
 				uint32_t k = 2;
 				for (size_t i = 0; i < n->dir->n; i++)
 					k += !n->dir->v[i].gone && S_ISDIR(n->dir->v[i].type);
 				a->nlink = k;
 			}
-			pthread_mutex_unlock(&n->lock);
+			node_unlock(n);
 		}
 	}
 	return 0;
@@ -411,7 +398,7 @@ static int u_lookup(struct lf_union *u, uint64_t parent, const char *name,
 	if (!rc && !e)
 		p->negative = 1;         /* the kernel may keep the answer */
 	if (!rc) {
-		pthread_mutex_unlock(&p->lock);
+		node_unlock(p);
 		/* Linux names stop at 255 bytes: a longer one not found is
 		 * too long, as a local file system says */
 		rc = !e ? (strlen(name) > 255 ? -ENAMETOOLONG : -ENOENT) : !c ? -ENOMEM : 0;
@@ -534,7 +521,7 @@ static int u_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		}
 	}
 	if (!rc)
-		pthread_mutex_unlock(&n->lock);
+		node_unlock(n);
 	node_put(u, n, 0);
 	return rc;
 }
@@ -586,12 +573,12 @@ static int u_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 	/* The first file opened in a folder: its siblings will likely follow. */
 	struct unode *p = u->prefetch ? node_get(u, parent) : NULL;
 	if (p) {
-		pthread_mutex_lock(&p->lock);
+		node_lock(p);
 		if (p->dir && !p->dir->data_asked) {
 			p->dir->data_asked = 1;
 			prefetch_data(u->prefetch, p->dir);
 		}
-		pthread_mutex_unlock(&p->lock);
+		node_unlock(p);
 		node_put(u, p, 0);
 	}
 	*out = f;
@@ -703,7 +690,7 @@ int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)
 	struct udir *d;
 	if (S_ISDIR(n->type) && node_dir(u, n, &d) == 0) {
 		used = d->nused;
-		pthread_mutex_unlock(&n->lock);
+		node_unlock(n);
 	}
 	int k = 0;
 	for (int i = 0; i < used && k < max; i++)
@@ -788,16 +775,15 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 				root.refs[i] = (struct lref){ (uint16_t)i, u->layers[i]->root };
 			struct shard *sh = shard_of(u, LF_UNION_ROOT);
 			shard_grow(sh);
-			u->root = calloc(1, sizeof *u->root);
+			u->root = calloc(1, sizeof *u->root + 1);
 			if (u->root) {
 				u->root->ino = LF_UNION_ROOT;
 				u->root->type = S_IFDIR;
 				u->root->nlookup = 1;
 				u->root->nrefs = root.nrefs;
 				u->root->refs = root.refs;
-				u->root->name = strdup("");
+				u->root->name = u->root->inline_name;
 				u->root->smask = 0xFFFFFFFFu;
-				pthread_mutex_init(&u->root->lock, NULL);
 				*slot_of(sh, LF_UNION_ROOT) = u->root;
 				sh->count = 1;
 			} else {

@@ -149,12 +149,12 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 		refs[0] = (struct lref){ 0, made };
 		memcpy(refs + 1, n->refs, (size_t)(nrefs - 1) * sizeof *refs);
 		rc = alias_add(u, made, n->ino);
-		pthread_mutex_lock(&n->lock);
+		node_lock(n);
 		if (!rc)
 			rc = node_set_refs(u, n, refs, nrefs);
 		if (!rc && n->dir)
 			n->dir->nused++;
-		pthread_mutex_unlock(&n->lock);
+		node_unlock(n);
 	}
 	if (!rc)
 		union_dir_update(u, p, n->name, n->ino, refs, nrefs);

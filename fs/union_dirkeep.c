@@ -30,12 +30,12 @@ static void let_go(struct lf_union *u, uint64_t ino)
 		return;
 	/* never wait on another node's lock while holding one: skipped, the
 	 * index stays (this bounds memory, not what is right) */
-	if (pthread_mutex_trylock(&n->lock) == 0) {
+	if (node_trylock(n) == 0) {
 		if (n->dir && !n->negative && rebuilds_same(u, n->dir)) {
 			udir_free(n->dir);
 			n->dir = NULL;
 		}
-		pthread_mutex_unlock(&n->lock);
+		node_unlock(n);
 	}
 	node_put(u, n, 0);
 }

@@ -73,26 +73,37 @@ int udir_set_refs(struct uentry *e, const struct lref *refs, int nrefs);
 struct unode {
 	uint64_t ino;
 	uint64_t nlookup;        /* the kernel's references */
-	uint32_t busy;           /* calls in progress using this node */
-	uint32_t type;
-	uint32_t depth;          /* folders between the root and this node */
 	uint64_t parent;         /* the folder it was found in (moves on rename) */
-	char *name;              /* its name there */
-	uint32_t smask;          /* stacked-file patterns its path is on */
-	uint8_t unlinked;        /* its name was deleted through the mount */
-	uint8_t gone;            /* its layers were taken away: stale */
-	uint8_t held;            /* hold_fh keeps an unlinked upper node readable */
-	uint8_t negative;        /* folders: a lookup in it was told "no such name" */
-	uint16_t nrefs;
+	char *name;              /* its name there: inline_name, or malloc'd after a rename */
 	uint64_t hold_fh;
 	struct lref *refs;       /* highest first; changed under lock and the
 				  * shard's lock, read under either; &ref1
 				  * when there is one (most nodes) */
 	struct lref ref1;
-	pthread_mutex_t lock;    /* guards dir and changes of refs */
-	struct udir *dir;
+	struct udir *dir;        /* guarded by lock */
 	struct unode *next;
+	uint32_t busy;           /* calls in progress using this node */
+	uint32_t type;
+	uint32_t depth;          /* folders between the root and this node */
+	uint32_t smask;          /* stacked-file patterns its path is on */
+	atomic_uint lock;        /* node_lock(): guards dir and changes of refs */
+	uint16_t nrefs;
+	uint8_t unlinked;        /* its name was deleted through the mount */
+	uint8_t gone;            /* its layers were taken away: stale */
+	uint8_t held;            /* hold_fh keeps an unlinked upper node readable */
+	uint8_t negative;        /* folders: a lookup in it was told "no such name" */
+	char inline_name[];      /* the name it was made with */
 };
+
+/* A node's lock is a futex word, not a pthread mutex: 4 bytes against 40
+ * on every node the kernel holds (a Windows tree keeps 200,000 of them
+ * per session). Never held across a wait for another node's lock except
+ * parent before child. */
+void node_lock(struct unode *n);
+int node_trylock(struct unode *n);     /* 0, or EBUSY */
+void node_unlock(struct unode *n);
+/* Give node n a new name (rename); it keeps the old one if out of memory. */
+int node_rename(struct unode *n, const char *name);
 
 struct shard {
 	pthread_mutex_t lock;
@@ -123,7 +134,6 @@ struct lf_union {
 	pthread_mutex_t stacked_lock;
 	struct merged *merged;        /* built merged files, by node number */
 	struct retired *retired;      /* layers taken out of the set */
-	atomic_uint freed;            /* nodes freed: the heap is trimmed now and then */
 	pthread_mutex_t keep_lock;
 	uint64_t *keep;               /* folders whose index was built last (a ring) */
 	size_t keep_at;

@@ -185,24 +185,24 @@ static int u_reset(struct lf_union *u, const char *path, struct lf_reset_inval *
 		 * the same number is pointed at its new layers. */
 		inval->parent = p->ino;
 		snprintf(inval->name, sizeof inval->name, "%s", name);
-		pthread_mutex_lock(&p->lock);
+		node_lock(p);
 		struct uentry *e = p->dir ? udir_find(p->dir, name) : NULL;
 		inval->ino = e ? e->ino : 0;
 		udir_free(p->dir);
 		p->dir = NULL;
-		pthread_mutex_unlock(&p->lock);
+		node_unlock(p);
 		struct udir *d;
 		if (node_dir(u, p, &d) == 0) {
 			e = udir_find(d, name);
 			struct unode *c = e ? node_get(u, e->ino) : NULL;
 			if (c) {
-				pthread_mutex_lock(&c->lock);
+				node_lock(c);
 				node_set_refs(u, c, e->refs, e->nrefs);
 				udir_free(c->dir);   /* a folder's contents changed too */
 				c->dir = NULL;
-				pthread_mutex_unlock(&c->lock);
+				node_unlock(c);
 			}
-			pthread_mutex_unlock(&p->lock);
+			node_unlock(p);
 			if (c) {
 				c->unlinked = 0;
 				node_put(u, c, 0);

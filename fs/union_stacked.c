@@ -125,7 +125,7 @@ static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *ns
 		if (l->ops->lookup(l, p->refs[r].ino, token, &a) == 0)
 			break;
 	}
-	pthread_mutex_unlock(&p->lock);
+	node_unlock(p);
 	node_put(u, p, 0);
 	return 0;
 }

@@ -57,14 +57,14 @@ static int find_entry(struct lf_union *u, struct unode *p, const char *name, str
 			f->type = e->type;
 		}
 	}
-	pthread_mutex_unlock(&p->lock);
+	node_unlock(p);
 	return rc;
 }
 
 void union_dir_update(struct lf_union *u, struct unode *p, const char *name, uint64_t ino,
 		      const struct lref *refs, int nrefs)
 {
-	pthread_mutex_lock(&p->lock);
+	node_lock(p);
 	struct uentry *e = p->dir ? udir_find(p->dir, name) : NULL;
 	if (e && e->ino == ino) {
 		if (udir_set_refs(e, refs, nrefs)) {
@@ -73,7 +73,7 @@ void union_dir_update(struct lf_union *u, struct unode *p, const char *name, uin
 			p->dir = NULL;
 		}
 	}
-	pthread_mutex_unlock(&p->lock);
+	node_unlock(p);
 	(void)u;
 }
 
@@ -85,7 +85,7 @@ static int dir_put(struct lf_union *u, struct unode *p, const char *name, uint32
 	if (rc)
 		return rc;
 	rc = udir_put(d, name, type, refs, nrefs, ino);
-	pthread_mutex_unlock(&p->lock);
+	node_unlock(p);
 	return rc;
 }
 
@@ -97,7 +97,7 @@ static void dir_drop(struct lf_union *u, struct unode *p, const char *name)
 	struct uentry *e = udir_find(d, name);
 	if (e)
 		e->gone = 1;
-	pthread_mutex_unlock(&p->lock);
+	node_unlock(p);
 }
 
 /* Does a layer below the writable one have NAME in folder p? Then a
@@ -115,7 +115,7 @@ static int lower_has(struct lf_union *u, struct unode *p, const char *name)
 		if (r.layer != 0 && l->ops->lookup(l, r.ino, name, &a) == 0)
 			has = 1;
 	}
-	pthread_mutex_unlock(&p->lock);
+	node_unlock(p);
 	return has;
 }
 
@@ -436,7 +436,7 @@ static int empty_dir(struct lf_union *u, struct unode *p, const struct found *f)
 		for (size_t i = 0; !rc && i < d->n; i++)
 			if (!d->v[i].gone)
 				rc = -ENOTEMPTY;
-		pthread_mutex_unlock(&c->lock);
+		node_unlock(c);
 	}
 	node_put(u, c, 1);
 	return rc;
@@ -508,11 +508,8 @@ static int copy_up_entry(struct lf_union *u, struct unode *p, const struct found
 
 static void moved(struct unode *n, struct unode *to, const char *name)
 {
-	char *s = strdup(name);
-	if (!s)
+	if (node_rename(n, name))
 		return;  /* keeps the old name: only a later copy-up would miss it */
-	free(n->name);
-	n->name = s;
 	n->parent = to->ino;
 	n->depth = to->depth + 1;
 }

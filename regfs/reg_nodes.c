@@ -3,15 +3,14 @@
  * them), so what regfs holds follows the kernel's cache, not the size of
  * the hive. */
 #include <errno.h>
-#include <malloc.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/heap.h"
 #include "reg_nodes.h"
 
-#define TRIM_EVERY 8192          /* nodes freed between two heap trims */
 
 struct rnode {
 	uint64_t ino, nlookup;
@@ -27,7 +26,7 @@ struct rnodes {
 	pthread_mutex_t lock;
 	struct rnode **byino, **byname;
 	size_t nslots;               /* of each table, a power of two */
-	uint64_t count, next, freed;
+	uint64_t count, next;
 	struct rnode root;
 };
 
@@ -157,8 +156,7 @@ static void release(struct rnodes *t, struct rnode *n)
 		free(n->name);
 		free(n);
 		t->count--;
-		if (++t->freed % TRIM_EVERY == 0)
-			malloc_trim(0);
+		lf_heap_freed(1);
 		n = p;
 	}
 }

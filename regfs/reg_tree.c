@@ -1,11 +1,11 @@
 /* Keys and values in memory, with a case-insensitive index per key (hivex's
  * own lookups are linear and ASCII-only). */
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/heap.h"
 #include "layerfs/hive.h"
 
 /* Open addressing over the key's subkeys (k) and values (v): index + 1. */
@@ -373,6 +373,6 @@ int lf_hive_freeze(struct lf_hive *h)
 	h->root = root;
 	h->arena = a;
 	/* the malloc'd tree was many small pieces: give the pages back */
-	malloc_trim(0);
+	lf_heap_trim();
 	return 0;
 }

@@ -1,0 +1,78 @@
+/* The process-wide heap trimmer (see heap.h). */
+#include <malloc.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+
+#include "layerfs/heap.h"
+
+#define TRIM_EVERY 8192     /* objects freed that make a trim worth its walk */
+#define QUIET_MS 500        /* a burst is over after this long without frees */
+
+static atomic_size_t freed;          /* since the last trim */
+static atomic_int started;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+
+void lf_heap_trim(void)
+{
+	atomic_store_explicit(&freed, 0, memory_order_relaxed);
+#ifdef __GLIBC__
+	malloc_trim(0);
+#endif
+}
+
+static void *trimmer(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	for (;;) {
+		while (atomic_load_explicit(&freed, memory_order_relaxed) == 0)
+			pthread_cond_wait(&wake, &lock);
+		/* wait for the burst to end (or to be big enough) */
+		size_t seen;
+		do {
+			seen = atomic_load_explicit(&freed, memory_order_relaxed);
+			if (seen >= TRIM_EVERY)
+				break;
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += QUIET_MS * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&wake, &lock, &until);
+		} while (atomic_load_explicit(&freed, memory_order_relaxed) != seen);
+		pthread_mutex_unlock(&lock);
+		lf_heap_trim();
+		pthread_mutex_lock(&lock);
+	}
+	return NULL;
+}
+
+static void start(void)
+{
+	pthread_attr_t a;
+	pthread_t t;
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&a, 64 * 1024);
+	if (pthread_create(&t, &a, trimmer, NULL) != 0)
+		atomic_store(&started, 0);    /* try again on the next free */
+	pthread_attr_destroy(&a);
+}
+
+void lf_heap_freed(size_t n)
+{
+	size_t before = atomic_fetch_add_explicit(&freed, n, memory_order_relaxed);
+	if (before == 0 || (before < TRIM_EVERY && before + n >= TRIM_EVERY)) {
+		if (!atomic_exchange(&started, 1))
+			start();
+		/* under the lock: the trimmer cannot be between its test and
+		 * its wait, where a signal would be lost */
+		pthread_mutex_lock(&lock);
+		pthread_cond_signal(&wake);
+		pthread_mutex_unlock(&lock);
+	}
+}

@@ -1,0 +1,53 @@
+/* Node locks: a futex word per node (see union_int.h for why). The
+ * classic three-state lock: 0 free, 1 held, 2 held with waiters. */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "union_int.h"
+
+static void futex(atomic_uint *w, int op, unsigned val)
+{
+	syscall(SYS_futex, w, op, val, NULL, NULL, 0);
+}
+
+int node_trylock(struct unode *n)
+{
+	unsigned c = 0;
+	return atomic_compare_exchange_strong(&n->lock, &c, 1) ? 0 : EBUSY;
+}
+
+void node_lock(struct unode *n)
+{
+	unsigned c = 0;
+	if (atomic_compare_exchange_strong(&n->lock, &c, 1))
+		return;
+	if (c != 2)
+		c = atomic_exchange(&n->lock, 2);
+	while (c != 0) {
+		futex(&n->lock, FUTEX_WAIT_PRIVATE, 2);
+		c = atomic_exchange(&n->lock, 2);
+	}
+}
+
+void node_unlock(struct unode *n)
+{
+	if (atomic_fetch_sub(&n->lock, 1) != 1) {
+		atomic_store(&n->lock, 0);
+		futex(&n->lock, FUTEX_WAKE_PRIVATE, 1);
+	}
+}
+
+int node_rename(struct unode *n, const char *name)
+{
+	char *s = strdup(name);
+	if (!s)
+		return -ENOMEM;
+	if (n->name != n->inline_name)
+		free(n->name);
+	n->name = s;
+	return 0;
+}

@@ -7,10 +7,12 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/sysmacros.h>
 #include <string.h>
 
 #include "layerfs/layer.h"
 #include "ntfs_glue.h"
+#include "lxattr.h"
 #include "reparse.h"
 
 struct ntfs_layer {
@@ -106,6 +108,31 @@ static struct timespec nt_time(sle64 v)
 	return (struct timespec){ .tv_sec = sec - 11644473600LL, .tv_nsec = (long)rem * 100 };
 }
 
+/* Owner, mode and device numbers a Linux tree left in $LX* EAs (pack
+ * keeps them; WSL writes them too): they win over the defaults. The type
+ * stays what NTFS says, so an EA cannot make a folder a file. */
+static void apply_lx(ntfs_inode *ni, struct lf_attr *a)
+{
+	if (!ntfs_attr_exist(ni, AT_EA, AT_UNNAMED, 0))
+		return;
+	uint8_t buf[512];
+	int n = ntfs_get_ntfs_ea(ni, (char *)buf, sizeof buf);
+	if (n <= 0 || n > (int)sizeof buf)
+		return;       /* bigger: not only WSL's few records; leave it */
+	struct lx_meta m;
+	lx_decode(buf, (size_t)n, &m);
+	if (m.has & LX_HAS_UID)
+		a->uid = m.uid;
+	if (m.has & LX_HAS_GID)
+		a->gid = m.gid;
+	if (m.has & LX_HAS_MODE)
+		a->mode = (a->mode & S_IFMT) | (m.mode & 07777);
+	if ((m.has & LX_HAS_DEV) && (S_ISCHR(a->mode) || S_ISBLK(a->mode)))
+		a->rdev = makedev(m.major, m.minor);
+	if (m.has)
+		a->flags |= LF_ATTR_LX;
+}
+
 static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 {
 	memset(a, 0, sizeof *a);
@@ -121,7 +148,9 @@ static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 	uint8_t *rp = malloc(LF_REPARSE_MAX);
 	int rlen = 0;
 	uint32_t tag = rp ? reparse_tag(ni, rp, &rlen) : 0;
-	if (lf_reparse_is_link(tag)) {
+	if (lx_tag_type(tag)) {
+		a->mode = lx_tag_type(tag) | 0644;   /* a FIFO, socket or device, as WSL makes them */
+	} else if (lf_reparse_is_link(tag)) {
 		a->mode = S_IFLNK | 0777;
 		ssize_t n = lf_reparse_decode(rp, (size_t)rlen, NULL, 0, NULL);
 		a->size = n > 0 ? (uint64_t)n : 0;
@@ -139,6 +168,7 @@ static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 		}
 	}
 	free(rp);
+	apply_lx(ni, a);
 }
 
 struct wanted_name {

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -17,6 +18,7 @@
 #include "layerfs/casefold.h"
 #include "layerfs/pack.h"
 #include "layerfs/vhd.h"
+#include "lxattr.h"
 #include "ntfs_glue.h"
 #include "reparse.h"
 
@@ -182,10 +184,10 @@ static int scan_entry(struct packer *p, int dfd, const char *name,
 		int rc = each_entry(p, fd, scan_entry, sc);
 		close(fd);
 		return rc;
-	} else if (!S_ISLNK(st->st_mode)) {
+	} else if (!S_ISLNK(st->st_mode) && p->o->no_lx) {
 		return lf_err_set(p->err, EINVAL,
-				  "%s%s: a device, FIFO or socket cannot go into a Windows layer",
-				  p->src, p->path);
+				  "%s%s: a device, FIFO or socket is kept only with its Linux metadata "
+				  "(leave out --no-lx)", p->src, p->path);
 	}
 	return 0;
 }
@@ -222,6 +224,21 @@ static int set_times(ntfs_inode *ni, const struct stat *st)
 	u64 t[3] = { ntfs_time_of(st->st_mtim), ntfs_time_of(st->st_mtim),
 		     ntfs_time_of(st->st_atim) };
 	return ntfs_inode_set_times(ni, (const char *)t, sizeof t, 0);
+}
+
+/* The source's owner, mode (and device numbers) as WSL keeps them. */
+static int set_lx(ntfs_inode *ni, const struct stat *st)
+{
+	struct lx_meta m = { .has = LX_HAS_UID | LX_HAS_GID | LX_HAS_MODE,
+			     .uid = st->st_uid, .gid = st->st_gid, .mode = st->st_mode };
+	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
+		m.has |= LX_HAS_DEV;
+		m.major = major(st->st_rdev);
+		m.minor = minor(st->st_rdev);
+	}
+	uint8_t buf[128];
+	size_t n = lx_encode(&m, buf, sizeof buf);
+	return n ? ntfs_set_ntfs_ea(ni, (const char *)buf, n, 0) : -1;
 }
 
 static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni)
@@ -390,7 +407,17 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 				rc = ntfs_fail(p, "cannot create the symlink");
 		}
 		p->st->symlinks++;
+	} else {
+		/* a FIFO, socket or device: a file with WSL's reparse tag */
+		ni = ntfs_create(dir_ni, 0, uname, (u8)ulen, S_IFREG);
+		if (ni) /* as WSL marks them; libntfs-3g wants it for these tags */
+			ni->flags |= FILE_ATTRIBUTE_RECALL_ON_OPEN;
+		if (!ni || ntfs_reparse_set_wsl_not_symlink(ni, st->st_mode & S_IFMT))
+			rc = ntfs_fail(p, "cannot create the special file");
+		p->st->special++;
 	}
+	if (!rc && ni && !p->o->no_lx && set_lx(ni, st))
+		rc = ntfs_fail(p, "cannot store the Linux owner and mode");
 	/* Times last: writing content and children changes them. */
 	if (!rc && ni && set_times(ni, st))
 		rc = ntfs_fail(p, "cannot set times");

@@ -348,10 +348,10 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 		return rc;
 	}
 	a->ino = n->ino;
-	a->flags = 0;
+	a->flags &= LF_ATTR_LX;
 	uint64_t msize;
 	if (stacked_is(u, n)) {
-		a->flags = LF_ATTR_MERGED;
+		a->flags |= LF_ATTR_MERGED;
 		if (merged_known_size(u, n->ino, &msize))
 			a->size = msize;
 	}

@@ -91,7 +91,8 @@ static int make_copy(struct lf_union *u, struct unode *n, struct lref from, int 
 	if (rc)
 		return rc;
 	char target[4096];
-	struct lf_new w = { .mode = a.mode, .uid = a.uid, .gid = a.gid, .flags = O_WRONLY };
+	struct lf_new w = { .mode = a.mode, .uid = a.uid, .gid = a.gid, .flags = O_WRONLY,
+			    .rdev = a.rdev };
 	if (S_ISLNK(a.mode)) {
 		/* as the view shows it: a target from the layer's root was
 		 * made relative, and stays so in the copy */
@@ -99,9 +100,9 @@ static int make_copy(struct lf_union *u, struct unode *n, struct lref from, int 
 		if (tn < 0)
 			return (int)tn;
 		w.target = target;
-	} else if (!S_ISREG(a.mode) && !S_ISDIR(a.mode)) {
-		return -EPERM;
 	}
+	/* FIFOs, sockets and devices (a layer packed from Linux keeps them)
+	 * are made anew: they have no data */
 	uint64_t fh = (uint64_t)-1;
 	rc = up->ops->mkobj(up, up->work, tmp, &w, &t, S_ISREG(a.mode) ? &fh : NULL);
 	if (rc)

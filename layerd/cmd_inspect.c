@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 
 #include <jansson.h>
 
@@ -65,7 +66,15 @@ static int parse(const char *cmd, int argc, char **argv, struct inspect_args *a,
 
 static void mode_string(uint32_t mode, char *out)
 {
-	out[0] = S_ISDIR(mode) ? 'd' : S_ISLNK(mode) ? 'l' : '-';
+	switch (mode & S_IFMT) {
+	case S_IFDIR: out[0] = 'd'; break;
+	case S_IFLNK: out[0] = 'l'; break;
+	case S_IFIFO: out[0] = 'p'; break;
+	case S_IFSOCK: out[0] = 's'; break;
+	case S_IFCHR: out[0] = 'c'; break;
+	case S_IFBLK: out[0] = 'b'; break;
+	default: out[0] = '-';
+	}
 	const char *rwx = "rwxrwxrwx";
 	for (int i = 0; i < 9; i++)
 		out[1 + i] = (mode & (0400u >> i)) ? rwx[i] : '-';
@@ -109,6 +118,15 @@ static json_t *entry_json(struct lf_layer *l, const char *path, const char *name
 			      "alloc", (json_int_t)a->alloc, "mtime", m, "atime", at,
 			      "ctime", ct, "btime", bt, "attributes", attributes_json(a->wattr),
 			      "uid", (int)a->uid, "gid", (int)a->gid);
+	/* where owner and mode come from: WSL's $LX* EAs, the host file (a
+	 * folder layer), or the defaults of an NTFS layer without them */
+	json_object_set_new(j, "owner_from", json_string(a->flags & LF_ATTR_LX ? "lx" :
+		!strcmp(l->kind, "dir") ? "host" : "default"));
+	if (S_ISCHR(a->mode) || S_ISBLK(a->mode)) {
+		char dev[32];
+		snprintf(dev, sizeof dev, "%u:%u", major((dev_t)a->rdev), minor((dev_t)a->rdev));
+		json_object_set_new(j, "rdev", json_string(dev));
+	}
 	if (S_ISLNK(a->mode)) {
 		char target[4096];
 		enum lf_link_kind k = LF_LINK_RELATIVE;

@@ -18,6 +18,10 @@ static void pack_usage(FILE *f)
 		"mkntfs and filled through libntfs-3g, written to OUT. Names, sizes,\n"
 		"contents, times, empty files, hard links and symlinks are kept; delete\n"
 		"tokens (.wh.NAME, .wh..wh..opq) are packed as the plain entries they are.\n"
+		"Each entry's Linux owner, group and mode are kept the way WSL keeps them\n"
+		"(the extended attributes $LXUID, $LXGID, $LXMOD, and $LXDEV for devices),\n"
+		"and FIFOs, sockets and device nodes become files with WSL's reparse tags;\n"
+		"a mount shows them as they were ('layerctl stat' shows what a layer holds).\n"
 		"Symlinks become Windows symlinks: an absolute target is taken from the\n"
 		"layer's root (C:\\), a relative one stays relative.\n"
 		"\n"
@@ -30,6 +34,9 @@ static void pack_usage(FILE *f)
 		"  -s, --size SIZE    volume size (e.g. 512M, 20G); default: computed from\n"
 		"                     the tree with room for the file system's own needs\n"
 		"  -L, --label NAME   volume label (default: layer)\n"
+		"      --no-lx        leave out the Linux owner and mode: a pure Windows\n"
+		"                     layer (mounts show root, 0644 files, 0755 folders);\n"
+		"                     FIFOs, sockets and devices are then refused\n"
 		"  -q, --quiet        no progress bar (it shows only when stderr is a\n"
 		"                     terminal)\n"
 		"      --json         print what was packed as JSON\n"
@@ -67,6 +74,7 @@ int cmd_pack(int argc, char **argv)
 		{ "label", required_argument, NULL, 'L' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "no-lx", no_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -94,6 +102,7 @@ int cmd_pack(int argc, char **argv)
 		case 'L': o.label = optarg; break;
 		case 'q': quiet = 1; break;
 		case 'j': json = 1; break;
+		case 'X': o.no_lx = 1; break;
 		case 'h': pack_usage(stdout); return EXIT_OK;
 		default: return cli_usage_error("pack", "bad option");
 		}
@@ -114,11 +123,12 @@ int cmd_pack(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	if (json) {
-		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		json_t *j = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
 				      "source", src, "layer", out,
 				      "files", (json_int_t)st.files, "dirs", (json_int_t)st.dirs,
 				      "symlinks", (json_int_t)st.symlinks,
 				      "hardlinks", (json_int_t)st.hardlinks,
+				      "special", (json_int_t)st.special,
 				      "bytes", (json_int_t)st.bytes,
 				      "volume_size", (json_int_t)st.volume_size,
 				      "disk_size", (json_int_t)st.disk_size);

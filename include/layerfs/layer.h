@@ -37,7 +37,7 @@ struct lf_attr {
 	uint64_t alloc;          /* bytes allocated on disk */
 	struct timespec atime, mtime, ctime, btime;
 	uint32_t wattr;          /* LF_WATTR_* */
-	uint32_t flags;          /* LF_ATTR_*: the union's, not a layer's */
+	uint32_t flags;          /* LF_ATTR_* */
 	uint64_t rdev;           /* device nodes */
 };
 
@@ -45,6 +45,9 @@ struct lf_attr {
  * hive): its size can change without a change through the mount, so
  * its attributes must not be cached. */
 #define LF_ATTR_MERGED 1
+/* Owner and mode come from WSL's $LX* EAs on an NTFS layer (see
+ * fs/lxattr.h), not from defaults. */
+#define LF_ATTR_LX 2
 
 /* Link kinds, as readlink reports them. */
 enum lf_link_kind {

@@ -13,6 +13,7 @@ struct lf_pack_opts {
 	enum lf_pack_format format;
 	uint64_t size;           /* volume size; 0 = computed from the tree */
 	const char *label;       /* volume label; NULL = "layer" */
+	int no_lx;               /* leave out the Linux owner and mode ($LX* EAs) */
 	/* phase is "scan", "fill" or "write"; may be NULL */
 	void (*progress)(void *ctx, const char *phase, uint64_t done,
 			 uint64_t total);
@@ -20,7 +21,7 @@ struct lf_pack_opts {
 };
 
 struct lf_pack_stats {
-	uint64_t files, dirs, symlinks, hardlinks;
+	uint64_t files, dirs, symlinks, hardlinks, special;
 	uint64_t bytes;          /* file contents */
 	uint64_t volume_size;
 	uint64_t disk_size;

@@ -2,7 +2,9 @@
 """Compare what `layerctl ls -R --json` and `layerctl cat` say of a layer
 with a reference tree on the host (the packed source, or the same volume
 mounted by ntfs-3g): every name, type, size, mtime (to NTFS's 100 ns),
-symlink target and byte. Prints the differences; exit 1 if any."""
+symlink target and byte; with --owners also owner, group, mode, the special
+file types (FIFO, socket, devices) and device numbers. Prints the
+differences; exit 1 if any."""
 import hashlib
 import json
 import os
@@ -10,8 +12,11 @@ import subprocess
 import sys
 
 
-def host_tree(root, mount_prefix=None):
-    """path -> (type, size, mtime_ns, target) for everything under root."""
+SPECIAL = {0o010000: "fifo", 0o140000: "socket", 0o020000: "chardev", 0o060000: "blockdev"}
+
+
+def host_tree(root, mount_prefix=None, owners=False):
+    """path -> (type, size, mtime_ns, target[, owner]) for everything under root."""
     out = {}
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
 
@@ -28,11 +33,14 @@ def host_tree(root, mount_prefix=None):
             elif os.path.stat.S_ISDIR(st.st_mode):
                 kind = "dir"
             else:
-                kind = "file"
-            size = st.st_size if kind != "dir" else None
-            if kind == "symlink":
-                size = None  # host: bytes of the target; NTFS: the same text
+                kind = SPECIAL.get(os.path.stat.S_IFMT(st.st_mode), "file")
+            size = st.st_size if kind == "file" else None
             out[path] = (kind, size, st.st_mtime_ns // 100 * 100, target)
+            if owners:
+                dev = (f"{os.major(st.st_rdev)}:{os.minor(st.st_rdev)}"
+                       if kind in ("chardev", "blockdev") else None)
+                out[path] += ((st.st_uid, st.st_gid,
+                               None if kind == "symlink" else st.st_mode & 0o7777, dev),)
             if kind == "dir":
                 fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY, dir_fd=dir_fd)
                 walk(fd, path + "/")
@@ -52,7 +60,7 @@ def ns(iso):
     return secs * 10**9 + int(frac)
 
 
-def layer_tree(layerctl, layer):
+def layer_tree(layerctl, layer, owners=False):
     r = subprocess.run([layerctl, "ls", "-R", "--json", layer], capture_output=True)
     if r.returncode:
         sys.exit(f"layerctl ls failed: {r.stderr.decode()}")
@@ -60,6 +68,9 @@ def layer_tree(layerctl, layer):
     for e in json.loads(r.stdout):
         size = e["size"] if e["type"] == "file" else None
         out[e["path"]] = (e["type"], size, ns(e["mtime"]) // 100 * 100, e.get("target"))
+        if owners:
+            out[e["path"]] += ((e["uid"], e["gid"],
+                                None if e["type"] == "symlink" else e["mode"], e.get("rdev")),)
     return out
 
 
@@ -105,10 +116,11 @@ def main():
     ap.add_argument("reference")
     ap.add_argument("--mount-prefix", help="strip from absolute symlink targets of the reference")
     ap.add_argument("--no-mtime", action="store_true")
+    ap.add_argument("--owners", action="store_true", help="compare owner, group, mode, devices")
     a = ap.parse_args()
 
-    host = host_tree(a.reference, a.mount_prefix)
-    layer = layer_tree(a.layerctl, a.layer)
+    host = host_tree(a.reference, a.mount_prefix, a.owners)
+    layer = layer_tree(a.layerctl, a.layer, a.owners)
     bad = 0
     for p in sorted(set(host) | set(layer)):
         h, l = host.get(p), layer.get(p)

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "layerfs/heap.h"
 #include "union_prefetch.h"
 
 #define WORKERS 4
@@ -150,6 +151,8 @@ static void expire(struct prefetch *p)
 	for (struct ready *r = p->oldest, *newer; r; r = newer) {
 		newer = r->newer;
 		if (r->done && now - r->built >= STALE) {
+			if (r->dir)
+				lf_heap_freed(r->dir->n);   /* a walk's leftovers: worth a trim */
 			udir_free(r->dir);
 			drop_ready(p, r);
 		}

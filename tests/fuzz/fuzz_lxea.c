@@ -1,5 +1,5 @@
 /* libFuzzer target: the $EA value of an NTFS file, as WSL's $LX* records
- * are read from it (fs/lxattr.c). Any bytes decode without reading past
+ * are read from it (fs/ntfs/lxattr.c). Any bytes decode without reading past
  * them, and what decodes encodes to records that decode the same. */
 #include <stdint.h>
 #include <stdlib.h>

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "disk_int.h"
+#include "layerfs/bytes.h"
 #include "layerfs/source.h"
 
 static int is_ntfs_boot(const uint8_t *b)

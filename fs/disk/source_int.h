@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "layerfs/source.h"
+#include "layerfs/utf16.h"
 
 /* Read exactly len bytes at off from fd; 0, -EIO on a short file, or
  * -errno. */
@@ -18,15 +19,6 @@ int lf_fd_pread_full(int fd, void *buf, size_t len, uint64_t off);
  * up to max malloc'd strings; returns how many. */
 int lf_parent_candidates(const char *child_path, const char *named,
 			 char **out, int max);
-
-/* Decode UTF-16 (little- or big-endian) into a malloc'd UTF-8 string;
- * NULL on bad input. */
-char *lf_utf16_to_utf8(const uint8_t *p, size_t bytes, int big_endian);
-
-/* Encode UTF-8 as UTF-16; returns bytes written (or needed), -1 on bad
- * UTF-8. */
-ssize_t lf_utf8_to_utf16(const char *s, uint8_t *out, size_t cap,
-			 int big_endian);
 
 /* Initialise the common part of a source. */
 int lf_source_init(struct lf_source *s, const struct lf_source_ops *ops,

@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "disk_int.h"
+#include "layerfs/bytes.h"
 
 #define VHD_SECTOR 512u
 #define VHD_FOOTER_SIZE 512u

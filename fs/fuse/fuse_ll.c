@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuse_ll_int.h"
-#include "fuse_serve.h"
+#include "layerfs/fuse_serve.h"
 
 void fl_to_stat(const struct lf_attr *a, struct stat *st)
 {

@@ -7,7 +7,7 @@
 #include <fuse_lowlevel.h>
 #include <sys/stat.h>
 
-#include "fuse_ll.h"
+#include "layerfs/fuse_ll.h"
 
 struct ctx {
 	struct lf_union *u;

@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "fuse_serve.h"
+#include "layerfs/fuse_serve.h"
 
 struct fuse_args lf_fuse_args(char **argv, const char *prog, int debug, const char *opts)
 {

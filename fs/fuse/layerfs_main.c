@@ -14,7 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fuse_ll.h"
+#include "layerfs/fuse_ll.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/union.h"
 

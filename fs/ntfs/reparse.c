@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "disk_int.h"
+#include "layerfs/bytes.h"
+#include "layerfs/utf16.h"
 #include "reparse.h"
-#include "source_int.h"
 
 
 int lf_reparse_is_link(uint32_t tag)

@@ -46,7 +46,7 @@ struct lf_attr {
  * its attributes must not be cached. */
 #define LF_ATTR_MERGED 1
 /* Owner and mode come from WSL's $LX* EAs on an NTFS layer (see
- * fs/lxattr.h), not from defaults. */
+ * fs/ntfs/lxattr.h), not from defaults. */
 #define LF_ATTR_LX 2
 
 /* Link kinds, as readlink reports them. */

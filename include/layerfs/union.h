@@ -1,6 +1,6 @@
 /* The union: read-only layers stacked by priority into one merged,
  * case-insensitive, case-preserving tree with delete tokens. No FUSE in
- * here: fs/fuse_ll.c is the glue. Node numbers are the union's own, stable
+ * here: fs/fuse/fuse_ll.c is the glue. Node numbers are the union's own, stable
  * for the life of the union: a node's number comes from the layer and node
  * that provide it, so hard links inside one NTFS layer share one. */
 #ifndef LAYERFS_UNION_H

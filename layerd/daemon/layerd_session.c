@@ -14,8 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fuse_ll.h"
-#include "fuse_reg.h"
+#include "layerfs/fuse_ll.h"
+#include "layerfs/fuse_reg.h"
 #include "layerd_int.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/union.h"

@@ -1,6 +1,6 @@
 /* UTF-16LE <-> UTF-8, for registry strings (surrogate pairs joined; a
  * lone surrogate is kept as its own code point, as Windows stores it). */
-#include "hive_int.h"
+#include "layerfs/utf16.h"
 
 size_t reg_u16_to_u8(const uint8_t *p, size_t units, char *out)
 {

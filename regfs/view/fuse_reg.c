@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fuse_reg.h"
-#include "fuse_serve.h"
+#include "layerfs/fuse_reg.h"
+#include "layerfs/fuse_serve.h"
 #include "layerfs/arena.h"
 #include "reg_nodes.h"
 

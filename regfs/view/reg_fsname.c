@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "hive_int.h"
+#include "layerfs/utf16.h"
 #include "layerfs/regview.h"
 
 static const char hexdig[] = "0123456789ABCDEF";

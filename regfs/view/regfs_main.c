@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fuse_reg.h"
+#include "layerfs/fuse_reg.h"
 #include "layerfs/regcompose.h"
 
 static void usage(FILE *f)

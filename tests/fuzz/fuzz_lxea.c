@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lxattr.h"
+#include "../../fs/ntfs/lxattr.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -16,7 +16,7 @@
 #include "helpers.h"
 #include "layerfs/layer.h"
 #include "layerfs/pack.h"
-#include "ntfs_glue.h"
+#include "../../fs/ntfs/ntfs_glue.h"   /* white-box: the NTFS glue */
 
 #define BIG (5u * 1024 * 1024 + 123)
 static uint8_t *big;

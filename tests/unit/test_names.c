@@ -7,7 +7,7 @@
 
 #include "helpers.h"
 #include "layerfs/casefold.h"
-#include "reparse.h"
+#include "../../fs/ntfs/reparse.h"     /* white-box: reparse data */
 
 START_TEST(case_folding)
 {

@@ -13,7 +13,7 @@
 #include "layerfs/layer.h"
 #include "layerfs/source.h"
 #include "layerfs/vhd.h"
-#include "vhd_format.h"
+#include "../../fs/disk/vhd_format.h"  /* white-box: the VHD layout */
 
 #define MiB (1024u * 1024u)
 #define DISK (20u * MiB + 7u * 512u) /* not a whole number of blocks */

@@ -1,8 +1,8 @@
 /* Fixed-order integers in on-disk structures: VHD is big-endian, NTFS,
  * MBR, GPT and reparse data little-endian. Byte by byte, so any alignment
  * and any host order work. */
-#ifndef LF_DISK_INT_H
-#define LF_DISK_INT_H
+#ifndef LAYERFS_BYTES_H
+#define LAYERFS_BYTES_H
 
 #include <stdint.h>
 

@@ -19,8 +19,16 @@ struct rnode {
 	struct rnode *nnext;         /* in the table by (parent, name) */
 	uint32_t children;           /* nodes whose parent this is */
 	uint8_t named;               /* in the table by name (not unlinked) */
-	char *name;
+	char *name;                  /* inline_name, or malloc'd after a rename */
+	char inline_name[];          /* one allocation a node: a walk makes 900,000 */
 };
+
+static void free_node(struct rnode *n)
+{
+	if (n->name != n->inline_name)
+		free(n->name);
+	free(n);
+}
 
 struct rnodes {
 	pthread_mutex_t lock;
@@ -68,10 +76,8 @@ void rnodes_free(struct rnodes *t)
 	for (size_t i = 0; i < t->nslots; i++)
 		for (struct rnode *n = t->byino[i], *nx; n; n = nx) {
 			nx = n->inext;
-			if (n != &t->root) {
-				free(n->name);
-				free(n);
-			}
+			if (n != &t->root)
+				free_node(n);
 		}
 	free(t->byino);
 	free(t->byname);
@@ -153,8 +159,7 @@ static void release(struct rnodes *t, struct rnode *n)
 		*pp = n->inext;
 		struct rnode *p = n->parent;
 		p->children--;
-		free(n->name);
-		free(n);
+		free_node(n);
 		t->count--;
 		lf_heap_freed(1);
 		n = p;
@@ -167,12 +172,10 @@ uint64_t rnodes_lookup(struct rnodes *t, uint64_t parent, const char *name)
 	struct rnode *n = *name_link(t, parent, name);
 	if (!n) {
 		struct rnode *p = by_ino(t, parent);
-		n = p ? calloc(1, sizeof *n) : NULL;
-		if (n && !(n->name = strdup(name))) {
-			free(n);
-			n = NULL;
-		}
+		size_t len = strlen(name);
+		n = p ? calloc(1, sizeof *n + len + 1) : NULL;
 		if (n) {
+			n->name = memcpy(n->inline_name, name, len + 1);
 			n->ino = t->next++;
 			n->parent = p;
 			p->children++;
@@ -263,7 +266,8 @@ void rnodes_rename(struct rnodes *t, uint64_t parent, const char *name, uint64_t
 		unname(t, there);
 	if (nn) {
 		unname(t, n);
-		free(n->name);
+		if (n->name != n->inline_name)
+			free(n->name);
 		n->name = nn;
 		struct rnode *op = n->parent;
 		np->children++;

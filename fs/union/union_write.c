@@ -489,6 +489,30 @@ int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 	return rc;
 }
 
+/* Entry f still names a lower file whose node is already in the writable
+ * layer under another name (a lower hard link copied up through one of
+ * its names): this name joins that file there, as a hard link, so what is
+ * then done to it (a rename) finds it in the writable layer. */
+static int link_up_name(struct lf_union *u, struct unode *p, const struct found *f,
+			struct unode *n)
+{
+	int rc = union_copy_up(u, p, 1);
+	struct lf_attr a;
+	struct lf_layer *up = u->layers[0];
+	/* an index entry may not know yet that its name was copied up */
+	if (!rc && up->ops->lookup(up, p->refs[0].ino, f->name, &a) == 0)
+		return 0;
+	if (!rc)
+		rc = up->ops->link(up, n->refs[0].ino, p->refs[0].ino, f->name, &a);
+	if (!rc)
+		rc = alias_add(u, a.ino, n->ino);
+	if (!rc) {
+		struct lref ref = { 0, a.ino };
+		union_dir_update(u, p, f->name, f->ino, &ref, 1);
+	}
+	return rc;
+}
+
 /* The node of entry f, copied up; busy (node_put it). */
 static int copy_up_entry(struct lf_union *u, struct unode *p, const struct found *f,
 			 struct unode **out)
@@ -499,6 +523,8 @@ static int copy_up_entry(struct lf_union *u, struct unode *p, const struct found
 	if (!n)
 		return -ENOMEM;
 	int rc = union_copy_up(u, n, 0);
+	if (!rc && f->refs[0].layer != 0 && n->refs[0].layer == 0 && !S_ISDIR(f->type))
+		rc = link_up_name(u, p, f, n);
 	/* the lookup reference becomes a busy mark */
 	struct unode *b = node_get(u, n->ino);
 	node_put(u, n, 1);

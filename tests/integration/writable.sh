@@ -153,6 +153,7 @@ fusermount3 -u "$WORK/ro"
 for kind in dir vhd; do
   H="$WORK/hl-$kind"; mkdir -p "$H/low/sub" "$H/up"
   echo lower >"$H/low/sub/lf.txt"
+  echo linked >"$H/low/sub/hl0"; ln "$H/low/sub/hl0" "$H/low/sub/hl1"
   mkdir -p "$H/low/full/x" "$H/low/empty"
   low="$H/low"
   [ $kind = vhd ] && { "$LAYERCTL" pack -q "$H/low" "$H/low.vhd"; low="$H/low.vhd"; }
@@ -166,6 +167,8 @@ for kind in dir vhd; do
     cd '$H/m/sub' && ln lf.txt lf2 && rm lf.txt && echo \$(cat lf2) \$(stat -c %h lf2)"
   same "$kind: three names, two removed, write through the last" "data more 1" sh -c "
     cd '$H/m' && ln b c && ln c d && rm b c && echo more >> d && echo \$(cat d) \$(stat -c %h d)"
+  same "$kind: a lower hard link written through one name, renamed by the other" "linked more|linked more" sh -c "
+    cd '$H/m/sub' && echo more >> hl0 && mv hl1 hl2 && echo \"\$(cat hl2 | tr '\n' ' ' | sed 's/ \$//')|\$(cat hl0 | tr '\n' ' ' | sed 's/ \$//')\""
   same "$kind: names of one file share an inode number" "1" sh -c "
     cd '$H/m' && ln d e && stat -c %i d e | sort -u | wc -l"
   same "$kind: a new folder renamed onto a lower one with entries: ENOTEMPTY" "Directory not empty" \

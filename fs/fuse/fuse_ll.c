@@ -247,6 +247,11 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		lf_fuse_reply_sized(req, size && (size_t)n > size ? -ERANGE : n, up, size);
 		return;
 	}
+	if (ino == FUSE_ROOT_ID && !strcmp(name, LF_SETTLE_XATTR)) {
+		fl_inval_settle();
+		lf_fuse_reply_sized(req, 0, "", size);
+		return;
+	}
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);

@@ -20,6 +20,9 @@ struct ctx {
 double fl_attr_timeout(const struct ctx *c, const struct lf_attr *a);
 void fl_to_stat(const struct lf_attr *a, struct stat *st);
 void fl_fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_param *e);
+/* Wait (up to 5 s) until the kernel has had every notice a reset sent:
+ * `layerctl reset` asks, so what it reset shows at once when it returns. */
+void fl_inval_settle(void);
 /* Fill in the operations that change the tree. */
 void fl_write_ops(struct fuse_lowlevel_ops *ops);
 

@@ -3,6 +3,7 @@
  * (a read-only mount is mounted "ro" and the kernel answers EROFS). */
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,6 +183,18 @@ struct inval_job {
 /* The kernel forgets a reset name, its folder's listing and the node it
  * showed. Not from the request's own thread: the kernel holds the root's
  * lock until the reply is read, and the entry notice needs it. */
+static pthread_mutex_t inval_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t inval_done = PTHREAD_COND_INITIALIZER;
+static int inval_pending;        /* notices not yet given, in this process */
+
+static void inval_finished(void)
+{
+	pthread_mutex_lock(&inval_lock);
+	inval_pending--;
+	pthread_cond_broadcast(&inval_done);
+	pthread_mutex_unlock(&inval_lock);
+}
+
 static void *inval_thread(void *arg)
 {
 	struct inval_job *j = arg;
@@ -191,7 +204,20 @@ static void *inval_thread(void *arg)
 	if (j->what.ino)
 		fuse_lowlevel_notify_inval_inode(j->se, j->what.ino, 0, 0);
 	free(j);
+	inval_finished();
 	return NULL;
+}
+
+void fl_inval_settle(void)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 5;       /* a kernel that never takes the notice: do not hang */
+	pthread_mutex_lock(&inval_lock);
+	while (inval_pending > 0 &&
+	       pthread_cond_timedwait(&inval_done, &inval_lock, &until) == 0)
+		;
+	pthread_mutex_unlock(&inval_lock);
 }
 
 /* `layerctl reset` against this mount: setxattr(ROOT, LF_RESET_XATTR,
@@ -212,9 +238,14 @@ static void reset_request(fuse_req_t req, const char *value, size_t size)
 	pthread_t t;
 	if (!rc) {
 		j->se = c->se;
+		pthread_mutex_lock(&inval_lock);
+		inval_pending++;
+		pthread_mutex_unlock(&inval_lock);
 		if (pthread_create(&t, NULL, inval_thread, j) == 0) {
 			pthread_detach(t);
 			j = NULL;
+		} else {
+			inval_finished();
 		}
 	}
 	free(j);

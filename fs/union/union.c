@@ -355,6 +355,9 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 		if (merged_known_size(u, n->ino, &msize))
 			a->size = msize;
 	}
+	uint32_t visible;
+	if (!S_ISDIR(a->mode) && links_visible(u, n->ino, &visible))
+		a->nlink = top.layer == 0 ? a->nlink + visible : visible;
 	if (n->unlinked)
 		a->nlink = 0;
 	if (S_ISLNK(a->mode)) {

@@ -1,7 +1,9 @@
 /* Node numbers that outlive a copy-up. A node's number comes from the
  * layer node that provides it; when the writable layer takes a node over
  * (copy-up, a hard link), the node keeps the number it had, and this map
- * says so whenever its folder's index is built again. */
+ * says so whenever its folder's index is built again. And the link counts
+ * of hard-linked lower files as names of them stop showing: a layer's
+ * count knows nothing of tokens and copies above it. */
 #include <errno.h>
 #include <stdlib.h>
 
@@ -9,6 +11,11 @@
 
 struct alias {
 	struct slot { lf_ino upper; uint64_t ino; } *v;
+	size_t n, cap;           /* cap: a power of two, or 0 */
+};
+
+struct links {
+	struct linkrec { uint64_t ino; uint32_t nlink, shadowed; } *v;
 	size_t n, cap;           /* cap: a power of two, or 0 */
 };
 
@@ -85,4 +92,73 @@ void alias_free(struct lf_union *u)
 		free(u->alias->v);
 	free(u->alias);
 	u->alias = NULL;
+	if (u->links)
+		free(u->links->v);
+	free(u->links);
+	u->links = NULL;
+}
+
+static struct linkrec *links_find(struct links *l, uint64_t ino)
+{
+	if (!l || !l->cap)
+		return NULL;
+	for (size_t j = home(ino, l->cap); l->v[j].ino; j = (j + 1) & (l->cap - 1))
+		if (l->v[j].ino == ino)
+			return &l->v[j];
+	return NULL;
+}
+
+static int links_grow(struct links *l)
+{
+	size_t cap = l->cap ? l->cap * 2 : 16;
+	struct linkrec *v = calloc(cap, sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < l->cap; i++) {
+		if (!l->v[i].ino)
+			continue;
+		size_t j = home(l->v[i].ino, cap);
+		while (v[j].ino)
+			j = (j + 1) & (cap - 1);
+		v[j] = l->v[i];
+	}
+	free(l->v);
+	l->v = v;
+	l->cap = cap;
+	return 0;
+}
+
+void links_shadow(struct lf_union *u, uint64_t ino, uint32_t layer_nlink)
+{
+	pthread_mutex_lock(&u->alias_lock);
+	struct linkrec *r = links_find(u->links, ino);
+	if (!r && layer_nlink > 1) {
+		if (!u->links)
+			u->links = calloc(1, sizeof *u->links);
+		struct links *l = u->links;
+		if (l && ((l->n + 1) * 2 <= l->cap || links_grow(l) == 0)) {
+			size_t j = home(ino, l->cap);
+			while (l->v[j].ino)
+				j = (j + 1) & (l->cap - 1);
+			r = &l->v[j];
+			*r = (struct linkrec){ ino, layer_nlink, 0 };
+			l->n++;
+		}
+	}
+	/* out of memory: the count stays the layer's, as before */
+	if (r && r->shadowed < r->nlink)
+		r->shadowed++;
+	pthread_mutex_unlock(&u->alias_lock);
+}
+
+int links_visible(struct lf_union *u, uint64_t ino, uint32_t *visible)
+{
+	if (!u->links)
+		return 0;
+	pthread_mutex_lock(&u->alias_lock);
+	struct linkrec *r = links_find(u->links, ino);
+	if (r)
+		*visible = r->nlink - r->shadowed;
+	pthread_mutex_unlock(&u->alias_lock);
+	return r != NULL;
 }

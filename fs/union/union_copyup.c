@@ -131,6 +131,10 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 	char tmp[64];
 	union_tmp_name(u, tmp, sizeof tmp);
 	lf_ino made = 0;
+	struct lf_attr la;
+	struct lf_layer *l = u->layers[n->refs[0].layer];
+	uint32_t layer_nlink = !S_ISDIR(n->type) && l->ops->getattr(l, n->refs[0].ino, &la) == 0
+			       ? la.nlink : 1;
 	if (!rc)
 		rc = make_copy(u, n, n->refs[0], nodata, tmp, &made);
 	if (!rc)
@@ -159,6 +163,8 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 	}
 	if (!rc)
 		union_dir_update(u, p, n->name, n->ino, refs, nrefs);
+	if (!rc && layer_nlink > 1)
+		links_shadow(u, n->ino, layer_nlink);   /* the copy shadows this name */
 	free(refs);
 	node_put(u, p, 0);
 	return rc;

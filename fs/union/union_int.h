@@ -112,6 +112,7 @@ struct shard {
 };
 
 struct alias;
+struct links;
 
 struct lf_union {
 	int n;
@@ -128,6 +129,7 @@ struct lf_union {
 	pthread_mutex_t wlock;        /* one change of the tree at a time */
 	pthread_mutex_t alias_lock;
 	struct alias *alias;          /* upper node -> the number it kept */
+	struct links *_Atomic links;  /* lower hard links' counts (links_shadow) */
 	uint64_t tmp_seq;             /* names of temporaries */
 	struct spattern { char **c; int n; } spat[32]; /* opts.stacked, split */
 	int nspat;
@@ -203,6 +205,14 @@ uint64_t union_make_ino(const struct lf_union *u, struct lref r);
 uint64_t union_entry_ino(struct lf_union *u, struct lref r);
 int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino);
 void alias_free(struct lf_union *u);
+/* Link counts of a read-only layer's hard-linked file (layer_nlink names
+ * there) as the mount changes them: one of its names there stops showing
+ * (a token hides it, or a copy in the writable layer shadows it).
+ * layer_nlink 0: as first recorded (nothing if never recorded). */
+void links_shadow(struct lf_union *u, uint64_t ino, uint32_t layer_nlink);
+/* Whether node ino has such a record, and how many of the layer's names
+ * of it still show. */
+int links_visible(struct lf_union *u, uint64_t ino, uint32_t *visible);
 ssize_t union_link_target(struct lf_union *u, struct unode *n, char *buf, size_t size);
 
 /* The layers (indexes, highest first) a node is made of. */

@@ -152,7 +152,9 @@ static void mark_unlinked(struct lf_union *u, uint64_t ino)
 	if (top.layer == 0 && !c->held && !S_ISDIR(c->type) &&
 	    up->ops->hold(up, top.ino, &c->hold_fh) == 0)
 		c->held = 1;
-	if (top.layer != 0 || S_ISDIR(c->type))
+	uint32_t visible;
+	if ((top.layer != 0 && !(links_visible(u, ino, &visible) && visible > 0)) ||
+	    S_ISDIR(c->type))
 		c->unlinked = 1;
 	node_put(u, c, 0);
 }
@@ -392,6 +394,83 @@ int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const ch
 	return rc;
 }
 
+/* Entry f still names a lower file whose node is already in the writable
+ * layer under another name (a lower hard link copied up through one of
+ * its names): this name joins that file there, as a hard link, so what is
+ * then done to it (a rename) finds it in the writable layer. */
+static int link_up_name(struct lf_union *u, struct unode *p, const struct found *f,
+			struct unode *n)
+{
+	int rc = union_copy_up(u, p, 1);
+	struct lf_attr a;
+	struct lf_layer *up = u->layers[0];
+	/* an index entry may not know yet that its name was copied up */
+	if (!rc && up->ops->lookup(up, p->refs[0].ino, f->name, &a) == 0)
+		return 0;
+	if (!rc)
+		rc = up->ops->link(up, n->refs[0].ino, p->refs[0].ino, f->name, &a);
+	if (!rc)
+		rc = alias_add(u, a.ino, n->ino);
+	if (!rc) {
+		struct lref ref = { 0, a.ino };
+		union_dir_update(u, p, f->name, f->ino, &ref, 1);
+		links_shadow(u, n->ino, 0);
+	}
+	return rc;
+}
+
+/* The writable layer's copy of node ino is about to lose its last name
+ * there (unlinked, renamed over) while names of it in a lower layer still
+ * show (a lower hard link copied up through one name): one of those in
+ * folder p joins the copy first, so what was written stays reachable.
+ * Names in other folders are not looked for (their indexes may not be
+ * built); they show the layer's file again. */
+static int keep_by_lower_name(struct lf_union *u, struct unode *p, uint64_t ino,
+			      const char *leaving)
+{
+	uint32_t visible;
+	if (!links_visible(u, ino, &visible) || visible == 0)
+		return 0;
+	struct found other = {0};
+	struct udir *d;
+	int rc = node_dir(u, p, &d);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < d->n && !other.name; i++) {
+		const struct uentry *e = &d->v[i];
+		if (!e->gone && e->ino == ino && e->refs[0].layer != 0 && strcmp(e->name, leaving)) {
+			other.name = strdup(e->name);
+			other.refs = malloc(sizeof *other.refs);
+			if (other.refs)
+				other.refs[0] = e->refs[0];
+			other.nrefs = 1;
+			other.ino = e->ino;
+			other.type = e->type;
+		}
+	}
+	node_unlock(p);
+	if (!other.name)
+		return 0;
+	struct unode *n = node_get(u, ino);
+	rc = !other.refs ? -ENOMEM : !n ? -ESTALE : link_up_name(u, p, &other, n);
+	if (n)
+		node_put(u, n, 0);
+	found_free(&other);
+	return rc;
+}
+
+/* Entry f's name stops showing (deleted, renamed over). If it named a
+ * lower file with more names, those show one name fewer. */
+static void lower_name_gone(struct lf_union *u, const struct found *f)
+{
+	if (f->refs[0].layer == 0 || S_ISDIR(f->type))
+		return;
+	struct lf_layer *l = u->layers[f->refs[0].layer];
+	struct lf_attr a;
+	if (l->ops->getattr(l, f->refs[0].ino, &a) == 0 && a.nlink > 1)
+		links_shadow(u, f->ino, a.nlink);
+}
+
 /* Take NAME (entry f) out of folder p: a token if a lower layer has it,
  * then the upper entry goes (a folder's moved to the work folder first,
  * so it vanishes at once, then removed with the tokens inside it). */
@@ -407,6 +486,7 @@ static int take_out(struct lf_union *u, struct unode *p, const struct found *f)
 	}
 	if (rc)
 		return rc;
+	lower_name_gone(u, f);
 	mark_unlinked(u, f->ino);
 	if (upper && S_ISDIR(f->type)) {
 		char tmp[64];
@@ -415,7 +495,9 @@ static int take_out(struct lf_union *u, struct unode *p, const struct found *f)
 		if (!rc)
 			up->ops->remove(up, up->work, tmp, LF_RM_TREE);
 	} else if (upper) {
-		rc = up->ops->remove(up, p->refs[0].ino, f->name, LF_RM_FILE);
+		rc = keep_by_lower_name(u, p, f->ino, f->name);
+		if (!rc)
+			rc = up->ops->remove(up, p->refs[0].ino, f->name, LF_RM_FILE);
 	}
 	if (!rc)
 		dir_drop(u, p, f->name);
@@ -486,30 +568,6 @@ int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 	pthread_rwlock_rdlock(&u->cfg);
 	int rc = u_rmdir(u, parent, name);
 	pthread_rwlock_unlock(&u->cfg);
-	return rc;
-}
-
-/* Entry f still names a lower file whose node is already in the writable
- * layer under another name (a lower hard link copied up through one of
- * its names): this name joins that file there, as a hard link, so what is
- * then done to it (a rename) finds it in the writable layer. */
-static int link_up_name(struct lf_union *u, struct unode *p, const struct found *f,
-			struct unode *n)
-{
-	int rc = union_copy_up(u, p, 1);
-	struct lf_attr a;
-	struct lf_layer *up = u->layers[0];
-	/* an index entry may not know yet that its name was copied up */
-	if (!rc && up->ops->lookup(up, p->refs[0].ino, f->name, &a) == 0)
-		return 0;
-	if (!rc)
-		rc = up->ops->link(up, n->refs[0].ino, p->refs[0].ino, f->name, &a);
-	if (!rc)
-		rc = alias_add(u, a.ino, n->ino);
-	if (!rc) {
-		struct lref ref = { 0, a.ino };
-		union_dir_update(u, p, f->name, f->ino, &ref, 1);
-	}
 	return rc;
 }
 
@@ -600,8 +658,12 @@ static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
 			rc = 0;          /* opaque already */
 	}
 	int replaced = !rc && !rt && !same && !(flags & RENAME_EXCHANGE);
-	if (replaced)
+	if (replaced && t.refs[0].layer == 0 && !S_ISDIR(t.type))
+		rc = keep_by_lower_name(u, p2, t.ino, t.name);
+	if (replaced && !rc) {
+		lower_name_gone(u, &t);
 		mark_unlinked(u, t.ino);
+	}
 	if (replaced && S_ISDIR(t.type) && t.refs[0].layer == 0)
 		rc = up->ops->remove(up, p2->refs[0].ino, t.name, LF_RM_TREE); /* tokens only */
 	if (!rc)

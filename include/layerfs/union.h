@@ -203,6 +203,9 @@ int lf_upper_reset(const char *upper, const char *path, lf_reset_fn fn, void *ct
  * layer's folder, and takes setxattr(LF_RESET_XATTR, PATH) as a reset. */
 #define LF_UPPER_XATTR "trusted.layerfs.upper"
 #define LF_RESET_XATTR "trusted.layerfs.reset"
+/* getxattr(LF_SETTLE_XATTR) returns once the kernel has been told what
+ * the resets before it changed. */
+#define LF_SETTLE_XATTR "trusted.layerfs.settle"
 /* Through a running union: what the kernel must forget afterwards. */
 struct lf_reset_inval {
 	uint64_t parent;         /* the folder: its entry NAME and its listing */

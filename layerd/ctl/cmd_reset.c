@@ -132,6 +132,10 @@ int cmd_reset(int argc, char **argv)
 		const char *how = found ? "mount" : "offline";
 		if (found) {
 			rc = setxattr(found, LF_RESET_XATTR, path, strlen(path), 0) < 0 ? -errno : 0;
+			/* the kernel is told from another thread: wait for it, so
+			 * what was reset shows as soon as this returns */
+			if (!rc)
+				(void)getxattr(found, LF_SETTLE_XATTR, NULL, 0);
 			if (rc && rc != -ENOENT)
 				cli_error("%s: reset through the mount at %s: %s", path, found,
 					  strerror(-rc));

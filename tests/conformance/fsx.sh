@@ -5,9 +5,8 @@
 # they must agree at every step.
 #   fsx.sh dir|vhd OPS [SEED] [lower-link]
 # lower-link: two of the starting files are one (hard-linked) in the lower
-# layer. Known to differ in link counts (as kernel overlayfs without index=on):
-# a name hidden by a token still counts, and once the file is copied up the
-# count is the copy's (the other names see the copy; a rename joins them).
+# layer: the drive must keep them one file with the right link count
+# through copy-up, tokens and renames (as overlayfs with index=on).
 . "$(dirname "$0")/../integration/lib.sh"
 : "${LAYERFS:?LAYERFS not set}"
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"

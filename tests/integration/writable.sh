@@ -154,6 +154,7 @@ for kind in dir vhd; do
   H="$WORK/hl-$kind"; mkdir -p "$H/low/sub" "$H/up"
   echo lower >"$H/low/sub/lf.txt"
   echo linked >"$H/low/sub/hl0"; ln "$H/low/sub/hl0" "$H/low/sub/hl1"
+  echo two >"$H/low/sub/lk0"; ln "$H/low/sub/lk0" "$H/low/sub/lk1"; ln "$H/low/sub/lk0" "$H/low/sub/lk2"
   mkdir -p "$H/low/full/x" "$H/low/empty"
   low="$H/low"
   [ $kind = vhd ] && { "$LAYERCTL" pack -q "$H/low" "$H/low.vhd"; low="$H/low.vhd"; }
@@ -169,6 +170,11 @@ for kind in dir vhd; do
     cd '$H/m' && ln b c && ln c d && rm b c && echo more >> d && echo \$(cat d) \$(stat -c %h d)"
   same "$kind: a lower hard link written through one name, renamed by the other" "linked more|linked more" sh -c "
     cd '$H/m/sub' && echo more >> hl0 && mv hl1 hl2 && echo \"\$(cat hl2 | tr '\n' ' ' | sed 's/ \$//')|\$(cat hl0 | tr '\n' ' ' | sed 's/ \$//')\""
+  same "$kind: a lower hard link's count follows its names: rm one, write, rename over another" \
+    "2 3|2 2|written 1" sh -c "
+    cd '$H/m/sub' && rm lk2 && a=\$(stat -c %h lk0) && echo written > lk1 && b=\$(stat -c %h lk0) &&
+    echo x > other && ln lk0 lk3 && c=\$(stat -c %h lk1) && mv other lk1 && rm lk3 &&
+    echo \"\$a \$c|\$b \$b|\$(cat lk0) \$(stat -c %h lk0)\""
   same "$kind: names of one file share an inode number" "1" sh -c "
     cd '$H/m' && ln d e && stat -c %i d e | sort -u | wc -l"
   same "$kind: a new folder renamed onto a lower one with entries: ENOTEMPTY" "Directory not empty" \

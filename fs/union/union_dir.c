@@ -178,16 +178,47 @@ static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 	e->gone = 0;
 	e->ino = 0;
 	e->closed = !S_ISDIR(it->type);
+	e->spelled = 0;
+	e->spell_layer = layer;
 	e->nrefs = 1;
 	e->refs[0] = (struct lref){ layer, it->ino };
 	d->n++;
 	return nameset_add(&d->index, e->name) < 0 ? -ENOMEM : 0;
 }
 
-static int merge_below(struct udir *d, struct uentry *e, const struct item *it, uint16_t layer)
+/* Entry at (index `at`) is also in a layer below, as it->name. Windows
+ * keeps the spelling of whoever made a folder (or file) first, so the
+ * lowest layer of the run that shows it spells it: a folder merging with
+ * the ones below, a file replacing files; a change of type ends the run
+ * (a token or an opaque folder ended it before it got here). */
+static int respell(struct udir *d, int at, struct uentry *e, const struct item *it,
+		   uint16_t layer)
 {
-	if (e->closed)
+	if (e->spelled)
 		return 0;
+	if (!S_ISDIR(e->type) != !S_ISDIR(it->type)) {
+		e->spelled = 1;
+		return 0;
+	}
+	e->spell_layer = layer;
+	if (!strcmp(e->name, it->name))
+		return 0;
+	size_t len = strlen(it->name) + 1;
+	char *name = lf_arena_alloc(&d->blocks, len);
+	if (!name)
+		return -ENOMEM;
+	memcpy(name, it->name, len);
+	e->name = name;
+	d->index.names[at] = name;   /* same name folded: its hash holds */
+	return 0;
+}
+
+static int merge_below(struct udir *d, int at, struct uentry *e, const struct item *it,
+		       uint16_t layer)
+{
+	int rc = respell(d, at, e, it, layer);
+	if (rc || e->closed)
+		return rc;
 	if (!S_ISDIR(it->type)) {
 		/* a non-folder here cuts off everything lower */
 		e->closed = 1;
@@ -258,7 +289,7 @@ int udir_build(struct lf_union *u, const struct lref *refs, int nrefs,
 			}
 			int at = nameset_find(&d->index, it->name);
 			rc = at < 0 ? add_entry(d, it, refs[r].layer)
-				    : merge_below(d, &d->v[at], it, refs[r].layer);
+				    : merge_below(d, at, &d->v[at], it, refs[r].layer);
 		}
 		for (size_t t = first_token; t < nheld && !rc; t++)
 			if (nameset_add(&hidden, held[t] + strlen(LF_WHITEOUT_PREFIX)) < 0)
@@ -326,6 +357,8 @@ int udir_put(struct udir *d, const char *name, uint32_t type, const struct lref 
 	e->ino = ino;
 	e->gone = 0;
 	e->closed = 1;
+	e->spelled = 1;          /* made through the mount: as its maker spelt it */
+	e->spell_layer = refs[0].layer;
 	return 0;
 }
 

@@ -35,7 +35,9 @@ struct uentry {
 	uint8_t gone;            /* deleted through the mount: skipped, slot kept */
 	uint8_t own_name, own_refs; /* malloc'd (a change through the mount),
 				  * not in the folder's blocks (the build) */
+	uint8_t spelled;         /* the build: its spelling is settled */
 	uint16_t nrefs;
+	uint16_t spell_layer;    /* the layer whose spelling shows */
 	struct lref *refs;       /* highest first; several only for folders */
 };
 

@@ -64,10 +64,32 @@ static const char *shadow_reason(struct lf_union *u, const char *path, int i,
 	return provider >= 0 ? "lower priority" : "hidden";
 }
 
+/* Whose spelling of node ino shows in folder parent (the lowest layer of
+ * the run that shows it: see union_dir.c). */
+static void spelling(struct lf_union *u, uint64_t parent, uint64_t ino, struct lf_which *w)
+{
+	struct unode *p = node_get(u, parent);
+	struct udir *d;
+	if (!p)
+		return;
+	if (node_dir(u, p, &d) == 0) {
+		for (size_t i = 0; i < d->n; i++) {
+			if (!d->v[i].gone && d->v[i].ino == ino) {
+				w->spelling = d->v[i].spell_layer;
+				snprintf(w->spelt, sizeof w->spelt, "%s", d->v[i].name);
+				break;
+			}
+		}
+		node_unlock(p);
+	}
+	node_put(u, p, 0);
+}
+
 static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 {
 	memset(w, 0, sizeof *w);
 	w->provider = -1;
+	w->spelling = -1;
 	while (*path == '/')
 		path++;
 	/* Walk the merged view, forgetting what the walk looked up. */
@@ -94,6 +116,8 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 		if (!rc)
 			cur = walked[depth++] = a.ino;
 	}
+	if (!rc && depth > 0)
+		spelling(u, depth > 1 ? walked[depth - 2] : LF_UNION_ROOT, cur, w);
 	if (!rc) {
 		w->found = 1;
 		w->type = a.mode & S_IFMT;

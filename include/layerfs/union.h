@@ -234,6 +234,8 @@ struct lf_which {
 	int provider;            /* layer index (highest first), or -1 */
 	int ncontrib;            /* folders: the layers merged into it */
 	int contrib[64];
+	int spelling;            /* the layer whose spelling of the name shows, or -1 */
+	char spelt[256];         /* that spelling */
 	int nshadowed;           /* layers that have PATH but do not show it */
 	struct { int layer; const char *why; int by; } shadowed[64];
 };

@@ -18,7 +18,9 @@ static void which_usage(FILE *f)
 		"Say which layer of a stack provides PATH in the merged view (for a\n"
 		"folder: every layer merged into it), and which layers have PATH but do\n"
 		"not show it, and why: a higher layer's priority, a delete token, or an\n"
-		"opaque folder above it. SPEC is as for layerfs:\n"
+		"opaque folder above it; and whose spelling of the name shows (the\n"
+		"lowest layer of those showing it: Windows keeps the spelling of\n"
+		"whoever made a folder first). SPEC is as for layerfs:\n"
 		"PATH[,name=NAME][,type=os|platform|app][,prio=N].\n"
 		"\n"
 		"Exit status: 0 if PATH is in the merged view, 1 if it is not (it may\n"
@@ -95,6 +97,11 @@ int cmd_which(int argc, char **argv)
 			for (int i = 0; i < w.ncontrib; i++)
 				json_array_append_new(m, layer_json(u, w.contrib[i]));
 			json_object_set_new(j, "layers", m);
+			if (w.spelling >= 0) {
+				json_t *sp = layer_json(u, w.spelling);
+				json_object_set_new(sp, "name_shown", json_string(w.spelt));
+				json_object_set_new(j, "spelling", sp);
+			}
 		}
 		json_t *sh = json_array();
 		for (int i = 0; i < w.nshadowed; i++) {
@@ -114,6 +121,9 @@ int cmd_which(int argc, char **argv)
 				printf("%s%s", i == 1 ? ", merged with " : ", ",
 				       lf_union_spec(u, w.contrib[i])->name);
 			putchar('\n');
+			if (w.spelling >= 0)
+				printf("  spelt '%s', as %s spells it\n", w.spelt,
+				       lf_union_spec(u, w.spelling)->name);
 		} else {
 			printf("%s: not in the merged view\n", path);
 		}

@@ -35,8 +35,9 @@ if [ -n "${LAYERFS:-}" ] && [ -e /dev/fuse ]; then
     [ -z "$(ls -A "$m/Windows/Temp")" ] && ok "desktop: Windows/Temp opaque" || not_ok "desktop: Temp: $(ls "$m/Windows/Temp")"
     [ "$(cat "$m/Program Files/Common Files/Shared/mso.dll")" = "MZ mso from AdminTools" ] \
       && ok "desktop: AdminTools' mso.dll over Office's" || not_ok "desktop: mso.dll"
-    [ "$(ls "$m/PROGRAM FILES" | tr '\n' ' ')" = "Office Tools common files " ] \
-      && ok "desktop: three spellings of Program Files are one folder" || not_ok "desktop: $(ls "$m/PROGRAM FILES")"
+    [ "$(ls "$m/PROGRAM FILES" | tr '\n' ' ')" = "Common Files Office Tools " ] \
+      && ok "desktop: three spellings of Program Files are one folder, spelt as the OS layer does" \
+      || not_ok "desktop: $(ls "$m/PROGRAM FILES")"
     [ -f "$m/Documents and Settings/Public/Desktop/desktop.ini" ] \
       && ok "desktop: the Documents and Settings junction leads inside" || not_ok "desktop: Documents and Settings"
     sw="$m/Windows/System32/config/SOFTWARE"

@@ -171,7 +171,17 @@ if [ -n "${REALDATA:-}" ] && [ -f "$REALDATA/ntfs/velociraptor_partition_image.r
     && ok "one merged Windows/System32/Config: $got" || not_ok "real merge: $n windows, config: $got"
   [ "$(cat "$WORK/real/windows/System32/config/sam")" = "$("$LAYERCTL" cat "$WORK/real.raw" Windows/System32/Config/sam)" ] \
     && ok "the Windows volume's files read through the union" || not_ok "real read"
+  # Windows keeps the spelling of whoever made a folder: the OS layer's,
+  # not the higher layer's WINDOWS/system32/CONFIG
+  os_spelt=$("$LAYERCTL" ls --json "$WORK/real.raw" Windows/System32 | python3 -c '
+import json, sys; print([e["name"] for e in json.load(sys.stdin) if e["name"].lower() == "config"][0])')
+  [ "$(ls "$WORK/real" | grep -i '^windows$')" = Windows ] && [ "$(ls "$WORK/real/windows/system32" | grep -i '^config$')" = "$os_spelt" ] \
+    && ok "merged folders keep the OS layer's spelling (Windows, $os_spelt)" \
+    || not_ok "spelling: $(ls "$WORK/real" | grep -i '^windows$') / $(ls "$WORK/real/windows/system32" | grep -i '^config$')"
   unmnt real
+  out=$("$LAYERCTL" which --json --layer "$WORK/real.raw,type=os,name=os" --layer "$WORK/over,name=over" WINDOWS/SYSTEM32/config)
+  echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); s=d["spelling"]; assert s["name"]=="os" and s["name_shown"]==sys.argv[1], s' "$os_spelt" \
+    && ok "which says whose spelling shows" || not_ok "which spelling: $out"
 else
   echo "# real Windows volume check skipped: no ../shared/realdata"
 fi

@@ -12,7 +12,8 @@ The expected tree is computed here independently of the engine, the way a
 layer is unpacked: start empty and apply each layer from the lowest up (an
 opaque marker empties its folder, a token deletes a name, a folder merges
 into a folder and replaces anything else, anything else replaces
-whatever is there). Names compare as Windows does (upper case)."""
+whatever is there; a folder merged into and a file written over keep the
+spelling they had). Names compare as Windows does (upper case)."""
 import hashlib
 import os
 import random
@@ -50,11 +51,15 @@ def apply(node, hostdir):
             if cur is None or not cur.isdir:
                 cur = Node(e, isdir=True)
                 node.children[fold(e)] = cur
-            cur.name = e          # the highest layer's spelling
+            # merging into a folder keeps its spelling: Windows keeps the
+            # spelling of whoever made it first
             cur.src = p
             apply(cur, p)
         else:
-            node.children[fold(e)] = Node(e, src=p)
+            cur = node.children.get(fold(e))
+            # a file written over a file keeps the old name's spelling
+            name = cur.name if cur is not None and not cur.isdir else e
+            node.children[fold(e)] = Node(name, src=p)
 
 
 def expected(layers):

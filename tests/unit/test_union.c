@@ -128,12 +128,13 @@ static void check_union(struct lf_union *u)
 	ck_assert_int_eq(walk(u, "WINDOWS/win.ini", &b), 0);
 	ck_assert_uint_eq(a.ino, b.ino);
 
-	/* the root: the highest spelling; no tokens */
+	/* the root: the lowest spelling of each merged folder (Windows keeps
+	 * its maker's); no tokens */
 	struct names n = {0};
 	ck_assert_int_eq(lf_union_readdir(u, LF_UNION_ROOT, 0, 0, collect, &n), 0);
 	ck_assert_int_eq(n.n, 3);
-	ck_assert_str_eq(n.v[0], "program files");
-	ck_assert_str_eq(n.v[1], "windows");
+	ck_assert_str_eq(n.v[0], "Program Files");
+	ck_assert_str_eq(n.v[1], "Windows");
 	ck_assert_str_eq(n.v[2], "conflict"); /* the file above wins, spelling too */
 	/* readdirplus takes a reference per entry, which forget gives back */
 	struct names p = {0};

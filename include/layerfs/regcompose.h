@@ -52,6 +52,12 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
  * when it adds one); how many. */
 int lf_hive_cache_trim(struct lf_hive_cache *c);
 
+/* The hives of USER's profile that only the writable layer UPPER has
+ * (her NTUSER.DAT made at a first login): shown as HKU/USER and
+ * HKU/USER_Classes. Returns how many, or -1 with err set. */
+int lf_regview_add_user(struct lf_regview *v, const char *user, const char *upper,
+			struct lf_err *err);
+
 /* Show every hive the union's layers have, merged, in the view; with
  * upper, changes go to fragments at the same paths under it; cache:
  * where merged hives are shared (NULL: none). Returns how many hives

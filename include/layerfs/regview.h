@@ -64,6 +64,11 @@ void lf_regview_free(struct lf_regview *v);
 /* Show from's hives in v instead of v's own (a running mount's view gets
  * new layers); from is freed. */
 void lf_regview_take(struct lf_regview *v, struct lf_regview *from);
+/* A hive no layer has, only the writable layer (a user's own profile,
+ * made at her first login): shown at MOUNT when FRAG_FILE exists. 1 if
+ * added, 0 if not there or a layer has it (added with it), or an error. */
+int lf_regview_add_own(struct lf_regview *v, const char *mount, const char *frag_file,
+		       struct lf_err *err);
 /* Fragments under DIR (the writable layer's folder: a tree its user may
  * influence) are read and written only through this folder's fd (a dup of
  * fd is kept): never through a symlink, never above it. 0 or -errno. */

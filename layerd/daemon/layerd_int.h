@@ -79,4 +79,11 @@ int recover_mounts(struct daemon *d, const char *user);
 /* Serve requests on fd until a signal asks to stop. */
 int server_run(struct daemon *d, int listen_fd);
 
+/* A first login: C:\Users\Default copied to C:\Users\USER through the
+ * session's union, owned by her (layerd_profile.c); *made says whether it
+ * was. A profile with its NTUSER.DAT is left alone. */
+struct lf_union;
+int profile_make(struct lf_union *u, const char *user, uid_t uid, gid_t gid, int *made,
+		 struct lf_err *err);
+
 #endif

@@ -167,6 +167,12 @@ static int build_registry(struct daemon *d, struct session *s, struct lf_stack *
 	lf_union_close(ro);
 	if (!rc && n < 0)
 		rc = -err->code;
+	/* her own hives, made from Default at her first login */
+	int own = rc ? 0 : lf_regview_add_user(v, s->user, s->upper, err);
+	if (!rc && own < 0)
+		rc = -err->code;
+	else
+		n += own;
 	if (rc || n == 0) {
 		lf_regview_free(v);
 		v = NULL;
@@ -253,6 +259,14 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	struct lf_union_opts uo = union_opts(d);
 	if (!rc)
 		rc = lf_union_open(&st, &uo, &s->u, err);
+	int made = 0;
+	if (!rc && profile_make(s->u, s->user, s->uid, s->gid, &made, err)) {
+		/* she still logs in (Windows would give a temporary profile) */
+		d->log("login %s: %s", s->user, err->msg);
+		made = 0;
+	}
+	if (made)
+		d->log("login %s: profile made from C:\\Users\\Default", s->user);
 	if (!rc)
 		rc = build_registry(d, s, &st, &s->v, err);
 	if (!rc)

@@ -201,6 +201,30 @@ int lf_regview_add_union(struct lf_regview *v, struct lf_union *u, const struct 
 	return rc ? -1 : ad.added;
 }
 
+int lf_regview_add_user(struct lf_regview *v, const char *user, const char *upper,
+			struct lf_err *err)
+{
+	int added = 0;
+	if (strlen(user) >= 256)
+		return 0;
+	for (int i = 0; i < lf_nhive_places; i++) {
+		const struct lf_hive_place *p = &lf_hive_places[i];
+		const char *star = strchr(p->path, '*'), *ms = strchr(p->mount, '*');
+		if (!star || !ms)
+			continue;
+		char frag[4096], mount[600];
+		snprintf(frag, sizeof frag, "%s/%.*s%s%.200s", upper, (int)(star - p->path),
+			 p->path, user, star + 1);
+		snprintf(mount, sizeof mount, "%.*s%s%.200s", (int)(ms - p->mount), p->mount,
+			 user, ms + 1);
+		int rc = lf_regview_add_own(v, mount, frag, err);
+		if (rc < 0)
+			return -1;
+		added += rc;
+	}
+	return added;
+}
+
 int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **out,
 		       struct lf_err *err)
 {

@@ -84,6 +84,33 @@ static int load_frag(struct lf_regview *v, const char *file, struct lf_hive **ou
 	return rc;
 }
 
+int lf_regview_add_own(struct lf_regview *v, const char *mount, const char *frag_file,
+		       struct lf_err *err)
+{
+	const char *slash = strchr(mount, '/');
+	for (int i = 0; slash && i < v->n; i++)
+		if (!strncasecmp(v->h[i].top, mount, (size_t)(slash - mount)) &&
+		    !v->h[i].top[slash - mount] && !strcasecmp(v->h[i].name, slash + 1))
+			return 0;        /* a layer has it: added with it */
+	struct lf_hive *f = NULL;
+	int rc = load_frag(v, frag_file, &f, err);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc)
+		return rc;
+	lf_hive_free(f);
+	/* nothing below it: the fragment is the whole hive */
+	struct lf_hive *empty = calloc(1, sizeof *empty);
+	if (empty)
+		empty->root = lf_rkey_new("ROOT", view_now());
+	if (!empty || !empty->root) {
+		free(empty);
+		return lf_err_set(err, ENOMEM, "out of memory");
+	}
+	rc = lf_regview_add(v, mount, empty, frag_file, err);
+	return rc ? rc : 1;
+}
+
 int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lower,
 		   const char *frag_file, struct lf_err *err)
 {

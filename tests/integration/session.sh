@@ -62,6 +62,14 @@ check "the registry is lfalice's: Office's key, and she can set a value" bash -c
   [ -d '$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office' ] &&
   runuser -u lfalice -- sh -c 'echo 1 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Trusted\"'"
 check "lfbob cannot read lfalice's registry" bash -c "! runuser -u lfbob -- ls '$RUN/lfalice/REG' 2>/dev/null"
+# A first login makes the profile from C:\Users\Default, as Windows does.
+check "first login: the profile is Default's, and hers" bash -c "
+  [ \"\$(cat '$A/Users/lfalice/Desktop/welcome.txt')\" = 'Welcome to your desktop' ] &&
+  [ \"\$(stat -c %U '$A/Users/lfalice/NTUSER.DAT')\" = lfalice ]"
+check "first login: HKU/lfalice holds Default's keys; her value lands in her NTUSER.DAT" bash -c "
+  grep -q 'img0.jpg' '$RUN/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Wallpaper' &&
+  runuser -u lfalice -- sh -c 'echo blue > \"$RUN/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Color\"' &&
+  hivexget \"\$(ls -d '$R'/Users/lfalice/*/Users/lfalice)/NTUSER.DAT\" 'Control Panel\\Desktop' Color | grep -q blue"
 same() { local what=$1 want=$2; shift 2; local got; got=$("$@" 2>&1)
   [ "$got" = "$want" ] && ok "$what" || not_ok "$what: got '$got', want '$want'"; }
 same "status as root: both sessions; the OS layer is opened once for both" "2 3" bash -c "

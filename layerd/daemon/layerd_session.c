@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <pwd.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -202,6 +203,54 @@ static int mount_all(struct daemon *d, struct session *s, struct lf_err *err)
 	return 0;
 }
 
+static int add_group(struct session *s, const char *name)
+{
+	for (int i = 0; i < s->ngroups; i++)
+		if (!strcasecmp(s->groups[i], name))
+			return 0;
+	char **g = realloc(s->groups, (size_t)(s->ngroups + 1) * sizeof *g);
+	if (!g)
+		return -ENOMEM;
+	s->groups = g;
+	if (!(g[s->ngroups] = strdup(name)))
+		return -ENOMEM;
+	s->ngroups++;
+	return 0;
+}
+
+/* Her assignment groups: her Unix groups, as the host knows them (a
+ * directory service through NSS), and those the caller names too. */
+static int session_groups(struct session *s, const struct passwd *pw,
+			  const struct login_req *req, struct lf_err *err)
+{
+	int n = 64, rc = 0;
+	gid_t *gids = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		gid_t *g = realloc(gids, (size_t)n * sizeof *g);
+		if (!g)
+			break;
+		gids = g;
+		int want = n;
+		if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &want) >= 0) {
+			n = want;
+			break;
+		}
+		n = want > n ? want : n * 2;
+	}
+	if (!gids)
+		n = 0;
+	char buf[16384];
+	for (int i = 0; !rc && i < n; i++) {
+		struct group gr, *got = NULL;
+		if (getgrgid_r(gids[i], &gr, buf, sizeof buf, &got) == 0 && got)
+			rc = add_group(s, got->gr_name);
+	}
+	for (int i = 0; !rc && i < req->ngroups; i++)
+		rc = add_group(s, req->groups[i]);
+	free(gids);
+	return rc ? lf_err_set(err, -rc, "out of memory") : 0;
+}
+
 int session_login(struct daemon *d, const struct login_req *req, json_t **reply, struct lf_err *err)
 {
 	const char *why;
@@ -232,7 +281,10 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		rc = lf_repo_open(d->repo, &r, err);
 	}
 	if (!rc)
-		rc = lf_repo_resolve(r, s->user, req->groups, req->ngroups, s->machine, &res, err);
+		rc = session_groups(s, pw, req, err);
+	if (!rc)
+		rc = lf_repo_resolve(r, s->user, (const char *const *)s->groups, s->ngroups,
+				     s->machine, &res, err);
 	for (size_t i = 0; !rc && i < res.nskipped; i++)
 		if (res.skipped[i].required)
 			rc = lf_err_set(err, ENOENT, "%s", res.skipped[i].why);
@@ -240,14 +292,6 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		rc = build_stack(d, s->user, r, &res, &st, &s->layers, &s->skipped, &held, err);
 	if (!rc)
 		s->os_id = res.os->id;
-	for (int i = 0; !rc && i < req->ngroups; i++) {
-		char **g = realloc(s->groups, (size_t)(i + 1) * sizeof *g);
-		if (!g || !(g[i] = strdup(req->groups[i])))
-			rc = lf_err_set(err, ENOMEM, "out of memory");
-		if (g)
-			s->groups = g;
-		s->ngroups = rc ? i : i + 1;
-	}
 	/* the personalization layer, made on first login, with the lock */
 	if (!rc && (size_t)snprintf(s->upper, sizeof s->upper, "%s/%s", r->root, res.upper) >= sizeof s->upper)
 		rc = lf_err_set(err, ENAMETOOLONG, "%s: too long", res.upper);

@@ -10,6 +10,8 @@
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"
 command -v useradd >/dev/null || skip_all "no useradd"
 for u in lfalice lfbob lfcarol; do id "$u" >/dev/null 2>&1 || useradd -M -s /bin/sh "$u" || skip_all "cannot add $u"; done
+getent group lftools >/dev/null || groupadd lftools || skip_all "cannot add group lftools"
+id lfdave >/dev/null 2>&1 || useradd -M -s /bin/sh -G lftools lfdave || skip_all "cannot add lfdave"
 chmod 755 "$WORK"
 # the build may sit where other users cannot reach it (a clone in a 0700
 # folder): they run a copy
@@ -25,6 +27,7 @@ L repo assign "$R" --machine 'WKS-*' 1 >/dev/null
 L repo assign "$R" --group finance 100 >/dev/null
 L repo assign "$R" --group tools 101 >/dev/null
 L repo assign "$R" --group broken 102 >/dev/null
+L repo assign "$R" --group lftools 101 >/dev/null
 rm "$R/Layers/App/Gone.102.1.vhd"    # assigned, but its file is gone
 cp "$S/App/AdminTools.102.1.vhd" "$WORK/bad.vhd"
 L repo add "$R" "$WORK/bad.vhd" --type app --name Corrupt --priority 40 >/dev/null
@@ -62,6 +65,8 @@ check "the registry is lfalice's: Office's key, and she can set a value" bash -c
   [ -d '$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office' ] &&
   runuser -u lfalice -- sh -c 'echo 1 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Trusted\"'"
 check "lfbob cannot read lfalice's registry" bash -c "! runuser -u lfbob -- ls '$RUN/lfalice/REG' 2>/dev/null"
+check "lfdave's Unix group lftools is his assignment group: AdminTools, with no --groups" bash -c "
+  '$LAYERCTL' login lfdave >/dev/null && [ -d '$RUN/lfdave/C/Program Files/Tools' ] && '$LAYERCTL' logoff lfdave >/dev/null"
 # A first login makes the profile from C:\Users\Default, as Windows does.
 check "first login: the profile is Default's, and hers" bash -c "
   [ \"\$(cat '$A/Users/lfalice/Desktop/welcome.txt')\" = 'Welcome to your desktop' ] &&

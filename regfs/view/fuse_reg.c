@@ -4,6 +4,7 @@
  * opened for writing is edited in a buffer and set when it is flushed,
  * so a partial write never reaches the hive. */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,8 @@ struct rctx {
 /* An open value: its text, and whether it was changed. */
 struct rfile {
 	uint64_t ino;
+	pthread_mutex_t lock;    /* buf, len, cap, dirty: reads and writes of one
+				  * open file come from several threads */
 	char *buf;
 	size_t len, cap;
 	int dirty;
@@ -246,12 +249,14 @@ static struct rfile *open_file(struct lf_regview *v, const char *path, uint64_t 
 	if (!f)
 		return NULL;
 	f->ino = ino;
+	pthread_mutex_init(&f->lock, NULL);
 	if (created || (flags & O_TRUNC))
 		f->dirty = (flags & O_TRUNC) != 0;
 	else
 		*rc = load(v, path, f);
 	if (*rc) {
 		free(f->buf);
+		pthread_mutex_destroy(&f->lock);
 		free(f);
 		return NULL;
 	}
@@ -320,9 +325,20 @@ static void r_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	(void)ino;
 	struct rfile *f = FILE_OF(fi);
+	/* a copy: the kernel may send the release (which frees the buffer)
+	 * as soon as it has the reply, and a write may move the buffer */
+	pthread_mutex_lock(&f->lock);
 	size_t n = (size_t)off >= f->len ? 0
 		   : f->len - (size_t)off < size ? f->len - (size_t)off : size;
-	fuse_reply_buf(req, n ? f->buf + off : NULL, n);
+	char *copy = n ? malloc(n) : NULL;
+	if (copy)
+		memcpy(copy, f->buf + off, n);
+	pthread_mutex_unlock(&f->lock);
+	if (n && !copy)
+		fuse_reply_err(req, ENOMEM);
+	else
+		fuse_reply_buf(req, copy, n);
+	free(copy);
 }
 
 static int reserve(struct rfile *f, size_t need)
@@ -360,17 +376,20 @@ static void r_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 {
 	(void)ino;
 	struct rfile *f = FILE_OF(fi);
+	pthread_mutex_lock(&f->lock);
 	if (fi->flags & O_APPEND)
 		off = (off_t)f->len;
 	size_t end = (size_t)off + size;
 	int rc = end > f->len ? resize(f, end) : 0;
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
+	if (!rc) {
+		memcpy(f->buf + off, buf, size);
+		f->dirty = 1;
 	}
-	memcpy(f->buf + off, buf, size);
-	f->dirty = 1;
-	fuse_reply_write(req, size);
+	pthread_mutex_unlock(&f->lock);
+	if (rc)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_write(req, size);
 }
 
 static int commit(fuse_req_t req, struct rfile *f)
@@ -388,25 +407,35 @@ static int commit(fuse_req_t req, struct rfile *f)
 	return rc;
 }
 
+/* commit() on an open file, under its lock */
+static int commit_open(fuse_req_t req, struct rfile *f)
+{
+	pthread_mutex_lock(&f->lock);
+	int rc = commit(req, f);
+	pthread_mutex_unlock(&f->lock);
+	return rc;
+}
+
 static void r_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
-	fuse_reply_err(req, -commit(req, FILE_OF(fi)));
+	fuse_reply_err(req, -commit_open(req, FILE_OF(fi)));
 }
 
 static void r_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)datasync;
-	fuse_reply_err(req, -commit(req, FILE_OF(fi)));
+	fuse_reply_err(req, -commit_open(req, FILE_OF(fi)));
 }
 
 static void r_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	struct rfile *f = FILE_OF(fi);
-	commit(req, f);          /* flush said how it went */
+	commit(req, f);          /* flush said how it went; nothing else uses f now */
 	free(f->buf);
+	pthread_mutex_destroy(&f->lock);
 	free(f);
 	fuse_reply_err(req, 0);
 }
@@ -427,12 +456,16 @@ static void r_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
 	int rc = 0;
 	if (to_set & FUSE_SET_ATTR_SIZE) {
 		struct rfile tmp = { .ino = ino }, *f = fi ? FILE_OF(fi) : &tmp;
+		if (fi)
+			pthread_mutex_lock(&f->lock);
 		rc = fi ? 0 : load(v, p, f);
 		if (!rc)
 			rc = resize(f, (size_t)attr->st_size);
 		if (!rc && !fi)
 			rc = commit(req, f);
-		if (!fi)
+		if (fi)
+			pthread_mutex_unlock(&f->lock);
+		else
 			free(tmp.buf);
 	}
 	if (rc)

@@ -113,9 +113,8 @@ static struct timespec nt_time(sle64 v)
  * stays what NTFS says, so an EA cannot make a folder a file. */
 static void apply_lx(ntfs_inode *ni, struct lf_attr *a)
 {
-	if (!ntfs_attr_exist(ni, AT_EA, AT_UNNAMED, 0))
-		return;
 	uint8_t buf[512];
+	/* looks the $EA up itself: -ENODATA for most files */
 	int n = ntfs_get_ntfs_ea(ni, (char *)buf, sizeof buf);
 	if (n <= 0 || n > (int)sizeof buf)
 		return;       /* bigger: not only WSL's few records; leave it */

@@ -81,15 +81,17 @@ static int copy_xattrs(struct lf_union *u, struct lref from, lf_ino to)
 }
 
 /* Make a copy of node n (from layer node `from`) in the work folder;
- * its node in the writable layer goes in *made. */
+ * its node in the writable layer goes in *made, the layer's link count of
+ * what it copied in *layer_nlink. */
 static int make_copy(struct lf_union *u, struct unode *n, struct lref from, int nodata,
-		     const char *tmp, lf_ino *made)
+		     const char *tmp, lf_ino *made, uint32_t *layer_nlink)
 {
 	struct lf_layer *l = u->layers[from.layer], *up = u->layers[0];
 	struct lf_attr a, t;
 	int rc = l->ops->getattr(l, from.ino, &a);
 	if (rc)
 		return rc;
+	*layer_nlink = S_ISDIR(a.mode) ? 1 : a.nlink;
 	char target[4096];
 	struct lf_new w = { .mode = a.mode, .uid = a.uid, .gid = a.gid, .flags = O_WRONLY,
 			    .rdev = a.rdev };
@@ -131,12 +133,9 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 	char tmp[64];
 	union_tmp_name(u, tmp, sizeof tmp);
 	lf_ino made = 0;
-	struct lf_attr la;
-	struct lf_layer *l = u->layers[n->refs[0].layer];
-	uint32_t layer_nlink = !S_ISDIR(n->type) && l->ops->getattr(l, n->refs[0].ino, &la) == 0
-			       ? la.nlink : 1;
+	uint32_t layer_nlink = 1;
 	if (!rc)
-		rc = make_copy(u, n, n->refs[0], nodata, tmp, &made);
+		rc = make_copy(u, n, n->refs[0], nodata, tmp, &made, &layer_nlink);
 	if (!rc)
 		rc = up->ops->rename(up, up->work, tmp, p->refs[0].ino, n->name, RENAME_NOREPLACE);
 	if (rc && made)

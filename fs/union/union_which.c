@@ -64,21 +64,19 @@ static const char *shadow_reason(struct lf_union *u, const char *path, int i,
 	return provider >= 0 ? "lower priority" : "hidden";
 }
 
-/* Whose spelling of node ino shows in folder parent (the lowest layer of
- * the run that shows it: see union_dir.c). */
-static void spelling(struct lf_union *u, uint64_t parent, uint64_t ino, struct lf_which *w)
+/* Whose spelling of NAME shows in folder parent (the lowest layer of the
+ * run that shows it: see union_dir.c). */
+static void spelling(struct lf_union *u, uint64_t parent, const char *name, struct lf_which *w)
 {
 	struct unode *p = node_get(u, parent);
 	struct udir *d;
 	if (!p)
 		return;
 	if (node_dir(u, p, &d) == 0) {
-		for (size_t i = 0; i < d->n; i++) {
-			if (!d->v[i].gone && d->v[i].ino == ino) {
-				w->spelling = d->v[i].spell_layer;
-				snprintf(w->spelt, sizeof w->spelt, "%s", d->v[i].name);
-				break;
-			}
+		const struct uentry *e = udir_find(d, name);
+		if (e) {
+			w->spelling = e->spell_layer;
+			snprintf(w->spelt, sizeof w->spelt, "%s", e->name);
 		}
 		node_unlock(p);
 	}
@@ -99,10 +97,10 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 	struct lf_attr a;
 	rc = lf_union_getattr(u, cur, &a);
 	const char *p = path;
+	char name[1024] = "";    /* the last name looked up */
 	while (!rc && *p) {
 		const char *end = strchr(p, '/');
 		size_t n = end ? (size_t)(end - p) : strlen(p);
-		char name[1024];
 		if (n >= sizeof name || depth == 512) {
 			rc = -ENAMETOOLONG;
 			break;
@@ -117,7 +115,7 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 			cur = walked[depth++] = a.ino;
 	}
 	if (!rc && depth > 0)
-		spelling(u, depth > 1 ? walked[depth - 2] : LF_UNION_ROOT, cur, w);
+		spelling(u, depth > 1 ? walked[depth - 2] : LF_UNION_ROOT, name, w);
 	if (!rc) {
 		w->found = 1;
 		w->type = a.mode & S_IFMT;

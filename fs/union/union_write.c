@@ -34,6 +34,22 @@ static void found_free(struct found *f)
 	memset(f, 0, sizeof *f);
 }
 
+/* f becomes a copy of index entry e (its folder's lock held). */
+static int found_copy(const struct uentry *e, struct found *f)
+{
+	f->name = strdup(e->name);
+	f->refs = malloc(e->nrefs * sizeof *f->refs);
+	if (!f->name || !f->refs) {
+		found_free(f);
+		return -ENOMEM;
+	}
+	memcpy(f->refs, e->refs, e->nrefs * sizeof *f->refs);
+	f->nrefs = e->nrefs;
+	f->ino = e->ino;
+	f->type = e->type;
+	return 0;
+}
+
 static int find_entry(struct lf_union *u, struct unode *p, const char *name, struct found *f)
 {
 	memset(f, 0, sizeof *f);
@@ -42,21 +58,7 @@ static int find_entry(struct lf_union *u, struct unode *p, const char *name, str
 	if (rc)
 		return rc;
 	const struct uentry *e = udir_find(d, name);
-	if (!e) {
-		rc = strlen(name) > 255 ? -ENAMETOOLONG : -ENOENT;
-	} else {
-		f->name = strdup(e->name);
-		f->refs = malloc(e->nrefs * sizeof *f->refs);
-		if (!f->name || !f->refs) {
-			found_free(f);
-			rc = -ENOMEM;
-		} else {
-			memcpy(f->refs, e->refs, e->nrefs * sizeof *f->refs);
-			f->nrefs = e->nrefs;
-			f->ino = e->ino;
-			f->type = e->type;
-		}
-	}
+	rc = !e ? (strlen(name) > 255 ? -ENAMETOOLONG : -ENOENT) : found_copy(e, f);
 	node_unlock(p);
 	return rc;
 }
@@ -436,23 +438,18 @@ static int keep_by_lower_name(struct lf_union *u, struct unode *p, uint64_t ino,
 	int rc = node_dir(u, p, &d);
 	if (rc)
 		return rc;
-	for (size_t i = 0; i < d->n && !other.name; i++) {
+	int found = 0;
+	for (size_t i = 0; i < d->n && !found && !rc; i++) {
 		const struct uentry *e = &d->v[i];
-		if (!e->gone && e->ino == ino && e->refs[0].layer != 0 && strcmp(e->name, leaving)) {
-			other.name = strdup(e->name);
-			other.refs = malloc(sizeof *other.refs);
-			if (other.refs)
-				other.refs[0] = e->refs[0];
-			other.nrefs = 1;
-			other.ino = e->ino;
-			other.type = e->type;
-		}
+		found = !e->gone && e->ino == ino && e->refs[0].layer != 0 && strcmp(e->name, leaving);
+		if (found)
+			rc = found_copy(e, &other);
 	}
 	node_unlock(p);
-	if (!other.name)
-		return 0;
+	if (!found || rc)
+		return rc;
 	struct unode *n = node_get(u, ino);
-	rc = !other.refs ? -ENOMEM : !n ? -ESTALE : link_up_name(u, p, &other, n);
+	rc = !n ? -ESTALE : link_up_name(u, p, &other, n);
 	if (n)
 		node_put(u, n, 0);
 	found_free(&other);

@@ -111,24 +111,34 @@ static void add_user(struct users *us, const char *name, uint32_t type)
 		snprintf(us->names[us->n++], 256, "%s", name);
 }
 
+/* Place p's file path and mount, the '*' in them standing for USER (or
+ * none: a place with no '*'). */
+static void place_of(const struct lf_hive_place *p, const char *user, char *path, size_t psize,
+		     char *mount, size_t msize)
+{
+	const char *star = user ? strchr(p->path, '*') : NULL;
+	const char *ms = user ? strchr(p->mount, '*') : NULL;
+	if (star && ms) {
+		snprintf(path, psize, "%.*s%.255s%.200s", (int)(star - p->path), p->path, user,
+			 star + 1);
+		snprintf(mount, msize, "%.*s%.255s%.200s", (int)(ms - p->mount), p->mount, user,
+			 ms + 1);
+	} else {
+		snprintf(path, psize, "%s", p->path);
+		snprintf(mount, msize, "%s", p->mount);
+	}
+}
+
 /* Each hive place, a '*' in it standing for each user folder's name;
  * fn returning non-zero stops (and is returned). */
 static int each_place(const struct users *us, lf_hive_place_fn fn, void *ctx)
 {
 	for (int i = 0; i < lf_nhive_places; i++) {
 		const struct lf_hive_place *p = &lf_hive_places[i];
-		const char *star = strchr(p->path, '*'), *ms = strchr(p->mount, '*');
+		const char *star = strchr(p->path, '*');
 		for (int k = 0; k < (star ? us->n : 1); k++) {
 			char path[1024], mount[600];
-			if (star) {
-				snprintf(path, sizeof path, "%.*s%.255s%.200s", (int)(star - p->path),
-					 p->path, us->names[k], star + 1);
-				snprintf(mount, sizeof mount, "%.*s%.255s%.200s", (int)(ms - p->mount),
-					 p->mount, us->names[k], ms + 1);
-			} else {
-				snprintf(path, sizeof path, "%s", p->path);
-				snprintf(mount, sizeof mount, "%s", p->mount);
-			}
+			place_of(p, star ? us->names[k] : NULL, path, sizeof path, mount, sizeof mount);
 			int rc = fn(ctx, path, mount);
 			if (rc)
 				return rc;
@@ -209,14 +219,11 @@ int lf_regview_add_user(struct lf_regview *v, const char *user, const char *uppe
 		return 0;
 	for (int i = 0; i < lf_nhive_places; i++) {
 		const struct lf_hive_place *p = &lf_hive_places[i];
-		const char *star = strchr(p->path, '*'), *ms = strchr(p->mount, '*');
-		if (!star || !ms)
-			continue;
-		char frag[4096], mount[600];
-		snprintf(frag, sizeof frag, "%s/%.*s%s%.200s", upper, (int)(star - p->path),
-			 p->path, user, star + 1);
-		snprintf(mount, sizeof mount, "%.*s%s%.200s", (int)(ms - p->mount), p->mount,
-			 user, ms + 1);
+		if (!strchr(p->path, '*'))
+			continue;    /* not a user's */
+		char path[1024], frag[4096], mount[600];
+		place_of(p, user, path, sizeof path, mount, sizeof mount);
+		snprintf(frag, sizeof frag, "%s/%s", upper, path);
 		int rc = lf_regview_add_own(v, mount, frag, err);
 		if (rc < 0)
 			return -1;

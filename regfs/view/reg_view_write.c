@@ -84,14 +84,22 @@ static int load_frag(struct lf_regview *v, const char *file, struct lf_hive **ou
 	return rc;
 }
 
-int lf_regview_add_own(struct lf_regview *v, const char *mount, const char *frag_file,
-		       struct lf_err *err)
+/* Is a hive shown at MOUNT ("ROOT/NAME") already? */
+static int shown(const struct lf_regview *v, const char *mount)
 {
 	const char *slash = strchr(mount, '/');
 	for (int i = 0; slash && i < v->n; i++)
 		if (!strncasecmp(v->h[i].top, mount, (size_t)(slash - mount)) &&
 		    !v->h[i].top[slash - mount] && !strcasecmp(v->h[i].name, slash + 1))
-			return 0;        /* a layer has it: added with it */
+			return 1;
+	return 0;
+}
+
+int lf_regview_add_own(struct lf_regview *v, const char *mount, const char *frag_file,
+		       struct lf_err *err)
+{
+	if (shown(v, mount))
+		return 0;        /* a layer has it: added with it */
 	struct lf_hive *f = NULL;
 	int rc = load_frag(v, frag_file, &f, err);
 	if (rc == -ENOENT)
@@ -119,10 +127,8 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 	if (!slash || slash == mount || (size_t)(slash - mount) >= sizeof v->h->top ||
 	    !slash[1] || strchr(slash + 1, '/'))
 		rc = lf_err_set(err, EINVAL, "'%s': a hive shows at ROOT/NAME (HKLM/SOFTWARE)", mount);
-	for (int i = 0; i < v->n && !rc; i++)
-		if (!strncasecmp(v->h[i].top, mount, (size_t)(slash - mount)) &&
-		    !v->h[i].top[slash - mount] && !strcasecmp(v->h[i].name, slash + 1))
-			rc = lf_err_set(err, EEXIST, "'%s': given twice", mount);
+	if (!rc && shown(v, mount))
+		rc = lf_err_set(err, EEXIST, "'%s': given twice", mount);
 	struct vhive *nh = rc ? NULL : realloc(v->h, (size_t)(v->n + 1) * sizeof *nh);
 	if (!rc && !nh)
 		rc = lf_err_set(err, ENOMEM, "out of memory");

@@ -642,6 +642,46 @@ static int open_for_xattr(struct dir_layer *d, lf_ino ino)
 	return fd == -ELOOP ? -ENOTSUP : fd; /* symlinks carry none here */
 }
 
+/* A host file keeps its Windows descriptor in an xattr users cannot set
+ * (trusted.*, when root runs us; user.* otherwise, on the caller's own
+ * files), shown under ntfs-3g's name as an NTFS layer shows it. */
+#define ACL_NAME "system.ntfs_acl"
+#define OWN_TRUSTED "trusted.layerfs."
+#define OWN_USER "user.layerfs."
+
+static int own_name(const char *name)
+{
+	return !strncmp(name, OWN_TRUSTED, sizeof OWN_TRUSTED - 1) ||
+	       !strncmp(name, OWN_USER, sizeof OWN_USER - 1);
+}
+
+const char *dirl_xattr_host(const struct dir_layer *d, const char *name)
+{
+	if (!strcmp(name, ACL_NAME))
+		return d->acl_name;
+	return own_name(name) ? NULL : name;
+}
+
+static ssize_t list_shown(const char *host, ssize_t n, const struct dir_layer *d,
+			  char *buf, size_t size)
+{
+	size_t out = 0;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(host + i) + 1) {
+		const char *name = host + i;
+		if (!strcmp(name, d->acl_name))
+			name = ACL_NAME;
+		else if (own_name(name))
+			continue;
+		size_t k = strlen(name) + 1;
+		if (size && out + k > size)
+			return -ERANGE;
+		if (size)
+			memcpy(buf + out, name, k);
+		out += k;
+	}
+	return (ssize_t)out;
+}
+
 static ssize_t dl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t size)
 {
 	int fd = open_for_xattr(DL(l), ino);
@@ -649,21 +689,33 @@ static ssize_t dl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t si
 		return 0;
 	if (fd < 0)
 		return fd;
-	ssize_t n = flistxattr(fd, buf, size);
-	int e = errno;
+	ssize_t n = flistxattr(fd, NULL, 0);
+	char *host = n > 0 ? malloc((size_t)n) : NULL;
+	if (n > 0 && !host)
+		n = -ENOMEM;
+	else if (n > 0 && (n = flistxattr(fd, host, (size_t)n)) < 0)
+		n = -errno;
+	else if (n < 0)
+		n = -errno;
 	close(fd);
-	return n < 0 ? -e : n;
+	if (n > 0)
+		n = list_shown(host, n, DL(l), buf, size);
+	free(host);
+	return n;
 }
 
 static ssize_t dl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 			   void *buf, size_t size)
 {
+	const char *hname = dirl_xattr_host(DL(l), name);
+	if (!hname)
+		return -ENODATA;
 	int fd = open_for_xattr(DL(l), ino);
 	if (fd == -ENOTSUP)
 		return -ENODATA;
 	if (fd < 0)
 		return fd;
-	ssize_t n = fgetxattr(fd, name, buf, size);
+	ssize_t n = fgetxattr(fd, hname, buf, size);
 	int e = errno;
 	close(fd);
 	return n < 0 ? -e : n;
@@ -721,6 +773,7 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	struct stat st;
 	d->dev = fstat(fd, &st) == 0 ? st.st_dev : (dev_t)-1;
 	pthread_mutex_init(&d->lock, NULL);
+	d->acl_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_acl" : OWN_USER "ntfs_acl";
 	d->base.ops = &dir_ops;
 	d->base.kind = "dir";
 	d->base.root = DIR_ROOT;

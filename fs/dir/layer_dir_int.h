@@ -48,9 +48,14 @@ struct dir_layer {
 	struct lf_arena names;   /* node names, 64 KiB blocks */
 	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
 	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
+	const char *acl_name;     /* the host xattr system.ntfs_acl is kept in */
 };
 
 #define DL(l) ((struct dir_layer *)(l))
+
+/* The host xattr that name (as the layer shows it) is kept in; NULL for
+ * the layer's own names, which are never shown or set as they are. */
+const char *dirl_xattr_host(const struct dir_layer *d, const char *name);
 
 /* The node for (parent, name), made on first sight; 0 if out of memory.
  * hino (a read-only layer's non-folder on the root's device, else 0):

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "layer_dir_int.h"
+#include "layerfs/security.h"
 #include "layerfs/safe_path.h"
 
 static int valid_name(const char *name)
@@ -41,6 +42,24 @@ static int found(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
 	if (out)
 		dirl_stat_to_attr(&st, ino, out);
 	return 0;
+}
+
+/* A new entry's Windows descriptor, through its own fd (a name swapped
+ * for a symlink meanwhile is refused). Symlinks keep none: they show one
+ * made from their owner and mode. A host that cannot keep it (no xattrs)
+ * does the same. */
+static void set_new_sd(struct dir_layer *d, int dfd, const char *name, int fd, uint32_t type,
+		       const struct lf_new *w)
+{
+	if (type == S_IFLNK)
+		return;
+	int nfd = fd >= 0 ? fd : openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY |
+				      O_CLOEXEC | (type == S_IFDIR ? O_DIRECTORY : 0));
+	if (nfd < 0)
+		return;
+	(void)fsetxattr(nfd, d->acl_name, w->sd, w->sdlen, 0);
+	if (nfd != fd)
+		close(nfd);
 }
 
 static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
@@ -96,6 +115,8 @@ static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
 		if (nfd >= 0)
 			close(nfd);
 	}
+	if (!rc && w->sd)
+		set_new_sd(d, dfd, name, fd, type, w);
 	if (!rc)
 		rc = found(d, dfd, dir, name, out);
 	if (rc && fd >= 0) {
@@ -354,20 +375,28 @@ static int xattr_fd(struct dir_layer *d, lf_ino ino)
 static int dw_setxattr(struct lf_layer *l, lf_ino ino, const char *name,
 		       const void *value, size_t size, int flags)
 {
+	const char *hname = dirl_xattr_host(DL(l), name);
+	if (!hname)
+		return -EPERM;
+	if (hname != name && lf_sd_check(value, size, NULL))
+		return -EINVAL;          /* only a descriptor that reads back */
 	int fd = xattr_fd(DL(l), ino);
 	if (fd < 0)
 		return fd;
-	int rc = fsetxattr(fd, name, value, size, flags) < 0 ? -errno : 0;
+	int rc = fsetxattr(fd, hname, value, size, flags) < 0 ? -errno : 0;
 	close(fd);
 	return rc;
 }
 
 static int dw_removexattr(struct lf_layer *l, lf_ino ino, const char *name)
 {
+	const char *hname = dirl_xattr_host(DL(l), name);
+	if (!hname)
+		return -EPERM;
 	int fd = xattr_fd(DL(l), ino);
 	if (fd < 0)
 		return fd;
-	int rc = fremovexattr(fd, name) < 0 ? -errno : 0;
+	int rc = fremovexattr(fd, hname) < 0 ? -errno : 0;
 	close(fd);
 	return rc;
 }

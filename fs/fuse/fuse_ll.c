@@ -11,6 +11,7 @@
 
 #include "fuse_ll_int.h"
 #include "layerfs/fuse_serve.h"
+#include "layerfs/security.h"
 
 void fl_to_stat(const struct lf_attr *a, struct stat *st)
 {
@@ -44,6 +45,18 @@ void fl_fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_par
 	fl_to_stat(a, &e->attr);
 }
 
+struct lf_cred fl_cred(fuse_req_t req)
+{
+	const struct fuse_ctx *x = fuse_req_ctx(req);
+	return (struct lf_cred){ x->uid, x->gid };
+}
+
+void fl_show(fuse_req_t req, struct lf_attr *a)
+{
+	struct lf_cred cr = fl_cred(req);
+	lf_union_show(CTX(req)->u, &cr, a);
+}
+
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ctx *c = CTX(req);
@@ -58,6 +71,7 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (rc) {
 		fuse_reply_err(req, -rc);
 	} else {
+		fl_show(req, &a);
 		fl_fill_entry(c, &a, &e);
 		fuse_reply_entry(req, &e);
 	}
@@ -87,6 +101,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 		fuse_reply_err(req, -rc);
 		return;
 	}
+	fl_show(req, &a);
 	fl_to_stat(&a, &st);
 	fuse_reply_attr(req, &st, fl_attr_timeout(c, &a));
 }
@@ -104,7 +119,10 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lf_ufile *f;
-	int rc = lf_union_open_file(CTX(req)->u, ino, fi->flags, &f);
+	struct lf_cred cr = fl_cred(req);
+	int rc = lf_union_may_open(CTX(req)->u, &cr, ino, fi->flags);
+	if (!rc)
+		rc = lf_union_open_file(CTX(req)->u, ino, fi->flags, &f);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -150,6 +168,9 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	int rc = lf_union_getattr(CTX(req)->u, ino, &a);
 	if (!rc && !S_ISDIR(a.mode))
 		rc = -ENOTDIR;
+	struct lf_cred cr = fl_cred(req);
+	if (!rc)
+		rc = lf_union_may(CTX(req)->u, &cr, ino, LF_FILE_LIST_DIRECTORY);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -177,7 +198,9 @@ static int add_entry(void *vctx, const char *name, const struct lf_attr *a, uint
 	off_t off = (off_t)(next + DOT_ENTRIES);
 	if (d->plus) {
 		struct fuse_entry_param e;
-		fl_fill_entry(d->c, a, &e);
+		struct lf_attr shown = *a;
+		fl_show(d->req, &shown);
+		fl_fill_entry(d->c, &shown, &e);
 		len = fuse_add_direntry_plus(d->req, d->buf + d->used, d->size - d->used, name, &e, off);
 	} else {
 		struct stat st = { .st_ino = a->ino, .st_mode = a->mode };
@@ -252,6 +275,12 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		lf_fuse_reply_sized(req, 0, "", size);
 		return;
 	}
+	struct lf_cred cr = fl_cred(req);
+	int rc = lf_union_may_xattr(u, &cr, ino, name, 0);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
@@ -293,7 +322,14 @@ static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 	fuse_reply_err(req, ENOTTY);  /* as a local file system for one it does not know */
 }
 
+static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct lf_cred cr = fl_cred(req);
+	fuse_reply_err(req, -lf_union_may_access(CTX(req)->u, &cr, ino, mask));
+}
+
 static const struct fuse_lowlevel_ops read_ops = {
+	.access = ll_access,
 	.ioctl = ll_ioctl,
 	.lookup = ll_lookup,
 	.forget = ll_forget,

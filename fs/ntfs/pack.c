@@ -17,6 +17,7 @@
 
 #include "layerfs/casefold.h"
 #include "layerfs/pack.h"
+#include "layerfs/security.h"
 #include "layerfs/vhd.h"
 #include "lxattr.h"
 #include "ntfs_glue.h"
@@ -226,6 +227,45 @@ static int set_times(ntfs_inode *ni, const struct stat *st)
 	return ntfs_inode_set_times(ni, (const char *)t, sizeof t, 0);
 }
 
+/* The entry's Windows descriptor: the source's own where it has one (an
+ * ntfs-3g or layerfs mount shows it as system.ntfs_acl; a folder layer
+ * keeps one where `layerctl acl` set it), else one made from its POSIX
+ * mode (owner -> Administrators, other -> Users). NTFS shares equal
+ * descriptors in $Secure, so a tree of few distinct ones costs little. */
+static int set_sd(struct packer *p, int dfd, const char *name, const struct stat *st,
+		  ntfs_inode *ni)
+{
+	static const char *const names[] = { "system.ntfs_acl", "trusted.layerfs.ntfs_acl",
+					     "user.layerfs.ntfs_acl" };
+	uint8_t *sd = NULL;
+	size_t len = 0;
+	int fd = -1;
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
+		fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	struct lf_sid owner, group;
+	for (size_t i = 0; fd >= 0 && !sd && i < sizeof names / sizeof names[0]; i++) {
+		ssize_t n = fgetxattr(fd, names[i], p->buf, PACK_CHUNK);
+		/* libntfs-3g keeps only descriptors with an owner and a group */
+		if (n > 0 && !lf_sd_check((const uint8_t *)p->buf, (size_t)n, NULL) &&
+		    !lf_sd_owner((const uint8_t *)p->buf, (size_t)n, &owner) &&
+		    !lf_sd_group((const uint8_t *)p->buf, (size_t)n, &group) &&
+		    (sd = malloc((size_t)n))) {
+			memcpy(sd, p->buf, (size_t)n);
+			len = (size_t)n;
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	if (!sd && lf_sd_from_mode(st->st_mode, NULL, &sd, &len))
+		return -1;
+	struct SECURITY_CONTEXT scx;
+	memset(&scx, 0, sizeof scx);
+	scx.vol = p->vol;
+	int rc = ntfs_set_ntfs_acl(&scx, ni, (const char *)sd, len, 0);
+	free(sd);
+	return rc;
+}
+
 /* The source's owner, mode (and device numbers) as WSL keeps them. */
 static int set_lx(ntfs_inode *ni, const struct stat *st)
 {
@@ -416,6 +456,8 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 			rc = ntfs_fail(p, "cannot create the special file");
 		p->st->special++;
 	}
+	if (!rc && ni && set_sd(p, dfd, name, st, ni))
+		rc = ntfs_fail(p, "cannot store the security descriptor");
 	if (!rc && ni && !p->o->no_lx && set_lx(ni, st))
 		rc = ntfs_fail(p, "cannot store the Linux owner and mode");
 	/* Times last: writing content and children changes them. */
@@ -598,6 +640,8 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 		} else {
 			rc = each_entry(&p, p.src_root, fill_entry, root);
 			struct stat st;
+			if (!rc && fstat(p.src_root, &st) == 0 && set_sd(&p, p.src_root, ".", &st, root))
+				rc = ntfs_fail(&p, "cannot store the root's security descriptor");
 			if (!rc && fstat(p.src_root, &st) == 0 && set_times(root, &st))
 				rc = ntfs_fail(&p, "cannot set the root's times");
 			ntfs_inode_close(root);

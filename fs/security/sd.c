@@ -271,7 +271,7 @@ int sd_build_done(struct sd_build *b, uint8_t **out, size_t *outlen)
 	return 0;
 }
 
-int lf_sd_from_mode(mode_t mode, uint8_t **out, size_t *outlen)
+int lf_sd_from_mode(mode_t mode, const struct lf_sid *owner, uint8_t **out, size_t *outlen)
 {
 	int dir = S_ISDIR(mode);
 	/* r, w, x as Windows rights: ntfs-3g's mapping of the same bits */
@@ -284,9 +284,13 @@ int lf_sd_from_mode(mode_t mode, uint8_t **out, size_t *outlen)
 	}
 	own |= LF_DELETE | LF_READ_CONTROL | LF_WRITE_DAC | LF_WRITE_OWNER | LF_SYNCHRONIZE;
 	uint8_t inh = dir ? LF_ACE_OBJECT_INHERIT | LF_ACE_CONTAINER_INHERIT : 0;
+	if (!owner)
+		owner = &lf_sid_admins;
 	struct sd_build b = { .control = LF_SE_DACL_PRESENT, .has_owner = 1, .has_group = 1,
-			      .owner = lf_sid_admins, .group = lf_sid_admins };
-	int rc = sd_build_add(&b, LF_ACE_ALLOWED, inh, own, &lf_sid_admins);
+			      .owner = *owner, .group = *owner };
+	int rc = sd_build_add(&b, LF_ACE_ALLOWED, inh, own, owner);
+	if (!rc && !lf_sid_eq(owner, &lf_sid_admins))
+		rc = sd_build_add(&b, LF_ACE_ALLOWED, inh, own, &lf_sid_admins);
 	if (!rc)
 		rc = sd_build_add(&b, LF_ACE_ALLOWED, inh, own, &lf_sid_system);
 	if (!rc && oth)

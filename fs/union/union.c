@@ -824,6 +824,7 @@ void lf_union_close(struct lf_union *u)
 	if (!u)
 		return;
 	prefetch_stop(u->prefetch);
+	union_access_free(u);
 	for (int i = 0; i < NSHARDS; i++) {
 		struct shard *s = &u->shards[i];
 		for (size_t b = 0; b < s->nbuckets; b++)

@@ -137,6 +137,7 @@ struct lf_union {
 	int nspat;
 	pthread_mutex_t stacked_lock;
 	struct merged *merged;        /* built merged files, by node number */
+	struct access *access;        /* Windows rights decide (a session), or NULL */
 	struct retired *retired;      /* layers taken out of the set */
 	pthread_mutex_t keep_lock;
 	uint64_t *keep;               /* folders whose index was built last (a ring) */
@@ -146,6 +147,7 @@ struct lf_union {
 /* Nodes (union.c). node_get marks a node busy; node_put drops that
  * mark, or with forget > 0 that many lookups. */
 struct unode *node_get(struct lf_union *u, uint64_t ino);
+void union_access_free(struct lf_union *u);
 void node_put(struct lf_union *u, struct unode *n, uint64_t forget);
 /* The node for a merged entry of folder p, its lookup count raised by one. */
 struct unode *node_intern(struct lf_union *u, const struct uentry *e, const struct unode *p);

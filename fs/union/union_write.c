@@ -230,12 +230,18 @@ static int make_opaque_dir(struct lf_union *u, lf_ino dir, const char *name,
 }
 
 static int make_new(struct lf_union *u, uint64_t parent, const char *name,
-		    const struct lf_new *w, struct lf_attr *out, uint64_t *fh)
+		    struct lf_new *w, const struct lf_cred *c, struct lf_attr *out, uint64_t *fh)
 {
-	int rc;
-	struct unode *p = begin(u, parent, name, &rc);
-	if (!p)
+	uint8_t *sd = NULL;
+	int rc = lf_union_new_sd(u, c, parent, S_ISDIR(w->mode), &sd, &w->sdlen);
+	if (rc)
 		return rc;
+	w->sd = sd;
+	struct unode *p = begin(u, parent, name, &rc);
+	if (!p) {
+		free(sd);
+		return rc;
+	}
 	struct found f;
 	rc = find_entry(u, p, name, &f);
 	if (!rc) {
@@ -260,6 +266,7 @@ static int make_new(struct lf_union *u, uint64_t parent, const char *name,
 			up->ops->release(up, *fh);
 	}
 	end(u, p);
+	free(sd);
 	return rc;
 }
 
@@ -279,7 +286,7 @@ static int u_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 		return -ENOMEM;
 	struct lf_new w = owned(S_IFREG | (mode & 07777), c);
 	w.flags = flags;
-	int rc = make_new(u, parent, name, &w, out, &f->fh);
+	int rc = make_new(u, parent, name, &w, c, out, &f->fh);
 	if (rc) {
 		free(f);
 		return rc;
@@ -304,7 +311,7 @@ static int u_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32
 		   const struct lf_cred *c, struct lf_attr *out)
 {
 	struct lf_new w = owned(S_IFDIR | (mode & 07777), c);
-	return make_new(u, parent, name, &w, out, NULL);
+	return make_new(u, parent, name, &w, c, out, NULL);
 }
 
 int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
@@ -327,7 +334,7 @@ int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32
 	struct lf_new w = owned(type | (mode & 07777), c);
 	w.rdev = rdev;
 	pthread_rwlock_rdlock(&u->cfg);
-	int rc = make_new(u, parent, name, &w, out, NULL);
+	int rc = make_new(u, parent, name, &w, c, out, NULL);
 	pthread_rwlock_unlock(&u->cfg);
 	return rc;
 }
@@ -337,7 +344,7 @@ static int u_symlink(struct lf_union *u, uint64_t parent, const char *name,
 {
 	struct lf_new w = owned(S_IFLNK | 0777, c);
 	w.target = target;
-	return make_new(u, parent, name, &w, out, NULL);
+	return make_new(u, parent, name, &w, c, out, NULL);
 }
 
 int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,

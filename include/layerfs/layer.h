@@ -70,6 +70,8 @@ struct lf_new {
 	const char *target;      /* symlinks */
 	int flags;               /* files: O_* flags for the returned handle */
 	uint64_t rdev;           /* devices */
+	const void *sd;          /* its Windows descriptor, or NULL */
+	size_t sdlen;
 };
 #define LF_KEEP_ID ((uint32_t)-1)
 

@@ -127,10 +127,10 @@ int lf_sd_inherit(const uint8_t *parent, size_t plen, const struct lf_token *t,
 		  int container, const struct lf_generic_map *map,
 		  uint8_t **out, size_t *outlen);
 /* A descriptor from a POSIX mode, for entries that have none (folder
- * layers, host files): owner and group BUILTIN\Administrators, owner
- * bits to Administrators and SYSTEM, other bits to BUILTIN\Users;
- * folders' ACEs inherit. *out malloc'd. */
-int lf_sd_from_mode(mode_t mode, uint8_t **out, size_t *outlen);
+ * layers, host files): owner (and group) owner, or BUILTIN\Administrators
+ * when NULL; owner bits to the owner, Administrators and SYSTEM, other
+ * bits to BUILTIN\Users; folders' ACEs inherit. *out malloc'd. */
+int lf_sd_from_mode(mode_t mode, const struct lf_sid *owner, uint8_t **out, size_t *outlen);
 /* rwx as `ls -l` shows them for rights granted on a file or folder (a
  * folder is always x: Windows gives everyone bypass-traverse). */
 unsigned lf_rights_rwx(uint32_t rights, int folder);

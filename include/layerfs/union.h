@@ -191,6 +191,49 @@ int lf_union_fallocate(struct lf_union *u, struct lf_ufile *f, int mode, uint64_
 		       uint64_t len);
 int lf_union_statfs(struct lf_union *u, struct statvfs *out);
 
+/* Windows rights (a session): from now on each entry's security
+ * descriptor decides what a caller may do: uid gets token t's rights (t
+ * is copied), uid 0 SYSTEM's, anyone else none. New entries get the
+ * descriptor Windows would give them (owner: the caller; ACEs inherited
+ * from the folder), kept with them in the writable layer. */
+struct lf_token;
+int lf_union_set_access(struct lf_union *u, uint32_t uid, uint32_t gid, const struct lf_token *t);
+int lf_union_checks_access(const struct lf_union *u);
+/* 0, or -EACCES unless c holds every right in want (LF_FILE_*, LF_DELETE,
+ * ... of layerfs/security.h) on node ino. 0 when rights are not checked. */
+int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want);
+/* May c remove NAME from folder parent: DELETE on it, or
+ * FILE_DELETE_CHILD on the folder. */
+int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+			const char *name);
+/* The right each request needs (all 0 when rights are not checked):
+ * open by its flags (O_APPEND alone: FILE_APPEND_DATA); making an entry
+ * of type (S_IF*) in parent: FILE_ADD_SUBDIRECTORY for a folder,
+ * FILE_ADD_FILE for anything else; rename: delete the source, make it
+ * in the new folder, delete what it replaces; setattr: owner ->
+ * WRITE_OWNER, size -> FILE_WRITE_DATA, times -> FILE_WRITE_ATTRIBUTES,
+ * mode -> EPERM but for SYSTEM (Windows has no mode: the descriptor is
+ * set through system.ntfs_acl); xattrs: system.ntfs_acl READ_CONTROL /
+ * WRITE_DAC, other system.ntfs_* the attribute rights, setting others
+ * FILE_WRITE_EA; access(2)'s mask. */
+int lf_union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags);
+int lf_union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+		      uint32_t type);
+int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+			const char *name, uint64_t newparent, const char *newname);
+int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+			 unsigned valid);
+int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+		       const char *name, int set);
+int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask);
+/* Owner and mode as c is shown them: rwx from her rights (folders always
+ * x), owner her when the descriptor's owner is her. */
+void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *a);
+/* The descriptor an entry c makes in folder parent gets (*sd malloc'd;
+ * NULL when rights are not checked). */
+int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
+		    uint8_t **sd, size_t *len);
+
 /* Reset: remove the personalization layer's copy of PATH and its delete
  * token (any case), so the read-only layers' version shows again. fn is
  * told each name removed (of UPPER's spelling) and its type. */

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "layerfs/security.h"
 
 #define MAX_PARENTS 32
 
@@ -301,7 +302,8 @@ static void stat_usage(FILE *f)
 		"on NTFS layers the ones ntfs-3g shows (system.ntfs_attrib,\n"
 		"system.ntfs_times, system.ntfs_acl = the security descriptor,\n"
 		"system.ntfs_dos_name, system.ntfs_reparse_data) and each alternate data\n"
-		"stream as user.NAME.\n"
+		"stream as user.NAME. The descriptor is shown as SDDL too (as icacls and\n"
+		"Get-Acl's Sddl show it); a folder layer has one where `layerctl acl` set it.\n"
 		"\n%s", layer_help);
 }
 
@@ -325,6 +327,16 @@ static json_t *xattrs_json(struct lf_layer *l, lf_ino ino)
 			if (s && l->ops->getxattr(l, ino, name, s, (size_t)len) == len)
 				json_object_set_new(v, "value", json_string(s));
 			free(s);
+		} else if (!strcmp(name, "system.ntfs_acl") && len > 0) {
+			uint8_t *sd = malloc((size_t)len);
+			char *sddl = NULL;
+			ssize_t got = sd ? l->ops->getxattr(l, ino, name, sd, (size_t)len) : -1;
+			if (got > 0 && lf_sd_to_sddl(sd, (size_t)got, &sddl) == 0)
+				json_object_set_new(v, "sddl", json_string(sddl));
+			else
+				json_object_set_new(v, "error", json_string("not a valid descriptor"));
+			free(sddl);
+			free(sd);
 		} else if (!strcmp(name, "system.ntfs_attrib") && len == 4) {
 			uint8_t b[4];
 			if (l->ops->getxattr(l, ino, name, b, 4) == 4)

@@ -176,14 +176,22 @@ START_TEST(from_mode)
 {
 	uint8_t *sd;
 	size_t n;
-	ck_assert_int_eq(lf_sd_from_mode(S_IFDIR | 0755, &sd, &n), 0);
+	ck_assert_int_eq(lf_sd_from_mode(S_IFDIR | 0755, NULL, &sd, &n), 0);
 	char *s = sddl_of(sd, n);
 	ck_assert_str_eq(s, "O:BAG:BAD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)");
 	free(s);
 	free(sd);
-	ck_assert_int_eq(lf_sd_from_mode(S_IFREG | 0640, &sd, &n), 0);
+	ck_assert_int_eq(lf_sd_from_mode(S_IFREG | 0640, NULL, &sd, &n), 0);
 	s = sddl_of(sd, n);
 	ck_assert_str_eq(s, "O:BAG:BAD:(A;;0x1f019f;;;BA)(A;;0x1f019f;;;SY)");
+	free(s);
+	free(sd);
+	struct lf_sid u;
+	ck_assert_int_eq(lf_sid_from_text(USER, &u), 0);
+	ck_assert_int_eq(lf_sd_from_mode(S_IFREG | 0404, &u, &sd, &n), 0);
+	s = sddl_of(sd, n);
+	ck_assert_str_eq(s, "O:" USER "G:" USER "D:(A;;0x1f0089;;;" USER ")(A;;0x1f0089;;;BA)"
+			 "(A;;0x1f0089;;;SY)(A;;FR;;;BU)");
 	free(s);
 	free(sd);
 }

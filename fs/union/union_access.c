@@ -1,0 +1,330 @@
+/* Windows rights in a session: each entry's security descriptor (its
+ * top layer's system.ntfs_acl, or one made from its POSIX mode where it
+ * has none) decides what the session's user may do, checked per request
+ * for the exact right it needs; root is SYSTEM, anyone else gets
+ * nothing. What the user may do is also what `ls -l` shows her. The
+ * rights a descriptor gives the user are kept by descriptor (a Windows
+ * volume has a few thousand distinct ones), compared byte for byte. */
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "layerfs/security.h"
+#include "union_int.h"
+
+#define ACL_XATTR "system.ntfs_acl"
+#define NCACHE 1024
+
+struct rights_memo {
+	uint8_t *sd;
+	size_t len;
+	uint32_t rights;
+};
+
+struct access {
+	uint32_t uid, gid;
+	struct lf_token token, system;
+	pthread_mutex_t lock;
+	struct rights_memo memo[NCACHE];
+};
+
+int lf_union_set_access(struct lf_union *u, uint32_t uid, uint32_t gid, const struct lf_token *t)
+{
+	struct access *a = calloc(1, sizeof *a);
+	if (!a)
+		return -ENOMEM;
+	a->uid = uid;
+	a->gid = gid;
+	a->token = *t;
+	a->token.groups = t->ngroups ? malloc((size_t)t->ngroups * sizeof *t->groups) : NULL;
+	if (t->ngroups && !a->token.groups) {
+		free(a);
+		return -ENOMEM;
+	}
+	if (t->ngroups)
+		memcpy(a->token.groups, t->groups, (size_t)t->ngroups * sizeof *t->groups);
+	lf_token_system(&a->system);
+	pthread_mutex_init(&a->lock, NULL);
+	u->access = a;
+	return 0;
+}
+
+void union_access_free(struct lf_union *u)
+{
+	struct access *a = u->access;
+	if (!a)
+		return;
+	for (int i = 0; i < NCACHE; i++)
+		free(a->memo[i].sd);
+	lf_token_free(&a->token);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+	u->access = NULL;
+}
+
+int lf_union_checks_access(const struct lf_union *u)
+{
+	return u->access != NULL;
+}
+
+/* The token a request's caller holds: NULL for nobody. */
+static const struct lf_token *who(const struct access *a, const struct lf_cred *c)
+{
+	if (!c || c->uid == 0)
+		return &a->system;
+	return c->uid == a->uid ? &a->token : NULL;
+}
+
+/* Node ino's descriptor (*sd malloc'd): its own, or one made from the
+ * mode of an entry that has none, owned by the session user when the
+ * host file is hers (her files in the writable layer). */
+static int node_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
+{
+	ssize_t n = lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0);
+	for (int tries = 0; n > 0 && tries < 4; tries++) {
+		uint8_t *buf = malloc((size_t)n);
+		if (!buf)
+			return -ENOMEM;
+		ssize_t got = lf_union_getxattr(u, ino, ACL_XATTR, buf, (size_t)n);
+		if (got >= 0 && got <= n) {
+			*sd = buf;
+			*len = (size_t)got;
+			return 0;
+		}
+		free(buf);
+		n = got == -ERANGE ? lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0) : got;
+	}
+	if (n < 0 && n != -ENODATA && n != -ENOTSUP)
+		return (int)n;
+	struct lf_attr at;
+	int rc = lf_union_getattr(u, ino, &at);
+	if (rc)
+		return rc;
+	const struct access *a = u->access;
+	return lf_sd_from_mode(at.mode, at.uid == a->uid && a->uid ? &a->token.user : NULL, sd, len);
+}
+
+static size_t memo_slot(const uint8_t *sd, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ sd[i]) * 1099511628211ull;
+	return (size_t)(h % NCACHE);
+}
+
+/* The rights t has by descriptor sd (the session user's remembered). */
+static uint32_t rights_by(struct access *a, const struct lf_token *t, const uint8_t *sd, size_t len)
+{
+	if (t != &a->token)
+		return lf_sd_rights(sd, len, t, &lf_file_map);
+	size_t k = memo_slot(sd, len);
+	pthread_mutex_lock(&a->lock);
+	struct rights_memo *m = &a->memo[k];
+	if (m->sd && m->len == len && !memcmp(m->sd, sd, len)) {
+		uint32_t r = m->rights;
+		pthread_mutex_unlock(&a->lock);
+		return r;
+	}
+	pthread_mutex_unlock(&a->lock);
+	uint32_t r = lf_sd_rights(sd, len, t, &lf_file_map);
+	uint8_t *copy = malloc(len ? len : 1);
+	if (copy) {
+		memcpy(copy, sd, len);
+		pthread_mutex_lock(&a->lock);
+		free(m->sd);
+		*m = (struct rights_memo){ copy, len, r };
+		pthread_mutex_unlock(&a->lock);
+	}
+	return r;
+}
+
+static int node_rights(struct lf_union *u, const struct lf_token *t, uint64_t ino, uint32_t *out)
+{
+	if (t->system) {
+		*out = lf_file_map.all | LF_ACCESS_SYSTEM_SECURITY;
+		return 0;
+	}
+	uint8_t *sd;
+	size_t len;
+	int rc = node_sd(u, ino, &sd, &len);
+	if (rc)
+		return rc;
+	*out = rights_by(u->access, t, sd, len);
+	free(sd);
+	return 0;
+}
+
+int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want)
+{
+	struct access *a = u->access;
+	if (!a)
+		return 0;
+	const struct lf_token *t = who(a, c);
+	if (!t)
+		return -EACCES;
+	uint32_t got;
+	int rc = node_rights(u, t, ino, &got);
+	if (rc)
+		return rc;
+	return (got & want) == want ? 0 : -EACCES;
+}
+
+int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+			const char *name)
+{
+	if (!u->access)
+		return 0;
+	/* FILE_DELETE_CHILD on the folder lets any entry in it go */
+	if (lf_union_may(u, c, parent, LF_FILE_DELETE_CHILD) == 0)
+		return 0;
+	struct lf_attr at;
+	int rc = lf_union_lookup(u, parent, name, &at);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;    /* the call itself says ENOENT */
+	rc = lf_union_may(u, c, at.ino, LF_DELETE);
+	lf_union_forget(u, at.ino, 1);
+	return rc;
+}
+
+void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *at)
+{
+	struct access *a = u->access;
+	if (!a)
+		return;
+	const struct lf_token *t = who(a, c);
+	uint32_t got = 0;
+	uint8_t *sd = NULL;
+	size_t len = 0;
+	int mine = 0;
+	if (t && !t->system && node_sd(u, at->ino, &sd, &len) == 0) {
+		got = rights_by(a, t, sd, len);
+		struct lf_sid owner;
+		mine = lf_sd_owner(sd, len, &owner) == 0 && lf_sid_eq(&owner, &t->user);
+		free(sd);
+	} else if (t && t->system) {
+		got = lf_file_map.all;
+	}
+	unsigned rwx = lf_rights_rwx(got, S_ISDIR(at->mode));
+	at->mode = (at->mode & S_IFMT) | rwx << 6 | rwx << 3 | rwx;
+	at->uid = mine ? a->uid : 0;
+	at->gid = mine ? a->gid : 0;
+}
+
+int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
+		    uint8_t **sd, size_t *len)
+{
+	struct access *a = u->access;
+	*sd = NULL;
+	*len = 0;
+	if (!a)
+		return 0;
+	const struct lf_token *t = who(a, c);
+	if (!t)
+		return -EACCES;
+	uint8_t *psd = NULL;
+	size_t plen = 0;
+	int rc = node_sd(u, parent, &psd, &plen);
+	if (rc)
+		return rc;
+	rc = lf_sd_inherit(psd, plen, t, folder, &lf_file_map, sd, len);
+	free(psd);
+	return rc;
+}
+
+/* ---- the right each request needs ---- */
+
+int lf_union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags)
+{
+	if (!u->access)
+		return 0;
+	uint32_t want = 0;
+	int acc = flags & O_ACCMODE;
+	if (acc == O_RDONLY || acc == O_RDWR)
+		want |= LF_FILE_READ_DATA;
+	if (acc == O_WRONLY || acc == O_RDWR)
+		/* appending needs FILE_APPEND_DATA only, as on Windows */
+		want |= (flags & O_APPEND) && !(flags & O_TRUNC) ? LF_FILE_APPEND_DATA
+								  : LF_FILE_WRITE_DATA;
+	if (flags & O_TRUNC)
+		want |= LF_FILE_WRITE_DATA;
+	return lf_union_may(u, c, ino, want);
+}
+
+int lf_union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+		      uint32_t type)
+{
+	return lf_union_may(u, c, parent, S_ISDIR(type) ? LF_FILE_ADD_SUBDIRECTORY
+						       : LF_FILE_ADD_FILE);
+}
+
+int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+			const char *name, uint64_t newparent, const char *newname)
+{
+	if (!u->access)
+		return 0;
+	struct lf_attr at;
+	int rc = lf_union_lookup(u, parent, name, &at);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;
+	lf_union_forget(u, at.ino, 1);
+	rc = lf_union_may_delete(u, c, parent, name);
+	if (!rc)
+		rc = lf_union_may_make(u, c, newparent, at.mode & S_IFMT);
+	if (!rc)             /* what it replaces goes */
+		rc = lf_union_may_delete(u, c, newparent, newname);
+	return rc;
+}
+
+int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+			 unsigned valid)
+{
+	if (!u->access)
+		return 0;
+	/* a mode is what her rights show, not a setting: Windows has none */
+	if (valid & LF_SET_MODE)
+		return who(u->access, c) && who(u->access, c)->system ? 0 : -EPERM;
+	uint32_t want = 0;
+	if (valid & (LF_SET_UID | LF_SET_GID))
+		want |= LF_WRITE_OWNER;
+	if (valid & LF_SET_SIZE)
+		want |= LF_FILE_WRITE_DATA;
+	if (valid & (LF_SET_ATIME | LF_SET_MTIME | LF_SET_ATIME_NOW | LF_SET_MTIME_NOW))
+		want |= LF_FILE_WRITE_ATTRIBUTES;
+	return lf_union_may(u, c, ino, want);
+}
+
+int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+		       const char *name, int set)
+{
+	if (!u->access)
+		return 0;
+	if (!strcmp(name, ACL_XATTR))
+		return lf_union_may(u, c, ino, set ? LF_WRITE_DAC : LF_READ_CONTROL);
+	if (!strncmp(name, "system.ntfs_", 12))
+		return lf_union_may(u, c, ino, set ? LF_FILE_WRITE_ATTRIBUTES
+						   : LF_FILE_READ_ATTRIBUTES);
+	return set ? lf_union_may(u, c, ino, LF_FILE_WRITE_EA) : 0;
+}
+
+int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask)
+{
+	if (!u->access)
+		return 0;
+	struct lf_attr at;
+	int rc = lf_union_getattr(u, ino, &at);
+	if (rc)
+		return rc;
+	int dir = S_ISDIR(at.mode);
+	uint32_t want = 0;
+	if (mask & R_OK)
+		want |= LF_FILE_READ_DATA;
+	if (mask & W_OK)
+		want |= LF_FILE_WRITE_DATA;
+	if ((mask & X_OK) && !dir)
+		want |= LF_FILE_EXECUTE;
+	return lf_union_may(u, c, ino, want);
+}

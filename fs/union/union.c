@@ -238,6 +238,16 @@ struct lref node_top(struct lf_union *u, struct unode *n)
 	return r;
 }
 
+int node_refs_copy(struct lf_union *u, struct unode *n, struct lref *out, int max)
+{
+	struct shard *s = shard_of(u, n->ino);
+	pthread_mutex_lock(&s->lock);
+	int k = n->nrefs < max ? n->nrefs : max;
+	memcpy(out, n->refs, (size_t)k * sizeof *out);
+	pthread_mutex_unlock(&s->lock);
+	return k;
+}
+
 int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs, int nrefs)
 {
 	struct lref *v = &n->ref1;

@@ -79,24 +79,46 @@ static const struct lf_token *who(const struct access *a, const struct lf_cred *
 	return c->uid == a->uid ? &a->token : NULL;
 }
 
+/* The descriptor of node ino's highest layer that has one: a merged
+ * folder's copy in the writable layer (made to hold what she put in it)
+ * keeps none, and the folder is still the read-only layers'. */
+static ssize_t layer_acl(struct lf_union *u, uint64_t ino, void *buf, size_t size)
+{
+	pthread_rwlock_rdlock(&u->cfg);
+	struct unode *n = node_get(u, ino);
+	ssize_t r = -ESTALE;
+	if (n) {
+		struct lref refs[64];
+		int k = node_refs_copy(u, n, refs, 64);
+		r = -ENODATA;
+		for (int i = 0; i < k && (r == -ENODATA || r == -ENOTSUP); i++) {
+			struct lf_layer *l = u->layers[refs[i].layer];
+			r = l->ops->getxattr(l, refs[i].ino, ACL_XATTR, buf, size);
+		}
+		node_put(u, n, 0);
+	}
+	pthread_rwlock_unlock(&u->cfg);
+	return r;
+}
+
 /* Node ino's descriptor (*sd malloc'd): its own, or one made from the
  * mode of an entry that has none, owned by the session user when the
  * host file is hers (her files in the writable layer). */
 static int node_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 {
-	ssize_t n = lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0);
+	ssize_t n = layer_acl(u, ino, NULL, 0);
 	for (int tries = 0; n > 0 && tries < 4; tries++) {
 		uint8_t *buf = malloc((size_t)n);
 		if (!buf)
 			return -ENOMEM;
-		ssize_t got = lf_union_getxattr(u, ino, ACL_XATTR, buf, (size_t)n);
+		ssize_t got = layer_acl(u, ino, buf, (size_t)n);
 		if (got >= 0 && got <= n) {
 			*sd = buf;
 			*len = (size_t)got;
 			return 0;
 		}
 		free(buf);
-		n = got == -ERANGE ? lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0) : got;
+		n = got == -ERANGE ? layer_acl(u, ino, NULL, 0) : got;
 	}
 	if (n < 0 && n != -ENODATA && n != -ENOTSUP)
 		return (int)n;
@@ -199,19 +221,20 @@ void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *
 	uint32_t got = 0;
 	uint8_t *sd = NULL;
 	size_t len = 0;
-	int mine = 0;
-	if (t && !t->system && node_sd(u, at->ino, &sd, &len) == 0) {
-		got = rights_by(a, t, sd, len);
+	int hers = 0;        /* owned by the session's user, whoever looks */
+	if (node_sd(u, at->ino, &sd, &len) == 0) {
+		if (t)
+			got = rights_by(a, t, sd, len);
 		struct lf_sid owner;
-		mine = lf_sd_owner(sd, len, &owner) == 0 && lf_sid_eq(&owner, &t->user);
+		hers = lf_sd_owner(sd, len, &owner) == 0 && lf_sid_eq(&owner, &a->token.user);
 		free(sd);
 	} else if (t && t->system) {
 		got = lf_file_map.all;
 	}
 	unsigned rwx = lf_rights_rwx(got, S_ISDIR(at->mode));
 	at->mode = (at->mode & S_IFMT) | rwx << 6 | rwx << 3 | rwx;
-	at->uid = mine ? a->uid : 0;
-	at->gid = mine ? a->gid : 0;
+	at->uid = hers ? a->uid : 0;
+	at->gid = hers ? a->gid : 0;
 }
 
 int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,

@@ -171,6 +171,8 @@ void union_prefetch_pause(struct lf_union *u);
 void union_prefetch_resume(struct lf_union *u);
 /* The top layer node of n (a snapshot: refs may change under writes). */
 struct lref node_top(struct lf_union *u, struct unode *n);
+/* Up to max of n's layer references, highest first: how many. */
+int node_refs_copy(struct lf_union *u, struct unode *n, struct lref *out, int max);
 /* Replace n's refs (a copy is made); caller holds n->lock. */
 int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs,
 		  int nrefs);

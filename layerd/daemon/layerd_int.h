@@ -35,7 +35,24 @@ struct daemon {
 	struct session *sessions;
 	pthread_mutex_t lock;
 	void (*log)(const char *fmt, ...);
+	char *admin_group;       /* its members' tokens hold BUILTIN\Administrators */
 };
+
+/* Who logs in, for her token. */
+struct session_who {
+	const char *user;
+	uid_t uid;
+	const char *const *groups;   /* her assignment groups */
+	int ngroups;
+	const char *admin_group;     /* NULL: none */
+};
+/* Her Windows token (layerd_token.c): SID from REPO/UserMapping or the
+ * OS image's machine SID; groups of a standard interactive user, and
+ * Administrators for the admin group's members. */
+struct lf_union;
+struct lf_token;
+int session_token(struct lf_union *u, int repofd, const char *repo, uint32_t os_id,
+		  const struct session_who *who, struct lf_token *t, struct lf_err *err);
 
 struct login_req {
 	const char *user;

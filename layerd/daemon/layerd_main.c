@@ -23,6 +23,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerd --repo REPO [--socket PATH] [--run DIR] [--machine NAME]\n"
+		"              [--admin-group GROUP]\n"
 		"\n"
 		"Compose each user's Windows desktop from the layer repository REPO at\n"
 		"login, and serve it until logoff. One process serves every session: a\n"
@@ -44,6 +45,9 @@ static void usage(FILE *f)
 		"  --run DIR         where sessions are mounted (default %s)\n"
 		"  --machine NAME    this host's name for machine assignments (default:\n"
 		"                    the host name)\n"
+		"  --admin-group GROUP  members of GROUP (a Unix group, or one given at\n"
+		"                    login) are administrators: their token holds\n"
+		"                    BUILTIN\\Administrators (default: nobody)\n"
 		"  -h, --help        this help\n"
 		"  -V, --version     the version\n"
 		"\n"
@@ -102,9 +106,11 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "repo", required_argument, NULL, 'r' }, { "socket", required_argument, NULL, 's' },
 		{ "run", required_argument, NULL, 'R' }, { "machine", required_argument, NULL, 'm' },
+		{ "admin-group", required_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { 0 },
 	};
 	const char *repo = NULL, *sock = DEFAULT_SOCKET, *run = DEFAULT_RUN, *machine = NULL;
+	const char *admin_group = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -112,6 +118,7 @@ int main(int argc, char **argv)
 		case 's': sock = optarg; break;
 		case 'R': run = optarg; break;
 		case 'm': machine = optarg; break;
+		case 'a': admin_group = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("layerd %s\n", LF_VERSION); return 0;
 		default: fprintf(stderr, "Try 'layerd --help'.\n"); return 2;
@@ -140,7 +147,7 @@ int main(int argc, char **argv)
 	}
 	struct daemon d = { .repo = strdup(r->root), .run = strdup(run), .machine = strdup(machine),
 			    .layers = layer_cache_new(), .hives = lf_hive_cache_new(),
-			    .log = log_line };
+			    .log = log_line, .admin_group = admin_group ? strdup(admin_group) : NULL };
 	lf_repo_free(r);
 	pthread_mutex_init(&d.lock, NULL);
 	/* layers keep descriptors; many sessions, many files */
@@ -172,5 +179,6 @@ int main(int argc, char **argv)
 	free(d.repo);
 	free(d.run);
 	free(d.machine);
+	free(d.admin_group);
 	return status;
 }

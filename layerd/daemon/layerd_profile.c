@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "layerd_int.h"
+#include "layerfs/security.h"
 #include "layerfs/union.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -122,6 +123,35 @@ static int copy_tree(struct lf_union *u, uint64_t from, uint64_t to, const struc
 	return rc;
 }
 
+/* Her profile folder's descriptor as Windows makes it: protected, SYSTEM,
+ * Administrators and she have full control, inherited below; set once
+ * (through the union, as SYSTEM) when it has none of its own. */
+static int profile_sd(struct lf_union *u, uint64_t ino, uid_t uid, gid_t gid)
+{
+	if (!lf_union_checks_access(u) || lf_union_getxattr(u, ino, "system.ntfs_acl", NULL, 0) > 0)
+		return 0;
+	uint8_t *sd = NULL;
+	size_t len;
+	struct lf_cred c = { uid, gid };
+	/* what a file she made there would get names her: take its owner */
+	int rc = lf_union_new_sd(u, &c, ino, 1, &sd, &len);
+	struct lf_sid her;
+	if (!rc && (rc = lf_sd_owner(sd, len, &her)) == 0) {
+		free(sd);
+		sd = NULL;
+		char who[200], text[700];
+		lf_sid_to_text(&her, who, sizeof who);
+		snprintf(text, sizeof text, "O:%sG:%sD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FA;;;%s)",
+			 who, who, who);
+		const char *why;
+		rc = lf_sd_from_sddl(text, &sd, &len, &why);
+		if (!rc)
+			rc = lf_union_setxattr(u, ino, "system.ntfs_acl", sd, len, 0);
+	}
+	free(sd);
+	return rc;
+}
+
 int profile_make(struct lf_union *u, const char *user, uid_t uid, gid_t gid, int *made,
 		 struct lf_err *err)
 {
@@ -143,6 +173,8 @@ int profile_make(struct lf_union *u, const char *user, uid_t uid, gid_t gid, int
 	if (!rc && !buf)
 		rc = -ENOMEM;
 	struct lf_cred c = { uid, gid };
+	if (!rc && S_ISDIR(hers.mode))
+		rc = profile_sd(u, hers.ino, uid, gid);
 	if (!rc && S_ISDIR(def.mode) && S_ISDIR(hers.mode))
 		rc = copy_tree(u, def.ino, hers.ino, &c, buf, 0);
 	if (!rc)

@@ -19,6 +19,7 @@
 #include "layerfs/fuse_reg.h"
 #include "layerd_int.h"
 #include "layerfs/regcompose.h"
+#include "layerfs/security.h"
 #include "layerfs/union.h"
 
 struct session {
@@ -38,6 +39,8 @@ struct session {
 	struct lf_regfs_mount *rm;
 	json_t *layers, *skipped;
 	time_t since;
+	char sid[200];           /* her Windows SID */
+	int admin;
 	struct session *next;
 };
 
@@ -184,11 +187,32 @@ static int build_registry(struct daemon *d, struct session *s, struct lf_stack *
 	return rc;
 }
 
+static int session_rights(struct daemon *d, struct session *s, const char *repo,
+			  struct lf_err *err)
+{
+	int repofd = open(repo, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (repofd < 0)
+		return lf_err_set(err, errno, "%s: %s", repo, strerror(errno));
+	struct session_who who = { s->user, s->uid, (const char *const *)s->groups, s->ngroups,
+				   d->admin_group };
+	struct lf_token t;
+	int rc = session_token(s->u, repofd, repo, s->os_id, &who, &t, err);
+	close(repofd);
+	if (rc)
+		return rc;
+	lf_sid_to_text(&t.user, s->sid, sizeof s->sid);
+	s->admin = t.ngroups > 5;
+	rc = lf_union_set_access(s->u, s->uid, s->gid, &t);
+	lf_token_free(&t);
+	return rc ? lf_err_set(err, -rc, "out of memory") : 0;
+}
+
 static int mount_all(struct daemon *d, struct session *s, struct lf_err *err)
 {
 	char opts[512];
-	snprintf(opts, sizeof opts, "allow_other,default_permissions,fsname=layerd:%s,subtype=layerfs",
-		 s->user);
+	/* no default_permissions: the union checks each request against the
+	 * descriptors, for the exact right Windows would ask */
+	snprintf(opts, sizeof opts, "allow_other,fsname=layerd:%s,subtype=layerfs", s->user);
 	struct lf_fuse_opts fo = { .mountpoint = s->c, .timeout = 60, .fuse_opts = opts };
 	if (lf_fuse_start(s->u, &fo, 4, &s->cm))
 		return lf_err_set(err, EIO, "%s: cannot mount the drive", s->c);
@@ -303,6 +327,9 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	struct lf_union_opts uo = union_opts(d);
 	if (!rc)
 		rc = lf_union_open(&st, &uo, &s->u, err);
+	/* from here on her descriptors decide what she may do on C: */
+	if (!rc)
+		rc = session_rights(d, s, r->root, err);
 	int made = 0;
 	if (!rc && profile_make(s->u, s->user, s->uid, s->gid, &made, err)) {
 		/* she still logs in (Windows would give a temporary profile) */
@@ -378,8 +405,9 @@ json_t *session_status(struct daemon *d, const char *user)
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (user && strcmp(user, s->user))
 			continue;
-		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:I, s:s, s:s?, s:s, s:O, s:O}",
-			"user", s->user, "uid", (int)s->uid, "machine", s->machine,
+		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:b, s:s, s:I, s:s, s:s?, s:s, s:O, s:O}",
+			"user", s->user, "uid", (int)s->uid, "sid", s->sid, "admin", s->admin,
+			"machine", s->machine,
 			"since", (json_int_t)s->since, "drive", s->c, "registry", s->v ? s->reg : NULL,
 			"personalization", s->upper, "layers", s->layers, "left_out", s->skipped));
 	}

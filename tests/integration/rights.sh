@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Windows rights in a layerd session (issue 15): an OS layer packed from a
+# tree carrying Windows 10's default descriptors (set with `layerctl acl`,
+# kept by `pack`) and the real SAM hive of ../shared/realdata. Checked as
+# real users through their mounts: an ordinary user, an administrator
+# (a member of layerd's --admin-group) and root.
+#
+# The ACEs the checks rely on (Windows 10's defaults, as icacls shows them):
+#   C:\                 BUILTIN\Users (OI)(CI)(RX); Authenticated Users (AD)
+#                       this folder only: folders may be made, files not
+#   C:\Windows, System32, Program Files
+#                       SYSTEM and Administrators 0x1301bf (modify), Users RX,
+#                       TrustedInstaller full; Users (OI)(CI)(IO) GR GX below
+#   System32\config     SYSTEM and Administrators only; SAM inherits that
+#   C:\ProgramData      Users (CI) 0x116: may add files and folders
+#   C:\Users\USER       made at first login: SYSTEM, Administrators and she
+#                       have full control, (OI)(CI), protected
+. "$(dirname "$0")/lib.sh"
+: "${LAYERD:?LAYERD not set}"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (accounts, mounts for users)"
+[ -e /dev/fuse ] || skip_all "no /dev/fuse"
+command -v useradd >/dev/null || skip_all "no useradd"
+getent group lfadmins >/dev/null || groupadd lfadmins || skip_all "cannot add group lfadmins"
+id lfalice >/dev/null 2>&1 || useradd -M -s /bin/sh lfalice || skip_all "cannot add lfalice"
+id lferin >/dev/null 2>&1 || useradd -M -s /bin/sh -G lfadmins lferin || skip_all "cannot add lferin"
+chmod 755 "$WORK"
+L() { "$LAYERCTL" "$@"; }
+TI="S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+SYSDIR="O:${TI}G:${TI}D:PAI(A;OICIIO;GA;;;CO)(A;OICIIO;GA;;;SY)(A;;0x1301bf;;;SY)(A;OICIIO;GA;;;BA)(A;;0x1301bf;;;BA)(A;OICIIO;GXGR;;;BU)(A;;0x1200a9;;;BU)(A;CIIO;GA;;;${TI})(A;;FA;;;${TI})"
+
+O="$WORK/os"
+mkdir -p "$O/Windows/System32/config" "$O/Program Files" "$O/ProgramData" "$O/Users/Default"
+echo "[fonts]" >"$O/Windows/win.ini"
+echo "MZ notepad" >"$O/Windows/System32/notepad.exe"
+if [ -f "$REALDATA/hives/win10-rathbun/SAM.gz" ]; then
+  zcat "$REALDATA/hives/win10-rathbun/SAM.gz" >"$O/Windows/System32/config/SAM"
+else
+  echo "no realdata: a stub SAM" >"$O/Windows/System32/config/SAM"
+fi
+acl() { L acl "$O" "$1" "$2" >/dev/null; }
+acl / "O:SYG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)(A;OICIIO;SDGXGWGR;;;AU)(A;;LC;;;AU)"
+acl Windows "$SYSDIR"
+acl Windows/System32 "$SYSDIR"
+acl "Program Files" "$SYSDIR"
+acl Windows/win.ini "O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;0x1200a9;;;BU)"
+acl Windows/System32/notepad.exe "O:${TI}G:${TI}D:PAI(A;;FA;;;${TI})(A;;0x1200a9;;;BA)(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BU)"
+acl Windows/System32/config "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
+acl Windows/System32/config/SAM "O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)"
+acl ProgramData "O:SYG:SYD:P(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;CI;0x116;;;BU)"
+acl Users "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;OICI;0x1200a9;;;WD)"
+check "pack keeps the descriptors layerctl acl set" bash -c "
+  '$LAYERCTL' pack -q '$O' '$WORK/os.vhd' &&
+  '$LAYERCTL' stat --json '$WORK/os.vhd' Windows/System32/config | grep -qF 'O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)'"
+
+R="$WORK/repo"
+L repo init "$R" >/dev/null
+L repo add "$R" "$WORK/os.vhd" --type os --name Win10 >/dev/null
+L repo assign "$R" --machine '*' 1 >/dev/null
+export LAYERD_SOCKET="$WORK/layerd.sock"
+RUN="$WORK/run"
+"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" --machine WKS-1 \
+  --admin-group lfadmins 2>"$WORK/layerd.log" &
+LPID=$!
+for _ in $(seq 50); do [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
+cleanup_layerd() { kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
+trap 'cleanup_layerd; cleanup' EXIT
+check "login lfalice and lferin" bash -c "'$LAYERCTL' login lfalice >/dev/null && '$LAYERCTL' login lferin >/dev/null"
+A="$RUN/lfalice/C"; E="$RUN/lferin/C"
+as() { local u=$1; shift; runuser -u "$u" -- "$@"; }
+no() { ! "$@" 2>/dev/null; }
+
+# her token
+check "status: lfalice's SID is the image's machine SID with RID 10000+2*uid; lferin is an admin" \
+  bash -c "'$LAYERCTL' status --json | python3 -c '
+import json, sys, pwd
+s = {x[\"user\"]: x for x in json.load(sys.stdin)[\"sessions\"]}
+a, e = s[\"lfalice\"], s[\"lferin\"]
+rid = 10000 + 2 * pwd.getpwnam(\"lfalice\").pw_uid
+ok = a[\"sid\"].startswith(\"S-1-5-21-\") and a[\"sid\"].endswith(\"-%d\" % rid) and not a[\"admin\"] and e[\"admin\"]
+sys.exit(0 if ok else 1)'"
+
+# an ordinary user
+check "lfalice reads C:\\Windows\\win.ini and notepad.exe (Users: RX)" \
+  as lfalice sh -c "cat '$A/Windows/win.ini' '$A/Windows/System32/notepad.exe' >/dev/null"
+check "lfalice cannot read SAM (SYSTEM and Administrators only): EACCES" \
+  bash -c "as() { runuser -u \"\$1\" -- \"\${@:2}\"; }; ! as lfalice cat '$A/Windows/System32/config/SAM' 2>'$WORK/err' && grep -q 'Permission denied' '$WORK/err'"
+check "lfalice cannot list System32\\config" no as lfalice ls "$A/Windows/System32/config"
+check "lfalice cannot change notepad.exe, add a file to System32, or delete from it" bash -c "
+  ! runuser -u lfalice -- sh -c 'echo x >> \"$A/Windows/System32/notepad.exe\"' 2>/dev/null &&
+  ! runuser -u lfalice -- touch '$A/Windows/System32/new.dll' 2>/dev/null &&
+  ! runuser -u lfalice -- rm -f '$A/Windows/System32/notepad.exe' 2>/dev/null &&
+  [ -f '$A/Windows/System32/notepad.exe' ]"
+check "lfalice may make a folder at C:\\ (AU: AD), not a file (no WD)" bash -c "
+  runuser -u lfalice -- mkdir '$A/mine' && ! runuser -u lfalice -- touch '$A/file.txt' 2>/dev/null"
+check "lfalice writes in the folder she made at C:\\ (CREATOR OWNER / AU modify inherited)" \
+  as lfalice sh -c "echo hi > '$A/mine/a.txt'"
+check "lfalice may add a file to C:\\ProgramData (Users: CI 0x116)" as lfalice touch "$A/ProgramData/app.cfg"
+check "ls -l shows lfalice her rights: notepad.exe r-x, System32 r-x, her file rw-" bash -c "
+  [ \"\$(runuser -u lfalice -- stat -c %A '$A/Windows/System32/notepad.exe')\" = '-r-xr-xr-x' ] &&
+  [ \"\$(runuser -u lfalice -- stat -c %A '$A/Windows/System32')\" = 'dr-xr-xr-x' ] &&
+  runuser -u lfalice -- stat -c %A '$A/mine/a.txt' | grep -q '^-rw'"
+check "access(2) agrees: W_OK on win.ini is refused, R_OK allowed" as lfalice python3 -c "
+import os, sys
+p = '$A/Windows/win.ini'
+sys.exit(0 if os.access(p, os.R_OK) and not os.access(p, os.W_OK) else 1)"
+check "her profile C:\\Users\\lfalice is hers: she writes there" \
+  as lfalice sh -c "mkdir -p '$A/Users/lfalice/Documents' && echo doc > '$A/Users/lfalice/Documents/a.txt'"
+UP=$(ls -d "$R"/Users/lfalice/*)
+check "a file made in Documents carries the ACEs Windows would give it (owner her; SY, BA and she inherited)" \
+  bash -c "
+  sid=\$('$LAYERCTL' status --json | python3 -c 'import json,sys; print([x[\"sid\"] for x in json.load(sys.stdin)[\"sessions\"] if x[\"user\"]==\"lfalice\"][0])')
+  got=\$('$LAYERCTL' acl '$UP' Users/lfalice/Documents/a.txt)
+  echo \"\$got\"
+  [ \"\$got\" = \"O:\${sid}G:\${sid%-*}-513D:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;FA;;;\${sid})\" ]"
+check "the mount shows the same descriptor as system.ntfs_acl (READ_CONTROL: she owns it)" \
+  as lfalice python3 -c "
+import os, sys
+v = os.getxattr('$A/Users/lfalice/Documents/a.txt', 'system.ntfs_acl')
+sys.exit(0 if v[0] == 1 and len(v) > 20 else 1)"
+check "lfalice cannot set a descriptor on System32 (no WRITE_DAC)" as lfalice python3 -c "
+import os, sys
+v = os.getxattr('$A/Users/lfalice/Documents/a.txt', 'system.ntfs_acl')
+try:
+    os.setxattr('$A/Windows/System32', 'system.ntfs_acl', v)
+except PermissionError:
+    sys.exit(0)
+sys.exit(1)"
+check "chmod is refused in a session (Windows has no mode): EPERM" bash -c "
+  ! runuser -u lfalice -- chmod 600 '$A/mine/a.txt' 2>'$WORK/err' && grep -q 'not permitted' '$WORK/err'"
+
+# an administrator, and root
+check "lferin (lfadmins) changes System32 and reads SAM" bash -c "
+  runuser -u lferin -- touch '$E/Windows/System32/admin.dll' &&
+  runuser -u lferin -- cat '$E/Windows/System32/config/SAM' >/dev/null"
+check "lferin cannot change notepad.exe either (TrustedInstaller's: Administrators RX)" \
+  no as lferin sh -c "echo x >> '$E/Windows/System32/notepad.exe'"
+check "root (SYSTEM) reads SAM through lfalice's drive" cat "$A/Windows/System32/config/SAM"
+check "lferin cannot reach lfalice's drive" no as lferin ls "$A"
+check "after logoff and login, her file and its descriptor stay" bash -c "
+  '$LAYERCTL' logoff lfalice >/dev/null && '$LAYERCTL' login lfalice >/dev/null &&
+  [ \"\$(runuser -u lfalice -- cat '$A/Users/lfalice/Documents/a.txt')\" = doc ] &&
+  ! runuser -u lfalice -- cat '$A/Windows/System32/config/SAM' 2>/dev/null"
+finish

@@ -28,6 +28,8 @@
 
 struct hardlink { dev_t dev; ino_t ino; u64 mft; };
 
+#define SDID_SLOTS 1024
+
 struct packer {
 	const struct lf_pack_opts *o;
 	struct lf_pack_stats *st;
@@ -40,6 +42,13 @@ struct packer {
 	size_t nlinks, caplinks;
 	char path[PATH_MAX * 4];   /* the entry being worked on, for errors */
 	char *buf;                 /* PACK_CHUNK bytes for copying contents */
+	ntfs_inode *root;
+	struct sdid {              /* descriptors registered in $Secure */
+		struct sdid *next;
+		le32 id;
+		size_t len;
+		uint8_t sd[];
+	} *sdids[SDID_SLOTS];
 };
 
 #define PACK_CHUNK (1u << 20)
@@ -212,7 +221,9 @@ static int ntfs_fail(struct packer *p, const char *what)
 	if (e == ENOSPC)
 		return lf_err_set(p->err, e, "%s%s: the %llu-byte volume is full; give a larger --size",
 				  p->src, p->path, (unsigned long long)p->st->volume_size);
-	return lf_err_set(p->err, e, "%s%s: %s: %s", p->src, p->path, what, strerror(e));
+	const char *said = lf_ntfs_log_last();
+	return lf_err_set(p->err, e, "%s%s: %s: %s%s%s%s", p->src, p->path, what, strerror(e),
+			  said[0] ? " (libntfs-3g: " : "", said[0] ? said : "", said[0] ? ")" : "");
 }
 
 static u64 ntfs_time_of(struct timespec ts)
@@ -230,38 +241,85 @@ static int set_times(ntfs_inode *ni, const struct stat *st)
 /* The entry's Windows descriptor: the source's own where it has one (an
  * ntfs-3g or layerfs mount shows it as system.ntfs_acl; a folder layer
  * keeps one where `layerctl acl` set it), else one made from its POSIX
- * mode (owner -> Administrators, other -> Users). NTFS shares equal
- * descriptors in $Secure, so a tree of few distinct ones costs little. */
-static int set_sd(struct packer *p, int dfd, const char *name, const struct stat *st,
-		  ntfs_inode *ni)
+ * mode (owner -> Administrators, other -> Users). *sd malloc'd. */
+static int desc_of(struct packer *p, int dfd, const char *name, const struct stat *st,
+		   uint8_t **sd, size_t *len)
 {
 	static const char *const names[] = { "system.ntfs_acl", "trusted.layerfs.ntfs_acl",
 					     "user.layerfs.ntfs_acl" };
-	uint8_t *sd = NULL;
-	size_t len = 0;
+	*sd = NULL;
 	int fd = -1;
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
 		fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	struct lf_sid owner, group;
-	for (size_t i = 0; fd >= 0 && !sd && i < sizeof names / sizeof names[0]; i++) {
+	for (size_t i = 0; fd >= 0 && !*sd && i < sizeof names / sizeof names[0]; i++) {
+		const uint8_t *b = (const uint8_t *)p->buf;
 		ssize_t n = fgetxattr(fd, names[i], p->buf, PACK_CHUNK);
 		/* libntfs-3g keeps only descriptors with an owner and a group */
-		if (n > 0 && !lf_sd_check((const uint8_t *)p->buf, (size_t)n, NULL) &&
-		    !lf_sd_owner((const uint8_t *)p->buf, (size_t)n, &owner) &&
-		    !lf_sd_group((const uint8_t *)p->buf, (size_t)n, &group) &&
-		    (sd = malloc((size_t)n))) {
-			memcpy(sd, p->buf, (size_t)n);
-			len = (size_t)n;
+		if (n > 0 && !lf_sd_check(b, (size_t)n, NULL) && !lf_sd_owner(b, (size_t)n, &owner) &&
+		    !lf_sd_group(b, (size_t)n, &group) && (*sd = malloc((size_t)n))) {
+			memcpy(*sd, b, (size_t)n);
+			*len = (size_t)n;
 		}
 	}
 	if (fd >= 0)
 		close(fd);
-	if (!sd && lf_sd_from_mode(st->st_mode, NULL, &sd, &len))
+	return *sd ? 0 : lf_sd_from_mode(st->st_mode, NULL, sd, len);
+}
+
+/* The security id of descriptor sd in the volume's $Secure, for
+ * ntfs_create: NTFS shares equal descriptors, and giving the id at
+ * creation is how Windows and ntfs-3g make files. A descriptor seen
+ * first is registered by setting it on the root (whose own is set last);
+ * changing a made file's descriptor afterwards upsets libntfs-3g's
+ * update of the parent's index in big folders. 0 (none) on failure. */
+static le32 sec_id(struct packer *p, const uint8_t *sd, size_t len)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ sd[i]) * 1099511628211ull;
+	struct sdid **slot = &p->sdids[h % SDID_SLOTS];
+	for (struct sdid *e = *slot; e; e = e->next)
+		if (e->len == len && !memcmp(e->sd, sd, len))
+			return e->id;
+	struct SECURITY_CONTEXT scx;
+	memset(&scx, 0, sizeof scx);
+	scx.vol = p->vol;
+	struct sdid *e = malloc(sizeof *e + len);
+	if (!e || ntfs_set_ntfs_acl(&scx, p->root, (const char *)sd, len, 0) ||
+	    !p->root->security_id) {
+		free(e);
+		return 0;
+	}
+	e->id = p->root->security_id;
+	e->len = len;
+	memcpy(e->sd, sd, len);
+	e->next = *slot;
+	*slot = e;
+	return e->id;
+}
+
+static le32 entry_sec_id(struct packer *p, int dfd, const char *name, const struct stat *st)
+{
+	uint8_t *sd;
+	size_t len;
+	if (desc_of(p, dfd, name, st, &sd, &len))
+		return 0;
+	le32 id = sec_id(p, sd, len);
+	free(sd);
+	return id;
+}
+
+static int set_root_sd(struct packer *p, const struct stat *st)
+{
+	uint8_t *sd;
+	size_t len;
+	if (desc_of(p, p->src_root, ".", st, &sd, &len))
 		return -1;
 	struct SECURITY_CONTEXT scx;
 	memset(&scx, 0, sizeof scx);
 	scx.vol = p->vol;
-	int rc = ntfs_set_ntfs_acl(&scx, ni, (const char *)sd, len, 0);
+	int rc = ntfs_set_ntfs_acl(&scx, p->root, (const char *)sd, len, 0);
 	free(sd);
 	return rc;
 }
@@ -397,11 +455,13 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 		ntfs_inode *target = ntfs_inode_open(p->vol, find_link(p, st)->mft);
 		if (!target || ntfs_link(target, dir_ni, uname, (u8)ulen))
 			rc = ntfs_fail(p, "cannot add a hard link");
-		if (target && ntfs_inode_close(target) && !rc)
+		/* in dir_ni: the new name's index entry is synced through the open
+		 * folder, not a second handle of it (EBUSY) */
+		if (target && ntfs_inode_close_in_dir(target, dir_ni) && !rc)
 			rc = ntfs_fail(p, "cannot close");
 		p->st->hardlinks++;
 	} else if (S_ISREG(st->st_mode)) {
-		ni = ntfs_create(dir_ni, 0, uname, (u8)ulen, S_IFREG);
+		ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen, S_IFREG);
 		if (!ni)
 			rc = ntfs_fail(p, "cannot create");
 		else
@@ -413,7 +473,7 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 		p->st->files++;
 		p->st->bytes += (uint64_t)st->st_size;
 	} else if (S_ISDIR(st->st_mode)) {
-		ni = ntfs_create(dir_ni, 0, uname, (u8)ulen, S_IFDIR);
+		ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen, S_IFDIR);
 		if (!ni) {
 			rc = ntfs_fail(p, "cannot create");
 		} else {
@@ -441,7 +501,7 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 			rc = lf_err_set(p->err, n < 0 ? errno : (int)-rlen,
 					"%s%s: cannot store the symlink's target", p->src, p->path);
 		} else {
-			ni = ntfs_create(dir_ni, 0, uname, (u8)ulen,
+			ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen,
 					 link_to_dir(p, dfd, target) ? S_IFDIR : S_IFREG);
 			if (!ni || ntfs_set_ntfs_reparse_data(ni, (const char *)rp, (size_t)rlen, 0))
 				rc = ntfs_fail(p, "cannot create the symlink");
@@ -449,15 +509,13 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 		p->st->symlinks++;
 	} else {
 		/* a FIFO, socket or device: a file with WSL's reparse tag */
-		ni = ntfs_create(dir_ni, 0, uname, (u8)ulen, S_IFREG);
+		ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen, S_IFREG);
 		if (ni) /* as WSL marks them; libntfs-3g wants it for these tags */
 			ni->flags |= FILE_ATTRIBUTE_RECALL_ON_OPEN;
 		if (!ni || ntfs_reparse_set_wsl_not_symlink(ni, st->st_mode & S_IFMT))
 			rc = ntfs_fail(p, "cannot create the special file");
 		p->st->special++;
 	}
-	if (!rc && ni && set_sd(p, dfd, name, st, ni))
-		rc = ntfs_fail(p, "cannot store the security descriptor");
 	if (!rc && ni && !p->o->no_lx && set_lx(ni, st))
 		rc = ntfs_fail(p, "cannot store the Linux owner and mode");
 	/* Times last: writing content and children changes them. */
@@ -634,13 +692,13 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 					lf_ntfs_log_last()[0] ? lf_ntfs_log_last() : strerror(errno));
 	}
 	if (!rc) {
-		ntfs_inode *root = ntfs_inode_open(p.vol, FILE_root);
+		ntfs_inode *root = p.root = ntfs_inode_open(p.vol, FILE_root);
 		if (!root) {
 			rc = ntfs_fail(&p, "cannot open the root");
 		} else {
 			rc = each_entry(&p, p.src_root, fill_entry, root);
 			struct stat st;
-			if (!rc && fstat(p.src_root, &st) == 0 && set_sd(&p, p.src_root, ".", &st, root))
+			if (!rc && fstat(p.src_root, &st) == 0 && set_root_sd(&p, &st))
 				rc = ntfs_fail(&p, "cannot store the root's security descriptor");
 			if (!rc && fstat(p.src_root, &st) == 0 && set_times(root, &st))
 				rc = ntfs_fail(&p, "cannot set the root's times");
@@ -677,6 +735,11 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 	}
 	free(p.links);
 	free(p.buf);
+	for (int i = 0; i < SDID_SLOTS; i++)
+		for (struct sdid *e = p.sdids[i], *nx; e; e = nx) {
+			nx = e->next;
+			free(e);
+		}
 	close(p.src_root);
 	return rc;
 }

@@ -111,6 +111,17 @@ int lf_token_user(struct lf_token *t, const struct lf_sid *user, int admin)
 	return 0;
 }
 
+int lf_token_copy(struct lf_token *dst, const struct lf_token *src)
+{
+	*dst = *src;
+	dst->groups = NULL;
+	if (src->ngroups && !(dst->groups = malloc((size_t)src->ngroups * sizeof *src->groups)))
+		return -ENOMEM;
+	if (src->ngroups)
+		memcpy(dst->groups, src->groups, (size_t)src->ngroups * sizeof *src->groups);
+	return 0;
+}
+
 void lf_token_system(struct lf_token *t)
 {
 	memset(t, 0, sizeof *t);

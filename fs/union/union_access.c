@@ -39,14 +39,10 @@ int lf_union_set_access(struct lf_union *u, uint32_t uid, uint32_t gid, const st
 		return -ENOMEM;
 	a->uid = uid;
 	a->gid = gid;
-	a->token = *t;
-	a->token.groups = t->ngroups ? malloc((size_t)t->ngroups * sizeof *t->groups) : NULL;
-	if (t->ngroups && !a->token.groups) {
+	if (lf_token_copy(&a->token, t)) {
 		free(a);
 		return -ENOMEM;
 	}
-	if (t->ngroups)
-		memcpy(a->token.groups, t->groups, (size_t)t->ngroups * sizeof *t->groups);
 	lf_token_system(&a->system);
 	pthread_mutex_init(&a->lock, NULL);
 	u->access = a;

@@ -139,8 +139,18 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 		rc = make_copy(u, n, n->refs[0], nodata, tmp, &made, &layer_nlink);
 	if (!rc)
 		rc = up->ops->rename(up, up->work, tmp, p->refs[0].ino, n->name, RENAME_NOREPLACE);
-	if (rc && made)
+	struct lf_attr there;
+	if (rc == -EEXIST && S_ISDIR(n->type) &&
+	    up->ops->lookup(up, p->refs[0].ino, n->name, &there) == 0 && S_ISDIR(there.mode)) {
+		/* the folder is in the writable layer already, made beside the
+		 * union (the registry view saves its fragments under
+		 * Windows/System32/config itself): that one is the copy */
 		up->ops->remove(up, up->work, tmp, LF_RM_TREE);
+		made = there.ino;
+		rc = 0;
+	} else if (rc && made) {
+		up->ops->remove(up, up->work, tmp, LF_RM_TREE);
+	}
 	struct lref *refs = NULL;
 	int nrefs = 0;
 	if (!rc) {

@@ -76,6 +76,18 @@ int lf_regview_set_frag_root(struct lf_regview *v, int fd, const char *dir);
 /* Who keys and values belong to (default: the process's own ids); the
  * view is then that user's alone: its root is closed to others (0700). */
 void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid);
+/* Windows rights (a session): keys' descriptors decide what uid may do,
+ * with t's rights (copied); uid 0 is SYSTEM, anyone else gets nothing;
+ * HKU\USER is hers in full. New keys inherit their parent's ACEs. */
+struct lf_token;
+int lf_regview_set_access(struct lf_regview *v, const char *user, uid_t uid, gid_t gid,
+			  const struct lf_token *t);
+/* 0, or -EACCES unless uid holds want (LF_KEY_*, LF_DELETE) on PATH's key
+ * (a value: its key; parent: the key PATH would be made in). */
+int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want);
+/* st's mode as uid is shown it: r lists a key or reads a value, w makes
+ * subkeys or sets the value. */
+void lf_regview_show(struct lf_regview *v, uid_t uid, const char *path, struct stat *st);
 
 /* Paths are '/'-separated from the view's root, as FUSE gives them. */
 int lf_regview_stat(struct lf_regview *v, const char *path, struct stat *st);

@@ -96,6 +96,8 @@ struct lf_token {
  * admin. -ENOMEM on failure. */
 int lf_token_user(struct lf_token *t, const struct lf_sid *user, int admin);
 void lf_token_system(struct lf_token *t);
+/* dst: a copy of src that owns its own groups. 0 or -ENOMEM. */
+int lf_token_copy(struct lf_token *dst, const struct lf_token *src);
 void lf_token_free(struct lf_token *t);
 int lf_token_has(const struct lf_token *t, const struct lf_sid *s);
 

@@ -41,6 +41,7 @@ struct session {
 	time_t since;
 	char sid[200];           /* her Windows SID */
 	int admin;
+	struct lf_token token;   /* hers, for the registry view */
 	struct session *next;
 };
 
@@ -73,6 +74,7 @@ static void session_free(struct daemon *d, struct session *s)
 	for (int i = 0; i < s->ngroups; i++)
 		free(s->groups[i]);
 	free(s->groups);
+	lf_token_free(&s->token);
 	free(s->user);
 	free(s->machine);
 	free(s);
@@ -183,6 +185,12 @@ static int build_registry(struct daemon *d, struct session *s, struct lf_stack *
 	}
 	if (v)
 		lf_regview_set_owner(v, s->uid, s->gid);
+	/* her keys' descriptors decide, as on C: */
+	if (v && lf_regview_set_access(v, s->user, s->uid, s->gid, &s->token)) {
+		lf_regview_free(v);
+		v = NULL;
+		rc = lf_err_set(err, ENOMEM, "out of memory");
+	}
 	*out = v;
 	return rc;
 }
@@ -195,15 +203,14 @@ static int session_rights(struct daemon *d, struct session *s, const char *repo,
 		return lf_err_set(err, errno, "%s: %s", repo, strerror(errno));
 	struct session_who who = { s->user, s->uid, (const char *const *)s->groups, s->ngroups,
 				   d->admin_group };
-	struct lf_token t;
-	int rc = session_token(s->u, repofd, repo, s->os_id, &who, &t, err);
+	struct lf_token *t = &s->token;
+	int rc = session_token(s->u, repofd, repo, s->os_id, &who, t, err);
 	close(repofd);
 	if (rc)
 		return rc;
-	lf_sid_to_text(&t.user, s->sid, sizeof s->sid);
-	s->admin = t.ngroups > 5;
-	rc = lf_union_set_access(s->u, s->uid, s->gid, &t);
-	lf_token_free(&t);
+	lf_sid_to_text(&t->user, s->sid, sizeof s->sid);
+	s->admin = lf_token_has(t, &lf_sid_admins);
+	rc = lf_union_set_access(s->u, s->uid, s->gid, t);
 	return rc ? lf_err_set(err, -rc, "out of memory") : 0;
 }
 
@@ -218,8 +225,7 @@ static int mount_all(struct daemon *d, struct session *s, struct lf_err *err)
 		return lf_err_set(err, EIO, "%s: cannot mount the drive", s->c);
 	if (!s->v)
 		return 0;
-	snprintf(opts, sizeof opts, "allow_other,default_permissions,fsname=layerd-reg:%s,subtype=regfs",
-		 s->user);
+	snprintf(opts, sizeof opts, "allow_other,fsname=layerd-reg:%s,subtype=regfs", s->user);
 	struct lf_regfs_opts ro = { .mountpoint = s->reg, .fuse_opts = opts };
 	if (lf_regfs_start(s->v, &ro, 2, &s->rm))
 		return lf_err_set(err, EIO, "%s: cannot mount the registry", s->reg);

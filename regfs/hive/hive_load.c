@@ -61,8 +61,14 @@ static int raw_parts(struct loader *L, hive_node_h node, struct lf_rkey *k)
 		return 0;  /* hivex read it; nothing more to take */
 	size_t len;
 	const uint8_t *sk = cell(L, le32(nk + 0x2C), 20, &len);
+	/* the writer's stand-in for "none given" (regf_write.c) reads as
+	 * none, so a key of an app layer's hive or a fragment made without
+	 * one never replaces a real descriptor below it in a merge */
+	static const uint8_t none[20] = { 1, 0, 0x04, 0x80 };
 	if (sk && !memcmp(sk, "sk", 2)) {
 		uint32_t n = le32(sk + 16);
+		if (n == sizeof none && n <= len - 20 && !memcmp(sk + 20, none, n))
+			n = 0;
 		if (n && n <= len - 20) {
 			k->sd = malloc(n);
 			if (!k->sd)

@@ -42,7 +42,8 @@ struct writer {
 };
 
 /* A minimal descriptor for keys that come without one: owner, group and
- * DACL absent, which Windows reads as "everyone" (a NULL DACL). */
+ * DACL absent, which Windows reads as "everyone" (a NULL DACL). Our own
+ * loader reads it back as "none" (the key takes its parent's rules). */
 static const uint8_t default_sd[20] = { 1, 0, 0x04, 0x80 };
 
 static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }

@@ -12,6 +12,7 @@
 
 #include "layerfs/fuse_reg.h"
 #include "layerfs/fuse_serve.h"
+#include "layerfs/security.h"
 #include "layerfs/arena.h"
 #include "reg_nodes.h"
 
@@ -56,6 +57,17 @@ static char *path_of(fuse_req_t req, fuse_ino_t ino, const char *name)
 	return p;
 }
 
+/* May the request's sender do want on PATH's key (see lf_regview_may)? */
+static int may(fuse_req_t req, const char *path, int parent, uint32_t want)
+{
+	return lf_regview_may(CTX(req)->v, fuse_req_ctx(req)->uid, path, parent, want);
+}
+
+static void show(fuse_req_t req, const char *path, struct stat *st)
+{
+	lf_regview_show(CTX(req)->v, fuse_req_ctx(req)->uid, path, st);
+}
+
 /* Reply the entry at PATH (a child NAME of PARENT), a lookup taken. */
 static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name, const char *path)
 {
@@ -65,6 +77,8 @@ static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name, con
 	if (!rc && !(e.ino = rnodes_lookup(c->nodes, parent, name)))
 		rc = -ENOMEM;
 	e.attr.st_ino = e.ino;
+	if (!rc)
+		show(req, path, &e.attr);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_entry(req, &e))
@@ -97,10 +111,12 @@ static void reply_attr(fuse_req_t req, fuse_ino_t ino, const char *path)
 	struct stat st;
 	int rc = lf_regview_stat(CTX(req)->v, path, &st);
 	st.st_ino = ino;
-	if (rc)
+	if (rc) {
 		fuse_reply_err(req, -rc);
-	else
+	} else {
+		show(req, path, &st);
 		fuse_reply_attr(req, &st, TIMEOUT);
+	}
 }
 
 static void r_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -153,8 +169,10 @@ static void r_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char *p = path_of(req, ino, NULL);
 	if (!p)
 		return;
-	struct rlist *l = calloc(1, sizeof *l);
-	int rc = l ? 0 : -ENOMEM;
+	int rc = may(req, p, 0, LF_KEY_ENUMERATE_SUB_KEYS);
+	struct rlist *l = rc ? NULL : calloc(1, sizeof *l);
+	if (!rc && !l)
+		rc = -ENOMEM;
 	if (l) {
 		lf_arena_init(&l->mem, 4096, 256 * 1024);
 		rc = lf_regview_list(CTX(req)->v, p, add_listed, l);
@@ -275,6 +293,10 @@ static void r_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		rc = -EISDIR;
 	if (!rc && (fi->flags & O_ACCMODE) != O_RDONLY && !(st.st_mode & 0200))
 		rc = -EROFS;
+	int acc = fi->flags & O_ACCMODE;
+	if (!rc)
+		rc = may(req, p, 0, (acc != O_WRONLY ? LF_KEY_QUERY_VALUE : 0) |
+				    (acc != O_RDONLY || (fi->flags & O_TRUNC) ? LF_KEY_SET_VALUE : 0));
 	struct rfile *f = rc ? NULL : open_file(v, p, ino, fi->flags, 0, &rc);
 	free(p);
 	if (rc) {
@@ -298,7 +320,9 @@ static void r_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (!p)
 		return;
 	struct fuse_entry_param e = { .attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT };
-	int rc = lf_regview_create(c->v, p);
+	int rc = may(req, p, 1, LF_KEY_SET_VALUE);
+	if (!rc)
+		rc = lf_regview_create(c->v, p);
 	if (!rc)
 		rc = lf_regview_stat(c->v, p, &e.attr);
 	if (!rc && !(e.ino = rnodes_lookup(c->nodes, parent, name)))
@@ -454,7 +478,9 @@ static void r_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
 	if (!p)
 		return;
 	int rc = 0;
-	if (to_set & FUSE_SET_ATTR_SIZE) {
+	if ((to_set & FUSE_SET_ATTR_SIZE) && !fi)   /* through a handle: checked at open */
+		rc = may(req, p, 0, LF_KEY_SET_VALUE);
+	if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
 		struct rfile tmp = { .ino = ino }, *f = fi ? FILE_OF(fi) : &tmp;
 		if (fi)
 			pthread_mutex_lock(&f->lock);
@@ -475,14 +501,17 @@ static void r_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
 	free(p);
 }
 
-/* A change by name in PARENT: fn on the path, nodes told after. */
-static void by_name(fuse_req_t req, fuse_ino_t parent, const char *name,
+/* A change by name in PARENT (want: the right it needs on PATH's key):
+ * fn on the path, nodes told after. */
+static void by_name(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t want,
 		    int (*fn)(struct lf_regview *, const char *))
 {
 	char *p = path_of(req, parent, name);
 	if (!p)
 		return;
-	int rc = fn(CTX(req)->v, p);
+	int rc = may(req, p, 0, want);
+	if (!rc)
+		rc = fn(CTX(req)->v, p);
 	free(p);
 	if (!rc)
 		rnodes_unlink(CTX(req)->nodes, parent, name);
@@ -491,12 +520,12 @@ static void by_name(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void r_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	by_name(req, parent, name, lf_regview_unlink);
+	by_name(req, parent, name, LF_KEY_SET_VALUE, lf_regview_unlink);
 }
 
 static void r_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	by_name(req, parent, name, lf_regview_rmdir);
+	by_name(req, parent, name, LF_DELETE, lf_regview_rmdir);
 }
 
 static void r_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -505,7 +534,9 @@ static void r_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	char *p = path_of(req, parent, name);
 	if (!p)
 		return;
-	int rc = lf_regview_mkdir(CTX(req)->v, p);
+	int rc = may(req, p, 1, LF_KEY_CREATE_SUB_KEY);
+	if (!rc)
+		rc = lf_regview_mkdir(CTX(req)->v, p);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -523,7 +554,17 @@ static void r_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		free(from);
 		return;
 	}
-	int rc = lf_regview_rename(c->v, from, to, flags);
+	/* a key: DELETE on it, a new subkey where it goes; a value: set
+	 * values on both keys */
+	struct stat st;
+	int rc = lf_regview_stat(c->v, from, &st);
+	int key = !rc && S_ISDIR(st.st_mode);
+	if (!rc)
+		rc = may(req, from, 0, key ? LF_DELETE : LF_KEY_SET_VALUE);
+	if (!rc)
+		rc = may(req, to, 1, key ? LF_KEY_CREATE_SUB_KEY : LF_KEY_SET_VALUE);
+	if (!rc)
+		rc = lf_regview_rename(c->v, from, to, flags);
 	if (!rc)
 		rnodes_rename(c->nodes, parent, name, newparent, newname);
 	free(from);
@@ -560,8 +601,9 @@ static void r_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 {
 	(void)flags;
 	char *p = path_of(req, ino, NULL);
+	int rc = p ? may(req, p, 0, LF_KEY_SET_VALUE) : 0;
 	if (p)
-		fuse_reply_err(req, -lf_regview_setxattr(CTX(req)->v, p, name, value, size));
+		fuse_reply_err(req, -(rc ? rc : lf_regview_setxattr(CTX(req)->v, p, name, value, size)));
 	free(p);
 }
 

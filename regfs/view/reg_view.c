@@ -109,6 +109,7 @@ void lf_regview_free(struct lf_regview *v)
 	if (!v)
 		return;
 	free_hives(v->h, v->n);
+	view_access_free(v);
 	if (v->frag_root >= 0)
 		close(v->frag_root);
 	free(v->frag_root_path);

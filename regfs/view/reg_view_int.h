@@ -32,6 +32,7 @@ struct lf_regview {
 	uid_t uid;               /* who everything belongs to */
 	int private_root;        /* one user's view: the root is closed to others */
 	gid_t gid;
+	struct regaccess *access; /* Windows rights decide (a session), or NULL */
 };
 
 enum where_kind { W_ROOT, W_TOP, W_KEY, W_VALUE, W_LINK };
@@ -58,5 +59,10 @@ int view_resolve(struct lf_regview *v, const char *path, int want_parent, struct
 int view_current_set(struct lf_rkey *root);
 void view_log(struct lf_regview *v, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int64_t view_now(void);
+/* reg_access.c: the rights uid has on w's key (all when rights are not
+ * checked); a new key's descriptor, inherited from parent's; freeing. */
+uint32_t view_rights(struct lf_regview *v, uid_t uid, const struct where *w);
+int view_new_key_sd(struct lf_regview *v, const struct where *parent, struct lf_rkey *k);
+void view_access_free(struct lf_regview *v);
 
 #endif

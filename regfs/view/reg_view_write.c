@@ -529,6 +529,10 @@ int lf_regview_mkdir(struct lf_regview *v, const char *path)
 	if (!rc && lf_rkey_find(w.key, w.last))
 		rc = -EEXIST;
 	struct lf_rkey *k = rc ? NULL : lf_rkey_new(w.last, view_now());
+	if (!rc && k && view_new_key_sd(v, &w, k)) {
+		lf_rkey_free(k);
+		k = NULL;
+	}
 	if (!rc && (!k || lf_rkey_add(w.key, k))) {
 		lf_rkey_free(k);
 		rc = -ENOMEM;

@@ -35,7 +35,9 @@ canary_ok() { [ "$(state)" = "$BEFORE" ]; }
 
 export LAYERD_SOCKET="$WORK/layerd.sock"
 RUN="$WORK/run"
-"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" 2>"$WORK/layerd.log" &
+# lfmallory logs in as an administrator (group lfadmins): the attacks on
+# HKLM's fragment need a registry change she may make
+"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" --admin-group lfadmins 2>"$WORK/layerd.log" &
 LPID=$!
 for _ in $(seq 50); do [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
 restore() {
@@ -47,7 +49,7 @@ trap restore EXIT
 
 U="$R/Users/lfmallory/00000001_Windows10"
 A="$RUN/lfmallory/C"
-check "first login of lfmallory" L login lfmallory
+check "first login of lfmallory" L login lfmallory --groups lfadmins
 check "she writes through her drive" as lfmallory sh -c "echo mine > '$A/Users/lfmallory/notes.txt'"
 check "Users/ and Users/lfmallory are root's and closed" bash -c "
   [ \"\$(stat -c '%a %u' '$R/Users')\" = '700 0' ] && [ \"\$(stat -c '%a %u' '$R/Users/lfmallory')\" = '700 0' ]"
@@ -85,7 +87,7 @@ plant_login() {
   local saved="$WORK/saved.$RANDOM"
   [ -e "$link" ] || [ -L "$link" ] && mv "$link" "$saved"
   ln -s "$target" "$link"
-  refuses "login over $what" "$words" L login lfmallory
+  refuses "login over $what" "$words" L login lfmallory --groups lfadmins
   L logoff lfmallory >/dev/null 2>&1
   check "login over $what: the canaries are untouched" canary_ok
   rm -f "$link"

@@ -32,11 +32,17 @@ O="$WORK/os"
 mkdir -p "$O/Windows/System32/config" "$O/Program Files" "$O/ProgramData" "$O/Users/Default"
 echo "[fonts]" >"$O/Windows/win.ini"
 echo "MZ notepad" >"$O/Windows/System32/notepad.exe"
-if [ -f "$REALDATA/hives/win10-rathbun/SAM.gz" ]; then
-  zcat "$REALDATA/hives/win10-rathbun/SAM.gz" >"$O/Windows/System32/config/SAM"
-else
-  echo "no realdata: a stub SAM" >"$O/Windows/System32/config/SAM"
-fi
+H="$REALDATA/hives"
+[ -f "$H/win10-rathbun/SAM.gz" ] || skip_all "no ../shared/realdata: the test needs Windows' own hives"
+zcat "$H/win10-rathbun/SAM.gz" >"$O/Windows/System32/config/SAM"
+# SECURITY was taken dirty, without its logs: compact it as its base image
+zcat "$H/win10-rathbun/SECURITY.gz" >"$WORK/SECURITY.dirty"
+L reg compact "$WORK/SECURITY.dirty" "$O/Windows/System32/config/SECURITY" >/dev/null 2>&1
+zcat "$H/regipy_SYSTEM_Win7x86_WKS-WIN732BITA.gz" >"$O/Windows/System32/config/SYSTEM"
+# NTUSER.DAT too, with its logs: compact replays them
+zcat "$H/win10-rathbun/NTUSER.DAT.gz" >"$WORK/NTUSER.DAT"
+for n in 1 2; do zcat "$H/win10-rathbun/ntuser.dat.LOG$n.gz" >"$WORK/NTUSER.DAT.LOG$n"; done
+L reg compact "$WORK/NTUSER.DAT" "$O/Users/Default/NTUSER.DAT" >/dev/null 2>&1
 acl() { L acl "$O" "$1" "$2" >/dev/null; }
 acl / "O:SYG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)(A;OICIIO;SDGXGWGR;;;AU)(A;;LC;;;AU)"
 acl Windows "$SYSDIR"
@@ -46,6 +52,8 @@ acl Windows/win.ini "O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;0x1200a9;;;BU
 acl Windows/System32/notepad.exe "O:${TI}G:${TI}D:PAI(A;;FA;;;${TI})(A;;0x1200a9;;;BA)(A;;0x1200a9;;;SY)(A;;0x1200a9;;;BU)"
 acl Windows/System32/config "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
 acl Windows/System32/config/SAM "O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)"
+acl Windows/System32/config/SECURITY "O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)"
+acl Windows/System32/config/SYSTEM "O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)"
 acl ProgramData "O:SYG:SYD:P(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;CI;0x116;;;BU)"
 acl Users "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;OICI;0x1200a9;;;WD)"
 check "pack keeps the descriptors layerctl acl set" bash -c "
@@ -127,6 +135,33 @@ except PermissionError:
 sys.exit(1)"
 check "chmod is refused in a session (Windows has no mode): EPERM" bash -c "
   ! runuser -u lfalice -- chmod 600 '$A/mine/a.txt' 2>'$WORK/err' && grep -q 'not permitted' '$WORK/err'"
+
+# the registry: the keys' own descriptors, as Windows wrote them
+#   SAM\SAM, SECURITY\Policy: SYSTEM KEY_ALL_ACCESS; Administrators only
+#     READ_CONTROL and WRITE_DAC (CI)
+#   SYSTEM\ControlSet001\Services\Tcpip: Users KEY_READ, Administrators
+#     and SYSTEM KEY_ALL_ACCESS (CI)
+G="$RUN/lfalice/REG"; GE="$RUN/lferin/REG"
+check "HKLM\\SAM\\SAM and HKLM\\SECURITY\\Policy refuse lfalice: EACCES" bash -c "
+  ! runuser -u lfalice -- ls '$G/HKLM/SAM/SAM' 2>'$WORK/err' && grep -q 'Permission denied' '$WORK/err' &&
+  ! runuser -u lfalice -- ls '$G/HKLM/SECURITY/Policy' 2>/dev/null"
+check "HKLM\\SYSTEM is read-only to lfalice: she lists Tcpip, cannot add a value or a key" bash -c "
+  runuser -u lfalice -- ls '$G/HKLM/SYSTEM/ControlSet001/Services/Tcpip' >/dev/null &&
+  ! runuser -u lfalice -- sh -c 'echo 4 > \"$G/HKLM/SYSTEM/ControlSet001/Services/Tcpip/Mine\"' 2>/dev/null &&
+  ! runuser -u lfalice -- mkdir '$G/HKLM/SYSTEM/ControlSet001/Services/Mine' 2>/dev/null"
+check "ls -l shows her key rights: Tcpip r-x, HKU\\lfalice rwx" bash -c "
+  [ \"\$(runuser -u lfalice -- stat -c %A '$G/HKLM/SYSTEM/ControlSet001/Services/Tcpip')\" = dr-xr-xr-x ] &&
+  [ \"\$(runuser -u lfalice -- stat -c %A '$G/HKU/lfalice')\" = drwxrwxrwx ]"
+check "HKCU is hers: a value set in HKU\\lfalice lands in her NTUSER.DAT (hivex reads it)" bash -c "
+  runuser -u lfalice -- mkdir -p '$G/HKU/lfalice/Software/Mine' &&
+  runuser -u lfalice -- sh -c 'echo blue > \"$G/HKU/lfalice/Software/Mine/Color\"' &&
+  hivexget '$UP/Users/lfalice/NTUSER.DAT' 'Software\\Mine' Color | grep -q blue"
+check "a key she makes in her hive inherits its parent's ACEs (read back by regfs's view: she may list it)" \
+  as lfalice ls "$G/HKU/lfalice/Software/Mine"
+check "lferin (an administrator) adds a value under HKLM\\SYSTEM\\...\\Tcpip, lists SECURITY not" bash -c "
+  runuser -u lferin -- sh -c 'echo 4 > \"$GE/HKLM/SYSTEM/ControlSet001/Services/Tcpip/Admin\"' &&
+  ! runuser -u lferin -- ls '$GE/HKLM/SECURITY/Policy' 2>/dev/null"
+check "root (SYSTEM) lists HKLM\\SAM\\SAM in lfalice's view" ls "$G/HKLM/SAM/SAM"
 
 # an administrator, and root
 check "lferin (lfadmins) changes System32 and reads SAM" bash -c "

@@ -37,13 +37,15 @@ dd if=/dev/zero of="$R/Layers/App/Corrupt.103.1.vhd" bs=512 count=1 seek=$(( $(s
 
 export LAYERD_SOCKET="$WORK/layerd.sock"
 RUN="$WORK/run"
-"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" --machine WKS-1 2>"$WORK/layerd.log" &
+# lfadmins' members are administrators (their tokens hold BUILTIN\Administrators)
+"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$RUN" --machine WKS-1 --admin-group lfadmins \
+  2>"$WORK/layerd.log" &
 LPID=$!
 for _ in $(seq 50); do [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
 cleanup_layerd() { kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null; }
 trap 'cleanup_layerd; cleanup' EXIT
 
-check "login lfalice (group finance)" L login lfalice --groups finance
+check "login lfalice (groups finance, lfadmins: an administrator)" L login lfalice --groups finance,lfadmins
 check "login lfbob (groups tools, broken): starts without the app layers whose file is gone or corrupt" \
   bash -c "'$LAYERCTL' login --json lfbob --groups tools,broken | python3 -c '
 import json, sys
@@ -60,8 +62,12 @@ check "lfalice cannot read lfbob's desktop" bash -c "! runuser -u lfalice -- cat
 check "lfalice writes in her profile folder; the file is hers" bash -c "
   runuser -u lfalice -- sh -c 'echo mine > \"$A/Users/lfalice/notes.txt\"' &&
   [ \"\$(stat -c %U '$A/Users/lfalice/notes.txt')\" = lfalice ]"
-check "lfalice cannot write into the OS layer's folders" bash -c "! runuser -u lfalice -- sh -c 'echo x > \"$A/Windows/x.txt\"' 2>/dev/null"
-check "the registry is lfalice's: Office's key, and she can set a value" bash -c "
+check "lfbob (a standard user) cannot write into the OS layer's folders" bash -c "! runuser -u lfbob -- sh -c 'echo x > \"$B/Windows/x.txt\"' 2>/dev/null"
+check "lfbob cannot set a value in HKLM\\SOFTWARE (Users: KEY_READ), but can in his HKU" bash -c "
+  ! runuser -u lfbob -- sh -c 'echo 1 > \"$RUN/lfbob/REG/HKLM/SOFTWARE/Microsoft/x\"' 2>/dev/null &&
+  ! runuser -u lfbob -- mkdir '$RUN/lfbob/REG/HKLM/SOFTWARE/Bob' 2>/dev/null &&
+  runuser -u lfbob -- mkdir '$RUN/lfbob/REG/HKU/lfbob/Control Panel/Bob'"
+check "the registry is lfalice's: Office's key, and she (an administrator) can set a value" bash -c "
   [ -d '$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office' ] &&
   runuser -u lfalice -- sh -c 'echo 1 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Trusted\"'"
 check "lfbob cannot read lfalice's registry" bash -c "! runuser -u lfbob -- ls '$RUN/lfalice/REG' 2>/dev/null"
@@ -97,7 +103,7 @@ check "her personalization layer stays, with her file and her registry fragment"
   P='$R/Users/lfalice/00000001_Windows10'
   [ \"\$(cat \$P/Users/lfalice/notes.txt)\" = mine ] && hivexget \$P/Windows/System32/config/SOFTWARE 'Microsoft\\Office' Trusted"
 check "lfbob's session is untouched" cat "$B/Windows/editor.exe"
-check "login lfalice again: her file is back" bash -c "'$LAYERCTL' login lfalice --groups finance >/dev/null && [ \"\$(cat '$A/Users/lfalice/notes.txt')\" = mine ]"
+check "login lfalice again: her file is back" bash -c "'$LAYERCTL' login lfalice --groups finance,lfadmins >/dev/null && [ \"\$(cat '$A/Users/lfalice/notes.txt')\" = mine ]"
 same "and the drive serves her registry change in the merged SOFTWARE" "1" \
   hivexget "$A/Windows/System32/config/SOFTWARE" 'Microsoft\Office' Trusted
 # hot-add: a shell sits in lfalice's Program Files; a new assignment and a

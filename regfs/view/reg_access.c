@@ -1,0 +1,167 @@
+/* Windows rights in a session's registry: each key's security
+ * descriptor (its sk cell; a key without one takes its nearest
+ * ancestor's) decides, for the session's token, with the key rights:
+ * KEY_ENUMERATE_SUB_KEYS to list, KEY_QUERY_VALUE to read a value,
+ * KEY_SET_VALUE to write or delete one, KEY_CREATE_SUB_KEY to make a key,
+ * DELETE to remove one. Her own hive (HKU\USER, HKCU) is hers in full:
+ * Windows makes her its owner with full control when it makes her
+ * profile. A hive without any descriptor gets Windows' default for
+ * HKLM\SOFTWARE: Users read, Administrators and SYSTEM all. Root is
+ * SYSTEM; anyone else gets nothing. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "layerfs/hive.h"
+#include "layerfs/security.h"
+#include "reg_view_int.h"
+
+#define DEFAULT_SDDL "O:BAG:SYD:(A;CI;KR;;;BU)(A;CI;KA;;;BA)(A;CI;KA;;;SY)(A;CIIO;KA;;;CO)"
+
+struct regaccess {
+	uid_t uid;
+	gid_t gid;
+	char *user;              /* her name: HKU\USER is hers */
+	struct lf_token token, system;
+	uint8_t *dflt;           /* DEFAULT_SDDL */
+	size_t dflt_len;
+};
+
+int lf_regview_set_access(struct lf_regview *v, const char *user, uid_t uid, gid_t gid,
+			  const struct lf_token *t)
+{
+	struct regaccess *a = calloc(1, sizeof *a);
+	const char *why;
+	if (!a || !(a->user = strdup(user)) ||
+	    lf_sd_from_sddl(DEFAULT_SDDL, &a->dflt, &a->dflt_len, &why)) {
+		if (a)
+			free(a->user);
+		free(a);
+		return -ENOMEM;
+	}
+	if (lf_token_copy(&a->token, t)) {
+		free(a->dflt);
+		free(a->user);
+		free(a);
+		return -ENOMEM;
+	}
+	lf_token_system(&a->system);
+	a->uid = uid;
+	a->gid = gid;
+	v->access = a;
+	return 0;
+}
+
+void view_access_free(struct lf_regview *v)
+{
+	struct regaccess *a = v->access;
+	if (!a)
+		return;
+	lf_token_free(&a->token);
+	free(a->dflt);
+	free(a->user);
+	free(a);
+	v->access = NULL;
+}
+
+static const struct lf_token *who(const struct regaccess *a, uid_t uid)
+{
+	return uid == 0 ? &a->system : uid == a->uid ? &a->token : NULL;
+}
+
+/* Her own hive: HKU\USER (and HKCU, which names it). */
+static int hers(const struct regaccess *a, const struct where *w)
+{
+	return w->h && !strcmp(w->h->top, "HKU") && w->h->name && !strcasecmp(w->h->name, a->user);
+}
+
+/* The descriptor that rules w's key: its own or its nearest ancestor's. */
+static void key_sd(const struct regaccess *a, const struct where *w, const uint8_t **sd,
+		   size_t *len)
+{
+	*sd = a->dflt;
+	*len = a->dflt_len;
+	struct lf_rkey *k = w->h ? w->h->view : NULL;
+	for (int i = 0; k; i++) {
+		if (k->sd && k->sdlen) {
+			*sd = k->sd;
+			*len = k->sdlen;
+		}
+		if (i >= w->depth)
+			break;
+		k = lf_rkey_find(k, w->names[i]);
+	}
+}
+
+uint32_t view_rights(struct lf_regview *v, uid_t uid, const struct where *w)
+{
+	struct regaccess *a = v->access;
+	if (!a)
+		return lf_key_map.all;
+	const struct lf_token *t = who(a, uid);
+	if (!t)
+		return 0;
+	if (t->system)
+		return lf_key_map.all;
+	if (w->kind == W_ROOT || w->kind == W_TOP || w->kind == W_LINK)
+		return lf_key_map.read;           /* the folders above the hives */
+	if (hers(a, w))
+		return lf_key_map.all;
+	const uint8_t *sd;
+	size_t len;
+	key_sd(a, w, &sd, &len);
+	return lf_sd_rights(sd, len, t, &lf_key_map);
+}
+
+int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want)
+{
+	if (!v->access)
+		return 0;
+	struct where w;
+	pthread_mutex_lock(&v->lock);
+	int rc = view_resolve(v, path, parent, &w);
+	uint32_t got = rc ? 0 : view_rights(v, uid, &w);
+	pthread_mutex_unlock(&v->lock);
+	if (rc)
+		return rc == -ENOENT ? 0 : rc;       /* the call itself says so */
+	return (got & want) == want ? 0 : -EACCES;
+}
+
+void lf_regview_show(struct lf_regview *v, uid_t uid, const char *path, struct stat *st)
+{
+	if (!v->access)
+		return;
+	struct where w;
+	pthread_mutex_lock(&v->lock);
+	uint32_t got = view_resolve(v, path, 0, &w) ? 0 : view_rights(v, uid, &w);
+	pthread_mutex_unlock(&v->lock);
+	if (S_ISLNK(st->st_mode))
+		return;
+	unsigned m;
+	if (S_ISDIR(st->st_mode))
+		m = (got & LF_KEY_ENUMERATE_SUB_KEYS ? 4 : 0) |
+		    (got & LF_KEY_CREATE_SUB_KEY ? 2 : 0) | 1;
+	else
+		m = (got & LF_KEY_QUERY_VALUE ? 4 : 0) | (got & LF_KEY_SET_VALUE ? 2 : 0);
+	st->st_mode = (st->st_mode & S_IFMT) | m << 6 | m << 3 | m;
+}
+
+int view_new_key_sd(struct lf_regview *v, const struct where *parent, struct lf_rkey *k)
+{
+	struct regaccess *a = v->access;
+	if (!a)
+		return 0;
+	const uint8_t *psd;
+	size_t plen;
+	key_sd(a, parent, &psd, &plen);
+	uint8_t *sd;
+	size_t len;
+	int rc = lf_sd_inherit(psd, plen, &a->token, 1, &lf_key_map, &sd, &len);
+	if (rc)
+		return rc;
+	free(k->sd);
+	k->sd = sd;
+	k->sdlen = (uint32_t)len;
+	return 0;
+}

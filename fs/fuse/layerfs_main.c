@@ -36,7 +36,9 @@ static void usage(FILE *f)
 		"  layer given before, it is NAME#K, K its place in the list (1: the first\n"
 		"  given), as --priority NAME#K=N can name it.\n"
 		"\n"
-		"Merging: names are case-insensitive and keep the highest layer's spelling;\n"
+		"Merging: names are case-insensitive; a merged folder keeps the spelling of\n"
+		"the lowest layer of the run of layers that show it (as Windows keeps the\n"
+		"spelling of whoever made it first);\n"
 		"folders merge, anything else is won by the highest layer; .wh.NAME in a\n"
 		"layer hides NAME below it, .wh..wh..opq hides everything below in its\n"
 		"folder. NTFS metadata shows as system.ntfs_* xattrs, streams as user.*.\n"
@@ -63,6 +65,16 @@ static void usage(FILE *f)
 		"  -f                       stay in the foreground\n"
 		"  -s                       serve on one thread\n"
 		"  -d                       debug: foreground, FUSE requests on stderr\n"
+		"      --access windows|posix  (-o access=) windows (the default): an entry\n"
+		"                           with a Windows security descriptor and no Linux\n"
+		"                           metadata ($LX*) shows owner root, owner bits\n"
+		"                           what SYSTEM and Administrators may do, group\n"
+		"                           and other bits what BUILTIN\\Users may, so a\n"
+		"                           local user gets a standard user's rights;\n"
+		"                           others keep their POSIX owner and mode.\n"
+		"                           posix: descriptors are not looked at.\n"
+		"                           (A layerd session checks each request against\n"
+		"                           the descriptors for the user's own token.)\n"
 		"  -t, --timeout SECONDS    how long the kernel may cache names and\n"
 		"                           attributes (default 86400: every change comes\n"
 		"                           through the mount, or tells the kernel)\n"
@@ -118,6 +130,7 @@ struct cmdline {
 	char fuse_opts[4096];
 	int allow_other, default_permissions, fsname_given;
 	int no_allow_other, no_default_permissions;
+	int access_posix;         /* --access posix: descriptors are not looked at */
 };
 
 static void add_fuse_opt(struct cmdline *c, const char *o)
@@ -158,6 +171,8 @@ static int parse_o(struct cmdline *c, const char *list)
 				fprintf(stderr, "layerfs: %s: a folder is needed\n", o);
 				rc = 2;
 			}
+		} else if (!strcmp(o, "access=posix") || !strcmp(o, "access=windows")) {
+			c->access_posix = !strcmp(o, "access=posix");
 		} else if (!strcmp(o, "noallow_other") || !strcmp(o, "nodefault_permissions")) {
 			c->no_allow_other |= !strcmp(o, "noallow_other");
 			c->no_default_permissions |= !strcmp(o, "nodefault_permissions");
@@ -187,6 +202,7 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 		{ "priority", required_argument, NULL, 'P' },
 		{ "parent", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "access", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -223,6 +239,12 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 				return fprintf(stderr, "layerfs: bad --timeout '%s'\n", optarg), 2;
 			break;
 		}
+		case 'A':
+			if (strcmp(optarg, "posix") && strcmp(optarg, "windows"))
+				return fprintf(stderr, "layerfs: --access is windows or posix, not '%s'\n",
+					       optarg), 2;
+			c->access_posix = !strcmp(optarg, "posix");
+			break;
 		case 'f': fo->foreground = 1; break;
 		case 's': fo->single_thread = 1; break;
 		case 'd': fo->debug = fo->foreground = 1; break;
@@ -294,6 +316,12 @@ int main(int argc, char **argv)
 	uo.stacked = lf_hive_patterns(&uo.nstacked);
 	if (lf_union_open(&c.stack, &uo, &u, &err)) {
 		fprintf(stderr, "layerfs: %s\n", err.msg);
+		lf_stack_free(&c.stack);
+		return 1;
+	}
+	if (!c.access_posix && lf_union_set_plain_access(u)) {
+		fprintf(stderr, "layerfs: out of memory\n");
+		lf_union_close(u);
 		lf_stack_free(&c.stack);
 		return 1;
 	}

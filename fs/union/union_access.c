@@ -26,8 +26,10 @@ struct rights_memo {
 };
 
 struct access {
+	int plain;               /* a mount without a session: modes only */
 	uint32_t uid, gid;
 	struct lf_token token, system;
+	struct lf_token admin, user;   /* plain: who owner and other bits speak for */
 	pthread_mutex_t lock;
 	struct rights_memo memo[NCACHE];
 };
@@ -49,11 +51,33 @@ int lf_union_set_access(struct lf_union *u, uint32_t uid, uint32_t gid, const st
 	return 0;
 }
 
+int lf_union_set_plain_access(struct lf_union *u)
+{
+	struct access *a = calloc(1, sizeof *a);
+	/* any local account: only its groups matter */
+	struct lf_sid someone = lf_sid_users;
+	someone.sub[1] = 1000;
+	if (!a)
+		return -ENOMEM;
+	if (lf_token_user(&a->admin, &someone, 1) || lf_token_user(&a->user, &someone, 0)) {
+		lf_token_free(&a->admin);
+		free(a);
+		return -ENOMEM;
+	}
+	a->plain = 1;
+	lf_token_system(&a->system);
+	pthread_mutex_init(&a->lock, NULL);
+	u->access = a;
+	return 0;
+}
+
 void union_access_free(struct lf_union *u)
 {
 	struct access *a = u->access;
 	if (!a)
 		return;
+	lf_token_free(&a->admin);
+	lf_token_free(&a->user);
 	for (int i = 0; i < NCACHE; i++)
 		free(a->memo[i].sd);
 	lf_token_free(&a->token);
@@ -64,7 +88,7 @@ void union_access_free(struct lf_union *u)
 
 int lf_union_checks_access(const struct lf_union *u)
 {
-	return u->access != NULL;
+	return u->access && !u->access->plain;
 }
 
 /* The token a request's caller holds: NULL for nobody. */
@@ -134,11 +158,20 @@ static size_t memo_slot(const uint8_t *sd, size_t len)
 	return (size_t)(h % NCACHE);
 }
 
-/* The rights t has by descriptor sd (the session user's remembered). */
-static uint32_t rights_by(struct access *a, const struct lf_token *t, const uint8_t *sd, size_t len)
+/* What a descriptor means for this union: the session user's rights,
+ * or, in a plain mount, the mode bits it shows. */
+static uint32_t meaning(struct access *a, const uint8_t *sd, size_t len)
 {
-	if (t != &a->token)
-		return lf_sd_rights(sd, len, t, &lf_file_map);
+	if (!a->plain)
+		return lf_sd_rights(sd, len, &a->token, &lf_file_map);
+	uint32_t own = lf_sd_rights(sd, len, &a->admin, &lf_file_map);
+	uint32_t oth = lf_sd_rights(sd, len, &a->user, &lf_file_map);
+	return lf_rights_rwx(own, 0) << 3 | lf_rights_rwx(oth, 0);   /* files' bits */
+}
+
+/* meaning(), remembered by descriptor. */
+static uint32_t remembered(struct access *a, const uint8_t *sd, size_t len)
+{
 	size_t k = memo_slot(sd, len);
 	pthread_mutex_lock(&a->lock);
 	struct rights_memo *m = &a->memo[k];
@@ -148,7 +181,7 @@ static uint32_t rights_by(struct access *a, const struct lf_token *t, const uint
 		return r;
 	}
 	pthread_mutex_unlock(&a->lock);
-	uint32_t r = lf_sd_rights(sd, len, t, &lf_file_map);
+	uint32_t r = meaning(a, sd, len);
 	uint8_t *copy = malloc(len ? len : 1);
 	if (copy) {
 		memcpy(copy, sd, len);
@@ -158,6 +191,12 @@ static uint32_t rights_by(struct access *a, const struct lf_token *t, const uint
 		pthread_mutex_unlock(&a->lock);
 	}
 	return r;
+}
+
+/* The rights t has by descriptor sd (the session user's remembered). */
+static uint32_t rights_by(struct access *a, const struct lf_token *t, const uint8_t *sd, size_t len)
+{
+	return t == &a->token ? remembered(a, sd, len) : lf_sd_rights(sd, len, t, &lf_file_map);
 }
 
 static int node_rights(struct lf_union *u, const struct lf_token *t, uint64_t ino, uint32_t *out)
@@ -179,7 +218,7 @@ static int node_rights(struct lf_union *u, const struct lf_token *t, uint64_t in
 int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want)
 {
 	struct access *a = u->access;
-	if (!a)
+	if (!a || a->plain)
 		return 0;
 	const struct lf_token *t = who(a, c);
 	if (!t)
@@ -194,7 +233,7 @@ int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint
 int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
 			const char *name)
 {
-	if (!u->access)
+	if (!lf_union_checks_access(u))
 		return 0;
 	/* FILE_DELETE_CHILD on the folder lets any entry in it go */
 	if (lf_union_may(u, c, parent, LF_FILE_DELETE_CHILD) == 0)
@@ -208,11 +247,37 @@ int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t pa
 	return rc;
 }
 
+/* A plain mount: an entry with a descriptor of its own (its top layer's)
+ * and no Linux metadata shows owner root, owner bits what Administrators
+ * (and SYSTEM) may do, group and other bits what a standard user may. */
+static void show_plain(struct lf_union *u, struct lf_attr *at)
+{
+	struct access *a = u->access;
+	if (at->flags & LF_ATTR_LX)
+		return;
+	uint8_t buf[4096];
+	ssize_t n = lf_union_getxattr(u, at->ino, ACL_XATTR, buf, sizeof buf);
+	if (n <= 0 || lf_sd_check(buf, (size_t)n, NULL))
+		return;                  /* none (or one we cannot read): POSIX as it is */
+	uint32_t bits = remembered(a, buf, (size_t)n);
+	unsigned own = bits >> 3 & 7, oth = bits & 7;
+	if (S_ISDIR(at->mode)) {     /* folders: always x (bypass traverse) */
+		own |= 1;
+		oth |= 1;
+	}
+	at->mode = (at->mode & S_IFMT) | own << 6 | oth << 3 | oth;
+	at->uid = at->gid = 0;
+}
+
 void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *at)
 {
 	struct access *a = u->access;
 	if (!a)
 		return;
+	if (a->plain) {
+		show_plain(u, at);
+		return;
+	}
 	const struct lf_token *t = who(a, c);
 	uint32_t got = 0;
 	uint8_t *sd = NULL;
@@ -239,7 +304,7 @@ int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent
 	struct access *a = u->access;
 	*sd = NULL;
 	*len = 0;
-	if (!a)
+	if (!a || a->plain)
 		return 0;
 	const struct lf_token *t = who(a, c);
 	if (!t)
@@ -258,7 +323,7 @@ int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent
 
 int lf_union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags)
 {
-	if (!u->access)
+	if (!lf_union_checks_access(u))
 		return 0;
 	uint32_t want = 0;
 	int acc = flags & O_ACCMODE;
@@ -283,7 +348,7 @@ int lf_union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t pare
 int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
 			const char *name, uint64_t newparent, const char *newname)
 {
-	if (!u->access)
+	if (!lf_union_checks_access(u))
 		return 0;
 	struct lf_attr at;
 	int rc = lf_union_lookup(u, parent, name, &at);
@@ -301,7 +366,7 @@ int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t pa
 int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
 			 unsigned valid)
 {
-	if (!u->access)
+	if (!lf_union_checks_access(u))
 		return 0;
 	/* a mode is what her rights show, not a setting: Windows has none */
 	if (valid & LF_SET_MODE)
@@ -319,7 +384,7 @@ int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t i
 int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
 		       const char *name, int set)
 {
-	if (!u->access)
+	if (!lf_union_checks_access(u))
 		return 0;
 	if (!strcmp(name, ACL_XATTR))
 		return lf_union_may(u, c, ino, set ? LF_WRITE_DAC : LF_READ_CONTROL);
@@ -331,7 +396,7 @@ int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino
 
 int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask)
 {
-	if (!u->access)
+	if (!lf_union_checks_access(u))
 		return 0;
 	struct lf_attr at;
 	int rc = lf_union_getattr(u, ino, &at);

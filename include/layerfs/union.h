@@ -198,6 +198,13 @@ int lf_union_statfs(struct lf_union *u, struct statvfs *out);
  * from the folder), kept with them in the writable layer. */
 struct lf_token;
 int lf_union_set_access(struct lf_union *u, uint32_t uid, uint32_t gid, const struct lf_token *t);
+/* A plain mount (no session): an entry with a descriptor of its own and
+ * no Linux metadata ($LX*) shows owner root, owner bits what SYSTEM and
+ * Administrators may do, group and other bits what BUILTIN\Users may, so
+ * the kernel's default_permissions give a local user a standard user's
+ * rights; other entries keep their POSIX owner and mode. */
+int lf_union_set_plain_access(struct lf_union *u);
+/* Whether requests are checked against descriptors (a session). */
 int lf_union_checks_access(const struct lf_union *u);
 /* 0, or -EACCES unless c holds every right in want (LF_FILE_*, LF_DELETE,
  * ... of layerfs/security.h) on node ino. 0 when rights are not checked. */

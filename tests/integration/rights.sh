@@ -175,4 +175,18 @@ check "after logoff and login, her file and its descriptor stay" bash -c "
   '$LAYERCTL' logoff lfalice >/dev/null && '$LAYERCTL' login lfalice >/dev/null &&
   [ \"\$(runuser -u lfalice -- cat '$A/Users/lfalice/Documents/a.txt')\" = doc ] &&
   ! runuser -u lfalice -- cat '$A/Windows/System32/config/SAM' 2>/dev/null"
+# A plain mount (no session) of a pure Windows layer (pack --no-lx): the
+# descriptors give the modes, the kernel checks them.
+P="$WORK/plain"; mkdir -p "$P"
+check "plain mount of the layer packed without Linux metadata" bash -c "
+  '$LAYERCTL' pack -q --no-lx '$O' '$WORK/os-nolx.vhd' && '$LAYERFS' --layer '$WORK/os-nolx.vhd' '$P'"
+check "plain: owner bits are Administrators' rights, other bits Users': SAM rwx------, win.ini rwxr-xr-x" bash -c "
+  [ \"\$(stat -c %A '$P/Windows/System32/config/SAM')\" = '-rwx------' ] &&
+  [ \"\$(stat -c '%U %A' '$P/Windows/win.ini')\" = 'root -rwxr-xr-x' ]"
+check "plain: a local user reads win.ini, not SAM" bash -c "
+  runuser -u lfalice -- cat '$P/Windows/win.ini' >/dev/null && ! runuser -u lfalice -- cat '$P/Windows/System32/config/SAM' 2>/dev/null"
+fusermount3 -u "$P" 2>/dev/null || umount "$P"
+check "--access posix: descriptors are not looked at (the folder layer's own modes)" bash -c "
+  '$LAYERFS' --access posix --layer '$WORK/os-nolx.vhd' '$P' &&
+  [ \"\$(stat -c %A '$P/Windows/System32/config/SAM')\" != '-rwx------' ]; rc=\$?; fusermount3 -u '$P'; exit \$rc"
 finish

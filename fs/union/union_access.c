@@ -247,13 +247,28 @@ int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t pa
 	return rc;
 }
 
-/* A plain mount: an entry with a descriptor of its own (its top layer's)
- * and no Linux metadata shows owner root, owner bits what Administrators
+/* A plain mount: an entry of a read-only layer with a descriptor of its
+ * own and no Linux metadata shows owner root, owner bits what Administrators
  * (and SYSTEM) may do, group and other bits what a standard user may. */
+/* Is node ino the writable layer's (a host file, with its POSIX owner
+ * and mode, changed through the mount)? */
+static int from_upper(struct lf_union *u, uint64_t ino)
+{
+	if (!u->upper)
+		return 0;
+	pthread_rwlock_rdlock(&u->cfg);
+	struct unode *n = node_get(u, ino);
+	int r = n && node_top(u, n).layer == 0;
+	if (n)
+		node_put(u, n, 0);
+	pthread_rwlock_unlock(&u->cfg);
+	return r;
+}
+
 static void show_plain(struct lf_union *u, struct lf_attr *at)
 {
 	struct access *a = u->access;
-	if (at->flags & LF_ATTR_LX)
+	if ((at->flags & LF_ATTR_LX) || from_upper(u, at->ino))
 		return;
 	uint8_t buf[4096];
 	ssize_t n = lf_union_getxattr(u, at->ino, ACL_XATTR, buf, sizeof buf);
@@ -278,19 +293,19 @@ void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *
 		show_plain(u, at);
 		return;
 	}
-	const struct lf_token *t = who(a, c);
+	/* her rights, whoever looks: the kernel keeps one set of attributes
+	 * per file for every caller, and root (SYSTEM) is checked here, not
+	 * by the mode */
+	(void)c;
 	uint32_t got = 0;
 	uint8_t *sd = NULL;
 	size_t len = 0;
-	int hers = 0;        /* owned by the session's user, whoever looks */
+	int hers = 0;
 	if (node_sd(u, at->ino, &sd, &len) == 0) {
-		if (t)
-			got = rights_by(a, t, sd, len);
+		got = rights_by(a, &a->token, sd, len);
 		struct lf_sid owner;
 		hers = lf_sd_owner(sd, len, &owner) == 0 && lf_sid_eq(&owner, &a->token.user);
 		free(sd);
-	} else if (t && t->system) {
-		got = lf_file_map.all;
 	}
 	unsigned rwx = lf_rights_rwx(got, S_ISDIR(at->mode));
 	at->mode = (at->mode & S_IFMT) | rwx << 6 | rwx << 3 | rwx;

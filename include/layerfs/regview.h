@@ -85,8 +85,8 @@ int lf_regview_set_access(struct lf_regview *v, const char *user, uid_t uid, gid
 /* 0, or -EACCES unless uid holds want (LF_KEY_*, LF_DELETE) on PATH's key
  * (a value: its key; parent: the key PATH would be made in). */
 int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want);
-/* st's mode as uid is shown it: r lists a key or reads a value, w makes
- * subkeys or sets the value. */
+/* st's mode as shown: the session user's rights whoever asks (uid is
+ * unused): r lists a key or reads a value, w makes subkeys or sets it. */
 void lf_regview_show(struct lf_regview *v, uid_t uid, const char *path, struct stat *st);
 
 /* Paths are '/'-separated from the view's root, as FUSE gives them. */

@@ -198,11 +198,12 @@ int lf_union_statfs(struct lf_union *u, struct statvfs *out);
  * from the folder), kept with them in the writable layer. */
 struct lf_token;
 int lf_union_set_access(struct lf_union *u, uint32_t uid, uint32_t gid, const struct lf_token *t);
-/* A plain mount (no session): an entry with a descriptor of its own and
- * no Linux metadata ($LX*) shows owner root, owner bits what SYSTEM and
+/* A plain mount (no session): an entry of a read-only layer with a
+ * descriptor of its own and no Linux metadata ($LX*) shows owner root, owner bits what SYSTEM and
  * Administrators may do, group and other bits what BUILTIN\Users may, so
  * the kernel's default_permissions give a local user a standard user's
- * rights; other entries keep their POSIX owner and mode. */
+ * rights; other entries (the writable layer's among them) keep their
+ * POSIX owner and mode. */
 int lf_union_set_plain_access(struct lf_union *u);
 /* Whether requests are checked against descriptors (a session). */
 int lf_union_checks_access(const struct lf_union *u);
@@ -233,8 +234,10 @@ int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t i
 int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
 		       const char *name, int set);
 int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask);
-/* Owner and mode as c is shown them: rwx from her rights (folders always
- * x), owner her when the descriptor's owner is her. */
+/* Owner and mode as shown: rwx from the session user's rights, whoever
+ * asks (the kernel keeps one set of attributes per file; root is checked
+ * by the union, not by the mode), folders always x; owner her when the
+ * descriptor's owner is her. c is unused in a session. */
 void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *a);
 /* The descriptor an entry c makes in folder parent gets (*sd malloc'd;
  * NULL when rights are not checked). */

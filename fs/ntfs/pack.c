@@ -324,6 +324,31 @@ static int set_root_sd(struct packer *p, const struct stat *st)
 	return rc;
 }
 
+/* The source's Windows attributes (hidden, system, read-only, ...) where
+ * it shows them (an ntfs-3g or layerfs mount: system.ntfs_attrib). */
+static int copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni)
+{
+	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
+		return 0;
+	int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	uint8_t v[4];
+	ssize_t n = fgetxattr(fd, "system.ntfs_attrib", v, sizeof v);
+	close(fd);
+	if (n != 4)
+		return 0;
+	/* only what a file may carry: libntfs-3g keeps the folder bit */
+	uint32_t a = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+		     (uint32_t)v[3] << 24;
+	a &= 0x1 | 0x2 | 0x4 | 0x20 | 0x100 | 0x2000 | 0x8000;   /* RO H S A TEMP NCI IntStream */
+	le32 keep = ni->flags & ~const_cpu_to_le32(0x1 | 0x2 | 0x4 | 0x20 | 0x100 | 0x2000 | 0x8000);
+	ni->flags = keep | cpu_to_le32(a);
+	NInoSetDirty(ni);
+	NInoFileNameSetDirty(ni);    /* the folder's index entry repeats them */
+	return 0;
+}
+
 /* The source's owner, mode (and device numbers) as WSL keeps them. */
 static int set_lx(ntfs_inode *ni, const struct stat *st)
 {
@@ -516,6 +541,8 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 			rc = ntfs_fail(p, "cannot create the special file");
 		p->st->special++;
 	}
+	if (!rc && ni)
+		copy_attrib(dfd, name, st, ni);
 	if (!rc && ni && !p->o->no_lx && set_lx(ni, st))
 		rc = ntfs_fail(p, "cannot store the Linux owner and mode");
 	/* Times last: writing content and children changes them. */

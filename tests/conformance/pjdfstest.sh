@@ -52,7 +52,11 @@ if [ "$KIND" = fuse-overlayfs ]; then
   fuse-overlayfs -o "lowerdir=$low,upperdir=$WORK/up,workdir=$WORK/work,allow_other" "$WORK/m" ||
     { not_ok "mount"; finish; exit 1; }
 else
-  "$LAYERFS" --layer "$low,type=os" --upper "$WORK/up" -o allow_other,default_permissions "$WORK/m" ||
+  # folder layers: --access posix (descriptors ignored, issue 15); VHD
+  # layers: the default, where packed entries carry Linux metadata
+  access=windows; [ "$KIND" = dir ] && access=posix
+  "$LAYERFS" --layer "$low,type=os" --upper "$WORK/up" --access "$access" \
+    -o allow_other,default_permissions "$WORK/m" ||
     { not_ok "mount"; finish; exit 1; }
 fi
 MOUNTS+=("$WORK/m")

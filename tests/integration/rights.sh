@@ -60,6 +60,19 @@ check "pack keeps the descriptors layerctl acl set" bash -c "
   '$LAYERCTL' pack -q '$O' '$WORK/os.vhd' &&
   '$LAYERCTL' stat --json '$WORK/os.vhd' Windows/System32/config | grep -qF 'O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)'"
 
+# pack from an ntfs-3g mount keeps what it shows: descriptor and attributes
+N="$WORK/n3g"; mkdir -p "$N"
+check "pack from an ntfs-3g mount keeps each file's descriptor and its hidden/system attributes" bash -c "
+  '$LAYERCTL' pack -q -f raw '$O' '$WORK/os.img' && ntfs-3g '$WORK/os.img' '$N' &&
+  python3 -c \"import os; os.setxattr('$N/Windows/win.ini', 'system.ntfs_attrib', (0x26).to_bytes(4, 'little'))\" &&
+  '$LAYERCTL' pack -q '$N' '$WORK/from-n3g.vhd'; rc=\$?; umount '$N'; [ \$rc = 0 ] &&
+  '$LAYERCTL' stat --json '$WORK/from-n3g.vhd' Windows/win.ini | python3 -c '
+import json, sys
+j = json.load(sys.stdin)
+ok = sorted(j[\"attributes\"]) == [\"archive\", \"hidden\", \"system\"] and \\
+     j[\"xattrs\"][\"system.ntfs_acl\"][\"sddl\"] == \"O:BAG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)(A;ID;0x1200a9;;;BU)\"
+sys.exit(0 if ok else 1)'"
+
 R="$WORK/repo"
 L repo init "$R" >/dev/null
 L repo add "$R" "$WORK/os.vhd" --type os --name Win10 >/dev/null

@@ -188,6 +188,18 @@ check "after logoff and login, her file and its descriptor stay" bash -c "
   '$LAYERCTL' logoff lfalice >/dev/null && '$LAYERCTL' login lfalice >/dev/null &&
   [ \"\$(runuser -u lfalice -- cat '$A/Users/lfalice/Documents/a.txt')\" = doc ] &&
   ! runuser -u lfalice -- cat '$A/Windows/System32/config/SAM' 2>/dev/null"
+# her SID from REPO/UserMapping (ntfs-3g's format), and a SID that is an
+# account of the image's SAM refused
+check "REPO/UserMapping gives lferin the SID it names (uid::SID)" bash -c "
+  echo \"\$(id -u lferin)::S-1-5-21-7-8-9-4242\" > '$R/UserMapping' &&
+  '$LAYERCTL' logoff lferin >/dev/null && '$LAYERCTL' login lferin >/dev/null &&
+  '$LAYERCTL' status --json | grep -q '\"sid\": \"S-1-5-21-7-8-9-4242\"'"
+check "a mapping onto the SAM's Administrator (RID 500) is refused, saying so" bash -c "
+  machine=\$('$LAYERCTL' status --json | python3 -c 'import json,sys; print([x[\"sid\"] for x in json.load(sys.stdin)[\"sessions\"] if x[\"user\"]==\"lfalice\"][0].rsplit(\"-\", 1)[0])') &&
+  echo \"\$(id -u lferin)::\$machine-500\" > '$R/UserMapping' &&
+  '$LAYERCTL' logoff lferin >/dev/null; ! '$LAYERCTL' login lferin 2>'$WORK/err' && grep -q 'RID 500' '$WORK/err'"
+rm -f "$R/UserMapping"
+
 # A plain mount (no session) of a pure Windows layer (pack --no-lx): the
 # descriptors give the modes, the kernel checks them.
 P="$WORK/plain"; mkdir -p "$P"

@@ -82,6 +82,10 @@ void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid);
 struct lf_token;
 int lf_regview_set_access(struct lf_regview *v, const char *user, uid_t uid, gid_t gid,
 			  const struct lf_token *t);
+/* A root mount without a session: root is SYSTEM, anyone else a standard
+ * user (Everyone, Users, ...), checked the same way; owner bits show what
+ * Administrators may do. */
+int lf_regview_set_plain_access(struct lf_regview *v);
 /* 0, or -EACCES unless uid holds want (LF_KEY_*, LF_DELETE) on PATH's key
  * (a value: its key; parent: the key PATH would be made in). */
 int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want);

@@ -20,6 +20,8 @@
 #define DEFAULT_SDDL "O:BAG:SYD:(A;CI;KR;;;BU)(A;CI;KA;;;BA)(A;CI;KA;;;SY)(A;CIIO;KA;;;CO)"
 
 struct regaccess {
+	int plain;               /* a root mount without a session */
+	struct lf_token admin;   /* plain: whose rights the owner bits show */
 	uid_t uid;
 	gid_t gid;
 	char *user;              /* her name: HKU\USER is hers */
@@ -53,11 +55,36 @@ int lf_regview_set_access(struct lf_regview *v, const char *user, uid_t uid, gid
 	return 0;
 }
 
+int lf_regview_set_plain_access(struct lf_regview *v)
+{
+	struct regaccess *a = calloc(1, sizeof *a);
+	struct lf_sid someone = lf_sid_users;
+	someone.sub[1] = 1000;             /* any local account: its groups matter */
+	const char *why;
+	if (!a || !(a->user = strdup("")) ||
+	    lf_sd_from_sddl(DEFAULT_SDDL, &a->dflt, &a->dflt_len, &why) ||
+	    lf_token_user(&a->token, &someone, 0) || lf_token_user(&a->admin, &someone, 1)) {
+		if (a) {
+			lf_token_free(&a->token);
+			free(a->dflt);
+			free(a->user);
+		}
+		free(a);
+		return -ENOMEM;
+	}
+	a->plain = 1;
+	a->uid = (uid_t)-1;
+	lf_token_system(&a->system);
+	v->access = a;
+	return 0;
+}
+
 void view_access_free(struct lf_regview *v)
 {
 	struct regaccess *a = v->access;
 	if (!a)
 		return;
+	lf_token_free(&a->admin);
 	lf_token_free(&a->token);
 	free(a->dflt);
 	free(a->user);
@@ -65,15 +92,16 @@ void view_access_free(struct lf_regview *v)
 	v->access = NULL;
 }
 
+/* A plain mount: root is SYSTEM, anyone else a standard user. */
 static const struct lf_token *who(const struct regaccess *a, uid_t uid)
 {
-	return uid == 0 ? &a->system : uid == a->uid ? &a->token : NULL;
+	return uid == 0 ? &a->system : uid == a->uid || a->plain ? &a->token : NULL;
 }
 
 /* Her own hive: HKU\USER (and HKCU, which names it). */
 static int hers(const struct regaccess *a, const struct where *w)
 {
-	return w->h && !strcmp(w->h->top, "HKU") && w->h->name && !strcasecmp(w->h->name, a->user);
+	return !a->plain && w->h && !strcmp(w->h->top, "HKU") && w->h->name && !strcasecmp(w->h->name, a->user);
 }
 
 /* The descriptor that rules w's key: its own or its nearest ancestor's. */
@@ -94,14 +122,19 @@ static void key_sd(const struct regaccess *a, const struct where *w, const uint8
 	}
 }
 
+static uint32_t rights_of(struct regaccess *a, const struct lf_token *t, const struct where *w);
+
 uint32_t view_rights(struct lf_regview *v, uid_t uid, const struct where *w)
 {
 	struct regaccess *a = v->access;
 	if (!a)
 		return lf_key_map.all;
 	const struct lf_token *t = who(a, uid);
-	if (!t)
-		return 0;
+	return t ? rights_of(a, t, w) : 0;
+}
+
+static uint32_t rights_of(struct regaccess *a, const struct lf_token *t, const struct where *w)
+{
 	if (t->system)
 		return lf_key_map.all;
 	if (w->kind == W_ROOT || w->kind == W_TOP || w->kind == W_LINK)
@@ -128,26 +161,34 @@ int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent
 	return (got & want) == want ? 0 : -EACCES;
 }
 
+static unsigned key_rwx(uint32_t got, int key)
+{
+	if (key)
+		return (got & LF_KEY_ENUMERATE_SUB_KEYS ? 4 : 0) | (got & LF_KEY_CREATE_SUB_KEY ? 2 : 0) | 1;
+	return (got & LF_KEY_QUERY_VALUE ? 4 : 0) | (got & LF_KEY_SET_VALUE ? 2 : 0);
+}
+
 void lf_regview_show(struct lf_regview *v, uid_t uid, const char *path, struct stat *st)
 {
 	if (!v->access)
 		return;
 	/* her rights, whoever looks: the kernel keeps one set of attributes
-	 * per node for every caller; root is checked here, not by the mode */
+	 * per node for every caller; root is checked here, not by the mode.
+	 * A plain mount: owner bits Administrators', the others a user's. */
 	(void)uid;
+	struct regaccess *a = v->access;
 	struct where w;
 	pthread_mutex_lock(&v->lock);
-	uint32_t got = view_resolve(v, path, 0, &w) ? 0 : view_rights(v, v->access->uid, &w);
+	int rc = view_resolve(v, path, 0, &w);
+	uint32_t got = rc ? 0 : rights_of(a, &a->token, &w);
+	uint32_t own = rc || !a->plain ? got : rights_of(a, &a->admin, &w);
 	pthread_mutex_unlock(&v->lock);
 	if (S_ISLNK(st->st_mode))
 		return;
-	unsigned m;
-	if (S_ISDIR(st->st_mode))
-		m = (got & LF_KEY_ENUMERATE_SUB_KEYS ? 4 : 0) |
-		    (got & LF_KEY_CREATE_SUB_KEY ? 2 : 0) | 1;
-	else
-		m = (got & LF_KEY_QUERY_VALUE ? 4 : 0) | (got & LF_KEY_SET_VALUE ? 2 : 0);
-	st->st_mode = (st->st_mode & S_IFMT) | m << 6 | m << 3 | m;
+	unsigned m = key_rwx(got, S_ISDIR(st->st_mode)), o = key_rwx(own, S_ISDIR(st->st_mode));
+	st->st_mode = (st->st_mode & S_IFMT) | o << 6 | m << 3 | m;
+	if (a->plain)
+		st->st_uid = st->st_gid = 0;
 }
 
 int view_new_key_sd(struct lf_regview *v, const struct where *parent, struct lf_rkey *k)

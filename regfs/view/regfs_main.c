@@ -51,6 +51,11 @@ static void usage(FILE *f)
 		"      --priority NAME=N  give layer NAME priority N\n"
 		"  -p, --parent FILE      the parent of a differencing disk (repeatable)\n"
 		"  -o OPTIONS             FUSE mount options (allow_other, ...)\n"
+		"      --access windows|posix  run as root, windows (the default): keys'\n"
+		"                         security descriptors decide, root being SYSTEM\n"
+		"                         and anyone else a standard user; the owner bits\n"
+		"                         show what Administrators may do, the others what\n"
+		"                         a user may. posix: root's mount, modes only.\n"
 		"  -f                     stay in the foreground\n"
 		"  -s                     serve on one thread\n"
 		"  -d                     debug: foreground, FUSE requests on stderr\n"
@@ -71,6 +76,7 @@ struct cmdline {
 	const char *parents[32];
 	int nparents;
 	struct lf_regfs_opts fo;
+	int access_posix;
 };
 
 static int parse_args(int argc, char **argv, struct cmdline *c)
@@ -82,6 +88,7 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
 		{ "rules", required_argument, NULL, 'R' },
 		{ "priority", required_argument, NULL, 'P' },
 		{ "parent", required_argument, NULL, 'p' },
+		{ "access", required_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -113,6 +120,12 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
 			c->parents[c->nparents++] = optarg;
 			break;
 		case 'o': c->fo.fuse_opts = optarg; break;
+		case 'A':
+			if (strcmp(optarg, "posix") && strcmp(optarg, "windows"))
+				return fprintf(stderr, "regfs: --access is windows or posix, not '%s'\n",
+					       optarg), 2;
+			c->access_posix = !strcmp(optarg, "posix");
+			break;
 		case 'f': c->fo.foreground = 1; break;
 		case 's': c->fo.single_thread = 1; break;
 		case 'd': c->fo.debug = c->fo.foreground = 1; break;
@@ -252,7 +265,12 @@ int main(int argc, char **argv)
 		free(upper);
 		return 1;
 	}
-	rc = lf_regfs_run(v, &c.fo);
+	if (geteuid() == 0 && !c.access_posix && lf_regview_set_plain_access(v)) {
+		fprintf(stderr, "regfs: out of memory\n");
+		rc = 1;
+	} else {
+		rc = lf_regfs_run(v, &c.fo);
+	}
 	free(upper);
 	lf_regview_free(v);
 	lf_stack_free(&c.stack);

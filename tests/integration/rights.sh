@@ -214,4 +214,13 @@ fusermount3 -u "$P" 2>/dev/null || umount "$P"
 check "--access posix: descriptors are not looked at (the folder layer's own modes)" bash -c "
   '$LAYERFS' --access posix --layer '$WORK/os-nolx.vhd' '$P' &&
   [ \"\$(stat -c %A '$P/Windows/System32/config/SAM')\" != '-rwx------' ]; rc=\$?; fusermount3 -u '$P'; exit \$rc"
+# regfs run by root, no session: the keys' descriptors, root SYSTEM,
+# anyone else a standard user
+check "plain regfs: a local user cannot list HKLM\\SAM\\SAM; Tcpip shows rwx (Administrators) r-x (Users)" bash -c "
+  '$REGFS' --hive 'HKLM/SAM=$O/Windows/System32/config/SAM' \
+    --hive 'HKLM/SYSTEM=$O/Windows/System32/config/SYSTEM' -o allow_other '$P' &&
+  ! runuser -u lfalice -- ls '$P/HKLM/SAM/SAM' 2>/dev/null && ls '$P/HKLM/SAM/SAM' >/dev/null &&
+  [ \"\$(stat -c '%U %A' '$P/HKLM/SYSTEM/ControlSet001/Services/Tcpip')\" = 'root drwxr-xr-x' ] &&
+  runuser -u lfalice -- ls '$P/HKLM/SYSTEM/ControlSet001/Services/Tcpip' >/dev/null; rc=\$?
+  fusermount3 -u '$P'; exit \$rc"
 finish

@@ -2,6 +2,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "layerfs/fuse_serve.h"
 
@@ -108,4 +109,14 @@ void lf_fuse_reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size
 		fuse_reply_xattr(req, (size_t)n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+int lf_access_arg(const char *prog, const char *arg, int *posix)
+{
+	if (strcmp(arg, "posix") && strcmp(arg, "windows")) {
+		fprintf(stderr, "%s: --access is windows or posix, not '%s'\n", prog, arg);
+		return 2;
+	}
+	*posix = !strcmp(arg, "posix");
+	return 0;
 }

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "layerfs/fuse_ll.h"
+#include "layerfs/fuse_serve.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/union.h"
 
@@ -240,10 +241,8 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 			break;
 		}
 		case 'A':
-			if (strcmp(optarg, "posix") && strcmp(optarg, "windows"))
-				return fprintf(stderr, "layerfs: --access is windows or posix, not '%s'\n",
-					       optarg), 2;
-			c->access_posix = !strcmp(optarg, "posix");
+			if (lf_access_arg("layerfs", optarg, &c->access_posix))
+				return 2;
 			break;
 		case 'f': fo->foreground = 1; break;
 		case 's': fo->single_thread = 1; break;

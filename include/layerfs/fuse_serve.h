@@ -19,6 +19,8 @@ int lf_fuse_serve(struct fuse_session *se, const char *prog, const char *mountpo
 /* Reply to getxattr/listxattr: n bytes of buf (size 0 asks the length),
  * or -errno. */
 void lf_fuse_reply_sized(fuse_req_t req, ssize_t n, const char *buf, size_t size);
+/* --access ARG of layerfs and regfs: *posix set; 0, or 2 (said on stderr). */
+int lf_access_arg(const char *prog, const char *arg, int *posix);
 
 /* For a daemon with many mounts: mount se and serve it from threads of
  * its own (at most max_threads); stop unmounts and waits for them. */

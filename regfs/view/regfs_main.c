@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "layerfs/fuse_reg.h"
+#include "layerfs/fuse_serve.h"
 #include "layerfs/regcompose.h"
 
 static void usage(FILE *f)
@@ -121,10 +122,8 @@ static int parse_args(int argc, char **argv, struct cmdline *c)
 			break;
 		case 'o': c->fo.fuse_opts = optarg; break;
 		case 'A':
-			if (strcmp(optarg, "posix") && strcmp(optarg, "windows"))
-				return fprintf(stderr, "regfs: --access is windows or posix, not '%s'\n",
-					       optarg), 2;
-			c->access_posix = !strcmp(optarg, "posix");
+			if (lf_access_arg("regfs", optarg, &c->access_posix))
+				return 2;
 			break;
 		case 'f': c->fo.foreground = 1; break;
 		case 's': c->fo.single_thread = 1; break;

@@ -137,6 +137,11 @@ int lf_sd_from_mode(mode_t mode, const struct lf_sid *owner, uint8_t **out, size
  * folder is always x: Windows gives everyone bypass-traverse). */
 unsigned lf_rights_rwx(uint32_t rights, int folder);
 
+/* ntfs-3g's UserMapping text ("uid:gid:SID" lines, "::SID" a default
+ * pattern: 2*uid added to its last sub-authority): uid's SID. 1 found,
+ * 0 not there, -EINVAL with the 1-based *bad_line. */
+int lf_usermap_sid(const char *text, size_t len, uint32_t uid, struct lf_sid *out, int *bad_line);
+
 /* SDDL (MS-DTYP 2.5.1): text to descriptor and back. from_sddl: *why
  * names the problem on -EINVAL. to_sddl: *out malloc'd. */
 int lf_sd_from_sddl(const char *sddl, uint8_t **out, size_t *outlen, const char **why);

@@ -25,7 +25,7 @@
 #define SAM_PATH "Windows/System32/config/SAM"
 #define SAM_MAX (256u << 20)
 
-/* "uid:gid:SID" lines: her SID, or the pattern's. 1 found, 0 not, <0 bad. */
+/* Her SID from REPO/UserMapping: 1 found, 0 not, <0 bad. */
 static int from_mapping(int repofd, const char *repo, uid_t uid, struct lf_sid *out,
 			struct lf_err *err)
 {
@@ -38,46 +38,13 @@ static int from_mapping(int repofd, const char *repo, uid_t uid, struct lf_sid *
 		lf_err_set(err, -rc, "%s/%s: %s", repo, MAPPING, strerror(-rc));
 		return -1;
 	}
-	int found = 0, have_pattern = 0, lineno = 0;
-	struct lf_sid pattern;
-	char *save = NULL;
-	char *s = malloc(len + 1);
-	if (!s) {
-		free(text);
-		lf_err_set(err, ENOMEM, "out of memory");
-		return -1;
-	}
-	memcpy(s, text, len);
-	s[len] = 0;
+	int line = 0;
+	rc = lf_usermap_sid((const char *)text, len, uid, out, &line);
 	free(text);
-	for (char *line = strtok_r(s, "\n", &save); line && !found; line = strtok_r(NULL, "\n", &save)) {
-		lineno++;
-		line[strcspn(line, "\r#")] = 0;
-		if (!*line)
-			continue;
-		char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-		struct lf_sid sid;
-		if (!c2 || lf_sid_from_text(c2 + 1, &sid) || sid.nsub < 1) {
-			lf_err_set(err, EINVAL, "%s/%s:%d: not uid:gid:SID", repo, MAPPING, lineno);
-			free(s);
-			return -1;
-		}
-		*c1 = 0;
-		if (!*line && c1[1] == ':') {      /* "::SID": the default pattern */
-			pattern = sid;
-			have_pattern = 1;
-		} else if (*line && (uid_t)strtoul(line, NULL, 10) == uid) {
-			*out = sid;
-			found = 1;
-		}
-	}
-	free(s);
-	if (!found && have_pattern) {
-		*out = pattern;
-		out->sub[out->nsub - 1] += 2u * (uid & 0x3fffffff);
-		found = 1;
-	}
-	return found;
+	if (rc < 0)
+		lf_err_set(err, EINVAL, "%s/%s:%d: not uid:gid:SID (ntfs-3g's UserMapping format)",
+			   repo, MAPPING, line);
+	return rc < 0 ? -1 : rc;
 }
 
 /* The OS image's SAM, read through the union. */

@@ -272,9 +272,36 @@ START_TEST(hostile_bytes)
 }
 END_TEST
 
+START_TEST(usermapping)
+{
+	static const char text[] = "# ntfs-3g UserMapping\n"
+				   "1000::S-1-5-21-1-2-3-1001\r\n"
+				   ":100:S-1-5-21-1-2-3-513\n"
+				   "\n"
+				   "::S-1-5-21-7-8-9-10000   # the pattern\n";
+	struct lf_sid s;
+	int line = 0;
+	char buf[100];
+	ck_assert_int_eq(lf_usermap_sid(text, strlen(text), 1000, &s, &line), 1);
+	lf_sid_to_text(&s, buf, sizeof buf);
+	ck_assert_str_eq(buf, "S-1-5-21-1-2-3-1001");
+	ck_assert_int_eq(lf_usermap_sid(text, strlen(text), 1001, &s, &line), 1);
+	lf_sid_to_text(&s, buf, sizeof buf);
+	ck_assert_str_eq(buf, "S-1-5-21-7-8-9-12002");        /* 10000 + 2*1001 */
+	ck_assert_int_eq(lf_usermap_sid(text, 45, 1001, &s, &line), 0);   /* no pattern yet */
+	static const char *const bad[] = { "1000:S-1-5-21-1\n", "x::S-1-5-21-1\n", "\n\n1::S-2\n",
+					   "1::\n", "99999999999::S-1-5-21-1\n" };
+	static const int at[] = { 1, 1, 3, 1, 1 };
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(lf_usermap_sid(bad[i], strlen(bad[i]), 1, &s, &line), -EINVAL);
+		ck_assert_int_eq(line, at[i]);
+	}
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = { access_table, access_exact_rights, inheritance,
-					      from_mode, sddl_round_trip, hostile_bytes };
+					      from_mode, sddl_round_trip, hostile_bytes, usermapping };
 	return th_run_suite("security", tests, sizeof tests / sizeof tests[0]);
 }

@@ -51,6 +51,9 @@ void cli_who_free(struct cli_who *w);
 
 /* "file", "dir", "symlink", ... */
 const char *cli_type_name(uint32_t mode);
+/* layerd's status reply ($LAYERD_SOCKET or the default socket), or NULL
+ * when no layerd answers there (said nothing). */
+struct json_t *cli_layerd_status(void);
 
 int cmd_pack(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

@@ -20,6 +20,8 @@ static void repo_usage(FILE *f)
 		"Usage: layerctl repo init REPO\n"
 		"       layerctl repo add REPO FILE --type os|platform|app --name NAME\n"
 		"                [--id ID] [--revision REV] [--os-layer ID] [--priority N] [--move]\n"
+		"                [--allow-same]\n"
+		"       layerctl repo remove [--json] REPO ID[:REV] [--force] [--purge]\n"
 		"       layerctl repo assign REPO --user|--group|--machine NAME ID[:REV]...\n"
 		"       layerctl repo unassign REPO --user|--group|--machine NAME ID...\n"
 		"       layerctl repo priority REPO ID N\n"
@@ -39,7 +41,16 @@ static void repo_usage(FILE *f)
 		"            repository already. Without --id: NAME's id if it has one, else a\n"
 		"            new one; without --revision: one past the newest. App and platform\n"
 		"            layers name the OS layer they were built on (--os-layer; default:\n"
-		"            the only OS layer there is).\n"
+		"            the only OS layer there is). Without --priority: NAME's, or the\n"
+		"            next above the highest of its type on its OS layer (creation\n"
+		"            order). A file with the same bytes as a revision of that layer\n"
+		"            is refused (--allow-same adds it anyway).\n"
+		"  remove    retire layer ID (every revision) or one revision ID:REV: it\n"
+		"            leaves the control file and its file moves to REPO/Retired/\n"
+		"            (--purge: deleted). Refused while an assignment needs it, a\n"
+		"            layer is built on it, or a running session of this host's layerd\n"
+		"            uses it, saying which (--force: anyway; a running session keeps\n"
+		"            what it has open until logoff).\n"
 		"  assign    give layers to a user, a group or a machine pattern (shell\n"
 		"            wildcards: 'WKS-*'); ID:REV pins a revision, plain ID means the\n"
 		"            newest at login.\n"
@@ -95,7 +106,7 @@ struct add {
 	enum lf_layer_type type;
 	uint32_t id, revision, os_layer;
 	long priority;
-	int priority_given, move;
+	int priority_given, move, allow_same;
 	char rel[PATH_MAX];      /* where it goes */
 	char hash[65];
 	uint64_t size;
@@ -172,8 +183,27 @@ static int do_add(struct lf_repo *r, void *ctx, struct lf_err *err)
 			return lf_err_set(err, EINVAL, "no OS layer in the repository: add one "
 					  "first, or say --os-layer");
 	}
-	if (!a->priority_given)
-		a->priority = same ? same->priority : 0;
+	/* the default priority is creation order, as the products give it:
+	 * next above the highest of that kind on that OS layer */
+	if (!a->priority_given && same) {
+		a->priority = same->priority;
+	} else if (!a->priority_given) {
+		int any = 0;
+		for (size_t i = 0; i < r->nlayers; i++) {
+			const struct lf_repo_layer *m = &r->layers[i];
+			if (m->type == a->type && m->os_layer == a->os_layer &&
+			    (!any || m->priority >= a->priority)) {
+				a->priority = m->priority + 1;
+				any = 1;
+			}
+		}
+	}
+	/* the same bytes again are no new revision */
+	for (size_t i = 0; !a->allow_same && i < r->nlayers; i++)
+		if (r->layers[i].id == a->id && !strcmp(r->layers[i].sha256, a->hash))
+			return lf_err_set(err, EEXIST, "%s: the same bytes as layer %u revision %u "
+					  "(%s): not a new revision (--allow-same adds it anyway)",
+					  a->file, a->id, r->layers[i].revision, r->layers[i].file);
 	/* where it goes: in place if it is in the repository already */
 	char *real = realpath(a->file, NULL);
 	if (!real)
@@ -199,8 +229,6 @@ static int do_add(struct lf_repo *r, void *ctx, struct lf_err *err)
 			rc = copy_file(a->file, dst, err);
 	}
 	free(real);
-	if (!rc)
-		rc = lf_sha256_file(dst, a->hash, &a->size, err);
 	struct lf_repo_layer *v = rc ? NULL : realloc(r->layers, (r->nlayers + 1) * sizeof *v);
 	if (!rc && !v)
 		rc = lf_err_set(err, ENOMEM, "out of memory");
@@ -221,7 +249,7 @@ static int repo_add(int argc, char **argv, int json)
 		{ "id", required_argument, NULL, 'i' }, { "revision", required_argument, NULL, 'r' },
 		{ "os-layer", required_argument, NULL, 'o' },
 		{ "priority", required_argument, NULL, 'p' }, { "move", no_argument, NULL, 'm' },
-		{ 0 },
+		{ "allow-same", no_argument, NULL, 'S' }, { 0 },
 	};
 	struct add a = { .type = (enum lf_layer_type)-1 };
 	int c;
@@ -253,6 +281,7 @@ static int repo_add(int argc, char **argv, int json)
 			a.priority_given = 1;
 			break;
 		case 'm': a.move = 1; break;
+		case 'S': a.allow_same = 1; break;
 		default: return cli_usage_error("repo", "bad option");
 		}
 	}
@@ -274,6 +303,13 @@ static int repo_add(int argc, char **argv, int json)
 	if (!l)
 		return EXIT_FAIL;
 	lf_layer_close(l);
+	/* its hash from the file given: the copy is fsynced and renamed into
+	 * place, and the hash says whether it is a new revision at all */
+	struct lf_err herr = {0};
+	if (lf_sha256_file(a.file, a.hash, &a.size, &herr)) {
+		cli_error("%s", herr.msg);
+		return EXIT_FAIL;
+	}
 	int rc = update(argv[optind], do_add, &a);
 	if (rc == EXIT_OK && json)
 		cli_print_json(json_pack("{s:i, s:i, s:s, s:s, s:s, s:I}", "id", (int)a.id,
@@ -545,11 +581,177 @@ static int repo_resolve(int argc, char **argv, int json)
 	return required_missing ? EXIT_FAIL : EXIT_OK;
 }
 
+/* --- remove: retire a layer or one revision --- */
+
+struct removal {
+	uint32_t id, revision;          /* revision 0: every revision */
+	int force, purge;
+	json_t *sessions;               /* layerd's, or NULL */
+	char **files;                   /* what leaves the control file */
+	size_t nfiles;
+};
+
+static int goes(const struct removal *m, const struct lf_repo_layer *l)
+{
+	return l->id == m->id && (!m->revision || l->revision == m->revision);
+}
+
+/* Why the removal would hurt someone, or NULL. */
+static const char *in_use(struct lf_repo *r, const struct removal *m, char *why, size_t n)
+{
+	size_t left = 0;
+	for (size_t i = 0; i < r->nlayers; i++)
+		left += r->layers[i].id == m->id && !goes(m, &r->layers[i]);
+	for (size_t i = 0; m->revision == 0 && i < r->nlayers; i++)
+		if (r->layers[i].type != LF_LAYER_OS && r->layers[i].os_layer == m->id &&
+		    r->layers[i].id != m->id) {
+			snprintf(why, n, "layer %u (%s) is built on it", r->layers[i].id,
+				 r->layers[i].name);
+			return why;
+		}
+	for (size_t i = 0; i < r->nassign; i++) {
+		const struct lf_repo_assignment *a = &r->assign[i];
+		for (size_t k = 0; k < a->nlayers; k++) {
+			const struct lf_repo_ref *f = &a->layers[k];
+			/* a pinned revision that goes, or the layer itself with
+			 * no revision left for an unpinned assignment */
+			if (f->id == m->id && ((f->revision && (!m->revision || f->revision == m->revision)) ||
+					       (!f->revision && !left))) {
+				snprintf(why, n, "assigned to %s '%s' (unassign it first)",
+					 a->kind == LF_PRINCIPAL_USER ? "user" :
+					 a->kind == LF_PRINCIPAL_GROUP ? "group" : "machine", a->name);
+				return why;
+			}
+		}
+	}
+	size_t i;
+	json_t *s;
+	json_array_foreach(json_object_get(m->sessions, "sessions"), i, s) {
+		size_t k;
+		json_t *l;
+		json_array_foreach(json_object_get(s, "layers"), k, l)
+			if ((uint32_t)json_integer_value(json_object_get(l, "id")) == m->id &&
+			    (!m->revision ||
+			     (uint32_t)json_integer_value(json_object_get(l, "revision")) == m->revision)) {
+				snprintf(why, n, "in use by %s's running session",
+					 json_string_value(json_object_get(s, "user")));
+				return why;
+			}
+	}
+	return NULL;
+}
+
+static int do_remove(struct lf_repo *r, void *ctx, struct lf_err *err)
+{
+	struct removal *m = ctx;
+	char why[300];
+	size_t found = 0;
+	for (size_t i = 0; i < r->nlayers; i++)
+		found += goes(m, &r->layers[i]);
+	if (!found)
+		return m->revision ? lf_err_set(err, ENOENT, "layer %u has no revision %u", m->id,
+						m->revision)
+				   : lf_err_set(err, ENOENT, "no layer %u", m->id);
+	if (!m->force && in_use(r, m, why, sizeof why))
+		return lf_err_set(err, EBUSY, "layer %u%s%.0u: %s; --force removes it anyway", m->id,
+				  m->revision ? " revision " : "", m->revision, why);
+	if (!(m->files = calloc(found, sizeof *m->files)))
+		return lf_err_set(err, ENOMEM, "out of memory");
+	size_t k = 0;
+	for (size_t i = 0; i < r->nlayers; i++) {
+		if (!goes(m, &r->layers[i])) {
+			r->layers[k++] = r->layers[i];
+			continue;
+		}
+		m->files[m->nfiles++] = r->layers[i].file;
+		free(r->layers[i].name);
+	}
+	r->nlayers = k;
+	return 0;
+}
+
+/* After the control file no longer names them: to Retired/, or gone. */
+static int retire_files(const char *root, struct removal *m, int json)
+{
+	struct lf_err err = {0};
+	struct lf_repo *r = NULL;
+	int status = EXIT_OK;
+	if (lf_repo_open(root, &r, &err))
+		return fail(&err);
+	char retired[PATH_MAX];
+	snprintf(retired, sizeof retired, "%s/Retired", r->root);
+	if (!m->purge && mkdir(retired, 0755) < 0 && errno != EEXIST) {
+		cli_error("%s: %s", retired, strerror(errno));
+		status = EXIT_FAIL;
+	}
+	json_t *done = json_array();
+	for (size_t i = 0; status == EXIT_OK && i < m->nfiles; i++) {
+		char src[PATH_MAX], dst[PATH_MAX * 2];
+		if (lf_repo_path(r, m->files[i], src, sizeof src, &err)) {
+			cli_error("%s", err.msg);
+			status = EXIT_FAIL;
+			continue;
+		}
+		const char *base = strrchr(m->files[i], '/') ? strrchr(m->files[i], '/') + 1 : m->files[i];
+		snprintf(dst, sizeof dst, "%s/%s", retired, base);
+		int rc = m->purge ? unlink(src) : rename(src, dst);
+		if (rc < 0 && errno != ENOENT) {
+			cli_error("%s: %s", src, strerror(errno));
+			status = EXIT_FAIL;
+		}
+		json_array_append_new(done, json_pack("{s:s, s:s?}", "file", m->files[i], "now",
+						      m->purge ? NULL : dst));
+		if (!json)
+			printf("%s %s%s%s\n", m->purge ? "deleted" : "retired", m->files[i],
+			       m->purge ? "" : " -> ", m->purge ? "" : dst);
+	}
+	if (json)
+		cli_print_json(json_pack("{s:b, s:o}", "ok", status == EXIT_OK, "removed", done));
+	else
+		json_decref(done);
+	lf_repo_free(r);
+	return status;
+}
+
+static int repo_remove(int argc, char **argv, int json)
+{
+	static const struct option opts[] = {
+		{ "force", no_argument, NULL, 'f' }, { "purge", no_argument, NULL, 'P' }, { 0 },
+	};
+	struct removal m = {0};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'f')
+			m.force = 1;
+		else if (c == 'P')
+			m.purge = 1;
+		else
+			return cli_usage_error("repo", "bad option");
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("repo", "remove takes REPO and ID[:REV]");
+	char *spec = argv[optind + 1], *colon = strchr(spec, ':');
+	if (colon)
+		*colon = 0;
+	if (parse_uint(spec, &m.id) || (colon && (parse_uint(colon + 1, &m.revision) || !m.revision)))
+		return cli_usage_error("repo", "remove: ID or ID:REV, not '%s'", argv[optind + 1]);
+	m.sessions = cli_layerd_status();     /* NULL: no layerd here to ask */
+	int rc = update(argv[optind], do_remove, &m);
+	if (rc == EXIT_OK)
+		rc = retire_files(argv[optind], &m, json);
+	for (size_t i = 0; i < m.nfiles; i++)
+		free(m.files[i]);
+	free(m.files);
+	json_decref(m.sessions);
+	return rc;
+}
+
 int cmd_repo(int argc, char **argv)
 {
 	if (argc < 2)
 		return cli_usage_error("repo", "no subcommand (init, add, assign, unassign, priority, "
-				       "list, resolve)");
+				       "remove, list, resolve)");
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		repo_usage(stdout);
 		return EXIT_OK;
@@ -588,6 +790,8 @@ int cmd_repo(int argc, char **argv)
 		return repo_assign(n, rest, sub[0] == 'u');
 	if (!strcmp(sub, "priority"))
 		return repo_priority(n, rest);
+	if (!strcmp(sub, "remove"))
+		return repo_remove(n, rest, json);
 	if (!strcmp(sub, "list"))
 		return repo_list(n, rest, json);
 	if (!strcmp(sub, "resolve"))

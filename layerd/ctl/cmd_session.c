@@ -41,8 +41,9 @@ static void session_usage(FILE *f)
 		"usage error.\n", DEFAULT_SOCKET);
 }
 
-/* Send req, wait for the reply. */
-static json_t *ask(const char *path, json_t *req)
+/* Send req, wait for the reply (quiet: no message when layerd is not
+ * there). */
+static json_t *ask_quiet(const char *path, json_t *req, int quiet)
 {
 	struct sockaddr_un a = { .sun_family = AF_UNIX };
 	if (strlen(path) >= sizeof a.sun_path) {
@@ -52,7 +53,8 @@ static json_t *ask(const char *path, json_t *req)
 	strcpy(a.sun_path, path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-		cli_error("%s: %s (is layerd running?)", path, strerror(errno));
+		if (!quiet)
+			cli_error("%s: %s (is layerd running?)", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return NULL;
@@ -67,6 +69,20 @@ static json_t *ask(const char *path, json_t *req)
 	close(fd);
 	if (!reply)
 		cli_error("%s: no reply from layerd", path);
+	return reply;
+}
+
+static json_t *ask(const char *path, json_t *req)
+{
+	return ask_quiet(path, req, 0);
+}
+
+json_t *cli_layerd_status(void)
+{
+	const char *sock = getenv("LAYERD_SOCKET") ? getenv("LAYERD_SOCKET") : DEFAULT_SOCKET;
+	json_t *req = json_pack("{s:s}", "op", "status");
+	json_t *reply = req ? ask_quiet(sock, req, 1) : NULL;
+	json_decref(req);
 	return reply;
 }
 

@@ -12,7 +12,10 @@ check "repo init" L repo init "$B"
 refuses "repo init twice" "a repository is there already" L repo init "$B"
 check "repo add: the OS layer" L repo add "$B" "$S/OS/Windows10.1.1.vhd" --type os --name Windows10
 check "repo add: Office" L repo add "$B" "$S/App/Office.101.3.vhd" --type app --name Office --priority 10
-check "repo add: Office again is its revision 2" L repo add "$B" "$S/App/Office.101.3.vhd" --type app --name Office
+refuses "repo add: the same bytes again are no new revision" "the same bytes as layer 100 revision 1" \
+  L repo add "$B" "$S/App/Office.101.3.vhd" --type app --name Office
+check "repo add --allow-same: Office again is its revision 2" \
+  L repo add "$B" "$S/App/Office.101.3.vhd" --type app --name Office --allow-same
 check "repo add: AdminTools" L repo add "$B" "$S/App/AdminTools.102.1.vhd" --type app --name AdminTools --priority 20
 refuses "repo add: a file that is no layer" "$WORK/sample" L repo add "$B" "$WORK/sample" --type app --name Dir2
 printf 'not a disk' >"$WORK/junk.vhd"
@@ -45,6 +48,30 @@ if [ "$(id -u)" -eq 0 ] && id nobody >/dev/null 2>&1; then
     runuser -u nobody -- "$WORK/layerctl" repo assign "$B" --user bob 101
 fi
 check "the base repository is clean (exit 0)" L fsck "$B"
+
+# default options: priorities in creation order, so a repository made
+# with default commands is clean
+D="$WORK/defaults"
+check "repo init, add of three layers with default options, assign: fsck exit 0" bash -c "
+  '$LAYERCTL' repo init '$D' >/dev/null &&
+  '$LAYERCTL' repo add '$D' '$S/OS/Windows10.1.1.vhd' --type os --name Win >/dev/null &&
+  '$LAYERCTL' repo add '$D' '$S/App/Office.101.3.vhd' --type app --name Office >/dev/null &&
+  '$LAYERCTL' repo add '$D' '$S/App/AdminTools.102.1.vhd' --type app --name Tools >/dev/null &&
+  '$LAYERCTL' repo assign '$D' --group staff 1 100 101 >/dev/null && '$LAYERCTL' fsck '$D'"
+same_out "default priorities are creation order (0, then 1)" "0 1" bash -c "
+  '$LAYERCTL' repo list --json '$D' | python3 -c 'import json,sys; print(*[l[\"priority\"] for l in json.load(sys.stdin)[\"layers\"] if l[\"type\"]==\"app\"])'"
+# retiring: refused while needed, then to Retired/ or gone
+refuses "repo remove: refused while assigned, naming who" "assigned to group 'staff'" L repo remove "$D" 101
+refuses "repo remove: an OS layer others are built on is refused" "is built on it" L repo remove "$D" 1
+refuses "repo remove: a revision that is not there" "has no revision 7" L repo remove "$D" 100:7
+check "repo remove after unassign: the file moves to Retired/, the control file forgets it" bash -c "
+  '$LAYERCTL' repo unassign '$D' --group staff 101 >/dev/null && '$LAYERCTL' repo remove '$D' 101 >/dev/null &&
+  [ -f '$D/Retired/Tools.101.1.vhd' ] && [ ! -e '$D/Layers/App/Tools.101.1.vhd' ] &&
+  ! '$LAYERCTL' repo list '$D' | grep -q Tools && '$LAYERCTL' fsck '$D' >/dev/null"
+check "repo remove --force --purge: an assigned revision goes, its file deleted; fsck then names the assignment" bash -c "
+  '$LAYERCTL' repo remove --json '$D' 100:1 --force --purge | grep -q '\"ok\": true' &&
+  [ ! -e '$D/Layers/App/Office.100.1.vhd' ] && [ ! -e '$D/Retired/Office.100.1.vhd' ];
+  '$LAYERCTL' fsck '$D' >/dev/null; [ \$? -ne 0 ]"
 
 # fsck CASE STATUS CLASS [ARGS...]: a copy of the base (layer files hard
 # linked), broken by the commands on stdin, checked.

@@ -126,6 +126,10 @@ L repo unassign "$R" --group finance 101 >/dev/null
 check "refresh takes it away again" L refresh
 check "the open shell no longer sees it, and still works" bash -c "! ls '/proc/$SH/cwd/' | grep -qx Tools && ls '/proc/$SH/cwd/Office' >/dev/null"
 kill "$SH" 2>/dev/null; wait "$SH" 2>/dev/null
+check "repo remove of a layer a running session uses is refused, naming the session" bash -c "
+  '$LAYERCTL' repo unassign '$R' --group finance 100 >/dev/null &&
+  ! '$LAYERCTL' repo remove '$R' 100 2>'$WORK/err' && grep -q \"in use by lfalice's running session\" '$WORK/err'"
+L repo assign "$R" --group finance 100 >/dev/null
 check "fsck sees lfalice's layer in use and repairs nothing there" bash -c "
   '$LAYERCTL' fsck --repair --json '$R' >'$WORK/fsck.json'; grep -q 'in use by a session' '$WORK/fsck.json'"
 

@@ -125,6 +125,17 @@ int lf_partition_find_ntfs(struct lf_source *s, struct lf_volume_extent *out,
 		return lf_err_set(err, EINVAL,
 				  "%s: sector 0 is zeroed: no NTFS boot sector, MBR or GPT",
 				  s->path);
+	/* other hypervisors' disk formats are not layers: say which it is */
+	static const struct { const char *magic; size_t at, len; const char *name; } other[] = {
+		{ "QFI\xfb", 0, 4, "a qcow2 image" }, { "KDMV", 0, 4, "a VMware VMDK (sparse) image" },
+		{ "# Disk DescriptorFile", 0, 21, "a VMware VMDK descriptor" },
+		{ "<<< ", 0, 4, "a VirtualBox VDI image" },
+	};
+	for (size_t i = 0; b[510] != 0x55 && i < sizeof other / sizeof other[0]; i++)
+		if (!memcmp(b + other[i].at, other[i].magic, other[i].len))
+			return lf_err_set(err, EINVAL, "%s: %s, which is not a layer format: convert "
+					  "it (qemu-img convert -O vpc %s OUT.vhd)", s->path,
+					  other[i].name, s->path);
 	if (b[510] != 0x55 || b[511] != 0xAA)
 		return lf_err_set(err, EINVAL,
 				  "%s: not an NTFS volume or a partitioned disk (no NTFS boot sector, no MBR signature)",

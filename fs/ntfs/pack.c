@@ -181,6 +181,11 @@ static int scan_entry(struct packer *p, int dfd, const char *name,
 	const char *why = bad_name(name);
 	if (why)
 		return lf_err_set(p->err, EINVAL, "%s%s: the name has %s", p->src, p->path, why);
+	/* a personalization layer's own working files are no layer content */
+	if (!strcmp(name, LF_WORK_NAME) || !strcmp(name, ".wh..wh..session"))
+		return lf_err_set(p->err, EINVAL, "%s%s: a session's working file (this folder is "
+				  "a personalization layer): it is no layer content; remove it",
+				  p->src, p->path);
 	if (strlen(name) > 255)
 		return lf_err_set(p->err, ENAMETOOLONG, "%s%s: name longer than NTFS allows", p->src, p->path);
 	sc->entries++;
@@ -704,6 +709,9 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 		rc = lf_err_set(err, errno, "%s: cannot create a work file beside it: %s", out, strerror(errno));
 		free(vol_path);
 		vol_path = NULL;
+	} else if (!rc && fchmod(vol_fd, 0644) < 0) {
+		/* mkstemp made it 0600: a layer is 0644, raw as VHD */
+		rc = lf_err_set(err, errno, "%s: %s", vol_path, strerror(errno));
 	}
 	if (!rc && ftruncate(vol_fd, (off_t)vol_size) < 0)
 		rc = lf_err_set(err, errno, "%s: %s", vol_path, strerror(errno));

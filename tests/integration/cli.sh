@@ -35,6 +35,19 @@ refuses "BAT entry past the end" "block table entry 0" "$LAYERCTL" ls "$WORK/bat
 
 echo "just some text" > "$WORK/notes.txt"
 refuses "a file that is no image" "$WORK/notes.txt" "$LAYERCTL" ls "$WORK/notes.txt"
+# other hypervisors' formats: said what they are, and how to convert
+for f in qcow2 vmdk vdi; do
+  qemu-img create -f $f "$WORK/disk.$f" 10M >/dev/null 2>&1 &&
+    refuses "a $f disk is named, not taken for a bad disk" "qemu-img convert" "$LAYERCTL" ls "$WORK/disk.$f"
+done
+# pack: a personalization layer's working files are refused; raw output is 0644
+mkdir -p "$WORK/perso/.wh..wh..work"
+refuses "pack refuses a session's working folder" ".wh..wh..work" "$LAYERCTL" pack -q "$WORK/perso" "$WORK/perso.vhd"
+rmdir "$WORK/perso/.wh..wh..work"; touch "$WORK/perso/.wh..wh..session"
+refuses "pack refuses a session's lock file" ".wh..wh..session" "$LAYERCTL" pack -q "$WORK/perso" "$WORK/perso.vhd"
+rm "$WORK/perso/.wh..wh..session"; echo x >"$WORK/perso/f"
+check "pack --format raw makes a 0644 file, as a VHD, whatever the umask" bash -c "
+  umask 077 && '$LAYERCTL' pack -q -f raw '$WORK/perso' '$WORK/perso.img' && [ \"\$(stat -c %a '$WORK/perso.img')\" = 644 ]"
 
 head -c 8388608 /dev/zero > "$WORK/zero.img"
 refuses "a zeroed boot sector" "zeroed" "$LAYERCTL" ls "$WORK/zero.img"
@@ -98,7 +111,7 @@ echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["fi
 mkdir -p "$WORK/empty"
 for c in pack ls stat cat which fsck conflicts login logoff refresh status reset \
     "reg compact" "reg merge" "reg new" "reg export" "reg import" "reg diff" \
-    "repo init" "repo add" "repo assign" "repo unassign" "repo priority" "repo list" "repo resolve"; do
+    "repo init" "repo add" "repo assign" "repo unassign" "repo priority" "repo remove" "repo list" "repo resolve" acl; do
   want=2; [ "$c" = fsck ] && want=16
   (cd "$WORK/empty" && $LAYERCTL $c --help >"$WORK/h.out" 2>/dev/null); h=$?
   (cd "$WORK/empty" && $LAYERCTL $c --bogus-option >/dev/null 2>&1); b=$?

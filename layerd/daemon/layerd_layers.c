@@ -76,6 +76,23 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 {
 	struct layer_cache *c = ctx;
 	char *real = realpath(path, NULL);
+	if (!real && errno == ENOENT) {
+		/* the file is gone (a share's hiccup, a retired revision):
+		 * a layer open already stays in use until its last holder
+		 * lets it go, as the products keep attached layers */
+		pthread_mutex_lock(&c->lock);
+		struct shared *s = c->list;
+		while (s && strcmp(s->path, path))
+			s = s->next;
+		if (s) {
+			s->refs++;
+			*out = s->layer;
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (s)
+			return 0;
+		errno = ENOENT;
+	}
 	if (!real)
 		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
 	/* opened under the lock: two logins wanting one layer open it once */

@@ -143,9 +143,16 @@ static int build_stack(struct daemon *d, const char *user, const struct lf_repo 
 		rc = lf_stack_add(st, spec, err);
 		if (rc)
 			return rc;
-		json_array_append_new(*layers, json_pack("{s:i, s:i, s:s, s:s, s:i}", "id", (int)l->id,
+		json_t *lj = json_pack("{s:i, s:i, s:s, s:s, s:i}", "id", (int)l->id,
 			"revision", (int)l->revision, "name", l->name, "type",
-			lf_layer_type_name(l->type), "priority", (int)l->priority));
+			lf_layer_type_name(l->type), "priority", (int)l->priority);
+		/* open from before, its file gone meanwhile: kept, and said */
+		if (access(path, F_OK) < 0 && errno == ENOENT) {
+			d->log("%s: %s layer %s (%u): its file %s is missing; the open layer stays "
+			       "until logoff", user, lf_layer_type_name(l->type), l->name, l->id, path);
+			json_object_set_new(lj, "file_missing", json_true());
+		}
+		json_array_append_new(*layers, lj);
 	}
 	return lf_stack_sort(st, err);
 }
@@ -479,6 +486,16 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &held, &err);
 	if (!rc && same_layers(layers, s->layers)) {
 		out = json_pack("{s:s, s:b}", "user", s->user, "changed", 0);
+		json_t *gone = json_array();
+		size_t i;
+		json_t *l;
+		json_array_foreach(layers, i, l)
+			if (json_is_true(json_object_get(l, "file_missing")))
+				json_array_append(gone, json_object_get(l, "name"));
+		if (json_array_size(gone))
+			json_object_set_new(out, "missing_files", gone);
+		else
+			json_decref(gone);
 	} else if (!rc) {
 		/* the drive first: its new layers show at once, in place */
 		rc = lf_stack_set_upper(&st, s->upper, NULL, &err);

@@ -130,6 +130,17 @@ check "repo remove of a layer a running session uses is refused, naming the sess
   '$LAYERCTL' repo unassign '$R' --group finance 100 >/dev/null &&
   ! '$LAYERCTL' repo remove '$R' 100 2>'$WORK/err' && grep -q \"in use by lfalice's running session\" '$WORK/err'"
 L repo assign "$R" --group finance 100 >/dev/null
+# a share's hiccup: the Office file is gone at refresh time; lfalice keeps it
+OFF=$(ls "$R"/Layers/App/Office.*.vhd | head -1)
+mv "$OFF" "$WORK/office-away.vhd"
+check "refresh while an attached app layer's file is missing: she keeps it, the reply and the log say so" bash -c "
+  '$LAYERCTL' refresh --json | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+s = [x for x in r[\"sessions\"] if x[\"user\"] == \"lfalice\"][0]
+sys.exit(0 if not s[\"changed\"] and \"Office\" in s.get(\"missing_files\", []) else 1)' &&
+  [ -d '$A/Program Files/Office' ] && grep -q 'its file .* is missing' '$WORK/layerd.log'"
+mv "$WORK/office-away.vhd" "$OFF"
 check "fsck sees lfalice's layer in use and repairs nothing there" bash -c "
   '$LAYERCTL' fsck --repair --json '$R' >'$WORK/fsck.json'; grep -q 'in use by a session' '$WORK/fsck.json'"
 

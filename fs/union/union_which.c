@@ -122,6 +122,21 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 		int k = union_node_layers(u, cur, w->contrib, 64);
 		w->ncontrib = k > 0 ? k : 0;
 		w->provider = k > 0 ? w->contrib[0] : -1;
+		struct unode *n = node_get(u, cur);
+		w->merged = n && stacked_is(u, n);
+		if (n)
+			node_put(u, n, 0);
+	}
+	/* a merged file (a hive): every copy no token or opaque folder hides
+	 * goes into it */
+	for (int i = 0; w->merged && i < lf_union_nlayers(u); i++) {
+		struct lf_attr la;
+		int by;
+		if (i == w->provider || w->ncontrib == 64 ||
+		    lf_layer_resolve(union_layer(u, i), path, &la) ||
+		    strcmp(shadow_reason(u, path, i, -1, &by), "hidden"))
+			continue;
+		w->contrib[w->ncontrib++] = i;
 	}
 	for (int i = 0; i < lf_union_nlayers(u); i++) {
 		int shown = 0;

@@ -285,7 +285,8 @@ struct lf_which {
 	int found;               /* PATH exists in the merged view */
 	uint32_t type;
 	int provider;            /* layer index (highest first), or -1 */
-	int ncontrib;            /* folders: the layers merged into it */
+	int merged;              /* a file built from every layer's copy (a hive) */
+	int ncontrib;            /* folders, merged files: the layers merged into it */
 	int contrib[64];
 	int spelling;            /* the layer whose spelling of the name shows, or -1 */
 	char spelt[256];         /* that spelling */

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "layerfs/regcompose.h"
 #include "layerfs/union.h"
 
 static void which_usage(FILE *f)
@@ -78,7 +79,10 @@ int cmd_which(int argc, char **argv)
 		return cli_usage_error("which", "%s", err.msg);
 	}
 	struct lf_union *u = NULL;
-	if (lf_union_open(&stack, NULL, &u, &err)) {
+	/* hives show merged, as a mount serves them */
+	struct lf_union_opts uo = { .stack = lf_reg_stack };
+	uo.stacked = lf_hive_patterns(&uo.nstacked);
+	if (lf_union_open(&stack, &uo, &u, &err)) {
 		cli_error("%s", err.msg);
 		lf_stack_free(&stack);
 		return EXIT_FAIL;
@@ -92,6 +96,7 @@ int cmd_which(int argc, char **argv)
 		json_t *j = json_pack("{s:s, s:b}", "path", path, "found", w.found);
 		if (w.found) {
 			json_object_set_new(j, "type", json_string(cli_type_name(w.type)));
+			json_object_set_new(j, "merged", json_boolean(w.merged));
 			json_object_set_new(j, "provider", layer_json(u, w.provider));
 			json_t *m = json_array();
 			for (int i = 0; i < w.ncontrib; i++)
@@ -115,11 +120,14 @@ int cmd_which(int argc, char **argv)
 		cli_print_json(j);
 	} else {
 		if (w.found) {
-			printf("%s: %s from %s", path, cli_type_name(w.type),
+			printf("%s: %s %s %s", path, cli_type_name(w.type),
+			       w.merged && w.ncontrib > 1 ? "merged from" : "from",
 			       lf_union_spec(u, w.provider)->name);
 			for (int i = 1; i < w.ncontrib; i++)
-				printf("%s%s", i == 1 ? ", merged with " : ", ",
+				printf("%s%s", w.merged ? ", " : i == 1 ? ", merged with " : ", ",
 				       lf_union_spec(u, w.contrib[i])->name);
+			if (w.merged && w.ncontrib > 1)
+				printf(" (a registry hive: every layer's copy, by priority)");
 			putchar('\n');
 			if (w.spelling >= 0)
 				printf("  spelt '%s', as %s spells it\n", w.spelt,

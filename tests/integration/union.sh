@@ -160,6 +160,14 @@ out=$("$LAYERCTL" which --json $W Windows/Temp)
 echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert [l["name"] for l in d["layers"]]==["L3"] and d["shadowed"][0]["why"].startswith("contents hidden by an opaque")' \
   && ok "which: an opaque folder" || not_ok "which opaque: $out"
 
+# a registry hive is served merged from every layer's copy: which says so
+S="$WORK/sample"; [ -d "$S" ] || bash "$SOURCE_DIR/scripts/sample/make-repo" "$S" "$LAYERCTL" >/dev/null
+SL="$S/Layers"
+out=$("$LAYERCTL" which --json --layer "$SL/OS/Windows10.1.1.vhd,type=os" --layer "$SL/App/Office.101.3.vhd,prio=10" \
+  Windows/System32/config/SOFTWARE)
+echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["merged"] and [l["name"] for l in d["layers"]]==["Office.101.3","Windows10.1.1"] and not d["shadowed"]' \
+  && ok "which: a hive is merged from every layer's copy, none shadowed" || not_ok "which hive: $out"
+
 # A real Windows volume under a directory layer that spells it otherwise.
 if [ -n "${REALDATA:-}" ] && [ -f "$REALDATA/ntfs/velociraptor_partition_image.raw.gz" ]; then
   gunzip -c "$REALDATA/ntfs/velociraptor_partition_image.raw.gz" > "$WORK/real.raw"

@@ -16,7 +16,8 @@
 #include "layerfs/arena.h"
 #include "reg_nodes.h"
 
-#define TIMEOUT 1.0              /* a refresh may change the view under the mount */
+#define TIMEOUT 0.5              /* a refresh, a reset through the drive may change the
+				  * view under the mount: within a second it shows */
 
 struct rctx {
 	struct lf_regview *v;

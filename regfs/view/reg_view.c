@@ -158,6 +158,7 @@ static int is_last(const char *p)
 
 int view_resolve(struct lf_regview *v, const char *path, int want_parent, struct where *w)
 {
+	view_refresh(v, 0);
 	memset(w, 0, offsetof(struct where, names));
 	w->depth = 0;
 	w->last[0] = 0;

@@ -17,6 +17,13 @@ struct vhive {
 	struct lf_rkey *frag;    /* the writable layer's fragment, or NULL */
 	char *frag_file;
 	int is_system;           /* HKLM/SYSTEM: CurrentControlSet shows */
+	struct frag_id {         /* the fragment file as the view last read or wrote it */
+		dev_t dev;
+		ino_t ino;
+		off_t size;
+		struct timespec mtime;
+		int there;
+	} seen;
 };
 
 struct lf_regview {
@@ -33,6 +40,7 @@ struct lf_regview {
 	int private_root;        /* one user's view: the root is closed to others */
 	gid_t gid;
 	struct regaccess *access; /* Windows rights decide (a session), or NULL */
+	struct timespec checked;  /* when the fragments were last looked at */
 };
 
 enum where_kind { W_ROOT, W_TOP, W_KEY, W_VALUE, W_LINK };
@@ -51,6 +59,11 @@ struct where {
 	char last[1024];         /* the last component, decoded */
 	int value_mark, is_default;
 };
+
+/* A fragment changed on disk beside the view (a reset through the drive,
+ * a fragment replaced): show it afresh. At most every 100 ms unless
+ * force (a change is about to be made). Caller holds v->lock. */
+void view_refresh(struct lf_regview *v, int force);
 
 /* Resolve PATH; with want_parent, the key PATH's last component would
  * live in (the name decoded into w->last): 0 or -errno. */

@@ -5,6 +5,7 @@
  * a new key as itself, a deletion as a marker (.wh.NAME) where a lower
  * layer has NAME, a key made again after a deletion as opaque. */
 #include <errno.h>
+#include <time.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,6 +60,27 @@ static const char *frag_rel(const struct lf_regview *v, const char *file)
 	while (file[n] == '/')
 		n++;
 	return file + n;
+}
+
+static struct frag_id frag_now(struct lf_regview *v, const struct vhive *h)
+{
+	struct frag_id id = { 0 };
+	struct stat st;
+	const char *rel = frag_rel(v, h->frag_file);
+	int fd = rel ? lf_safe_open(v->frag_root, rel, O_PATH | O_CLOEXEC, 0) : -1;
+	int r = rel ? (fd < 0 ? -1 : fstat(fd, &st)) : stat(h->frag_file, &st);
+	if (fd >= 0)
+		close(fd);
+	if (r == 0)
+		id = (struct frag_id){ st.st_dev, st.st_ino, st.st_size, st.st_mtim, 1 };
+	return id;
+}
+
+static int same_id(const struct frag_id *a, const struct frag_id *b)
+{
+	return a->there == b->there && (!a->there ||
+		(a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+		 a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec));
 }
 
 /* The fragment FILE: 0, -ENOENT (none yet: err not set) or an error. */
@@ -158,6 +180,7 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 			rc = 0;
 			h->frag = lf_rkey_new(lower->root->name, view_now());
 		}
+		h->seen = frag_now(v, h);
 		if (!rc && h->frag) {
 			h->view = lf_rkey_thaw(lower->root);
 			rc = h->view ? lf_hive_merge(h->view, h->frag, v->rules) : -ENOMEM;
@@ -234,6 +257,30 @@ static int reload(struct lf_regview *v, struct vhive *h)
 	return 0;
 }
 
+void view_refresh(struct lf_regview *v, int force)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+	int64_t ms = (int64_t)(now.tv_sec - v->checked.tv_sec) * 1000 +
+		     (now.tv_nsec - v->checked.tv_nsec) / 1000000;
+	if (!force && ms >= 0 && ms < 100)
+		return;
+	v->checked = now;
+	for (int i = 0; i < v->n; i++) {
+		struct vhive *h = &v->h[i];
+		if (!h->frag_file || !h->frag)
+			continue;
+		struct frag_id id = frag_now(v, h);
+		if (same_id(&id, &h->seen))
+			continue;
+		if (reload(v, h) == 0) {
+			h->seen = id;
+			view_log(v, "%s/%s: its fragment changed beside the view (%s): shown as it "
+				 "is now", h->top, h->name, id.there ? "replaced" : "reset");
+		}
+	}
+}
+
 /* Write the fragment out. A failure is told to the caller (its own
  * errno: ENOSPC, EDQUOT) and to the log, and the view is put back as the
  * saved fragment says: nothing shows that is not saved. */
@@ -279,6 +326,7 @@ static int save(struct lf_regview *v, struct vhive *h)
 				 "it)", h->top, h->name);
 		return -e;
 	}
+	h->seen = frag_now(v, h);
 	return 0;
 }
 
@@ -415,6 +463,7 @@ static int own_path(struct where *w)
 static int begin(struct lf_regview *v, const char *path, int parent, struct where *w)
 {
 	pthread_mutex_lock(&v->lock);
+	view_refresh(v, 1);      /* never write over a fragment reset meanwhile */
 	int rc = view_resolve(v, path, parent, w);
 	if (!rc && (w->kind == W_ROOT || w->kind == W_TOP))
 		rc = parent ? -EPERM : -EBUSY;

@@ -144,6 +144,24 @@ mv "$WORK/office-away.vhd" "$OFF"
 check "fsck sees lfalice's layer in use and repairs nothing there" bash -c "
   '$LAYERCTL' fsck --repair --json '$R' >'$WORK/fsck.json'; grep -q 'in use by a session' '$WORK/fsck.json'"
 
+# one session, one registry: a change through REG shows in C:'s merged
+# hive, a reset through C: shows in REG, each within a second, and the
+# next write through REG brings nothing of the reset fragment back
+UPA=$(ls -d "$R"/Users/lfalice/*)
+check "a value set through REG is in the drive's merged SOFTWARE within a second" bash -c "
+  runuser -u lfalice -- sh -c 'echo 7 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Live\"' &&
+  for i in \$(seq 10); do hivexget '$A/Windows/System32/config/SOFTWARE' 'Microsoft\\Office' Live 2>/dev/null | grep -q 7 && exit 0; sleep 0.1; done; exit 1"
+check "a reset of SOFTWARE through the drive reaches REG within a second" bash -c "
+  '$LAYERCTL' reset '$UPA' Windows/System32/config/SOFTWARE >/dev/null &&
+  for i in \$(seq 10); do [ ! -e '$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Live' ] &&
+    ! cat '$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Trusted' >/dev/null 2>&1 && exit 0; sleep 0.1; done; exit 1"
+check "her next REG write brings nothing of the reset fragment back" bash -c "
+  runuser -u lfalice -- sh -c 'echo 1 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/After\"' &&
+  hivexget '$UPA/Windows/System32/config/SOFTWARE' 'Microsoft\\Office' After | grep -q 1 &&
+  ! hivexget '$UPA/Windows/System32/config/SOFTWARE' 'Microsoft\\Office' Trusted 2>/dev/null &&
+  ! hivexget '$UPA/Windows/System32/config/SOFTWARE' 'Microsoft\\Office' Live 2>/dev/null"
+check "the log says the view was shown afresh" grep -q "its fragment changed beside the view" "$WORK/layerd.log"
+
 kill -TERM "$LPID"; wait "$LPID"
 check "SIGTERM logs everyone off: no layerd mount is left" bash -c "! grep -q '$RUN' /proc/mounts"
 check "SIGTERM: layerd removes the socket it made" test ! -e "$LAYERD_SOCKET"

@@ -115,6 +115,11 @@ int lf_partition_find_ntfs(struct lf_source *s, struct lf_volume_extent *out,
 		out->offset = 0;
 		out->length = s->size;
 		uint64_t own = ntfs_boot_size(b);
+		/* the boot sector's size less its backup sector: what must be there */
+		if (own > s->size + 512)
+			return lf_err_set(err, EINVAL, "%s: truncated: the NTFS volume is %llu bytes, "
+					  "the image holds %llu", s->path, (unsigned long long)own,
+					  (unsigned long long)s->size);
 		if (own && own < out->length)
 			out->length = own;
 		out->partition = 0;

@@ -2,6 +2,7 @@
  * path). libvhdi never opens parents itself: we find each one and attach
  * it with libvhdi_file_set_parent_file, which checks its id. */
 #include <errno.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -74,7 +75,18 @@ static int open_one(const char *path, libvhdi_file_t **out, struct lf_err *err)
 		return vhdi_fail(err, &e, path, "cannot initialise libvhdi");
 	if (libvhdi_file_open(f, path, LIBVHDI_OPEN_READ, &e) != 1) {
 		libvhdi_file_free(&f, NULL);
-		return vhdi_fail(err, &e, path, "not a readable VHDX");
+		/* in this project's words; libvhdi's own with LAYERFS_DEBUG=1 */
+		if (getenv("LAYERFS_DEBUG"))
+			return vhdi_fail(err, &e, path, "not a readable VHDX");
+		libvhdi_error_free(&e);
+		struct stat st;
+		off_t size = stat(path, &st) == 0 ? st.st_size : 0;
+		if (size < (1 << 20))
+			return lf_err_set(err, EINVAL, "%s: truncated: a VHDX begins with a 1 MiB header "
+					  "area, the file holds %lld bytes", path, (long long)size);
+		return lf_err_set(err, EINVAL, "%s: not a readable VHDX: its headers, region table or "
+				  "metadata do not hold together (damaged, or cut short at %lld bytes)",
+				  path, (long long)size);
 	}
 	*out = f;
 	return 0;

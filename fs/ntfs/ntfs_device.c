@@ -152,7 +152,14 @@ static int capture_handler(const char *function, const char *file, int line,
 	(void)function; (void)file; (void)line; (void)data;
 	if (level & (NTFS_LOG_LEVEL_ERROR | NTFS_LOG_LEVEL_PERROR |
 		     NTFS_LOG_LEVEL_CRITICAL)) {
-		vsnprintf(last_msg, sizeof last_msg, format, args);
+		char msg[sizeof last_msg];
+		vsnprintf(msg, sizeof msg, format, args);
+		/* its first line only, and not its advice for ntfs-3g's users
+		 * (RAID, mdadm, chkdsk): the cause said before it stays */
+		msg[strcspn(msg, "\n")] = 0;
+		if (!msg[0] || !strncmp(msg, "HINTS", 5) || strstr(msg, "chkdsk"))
+			return 0;
+		memcpy(last_msg, msg, sizeof msg);
 		size_t n = strlen(last_msg);
 		while (n && (last_msg[n - 1] == '\n' || last_msg[n - 1] == '.'))
 			last_msg[--n] = 0;

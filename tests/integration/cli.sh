@@ -35,6 +35,18 @@ refuses "BAT entry past the end" "block table entry 0" "$LAYERCTL" ls "$WORK/bat
 
 echo "just some text" > "$WORK/notes.txt"
 refuses "a file that is no image" "$WORK/notes.txt" "$LAYERCTL" ls "$WORK/notes.txt"
+# cut short: one line in this project's words, not libntfs-3g's RAID hints
+# nor libvhdi's call chain
+"$LAYERCTL" pack -q -f raw "$WORK/perso" "$WORK/whole.img" 2>/dev/null || { mkdir -p "$WORK/perso"; echo x >"$WORK/perso/f"; "$LAYERCTL" pack -q -f raw "$WORK/perso" "$WORK/whole.img"; }
+head -c 3000000 "$WORK/whole.img" >"$WORK/cut.img"
+refuses "a truncated raw NTFS image: one line, 'truncated'" "truncated: the NTFS volume is" "$LAYERCTL" ls "$WORK/cut.img"
+qemu-img convert -O vhdx "$WORK/whole.img" "$WORK/whole.vhdx" 2>/dev/null && {
+  head -c 300000 "$WORK/whole.vhdx" >"$WORK/cut.vhdx"
+  refuses "a truncated VHDX: said in our words" "truncated: a VHDX begins with a 1 MiB header area" \
+    "$LAYERCTL" ls "$WORK/cut.vhdx"
+  head -c 3000000 "$WORK/whole.vhdx" >"$WORK/cut2.vhdx"
+  refuses "a VHDX cut after its headers" "cut short at 3000000 bytes" "$LAYERCTL" ls "$WORK/cut2.vhdx"
+}
 # other hypervisors' formats: said what they are, and how to convert
 for f in qcow2 vmdk vdi; do
   qemu-img create -f $f "$WORK/disk.$f" 10M >/dev/null 2>&1 &&

@@ -442,8 +442,11 @@ ssize_t lf_regview_getxattr(struct lf_regview *v, const char *path, const char *
 		int n = lf_regtype_name(w.val->type, t, sizeof t);
 		rc = give(t, (size_t)n, buf, size);
 	} else if (!rc && !strcmp(name, LF_REG_RAW_XATTR)) {
-		/* an xattr holds 64 KiB at most; the file has the rest */
+		/* an xattr holds 64 KiB at most (Linux's limit); the file has it */
 		rc = w.val->len > 65536 ? -E2BIG : give(w.val->data, w.val->len, buf, size);
+		if (rc == -E2BIG)
+			view_log(v, "%s: user.reg.raw: the value's %u bytes are more than an xattr "
+				 "holds (64 KiB): read the value's file instead", path, w.val->len);
 	} else if (!rc) {
 		rc = -ENODATA;
 	}

@@ -263,4 +263,19 @@ sys.exit(1)" "$V/NotSaved"
   umnt r8
   umount "$WORK/full"
 fi
+# a value over 64 KiB: its file has every byte; user.reg.raw cannot (E2BIG),
+# and the log names the value
+python3 -c "
+data = bytes(range(256)) * 300   # 76,800 bytes
+print('Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Big]')
+print('\"Blob\"=hex:' + ','.join('%02x' % b for b in data))" >"$WORK/big.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/BIG" "$WORK/big.reg"
+mkdir -p "$WORK/rbig"
+"$REGFS" -f --hive "HKLM/SOFTWARE=$WORK/BIG" "$WORK/rbig" 2>"$WORK/rbig.log" &
+for _ in $(seq 50); do [ -d "$WORK/rbig/HKLM/SOFTWARE/Big" ] && break; sleep 0.1; done
+check "a value of 76,800 bytes: its file holds them all" bash -c "[ \$(stat -c %s '$WORK/rbig/HKLM/SOFTWARE/Big/Blob') = 76800 ] && [ \$(wc -c < '$WORK/rbig/HKLM/SOFTWARE/Big/Blob') = 76800 ]"
+check "user.reg.raw of it: E2BIG, and the log names the value" bash -c "
+  ! python3 -c \"import os; os.getxattr('$WORK/rbig/HKLM/SOFTWARE/Big/Blob', 'user.reg.raw')\" 2>'$WORK/e2big' &&
+  grep -q 'Argument list too long' '$WORK/e2big' && grep -q 'Big/Blob: user.reg.raw' '$WORK/rbig.log'"
+fusermount3 -u "$WORK/rbig"; wait
 finish

@@ -36,7 +36,10 @@ enum lf_fsck_class {
 
 struct lf_fsck_problem {
 	enum lf_fsck_class cls;
-	int error;               /* 1: an error; 0: space to reclaim */
+	int error;               /* 1: an error; 0: a warning or space to reclaim */
+	int warning;             /* a problem that hurts no one now (the exit status
+				  * stays 0): an old revision no one gets, a dirty
+				  * hive whose logs the readers replay */
 	int fixed;               /* --repair removed it */
 	uint64_t bytes;          /* space it takes (reclaimable ones) */
 	char path[1024];         /* relative to the repository, or "" */

@@ -26,7 +26,8 @@ static void fsck_usage(FILE *f)
 		"    layer per principal;\n"
 		"  - no two platform or app layers of one OS layer share a priority;\n"
 		"  - every platform and app layer's OS layer is in the repository;\n"
-		"  - with --user: the user's stack resolves with nothing left out;\n"
+		"  - with --user: the user's stack resolves with nothing left out, and\n"
+		"    only her stack's layers and her personalization layers are checked;\n"
 		"  - space to reclaim: temporaries of interrupted writes, files in Layers/\n"
 		"    no control file names, and in personalization layers (Users/) delete\n"
 		"    tokens that hide nothing and copies the layers below hold as they are.\n"
@@ -41,14 +42,18 @@ static void fsck_usage(FILE *f)
 		"  --repair        remove what is safe to remove, and say so\n"
 		"  --json          one JSON object: the problems, the counts, the status\n"
 		"\n"
-		"Exit status (fsck(8)): 0 clean (space to reclaim is no error), 1 problems\n"
+		"A problem of an old revision no one gets (not the newest, pinned by no\n"
+		"assignment) is a warning: it hurts no one until it is assigned.\n"
+		"\n"
+		"Exit status (fsck(8)): 0 clean (warnings and space to reclaim are no\n"
+		"error), 1 problems\n"
 		"were fixed and none are left, 4 errors are left, 8 the check could not run,\n"
 		"16 a usage error.\n");
 }
 
 struct out {
 	json_t *list;
-	int errors, reclaim, fixed;
+	int errors, warnings, reclaim, fixed;
 	unsigned long long bytes;
 };
 
@@ -56,18 +61,21 @@ static void report(void *ctx, const struct lf_fsck_problem *p)
 {
 	struct out *o = ctx;
 	o->errors += p->error && !p->fixed;
-	o->reclaim += !p->error && p->cls != LF_FSCK_BUSY;
+	o->warnings += p->warning;
+	o->reclaim += !p->error && !p->warning && p->cls != LF_FSCK_BUSY;
 	o->fixed += p->fixed;
 	o->bytes += p->fixed ? 0 : p->bytes;
 	if (o->list) {
 		json_array_append_new(o->list, json_pack("{s:s, s:s, s:s, s:s, s:b, s:I}",
 			"class", lf_fsck_class_name(p->cls),
-			"severity", p->error ? "error" : p->cls == LF_FSCK_BUSY ? "note" : "reclaimable",
+			"severity", p->error ? "error" : p->warning ? "warning" :
+				    p->cls == LF_FSCK_BUSY ? "note" : "reclaimable",
 			"path", p->path, "what", p->what, "fixed", p->fixed, "bytes", (json_int_t)p->bytes));
 		return;
 	}
 	printf("%-11s %s: %s%s%s\n", p->fixed ? "fixed" : p->error ? "error" :
-	       p->cls == LF_FSCK_BUSY ? "note" : "reclaimable", lf_fsck_class_name(p->cls),
+	       p->warning ? "warning" : p->cls == LF_FSCK_BUSY ? "note" : "reclaimable",
+	       lf_fsck_class_name(p->cls),
 	       p->path, *p->path ? ": " : "", p->what);
 }
 
@@ -109,12 +117,14 @@ int cmd_fsck(int argc, char **argv)
 	if (status == LF_FSCK_FAILED)
 		cli_error("%s", err.msg);
 	if (json) {
-		cli_print_json(json_pack("{s:s, s:o, s:i, s:i, s:i, s:I, s:i}", "repository",
-			argv[optind], "problems", o.list, "errors", o.errors, "reclaimable", o.reclaim,
+		cli_print_json(json_pack("{s:s, s:o, s:i, s:i, s:i, s:i, s:I, s:i}", "repository",
+			argv[optind], "problems", o.list, "errors", o.errors, "warnings", o.warnings,
+			"reclaimable", o.reclaim,
 			"fixed", o.fixed, "reclaimable_bytes", (json_int_t)o.bytes, "status", status));
 	} else if (status != LF_FSCK_FAILED) {
-		printf("%s: %d error%s, %d to reclaim (%llu bytes), %d fixed\n", argv[optind],
-		       o.errors, o.errors == 1 ? "" : "s", o.reclaim, o.bytes, o.fixed);
+		printf("%s: %d error%s, %d warning%s, %d to reclaim (%llu bytes), %d fixed\n",
+		       argv[optind], o.errors, o.errors == 1 ? "" : "s", o.warnings,
+		       o.warnings == 1 ? "" : "s", o.reclaim, o.bytes, o.fixed);
 	}
 	cli_who_free(&who);
 	return status;

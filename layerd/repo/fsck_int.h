@@ -10,9 +10,14 @@ struct fsck {
 	struct lf_repo *r;
 	int errors, fixed;
 	unsigned char *opens;    /* by place in r->layers: its file opened as a layer */
+	unsigned char *mine;     /* --user: by place in r->layers, in her stack */
 };
 
-void fsck_report(struct fsck *c, enum lf_fsck_class cls, int error, int fixed, uint64_t bytes,
+/* The severity argument of fsck_report: an error, a warning (exit status
+ * unchanged), or space to reclaim. */
+enum { FSCK_RECLAIM = 0, FSCK_ERROR = 1, FSCK_WARNING = 2 };
+
+void fsck_report(struct fsck *c, enum lf_fsck_class cls, int severity, int fixed, uint64_t bytes,
 		 const char *path, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 /* The personalization layers under Users/ (or --user's alone). */
 void fsck_personal(struct fsck *c);

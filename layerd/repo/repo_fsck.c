@@ -29,10 +29,12 @@ const char *lf_fsck_class_name(enum lf_fsck_class c)
 	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
 }
 
-void fsck_report(struct fsck *c, enum lf_fsck_class cls, int error, int fixed, uint64_t bytes,
+void fsck_report(struct fsck *c, enum lf_fsck_class cls, int severity, int fixed, uint64_t bytes,
 		 const char *path, const char *fmt, ...)
 {
-	struct lf_fsck_problem p = { .cls = cls, .error = error, .fixed = fixed, .bytes = bytes };
+	int error = severity == FSCK_ERROR;
+	struct lf_fsck_problem p = { .cls = cls, .error = error, .fixed = fixed, .bytes = bytes,
+				     .warning = severity == FSCK_WARNING };
 	snprintf(p.path, sizeof p.path, "%s", path ? path : "");
 	va_list ap;
 	va_start(ap, fmt);
@@ -52,7 +54,22 @@ struct hive_check {
 	struct fsck *c;
 	const struct lf_repo_layer *rl;
 	struct lf_layer *l;
+	int sev;
 };
+
+/* A revision someone gets (pinned, or the newest, which an unpinned
+ * assignment gives) has errors; an old one no one gets, warnings. */
+static int severity_of(const struct lf_repo *r, const struct lf_repo_layer *rl)
+{
+	if (lf_repo_find(r, rl->id, 0) == rl)
+		return FSCK_ERROR;
+	for (size_t i = 0; i < r->nassign; i++)
+		for (size_t k = 0; k < r->assign[i].nlayers; k++)
+			if (r->assign[i].layers[k].id == rl->id &&
+			    r->assign[i].layers[k].revision == rl->revision)
+				return FSCK_ERROR;
+	return FSCK_WARNING;
+}
 
 static int check_hive(void *ctx, const char *path, const char *mount)
 {
@@ -62,10 +79,10 @@ static int check_hive(void *ctx, const char *path, const char *mount)
 	struct lf_err err = {0};
 	int rc = lf_hive_load_layer(hc->l, path, &h, &err);
 	if (rc && rc != -ENOENT)
-		fsck_report(hc->c, LF_FSCK_HIVE, 1, 0, 0, hc->rl->file, "layer %u (%s): %s",
+		fsck_report(hc->c, LF_FSCK_HIVE, hc->sev, 0, 0, hc->rl->file, "layer %u (%s): %s",
 			    hc->rl->id, hc->rl->name, err.msg);
 	else if (!rc && h->dirty)
-		fsck_report(hc->c, LF_FSCK_HIVE, 1, 0, 0, hc->rl->file, "layer %u (%s): %s: a dirty "
+		fsck_report(hc->c, LF_FSCK_HIVE, hc->sev, 0, 0, hc->rl->file, "layer %u (%s): %s: a dirty "
 			    "hive (a write Windows did not finish; 'layerctl reg compact' with its "
 			    "logs makes it whole)", hc->rl->id, hc->rl->name, path);
 	lf_hive_free(h);
@@ -118,42 +135,43 @@ static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
 static void check_layer(struct fsck *c, size_t at)
 {
 	const struct lf_repo_layer *rl = &c->r->layers[at];
+	int sev = severity_of(c->r, rl);
 	char path[PATH_MAX];
 	struct lf_err err = {0};
 	if (lf_repo_path(c->r, rl->file, path, sizeof path, &err)) {
-		fsck_report(c, LF_FSCK_PATH, 1, 0, 0, rl->file, "layer %u revision %u: %s", rl->id,
+		fsck_report(c, LF_FSCK_PATH, sev, 0, 0, rl->file, "layer %u revision %u: %s", rl->id,
 			    rl->revision, err.msg);
 		return;
 	}
 	struct stat st;
 	if (stat(path, &st) < 0) {
-		fsck_report(c, LF_FSCK_MISSING, 1, 0, 0, rl->file, "layer %u revision %u (%s): %s",
+		fsck_report(c, LF_FSCK_MISSING, sev, 0, 0, rl->file, "layer %u revision %u (%s): %s",
 			    rl->id, rl->revision, rl->name, strerror(errno));
 		return;
 	}
 	if ((uint64_t)st.st_size != rl->size) {
-		fsck_report(c, LF_FSCK_SIZE, 1, 0, 0, rl->file, "layer %u revision %u (%s): %lld "
+		fsck_report(c, LF_FSCK_SIZE, sev, 0, 0, rl->file, "layer %u revision %u (%s): %lld "
 			    "bytes, the control file says %llu", rl->id, rl->revision, rl->name,
 			    (long long)st.st_size, (unsigned long long)rl->size);
 	} else {
 		char hex[65];
 		uint64_t size;
 		if (lf_sha256_file(path, hex, &size, &err))
-			fsck_report(c, LF_FSCK_MISSING, 1, 0, 0, rl->file, "%s", err.msg);
+			fsck_report(c, LF_FSCK_MISSING, sev, 0, 0, rl->file, "%s", err.msg);
 		else if (strcmp(hex, rl->sha256))
-			fsck_report(c, LF_FSCK_SHA256, 1, 0, 0, rl->file, "layer %u revision %u (%s): "
+			fsck_report(c, LF_FSCK_SHA256, sev, 0, 0, rl->file, "layer %u revision %u (%s): "
 				    "SHA-256 %s, the control file says %s", rl->id, rl->revision,
 				    rl->name, hex, rl->sha256);
 	}
 	struct lf_layer *l;
 	if (lf_layer_open(path, NULL, &l, &err)) {
-		fsck_report(c, LF_FSCK_DISK, 1, 0, 0, rl->file, "layer %u revision %u (%s): %s",
+		fsck_report(c, LF_FSCK_DISK, sev, 0, 0, rl->file, "layer %u revision %u (%s): %s",
 			    rl->id, rl->revision, rl->name, err.msg);
 		return;
 	}
 	if (c->opens)
 		c->opens[at] = 1;
-	struct hive_check hc = { c, rl, l };
+	struct hive_check hc = { c, rl, l, sev };
 	lf_hive_places_in(l, check_hive, &hc);
 	if (rl->type == LF_LAYER_OS) {
 		struct walk w = { .c = c, .rl = rl, .l = l };
@@ -218,10 +236,13 @@ static void check_layers_table(struct fsck *c)
 	}
 }
 
+/* --user: her stack resolves with nothing left out; c->mine marks its
+ * layers, the only ones then checked. */
 static void check_user(struct fsck *c)
 {
 	struct lf_resolution res;
 	struct lf_err err = {0};
+	c->mine = calloc(c->r->nlayers ? c->r->nlayers : 1, 1);
 	if (lf_repo_resolve(c->r, c->o->user, c->o->groups, c->o->ngroups, c->o->machine, &res,
 			    &err)) {
 		fsck_report(c, LF_FSCK_USER_STACK, 1, 0, 0, LF_REPO_ASSIGN_FILE, "%s", err.msg);
@@ -230,6 +251,8 @@ static void check_user(struct fsck *c)
 	for (size_t i = 0; i < res.nskipped; i++)
 		fsck_report(c, LF_FSCK_USER_STACK, 1, 0, 0, LF_REPO_ASSIGN_FILE, "user %s: %s",
 			    c->o->user, res.skipped[i].why);
+	for (size_t i = 0; c->mine && i < res.n; i++)
+		c->mine[res.v[i].layer - c->r->layers] = 1;
 	lf_resolution_free(&res);
 }
 
@@ -295,19 +318,25 @@ int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *
 		return LF_FSCK_ERRORS;
 	}
 	c.opens = calloc(c.r->nlayers ? c.r->nlayers : 1, 1);
-	for (size_t i = 0; i < c.r->nlayers; i++)
-		check_layer(&c, i);
-	check_layers_table(&c);
-	check_assignments(&c);
+	/* --user: her stack alone (its layers, her personalization layers);
+	 * else the whole repository */
 	if (o->user)
 		check_user(&c);
-	check_folder(&c, "");
-	static const char *const folders[] = { "Layers/OS", "Layers/Platform", "Layers/App" };
-	for (size_t i = 0; i < sizeof folders / sizeof *folders; i++)
-		check_folder(&c, folders[i]);
+	for (size_t i = 0; i < c.r->nlayers; i++)
+		if (!o->user || (c.mine && c.mine[i]))
+			check_layer(&c, i);
+	if (!o->user) {
+		check_layers_table(&c);
+		check_assignments(&c);
+		check_folder(&c, "");
+		static const char *const folders[] = { "Layers/OS", "Layers/Platform", "Layers/App" };
+		for (size_t i = 0; i < sizeof folders / sizeof *folders; i++)
+			check_folder(&c, folders[i]);
+	}
 	fsck_personal(&c);
 	lf_repo_unlock(lock);
 	lf_repo_free(c.r);
 	free(c.opens);
+	free(c.mine);
 	return c.errors ? LF_FSCK_ERRORS : c.fixed ? LF_FSCK_FIXED : LF_FSCK_CLEAN;
 }

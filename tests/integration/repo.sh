@@ -60,6 +60,27 @@ check "repo init, add of three layers with default options, assign: fsck exit 0"
   '$LAYERCTL' repo assign '$D' --group staff 1 100 101 >/dev/null && '$LAYERCTL' fsck '$D'"
 same_out "default priorities are creation order (0, then 1)" "0 1" bash -c "
   '$LAYERCTL' repo list --json '$D' | python3 -c 'import json,sys; print(*[l[\"priority\"] for l in json.load(sys.stdin)[\"layers\"] if l[\"type\"]==\"app\"])'"
+# severities: an old revision no one gets is a warning; --user checks her stack alone
+W="$WORK/sev"
+"$LAYERCTL" repo init "$W" >/dev/null
+"$LAYERCTL" repo add "$W" "$S/OS/Windows10.1.1.vhd" --type os --name Win >/dev/null
+"$LAYERCTL" repo add "$W" "$S/App/Office.101.3.vhd" --type app --name Office >/dev/null
+"$LAYERCTL" repo add "$W" "$S/App/AdminTools.102.1.vhd" --type app --name Office >/dev/null   # revision 2
+"$LAYERCTL" repo add "$W" "$S/App/AdminTools.102.1.vhd" --type app --name Tools >/dev/null
+"$LAYERCTL" repo assign "$W" --machine '*' 1 >/dev/null
+"$LAYERCTL" repo assign "$W" --group finance 100 >/dev/null
+printf 'X' | dd of="$W/Layers/App/Office.100.1.vhd" bs=1 seek=1000 conv=notrunc 2>/dev/null
+check "fsck: a damaged old revision no one gets is a warning (exit 0)" bash -c "
+  '$LAYERCTL' fsck '$W' >'$WORK/sev.out'; rc=\$?; cat '$WORK/sev.out'; [ \$rc = 0 ] &&
+  grep -q '^warning *wrong-sha256' '$WORK/sev.out' && grep -q '0 errors, 2 warnings' '$WORK/sev.out'"
+check "fsck: pinned by someone, the same damage is an error (exit 4)" bash -c "
+  '$LAYERCTL' repo assign '$W' --user bob 100:1 >/dev/null; '$LAYERCTL' fsck '$W' >/dev/null; [ \$? = 4 ]"
+printf 'X' | dd of="$W/Layers/App/Tools.101.1.vhd" bs=1 seek=1000 conv=notrunc 2>/dev/null
+check "fsck --user: only her stack: Tools (not hers) damaged, her stack clean (exit 0)" bash -c "
+  '$LAYERCTL' fsck '$W' --user alice --groups finance --machine WKS-1 --json >'$WORK/u.json'; rc=\$?
+  [ \$rc = 0 ] && ! grep -q Tools '$WORK/u.json'"
+check "fsck without --user sees Tools (exit 4)" bash -c "'$LAYERCTL' fsck '$W' >/dev/null; [ \$? = 4 ]"
+
 # retiring: refused while needed, then to Retired/ or gone
 refuses "repo remove: refused while assigned, naming who" "assigned to group 'staff'" L repo remove "$D" 101
 refuses "repo remove: an OS layer others are built on is refused" "is built on it" L repo remove "$D" 1

@@ -7,6 +7,7 @@
  * Which nodes are such files is known from their path: each node carries
  * a mask of the patterns its path has followed so far, taken from its
  * folder's when the node is made. */
+#include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -23,7 +24,30 @@ struct stamp {
 	lf_ino ino;
 	uint64_t size;
 	struct timespec mtime;
+	lf_ino log[2];           /* NAME.LOG1, NAME.LOG2 beside it, or 0 */
+	uint64_t loglen[2];
 };
+
+/* NAME.LOGn in layer l's folder dir, in the case Windows wrote it
+ * ("ntuser.dat.LOG1" beside "NTUSER.DAT") or ours. */
+static void find_logs(struct lf_layer *l, lf_ino dir, const char *name, struct stamp *st)
+{
+	for (int i = 0; i < 2; i++) {
+		char want[1100], lower[1100];
+		snprintf(want, sizeof want, "%s.LOG%d", name, i + 1);
+		size_t n = strlen(want);
+		for (size_t k = 0; k <= n; k++)
+			lower[k] = (char)(k < n - 4 ? tolower((unsigned char)want[k]) : want[k]);
+		const char *tries[] = { want, lower };
+		struct lf_attr a;
+		for (int t = 0; t < 2; t++)
+			if (l->ops->lookup(l, dir, tries[t], &a) == 0 && S_ISREG(a.mode)) {
+				st->log[i] = a.ino;
+				st->loglen[i] = a.size;
+				break;
+			}
+	}
+}
 
 struct merged {
 	uint64_t ino;
@@ -120,8 +144,11 @@ static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *ns
 		int found = l->ops->lookup(l, p->refs[r].ino, n->name, &a) == 0;
 		if (found && !S_ISREG(a.mode))
 			break;
-		if (found)
-			st[(*nst)++] = (struct stamp){ p->refs[r].layer, a.ino, a.size, a.mtime };
+		if (found) {
+			st[*nst] = (struct stamp){ p->refs[r].layer, a.ino, a.size, a.mtime, {0}, {0} };
+			find_logs(l, p->refs[r].ino, n->name, &st[*nst]);
+			(*nst)++;
+		}
 		if (l->ops->lookup(l, p->refs[r].ino, token, &a) == 0)
 			break;
 	}
@@ -132,8 +159,11 @@ static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *ns
 
 static void copies_free(struct lf_copy *c, int n)
 {
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < n; i++) {
 		free((void *)c[i].data);
+		free((void *)c[i].log[0]);
+		free((void *)c[i].log[1]);
+	}
 	free(c);
 }
 
@@ -161,6 +191,15 @@ static int read_copies(struct lf_union *u, const struct stamp *st, int nst, int 
 		uint8_t *b = NULL;
 		rc = with_data ? lf_layer_read_all(l, st[i].ino, st[i].size, &b) : 0;
 		c[k].data = b;
+		/* its logs, for a dirty hive to be read as Windows reads it */
+		for (int j = 0; with_data && !rc && j < 2; j++) {
+			uint8_t *lb = NULL;
+			if (st[i].log[j] && st[i].loglen[j] <= (64u << 20) &&
+			    lf_layer_read_all(l, st[i].log[j], st[i].loglen[j], &lb) == 0) {
+				c[k].log[j] = lb;
+				c[k].loglen[j] = st[i].loglen[j];
+			}
+		}
 	}
 	if (rc) {
 		copies_free(c, nst);

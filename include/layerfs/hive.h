@@ -63,6 +63,16 @@ int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err);
  * looked for. */
 int lf_hive_load_image(const char *name, const void *image, size_t size, struct lf_hive **out,
 		       struct lf_err *err);
+/* The same with the hive's transaction logs given as images (a layer's
+ * HIVE.LOG1 and HIVE.LOG2, read whole; either may be NULL): a dirty hive
+ * is read with them replayed, as lf_hive_load does with logs beside it. */
+struct lf_hive_logs {
+	const void *data[2];
+	size_t len[2];
+};
+int lf_hive_load_image_logs(const char *name, const void *image, size_t size,
+			    const struct lf_hive_logs *logs, struct lf_hive **out,
+			    struct lf_err *err);
 /* Drop a reference (the last one frees the hive). */
 void lf_hive_free(struct lf_hive *h);
 /* One more holder of h (thread-safe, as lf_hive_free is). */

@@ -61,6 +61,10 @@ struct lf_copy {
 	const char *file;        /* the layer's file */
 	uint64_t ino;            /* which file of that layer */
 	struct timespec mtime;
+	/* NAME.LOG1 and NAME.LOG2 beside it in that layer (a hive's
+	 * transaction logs), read whole, or NULL */
+	const void *log[2];
+	size_t loglen[2];
 };
 
 struct lf_union_opts {

@@ -81,10 +81,15 @@ static int check_hive(void *ctx, const char *path, const char *mount)
 	if (rc && rc != -ENOENT)
 		fsck_report(hc->c, LF_FSCK_HIVE, hc->sev, 0, 0, hc->rl->file, "layer %u (%s): %s",
 			    hc->rl->id, hc->rl->name, err.msg);
+	else if (!rc && h->dirty && h->log_entries)
+		fsck_report(hc->c, LF_FSCK_HIVE, FSCK_WARNING, 0, 0, hc->rl->file, "layer %u (%s): "
+			    "%s: a dirty hive; its logs beside it (%d entries) are replayed when it "
+			    "is read ('layerctl reg compact' with its logs makes it whole)",
+			    hc->rl->id, hc->rl->name, path, h->log_entries);
 	else if (!rc && h->dirty)
 		fsck_report(hc->c, LF_FSCK_HIVE, hc->sev, 0, 0, hc->rl->file, "layer %u (%s): %s: a dirty "
-			    "hive (a write Windows did not finish; 'layerctl reg compact' with its "
-			    "logs makes it whole)", hc->rl->id, hc->rl->name, path);
+			    "hive without usable logs beside it (a write Windows did not finish; "
+			    "'layerctl reg compact' makes it whole)", hc->rl->id, hc->rl->name, path);
 	lf_hive_free(h);
 	return 0;
 }

@@ -13,6 +13,9 @@
  * went in. 0, -ENOENT if it is dirty and no usable log is there, or
  * -ENOMEM. The image may be reallocated (a log can grow the hive). */
 int hive_replay_logs(const char *file, uint8_t **image, size_t *size, int *entries);
+/* The same with the logs given as images (a layer's, read whole). */
+int hive_replay_log_images(const struct lf_hive_logs *logs, uint8_t **image, size_t *size,
+			   int *entries);
 
 
 #endif

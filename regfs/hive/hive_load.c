@@ -245,8 +245,8 @@ static int check_header(const char *name, const uint8_t *img, size_t size, struc
 
 /* Load the image img (size bytes, owned: freed here) read from name; file
  * is where its logs may lie, or NULL for an image that is not a file. */
-static int load_image(const char *name, const char *file, uint8_t *img, size_t size,
-		      struct lf_hive **out, struct lf_err *err)
+static int load_image(const char *name, const char *file, const struct lf_hive_logs *logs,
+		      uint8_t *img, size_t size, struct lf_hive **out, struct lf_err *err)
 {
 	struct loader L = { .file = name, .err = err, .size = size };
 	int rc = 0, dirty = 0, entries = 0;
@@ -255,7 +255,8 @@ static int load_image(const char *name, const char *file, uint8_t *img, size_t s
 				size < 0x2000 ? "too small" : "no 'regf' signature");
 	} else if (!(rc = check_header(name, img, size, err))) {
 		dirty = memcmp(img + 4, img + 8, 4) != 0;
-		int r = dirty && file ? hive_replay_logs(file, &img, &L.size, &entries) : 0;
+		int r = dirty && file ? hive_replay_logs(file, &img, &L.size, &entries)
+			: dirty && logs ? hive_replay_log_images(logs, &img, &L.size, &entries) : 0;
 		if (r == -ENOMEM)
 			rc = lf_err_set(err, ENOMEM, "%s: out of memory", name);
 	}
@@ -290,11 +291,18 @@ int lf_hive_load(const char *file, struct lf_hive **out, struct lf_err *err)
 	uint8_t *img = NULL;
 	size_t size = 0;
 	int rc = slurp(file, &img, &size, err);
-	return rc ? rc : load_image(file, file, img, size, out, err);
+	return rc ? rc : load_image(file, file, NULL, img, size, out, err);
 }
 
 int lf_hive_load_image(const char *name, const void *image, size_t size, struct lf_hive **out,
 		       struct lf_err *err)
+{
+	return lf_hive_load_image_logs(name, image, size, NULL, out, err);
+}
+
+int lf_hive_load_image_logs(const char *name, const void *image, size_t size,
+			    const struct lf_hive_logs *logs, struct lf_hive **out,
+			    struct lf_err *err)
 {
 	if (size > 0x7FFFFFFF)
 		return lf_err_set(err, EFBIG, "%s: too big for a registry hive", name);
@@ -302,7 +310,7 @@ int lf_hive_load_image(const char *name, const void *image, size_t size, struct 
 	if (!img)
 		return lf_err_set(err, ENOMEM, "%s: out of memory", name);
 	memcpy(img, image, size);
-	return load_image(name, NULL, img, size, out, err);
+	return load_image(name, NULL, logs, img, size, out, err);
 }
 
 void lf_hive_free(struct lf_hive *h)

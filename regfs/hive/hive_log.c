@@ -88,7 +88,8 @@ static void put32(uint8_t *p, uint32_t v)
 }
 
 struct log {
-	uint8_t *b;
+	const uint8_t *b;
+	uint8_t *owned;          /* b, when read here */
 	size_t size;
 	uint32_t seq;            /* its base block's */
 	char path[PATH_MAX];
@@ -139,18 +140,25 @@ static int find_log(const char *hive, int which, char *out, size_t size)
 }
 
 /* A log whose base block is whole: signature, checksum, seq1 == seq2. */
-static int open_log(const char *hive, int which, struct log *l)
+static int usable(struct log *l)
 {
-	if (!find_log(hive, which, l->path, sizeof l->path) || read_file(l->path, &l->b, &l->size))
-		return 0;
-	if (l->size < LOG_ENTRIES || memcmp(l->b, "regf", 4) || le32(l->b + 4) != le32(l->b + 8) ||
-	    checksum(l->b) != le32(l->b + 0x1FC)) {
-		free(l->b);
+	if (!l->b || l->size < LOG_ENTRIES || memcmp(l->b, "regf", 4) ||
+	    le32(l->b + 4) != le32(l->b + 8) || checksum(l->b) != le32(l->b + 0x1FC)) {
+		free(l->owned);
+		l->owned = NULL;
 		l->b = NULL;
 		return 0;
 	}
 	l->seq = le32(l->b + 4);
 	return 1;
+}
+
+static int open_log(const char *hive, int which, struct log *l)
+{
+	if (!find_log(hive, which, l->path, sizeof l->path) || read_file(l->path, &l->owned, &l->size))
+		return 0;
+	l->b = l->owned;
+	return usable(l);
 }
 
 /* Apply l's entries from sequence number *next on; returns how many. */
@@ -205,18 +213,10 @@ static int apply_log(const struct log *l, uint32_t *next, uint8_t **hive, size_t
 	return applied;
 }
 
-int hive_replay_logs(const char *file, uint8_t **image, size_t *size, int *entries)
+/* Apply the usable logs of logs[0..n) to a dirty image. */
+static int replay(struct log *logs, int n, uint8_t **image, size_t *size, int *entries)
 {
-	*entries = 0;
-	uint8_t *h = *image;
-	uint32_t seq1 = le32(h + 4), seq2 = le32(h + 8);
-	if (seq1 == seq2)
-		return 0;
-	struct log logs[2] = {0};
-	int n = 0;
-	for (int which = 1; which <= 2; which++)
-		if (open_log(file, which, &logs[n]))
-			n++;
+	uint32_t seq2 = le32(*image + 8);
 	if (n == 2 && logs[1].seq < logs[0].seq) {
 		struct log t = logs[0];
 		logs[0] = logs[1];
@@ -233,10 +233,40 @@ int hive_replay_logs(const char *file, uint8_t **image, size_t *size, int *entri
 			*entries += rc;
 	}
 	for (int i = 0; i < n; i++)
-		free(logs[i].b);
+		free(logs[i].owned);
 	if (rc < 0)
 		return rc;
 	if (*entries)
 		put32(*image + 0x1FC, checksum(*image));
 	return n ? 0 : -ENOENT;
+}
+
+int hive_replay_logs(const char *file, uint8_t **image, size_t *size, int *entries)
+{
+	*entries = 0;
+	uint8_t *h = *image;
+	if (le32(h + 4) == le32(h + 8))
+		return 0;
+	struct log logs[2] = {0};
+	int n = 0;
+	for (int which = 1; which <= 2; which++)
+		if (open_log(file, which, &logs[n]))
+			n++;
+	return replay(logs, n, image, size, entries);
+}
+
+int hive_replay_log_images(const struct lf_hive_logs *in, uint8_t **image, size_t *size,
+			   int *entries)
+{
+	*entries = 0;
+	if (le32(*image + 4) == le32(*image + 8))
+		return 0;
+	struct log logs[2] = {0};
+	int n = 0;
+	for (int i = 0; in && i < 2; i++) {
+		logs[n] = (struct log){ .b = in->data[i], .size = in->len[i] };
+		if (usable(&logs[n]))
+			n++;
+	}
+	return replay(logs, n, image, size, entries);
 }

@@ -1,6 +1,7 @@
 /* Composite hives: the copies of one hive in a stack of layers, merged
  * lowest first (the OS layer's full hive, then each layer's fragment),
  * as the union serves them and regfs shows them. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,10 +38,12 @@ int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m
 		char what[512];
 		snprintf(what, sizeof what, "layer '%s': %s", copies[i].layer, name);
 		struct lf_hive *h = NULL;
-		int rc = lf_hive_load_image(what, copies[i].data, copies[i].len, &h, err);
-		if (!rc && h->dirty)
-			rc = lf_err_set(err, EINVAL, "%s: a dirty hive (its logs are not replayed "
-					"inside a layer: let Windows or 'layerctl reg compact' finish it)",
+		struct lf_hive_logs logs = { { copies[i].log[0], copies[i].log[1] },
+					     { copies[i].loglen[0], copies[i].loglen[1] } };
+		int rc = lf_hive_load_image_logs(what, copies[i].data, copies[i].len, &logs, &h, err);
+		if (!rc && h->dirty && !h->log_entries)
+			rc = lf_err_set(err, EINVAL, "%s: a dirty hive without usable logs beside it "
+					"(.LOG1/.LOG2): let Windows or 'layerctl reg compact' finish it",
 					what);
 		if (!rc && base) {
 			rc = lf_hive_merge(base->root, h->root, m);
@@ -242,7 +245,28 @@ int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **ou
 	int rc = lf_layer_read_all(l, a.ino, a.size, &img);
 	if (rc)
 		return lf_err_set(err, -rc, "%s: cannot read it: %s", path, strerror(-rc));
-	rc = lf_hive_load_image(path, img, a.size, out, err);
+	/* its logs beside it, as a session reads it */
+	struct lf_hive_logs logs = { { NULL, NULL }, { 0, 0 } };
+	uint8_t *lb[2] = { NULL, NULL };
+	for (int i = 0; i < 2; i++) {
+		char lp[4200], low[4200];
+		snprintf(lp, sizeof lp, "%s.LOG%d", path, i + 1);
+		const char *slash = strrchr(lp, '/');
+		size_t from = slash ? (size_t)(slash - lp) + 1 : 0, n = strlen(lp);
+		memcpy(low, lp, n + 1);
+		for (size_t k = from; k < n - 4; k++)
+			low[k] = (char)tolower((unsigned char)low[k]);
+		struct lf_attr la;
+		if ((lf_layer_resolve(l, lp, &la) == 0 || lf_layer_resolve(l, low, &la) == 0) &&
+		    S_ISREG(la.mode) && la.size <= (64u << 20) &&
+		    lf_layer_read_all(l, la.ino, la.size, &lb[i]) == 0) {
+			logs.data[i] = lb[i];
+			logs.len[i] = la.size;
+		}
+	}
+	rc = lf_hive_load_image_logs(path, img, a.size, &logs, out, err);
 	free(img);
+	free(lb[0]);
+	free(lb[1]);
 	return rc;
 }

@@ -102,6 +102,32 @@ rc=$?
   && "$LAYERCTL" reg diff "$WORK/SAM" "$WORK/SAM.out" >/dev/null \
   && ok "reg diff: base image vs logs applied names the new key and the changed value; a hive and its compact copy: no difference" \
   || not_ok "reg diff (exit $rc)"
+# Inside a layer too: the dirty SYSTEM with its logs in a folder layer's
+# Windows/System32/config is served (and shown in REG) with the logs
+# replayed, as Windows reads it; fsck calls it a warning
+mkdir -p "$D/layer/Windows/System32/config"
+for x in "" .LOG1 .LOG2; do cp "$D/SYSTEM$x" "$D/layer/Windows/System32/config/SYSTEM$x"; done
+mkdir -p "$WORK/dirtym"
+if "$REGFS" --layer "$D/layer" "$WORK/dirtym" 2>"$WORK/.err"; then
+  [ -d "$WORK/dirtym/HKLM/SYSTEM/ControlSet001/Control/Class/{4d36e967-e325-11ce-bfc1-08002be10318}/0003" ] \
+    && ok "a dirty hive with its logs in a layer shows in REG with them replayed (the logs' new Disk drive key)" \
+    || not_ok "dirty hive in a layer: no replayed key"
+  fusermount3 -u "$WORK/dirtym"
+else
+  not_ok "regfs of the dirty-hive layer: $(cat "$WORK/.err")"
+fi
+"$LAYERCTL" pack -q "$D/layer" "$D/layer.vhd"
+"$LAYERCTL" repo init "$WORK/drepo" >/dev/null
+"$LAYERCTL" repo add "$WORK/drepo" "$D/layer.vhd" --type os --name Dirty >/dev/null
+"$LAYERCTL" fsck "$WORK/drepo" >"$WORK/.out"; rc=$?
+[ $rc -eq 0 ] && grep -q "^warning *bad-hive.*its logs beside it (24 entries) are replayed" "$WORK/.out" \
+  && ok "fsck: a dirty hive whose logs are beside it is a warning (exit 0)" || not_ok "fsck dirty+logs: exit $rc: $(cat "$WORK/.out")"
+rm "$D/layer/Windows/System32/config/SYSTEM.LOG1" "$D/layer/Windows/System32/config/SYSTEM.LOG2"
+"$LAYERCTL" pack -q "$D/layer" "$D/layer2.vhd"
+"$LAYERCTL" repo add "$WORK/drepo" "$D/layer2.vhd" --type os --name Dirty >/dev/null
+"$LAYERCTL" fsck "$WORK/drepo" >"$WORK/.out"; rc=$?
+[ $rc -eq 4 ] && grep -q "^error *bad-hive.*without usable logs" "$WORK/.out" \
+  && ok "fsck: without its logs it is an error (exit 4)" || not_ok "fsck dirty alone: exit $rc: $(cat "$WORK/.out")"
 # A spoilt byte in the page data of LOG1's third entry: its hash fails, the
 # replay stops after entry 2 (no later entry may follow a gap).
 cp "$D/SYSTEM" "$D/SYSTEM.LOG2" "$D/alone/"

@@ -23,5 +23,9 @@ size_t reg_u16_to_u8(const uint8_t *p, size_t units, char *out);
 /* UTF-8 to UTF-16LE (out: 4 bytes a byte of s is room enough); returns
  * the bytes written, no NUL added. */
 size_t reg_u8_to_u16(const char *s, uint8_t *out);
+/* reg_u16_to_u8, a NUL unit kept as C0 80 (Modified UTF-8): a name or a
+ * .reg line that holds one stays a whole C string; reg_u8_to_u16 turns
+ * C0 80 back into U+0000. */
+size_t reg_u16_to_u8_nul(const uint8_t *p, size_t units, char *out);
 
 #endif

@@ -53,6 +53,62 @@ static const uint8_t *cell(const struct loader *L, uint32_t off, size_t need, si
 	return L->map + at + 4;
 }
 
+/* A name as the cell stores it (Latin-1 or UTF-16LE) when it holds a NUL,
+ * which hivex's C string would cut: the NUL kept as the two bytes C0 80
+ * (as Modified UTF-8 does), so the name stays whole and a C string.
+ * NULL when it holds none (hivex's name is used) or on a bad cell. */
+static char *name_with_nul(const struct loader *L, uint64_t at, size_t len, int latin)
+{
+	if (at + len > L->size || (!latin && len % 2))
+		return NULL;
+	const uint8_t *p = L->map + at;
+	int nul = 0;
+	for (size_t i = 0; i < len && !nul; i += latin ? 1 : 2)
+		nul = latin ? !p[i] : !p[i] && !p[i + 1];
+	char *out = nul ? malloc(len * 3 + 2) : NULL;
+	if (!out)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		if (latin ? !p[i] : !p[i] && !p[i + 1]) {
+			out[o++] = (char)0xC0;
+			out[o++] = (char)0x80;
+			i += latin ? 1 : 2;
+		} else if (latin) {
+			if (p[i] < 0x80) {
+				out[o++] = (char)p[i];
+			} else {
+				out[o++] = (char)(0xC0 | p[i] >> 6);
+				out[o++] = (char)(0x80 | (p[i] & 0x3F));
+			}
+			i++;
+		} else {
+			o += reg_u16_to_u8_nul(p + i, (len - i) / 2, out + o);
+			break;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+static char *key_name(const struct loader *L, hive_node_h node)
+{
+	const uint8_t *nk = (uint64_t)node + 4 + 0x4C <= L->size ? L->map + node + 4 : NULL;
+	char *n = nk && !memcmp(nk, "nk", 2)
+		? name_with_nul(L, (uint64_t)node + 4 + 0x4C, le16(nk + 0x48), (le16(nk + 2) & 0x20) != 0)
+		: NULL;
+	return n ? n : hivex_node_name(L->h, node);
+}
+
+static char *value_name(const struct loader *L, hive_value_h v)
+{
+	const uint8_t *vk = (uint64_t)v + 4 + 0x14 <= L->size ? L->map + v + 4 : NULL;
+	char *n = vk && !memcmp(vk, "vk", 2) && le16(vk + 2)
+		? name_with_nul(L, (uint64_t)v + 4 + 0x14, le16(vk + 2), (le16(vk + 0x10) & 1) != 0)
+		: NULL;
+	return n ? n : hivex_value_key(L->h, v);
+}
+
 /* Security descriptor and class name of the nk cell at file offset node. */
 static int raw_parts(struct loader *L, hive_node_h node, struct lf_rkey *k)
 {
@@ -91,7 +147,7 @@ static int raw_parts(struct loader *L, hive_node_h node, struct lf_rkey *k)
 
 static int add_value(struct loader *L, struct lf_rkey *k, hive_value_h v)
 {
-	char *name = hivex_value_key(L->h, v);
+	char *name = value_name(L, v);
 	hive_type t;
 	size_t len;
 	char *data = name ? hivex_value_value(L->h, v, &t, &len) : NULL;
@@ -127,7 +183,7 @@ static int load_key(struct loader *L, hive_node_h node, int depth, struct lf_rke
 			return lf_err_set(L->err, ELOOP, "%s: looping cells: key cell %zu contains itself",
 					  L->file, (size_t)node);
 	L->path[depth] = node;
-	char *name = hivex_node_name(L->h, node);
+	char *name = key_name(L, node);
 	if (!name)
 		return lf_err_set(L->err, EINVAL, "%s: the name of key cell %zu cannot be read",
 				  L->file, (size_t)node);

@@ -322,7 +322,7 @@ static char *decode(const char *text, size_t len)
 		u = malloc((len / 2) * 4 + 1);
 		if (!u)
 			return NULL;
-		n = reg_u16_to_u8(t + 2, (len - 2) / 2, u);
+		n = reg_u16_to_u8_nul(t + 2, (len - 2) / 2, u);   /* a NUL in a key name */
 	} else {
 		if (len >= 3 && t[0] == 0xEF && t[1] == 0xBB && t[2] == 0xBF)
 			t += 3, len -= 3;

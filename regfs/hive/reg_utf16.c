@@ -33,11 +33,37 @@ size_t reg_u16_to_u8(const uint8_t *p, size_t units, char *out)
 	return o;
 }
 
+size_t reg_u16_to_u8_nul(const uint8_t *p, size_t units, char *out)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < units;) {
+		if (!p[2 * i] && !p[2 * i + 1]) {
+			out[o++] = (char)0xC0;
+			out[o++] = (char)0x80;
+			i++;
+			continue;
+		}
+		size_t run = 0;
+		while (i + run < units && (p[2 * (i + run)] || p[2 * (i + run) + 1]))
+			run++;
+		o += reg_u16_to_u8(p + 2 * i, run, out + o);
+		i += run;
+	}
+	return o;
+}
+
 size_t reg_u8_to_u16(const char *s, uint8_t *out)
 {
 	size_t n = 0;
 	for (const unsigned char *p = (const unsigned char *)s; *p;) {
 		uint32_t c = *p++;
+		if (c == 0xC0 && *p == 0x80) {
+			/* a NUL kept inside a name (see hive_load.c): U+0000 again */
+			p++;
+			out[n++] = 0;
+			out[n++] = 0;
+			continue;
+		}
 		int more = c < 0x80 ? 0 : c < 0xC0 ? -1 : c < 0xE0 ? 1 : c < 0xF0 ? 2 : c < 0xF8 ? 3 : -1;
 		int k = 0;
 		if (more > 0)

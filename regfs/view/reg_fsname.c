@@ -42,7 +42,12 @@ int lf_regname_encode(const char *name, int is_value, int value_mark, char *out,
 		for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
 			if (o + 6 > size)
 				return -ENAMETOOLONG;
-			if (must_escape(*p)) {
+			if (p[0] == 0xC0 && p[1] == 0x80) {
+				/* a NUL in the name (kept as C0 80): %00 */
+				memcpy(out + o, "%00", 3);
+				o += 3;
+				p++;
+			} else if (must_escape(*p)) {
 				out[o++] = '%';
 				out[o++] = hexdig[*p >> 4];
 				out[o++] = hexdig[*p & 15];
@@ -95,8 +100,16 @@ int lf_regname_decode(const char *fname, char *out, size_t size, int *value_mark
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		int c = hi << 4 | lo;
-		if (c)  /* %00: the empty name */
+		if (c) {
 			out[o++] = (char)c;
+		} else if (strcmp(fname, "%00")) {
+			/* a NUL inside a name, kept as C0 80; "%00" alone is the
+			 * empty name */
+			if (o + 3 > size)
+				return -ENAMETOOLONG;
+			out[o++] = (char)0xC0;
+			out[o++] = (char)0x80;
+		}
 		p += 2;
 	}
 	out[o] = 0;

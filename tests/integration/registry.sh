@@ -128,6 +128,31 @@ rm "$D/layer/Windows/System32/config/SYSTEM.LOG1" "$D/layer/Windows/System32/con
 "$LAYERCTL" fsck "$WORK/drepo" >"$WORK/.out"; rc=$?
 [ $rc -eq 4 ] && grep -q "^error *bad-hive.*without usable logs" "$WORK/.out" \
   && ok "fsck: without its logs it is an error (exit 4)" || not_ok "fsck dirty alone: exit $rc: $(cat "$WORK/.out")"
+# A NUL inside a key name (yarp's BogusKeyNamesHive has "testnu\0l"), as
+# regedit writes it in a UTF-16 .reg: kept whole by reg new, compact, diff,
+# export and regfs (as %00)
+python3 - "$WORK/nul.reg" "$WORK/nul2.reg" <<'PY'
+import sys
+head = "Windows Registry Editor Version 5.00\r\n\r\n"
+for path, name in ((sys.argv[1], "testnu\0l"), (sys.argv[2], "testnul")):
+    text = head + "[HKEY_LOCAL_MACHINE\\SOFTWARE\\" + name + "]\r\n\"v\"=dword:00000001\r\n\r\n"
+    open(path, "wb").write(b"\xff\xfe" + text.encode("utf-16-le"))
+PY
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/NUL" "$WORK/nul.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/NUL2" "$WORK/nul2.reg"
+check "a NUL in a key name: reg compact keeps it, diff finds the compact copy equal and 'testnul' different" bash -c "
+  '$LAYERCTL' reg compact '$WORK/NUL' '$WORK/NUL.c' >/dev/null &&
+  '$LAYERCTL' reg diff '$WORK/NUL' '$WORK/NUL.c' >/dev/null &&
+  ! '$LAYERCTL' reg diff '$WORK/NUL' '$WORK/NUL2' >/dev/null &&
+  python3 -c \"import sys; sys.exit(0 if b'testnu\\x00l' in open('$WORK/NUL.c','rb').read() else 1)\""
+check "reg export --utf16 writes the key line as regedit does (the NUL in it)" bash -c "
+  '$LAYERCTL' reg export --utf16 --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' '$WORK/NUL' '$WORK/nul.out.reg' &&
+  python3 -c \"import sys; sys.exit(0 if 'testnu\\x00l]' in open('$WORK/nul.out.reg','rb').read().decode('utf-16') else 1)\""
+mkdir -p "$WORK/nulm"
+check "regfs shows it as testnu%00l, with its value" bash -c "
+  '$REGFS' --access posix --hive 'HKLM/SOFTWARE=$WORK/NUL' '$WORK/nulm' &&
+  [ \"\$(cat '$WORK/nulm/HKLM/SOFTWARE/testnu%00l/v')\" = 1 ] && [ ! -e '$WORK/nulm/HKLM/SOFTWARE/testnu' ];
+  rc=\$?; fusermount3 -u '$WORK/nulm'; exit \$rc"
 # A spoilt byte in the page data of LOG1's third entry: its hash fails, the
 # replay stops after entry 2 (no later entry may follow a gap).
 cp "$D/SYSTEM" "$D/SYSTEM.LOG2" "$D/alone/"

@@ -202,6 +202,57 @@ START_TEST(names_round_trip)
 }
 END_TEST
 
+/* A NUL inside a key or value name (yarp's BogusKeyNamesHive has
+ * "testnu\0l"): kept whole through write, load, regfs names and .reg
+ * text; never cut to "testnu". Inside the engine it is the two bytes C0 80. */
+START_TEST(nul_in_names)
+{
+	struct lf_hive h = { .root = lf_rkey_new("ROOT", 132000000000000000ll),
+			     .mtime = 132000000000000000ll };
+	struct lf_rkey *k = mk(h.root, "testnu\xc0\x80l");
+	mk(h.root, "testnu");
+	setdword(k, "va\xc0\x80lue", 5);
+	mk(h.root, "wide\xc0\x80\xd0\x9a");                 /* UTF-16 with a NUL */
+	struct lf_err err = {0};
+	ck_assert_msg(lf_hive_write(&h, th_path("nul.hive"), &err) == 0, "%s", err.msg);
+	/* on disk: a Latin-1 name with a real NUL in it */
+	FILE *f = fopen(th_path("nul.hive"), "rb");
+	static uint8_t img[1 << 16];
+	size_t n = fread(img, 1, sizeof img, f);
+	fclose(f);
+	ck_assert_ptr_nonnull(memmem(img, n, "testnu\0l", 8));
+	struct lf_hive *back = NULL;
+	ck_assert_msg(lf_hive_load(th_path("nul.hive"), &back, &err) == 0, "%s", err.msg);
+	ck_assert_uint_eq(back->root->nsub, 3);
+	struct lf_rkey *b = lf_rkey_find(back->root, "testnu\xc0\x80l");
+	ck_assert_ptr_nonnull(b);
+	ck_assert_ptr_nonnull(lf_rkey_find(back->root, "testnu"));
+	ck_assert_ptr_nonnull(lf_rkey_find(back->root, "wide\xc0\x80\xd0\x9a"));
+	ck_assert_uint_eq(dword(b, "va\xc0\x80lue"), 5);
+	char fn[64], dec[64];
+	int m, def;
+	ck_assert_int_gt(lf_regname_encode(b->name, 0, 0, fn, sizeof fn), 0);
+	ck_assert_str_eq(fn, "testnu%00l");
+	ck_assert_int_eq(lf_regname_decode(fn, dec, sizeof dec, &m, &def), 0);
+	ck_assert_str_eq(dec, "testnu\xc0\x80l");
+	ck_assert_int_eq(lf_regname_decode("%00", dec, sizeof dec, &m, &def), 0);
+	ck_assert_str_eq(dec, "");                               /* the empty name still */
+	/* .reg text and back: the same names */
+	char *text = NULL;
+	size_t tlen;
+	ck_assert_int_eq(lf_reg_export(back->root, "HKEY_LOCAL_MACHINE\\SOFTWARE", 1, &text, &tlen), 0);
+	struct lf_rkey *again = lf_rkey_new("ROOT", 0);
+	ck_assert_msg(lf_reg_import(again, "HKEY_LOCAL_MACHINE\\SOFTWARE", text, tlen, "nul.reg", &err) == 0,
+		      "%s", err.msg);
+	ck_assert_ptr_nonnull(lf_rkey_find(again, "testnu\xc0\x80l"));
+	ck_assert_ptr_nonnull(lf_rkey_find(again, "wide\xc0\x80\xd0\x9a"));
+	free(text);
+	lf_rkey_free(again);
+	lf_hive_free(back);
+	lf_rkey_free(h.root);
+}
+END_TEST
+
 /* A value's text parses back to the same bytes when it is the typed form. */
 START_TEST(text_round_trip)
 {
@@ -405,6 +456,6 @@ int main(void)
 {
 	const TTest *const tests[] = { merge_rules, writer_round_trip, names_round_trip,
 				       text_round_trip, view_changes, index_follows_changes,
-				       views_share_a_frozen_hive };
+				       views_share_a_frozen_hive, nul_in_names };
 	return th_run_suite("reg", tests, sizeof tests / sizeof tests[0]);
 }

@@ -50,6 +50,7 @@ struct lf_hive {
 	size_t nkeys, nvalues;
 	int dirty;               /* seq1 != seq2: a write was not finished */
 	int log_entries;         /* .LOG1/.LOG2 entries applied (0: none found) */
+	char log_note[200];      /* dirty, logs not applied: what was seen of them */
 	struct lf_arena arena;   /* a frozen hive's keys, values, names and data */
 	int extra_refs;          /* holders beyond the first (lf_hive_ref) */
 };

@@ -80,8 +80,9 @@ static long long file_size(const char *path)
 static void warn_dirty(const char *file, const struct lf_hive *h)
 {
 	if (h->dirty && !h->log_entries)
-		fprintf(stderr, "layerctl: warning: %s is dirty and no usable .LOG1/.LOG2 is beside it; "
-			"read as its base image (the last changes Windows made are missing)\n", file);
+		fprintf(stderr, "layerctl: warning: %s is dirty and no usable .LOG1/.LOG2 is beside it "
+			"(%s); read as its base image (the last changes Windows made are missing)\n",
+			file, h->log_note);
 }
 
 /* With --layer, HIVE arguments are paths in the stack those layers make

@@ -306,13 +306,15 @@ static int load_image(const char *name, const char *file, const struct lf_hive_l
 {
 	struct loader L = { .file = name, .err = err, .size = size };
 	int rc = 0, dirty = 0, entries = 0;
+	char note[200] = "";
 	if (size < 0x2000 || memcmp(img, "regf", 4)) {
 		rc = lf_err_set(err, EINVAL, "%s: not a registry hive (%s)", name,
 				size < 0x2000 ? "too small" : "no 'regf' signature");
 	} else if (!(rc = check_header(name, img, size, err))) {
 		dirty = memcmp(img + 4, img + 8, 4) != 0;
-		int r = dirty && file ? hive_replay_logs(file, &img, &L.size, &entries)
-			: dirty && logs ? hive_replay_log_images(logs, &img, &L.size, &entries) : 0;
+		int r = dirty && file ? hive_replay_logs(file, &img, &L.size, &entries, note, sizeof note)
+			: dirty && logs ? hive_replay_log_images(logs, &img, &L.size, &entries, note,
+								 sizeof note) : 0;
 		if (r == -ENOMEM)
 			rc = lf_err_set(err, ENOMEM, "%s: out of memory", name);
 	}
@@ -326,6 +328,8 @@ static int load_image(const char *name, const char *file, const struct lf_hive_l
 	if (!rc) {
 		h->dirty = dirty;
 		h->log_entries = entries;
+		if (dirty && !entries)
+			snprintf(h->log_note, sizeof h->log_note, "%s", note[0] ? note : "no logs beside it");
 		h->mtime = hivex_last_modified(L.h);
 		rc = load_key(&L, hivex_root(L.h), 0, &h->root);
 		h->nkeys = L.nkeys;

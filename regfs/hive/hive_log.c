@@ -1,10 +1,17 @@
-/* Transaction logs (.LOG1/.LOG2, the "HvLE" format of Windows 8.1 and
- * later): a dirty hive (seq1 != seq2) is read as Windows would read it,
- * with the logged dirty pages written over its base image. Entries are
- * applied in sequence-number order across both logs, from the log whose
- * base block has the lower sequence number; a gap, a bad signature or a
- * bad Marvin32 hash ends the replay there (a torn last entry is dropped,
- * as Windows drops it). */
+/* Transaction logs (.LOG1/.LOG2): a dirty hive (seq1 != seq2) is read as
+ * Windows would read it, with the logged dirty pages written over its
+ * base image.
+ *
+ * The "HvLE" format of Windows 8.1 and later: entries are applied in
+ * sequence-number order across both logs, from the log whose base block
+ * has the lower sequence number; a gap, a bad signature or a bad Marvin32
+ * hash ends the replay there (a torn last entry is dropped, as Windows
+ * drops it).
+ *
+ * The old format of Windows XP to 7: the log's base block, then at 512 a
+ * dirty vector ("DIRT" and one bit per 512-byte sector of the hive bins),
+ * then from the next 512-byte boundary the dirty sectors, in bit order.
+ * The newest log (its base block's sequence number) is applied whole. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -92,8 +99,17 @@ struct log {
 	uint8_t *owned;          /* b, when read here */
 	size_t size;
 	uint32_t seq;            /* its base block's */
+	int old;                 /* the dirty-vector format of Windows XP to 7 */
 	char path[PATH_MAX];
 };
+
+/* What the replay saw, for a caller told "no usable logs". */
+static void say(char *note, size_t n, const char *fmt, const char *what, const char *why)
+{
+	size_t at = note ? strlen(note) : 0;
+	if (note && at < n)
+		snprintf(note + at, n - at, fmt, at ? "; " : "", what, why);
+}
 
 static int read_file(const char *path, uint8_t **out, size_t *size)
 {
@@ -139,26 +155,86 @@ static int find_log(const char *hive, int which, char *out, size_t size)
 	return found;
 }
 
-/* A log whose base block is whole: signature, checksum, seq1 == seq2. */
-static int usable(struct log *l)
+/* A log whose base block is whole: signature, checksum, and for the new
+ * format seq1 == seq2; the old format has its dirty vector at 512. NULL,
+ * or what is wrong with it. */
+static const char *why_unusable(struct log *l)
 {
-	if (!l->b || l->size < LOG_ENTRIES || memcmp(l->b, "regf", 4) ||
-	    le32(l->b + 4) != le32(l->b + 8) || checksum(l->b) != le32(l->b + 0x1FC)) {
-		free(l->owned);
-		l->owned = NULL;
-		l->b = NULL;
-		return 0;
-	}
+	if (!l->b || l->size < LOG_ENTRIES)
+		return "too short for a log";
+	if (memcmp(l->b, "regf", 4))
+		return "no 'regf' base block";
+	if (checksum(l->b) != le32(l->b + 0x1FC))
+		return "its base block's checksum is wrong";
+	l->old = l->size >= 1024 && !memcmp(l->b + 512, "DIRT", 4);
+	if (!l->old && le32(l->b + 4) != le32(l->b + 8))
+		return "its base block is half written (seq1 != seq2)";
+	if (!l->old && (l->size < LOG_ENTRIES + 4 || memcmp(l->b + LOG_ENTRIES, "HvLE", 4)))
+		return "neither a dirty vector (Windows XP-7) nor HvLE entries (Windows 8.1+)";
 	l->seq = le32(l->b + 4);
-	return 1;
+	return NULL;
 }
 
-static int open_log(const char *hive, int which, struct log *l)
+static int usable(struct log *l, char *note, size_t n, const char *what)
 {
-	if (!find_log(hive, which, l->path, sizeof l->path) || read_file(l->path, &l->owned, &l->size))
+	const char *why = why_unusable(l);
+	if (!why)
+		return 1;
+	say(note, n, "%s%s: %s", what, why);
+	free(l->owned);
+	l->owned = NULL;
+	l->b = NULL;
+	return 0;
+}
+
+static int open_log(const char *hive, int which, struct log *l, char *note, size_t n)
+{
+	char what[32];
+	snprintf(what, sizeof what, ".LOG%d", which);
+	if (!find_log(hive, which, l->path, sizeof l->path)) {
+		say(note, n, "%s%s: %s", what, "not there");
 		return 0;
+	}
+	if (read_file(l->path, &l->owned, &l->size)) {
+		say(note, n, "%s%s: %s", what, "cannot be read");
+		return 0;
+	}
 	l->b = l->owned;
-	return usable(l);
+	return usable(l, note, n, what);
+}
+
+/* The old format: the dirty sectors over the hive bins, whole. */
+static int apply_old(const struct log *l, uint8_t **hive, size_t *hsize)
+{
+	uint32_t bins = le32(l->b + 0x28);
+	if (bins % 512 || bins > 0x7FFFF000u)
+		return 0;
+	size_t nbits = bins / 512, vec = 516, data = (vec + (nbits + 7) / 8 + 511) / 512 * 512;
+	if (vec + (nbits + 7) / 8 > l->size)
+		return 0;
+	size_t need = BASE_BLOCK + (size_t)bins;
+	if (need > *hsize) {
+		uint8_t *g = realloc(*hive, need);
+		if (!g)
+			return -ENOMEM;
+		memset(g + *hsize, 0, need - *hsize);
+		*hive = g;
+		*hsize = need;
+	}
+	int applied = 0;
+	for (size_t i = 0; i < nbits; i++) {
+		if (!(l->b[vec + i / 8] >> (i % 8) & 1))
+			continue;
+		if (data + 512 > l->size)
+			return applied ? applied : 0;   /* cut short: what came is in */
+		memcpy(*hive + BASE_BLOCK + i * 512, l->b + data, 512);
+		data += 512;
+		applied++;
+	}
+	put32(*hive + 0x28, bins);
+	put32(*hive + 4, l->seq);
+	put32(*hive + 8, l->seq);
+	return applied ? applied : 1;        /* a log of no dirty sector still settles it */
 }
 
 /* Apply l's entries from sequence number *next on; returns how many. */
@@ -214,7 +290,8 @@ static int apply_log(const struct log *l, uint32_t *next, uint8_t **hive, size_t
 }
 
 /* Apply the usable logs of logs[0..n) to a dirty image. */
-static int replay(struct log *logs, int n, uint8_t **image, size_t *size, int *entries)
+static int replay(struct log *logs, int n, uint8_t **image, size_t *size, int *entries,
+		  char *note, size_t nlen)
 {
 	uint32_t seq2 = le32(*image + 8);
 	if (n == 2 && logs[1].seq < logs[0].seq) {
@@ -222,15 +299,26 @@ static int replay(struct log *logs, int n, uint8_t **image, size_t *size, int *e
 		logs[0] = logs[1];
 		logs[1] = t;
 	}
-	/* from the primary's last complete write on */
-	uint32_t next = n ? logs[0].seq : 0;
-	if (n && next < seq2)
-		next = seq2;
 	int rc = 0;
-	for (int i = 0; i < n && rc >= 0; i++) {
-		rc = apply_log(&logs[i], &next, image, size);
+	if (n && logs[n - 1].old) {
+		/* the old format: the newest log, whole */
+		rc = apply_old(&logs[n - 1], image, size);
 		if (rc > 0)
 			*entries += rc;
+		else if (rc == 0)
+			say(note, nlen, "%s%s: %s", "the newest log", "its dirty vector runs past it");
+	} else {
+		/* from the primary's last complete write on */
+		uint32_t next = n ? logs[0].seq : 0;
+		if (n && next < seq2)
+			next = seq2;
+		for (int i = 0; i < n && rc >= 0 && !logs[i].old; i++) {
+			rc = apply_log(&logs[i], &next, image, size);
+			if (rc > 0)
+				*entries += rc;
+		}
+		if (n && !*entries)
+			say(note, nlen, "%s%s: %s", "the logs", "no entry follows the hive's last write");
 	}
 	for (int i = 0; i < n; i++)
 		free(logs[i].owned);
@@ -241,7 +329,8 @@ static int replay(struct log *logs, int n, uint8_t **image, size_t *size, int *e
 	return n ? 0 : -ENOENT;
 }
 
-int hive_replay_logs(const char *file, uint8_t **image, size_t *size, int *entries)
+int hive_replay_logs(const char *file, uint8_t **image, size_t *size, int *entries,
+		     char *note, size_t nlen)
 {
 	*entries = 0;
 	uint8_t *h = *image;
@@ -250,13 +339,13 @@ int hive_replay_logs(const char *file, uint8_t **image, size_t *size, int *entri
 	struct log logs[2] = {0};
 	int n = 0;
 	for (int which = 1; which <= 2; which++)
-		if (open_log(file, which, &logs[n]))
+		if (open_log(file, which, &logs[n], note, nlen))
 			n++;
-	return replay(logs, n, image, size, entries);
+	return replay(logs, n, image, size, entries, note, nlen);
 }
 
 int hive_replay_log_images(const struct lf_hive_logs *in, uint8_t **image, size_t *size,
-			   int *entries)
+			   int *entries, char *note, size_t nlen)
 {
 	*entries = 0;
 	if (le32(*image + 4) == le32(*image + 8))
@@ -264,9 +353,13 @@ int hive_replay_log_images(const struct lf_hive_logs *in, uint8_t **image, size_
 	struct log logs[2] = {0};
 	int n = 0;
 	for (int i = 0; in && i < 2; i++) {
+		char what[32];
+		snprintf(what, sizeof what, ".LOG%d", i + 1);
 		logs[n] = (struct log){ .b = in->data[i], .size = in->len[i] };
-		if (usable(&logs[n]))
+		if (!in->data[i])
+			say(note, nlen, "%s%s: %s", what, "not there");
+		else if (usable(&logs[n], note, nlen, what))
 			n++;
 	}
-	return replay(logs, n, image, size, entries);
+	return replay(logs, n, image, size, entries, note, nlen);
 }

@@ -128,6 +128,54 @@ rm "$D/layer/Windows/System32/config/SYSTEM.LOG1" "$D/layer/Windows/System32/con
 "$LAYERCTL" fsck "$WORK/drepo" >"$WORK/.out"; rc=$?
 [ $rc -eq 4 ] && grep -q "^error *bad-hive.*without usable logs" "$WORK/.out" \
   && ok "fsck: without its logs it is an error (exit 4)" || not_ok "fsck dirty alone: exit $rc: $(cat "$WORK/.out")"
+# The old log format (Windows XP to 7: a dirty vector and 512-byte sectors),
+# made here from the clean Windows 7 SYSTEM hive as that Windows would write
+# it: the computer's name changed in place (WKS-WIN732BITA -> ...BITB), the
+# hive left dirty (seq1 = seq2 + 1), its new sectors in SYSTEM.LOG1
+W7="$WORK/w7"; mkdir -p "$W7"
+zcat "$H/regipy_SYSTEM_Win7x86_WKS-WIN732BITA.gz" >"$W7/clean"
+python3 - "$W7/clean" "$W7/SYSTEM" "$W7/SYSTEM.LOG1" <<'PY'
+import struct, sys
+base = bytearray(open(sys.argv[1], "rb").read())
+def csum(b):
+    x = 0
+    for i in range(0, 0x1FC, 4):
+        x ^= struct.unpack_from("<I", b, i)[0]
+    return 0xFFFFFFFE if x == 0xFFFFFFFF else 1 if x == 0 else x
+old, new = "WKS-WIN732BITA".encode("utf-16-le"), "WKS-WIN732BITB".encode("utf-16-le")
+target = bytearray(base.replace(old, new))
+seq = struct.unpack_from("<I", base, 4)[0]
+dirty = bytearray(base)                       # the hive: the old image, seq1 ahead
+struct.pack_into("<I", dirty, 4, seq + 1)
+struct.pack_into("<I", dirty, 0x1FC, csum(dirty))
+bins = struct.unpack_from("<I", base, 0x28)[0]
+nbits = bins // 512
+bitmap = bytearray((nbits + 7) // 8)
+sectors = b""
+for i in range(nbits):
+    a = 4096 + i * 512
+    if base[a:a + 512] != target[a:a + 512]:
+        bitmap[i // 8] |= 1 << (i % 8)
+        sectors += target[a:a + 512]
+head = bytearray(target[:512])               # the log's base block: the new one
+struct.pack_into("<II", head, 4, seq + 1, seq + 1)
+struct.pack_into("<I", head, 0x1C, 1)         # file type: a log
+struct.pack_into("<I", head, 0x1FC, csum(head))
+vec = b"DIRT" + bytes(bitmap)
+log = bytes(head) + vec
+log += b"\0" * (-len(log) % 512) + sectors
+open(sys.argv[2], "wb").write(dirty)
+open(sys.argv[3], "wb").write(log)
+PY
+"$LAYERCTL" reg compact "$W7/SYSTEM" "$W7/replayed" >"$WORK/.out" 2>&1
+[ "$(hivexget "$W7/replayed" 'ControlSet001\Control\ComputerName\ComputerName' ComputerName)" = WKS-WIN732BITB ] \
+  && [ "$(hivexget "$W7/SYSTEM" 'ControlSet001\Control\ComputerName\ComputerName' ComputerName)" = WKS-WIN732BITA ] \
+  && ok "an old-format log (Windows 7's dirty vector) is applied: the new computer name" \
+  || not_ok "old-format log: $(cat "$WORK/.out")"
+printf 'X' | dd of="$W7/SYSTEM.LOG1" bs=1 seek=100 conv=notrunc 2>/dev/null
+"$LAYERCTL" reg compact "$W7/SYSTEM" "$W7/base" >/dev/null 2>"$WORK/.err"
+grep -q "LOG1: its base block's checksum is wrong; .LOG2: not there" "$WORK/.err" \
+  && ok "a spoilt log: the warning says what it saw of each log: $(cat "$WORK/.err")" || not_ok "spoilt log warning: $(cat "$WORK/.err")"
 # A NUL inside a key name (yarp's BogusKeyNamesHive has "testnu\0l"), as
 # regedit writes it in a UTF-16 .reg: kept whole by reg new, compact, diff,
 # export and regfs (as %00)

@@ -119,6 +119,12 @@ int lf_reg_joins(const struct lf_merge *m, const char *keypath, const char *valu
  * built-in rules. 0 or -errno. */
 int lf_hive_merge(struct lf_rkey *base, const struct lf_rkey *top, const struct lf_merge *m);
 
+/* What differs between the trees under a and b: fn gets '+' (only in
+ * b), '-' (only in a) or '~' (a value changed), the key's path below the
+ * roots ('\\'-joined) and the value's name, or NULL for a whole key. */
+typedef void (*lf_reg_diff_fn)(void *ctx, char what, const char *key, const char *value);
+void lf_reg_diff(const struct lf_rkey *a, const struct lf_rkey *b, lf_reg_diff_fn fn, void *ctx);
+
 /* Keys and values; lookups ignore case as Windows does. */
 struct lf_rkey *lf_rkey_new(const char *name, int64_t mtime);
 void lf_rkey_free(struct lf_rkey *k);

@@ -26,6 +26,10 @@ typedef int (*lf_hive_place_fn)(void *ctx, const char *path, const char *mount);
 int lf_hive_places_in(struct lf_layer *l, lf_hive_place_fn fn, void *ctx);
 /* The hive at PATH in layer l, read whole and loaded: -ENOENT (err not
  * set) when no file is there. */
+/* The hive at PATH as union u serves it (merged from every layer's copy),
+ * at most max bytes: 0, -ENOENT (not there: err not set) or an error. */
+int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct lf_hive **out,
+		       struct lf_err *err);
 int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **out,
 		       struct lf_err *err);
 

@@ -195,6 +195,16 @@ int lf_union_fallocate(struct lf_union *u, struct lf_ufile *f, int mode, uint64_
 		       uint64_t len);
 int lf_union_statfs(struct lf_union *u, struct statvfs *out);
 
+/* What differs between trees a and b: fn gets each difference, with the
+ * '/'-path, what: '+' only in b, '-' only in a, '~' both but changed (why:
+ * "type", "size", "content", "link target"), 'm' a merged file (a hive:
+ * the caller compares what it holds), and b's attributes ('-': a's).
+ * Names match in any case; same size and modification time count as the
+ * same file, else the bytes are compared. fn returning non-zero stops. */
+typedef int (*lf_diff_fn)(void *ctx, char what, const char *path, const char *why,
+			  const struct lf_attr *a);
+int lf_union_diff(struct lf_union *a, struct lf_union *b, lf_diff_fn fn, void *ctx);
+
 /* Windows rights (a session): from now on each entry's security
  * descriptor decides what a caller may do: uid gets token t's rights (t
  * is copied), uid 0 SYSTEM's, anyone else none. New entries get the

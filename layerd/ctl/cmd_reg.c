@@ -330,8 +330,9 @@ struct differ {
 	long n;
 };
 
-static void difference(struct differ *d, char what, const char *path, const char *value)
+static void difference(void *ctx, char what, const char *path, const char *value)
 {
+	struct differ *d = ctx;
 	d->n++;
 	if (d->j)
 		json_array_append_new(d->j, json_pack("{s:s%, s:s, s:s?}", "change", &what, (size_t)1,
@@ -340,45 +341,6 @@ static void difference(struct differ *d, char what, const char *path, const char
 		printf("%c [%s] \"%s\"\n", what, path, value);
 	else
 		printf("%c [%s]\n", what, path);
-}
-
-static void diff_keys(struct differ *d, struct lf_rkey *a, struct lf_rkey *b, const char *path,
-		      int depth)
-{
-	if (depth > 512)
-		return;
-	for (size_t i = 0; i < a->nval; i++) {
-		struct lf_rval *x = &a->val[i], *y = lf_rval_find(b, x->name);
-		if (!y)
-			difference(d, '-', path, x->name);
-		else if (x->type != y->type || x->len != y->len || memcmp(x->data, y->data, x->len))
-			difference(d, '~', path, x->name);
-	}
-	for (size_t i = 0; i < b->nval; i++)
-		if (!lf_rval_find(a, b->val[i].name))
-			difference(d, '+', path, b->val[i].name);
-	for (size_t i = 0; i < a->nsub; i++) {
-		struct lf_rkey *x = a->sub[i], *y = lf_rkey_find(b, x->name);
-		char *p = malloc(strlen(path) + strlen(x->name) + 2);
-		if (!p)
-			return;
-		sprintf(p, "%s%s%s", path, *path ? "\\" : "", x->name);
-		if (y)
-			diff_keys(d, x, y, p, depth + 1);
-		else
-			difference(d, '-', p, NULL);
-		free(p);
-	}
-	for (size_t i = 0; i < b->nsub; i++) {
-		if (lf_rkey_find(a, b->sub[i]->name))
-			continue;
-		char *p = malloc(strlen(path) + strlen(b->sub[i]->name) + 2);
-		if (!p)
-			return;
-		sprintf(p, "%s%s%s", path, *path ? "\\" : "", b->sub[i]->name);
-		difference(d, '+', p, NULL);
-		free(p);
-	}
 }
 
 static int reg_diff(int argc, char **argv, int json)
@@ -391,7 +353,7 @@ static int reg_diff(int argc, char **argv, int json)
 		return 2;
 	}
 	struct differ d = { json ? json_array() : NULL, 0 };
-	diff_keys(&d, a->root, b->root, "", 0);
+	lf_reg_diff(a->root, b->root, difference, &d);
 	if (json)
 		cli_print_json(json_pack("{s:s, s:s, s:o}", "a", argv[0], "b", argv[1],
 					 "differences", d.j));

@@ -16,6 +16,7 @@
 
 #include "layerd_int.h"
 #include "layerfs/hive.h"
+#include "layerfs/regcompose.h"
 #include "layerfs/safe_path.h"
 #include "layerfs/security.h"
 #include "layerfs/union.h"
@@ -50,26 +51,9 @@ static int from_mapping(int repofd, const char *repo, uid_t uid, struct lf_sid *
 /* The OS image's SAM, read through the union. */
 static struct lf_hive *read_sam(struct lf_union *u)
 {
-	struct lf_attr a;
-	struct lf_walk w;
-	if (lf_union_walk(u, SAM_PATH, &a, &w))
-		return NULL;
 	struct lf_hive *h = NULL;
-	struct lf_ufile *f = NULL;
-	uint8_t *buf = a.size && a.size <= SAM_MAX ? malloc(a.size) : NULL;
-	if (buf && lf_union_open_file(u, a.ino, O_RDONLY, &f) == 0) {
-		uint64_t got = 0;
-		ssize_t n = 1;
-		while (got < a.size && (n = lf_union_pread(u, f, buf + got, a.size - got, got)) > 0)
-			got += (uint64_t)n;
-		struct lf_err e = {0};
-		if (got == a.size)
-			lf_hive_load_image(SAM_PATH, buf, got, &h, &e);
-		lf_union_release(u, f);
-	}
-	free(buf);
-	lf_union_walk_end(u, &w);
-	return h;
+	struct lf_err e = {0};
+	return lf_hive_load_union(u, SAM_PATH, SAM_MAX, &h, &e) ? NULL : h;
 }
 
 static struct lf_rkey *key_at(struct lf_rkey *k, const char *const *path)

@@ -3,6 +3,7 @@
  * as the union serves them and regfs shows them. */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -268,5 +269,34 @@ int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **ou
 	free(img);
 	free(lb[0]);
 	free(lb[1]);
+	return rc;
+}
+
+int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct lf_hive **out,
+		       struct lf_err *err)
+{
+	struct lf_attr a;
+	struct lf_walk w;
+	int rc = lf_union_walk(u, path, &a, &w);
+	if (rc)
+		return rc == -ENOENT ? -ENOENT : lf_err_set(err, -rc, "%s: %s", path, strerror(-rc));
+	struct lf_ufile *f = NULL;
+	uint8_t *buf = a.size <= max ? malloc(a.size ? a.size : 1) : NULL;
+	uint64_t got = 0;
+	rc = !buf ? lf_err_set(err, a.size > max ? EFBIG : ENOMEM, "%s: %s", path,
+			       a.size > max ? "too big for a hive" : "out of memory")
+		  : lf_union_open_file(u, a.ino, O_RDONLY, &f);
+	if (!rc) {
+		ssize_t n = 1;
+		while (got < a.size && (n = lf_union_pread(u, f, buf + got, a.size - got, got)) > 0)
+			got += (uint64_t)n;
+		lf_union_release(u, f);
+		rc = got == a.size ? lf_hive_load_image(path, buf, a.size, out, err)
+				   : lf_err_set(err, EIO, "%s: cannot read it whole", path);
+	} else if (buf) {
+		rc = lf_err_set(err, -rc, "%s: %s", path, strerror(-rc));
+	}
+	free(buf);
+	lf_union_walk_end(u, &w);
 	return rc;
 }

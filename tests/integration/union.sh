@@ -168,6 +168,29 @@ out=$("$LAYERCTL" which --json --layer "$SL/OS/Windows10.1.1.vhd,type=os" --laye
 echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["merged"] and [l["name"] for l in d["layers"]]==["Office.101.3","Windows10.1.1"] and not d["shadowed"]' \
   && ok "which: a hive is merged from every layer's copy, none shadowed" || not_ok "which hive: $out"
 
+# layerctl diff: what an app layer changes on the OS layer, files and registry
+OSV="$SL/OS/Windows10.1.1.vhd"; OFV="$SL/App/Office.101.3.vhd"
+out=$("$LAYERCTL" diff "$OSV" "$OSV"); rc=$?
+[ $rc -eq 0 ] && [ -z "$out" ] && ok "diff: a layer and itself: nothing, exit 0" || not_ok "diff same: $rc $out"
+out=$("$LAYERCTL" diff "$OSV" "$OFV:$OSV"); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -qx '+ Program Files/Office (folder)' \
+  && echo "$out" | grep -qx '+ HKLM/SOFTWARE \[Microsoft\\Office\]' \
+  && echo "$out" | grep -qx '~ HKLM/SYSTEM \[ControlSet001\\Control\\Session Manager\\Environment\] "Path"' \
+  && echo "$out" | grep -qx '~ Windows/win.ini (size)' \
+  && ok "diff OS Office:OS: its files, its key, the merged Path, win.ini; exit 1" || not_ok "diff: $rc $out"
+mkdir -p "$WORK/da/Dir" "$WORK/db/dir"
+echo same >"$WORK/da/Dir/a.txt"; echo same >"$WORK/db/dir/A.TXT"
+echo one >"$WORK/da/Dir/c.txt"; echo two >"$WORK/db/dir/c.txt"; touch -d 2001-01-01 "$WORK/db/dir/c.txt"
+echo gone >"$WORK/da/old.txt"
+out=$("$LAYERCTL" diff --json "$WORK/da" "$WORK/db"); rc=$?
+echo "$out" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+got = sorted((f["change"], f["path"], f["what"]) for f in d["files"])
+sys.exit(0 if got == [("-", "old.txt", "file"), ("~", "Dir/c.txt", "content")] else 1)' && [ $rc -eq 1 ] \
+  && ok "diff --json of two folders: names in any case match; same size, other time: by content" \
+  || not_ok "diff folders: $rc $out"
+
 # A real Windows volume under a directory layer that spells it otherwise.
 if [ -n "${REALDATA:-}" ] && [ -f "$REALDATA/ntfs/velociraptor_partition_image.raw.gz" ]; then
   gunzip -c "$REALDATA/ntfs/velociraptor_partition_image.raw.gz" > "$WORK/real.raw"

@@ -16,6 +16,9 @@ struct lf_hive_place {
 };
 extern const struct lf_hive_place lf_hive_places[];
 extern const int lf_nhive_places;
+/* The place a path is shown at ("HKU/alice" for Users/alice/NTUSER.DAT),
+ * in buf; NULL if the path is no hive place. */
+const char *lf_hive_place_of(const char *path, char *buf, size_t size);
 /* The paths alone, as lf_union_opts.stacked wants them. */
 const char *const *lf_hive_patterns(int *n);
 

@@ -63,6 +63,7 @@ int cmd_which(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_acl(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_capture(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
 int cmd_repo(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);

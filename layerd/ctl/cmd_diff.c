@@ -3,7 +3,6 @@
  * and values. Exit status as diff(1). */
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,25 +52,6 @@ static struct lf_union *open_side(const char *spec)
 	return u;
 }
 
-/* The registry place a path is ("HKU/alice" for Users/alice/NTUSER.DAT),
- * in buf, or NULL. */
-static const char *hive_mount(const char *path, char *buf, size_t size)
-{
-	for (int i = 0; i < lf_nhive_places; i++) {
-		const char *m = lf_hive_places[i].mount, *star = strchr(m, '*');
-		if (fnmatch(lf_hive_places[i].path, path, FNM_CASEFOLD | FNM_PATHNAME))
-			continue;
-		if (!star) {
-			snprintf(buf, size, "%s", m);
-		} else {          /* the name the path's '*' (its second part) matched */
-			const char *who = strchr(path, '/') + 1, *end = strchr(who, '/');
-			snprintf(buf, size, "%.*s%.*s%s", (int)(star - m), m, (int)(end - who), who,
-				 star + 1);
-		}
-		return buf;
-	}
-	return NULL;
-}
 
 static struct lf_hive *load_side(struct lf_union *u, const char *path)
 {
@@ -127,7 +107,7 @@ static int file_difference(void *ctx, char what, const char *path, const char *w
 	(void)a;
 	struct run *r = ctx;
 	char place[512];
-	const char *mount = S_ISREG(a->mode) ? hive_mount(path, place, sizeof place) : NULL;
+	const char *mount = S_ISREG(a->mode) ? lf_hive_place_of(path, place, sizeof place) : NULL;
 	if (mount) {
 		hive_diff(r, what == 'm' ? '~' : what, path, mount);
 		return 0;

@@ -22,6 +22,7 @@ static const struct command {
 	{ "logoff", cmd_session, "layerd: unmount a user's desktop" },
 	{ "refresh", cmd_session, "layerd: re-read the repository, update running sessions" },
 	{ "status", cmd_session, "layerd: the sessions it serves" },
+	{ "capture", cmd_capture, "make an app layer of what an installation changed (before, after)" },
 	{ "diff", cmd_diff, "what differs between two stacks, disks or folders: files and registry values" },
 	{ "acl", cmd_acl, "show or set a file's Windows security descriptor (SDDL) in a folder layer" },
 	{ "reset", cmd_reset, "give back the layers' version of a path a user changed or deleted" },

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,4 +300,23 @@ int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct 
 	free(buf);
 	lf_union_walk_end(u, &w);
 	return rc;
+}
+
+const char *lf_hive_place_of(const char *path, char *buf, size_t size)
+{
+	for (int i = 0; i < lf_nhive_places; i++) {
+		const char *m = lf_hive_places[i].mount, *star = strchr(m, '*');
+		if (fnmatch(lf_hive_places[i].path, path, FNM_CASEFOLD | FNM_PATHNAME))
+			continue;
+		if (!star) {
+			snprintf(buf, size, "%s", m);
+		} else {          /* the name the path's '*' (its second part) matched */
+			const char *who = strchr(path, '/') ? strchr(path, '/') + 1 : path;
+			const char *end = strchr(who, '/') ? strchr(who, '/') : who + strlen(who);
+			snprintf(buf, size, "%.*s%.*s%s", (int)(star - m), m, (int)(end - who), who,
+				 star + 1);
+		}
+		return buf;
+	}
+	return NULL;
 }

@@ -123,7 +123,7 @@ echo "$json" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["fi
 mkdir -p "$WORK/empty"
 for c in pack ls stat cat which fsck conflicts login logoff refresh status reset \
     "reg compact" "reg merge" "reg new" "reg export" "reg import" "reg diff" \
-    "repo init" "repo add" "repo assign" "repo unassign" "repo priority" "repo remove" "repo list" "repo resolve" acl diff; do
+    "repo init" "repo add" "repo assign" "repo unassign" "repo priority" "repo remove" "repo list" "repo resolve" acl diff capture; do
   want=2; [ "$c" = fsck ] && want=16
   (cd "$WORK/empty" && $LAYERCTL $c --help >"$WORK/h.out" 2>/dev/null); h=$?
   (cd "$WORK/empty" && $LAYERCTL $c --bogus-option >/dev/null 2>&1); b=$?

@@ -1,0 +1,527 @@
+/* layerctl capture --before A --after B OUT: an app layer of what B has
+ * that A has not (issue 17): new and changed files with their Windows
+ * descriptors, delete tokens for what B lost, and for each registry hive a
+ * fragment (new and changed keys and values, .wh. markers for deleted
+ * ones), packed as a layer. Windows' noise is left out by rules. */
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+#include "layerfs/hive.h"
+#include "layerfs/layer.h"
+#include "layerfs/pack.h"
+#include "layerfs/safe_path.h"
+#include "layerfs/regcompose.h"
+#include "layerfs/union.h"
+
+/* Windows' noise (App Volumes' exclude_path / exclude_registry): a path
+ * at or below one of these, case ignored, '*' one part. */
+static const char *const default_files[] = {
+	"pagefile.sys", "hiberfil.sys", "swapfile.sys", "$Recycle.Bin",
+	"System Volume Information", "Windows/Temp", "Windows/Prefetch", "Windows/Logs",
+	"Windows/SoftwareDistribution/Download", "Users/*/AppData/Local/Temp",
+	"Windows/System32/winevt/Logs", "ProgramData/Microsoft/Search/Data",
+	"ProgramData/Microsoft/Windows Defender",
+};
+static const char *const default_keys[] = {
+	"HKLM/SYSTEM/*/Services/bam", "HKLM/SYSTEM/MountedDevices",
+	"HKLM/SYSTEM/*/Enum", "HKLM/SYSTEM/*/Control/DeviceClasses",
+	"HKLM/SOFTWARE/Microsoft/Windows/CurrentVersion/Explorer/RecentDocs",
+	"HKU/*/Software/Microsoft/Windows/CurrentVersion/Explorer/RecentDocs",
+	"HKU/*/Software/Microsoft/Windows/CurrentVersion/Explorer/RunMRU",
+};
+
+struct rules {
+	const char **v;
+	size_t n;
+	long *hits;
+};
+
+/* Does rule r name path or a folder above it? */
+static int under(const char *rule, const char *path)
+{
+	char pre[PATH_MAX];
+	size_t n = strlen(path);
+	for (size_t cut = n; cut > 0; cut--) {
+		if (cut < n && path[cut] != '/')
+			continue;
+		snprintf(pre, sizeof pre, "%.*s", (int)cut, path);
+		if (fnmatch(rule, pre, FNM_CASEFOLD | FNM_PATHNAME) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+static int excluded(struct rules *r, const char *path)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (under(r->v[i], path)) {
+			r->hits[i]++;
+			return 1;
+		}
+	return 0;
+}
+
+struct capture {
+	struct lf_union *a, *b;
+	int stage;               /* the staging folder's fd */
+	char stage_path[PATH_MAX];
+	struct rules files, keys;
+	long nfiles, ntokens, nkeys, nvalues, nmarkers;
+	uint64_t bytes;
+	int failed;
+	const char *hive;        /* the hive whose diff runs: its place */
+	struct lf_rkey *frag, *broot;
+};
+
+static void fail(struct capture *c, const char *what, const char *path, int e)
+{
+	if (!c->failed)
+		cli_error("%s: %s: %s", path, what, strerror(e));
+	c->failed = 1;
+}
+
+/* The staging folder's parent of path, made: an fd, and the last name. */
+static int stage_dir(struct capture *c, const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	*name = slash ? slash + 1 : path;
+	if (!slash)
+		return dup(c->stage);
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	return lf_safe_mkdirs(c->stage, dir, 0755, (uid_t)-1, (gid_t)-1);
+}
+
+/* B's descriptor goes with the copy (pack keeps it). */
+static void keep_sd(struct capture *c, uint64_t ino, int fd)
+{
+	uint8_t sd[65536];
+	ssize_t n = lf_union_getxattr(c->b, ino, "system.ntfs_acl", sd, sizeof sd);
+	if (n > 0)
+		(void)fsetxattr(fd, geteuid() == 0 ? "trusted.layerfs.ntfs_acl"
+				    : "user.layerfs.ntfs_acl", sd, (size_t)n, 0);
+}
+
+static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a);
+
+struct kids { char **v; size_t n, cap; };
+
+static int kid(void *ctx, const char *name, const struct lf_attr *a, uint64_t next)
+{
+	(void)a;
+	(void)next;
+	struct kids *k = ctx;
+	if (k->n == k->cap) {
+		size_t cap = k->cap ? k->cap * 2 : 16;
+		char **v = realloc(k->v, cap * sizeof *v);
+		if (!v)
+			return 1;
+		k->v = v;
+		k->cap = cap;
+	}
+	return !(k->v[k->n++] = strdup(name));
+}
+
+/* B's file, link or whole folder at path into the staging folder. */
+static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a)
+{
+	const char *name;
+	int dfd = stage_dir(c, path, &name);
+	if (dfd < 0)
+		return dfd;
+	int rc = 0;
+	if (S_ISDIR(a->mode)) {
+		if (mkdirat(dfd, name, 0755) < 0 && errno != EEXIST)
+			rc = -errno;
+		int fd = rc ? -1 : openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			keep_sd(c, ino, fd);
+			close(fd);
+		}
+		struct kids k = {0};
+		if (!rc)
+			rc = lf_union_readdir(c->b, ino, 0, 0, kid, &k);
+		for (size_t i = 0; !rc && i < k.n; i++) {
+			char sub[PATH_MAX];
+			struct lf_attr sa;
+			snprintf(sub, sizeof sub, "%s/%s", path, k.v[i]);
+			if (excluded(&c->files, sub) || lf_union_lookup(c->b, ino, k.v[i], &sa))
+				continue;
+			rc = copy_one(c, sub, sa.ino, &sa);
+			lf_union_forget(c->b, sa.ino, 1);
+		}
+		for (size_t i = 0; i < k.n; i++)
+			free(k.v[i]);
+		free(k.v);
+	} else if (S_ISLNK(a->mode)) {
+		char target[4096];
+		ssize_t n = lf_union_readlink(c->b, ino, target, sizeof target);
+		rc = n < 0 ? (int)n : symlinkat(target, dfd, name) < 0 ? -errno : 0;
+	} else if (S_ISREG(a->mode)) {
+		struct lf_ufile *in = NULL;
+		int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		rc = out < 0 ? -errno : lf_union_open_file(c->b, ino, O_RDONLY, &in);
+		static char buf[1 << 20];
+		for (uint64_t off = 0; !rc;) {
+			ssize_t n = lf_union_pread(c->b, in, buf, sizeof buf, off);
+			if (n <= 0) {
+				rc = (int)n;
+				break;
+			}
+			if (write(out, buf, (size_t)n) != n)
+				rc = -errno;
+			off += (uint64_t)n;
+		}
+		if (in)
+			lf_union_release(c->b, in);
+		if (!rc) {
+			keep_sd(c, ino, out);
+			struct timespec t[2] = { a->atime, a->mtime };
+			futimens(out, t);
+			c->nfiles++;
+			c->bytes += a->size;
+		}
+		if (out >= 0)
+			close(out);
+	}
+	close(dfd);
+	return rc;
+}
+
+/* A delete token for what B lost. */
+static int token(struct capture *c, const char *path)
+{
+	const char *name;
+	int dfd = stage_dir(c, path, &name);
+	if (dfd < 0)
+		return dfd;
+	char tok[NAME_MAX + 8];
+	snprintf(tok, sizeof tok, "%s%s", LF_WHITEOUT_PREFIX, name);
+	int fd = openat(dfd, tok, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	int rc = fd < 0 ? -errno : 0;
+	if (fd >= 0)
+		close(fd);
+	close(dfd);
+	c->ntokens += !rc;
+	return rc;
+}
+
+/* ---- registry fragments ---- */
+
+static struct lf_rkey *key_at(struct lf_rkey *root, const char *path, int make)
+{
+	char *p = strdup(path), *save = NULL;
+	struct lf_rkey *k = root;
+	for (char *n = p ? strtok_r(p, "\\", &save) : NULL; k && n; n = strtok_r(NULL, "\\", &save)) {
+		struct lf_rkey *s = lf_rkey_find(k, n);
+		if (!s && make && (s = lf_rkey_new(n, 0)) && lf_rkey_add(k, s)) {
+			lf_rkey_free(s);
+			s = NULL;
+		}
+		k = s;
+	}
+	free(p);
+	return k;
+}
+
+static struct lf_rkey *deep_copy(const struct lf_rkey *k)
+{
+	struct lf_rkey *c = lf_rkey_new(k->name, k->mtime);
+	for (size_t i = 0; c && i < k->nval; i++)
+		if (lf_rkey_set(c, k->val[i].name, k->val[i].type, k->val[i].data, k->val[i].len)) {
+			lf_rkey_free(c);
+			return NULL;
+		}
+	if (c && k->sd && (c->sd = malloc(k->sdlen))) {
+		memcpy(c->sd, k->sd, k->sdlen);
+		c->sdlen = k->sdlen;
+	}
+	for (size_t i = 0; c && i < k->nsub; i++) {
+		struct lf_rkey *s = deep_copy(k->sub[i]);
+		if (!s || lf_rkey_add(c, s)) {
+			lf_rkey_free(s);
+			lf_rkey_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+static void reg_change(void *ctx, char what, const char *key, const char *value)
+{
+	struct capture *c = ctx;
+	char full[PATH_MAX];
+	snprintf(full, sizeof full, "%s/%s", c->hive, key);
+	for (char *p = full; *p; p++)
+		if (*p == '\\')
+			*p = '/';
+	if (excluded(&c->keys, full))
+		return;
+	char parent[PATH_MAX];
+	const char *bs = strrchr(key, '\\');
+	snprintf(parent, sizeof parent, "%.*s", bs ? (int)(bs - key) : 0, key);
+	const char *leaf = bs ? bs + 1 : key;
+	if (value) {                  /* a value: set as B has it, or a marker */
+		struct lf_rkey *fk = key_at(c->frag, key, 1);
+		char tok[1100];
+		snprintf(tok, sizeof tok, "%s%s", LF_WHITEOUT_PREFIX, value);
+		struct lf_rval *v = what == '-' ? NULL : lf_rval_find(key_at(c->broot, key, 0), value);
+		if (!fk || (what == '-' ? lf_rkey_set(fk, tok, REG_NONE, "", 0)
+			    : !v || lf_rkey_set(fk, value, v->type, v->data, v->len)))
+			c->failed = 1;
+		*(what == '-' ? &c->nmarkers : &c->nvalues) += 1;
+	} else if (what == '+') {     /* a key of B's: whole */
+		struct lf_rkey *fp = key_at(c->frag, parent, 1), *bk = key_at(c->broot, key, 0);
+		struct lf_rkey *copy = bk ? deep_copy(bk) : NULL;
+		if (!fp || !copy || lf_rkey_add(fp, copy)) {
+			lf_rkey_free(copy);
+			c->failed = 1;
+		}
+		c->nkeys++;
+	} else {                      /* a key B lost: its marker */
+		char tok[1100];
+		snprintf(tok, sizeof tok, "%s%s", LF_WHITEOUT_PREFIX, leaf);
+		struct lf_rkey *fp = key_at(c->frag, parent, 1), *t = lf_rkey_new(tok, 0);
+		if (!fp || !t || lf_rkey_add(fp, t)) {
+			lf_rkey_free(t);
+			c->failed = 1;
+		}
+		c->nmarkers++;
+	}
+}
+
+/* A hive B changed: its fragment into the staging folder at path. */
+static int hive_fragment(struct capture *c, const char *path, const char *place)
+{
+	struct lf_hive *ha = NULL, *hb = NULL;
+	struct lf_err err = {0};
+	int ra = lf_hive_load_union(c->a, path, 1u << 30, &ha, &err);
+	if (ra && ra != -ENOENT) {
+		cli_error("%s", err.msg);
+		return ra;
+	}
+	int rb = lf_hive_load_union(c->b, path, 1u << 30, &hb, &err);
+	if (rb) {
+		cli_error("%s", rb == -ENOENT ? path : err.msg);
+		lf_hive_free(ha);
+		return rb;
+	}
+	struct lf_rkey *empty = lf_rkey_new("ROOT", 0);
+	struct lf_hive frag = { .root = lf_rkey_new(hb->root->name, hb->mtime), .mtime = hb->mtime };
+	c->frag = frag.root;
+	c->broot = hb->root;
+	c->hive = place;
+	int rc = empty && frag.root ? 0 : -ENOMEM;
+	if (!rc)
+		lf_reg_diff(ha ? ha->root : empty, hb->root, reg_change, c);
+	const char *name;
+	int dfd = rc || (!frag.root->nsub && !frag.root->nval) ? -1 : stage_dir(c, path, &name);
+	if (dfd >= 0) {
+		rc = lf_hive_write_at(&frag, dfd, name, &err) ? -EIO : 0;
+		if (rc)
+			cli_error("%s", err.msg);
+		close(dfd);
+	}
+	lf_rkey_free(frag.root);
+	lf_rkey_free(empty);
+	lf_hive_free(ha);
+	lf_hive_free(hb);
+	return rc;
+}
+
+
+static int change(void *ctx, char what, const char *path, const char *why, const struct lf_attr *a)
+{
+	(void)why;
+	struct capture *c = ctx;
+	if (c->failed)
+		return 1;
+	if (excluded(&c->files, path))
+		return 0;
+	char place[512];
+	int rc = 0;
+	if (what != '-' && S_ISREG(a->mode) && lf_hive_place_of(path, place, sizeof place))
+		rc = hive_fragment(c, path, place);
+	else if (what == '-')
+		rc = token(c, path);
+	else
+		rc = copy_one(c, path, a->ino, a);
+	if (rc)
+		fail(c, "cannot capture it", path, -rc);
+	return c->failed;
+}
+
+static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	(void)flag;
+	(void)f;
+	return remove(p) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+static void capture_usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: layerctl capture [--json] [--no-default-exclusions] [--exclude RULE]...\n"
+		"                        --before A --after B OUT\n"
+		"\n"
+		"Make an app layer OUT (a dynamic VHD, as pack makes) of what B has that A\n"
+		"has not: A and B are each a layer, a disk or a folder, or LAYER:LAYER:...\n"
+		"a stack (leftmost highest), e.g. a VM's disk before and after an install.\n"
+		"New and changed files go in with their Windows descriptors; what B lost\n"
+		"becomes a delete token; each registry hive becomes a fragment: only the\n"
+		"keys and values that differ, .wh. markers for deleted ones. Mounted over\n"
+		"A, OUT shows B ('layerctl diff B OUT:A' says nothing).\n"
+		"\n"
+		"Windows' noise is left out (pagefile, hiberfil, $Recycle.Bin, System\n"
+		"Volume Information, Windows/Temp, Prefetch, Logs, event logs, update\n"
+		"downloads, users' Temp, the search index, Defender's data; registry: bam,\n"
+		"MountedDevices, Enum, DeviceClasses, MRU lists). Rules are paths from the\n"
+		"drive's root or HKLM/... and HKU/... keys, case ignored, '*' one part, a\n"
+		"rule covering what is below it.\n"
+		"  --exclude RULE            leave RULE out too (repeatable)\n"
+		"  --no-default-exclusions   only the --exclude rules\n"
+		"  --json                    the summary as JSON (files, bytes, tokens, keys,\n"
+		"                            values, markers, what each rule kept out)\n"
+		"\n"
+		"Exit status: 0, 1 on failure (nothing is left at OUT), 2 on a usage error.\n");
+}
+
+static void add_rules(struct rules *r, const char *const *v, size_t n)
+{
+	const char **nv = realloc(r->v, (r->n + n) * sizeof *nv);
+	long *nh = realloc(r->hits, (r->n + n) * sizeof *nh);
+	if (nv)
+		r->v = nv;
+	if (nh)
+		r->hits = nh;
+	for (size_t i = 0; nv && nh && i < n; i++) {
+		r->v[r->n] = v[i];
+		r->hits[r->n++] = 0;
+	}
+}
+
+static json_t *rules_json(const struct rules *r)
+{
+	json_t *o = json_object();
+	for (size_t i = 0; i < r->n; i++)
+		if (r->hits[i])
+			json_object_set_new(o, r->v[i], json_integer(r->hits[i]));
+	return o;
+}
+
+int cmd_capture(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "before", required_argument, NULL, 'a' }, { "after", required_argument, NULL, 'b' },
+		{ "exclude", required_argument, NULL, 'x' },
+		{ "no-default-exclusions", no_argument, NULL, 'N' },
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
+	};
+	const char *before = NULL, *after = NULL;
+	const char *extra[64];
+	int nextra = 0, json = 0, defaults = 1, c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'a': before = optarg; break;
+		case 'b': after = optarg; break;
+		case 'x':
+			if (nextra == 64)
+				return cli_usage_error("capture", "too many --exclude");
+			extra[nextra++] = optarg;
+			break;
+		case 'N': defaults = 0; break;
+		case 'j': json = 1; break;
+		case 'h': capture_usage(stdout); return EXIT_OK;
+		default: return cli_usage_error("capture", "bad option");
+		}
+	}
+	if (!before || !after || argc - optind != 1)
+		return cli_usage_error("capture", "needs --before A, --after B and OUT");
+	const char *out = argv[optind];
+	struct capture cap = { .stage = -1 };
+	if (defaults) {
+		add_rules(&cap.files, default_files, sizeof default_files / sizeof *default_files);
+		add_rules(&cap.keys, default_keys, sizeof default_keys / sizeof *default_keys);
+	}
+	for (int i = 0; i < nextra; i++) {
+		const char *one[1] = { extra[i] };
+		add_rules(!strncasecmp(extra[i], "HK", 2) ? &cap.keys : &cap.files, one, 1);
+	}
+	struct lf_union_opts uo = { .stack = lf_reg_stack };
+	uo.stacked = lf_hive_patterns(&uo.nstacked);
+	struct lf_err err = {0};
+	const char *sides[2] = { before, after };
+	struct lf_union **us[2] = { &cap.a, &cap.b };
+	int rc = 0;
+	for (int i = 0; i < 2 && !rc; i++) {
+		struct lf_stack st = {0};
+		rc = lf_stack_add_lowerdir(&st, sides[i], &err) || lf_stack_sort(&st, &err) ||
+		     lf_union_open(&st, &uo, us[i], &err);
+		lf_stack_free(&st);
+		if (rc)
+			cli_error("%s", err.msg);
+	}
+	snprintf(cap.stage_path, sizeof cap.stage_path, "%s.capture.XXXXXX", out);
+	if (!rc && !mkdtemp(cap.stage_path)) {
+		cli_error("%s: cannot make a work folder beside it: %s", out, strerror(errno));
+		rc = 1;
+	}
+	if (!rc && (cap.stage = open(cap.stage_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		rc = 1;
+	if (!rc) {
+		int d = lf_union_diff(cap.a, cap.b, change, &cap);
+		if (d && !cap.failed)
+			cli_error("%s: %s", before, strerror(-d));
+		rc = d || cap.failed;
+	}
+	struct lf_pack_stats ps = {0};
+	struct lf_pack_opts po = { .format = LF_PACK_VHD_DYNAMIC, .label = "capture" };
+	if (!rc && lf_pack(cap.stage_path, out, &po, &ps, &err)) {
+		cli_error("%s", err.msg);
+		rc = 1;
+	}
+	if (cap.stage >= 0)
+		close(cap.stage);
+	if (cap.stage_path[0] && access(cap.stage_path, F_OK) == 0)
+		nftw(cap.stage_path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	if (!rc && json) {
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}}",
+			"layer", out, "files", (json_int_t)cap.nfiles, "bytes", (json_int_t)cap.bytes,
+			"tokens", (json_int_t)cap.ntokens, "keys", (json_int_t)cap.nkeys,
+			"values", (json_int_t)cap.nvalues, "markers", (json_int_t)cap.nmarkers,
+			"excluded", "files", rules_json(&cap.files), "registry", rules_json(&cap.keys)));
+	} else if (!rc) {
+		printf("%s: %ld files (%llu bytes), %ld delete tokens; registry: %ld keys, %ld "
+		       "values, %ld markers\n", out, cap.nfiles, (unsigned long long)cap.bytes,
+		       cap.ntokens, cap.nkeys, cap.nvalues, cap.nmarkers);
+		for (size_t i = 0; i < cap.files.n; i++)
+			if (cap.files.hits[i])
+				printf("  left out by %s: %ld\n", cap.files.v[i], cap.files.hits[i]);
+		for (size_t i = 0; i < cap.keys.n; i++)
+			if (cap.keys.hits[i])
+				printf("  left out by %s: %ld\n", cap.keys.v[i], cap.keys.hits[i]);
+	}
+	lf_union_close(cap.a);
+	lf_union_close(cap.b);
+	free(cap.files.v);
+	free(cap.files.hits);
+	free(cap.keys.v);
+	free(cap.keys.hits);
+	return rc ? EXIT_FAIL : EXIT_OK;
+}

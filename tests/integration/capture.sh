@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# layerctl capture (issue 17, first part): a change made over the sample
+# OS layer (files added, changed in another letter case, deleted; registry
+# keys and values added and deleted; Windows' noise) is captured as an app
+# layer; mounted over the OS layer it shows the change, file by file and
+# value by value (layerctl diff says nothing but the noise left out).
+. "$(dirname "$0")/lib.sh"
+S="$WORK/sample"
+bash "$SOURCE_DIR/scripts/sample/make-repo" "$S" "$LAYERCTL" >/dev/null
+OS="$S/Layers/OS/Windows10.1.1.vhd"
+C="$WORK/chg"
+mkdir -p "$C/Program Files/App/bin" "$C/WINDOWS/Temp" "$C/Windows/System32/config"
+echo app >"$C/Program Files/App/bin/app.exe"
+echo "[fonts] changed" >"$C/WINDOWS/WIN.INI"            # the OS's win.ini, other case
+touch "$C/WINDOWS/.wh.notepad.exe"                      # the OS's notepad.exe deleted
+echo noise >"$C/pagefile.sys"; echo noise >"$C/WINDOWS/Temp/setup.tmp"
+cat >"$WORK/app.reg" <<'REG'
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\App\Settings]
+"Version"="1.0"
+
+[HKEY_LOCAL_MACHINE\SOFTWARE\Microsoft\Windows NT\CurrentVersion]
+"RegisteredOwner"="App Inc."
+".wh.ProductName"=hex(0):
+REG
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$C/Windows/System32/config/SOFTWARE" "$WORK/app.reg"
+check "capture --before OS --after CHANGE:OS" "$LAYERCTL" capture --json --before "$OS" --after "$C:$OS" "$WORK/app.vhd"
+check "the summary: 2 files, 1 token; the registry's key, values and marker; what each rule kept out" bash -c "
+  '$LAYERCTL' capture --json --before '$OS' --after '$C:$OS' '$WORK/app2.vhd' | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+ok = d[\"files\"] == 2 and d[\"tokens\"] == 1 and d[\"keys\"] == 1 and d[\"markers\"] == 1 and \
+     d[\"values\"] >= 1 and d[\"excluded\"][\"files\"] == {\"pagefile.sys\": 1, \"Windows/Temp\": 1}
+sys.exit(0 if ok else 1)'"
+out=$("$LAYERCTL" diff "$C:$OS" "$WORK/app.vhd:$OS"); rc=$?
+[ $rc -eq 1 ] && [ "$out" = "- pagefile.sys (file)
+- Windows/Temp/setup.tmp (file)" ] \
+  && ok "mounted over the OS layer, the captured layer shows the change, but the noise" \
+  || not_ok "capture round trip: $rc: $out"
+"$LAYERCTL" cat "$WORK/app.vhd" Windows/System32/config/SOFTWARE >"$WORK/frag"
+"$LAYERCTL" cat "$OS" Windows/System32/config/SOFTWARE >"$WORK/os-soft"
+nf=$("$LAYERCTL" reg export "$WORK/frag" | grep -c '^\[')
+no=$("$LAYERCTL" reg export "$WORK/os-soft" | grep -c '^\[')
+"$LAYERCTL" reg export "$WORK/frag" >"$WORK/frag.reg"
+# what did not change (CurrentBuild, ProgramFilesDir) is not in it
+grep -q '"RegisteredOwner"="App Inc."' "$WORK/frag.reg" && grep -q '".wh.ProductName"' "$WORK/frag.reg" \
+  && ! grep -q 'CurrentBuild\|ProgramFilesDir' "$WORK/frag.reg" \
+  && ok "the layer holds a fragment (what changed and a marker for the deleted value), not the whole hive" \
+  || not_ok "fragment: $nf keys vs $no: $(cat "$WORK/frag.reg")"
+check "its files keep B's descriptors (pack over the copies)" bash -c "
+  '$LAYERCTL' stat --json '$WORK/app.vhd' 'Program Files/App/bin/app.exe' | grep -q '\"sddl\"'"
+check "the token is in the layer, the noise is not" bash -c "
+  '$LAYERCTL' ls '$WORK/app.vhd' Windows | grep -q '.wh.notepad.exe' &&
+  ! '$LAYERCTL' ls '$WORK/app.vhd' / | grep -q pagefile"
+finish

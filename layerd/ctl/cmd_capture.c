@@ -377,7 +377,7 @@ static void capture_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerctl capture [--json] [--no-default-exclusions] [--exclude RULE]...\n"
-		"                        --before A --after B OUT\n"
+		"                        (--before A --after B | --session UPPER --layer SPEC...) OUT\n"
 		"\n"
 		"Make an app layer OUT (a dynamic VHD, as pack makes) of what B has that A\n"
 		"has not: A and B are each a layer, a disk or a folder, or LAYER:LAYER:...\n"
@@ -386,6 +386,11 @@ static void capture_usage(FILE *f)
 		"becomes a delete token; each registry hive becomes a fragment: only the\n"
 		"keys and values that differ, .wh. markers for deleted ones. Mounted over\n"
 		"A, OUT shows B ('layerctl diff B OUT:A' says nothing).\n"
+		"\n"
+		"--session UPPER --layer SPEC...: a packaging session, the personalization\n"
+		"layer of a mount in which the app was installed (UPPER), against the\n"
+		"stack below it (the --layer SPECs, as layerfs takes them). Its hive\n"
+		"copies become fragments; its working folder and lock stay out.\n"
 		"\n"
 		"Windows' noise is left out (pagefile, hiberfil, $Recycle.Bin, System\n"
 		"Volume Information, Windows/Temp, Prefetch, Logs, event logs, update\n"
@@ -428,11 +433,14 @@ int cmd_capture(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "before", required_argument, NULL, 'a' }, { "after", required_argument, NULL, 'b' },
+		{ "session", required_argument, NULL, 's' }, { "layer", required_argument, NULL, 'l' },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "no-default-exclusions", no_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	const char *before = NULL, *after = NULL;
+	const char *before = NULL, *after = NULL, *session = NULL;
+	const char *layers[64];
+	int nlayers = 0;
 	const char *extra[64];
 	int nextra = 0, json = 0, defaults = 1, c;
 	optind = 1;
@@ -440,6 +448,12 @@ int cmd_capture(int argc, char **argv)
 		switch (c) {
 		case 'a': before = optarg; break;
 		case 'b': after = optarg; break;
+		case 's': session = optarg; break;
+		case 'l':
+			if (nlayers == 64)
+				return cli_usage_error("capture", "too many --layer");
+			layers[nlayers++] = optarg;
+			break;
 		case 'x':
 			if (nextra == 64)
 				return cli_usage_error("capture", "too many --exclude");
@@ -451,8 +465,10 @@ int cmd_capture(int argc, char **argv)
 		default: return cli_usage_error("capture", "bad option");
 		}
 	}
-	if (!before || !after || argc - optind != 1)
-		return cli_usage_error("capture", "needs --before A, --after B and OUT");
+	if (argc - optind != 1 || (session ? before || after || !nlayers
+					   : !before || !after || nlayers))
+		return cli_usage_error("capture", "needs --before A --after B, or --session UPPER "
+				       "--layer SPEC..., and OUT");
 	const char *out = argv[optind];
 	struct capture cap = { .stage = -1 };
 	if (defaults) {
@@ -471,12 +487,27 @@ int cmd_capture(int argc, char **argv)
 	int rc = 0;
 	for (int i = 0; i < 2 && !rc; i++) {
 		struct lf_stack st = {0};
-		rc = lf_stack_add_lowerdir(&st, sides[i], &err) || lf_stack_sort(&st, &err) ||
-		     lf_union_open(&st, &uo, us[i], &err);
+		if (session) {
+			/* a packaging session: the stack below, and it with her
+			 * personalization layer on top (read-only here; the union
+			 * never shows its working folder or lock) */
+			for (int k = 0; !rc && k < nlayers; k++)
+				rc = lf_stack_add(&st, layers[k], &err);
+			if (!rc && i == 1) {
+				char spec[PATH_MAX + 32];
+				snprintf(spec, sizeof spec, "%s,type=app,prio=1000000000", session);
+				rc = lf_stack_add(&st, spec, &err);
+			}
+		} else {
+			rc = lf_stack_add_lowerdir(&st, sides[i], &err);
+		}
+		rc = rc || lf_stack_sort(&st, &err) || lf_union_open(&st, &uo, us[i], &err);
 		lf_stack_free(&st);
 		if (rc)
 			cli_error("%s", err.msg);
 	}
+	if (session)
+		before = layers[0];
 	snprintf(cap.stage_path, sizeof cap.stage_path, "%s.capture.XXXXXX", out);
 	if (!rc && !mkdtemp(cap.stage_path)) {
 		cli_error("%s: cannot make a work folder beside it: %s", out, strerror(errno));

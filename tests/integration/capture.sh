@@ -53,4 +53,25 @@ check "its files keep B's descriptors (pack over the copies)" bash -c "
 check "the token is in the layer, the noise is not" bash -c "
   '$LAYERCTL' ls '$WORK/app.vhd' Windows | grep -q '.wh.notepad.exe' &&
   ! '$LAYERCTL' ls '$WORK/app.vhd' / | grep -q pagefile"
+# The session form: an "install" made through a writable mount of the OS
+# layer (files, a registry value through regfs), captured from the
+# personalization layer against the stack below it
+[ -e /dev/fuse ] && [ "$(id -u)" -eq 0 ] && {
+UP="$WORK/up"; M="$WORK/m"; RM="$WORK/rm"; mkdir -p "$UP" "$M" "$RM"
+"$LAYERFS" --layer "$OS,type=os" --upper "$UP" "$M" &&
+  mkdir -p "$M/Program Files/Tool" && echo tool >"$M/Program Files/Tool/tool.exe" &&
+  echo changed >>"$M/Windows/win.ini" && rm "$M/Windows/notepad.exe"
+fusermount3 -u "$M"
+"$REGFS" --layer "$OS,type=os" --upper "$UP" "$RM" &&
+  mkdir -p "$RM/HKLM/SOFTWARE/Tool" && echo 2 >"$RM/HKLM/SOFTWARE/Tool/Version"
+fusermount3 -u "$RM"
+check "capture --session UPPER --layer OS: the install as a layer" \
+  "$LAYERCTL" capture --session "$UP" --layer "$OS,type=os" "$WORK/tool.vhd"
+out=$("$LAYERCTL" diff "$UP:$OS" "$WORK/tool.vhd:$OS"); rc=$?
+[ $rc -eq 0 ] && ok "the captured layer over the OS layer is the session's drive and registry" \
+  || not_ok "session capture: $rc: $out"
+check "no session artefacts in it (its listing has the tool, and no .wh..wh. name)" bash -c "
+  '$LAYERCTL' ls -R '$WORK/tool.vhd' / >'$WORK/tool.ls' && grep -q tool.exe '$WORK/tool.ls' &&
+  ! grep -q 'wh[.][.]wh[.][.]' '$WORK/tool.ls'"
+}
 finish

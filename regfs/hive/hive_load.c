@@ -94,9 +94,12 @@ static char *name_with_nul(const struct loader *L, uint64_t at, size_t len, int 
 static char *key_name(const struct loader *L, hive_node_h node)
 {
 	const uint8_t *nk = (uint64_t)node + 4 + 0x4C <= L->size ? L->map + node + 4 : NULL;
-	char *n = nk && !memcmp(nk, "nk", 2)
-		? name_with_nul(L, (uint64_t)node + 4 + 0x4C, le16(nk + 0x48), (le16(nk + 2) & 0x20) != 0)
-		: NULL;
+	/* a key name is 255 characters at most: a longer one is damage, read
+	 * as hivex reads it */
+	int latin = nk && (le16(nk + 2) & 0x20) != 0;
+	size_t len = nk ? le16(nk + 0x48) : 0;
+	char *n = nk && !memcmp(nk, "nk", 2) && len <= (latin ? 255u : 510u)
+		? name_with_nul(L, (uint64_t)node + 4 + 0x4C, len, latin) : NULL;
 	return n ? n : hivex_node_name(L->h, node);
 }
 

@@ -33,6 +33,8 @@ int lf_regname_encode(const char *name, int is_value, int value_mark, char *out,
 		whole = "%2E%2E";
 	else if (!strcmp(name, "@"))
 		whole = "%40";           /* "@" is the default value */
+	else if (!strcmp(name, "\xc0\x80"))
+		whole = "%C0%80";        /* a lone NUL: "%00" alone is the empty name */
 	if (whole) {
 		o = strlen(whole);
 		if (o + 3 > size)

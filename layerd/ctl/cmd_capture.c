@@ -400,6 +400,8 @@ static void capture_usage(FILE *f)
 		"rule covering what is below it.\n"
 		"  --exclude RULE            leave RULE out too (repeatable)\n"
 		"  --no-default-exclusions   only the --exclude rules\n"
+		"  --repo REPO --name NAME   add OUT to REPO as the next revision of layer\n"
+		"                            NAME (a new app layer if there is none)\n"
 		"  --json                    the summary as JSON (files, bytes, tokens, keys,\n"
 		"                            values, markers, what each rule kept out)\n"
 		"\n"
@@ -434,11 +436,12 @@ int cmd_capture(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "before", required_argument, NULL, 'a' }, { "after", required_argument, NULL, 'b' },
 		{ "session", required_argument, NULL, 's' }, { "layer", required_argument, NULL, 'l' },
+		{ "repo", required_argument, NULL, 'R' }, { "name", required_argument, NULL, 'n' },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "no-default-exclusions", no_argument, NULL, 'N' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	const char *before = NULL, *after = NULL, *session = NULL;
+	const char *before = NULL, *after = NULL, *session = NULL, *repo = NULL, *name = NULL;
 	const char *layers[64];
 	int nlayers = 0;
 	const char *extra[64];
@@ -449,6 +452,8 @@ int cmd_capture(int argc, char **argv)
 		case 'a': before = optarg; break;
 		case 'b': after = optarg; break;
 		case 's': session = optarg; break;
+		case 'R': repo = optarg; break;
+		case 'n': name = optarg; break;
 		case 'l':
 			if (nlayers == 64)
 				return cli_usage_error("capture", "too many --layer");
@@ -469,6 +474,8 @@ int cmd_capture(int argc, char **argv)
 					   : !before || !after || nlayers))
 		return cli_usage_error("capture", "needs --before A --after B, or --session UPPER "
 				       "--layer SPEC..., and OUT");
+	if (!repo != !name)
+		return cli_usage_error("capture", "--repo and --name go together");
 	const char *out = argv[optind];
 	struct capture cap = { .stage = -1 };
 	if (defaults) {
@@ -550,6 +557,13 @@ int cmd_capture(int argc, char **argv)
 	}
 	lf_union_close(cap.a);
 	lf_union_close(cap.b);
+	if (!rc && repo) {
+		/* into the repository: the next revision of NAME, or a new layer
+		 * built on the repository's OS layer (repo add says which) */
+		char *av[] = { "repo", "add", (char *)repo, (char *)out, "--type", "app", "--name",
+			       (char *)name, NULL };
+		rc = cmd_repo(8, av) != EXIT_OK;
+	}
 	free(cap.files.v);
 	free(cap.files.hits);
 	free(cap.keys.v);

@@ -70,6 +70,16 @@ check "capture --session UPPER --layer OS: the install as a layer" \
 out=$("$LAYERCTL" diff "$UP:$OS" "$WORK/tool.vhd:$OS"); rc=$?
 [ $rc -eq 0 ] && ok "the captured layer over the OS layer is the session's drive and registry" \
   || not_ok "session capture: $rc: $out"
+RP="$WORK/repo"
+"$LAYERCTL" repo init "$RP" >/dev/null && "$LAYERCTL" repo add "$RP" "$OS" --type os --name Win >/dev/null
+check "capture --repo --name: the capture is the new layer's revision 1, then revision 2" bash -c "
+  '$LAYERCTL' capture --session '$UP' --layer '$OS,type=os' --repo '$RP' --name Tool '$WORK/t1.vhd' >/dev/null &&
+  echo more >>'$UP/Program Files/Tool/tool.exe' &&
+  '$LAYERCTL' capture --session '$UP' --layer '$OS,type=os' --repo '$RP' --name Tool '$WORK/t2.vhd' >/dev/null &&
+  '$LAYERCTL' repo list --json '$RP' | python3 -c '
+import json, sys
+revs = sorted(l[\"revision\"] for l in json.load(sys.stdin)[\"layers\"] if l[\"name\"] == \"Tool\")
+sys.exit(0 if revs == [1, 2] else 1)'"
 check "no session artefacts in it (its listing has the tool, and no .wh..wh. name)" bash -c "
   '$LAYERCTL' ls -R '$WORK/tool.vhd' / >'$WORK/tool.ls' && grep -q tool.exe '$WORK/tool.ls' &&
   ! grep -q 'wh[.][.]wh[.][.]' '$WORK/tool.ls'"

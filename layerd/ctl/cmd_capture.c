@@ -85,7 +85,14 @@ struct capture {
 	int failed;
 	const char *hive;        /* the hive whose diff runs: its place */
 	struct lf_rkey *frag, *broot;
+	json_t *refusals;        /* finalize checks: what would make it a bad layer */
 };
+
+/* A finalize check found something (refused unless --force). */
+static void refuse(struct capture *c, const char *check, const char *what)
+{
+	json_array_append_new(c->refusals, json_pack("{s:s, s:s}", "check", check, "what", what));
+}
 
 static void fail(struct capture *c, const char *what, const char *path, int e)
 {
@@ -271,6 +278,21 @@ static void reg_change(void *ctx, char what, const char *key, const char *value)
 			*p = '/';
 	if (excluded(&c->keys, full))
 		return;
+	/* finalize: reboot work left pending is no layer's to carry (a value
+	 * set, or a new key holding values) */
+	struct lf_rkey *bk = what == '+' && !value ? key_at(c->broot, key, 0) : NULL;
+	int sets = value ? what != '-' : bk && bk->nval;
+	const char *vname = value ? value : "";
+	if (sets &&
+	    ((!strcasecmp(c->hive, "HKLM/SYSTEM") &&
+	      fnmatch("ControlSet*\\Control\\Session Manager", key, FNM_CASEFOLD | FNM_NOESCAPE) == 0 &&
+	      (!value || !strcasecmp(vname, "PendingFileRenameOperations")) &&
+	      (value || lf_rval_find(bk, "PendingFileRenameOperations"))) ||
+	     (!strcasecmp(c->hive, "HKLM/SOFTWARE") &&
+	      (fnmatch("Microsoft\\Windows\\CurrentVersion\\RunOnce", key, FNM_CASEFOLD | FNM_NOESCAPE) == 0 ||
+	       fnmatch("WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\RunOnce", key,
+		       FNM_CASEFOLD | FNM_NOESCAPE) == 0))))
+		refuse(c, "pending-reboot", full);
 	char parent[PATH_MAX];
 	const char *bs = strrchr(key, '\\');
 	snprintf(parent, sizeof parent, "%.*s", bs ? (int)(bs - key) : 0, key);
@@ -354,7 +376,16 @@ static int change(void *ctx, char what, const char *path, const char *why, const
 		return 0;
 	char place[512];
 	int rc = 0;
-	if (what != '-' && S_ISREG(a->mode) && lf_hive_place_of(path, place, sizeof place))
+	int hive = what != '-' && S_ISREG(a->mode) && lf_hive_place_of(path, place, sizeof place);
+	/* finalize: an app layer that deletes OS files or shadows the OS's
+	 * own binaries breaks the OS under it */
+	if (what == '-')
+		refuse(c, "deletes-os-file", path);
+	else if (what == '~' && !hive && (under("Windows/System32", path) ||
+					  under("Windows/SysWOW64", path) ||
+					  under("Windows/WinSxS", path)))
+		refuse(c, "shadows-os-file", path);
+	if (hive)
 		rc = hive_fragment(c, path, place);
 	else if (what == '-')
 		rc = token(c, path);
@@ -398,6 +429,12 @@ static void capture_usage(FILE *f)
 		"MountedDevices, Enum, DeviceClasses, MRU lists). Rules are paths from the\n"
 		"drive's root or HKLM/... and HKU/... keys, case ignored, '*' one part, a\n"
 		"rule covering what is below it.\n"
+		"Finalize checks refuse a capture, listing what they found: reboot work\n"
+		"left pending (PendingFileRenameOperations, RunOnce values), files deleted\n"
+		"from below (delete tokens would hide OS files), OS binaries shadowed\n"
+		"(changed files in Windows/System32, SysWOW64, WinSxS); a dirty hive\n"
+		"without its logs fails it too.\n"
+		"  --force                   capture anyway\n"
 		"  --exclude RULE            leave RULE out too (repeatable)\n"
 		"  --no-default-exclusions   only the --exclude rules\n"
 		"  --repo REPO --name NAME   add OUT to REPO as the next revision of layer\n"
@@ -439,13 +476,14 @@ int cmd_capture(int argc, char **argv)
 		{ "repo", required_argument, NULL, 'R' }, { "name", required_argument, NULL, 'n' },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "no-default-exclusions", no_argument, NULL, 'N' },
+		{ "force", no_argument, NULL, 'f' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	const char *before = NULL, *after = NULL, *session = NULL, *repo = NULL, *name = NULL;
 	const char *layers[64];
 	int nlayers = 0;
 	const char *extra[64];
-	int nextra = 0, json = 0, defaults = 1, c;
+	int nextra = 0, json = 0, defaults = 1, force = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -465,6 +503,7 @@ int cmd_capture(int argc, char **argv)
 			extra[nextra++] = optarg;
 			break;
 		case 'N': defaults = 0; break;
+		case 'f': force = 1; break;
 		case 'j': json = 1; break;
 		case 'h': capture_usage(stdout); return EXIT_OK;
 		default: return cli_usage_error("capture", "bad option");
@@ -477,7 +516,7 @@ int cmd_capture(int argc, char **argv)
 	if (!repo != !name)
 		return cli_usage_error("capture", "--repo and --name go together");
 	const char *out = argv[optind];
-	struct capture cap = { .stage = -1 };
+	struct capture cap = { .stage = -1, .refusals = json_array() };
 	if (defaults) {
 		add_rules(&cap.files, default_files, sizeof default_files / sizeof *default_files);
 		add_rules(&cap.keys, default_keys, sizeof default_keys / sizeof *default_keys);
@@ -528,6 +567,22 @@ int cmd_capture(int argc, char **argv)
 			cli_error("%s: %s", before, strerror(-d));
 		rc = d || cap.failed;
 	}
+	/* finalize checks: each finding listed, the capture refused unless --force */
+	size_t nref = json_array_size(cap.refusals);
+	if (!rc && nref && !force) {
+		size_t i;
+		json_t *f;
+		if (json)
+			cli_print_json(json_pack("{s:b, s:O}", "ok", 0, "refused", cap.refusals));
+		else
+			json_array_foreach(cap.refusals, i, f)
+				printf("refused: %s: %s\n", json_string_value(json_object_get(f, "check")),
+				       json_string_value(json_object_get(f, "what")));
+		cli_error("%s: not made: %zu finalize check%s failed (listed; --force captures anyway)",
+			  out, nref, nref == 1 ? "" : "s");
+		rc = 1;
+		nref = 0;           /* said */
+	}
 	struct lf_pack_stats ps = {0};
 	struct lf_pack_opts po = { .format = LF_PACK_VHD_DYNAMIC, .label = "capture" };
 	if (!rc && lf_pack(cap.stage_path, out, &po, &ps, &err)) {
@@ -539,11 +594,12 @@ int cmd_capture(int argc, char **argv)
 	if (cap.stage_path[0] && access(cap.stage_path, F_OK) == 0)
 		nftw(cap.stage_path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (!rc && json) {
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}}",
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O}",
 			"layer", out, "files", (json_int_t)cap.nfiles, "bytes", (json_int_t)cap.bytes,
 			"tokens", (json_int_t)cap.ntokens, "keys", (json_int_t)cap.nkeys,
 			"values", (json_int_t)cap.nvalues, "markers", (json_int_t)cap.nmarkers,
-			"excluded", "files", rules_json(&cap.files), "registry", rules_json(&cap.keys)));
+			"excluded", "files", rules_json(&cap.files), "registry", rules_json(&cap.keys),
+			"forced", cap.refusals));
 	} else if (!rc) {
 		printf("%s: %ld files (%llu bytes), %ld delete tokens; registry: %ld keys, %ld "
 		       "values, %ld markers\n", out, cap.nfiles, (unsigned long long)cap.bytes,
@@ -564,6 +620,7 @@ int cmd_capture(int argc, char **argv)
 			       (char *)name, NULL };
 		rc = cmd_repo(8, av) != EXIT_OK;
 	}
+	json_decref(cap.refusals);
 	free(cap.files.v);
 	free(cap.files.hits);
 	free(cap.keys.v);

@@ -25,13 +25,21 @@ Windows Registry Editor Version 5.00
 ".wh.ProductName"=hex(0):
 REG
 "$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$C/Windows/System32/config/SOFTWARE" "$WORK/app.reg"
-check "capture --before OS --after CHANGE:OS" "$LAYERCTL" capture --json --before "$OS" --after "$C:$OS" "$WORK/app.vhd"
+# finalize checks: the change deletes an OS file: refused, listed, nothing made
+"$LAYERCTL" capture --before "$OS" --after "$C:$OS" "$WORK/refused.vhd" >"$WORK/ref.out" 2>"$WORK/ref.err"; rc=$?
+[ $rc -eq 1 ] && grep -qx 'refused: deletes-os-file: Windows/notepad.exe' "$WORK/ref.out" \
+  && [ "$(wc -l <"$WORK/ref.err")" -eq 1 ] && grep -q 'finalize check failed' "$WORK/ref.err" \
+  && [ ! -e "$WORK/refused.vhd" ] && ! ls "$WORK"/refused.vhd.* >/dev/null 2>&1 \
+  && ok "finalize: a token that deletes an OS file is refused, listed; nothing made" \
+  || not_ok "finalize deletes: $rc $(cat "$WORK/ref.out" "$WORK/ref.err")"
+check "capture --force --before OS --after CHANGE:OS" "$LAYERCTL" capture --force --json --before "$OS" --after "$C:$OS" "$WORK/app.vhd"
 check "the summary: 2 files, 1 token; the registry's key, values and marker; what each rule kept out" bash -c "
-  '$LAYERCTL' capture --json --before '$OS' --after '$C:$OS' '$WORK/app2.vhd' | python3 -c '
+  '$LAYERCTL' capture --force --json --before '$OS' --after '$C:$OS' '$WORK/app2.vhd' | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 ok = d[\"files\"] == 2 and d[\"tokens\"] == 1 and d[\"keys\"] == 1 and d[\"markers\"] == 1 and \
-     d[\"values\"] >= 1 and d[\"excluded\"][\"files\"] == {\"pagefile.sys\": 1, \"Windows/Temp\": 1}
+     d[\"values\"] >= 1 and d[\"excluded\"][\"files\"] == {\"pagefile.sys\": 1, \"Windows/Temp\": 1} and \
+     [f[\"what\"] for f in d[\"forced\"]] == [\"Windows/notepad.exe\"]
 sys.exit(0 if ok else 1)'"
 out=$("$LAYERCTL" diff "$C:$OS" "$WORK/app.vhd:$OS"); rc=$?
 [ $rc -eq 1 ] && [ "$out" = "- pagefile.sys (file)
@@ -53,6 +61,21 @@ check "its files keep B's descriptors (pack over the copies)" bash -c "
 check "the token is in the layer, the noise is not" bash -c "
   '$LAYERCTL' ls '$WORK/app.vhd' Windows | grep -q '.wh.notepad.exe' &&
   ! '$LAYERCTL' ls '$WORK/app.vhd' / | grep -q pagefile"
+# finalize: reboot work left pending (a RunOnce value) is refused
+C2="$WORK/chg2"; mkdir -p "$C2/Windows/System32/config"
+printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\RunOnce]\n"Finish"="setup.exe /finish"\n' >"$WORK/runonce.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$C2/Windows/System32/config/SOFTWARE" "$WORK/runonce.reg"
+out=$("$LAYERCTL" capture --before "$OS" --after "$C2:$OS" "$WORK/ro.vhd" 2>/dev/null); rc=$?
+[ $rc -eq 1 ] && [ "$out" = 'refused: pending-reboot: HKLM/SOFTWARE/Microsoft/Windows/CurrentVersion/RunOnce' ] \
+  && ok "finalize: a RunOnce value left (reboot work pending) is refused" || not_ok "finalize RunOnce: $rc $out"
+# finalize: an OS binary in System32 shadowed is refused
+mkdir -p "$WORK/osf/Windows/System32" "$WORK/shadow/Windows/System32"
+echo kernel >"$WORK/osf/Windows/System32/kernel32.dll"; echo patched >"$WORK/shadow/Windows/System32/KERNEL32.DLL"
+out=$("$LAYERCTL" capture --before "$WORK/osf" --after "$WORK/shadow:$WORK/osf" "$WORK/sh.vhd" 2>/dev/null); rc=$?
+[ $rc -eq 1 ] && [ "$out" = 'refused: shadows-os-file: Windows/System32/kernel32.dll' ] \
+  && "$LAYERCTL" capture --force --before "$WORK/osf" --after "$WORK/shadow:$WORK/osf" "$WORK/sh.vhd" >/dev/null \
+  && ok "finalize: an OS binary shadowed in System32 is refused; --force captures it" || not_ok "finalize shadow: $rc $out"
+
 # The session form: an "install" made through a writable mount of the OS
 # layer (files, a registry value through regfs), captured from the
 # personalization layer against the stack below it
@@ -66,16 +89,16 @@ fusermount3 -u "$M"
   mkdir -p "$RM/HKLM/SOFTWARE/Tool" && echo 2 >"$RM/HKLM/SOFTWARE/Tool/Version"
 fusermount3 -u "$RM"
 check "capture --session UPPER --layer OS: the install as a layer" \
-  "$LAYERCTL" capture --session "$UP" --layer "$OS,type=os" "$WORK/tool.vhd"
+  "$LAYERCTL" capture --force --session "$UP" --layer "$OS,type=os" "$WORK/tool.vhd"
 out=$("$LAYERCTL" diff "$UP:$OS" "$WORK/tool.vhd:$OS"); rc=$?
 [ $rc -eq 0 ] && ok "the captured layer over the OS layer is the session's drive and registry" \
   || not_ok "session capture: $rc: $out"
 RP="$WORK/repo"
 "$LAYERCTL" repo init "$RP" >/dev/null && "$LAYERCTL" repo add "$RP" "$OS" --type os --name Win >/dev/null
 check "capture --repo --name: the capture is the new layer's revision 1, then revision 2" bash -c "
-  '$LAYERCTL' capture --session '$UP' --layer '$OS,type=os' --repo '$RP' --name Tool '$WORK/t1.vhd' >/dev/null &&
+  '$LAYERCTL' capture --force --session '$UP' --layer '$OS,type=os' --repo '$RP' --name Tool '$WORK/t1.vhd' >/dev/null &&
   echo more >>'$UP/Program Files/Tool/tool.exe' &&
-  '$LAYERCTL' capture --session '$UP' --layer '$OS,type=os' --repo '$RP' --name Tool '$WORK/t2.vhd' >/dev/null &&
+  '$LAYERCTL' capture --force --session '$UP' --layer '$OS,type=os' --repo '$RP' --name Tool '$WORK/t2.vhd' >/dev/null &&
   '$LAYERCTL' repo list --json '$RP' | python3 -c '
 import json, sys
 revs = sorted(l[\"revision\"] for l in json.load(sys.stdin)[\"layers\"] if l[\"name\"] == \"Tool\")

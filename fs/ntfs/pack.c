@@ -330,7 +330,8 @@ static int set_root_sd(struct packer *p, const struct stat *st)
 }
 
 /* The source's Windows attributes (hidden, system, read-only, ...) where
- * it shows them (an ntfs-3g or layerfs mount: system.ntfs_attrib). */
+ * it shows them (an ntfs-3g or layerfs mount: system.ntfs_attrib; a
+ * capture's folder: layerfs.ntfs_attrib). */
 static int copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni)
 {
 	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
@@ -338,8 +339,13 @@ static int copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_in
 	int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
+	/* an ntfs-3g or layerfs mount's, or kept on a folder by capture */
+	static const char *const names[] = { "system.ntfs_attrib", "trusted.layerfs.ntfs_attrib",
+					     "user.layerfs.ntfs_attrib" };
 	uint8_t v[4];
-	ssize_t n = fgetxattr(fd, "system.ntfs_attrib", v, sizeof v);
+	ssize_t n = -1;
+	for (size_t i = 0; n != 4 && i < sizeof names / sizeof names[0]; i++)
+		n = fgetxattr(fd, names[i], v, sizeof v);
 	close(fd);
 	if (n != 4)
 		return 0;
@@ -419,7 +425,9 @@ static int copy_streams(struct packer *p, int dfd, const char *name,
 	int rc = 0;
 	for (ssize_t i = 0; n > 0 && i < n && !rc; i += (ssize_t)strlen(names + i) + 1) {
 		const char *x = names + i;
-		if (strncmp(x, "user.", 5) != 0 || !x[5])
+		/* user.NAME is a stream; user.layerfs.* are this project's
+		 * own (a descriptor, attributes), never streams */
+		if (strncmp(x, "user.", 5) != 0 || !x[5] || !strncmp(x, "user.layerfs.", 13))
 			continue;
 		ssize_t len = fgetxattr(fd, x, p->buf, PACK_CHUNK);
 		ntfschar *uname = NULL;

@@ -113,14 +113,35 @@ static int stage_dir(struct capture *c, const char *path, const char **name)
 	return lf_safe_mkdirs(c->stage, dir, 0755, (uid_t)-1, (gid_t)-1);
 }
 
-/* B's descriptor goes with the copy (pack keeps it). */
-static void keep_sd(struct capture *c, uint64_t ino, int fd)
+/* B's descriptor, Windows attributes and alternate data streams go with
+ * the copy (pack keeps them: the first two as layerfs.* xattrs, streams
+ * as user.NAME). A stream the host cannot hold is said, not lost
+ * silently. */
+static void keep_sd(struct capture *c, const char *path, uint64_t ino, int fd)
 {
-	uint8_t sd[65536];
-	ssize_t n = lf_union_getxattr(c->b, ino, "system.ntfs_acl", sd, sizeof sd);
-	if (n > 0)
-		(void)fsetxattr(fd, geteuid() == 0 ? "trusted.layerfs.ntfs_acl"
-				    : "user.layerfs.ntfs_acl", sd, (size_t)n, 0);
+	static uint8_t v[65536];
+	const char *own = geteuid() == 0 ? "trusted.layerfs." : "user.layerfs.";
+	static const char *const meta[] = { "ntfs_acl", "ntfs_attrib" };
+	for (int i = 0; i < 2; i++) {
+		char from[64], to[64];
+		snprintf(from, sizeof from, "system.%s", meta[i]);
+		snprintf(to, sizeof to, "%s%s", own, meta[i]);
+		ssize_t n = lf_union_getxattr(c->b, ino, from, v, sizeof v);
+		if (n > 0)
+			(void)fsetxattr(fd, to, v, (size_t)n, 0);
+	}
+	char names[8192];
+	ssize_t ln = lf_union_listxattr(c->b, ino, names, sizeof names);
+	for (ssize_t i = 0; ln > 0 && i < ln; i += (ssize_t)strlen(names + i) + 1) {
+		const char *x = names + i;
+		if (strncmp(x, "user.", 5) || !strncmp(x, "user.layerfs.", 13))
+			continue;
+		ssize_t n = lf_union_getxattr(c->b, ino, x, v, sizeof v);
+		int e = n < 0 ? (int)-n : fsetxattr(fd, x, v, (size_t)n, 0) < 0 ? errno : 0;
+		if (e)
+			fprintf(stderr, "layerctl: warning: %s: its stream %s is not kept: %s\n",
+				path, x + 5, e == ERANGE ? "over 64 KiB" : strerror(e));
+	}
 }
 
 static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a);
@@ -156,7 +177,7 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 			rc = -errno;
 		int fd = rc ? -1 : openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0) {
-			keep_sd(c, ino, fd);
+			keep_sd(c, path, ino, fd);
 			close(fd);
 		}
 		struct kids k = {0};
@@ -196,7 +217,7 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 		if (in)
 			lf_union_release(c->b, in);
 		if (!rc) {
-			keep_sd(c, ino, out);
+			keep_sd(c, path, ino, out);
 			struct timespec t[2] = { a->atime, a->mtime };
 			futimens(out, t);
 			c->nfiles++;

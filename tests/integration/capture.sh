@@ -11,6 +11,8 @@ OS="$S/Layers/OS/Windows10.1.1.vhd"
 C="$WORK/chg"
 mkdir -p "$C/Program Files/App/bin" "$C/WINDOWS/Temp" "$C/Windows/System32/config"
 echo app >"$C/Program Files/App/bin/app.exe"
+# an alternate data stream (a download's Zone.Identifier) on it
+python3 -c "import os; os.setxattr('$C/Program Files/App/bin/app.exe', 'user.Zone.Identifier', b'[ZoneTransfer]\\r\\nZoneId=3')"
 echo "[fonts] changed" >"$C/WINDOWS/WIN.INI"            # the OS's win.ini, other case
 touch "$C/WINDOWS/.wh.notepad.exe"                      # the OS's notepad.exe deleted
 echo noise >"$C/pagefile.sys"; echo noise >"$C/WINDOWS/Temp/setup.tmp"
@@ -56,8 +58,9 @@ grep -q '"RegisteredOwner"="App Inc."' "$WORK/frag.reg" && grep -q '".wh.Product
   && ! grep -q 'CurrentBuild\|ProgramFilesDir' "$WORK/frag.reg" \
   && ok "the layer holds a fragment (what changed and a marker for the deleted value), not the whole hive" \
   || not_ok "fragment: $nf keys vs $no: $(cat "$WORK/frag.reg")"
-check "its files keep B's descriptors (pack over the copies)" bash -c "
-  '$LAYERCTL' stat --json '$WORK/app.vhd' 'Program Files/App/bin/app.exe' | grep -q '\"sddl\"'"
+check "its files keep B's descriptors and streams (pack over the copies)" bash -c "
+  '$LAYERCTL' stat --json '$WORK/app.vhd' 'Program Files/App/bin/app.exe' >'$WORK/st.json' &&
+  grep -q '\"sddl\"' '$WORK/st.json' && grep -q '\"user.Zone.Identifier\"' '$WORK/st.json'"
 check "the token is in the layer, the noise is not" bash -c "
   '$LAYERCTL' ls '$WORK/app.vhd' Windows | grep -q '.wh.notepad.exe' &&
   ! '$LAYERCTL' ls '$WORK/app.vhd' / | grep -q pagefile"

@@ -15,6 +15,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "layerfs/hash.h"
 #include "layerfs/casefold.h"
 #include "layerfs/pack.h"
 #include "layerfs/security.h"
@@ -280,10 +281,7 @@ static int desc_of(struct packer *p, int dfd, const char *name, const struct sta
  * update of the parent's index in big folders. 0 (none) on failure. */
 static le32 sec_id(struct packer *p, const uint8_t *sd, size_t len)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ sd[i]) * 1099511628211ull;
-	struct sdid **slot = &p->sdids[h % SDID_SLOTS];
+	struct sdid **slot = &p->sdids[lf_fnv1a(sd, len) % SDID_SLOTS];
 	for (struct sdid *e = *slot; e; e = e->next)
 		if (e->len == len && !memcmp(e->sd, sd, len))
 			return e->id;

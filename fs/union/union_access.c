@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layerfs/hash.h"
 #include "layerfs/security.h"
 #include "union_int.h"
 
@@ -152,10 +153,7 @@ static int node_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 
 static size_t memo_slot(const uint8_t *sd, size_t len)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ sd[i]) * 1099511628211ull;
-	return (size_t)(h % NCACHE);
+	return (size_t)(lf_fnv1a(sd, len) % NCACHE);
 }
 
 /* What a descriptor means for this union: the session user's rights,

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/hash.h"
 #include "layerfs/heap.h"
 #include "layerfs/hive.h"
 
@@ -251,14 +252,6 @@ struct freezer {
 	size_t used;
 };
 
-static uint64_t bytes_hash(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	return h;
-}
-
 static uint8_t *freeze_sd(struct freezer *z, const uint8_t *sd, uint32_t len)
 {
 	/* Windows shares one sk cell among thousands of keys; so does this */
@@ -271,7 +264,7 @@ static uint8_t *freeze_sd(struct freezer *z, const uint8_t *sd, uint32_t len)
 			if (z->sds[i]) {
 				uint32_t l;
 				memcpy(&l, z->sds[i] - 4, 4);
-				size_t j = bytes_hash(z->sds[i], l) & (n - 1);
+				size_t j = lf_fnv1a(z->sds[i], l) & (n - 1);
 				while (t[j])
 					j = (j + 1) & (n - 1);
 				t[j] = z->sds[i];
@@ -280,7 +273,7 @@ static uint8_t *freeze_sd(struct freezer *z, const uint8_t *sd, uint32_t len)
 		z->sds = t;
 		z->nsds = n;
 	}
-	size_t j = bytes_hash(sd, len) & (z->nsds - 1);
+	size_t j = lf_fnv1a(sd, len) & (z->nsds - 1);
 	for (; z->sds[j]; j = (j + 1) & (z->nsds - 1)) {
 		uint32_t l;
 		memcpy(&l, z->sds[j] - 4, 4);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/hash.h"
 #include "layerfs/hive.h"
 #include "layerfs/safe_path.h"
 
@@ -147,9 +148,7 @@ static uint32_t lh_hash(const char *name)
 
 static uint64_t sd_hash(const uint8_t *p, uint32_t n)
 {
-	uint64_t h = 1469598103934665603ull;
-	for (uint32_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 1099511628211ull;
+	uint64_t h = lf_fnv1a(p, n);
 	return h ? h : 1;
 }
 

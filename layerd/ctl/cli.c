@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "layerfs/regcompose.h"
 
 const char *prog = "layerctl";
 
@@ -135,4 +136,11 @@ void cli_who_free(struct cli_who *w)
 {
 	free(w->copy);
 	w->copy = NULL;
+}
+
+struct lf_union_opts cli_hive_opts(void)
+{
+	struct lf_union_opts o = { .stack = lf_reg_stack };
+	o.stacked = lf_hive_patterns(&o.nstacked);
+	return o;
 }

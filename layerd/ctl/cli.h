@@ -5,6 +5,7 @@
 #include <stdint.h>
 
 #include "layerfs/layer.h"
+#include "layerfs/union.h"
 
 /* Exit statuses, as an admin scripts against them. */
 enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2 };
@@ -51,6 +52,9 @@ void cli_who_free(struct cli_who *w);
 
 /* "file", "dir", "symlink", ... */
 const char *cli_type_name(uint32_t mode);
+/* Union options under which hives show merged from every layer's copy,
+ * as a mount serves them (diff, capture, which). */
+struct lf_union_opts cli_hive_opts(void);
 /* layerd's status reply ($LAYERD_SOCKET or the default socket), or NULL
  * when no layerd answers there (said nothing). */
 struct json_t *cli_layerd_status(void);

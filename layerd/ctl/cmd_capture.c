@@ -546,8 +546,7 @@ int cmd_capture(int argc, char **argv)
 		const char *one[1] = { extra[i] };
 		add_rules(!strncasecmp(extra[i], "HK", 2) ? &cap.keys : &cap.files, one, 1);
 	}
-	struct lf_union_opts uo = { .stack = lf_reg_stack };
-	uo.stacked = lf_hive_patterns(&uo.nstacked);
+	struct lf_union_opts uo = cli_hive_opts();
 	struct lf_err err = {0};
 	const char *sides[2] = { before, after };
 	struct lf_union **us[2] = { &cap.a, &cap.b };

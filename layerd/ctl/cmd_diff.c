@@ -43,8 +43,7 @@ static struct lf_union *open_side(const char *spec)
 	struct lf_stack st = {0};
 	struct lf_err err = {0};
 	struct lf_union *u = NULL;
-	struct lf_union_opts o = { .stack = lf_reg_stack };
-	o.stacked = lf_hive_patterns(&o.nstacked);
+	struct lf_union_opts o = cli_hive_opts();
 	if (lf_stack_add_lowerdir(&st, spec, &err) || lf_stack_sort(&st, &err) ||
 	    lf_union_open(&st, &o, &u, &err))
 		cli_error("%s", err.msg);

@@ -7,7 +7,6 @@
 #include <jansson.h>
 
 #include "cli.h"
-#include "layerfs/regcompose.h"
 #include "layerfs/union.h"
 
 static void which_usage(FILE *f)
@@ -79,9 +78,7 @@ int cmd_which(int argc, char **argv)
 		return cli_usage_error("which", "%s", err.msg);
 	}
 	struct lf_union *u = NULL;
-	/* hives show merged, as a mount serves them */
-	struct lf_union_opts uo = { .stack = lf_reg_stack };
-	uo.stacked = lf_hive_patterns(&uo.nstacked);
+	struct lf_union_opts uo = cli_hive_opts();
 	if (lf_union_open(&stack, &uo, &u, &err)) {
 		cli_error("%s", err.msg);
 		lf_stack_free(&stack);

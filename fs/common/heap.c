@@ -1,6 +1,7 @@
 /* The process-wide heap trimmer (see heap.h). */
 #include <malloc.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <time.h>
 
@@ -13,6 +14,48 @@ static atomic_size_t freed;          /* since the last trim */
 static atomic_int started;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wake = PTHREAD_COND_INITIALIZER;
+
+/* Held while reclaimers run and while one is added or removed: a removed
+ * one is never running after lf_heap_reclaimer_remove returns. */
+static pthread_mutex_t reg_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct reclaimer {
+	void (*fn)(void *);
+	void *ctx;
+	struct reclaimer *next;
+} *reclaimers;
+
+int lf_heap_reclaimer_add(void (*fn)(void *), void *ctx)
+{
+	struct reclaimer *r = malloc(sizeof *r);
+	if (!r)
+		return -1;
+	pthread_mutex_lock(&reg_lock);
+	*r = (struct reclaimer){ fn, ctx, reclaimers };
+	reclaimers = r;
+	pthread_mutex_unlock(&reg_lock);
+	return 0;
+}
+
+void lf_heap_reclaimer_remove(void (*fn)(void *), void *ctx)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct reclaimer **p = &reclaimers; *p; p = &(*p)->next)
+		if ((*p)->fn == fn && (*p)->ctx == ctx) {
+			struct reclaimer *r = *p;
+			*p = r->next;
+			free(r);
+			break;
+		}
+	pthread_mutex_unlock(&reg_lock);
+}
+
+static void run_reclaimers(void)
+{
+	pthread_mutex_lock(&reg_lock);
+	for (struct reclaimer *r = reclaimers; r; r = r->next)
+		r->fn(r->ctx);
+	pthread_mutex_unlock(&reg_lock);
+}
 
 void lf_heap_trim(void)
 {
@@ -45,6 +88,7 @@ static void *trimmer(void *arg)
 			pthread_cond_timedwait(&wake, &lock, &until);
 		} while (atomic_load_explicit(&freed, memory_order_relaxed) != seen);
 		pthread_mutex_unlock(&lock);
+		run_reclaimers();
 		lf_heap_trim();
 		pthread_mutex_lock(&lock);
 	}

@@ -20,260 +20,11 @@
 
 
 
-static uint64_t key_hash(lf_ino parent, const char *name)
-{
-	uint64_t h = 1469598103934665603ull ^ parent;
-	for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-		h ^= *p;
-		h *= 1099511628211ull;
-	}
-	return h ? h : 1;
-}
-
-static int grow_slots(struct dir_layer *d)
-{
-	size_t n = d->nslots ? d->nslots * 2 : 1024;
-	lf_ino *s = calloc(n, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = DIR_ROOT + 1; i < d->nnodes; i++) {
-		if (!d->nodes[i].hashed)
-			continue;
-		size_t j = d->nodes[i].hash & (n - 1);
-		while (s[j])
-			j = (j + 1) & (n - 1);
-		s[j] = i;
-	}
-	free(d->slots);
-	d->slots = s;
-	d->nslots = n;
-	return 0;
-}
-
-static uint64_t ino_hash(uint64_t hino)
-{
-	return hino * 0x9E3779B97F4A7C15ull >> 16;
-}
-
-static int grow_islots(struct dir_layer *d)
-{
-	size_t n = d->nislots ? d->nislots * 2 : 1024;
-	lf_ino *s = calloc(n, sizeof *s);
-	if (!s)
-		return -ENOMEM;
-	for (size_t i = 0; i < d->nislots; i++) {
-		if (!d->islots[i])
-			continue;
-		size_t j = ino_hash(d->nodes[d->islots[i]].hino) & (n - 1);
-		while (s[j])
-			j = (j + 1) & (n - 1);
-		s[j] = d->islots[i];
-	}
-	free(d->islots);
-	d->islots = s;
-	d->nislots = n;
-	return 0;
-}
-
-static lf_ino find_hino(const struct dir_layer *d, uint64_t hino)
-{
-	if (!d->nislots)
-		return 0;
-	for (size_t j = ino_hash(hino) & (d->nislots - 1); d->islots[j];
-	     j = (j + 1) & (d->nislots - 1))
-		if (d->nodes[d->islots[j]].hino == hino)
-			return d->islots[j];
-	return 0;
-}
-
-/* Remember node ino as host inode hino's (a failure only costs sharing). */
-static void add_hino(struct dir_layer *d, lf_ino ino, uint64_t hino)
-{
-	if ((d->nlinked + 1) * 2 > d->nislots && grow_islots(d))
-		return;
-	size_t j = ino_hash(hino) & (d->nislots - 1);
-	while (d->islots[j])
-		j = (j + 1) & (d->nislots - 1);
-	d->islots[j] = ino;
-	d->nodes[ino].hino = hino;
-	d->nlinked++;
-}
-
-/* Forget node ino's host inode (a writable layer's file is gone: its
- * number may come back for another file). */
-static void del_hino(struct dir_layer *d, lf_ino ino)
-{
-	uint64_t hino = d->nodes[ino].hino;
-	if (!hino || !d->nislots)
-		return;
-	size_t mask = d->nislots - 1, i = ino_hash(hino) & mask;
-	while (d->islots[i] && d->islots[i] != ino)
-		i = (i + 1) & mask;
-	if (!d->islots[i])
-		return;
-	for (size_t j = (i + 1) & mask; d->islots[j]; j = (j + 1) & mask) {
-		size_t home = ino_hash(d->nodes[d->islots[j]].hino) & mask;
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			d->islots[i] = d->islots[j];
-			i = j;
-		}
-	}
-	d->islots[i] = 0;
-	d->nodes[ino].hino = 0;
-	d->nlinked--;
-}
-
-static lf_ino node_of(const struct dir_layer *d, lf_ino x)
-{
-	return d->nodes[x].same_as ? d->nodes[x].same_as : x;
-}
-
-lf_ino dirl_find(const struct dir_layer *d, lf_ino parent, const char *name, int raw)
-{
-	uint64_t h = key_hash(parent, name);
-	if (d->nslots)
-		for (size_t j = h & (d->nslots - 1); d->slots[j]; j = (j + 1) & (d->nslots - 1)) {
-			const struct dnode *n = &d->nodes[d->slots[j]];
-			if (n->hash == h && n->parent == parent && !strcmp(n->name, name))
-				return raw ? d->slots[j] : node_of(d, d->slots[j]);
-		}
-	return 0;
-}
-
-void dirl_drop(struct dir_layer *d, lf_ino ino)
-{
-	dirl_unhash(d, ino);
-	del_hino(d, ino);
-	d->nodes[ino].parent = 0;
-	if (d->nodes[ino].fd >= 0) {
-		close(d->nodes[ino].fd);
-		d->nodes[ino].fd = -1;
-		d->nfds--;
-	}
-}
-
-void dirl_forget(struct dir_layer *d, lf_ino parent, const char *name)
-{
-	lf_ino x = dirl_find(d, parent, name, 1);
-	if (!x)
-		return;
-	struct dnode *n = &d->nodes[x];
-	if (n->same_as) {
-		/* an alias: out of its node's chain */
-		uint32_t *p = &d->nodes[n->same_as].next_name;
-		while (*p && *p != x)
-			p = &d->nodes[*p].next_name;
-		if (*p)
-			*p = n->next_name;
-		dirl_unhash(d, x);
-		n->parent = 0;
-		return;
-	}
-	lf_ino a = n->next_name;
-	if (!a) {
-		dirl_drop(d, x);
-		return;
-	}
-	/* the node lives on under its first alias's name */
-	struct dnode *al = &d->nodes[a];
-	char keep[NAME_MAX + 1];
-	snprintf(keep, sizeof keep, "%s", al->name);
-	lf_ino ap = al->parent;
-	n->next_name = al->next_name;
-	dirl_unhash(d, a);
-	al->parent = 0;
-	if (dirl_rehash(d, x, ap, keep))
-		dirl_unhash(d, x);       /* out of memory: unfindable, as before */
-}
-
-/* The node for (parent, name), made on first sight (an alias if hino is a
- * host file known by another name). Caller holds lock. */
-lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino)
-{
-	uint64_t h = key_hash(parent, name);
-	lf_ino have = dirl_find(d, parent, name, 0);
-	if (have)
-		return have;
-	lf_ino same = hino ? find_hino(d, hino) : 0;
-	if (same && !d->writable)
-		return same;     /* another name of a file we know: its node */
-	if ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d))
-		return 0;
-	if (d->nnodes == d->cap) {
-		size_t cap = d->cap * 2;
-		struct dnode *v = realloc(d->nodes, cap * sizeof *v);
-		if (!v)
-			return 0;
-		d->nodes = v;
-		d->cap = cap;
-	}
-	char *copy = lf_arena_strdup(&d->names, name);
-	if (!copy)
-		return 0;
-	lf_ino ino = d->nnodes++;
-	d->nodes[ino] = (struct dnode){ .parent = parent, .name = copy, .hash = h, .fd = -1,
-					.hashed = 1 };
-	size_t j = h & (d->nslots - 1);
-	while (d->slots[j])
-		j = (j + 1) & (d->nslots - 1);
-	d->slots[j] = ino;
-	if (same) {
-		/* a writable layer keeps every name, so that the file stays
-		 * reachable when its first name goes */
-		d->nodes[ino].same_as = (uint32_t)same;
-		d->nodes[ino].next_name = d->nodes[same].next_name;
-		d->nodes[same].next_name = (uint32_t)ino;
-		return same;
-	}
-	if (hino)
-		add_hino(d, ino, hino);
-	return ino;
-}
-
 /* The host inode to share a node by, or 0: non-folders on the root's
  * device (another device's numbers are its own). */
 static uint64_t share_key(const struct dir_layer *d, uint32_t type, dev_t dev, uint64_t hino)
 {
 	return type && !S_ISDIR(type) && dev == d->dev ? hino : 0;
-}
-
-void dirl_unhash(struct dir_layer *d, lf_ino ino)
-{
-	struct dnode *x = &d->nodes[ino];
-	if (!x->hashed || !d->nslots)
-		return;
-	size_t mask = d->nslots - 1, i = x->hash & mask;
-	while (d->slots[i] != ino)
-		i = (i + 1) & mask;
-	/* Backward-shift deletion keeps every probe chain unbroken. */
-	for (size_t j = (i + 1) & mask; d->slots[j]; j = (j + 1) & mask) {
-		size_t home = d->nodes[d->slots[j]].hash & mask;
-		if (((j - home) & mask) >= ((j - i) & mask)) {
-			d->slots[i] = d->slots[j];
-			i = j;
-		}
-	}
-	d->slots[i] = 0;
-	x->hashed = 0;
-}
-
-int dirl_rehash(struct dir_layer *d, lf_ino ino, lf_ino parent, const char *name)
-{
-	/* the old name stays in its block until the layer closes */
-	char *copy = lf_arena_strdup(&d->names, name);
-	if (!copy || ((d->nnodes + 1) * 2 > d->nslots && grow_slots(d)))
-		return -ENOMEM;
-	dirl_unhash(d, ino);
-	struct dnode *x = &d->nodes[ino];
-	x->name = copy;
-	x->parent = parent;
-	x->hash = key_hash(parent, name);
-	size_t j = x->hash & (d->nslots - 1);
-	while (d->slots[j])
-		j = (j + 1) & (d->nslots - 1);
-	d->slots[j] = ino;
-	x->hashed = 1;
-	return 0;
 }
 
 /* An O_PATH fd for folder node ino; *owned says the caller must close it.
@@ -287,13 +38,14 @@ int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 		return d->root_fd;
 	char name[NAME_MAX + 1];
 	pthread_mutex_lock(&d->lock);
-	if (ino == 0 || ino >= d->nnodes) {
+	struct dnode *n = dirl_node(d, ino);
+	if (!n) {
 		pthread_mutex_unlock(&d->lock);
 		return -ESTALE;
 	}
-	int fd = d->nodes[ino].fd;
-	lf_ino parent = d->nodes[ino].parent;
-	snprintf(name, sizeof name, "%s", d->nodes[ino].name);
+	int fd = n->fd;
+	lf_ino parent = n->parent;
+	snprintf(name, sizeof name, "%s", n->name);
 	pthread_mutex_unlock(&d->lock);
 	if (fd >= 0)
 		return fd;
@@ -308,11 +60,12 @@ int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 	if (fd < 0)
 		return -e;
 	pthread_mutex_lock(&d->lock);
-	if (d->nodes[ino].fd >= 0) {            /* another thread was first */
+	n = dirl_node(d, ino);
+	if (n && n->fd >= 0) {                  /* another thread was first */
 		close(fd);
-		fd = d->nodes[ino].fd;
-	} else if (d->nfds < d->maxfds) {
-		d->nodes[ino].fd = fd;
+		fd = n->fd;
+	} else if (n && d->nfds < d->maxfds) {
+		n->fd = fd;
 		d->nfds++;
 	} else {
 		*owned = 1;
@@ -325,17 +78,18 @@ int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 int dirl_parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int *owned)
 {
 	pthread_mutex_lock(&d->lock);
-	if (ino <= DIR_ROOT || ino >= d->nnodes) {
+	struct dnode *x = ino == DIR_ROOT ? NULL : dirl_node(d, ino);
+	if (!x) {
 		pthread_mutex_unlock(&d->lock);
 		return -ESTALE;
 	}
-	lf_ino parent = d->nodes[ino].parent;
-	size_t n = strlen(d->nodes[ino].name);
+	lf_ino parent = x->parent;
+	size_t n = strlen(x->name);
 	if (n >= size) {
 		pthread_mutex_unlock(&d->lock);
 		return -ENAMETOOLONG;
 	}
-	memcpy(name, d->nodes[ino].name, n + 1);
+	memcpy(name, x->name, n + 1);
 	pthread_mutex_unlock(&d->lock);
 	return dirl_dir_fd(d, parent, owned);
 }
@@ -724,13 +478,7 @@ static ssize_t dl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 static void dl_close(struct lf_layer *l)
 {
 	struct dir_layer *d = DL(l);
-	for (size_t i = 0; i < d->nnodes; i++)
-		if (d->nodes[i].fd >= 0)
-			close(d->nodes[i].fd);
-	lf_arena_free(&d->names);
-	free(d->nodes);
-	free(d->slots);
-	free(d->islots);
+	dirl_nodes_free(d);
 	if (d->root_fd >= 0)
 		close(d->root_fd);
 	pthread_mutex_destroy(&d->lock);
@@ -743,6 +491,7 @@ static const struct lf_layer_ops dir_ops = {
 	.read = dl_read, .readlink = dl_readlink, .listxattr = dl_listxattr,
 	.getxattr = dl_getxattr, .open = dl_open, .pread = dl_pread,
 	.release = dl_release, .willneed = dl_willneed, .close = dl_close,
+	.gc_mark = dirl_gc_mark, .gc_sweep = dirl_gc_sweep, .gc_count = dirl_gc_count,
 };
 
 int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *err)
@@ -751,20 +500,13 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	if (fd < 0)
 		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
 	struct dir_layer *d = calloc(1, sizeof *d);
-	if (d) {
-		d->nodes = calloc(64, sizeof *d->nodes);
-		lf_arena_init(&d->names, 65536 - 32, 65536 - 32);
-	}
-	if (!d || !d->nodes || !(d->base.path = strdup(path))) {
+	if (!d || dirl_nodes_init(d) || !(d->base.path = strdup(path))) {
 		if (d)
-			free(d->nodes);
+			dirl_nodes_free(d);
 		free(d);
 		close(fd);
 		return lf_err_set(err, ENOMEM, "%s: out of memory", path);
 	}
-	d->cap = 64;
-	d->nnodes = DIR_ROOT + 1;
-	d->nodes[0].fd = d->nodes[DIR_ROOT].fd = -1;
 	/* Leave most of the process's fds to others: an eighth each. */
 	struct rlimit rl;
 	d->maxfds = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY

@@ -15,20 +15,27 @@
  * (hard links) are one node to the union: the first name seen is the
  * node, every other name an alias node pointing at it. When the node's own
  * name goes, it takes over an alias's name, so the file stays reachable by
- * any name it has left. */
+ * any name it has left. (dir_nodes.c) */
 struct dnode {
 	lf_ino parent;           /* 0: gone (deleted or replaced), or the work folder */
-	char *name;              /* in the layer's name blocks */
-	uint64_t hash;
+	char *name;              /* in the layer's name blocks; NULL: a free number */
 	uint64_t hino;           /* the host inode of a non-folder (read-only layers:
 				  * on the root's device), so hard links are one node */
+	lf_ino same_as;          /* an alias: the node it names; 0 for a node */
+	lf_ino next_name;        /* the node's aliases, chained */
 	int fd;                  /* folders: a cached O_PATH fd, or -1 */
-	uint32_t same_as;        /* an alias: the node it names; 0 for a node */
-	uint32_t next_name;      /* the node's aliases, chained */
 	uint8_t hashed;          /* findable by (parent, name) */
+	uint8_t mark, kept;      /* a sweep: the union uses it; it stays */
 };
 
-/* Names live in blocks freed with the layer: a walk interns a name per
+#define DCHUNK_SHIFT 12
+#define DCHUNK (1u << DCHUNK_SHIFT)
+struct dchunk {
+	size_t used;             /* live nodes; an empty chunk is freed */
+	struct dnode v[DCHUNK];
+};
+
+/* Names live in blocks, rebuilt by a sweep: a walk interns a name per
  * entry, and single strdups spread over the heap would keep it from
  * shrinking after the union lets its own memory go. */
 
@@ -38,14 +45,16 @@ struct dir_layer {
 	int writable;
 	mode_t umask;             /* the process's, when the layer was opened */
 	pthread_mutex_t lock;
-	struct dnode *nodes;      /* index = ino; 0 unused, 1 is the root */
-	size_t nnodes, cap;
+	struct dchunk **chunks;   /* node ino is chunks[ino >> DCHUNK_SHIFT] */
+	size_t nchunks;
+	lf_ino next;              /* the next number given (never one again) */
+	size_t nlive;
 	lf_ino *slots;            /* open addressing: (parent, name) -> ino */
 	size_t nslots;
 	lf_ino *islots;           /* read-only layers: host inode -> ino */
 	size_t nislots, nlinked;
 	dev_t dev;                /* the root's device: host inodes are its */
-	struct lf_arena names;   /* node names, 64 KiB blocks */
+	struct lf_arena names;    /* node names */
 	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
 	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
 	const char *acl_name;     /* the host xattr system.ntfs_acl is kept in */
@@ -56,6 +65,17 @@ struct dir_layer {
 /* The host xattr that name (as the layer shows it) is kept in; NULL for
  * the layer's own names, which are never shown or set as they are. */
 const char *dirl_xattr_host(const struct dir_layer *d, const char *name);
+
+/* The node table (dir_nodes.c): set up with the root, and freed. */
+int dirl_nodes_init(struct dir_layer *d);
+void dirl_nodes_free(struct dir_layer *d);
+/* Node ino, or NULL if the table has no such number (stale). Caller
+ * holds lock. */
+struct dnode *dirl_node(const struct dir_layer *d, lf_ino ino);
+/* The layer ops gc_mark, gc_sweep and gc_count. */
+void dirl_gc_mark(struct lf_layer *l, lf_ino ino);
+size_t dirl_gc_sweep(struct lf_layer *l);
+size_t dirl_gc_count(struct lf_layer *l);
 
 /* The node for (parent, name), made on first sight; 0 if out of memory.
  * hino (a read-only layer's non-folder on the root's device, else 0):

@@ -555,8 +555,8 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 	if (work) {
 		/* reached only through its own fd, never by name */
 		dirl_unhash(d, work);
-		d->nodes[work].parent = 0;
-		d->nodes[work].fd = wfd;
+		dirl_node(d, work)->parent = 0;
+		dirl_node(d, work)->fd = wfd;
 		wfd = -1;
 	}
 	pthread_mutex_unlock(&d->lock);

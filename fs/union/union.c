@@ -813,6 +813,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 		lf_union_close(u);
 		return rc;
 	}
+	union_gc_start(u);
 	*out = u;
 	return 0;
 }
@@ -833,6 +834,7 @@ void lf_union_close(struct lf_union *u)
 {
 	if (!u)
 		return;
+	union_gc_stop(u);
 	prefetch_stop(u->prefetch);
 	union_access_free(u);
 	for (int i = 0; i < NSHARDS; i++) {

@@ -162,3 +162,19 @@ int links_visible(struct lf_union *u, uint64_t ino, uint32_t *visible)
 	pthread_mutex_unlock(&u->alias_lock);
 	return r != NULL;
 }
+
+void alias_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino))
+{
+	pthread_mutex_lock(&u->alias_lock);
+	struct alias *a = u->alias;
+	for (size_t j = 0; a && j < a->cap; j++)
+		if (a->v[j].upper) {
+			fn(u, union_make_ino(u, (struct lref){ 0, a->v[j].upper }));
+			fn(u, a->v[j].ino);
+		}
+	struct links *l = u->links;
+	for (size_t j = 0; l && j < l->cap; j++)
+		if (l->v[j].ino)
+			fn(u, l->v[j].ino);
+	pthread_mutex_unlock(&u->alias_lock);
+}

@@ -139,6 +139,8 @@ struct lf_union {
 	struct merged *merged;        /* built merged files, by node number */
 	struct access *access;        /* Windows rights decide (a session), or NULL */
 	struct retired *retired;      /* layers taken out of the set */
+	size_t gc_kept, gc_held;      /* the last sweep (union_gc.c): layer nodes it
+				       * kept, and nodes the kernel held then */
 	pthread_mutex_t keep_lock;
 	uint64_t *keep;               /* folders whose index was built last (a ring) */
 	size_t keep_at;
@@ -162,6 +164,10 @@ void dirkeep_built(struct lf_union *u, struct unode *n);
  * state; every node (*out malloc'd; (size_t)-1 without memory). */
 struct unode *union_node_find(struct lf_union *u, uint64_t ino);
 size_t union_all_nodes(struct lf_union *u, struct unode ***out);
+/* Sweeps of the layers' node tables (union_gc.c): the process's heap
+ * trimmer asks for one when frees stop; registered with the union. */
+void union_gc_start(struct lf_union *u);
+void union_gc_stop(struct lf_union *u);
 /* Layers taken out of the set: closed with the union, since open files
  * may still read them. */
 struct retired { struct lf_layer *l; struct retired *next; };
@@ -198,6 +204,8 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out);
 /* The merged size already known for node number ino, if any. */
 int merged_known_size(struct lf_union *u, uint64_t ino, uint64_t *size);
 void merged_put(struct lf_union *u, struct merged *m);
+/* fn for the node number of every merged file built. */
+void merged_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino));
 ssize_t merged_read(const struct merged *m, void *buf, size_t len, uint64_t off);
 
 /* The write side (union_write.c). */
@@ -210,6 +218,8 @@ uint64_t union_make_ino(const struct lf_union *u, struct lref r);
 /* The union's number for a node a layer provides (copy-ups keep theirs). */
 uint64_t union_entry_ino(struct lf_union *u, struct lref r);
 int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino);
+/* fn for every node number the alias and link records hold. */
+void alias_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino));
 void alias_free(struct lf_union *u);
 /* Link counts of a read-only layer's hard-linked file (layer_nlink names
  * there) as the mount changes them: one of its names there stops showing

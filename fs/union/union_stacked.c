@@ -374,3 +374,11 @@ void merged_forget_all(struct lf_union *u)
 	}
 	pthread_mutex_unlock(&u->stacked_lock);
 }
+
+void merged_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino))
+{
+	pthread_mutex_lock(&u->stacked_lock);
+	for (struct merged *m = u->merged; m; m = m->next)
+		fn(u, m->ino);
+	pthread_mutex_unlock(&u->stacked_lock);
+}

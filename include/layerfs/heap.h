@@ -10,6 +10,12 @@
  * enough was freed, and again when the freeing stops for a moment, so
  * the last of a burst is given back too. Cheap: one atomic add. */
 void lf_heap_freed(size_t n);
+/* fn(ctx) gives memory back on its own (a union forgets the names its
+ * layers hold for no one): run by the helper thread before each trim,
+ * never by two threads at once. 0, or -1 without memory. */
+int lf_heap_reclaimer_add(void (*fn)(void *), void *ctx);
+/* Not run again once this returns (waits for a run in progress). */
+void lf_heap_reclaimer_remove(void (*fn)(void *), void *ctx);
 /* Trim now (tests and reports). */
 void lf_heap_trim(void);
 

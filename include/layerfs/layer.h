@@ -143,6 +143,17 @@ struct lf_layer_ops {
 	 * fgetattr); freed with release. */
 	int (*hold)(struct lf_layer *l, lf_ino ino, uint64_t *fh);
 	int (*statfs)(struct lf_layer *l, struct statvfs *out);
+
+	/* Optional (NULL where numbers cost nothing to keep, as an NTFS
+	 * layer's MFT numbers): a layer that remembers every name it has
+	 * given a number to can forget those no one uses. The caller names
+	 * with gc_mark every number it still holds, then gc_sweep forgets
+	 * the rest (they go stale: ESTALE, never another file) and says how
+	 * many it keeps. No other call may run on the layer from the first
+	 * mark to the sweep. gc_count: how many numbers it keeps now. */
+	void (*gc_mark)(struct lf_layer *l, lf_ino ino);
+	size_t (*gc_sweep)(struct lf_layer *l);
+	size_t (*gc_count)(struct lf_layer *l);
 };
 
 struct lf_layer {

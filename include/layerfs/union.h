@@ -99,6 +99,10 @@ struct lf_union_opts {
 int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 		  struct lf_union **out, struct lf_err *err);
 void lf_union_close(struct lf_union *u);
+/* Make the folder layers forget the names no node or index of the union
+ * uses (done on its own when the kernel forgets a walk); how many layer
+ * numbers are kept. Waits for calls in progress. */
+size_t lf_union_sweep(struct lf_union *u);
 
 int lf_union_nlayers(const struct lf_union *u);
 struct lf_layer *lf_union_layer(const struct lf_union *u, int i);

@@ -423,10 +423,99 @@ START_TEST(kept_indexes_rebuild_the_same)
 }
 END_TEST
 
+static size_t layer_numbers(struct lf_union *u)
+{
+	size_t n = 0;
+	for (int i = 0; i < lf_union_nlayers(u); i++) {
+		struct lf_layer *l = lf_union_layer(u, i);
+		if (l->ops->gc_count)
+			n += l->ops->gc_count(l);
+	}
+	return n;
+}
+
+/* After a walk the kernel forgot, a sweep makes the folder layers forget
+ * the names no one holds; what is held keeps its number and still reads,
+ * a copy-up keeps the number it had, hard links in the writable layer
+ * stay one file, and a forgotten layer number is stale, never another
+ * file. A second walk gives the same tree. */
+START_TEST(sweep_forgets_what_no_one_holds)
+{
+	th_run("mkdir -p '%s/up' && cd '%s' && mkdir os && cd os && for i in $(seq 20); do "
+	       "mkdir -p g$i && for j in $(seq 100); do echo $i.$j > g$i/f$j; done; done",
+	       th_tmpdir(), th_tmpdir());
+	struct lf_stack s = {0};
+	struct lf_err err = {0};
+	char spec[600];
+	snprintf(spec, sizeof spec, "%s/os,type=os", th_tmpdir());
+	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
+	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
+	ck_assert_int_eq(lf_stack_set_upper(&s, th_path("up"), NULL, &err), 0);
+	struct lf_union_opts o = { .prefetch = 1 };
+	struct lf_union *u = NULL;
+	ck_assert_msg(lf_union_open(&s, &o, &u, &err) == 0, "%s", err.msg);
+	lf_stack_free(&s);
+	struct lf_attr a, held, copied, linked;
+	/* held: a file open, a folder looked up; copied up; a hard link */
+	ck_assert_int_eq(walk_keep(u, "g7", &a, 1), 0);
+	uint64_t g7 = a.ino;
+	ck_assert_int_eq(lf_union_lookup(u, g7, "f9", &held), 0);
+	struct lf_ufile *open_file;
+	ck_assert_int_eq(lf_union_open_file(u, held.ino, O_RDONLY, &open_file), 0);
+	/* the kernel holds the folders above what it holds */
+	ck_assert_int_eq(walk_keep(u, "g3", &a, 1), 0);
+	uint64_t g3 = a.ino;
+	ck_assert_int_eq(lf_union_lookup(u, g3, "f3", &copied), 0);
+	struct lf_ufile *w;
+	ck_assert_int_eq(lf_union_open_file(u, copied.ino, O_WRONLY | O_APPEND, &w), 0);
+	ck_assert_int_eq(lf_union_pwrite(u, w, "more\n", 5, 4), 5);
+	lf_union_release(u, w);
+	ck_assert_int_eq(lf_union_link(u, copied.ino, g3, "again", &linked), 0);
+	ck_assert_uint_eq(linked.ino, copied.ino);
+	lf_union_forget(u, linked.ino, 1);
+	lf_union_forget(u, copied.ino, 1);
+	for (int round = 0; round < 2; round++) {
+		ck_assert_int_eq(find_walk(u, LF_UNION_ROOT), 20 + 20 * 100 + 1);
+		size_t before = layer_numbers(u);
+		ck_assert_uint_gt(before, 2000);
+		size_t kept = lf_union_sweep(u);
+		ck_assert_uint_eq(kept, layer_numbers(u));
+		/* the root's and the held folders' indexes (g3, g7: 100
+		 * names each), what is held, the writable layer's root */
+		ck_assert_msg(kept <= 20 + 2 * 100 + 10, "%zu of %zu layer numbers kept", kept,
+			      before);
+		ck_assert_int_eq(lf_union_getattr(u, held.ino, &a), 0);
+		char buf[16] = "";
+		ck_assert_int_eq(lf_union_pread(u, open_file, buf, sizeof buf - 1, 0), 4);
+		ck_assert_str_eq(buf, "7.9\n");
+		ck_assert_int_eq(walk(u, "g3/f3", &a), 0);
+		ck_assert_uint_eq(a.ino, copied.ino);
+		ck_assert_uint_eq(a.size, 9);
+		ck_assert_uint_eq(a.nlink, 2);
+		ck_assert_int_eq(walk(u, "g3/again", &a), 0);
+		ck_assert_uint_eq(a.ino, copied.ino);
+	}
+	/* g5/f5's layer number, forgotten by the sweep: stale */
+	ck_assert_int_eq(walk(u, "g5/f5", &a), 0);
+	struct lf_layer *os = lf_union_layer(u, 1);
+	lf_ino old = a.ino & ((1ull << 48) - 1);
+	ck_assert_int_eq(os->ops->getattr(os, old, &a), 0);
+	lf_union_sweep(u);
+	ck_assert_int_eq(os->ops->getattr(os, old, &a), -ESTALE);
+	ck_assert_int_eq(walk(u, "g5/f5", &a), 0);
+	ck_assert_uint_ne(a.ino & ((1ull << 48) - 1), old);
+	lf_union_release(u, open_file);
+	lf_union_forget(u, held.ino, 1);
+	lf_union_forget(u, g3, 1);
+	lf_union_forget(u, g7, 1);
+	lf_union_close(u);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks,
 				       new_layer_set_in_place, read_ahead_past_its_limit,
-				       kept_indexes_rebuild_the_same };
+				       kept_indexes_rebuild_the_same, sweep_forgets_what_no_one_holds };
 	return th_run_suite("union", tests, sizeof tests / sizeof tests[0]);
 }

@@ -670,15 +670,27 @@ ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 	return rc;
 }
 
+/* The descriptor and the Windows attributes are those of the node's
+ * highest layer that has them: a merged folder's copy in a writable or
+ * folder layer (made to hold what was put in it) often keeps none, and
+ * the folder is still the layers' below. Anything else is the top's. */
 static ssize_t u_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
-	struct lref top = node_top(u, n);
-	struct lf_layer *l = u->layers[top.layer];
-	ssize_t r = l->ops->getxattr(l, top.ino, name, buf, size);
+	struct lref refs[64];
+	int k = 1;
+	if (!strcmp(name, "system.ntfs_acl") || !strcmp(name, "system.ntfs_attrib"))
+		k = node_refs_copy(u, n, refs, 64);
+	else
+		refs[0] = node_top(u, n);
+	ssize_t r = -ENODATA;
+	for (int i = 0; i < k && (i == 0 || r == -ENODATA || r == -ENOTSUP); i++) {
+		struct lf_layer *l = u->layers[refs[i].layer];
+		r = l->ops->getxattr(l, refs[i].ino, name, buf, size);
+	}
 	node_put(u, n, 0);
 	return r;
 }

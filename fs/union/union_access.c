@@ -100,46 +100,24 @@ static const struct lf_token *who(const struct access *a, const struct lf_cred *
 	return c->uid == a->uid ? &a->token : NULL;
 }
 
-/* The descriptor of node ino's highest layer that has one: a merged
- * folder's copy in the writable layer (made to hold what she put in it)
- * keeps none, and the folder is still the read-only layers'. */
-static ssize_t layer_acl(struct lf_union *u, uint64_t ino, void *buf, size_t size)
-{
-	pthread_rwlock_rdlock(&u->cfg);
-	struct unode *n = node_get(u, ino);
-	ssize_t r = -ESTALE;
-	if (n) {
-		struct lref refs[64];
-		int k = node_refs_copy(u, n, refs, 64);
-		r = -ENODATA;
-		for (int i = 0; i < k && (r == -ENODATA || r == -ENOTSUP); i++) {
-			struct lf_layer *l = u->layers[refs[i].layer];
-			r = l->ops->getxattr(l, refs[i].ino, ACL_XATTR, buf, size);
-		}
-		node_put(u, n, 0);
-	}
-	pthread_rwlock_unlock(&u->cfg);
-	return r;
-}
-
 /* Node ino's descriptor (*sd malloc'd): its own, or one made from the
  * mode of an entry that has none, owned by the session user when the
  * host file is hers (her files in the writable layer). */
-static int node_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
+int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 {
-	ssize_t n = layer_acl(u, ino, NULL, 0);
+	ssize_t n = lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0);
 	for (int tries = 0; n > 0 && tries < 4; tries++) {
 		uint8_t *buf = malloc((size_t)n);
 		if (!buf)
 			return -ENOMEM;
-		ssize_t got = layer_acl(u, ino, buf, (size_t)n);
+		ssize_t got = lf_union_getxattr(u, ino, ACL_XATTR, buf, (size_t)n);
 		if (got >= 0 && got <= n) {
 			*sd = buf;
 			*len = (size_t)got;
 			return 0;
 		}
 		free(buf);
-		n = got == -ERANGE ? layer_acl(u, ino, NULL, 0) : got;
+		n = got == -ERANGE ? lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0) : got;
 	}
 	if (n < 0 && n != -ENODATA && n != -ENOTSUP)
 		return (int)n;
@@ -148,7 +126,18 @@ static int node_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 	if (rc)
 		return rc;
 	const struct access *a = u->access;
-	return lf_sd_from_mode(at.mode, at.uid == a->uid && a->uid ? &a->token.user : NULL, sd, len);
+	return lf_sd_from_mode(at.mode, a && at.uid == a->uid && a->uid ? &a->token.user : NULL,
+			       sd, len);
+}
+
+uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at)
+{
+	uint8_t v[4];
+	if (lf_union_getxattr(u, at->ino, "system.ntfs_attrib", v, sizeof v) == sizeof v)
+		return (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+		       (uint32_t)v[3] << 24;
+	/* a file with none is NORMAL, as Windows (and ntfs-3g) say it */
+	return at->wattr || S_ISDIR(at->mode) ? at->wattr : 0x80;
 }
 
 static size_t memo_slot(const uint8_t *sd, size_t len)
@@ -205,7 +194,7 @@ static int node_rights(struct lf_union *u, const struct lf_token *t, uint64_t in
 	}
 	uint8_t *sd;
 	size_t len;
-	int rc = node_sd(u, ino, &sd, &len);
+	int rc = lf_union_win_sd(u, ino, &sd, &len);
 	if (rc)
 		return rc;
 	*out = rights_by(u->access, t, sd, len);
@@ -299,7 +288,7 @@ void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *
 	uint8_t *sd = NULL;
 	size_t len = 0;
 	int hers = 0;
-	if (node_sd(u, at->ino, &sd, &len) == 0) {
+	if (lf_union_win_sd(u, at->ino, &sd, &len) == 0) {
 		got = rights_by(a, &a->token, sd, len);
 		struct lf_sid owner;
 		hers = lf_sd_owner(sd, len, &owner) == 0 && lf_sid_eq(&owner, &a->token.user);
@@ -324,7 +313,7 @@ int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent
 		return -EACCES;
 	uint8_t *psd = NULL;
 	size_t plen = 0;
-	int rc = node_sd(u, parent, &psd, &plen);
+	int rc = lf_union_win_sd(u, parent, &psd, &plen);
 	if (rc)
 		return rc;
 	rc = lf_sd_inherit(psd, plen, t, folder, &lf_file_map, sd, len);

@@ -1,10 +1,11 @@
 /* What differs between two merged trees (each a stack of layers, a disk
- * or a folder): names on one side only, and files whose type, size or
- * content differ. Names match as Windows matches them (any case). Files
- * that are obviously the same (same size and modification time) are not
- * read; the others are compared by content. Files merged from every
- * layer's copy (hives) are left to the caller, which compares what they
- * hold. The first step of capture (issue 17). */
+ * or a folder): names on one side only, and entries whose type, spelling,
+ * size, content, descriptor, Windows attributes, streams or reparse data
+ * (or times, where asked) differ. Names match as Windows matches them (any
+ * case). Files that are obviously the same (same size and modification
+ * time) are not read; the others are compared by content. Files merged
+ * from every layer's copy (hives) are left to the caller, which compares
+ * what they hold. The first step of capture (issue 17). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -112,6 +113,7 @@ static int same_content(struct lf_union *a, uint64_t ia, struct lf_union *b, uin
 
 struct differ {
 	struct lf_union *a, *b;
+	unsigned flags;
 	lf_diff_fn fn;
 	void *ctx;
 	char *ba, *bb;
@@ -128,41 +130,188 @@ static int report(struct differ *d, char what, const char *why, const struct lf_
 
 static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth);
 
+/* Extended attribute name of ino (*v malloc'd): its length, or -errno
+ * (-ENODATA: none). */
+static ssize_t xattr_of(struct lf_union *u, uint64_t ino, const char *name, char **v)
+{
+	*v = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = lf_union_getxattr(u, ino, name, NULL, 0);
+		if (n < 0)
+			return n;
+		if (!(*v = malloc((size_t)n + 1)))
+			return -ENOMEM;
+		ssize_t got = lf_union_getxattr(u, ino, name, *v, (size_t)n + 1);
+		if (got >= 0)
+			return got;
+		free(*v);
+		*v = NULL;
+		if (got != -ERANGE)
+			return got;
+	}
+	return -ERANGE;
+}
+
+/* Do a's and b's values of xattr name differ? (<0: an error) */
+static int xattr_differs(struct differ *d, uint64_t ia, uint64_t ib, const char *name)
+{
+	char *va, *vb;
+	ssize_t na = xattr_of(d->a, ia, name, &va), nb = xattr_of(d->b, ib, name, &vb);
+	int r = na == -ENODATA || na == -ENOTSUP ? (nb >= 0 ? 1 : 0)
+		: nb == -ENODATA || nb == -ENOTSUP ? (na >= 0 ? 1 : 0)
+		: na < 0 ? (int)na : nb < 0 ? (int)nb
+		: na != nb || memcmp(va, vb, (size_t)na) != 0;
+	free(va);
+	free(vb);
+	return r;
+}
+
+/* Streams (user.NAME, apart from this project's own user.layerfs.*) of
+ * ino, as a '\0'-separated list (*v malloc'd): its length or -errno. */
+static ssize_t streams_of(struct lf_union *u, uint64_t ino, char **v)
+{
+	*v = NULL;
+	ssize_t n = lf_union_listxattr(u, ino, NULL, 0);
+	if (n == -ENOTSUP || n == -ENODATA)
+		return 0;
+	if (n < 0)
+		return n;
+	char *all = malloc((size_t)n + 1);
+	if (!all)
+		return -ENOMEM;
+	if ((n = lf_union_listxattr(u, ino, all, (size_t)n + 1)) < 0) {
+		free(all);
+		return n;
+	}
+	size_t k = 0;
+	for (ssize_t i = 0; i < n; i += (ssize_t)strlen(all + i) + 1)
+		if (!strncmp(all + i, "user.", 5) && strncmp(all + i, "user.layerfs.", 13)) {
+			size_t l = strlen(all + i) + 1;
+			memmove(all + k, all + i, l);
+			k += l;
+		}
+	*v = all;
+	return (ssize_t)k;
+}
+
+static int has_name(const char *list, size_t len, const char *name)
+{
+	for (size_t i = 0; i < len; i += strlen(list + i) + 1)
+		if (!strcmp(list + i, name))
+			return 1;
+	return 0;
+}
+
+/* Do the streams differ, in names or bytes? (<0: an error) */
+static int streams_differ(struct differ *d, uint64_t ia, uint64_t ib)
+{
+	char *la, *lb;
+	ssize_t na = streams_of(d->a, ia, &la), nb = streams_of(d->b, ib, &lb);
+	int r = na < 0 ? (int)na : nb < 0 ? (int)nb : 0;
+	for (ssize_t i = 0; !r && i < na; i += (ssize_t)strlen(la + i) + 1)
+		r = !has_name(lb, (size_t)nb, la + i) ? 1 : xattr_differs(d, ia, ib, la + i);
+	for (ssize_t i = 0; !r && i < nb; i += (ssize_t)strlen(lb + i) + 1)
+		r = !has_name(la, (size_t)na, lb + i);
+	free(la);
+	free(lb);
+	return r;
+}
+
+static void why_add(char *why, size_t size, const char *what)
+{
+	size_t n = strlen(why);
+	snprintf(why + n, size - n, "%s%s", n ? ", " : "", what);
+}
+
+/* Do the descriptors Windows sees differ? (<0: an error) */
+static int sd_differs(struct differ *d, const struct entry *x, const struct entry *y)
+{
+	uint8_t *sa = NULL, *sb = NULL;
+	size_t na = 0, nb = 0;
+	int r = lf_union_win_sd(d->a, x->a.ino, &sa, &na);
+	if (!r)
+		r = lf_union_win_sd(d->b, y->a.ino, &sb, &nb);
+	if (!r)
+		r = na != nb || memcmp(sa, sb, na) != 0;
+	free(sa);
+	free(sb);
+	return r;
+}
+
+/* What NTFS keeps beside the bytes: the descriptor, the Windows
+ * attributes (but the folder bit, which the type says), the streams, the
+ * reparse data; times where asked. Added to why; <0 an error. */
+static int meta_differs(struct differ *d, const struct entry *x, const struct entry *y,
+			char *why, size_t size)
+{
+	int r = sd_differs(d, x, y);
+	if (r < 0)
+		return r;
+	if (r)
+		why_add(why, size, "descriptor");
+	if ((r = xattr_differs(d, x->a.ino, y->a.ino, "system.ntfs_reparse_data")) < 0)
+		return r;
+	if (r)
+		why_add(why, size, "reparse data");
+	if ((lf_union_win_attrib(d->a, &x->a) ^ lf_union_win_attrib(d->b, &y->a)) &
+	    ~(uint32_t)LF_WATTR_DIRECTORY)
+		why_add(why, size, "attributes");
+	if ((r = streams_differ(d, x->a.ino, y->a.ino)) < 0)
+		return r;
+	if (r)
+		why_add(why, size, "streams");
+	if ((d->flags & LF_DIFF_TIMES) && !S_ISDIR(x->a.mode) &&
+	    (x->a.mtime.tv_sec != y->a.mtime.tv_sec || x->a.mtime.tv_nsec != y->a.mtime.tv_nsec))
+		why_add(why, size, "times");
+	return 0;
+}
+
 /* A name on one side, or both. */
 static int one_name(struct differ *d, const struct entry *x, const struct entry *y, int depth)
 {
 	size_t len = strlen(d->path);
-	const char *name = x ? x->name : y->name;
+	const char *name = y ? y->name : x->name;
 	if (len + strlen(name) + 2 > sizeof d->path)
 		return -ENAMETOOLONG;
 	snprintf(d->path + len, sizeof d->path - len, "%s%s", len ? "/" : "", name);
 	int rc = 0;
+	char why[160] = "";
 	if (!y) {
 		report(d, '-', S_ISDIR(x->a.mode) ? "folder" : "file", &x->a);
 	} else if (!x) {
 		report(d, '+', S_ISDIR(y->a.mode) ? "folder" : "file", &y->a);
 	} else if ((x->a.mode & S_IFMT) != (y->a.mode & S_IFMT)) {
 		report(d, '~', "type", &y->a);
-	} else if (S_ISDIR(x->a.mode)) {
-		rc = walk(d, x->a.ino, y->a.ino, depth + 1);
+	} else if (strcmp(x->name, y->name)) {
+		/* Windows' rename to another case: the name is spelled anew
+		 * (a folder with all in it) */
+		report(d, '~', "spelling", &y->a);
 	} else if ((x->a.flags & LF_ATTR_MERGED) || (y->a.flags & LF_ATTR_MERGED)) {
 		report(d, 'm', "merged file", &y->a);    /* the caller compares what it holds */
-	} else if (S_ISLNK(x->a.mode)) {
-		char ta[4096], tb[4096];
-		ssize_t na = lf_union_readlink(d->a, x->a.ino, ta, sizeof ta);
-		ssize_t nb = lf_union_readlink(d->b, y->a.ino, tb, sizeof tb);
-		if (na < 0 || nb < 0 || strcmp(ta, tb))
-			report(d, '~', "link target", &y->a);
-	} else if (x->a.size != y->a.size) {
-		report(d, '~', "size", &y->a);
-	} else if (S_ISREG(x->a.mode) && (x->a.mtime.tv_sec != y->a.mtime.tv_sec ||
-					  x->a.mtime.tv_nsec != y->a.mtime.tv_nsec)) {
-		/* not obviously the same: by content */
-		int same = same_content(d->a, x->a.ino, d->b, y->a.ino, x->a.size, d->ba, d->bb);
-		if (same < 0)
-			rc = same;
-		else if (!same)
-			report(d, '~', "content", &y->a);
+	} else {
+		if (S_ISLNK(x->a.mode)) {
+			char ta[4096], tb[4096];
+			ssize_t na = lf_union_readlink(d->a, x->a.ino, ta, sizeof ta);
+			ssize_t nb = lf_union_readlink(d->b, y->a.ino, tb, sizeof tb);
+			if (na < 0 || nb < 0 || strcmp(ta, tb))
+				why_add(why, sizeof why, "link target");
+		} else if (S_ISREG(x->a.mode) && x->a.size != y->a.size) {
+			why_add(why, sizeof why, "size");
+		} else if (S_ISREG(x->a.mode) && (x->a.mtime.tv_sec != y->a.mtime.tv_sec ||
+						  x->a.mtime.tv_nsec != y->a.mtime.tv_nsec)) {
+			/* not obviously the same: by content */
+			int same = same_content(d->a, x->a.ino, d->b, y->a.ino, x->a.size, d->ba, d->bb);
+			if (same < 0)
+				rc = same;
+			else if (!same)
+				why_add(why, sizeof why, "content");
+		}
+		if (!rc)
+			rc = meta_differs(d, x, y, why, sizeof why);
+		if (!rc && why[0])
+			report(d, S_ISDIR(x->a.mode) ? 'd' : '~', why, &y->a);
+		if (!rc && S_ISDIR(x->a.mode))
+			rc = walk(d, x->a.ino, y->a.ino, depth + 1);
 	}
 	d->path[len] = 0;
 	return rc;
@@ -191,9 +340,10 @@ static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth)
 	return rc;
 }
 
-int lf_union_diff(struct lf_union *a, struct lf_union *b, lf_diff_fn fn, void *ctx)
+int lf_union_diff(struct lf_union *a, struct lf_union *b, unsigned flags, lf_diff_fn fn,
+		  void *ctx)
 {
-	struct differ d = { .a = a, .b = b, .fn = fn, .ctx = ctx, .ba = malloc(CHUNK),
+	struct differ d = { .a = a, .b = b, .flags = flags, .fn = fn, .ctx = ctx, .ba = malloc(CHUNK),
 			    .bb = malloc(CHUNK) };
 	int rc = d.ba && d.bb ? walk(&d, LF_UNION_ROOT, LF_UNION_ROOT, 0) : -ENOMEM;
 	free(d.ba);

@@ -199,15 +199,30 @@ int lf_union_fallocate(struct lf_union *u, struct lf_ufile *f, int mode, uint64_
 		       uint64_t len);
 int lf_union_statfs(struct lf_union *u, struct statvfs *out);
 
+/* What Windows sees of node ino: its descriptor (*sd malloc'd), its own
+ * or, where it has none (a folder layer's file), the one made from its
+ * mode, as pack and a session make it; and its FILE_ATTRIBUTE_* bits
+ * (at: its attributes, as getattr gave them). */
+int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len);
+uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at);
+
 /* What differs between trees a and b: fn gets each difference, with the
- * '/'-path, what: '+' only in b, '-' only in a, '~' both but changed (why:
- * "type", "size", "content", "link target"), 'm' a merged file (a hive:
- * the caller compares what it holds), and b's attributes ('-': a's).
- * Names match in any case; same size and modification time count as the
- * same file, else the bytes are compared. fn returning non-zero stops. */
+ * '/'-path (b's spelling where b has the name), what: '+' only in b, '-'
+ * only in a, '~' both but changed, 'd' a folder in both whose own
+ * metadata changed (what is in it is compared on its own), 'm' a merged
+ * file (a hive: the caller compares what it holds), and b's attributes
+ * ('-': a's). why lists what changed, comma-separated, from "type",
+ * "spelling", "size", "content", "link target", "descriptor",
+ * "attributes", "streams", "reparse data" and, with LF_DIFF_TIMES,
+ * "times". A folder whose type or spelling changed is reported once, not
+ * walked (it is replaced whole). Names match in any case; same size and
+ * modification time count as the same bytes, else they are compared.
+ * fn returning non-zero stops. */
+#define LF_DIFF_TIMES 1u
 typedef int (*lf_diff_fn)(void *ctx, char what, const char *path, const char *why,
 			  const struct lf_attr *a);
-int lf_union_diff(struct lf_union *a, struct lf_union *b, lf_diff_fn fn, void *ctx);
+int lf_union_diff(struct lf_union *a, struct lf_union *b, unsigned flags, lf_diff_fn fn,
+		  void *ctx);
 
 /* Windows rights (a session): from now on each entry's security
  * descriptor decides what a caller may do: uid gets token t's rights (t

@@ -101,34 +101,29 @@ static void fail(struct capture *c, const char *what, const char *path, int e)
 	c->failed = 1;
 }
 
-/* The staging folder's parent of path, made: an fd, and the last name. */
-static int stage_dir(struct capture *c, const char *path, const char **name)
-{
-	const char *slash = strrchr(path, '/');
-	*name = slash ? slash + 1 : path;
-	if (!slash)
-		return dup(c->stage);
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-	return lf_safe_mkdirs(c->stage, dir, 0755, (uid_t)-1, (gid_t)-1);
-}
-
 /* B's descriptor, Windows attributes and alternate data streams go with
  * the copy (pack keeps them: the first two as layerfs.* xattrs, streams
- * as user.NAME). A stream the host cannot hold is said, not lost
- * silently. */
+ * as user.NAME): as Windows sees them, so an entry of a folder layer that
+ * has none gets the one made from its mode here, not from the copy's.
+ * A stream the host cannot hold is said, not lost silently. */
 static void keep_sd(struct capture *c, const char *path, uint64_t ino, int fd)
 {
 	static uint8_t v[65536];
 	const char *own = geteuid() == 0 ? "trusted.layerfs." : "user.layerfs.";
-	static const char *const meta[] = { "ntfs_acl", "ntfs_attrib" };
-	for (int i = 0; i < 2; i++) {
-		char from[64], to[64];
-		snprintf(from, sizeof from, "system.%s", meta[i]);
-		snprintf(to, sizeof to, "%s%s", own, meta[i]);
-		ssize_t n = lf_union_getxattr(c->b, ino, from, v, sizeof v);
-		if (n > 0)
-			(void)fsetxattr(fd, to, v, (size_t)n, 0);
+	char to[64];
+	uint8_t *sd;
+	size_t len;
+	struct lf_attr at;
+	if (!lf_union_win_sd(c->b, ino, &sd, &len)) {
+		snprintf(to, sizeof to, "%sntfs_acl", own);
+		(void)fsetxattr(fd, to, sd, len, 0);
+		free(sd);
+	}
+	if (!lf_union_getattr(c->b, ino, &at)) {
+		uint32_t w = lf_union_win_attrib(c->b, &at);
+		uint8_t le[4] = { (uint8_t)w, (uint8_t)(w >> 8), (uint8_t)(w >> 16), (uint8_t)(w >> 24) };
+		snprintf(to, sizeof to, "%sntfs_attrib", own);
+		(void)fsetxattr(fd, to, le, sizeof le, 0);
 	}
 	char names[8192];
 	ssize_t ln = lf_union_listxattr(c->b, ino, names, sizeof names);
@@ -145,6 +140,68 @@ static void keep_sd(struct capture *c, const char *path, uint64_t ino, int fd)
 }
 
 static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a);
+
+/* B's node at path (a reference the caller forgets), or -errno. */
+static int b_lookup(struct capture *c, const char *path, struct lf_attr *out)
+{
+	char part[PATH_MAX];
+	uint64_t at = LF_UNION_ROOT;
+	int held = 0;
+	for (const char *p = path; *p;) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		snprintf(part, sizeof part, "%.*s", (int)n, p);
+		int rc = lf_union_lookup(c->b, at, part, out);
+		if (held)
+			lf_union_forget(c->b, at, 1);
+		if (rc)
+			return rc;
+		at = out->ino;
+		held = 1;
+		p += n + (end != NULL);
+	}
+	return held ? 0 : -EINVAL;
+}
+
+/* The staging folder at dir (B's spelling), made where missing: each
+ * folder made carries B's descriptor, attributes and streams, since the
+ * layer's copy is what the union shows over the folder below. An fd. */
+static int stage_folder(struct capture *c, const char *dir)
+{
+	int fd = dup(c->stage);
+	char sub[PATH_MAX];
+	for (const char *p = dir; fd >= 0 && *p;) {
+		const char *end = strchr(p, '/');
+		size_t n = end ? (size_t)(end - p) : strlen(p);
+		snprintf(sub, sizeof sub, "%.*s", (int)n, p);
+		int made = mkdirat(fd, sub, 0755) == 0;
+		int next = made || errno == EEXIST
+			? openat(fd, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+		int e = errno;
+		close(fd);
+		fd = next;
+		if (fd < 0)
+			return -e;
+		struct lf_attr ba;
+		snprintf(sub, sizeof sub, "%.*s", (int)(p + n - dir), dir);
+		if (made && !b_lookup(c, sub, &ba)) {
+			keep_sd(c, sub, ba.ino, fd);
+			lf_union_forget(c->b, ba.ino, 1);
+		}
+		p += n + (end != NULL);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+/* The staging folder's parent of path, made: an fd, and the last name. */
+static int stage_dir(struct capture *c, const char *path, const char **name)
+{
+	const char *slash = strrchr(path, '/');
+	*name = slash ? slash + 1 : path;
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 0, path);
+	return stage_folder(c, dir);
+}
 
 struct kids { char **v; size_t n, cap; };
 
@@ -389,7 +446,6 @@ static int hive_fragment(struct capture *c, const char *path, const char *place)
 
 static int change(void *ctx, char what, const char *path, const char *why, const struct lf_attr *a)
 {
-	(void)why;
 	struct capture *c = ctx;
 	if (c->failed)
 		return 1;
@@ -406,12 +462,25 @@ static int change(void *ctx, char what, const char *path, const char *why, const
 					  under("Windows/SysWOW64", path) ||
 					  under("Windows/WinSxS", path)))
 		refuse(c, "shadows-os-file", path);
-	if (hive)
+	if (hive) {
 		rc = hive_fragment(c, path, place);
-	else if (what == '-')
+	} else if (what == '-') {
 		rc = token(c, path);
-	else
-		rc = copy_one(c, path, a->ino, a);
+	} else if (what == 'd') {
+		/* a folder's own descriptor, attributes or streams: the folder
+		 * alone (made with B's), what is in it is compared on its own */
+		int fd = stage_folder(c, path);
+		rc = fd < 0 ? fd : 0;
+		if (fd >= 0)
+			close(fd);
+	} else {
+		/* respelled in another case (Windows' rename): the old name's
+		 * token, so that the layer's spelling shows, and B's whole */
+		if (what == '~' && strstr(why, "spelling"))
+			rc = token(c, path);
+		if (!rc)
+			rc = copy_one(c, path, a->ino, a);
+	}
 	if (rc)
 		fail(c, "cannot capture it", path, -rc);
 	return c->failed;
@@ -581,8 +650,10 @@ int cmd_capture(int argc, char **argv)
 	}
 	if (!rc && (cap.stage = open(cap.stage_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
 		rc = 1;
+	if (!rc)                      /* the layer's root is shown over B's */
+		keep_sd(&cap, "", LF_UNION_ROOT, cap.stage);
 	if (!rc) {
-		int d = lf_union_diff(cap.a, cap.b, change, &cap);
+		int d = lf_union_diff(cap.a, cap.b, 0, change, &cap);
 		if (d && !cap.failed)
 			cli_error("%s: %s", before, strerror(-d));
 		rc = d || cap.failed;

@@ -19,14 +19,18 @@
 static void diff_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: layerctl diff [--json] A B\n"
+		"Usage: layerctl diff [--json] [--times] A B\n"
 		"\n"
 		"What differs between A and B, each a layer stack, a disk or a folder: a\n"
 		"LAYER (a .vhd, .vhdx, raw NTFS image or folder), or LAYER:LAYER:... as\n"
 		"overlayfs's lowerdir= names a stack (leftmost highest). Files: '+' in B\n"
-		"only, '-' in A only, '~' changed (type, size, content or link target).\n"
+		"only, '-' in A only, '~' changed, saying what: type, spelling (a rename\n"
+		"to another letter case; a folder respelled is one change), size,\n"
+		"content, link target, descriptor, attributes, streams, reparse data,\n"
+		"times (with --times). A folder's own descriptor, attributes or streams\n"
+		"changed show as '~' on the folder, and what is in it is compared too.\n"
 		"Names match in any case; files of the same size and modification time\n"
-		"count as the same, others are compared byte for byte. Each registry hive\n"
+		"count as the same bytes, others are compared byte for byte. Each registry hive\n"
 		"(Windows/System32/config/..., Users/*/NTUSER.DAT) is compared key by key\n"
 		"and value by value, as its stack serves it (every layer's copy merged):\n"
 		"'+ HKLM/SOFTWARE [key] \"value\"'. Useful on its own (\"what does this app\n"
@@ -34,6 +38,7 @@ static void diff_usage(FILE *f)
 		"capture.\n"
 		"\n"
 		"  --json   one JSON object: files and registry, each difference\n"
+		"  --times  a file's modification time differing is a change\n"
 		"\n"
 		"Exit status (as diff(1)): 0 the same, 1 different, 2 trouble.\n");
 }
@@ -111,7 +116,7 @@ static int file_difference(void *ctx, char what, const char *path, const char *w
 		hive_diff(r, what == 'm' ? '~' : what, path, mount);
 		return 0;
 	}
-	if (what == 'm')
+	if (what == 'm' || what == 'd')
 		what = '~';
 	r->n++;
 	if (r->files)
@@ -125,25 +130,30 @@ static int file_difference(void *ctx, char what, const char *path, const char *w
 int cmd_diff(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "json", no_argument, NULL, 'j' }, { "times", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
-	int json = 0, c;
+	int json = 0, times = 0, c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (c == 'h') {
 			diff_usage(stdout);
 			return EXIT_OK;
 		}
-		if (c != 'j')
+		if (c == 't')
+			times = 1;
+		else if (c == 'j')
+			json = 1;
+		else
 			return cli_usage_error("diff", "bad option");
-		json = 1;
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("diff", "needs A and B");
 	struct run r = { .files = json ? json_array() : NULL, .reg = json ? json_array() : NULL };
 	r.a = open_side(argv[optind]);
 	r.b = r.a ? open_side(argv[optind + 1]) : NULL;
-	int rc = r.b ? lf_union_diff(r.a, r.b, file_difference, &r) : -EINVAL;
+	int rc = r.b ? lf_union_diff(r.a, r.b, times ? LF_DIFF_TIMES : 0, file_difference, &r)
+		     : -EINVAL;
 	if (rc && r.b)
 		cli_error("%s: %s", argv[optind], strerror(-rc));
 	if (json && r.b && !rc)

@@ -178,18 +178,23 @@ out=$("$LAYERCTL" diff "$OSV" "$OFV:$OSV"); rc=$?
   && echo "$out" | grep -qx '~ HKLM/SYSTEM \[ControlSet001\\Control\\Session Manager\\Environment\] "Path"' \
   && echo "$out" | grep -qx '~ Windows/win.ini (size)' \
   && ok "diff OS Office:OS: its files, its key, the merged Path, win.ini; exit 1" || not_ok "diff: $rc $out"
-mkdir -p "$WORK/da/Dir" "$WORK/db/dir"
-echo same >"$WORK/da/Dir/a.txt"; echo same >"$WORK/db/dir/A.TXT"
-echo one >"$WORK/da/Dir/c.txt"; echo two >"$WORK/db/dir/c.txt"; touch -d 2001-01-01 "$WORK/db/dir/c.txt"
+mkdir -p "$WORK/da/Dir" "$WORK/db/Dir" "$WORK/da/Old" "$WORK/db/OLD"
+echo same >"$WORK/da/Dir/a.txt"; echo same >"$WORK/db/Dir/A.TXT"
+echo one >"$WORK/da/Dir/c.txt"; echo two >"$WORK/db/Dir/c.txt"; touch -d 2001-01-01 "$WORK/db/Dir/c.txt"
+echo x >"$WORK/da/Old/x"; echo y >"$WORK/db/OLD/x"
 echo gone >"$WORK/da/old.txt"
+echo t >"$WORK/da/t.txt"; echo t >"$WORK/db/t.txt"; touch -d 2002-02-02 "$WORK/db/t.txt"
 out=$("$LAYERCTL" diff --json "$WORK/da" "$WORK/db"); rc=$?
 echo "$out" | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 got = sorted((f["change"], f["path"], f["what"]) for f in d["files"])
-sys.exit(0 if got == [("-", "old.txt", "file"), ("~", "Dir/c.txt", "content")] else 1)' && [ $rc -eq 1 ] \
-  && ok "diff --json of two folders: names in any case match; same size, other time: by content" \
+sys.exit(0 if got == [("-", "old.txt", "file"), ("~", "Dir/A.TXT", "spelling"),
+                      ("~", "Dir/c.txt", "content"), ("~", "OLD", "spelling")] else 1)' && [ $rc -eq 1 ] \
+  && ok "diff --json of two folders: names match in any case, a respelling is a change (a folder once); same size, other time: by content" \
   || not_ok "diff folders: $rc $out"
+out=$("$LAYERCTL" diff --times "$WORK/da" "$WORK/db" | grep t.txt)
+[ "$out" = "~ t.txt (times)" ] && ok "diff --times: same bytes at another time is a change" || not_ok "diff --times: $out"
 
 # A real Windows volume under a directory layer that spells it otherwise.
 if [ -n "${REALDATA:-}" ] && [ -f "$REALDATA/ntfs/velociraptor_partition_image.raw.gz" ]; then

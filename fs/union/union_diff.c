@@ -114,6 +114,8 @@ static int same_content(struct lf_union *a, uint64_t ia, struct lf_union *b, uin
 struct differ {
 	struct lf_union *a, *b;
 	unsigned flags;
+	const struct lf_diff_opts *o;
+	uint64_t seen;
 	lf_diff_fn fn;
 	void *ctx;
 	char *ba, *bb;
@@ -276,6 +278,8 @@ static int one_name(struct differ *d, const struct entry *x, const struct entry 
 	snprintf(d->path + len, sizeof d->path - len, "%s%s", len ? "/" : "", name);
 	int rc = 0;
 	char why[160] = "";
+	if (d->o->progress && ++d->seen % 1024 == 0)
+		d->o->progress(d->o->progress_ctx, "compare", d->seen, 0);
 	if (!y) {
 		report(d, '-', S_ISDIR(x->a.mode) ? "folder" : "file", &x->a);
 	} else if (!x) {
@@ -340,10 +344,12 @@ static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth)
 	return rc;
 }
 
-int lf_union_diff(struct lf_union *a, struct lf_union *b, unsigned flags, lf_diff_fn fn,
-		  void *ctx)
+int lf_union_diff(struct lf_union *a, struct lf_union *b, const struct lf_diff_opts *o,
+		  lf_diff_fn fn, void *ctx)
 {
-	struct differ d = { .a = a, .b = b, .flags = flags, .fn = fn, .ctx = ctx, .ba = malloc(CHUNK),
+	static const struct lf_diff_opts none;
+	o = o ? o : &none;
+	struct differ d = { .a = a, .b = b, .flags = o->flags, .o = o, .fn = fn, .ctx = ctx, .ba = malloc(CHUNK),
 			    .bb = malloc(CHUNK) };
 	int rc = d.ba && d.bb ? walk(&d, LF_UNION_ROOT, LF_UNION_ROOT, 0) : -ENOMEM;
 	free(d.ba);

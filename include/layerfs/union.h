@@ -219,10 +219,16 @@ uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at);
  * modification time count as the same bytes, else they are compared.
  * fn returning non-zero stops. */
 #define LF_DIFF_TIMES 1u
+struct lf_diff_opts {
+	unsigned flags;          /* LF_DIFF_* */
+	/* entries compared so far, now and then; may be NULL */
+	void (*progress)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+	void *progress_ctx;
+};
 typedef int (*lf_diff_fn)(void *ctx, char what, const char *path, const char *why,
 			  const struct lf_attr *a);
-int lf_union_diff(struct lf_union *a, struct lf_union *b, unsigned flags, lf_diff_fn fn,
-		  void *ctx);
+int lf_union_diff(struct lf_union *a, struct lf_union *b, const struct lf_diff_opts *o,
+		  lf_diff_fn fn, void *ctx);
 
 /* Windows rights (a session): from now on each entry's security
  * descriptor decides what a caller may do: uid gets token t's rights (t

@@ -144,3 +144,37 @@ struct lf_union_opts cli_hive_opts(void)
 	o.stacked = lf_hive_patterns(&o.nstacked);
 	return o;
 }
+
+void cli_bar_init(struct cli_bar *b, int quiet)
+{
+	*b = (struct cli_bar){ .on = !quiet && isatty(STDERR_FILENO), .last = -1 };
+}
+
+void cli_bar_show(void *bar, const char *phase, uint64_t done, uint64_t total)
+{
+	struct cli_bar *b = bar;
+	if (!b->on)
+		return;
+	/* a count goes up by thousands, a percent by one: no more lines
+	 * than an eye can follow */
+	long now = total ? (long)(done * 100 / total) : (long)(done / 1000);
+	if (phase == b->last_phase && now == b->last)
+		return;
+	b->last_phase = phase;
+	b->last = now;
+	if (!total) {
+		fprintf(stderr, "\r%-7s %llu\033[K", phase, (unsigned long long)done);
+		return;
+	}
+	int width = 40, fill = (int)now * width / 100;
+	fprintf(stderr, "\r%-7s [", phase);
+	for (int i = 0; i < width; i++)
+		fputc(i < fill ? '#' : ' ', stderr);
+	fprintf(stderr, "] %3ld%%", now);
+}
+
+void cli_bar_end(struct cli_bar *b)
+{
+	if (b->on && b->last >= 0)
+		fputs("\r\033[K", stderr);
+}

@@ -55,6 +55,13 @@ const char *cli_type_name(uint32_t mode);
 /* Union options under which hives show merged from every layer's copy,
  * as a mount serves them (diff, capture, which). */
 struct lf_union_opts cli_hive_opts(void);
+/* A progress bar on stderr, when it is a tty and not --quiet: phase,
+ * percent (total 0: a count alone, the total not known yet). Made as
+ * cli_bar_init says; cli_bar_end ends its line. */
+struct cli_bar { int on; const char *last_phase; long last; };
+void cli_bar_init(struct cli_bar *b, int quiet);
+void cli_bar_show(void *bar, const char *phase, uint64_t done, uint64_t total);
+void cli_bar_end(struct cli_bar *b);
 /* layerd's status reply ($LAYERD_SOCKET or the default socket), or NULL
  * when no layerd answers there (said nothing). */
 struct json_t *cli_layerd_status(void);

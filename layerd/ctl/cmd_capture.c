@@ -75,6 +75,15 @@ static int excluded(struct rules *r, const char *path)
 	return 0;
 }
 
+/* A file of B with several names (hard links, WinSxS's way), staged
+ * once: its other names become links to that copy, as pack keeps them. */
+#define LINK_SLOTS 4096
+struct linked {
+	uint64_t ino;            /* B's node number: one for all its names */
+	struct linked *next;
+	char path[];             /* the first name staged */
+};
+
 struct capture {
 	struct lf_union *a, *b;
 	int stage;               /* the staging folder's fd */
@@ -86,6 +95,8 @@ struct capture {
 	const char *hive;        /* the hive whose diff runs: its place */
 	struct lf_rkey *frag, *broot;
 	json_t *refusals;        /* finalize checks: what would make it a bad layer */
+	struct linked *links[LINK_SLOTS];   /* B's files of several names staged */
+	long nlinks;
 };
 
 /* A finalize check found something (refused unless --force). */
@@ -140,6 +151,35 @@ static void keep_sd(struct capture *c, const char *path, uint64_t ino, int fd)
 }
 
 static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a);
+
+static const char *linked_to(const struct capture *c, uint64_t ino)
+{
+	for (const struct linked *l = c->links[ino % LINK_SLOTS]; l; l = l->next)
+		if (l->ino == ino)
+			return l->path;
+	return NULL;
+}
+
+static int link_add(struct capture *c, uint64_t ino, const char *path)
+{
+	struct linked *l = malloc(sizeof *l + strlen(path) + 1);
+	if (!l)
+		return -ENOMEM;
+	l->ino = ino;
+	strcpy(l->path, path);
+	l->next = c->links[ino % LINK_SLOTS];
+	c->links[ino % LINK_SLOTS] = l;
+	return 0;
+}
+
+static void links_free(struct capture *c)
+{
+	for (size_t i = 0; i < LINK_SLOTS; i++)
+		for (struct linked *l = c->links[i], *next; l; l = next) {
+			next = l->next;
+			free(l);
+		}
+}
 
 /* B's node at path (a reference the caller forgets), or -errno. */
 static int b_lookup(struct capture *c, const char *path, struct lf_attr *out)
@@ -256,6 +296,10 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 		char target[4096];
 		ssize_t n = lf_union_readlink(c->b, ino, target, sizeof target);
 		rc = n < 0 ? (int)n : symlinkat(target, dfd, name) < 0 ? -errno : 0;
+	} else if (S_ISREG(a->mode) && a->nlink > 1 && linked_to(c, ino)) {
+		const char *first = linked_to(c, ino);
+		rc = linkat(c->stage, first, dfd, name, 0) < 0 ? -errno : 0;
+		c->nlinks += !rc;
 	} else if (S_ISREG(a->mode)) {
 		struct lf_ufile *in = NULL;
 		int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -279,6 +323,8 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 			futimens(out, t);
 			c->nfiles++;
 			c->bytes += a->size;
+			if (a->nlink > 1)
+				rc = link_add(c, ino, path);
 		}
 		if (out >= 0)
 			close(out);
@@ -503,7 +549,8 @@ static void capture_usage(FILE *f)
 		"Make an app layer OUT (a dynamic VHD, as pack makes) of what B has that A\n"
 		"has not: A and B are each a layer, a disk or a folder, or LAYER:LAYER:...\n"
 		"a stack (leftmost highest), e.g. a VM's disk before and after an install.\n"
-		"New and changed files go in with their Windows descriptors; what B lost\n"
+		"New and changed files go in with their Windows descriptors, attributes\n"
+		"and streams (a file of several names once, its names hard links); what B lost\n"
 		"becomes a delete token; each registry hive becomes a fragment: only the\n"
 		"keys and values that differ, .wh. markers for deleted ones. Mounted over\n"
 		"A, OUT shows B ('layerctl diff B OUT:A' says nothing).\n"
@@ -529,8 +576,10 @@ static void capture_usage(FILE *f)
 		"  --no-default-exclusions   only the --exclude rules\n"
 		"  --repo REPO --name NAME   add OUT to REPO as the next revision of layer\n"
 		"                            NAME (a new app layer if there is none)\n"
-		"  --json                    the summary as JSON (files, bytes, tokens, keys,\n"
-		"                            values, markers, what each rule kept out)\n"
+		"  --json                    the summary as JSON (files, bytes, links, tokens,\n"
+		"                            keys, values, markers, what each rule kept out)\n"
+		"  -q, --quiet               no progress bar (it shows only when stderr is a\n"
+		"                            terminal)\n"
 		"\n"
 		"Exit status: 0, 1 on failure (nothing is left at OUT), 2 on a usage error.\n");
 }
@@ -566,16 +615,16 @@ int cmd_capture(int argc, char **argv)
 		{ "repo", required_argument, NULL, 'R' }, { "name", required_argument, NULL, 'n' },
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "no-default-exclusions", no_argument, NULL, 'N' },
-		{ "force", no_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'f' }, { "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	const char *before = NULL, *after = NULL, *session = NULL, *repo = NULL, *name = NULL;
 	const char *layers[64];
 	int nlayers = 0;
 	const char *extra[64];
-	int nextra = 0, json = 0, defaults = 1, force = 0, c;
+	int nextra = 0, json = 0, defaults = 1, force = 0, quiet = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': before = optarg; break;
 		case 'b': after = optarg; break;
@@ -594,6 +643,7 @@ int cmd_capture(int argc, char **argv)
 			break;
 		case 'N': defaults = 0; break;
 		case 'f': force = 1; break;
+		case 'q': quiet = 1; break;
 		case 'j': json = 1; break;
 		case 'h': capture_usage(stdout); return EXIT_OK;
 		default: return cli_usage_error("capture", "bad option");
@@ -652,8 +702,11 @@ int cmd_capture(int argc, char **argv)
 		rc = 1;
 	if (!rc)                      /* the layer's root is shown over B's */
 		keep_sd(&cap, "", LF_UNION_ROOT, cap.stage);
+	struct cli_bar bar;
+	cli_bar_init(&bar, quiet);
 	if (!rc) {
-		int d = lf_union_diff(cap.a, cap.b, 0, change, &cap);
+		struct lf_diff_opts dopts = { .progress = cli_bar_show, .progress_ctx = &bar };
+		int d = lf_union_diff(cap.a, cap.b, &dopts, change, &cap);
 		if (d && !cap.failed)
 			cli_error("%s: %s", before, strerror(-d));
 		rc = d || cap.failed;
@@ -675,26 +728,31 @@ int cmd_capture(int argc, char **argv)
 		nref = 0;           /* said */
 	}
 	struct lf_pack_stats ps = {0};
-	struct lf_pack_opts po = { .format = LF_PACK_VHD_DYNAMIC, .label = "capture" };
+	struct lf_pack_opts po = { .format = LF_PACK_VHD_DYNAMIC, .label = "capture",
+				   .progress = cli_bar_show, .progress_ctx = &bar };
 	if (!rc && lf_pack(cap.stage_path, out, &po, &ps, &err)) {
 		cli_error("%s", err.msg);
 		rc = 1;
 	}
+	cli_bar_end(&bar);
 	if (cap.stage >= 0)
 		close(cap.stage);
+	links_free(&cap);
 	if (cap.stage_path[0] && access(cap.stage_path, F_OK) == 0)
 		nftw(cap.stage_path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (!rc && json) {
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O}",
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O}",
 			"layer", out, "files", (json_int_t)cap.nfiles, "bytes", (json_int_t)cap.bytes,
+			"links", (json_int_t)cap.nlinks,
 			"tokens", (json_int_t)cap.ntokens, "keys", (json_int_t)cap.nkeys,
 			"values", (json_int_t)cap.nvalues, "markers", (json_int_t)cap.nmarkers,
 			"excluded", "files", rules_json(&cap.files), "registry", rules_json(&cap.keys),
 			"forced", cap.refusals));
 	} else if (!rc) {
-		printf("%s: %ld files (%llu bytes), %ld delete tokens; registry: %ld keys, %ld "
-		       "values, %ld markers\n", out, cap.nfiles, (unsigned long long)cap.bytes,
-		       cap.ntokens, cap.nkeys, cap.nvalues, cap.nmarkers);
+		printf("%s: %ld files (%llu bytes), %ld more names of them, %ld delete tokens; "
+		       "registry: %ld keys, %ld values, %ld markers\n", out, cap.nfiles,
+		       (unsigned long long)cap.bytes, cap.nlinks, cap.ntokens, cap.nkeys,
+		       cap.nvalues, cap.nmarkers);
 		for (size_t i = 0; i < cap.files.n; i++)
 			if (cap.files.hits[i])
 				printf("  left out by %s: %ld\n", cap.files.v[i], cap.files.hits[i]);

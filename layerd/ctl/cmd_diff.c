@@ -152,8 +152,8 @@ int cmd_diff(int argc, char **argv)
 	struct run r = { .files = json ? json_array() : NULL, .reg = json ? json_array() : NULL };
 	r.a = open_side(argv[optind]);
 	r.b = r.a ? open_side(argv[optind + 1]) : NULL;
-	int rc = r.b ? lf_union_diff(r.a, r.b, times ? LF_DIFF_TIMES : 0, file_difference, &r)
-		     : -EINVAL;
+	struct lf_diff_opts o = { .flags = times ? LF_DIFF_TIMES : 0 };
+	int rc = r.b ? lf_union_diff(r.a, r.b, &o, file_difference, &r) : -EINVAL;
 	if (rc && r.b)
 		cli_error("%s: %s", argv[optind], strerror(-rc));
 	if (json && r.b && !rc)

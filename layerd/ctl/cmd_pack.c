@@ -47,25 +47,6 @@ static void pack_usage(FILE *f)
 		"is written.\n");
 }
 
-struct bar { int on; const char *last_phase; int last_pct; };
-
-static void show_progress(void *ctx, const char *phase, uint64_t done, uint64_t total)
-{
-	struct bar *b = ctx;
-	if (!b->on)
-		return;
-	int pct = total ? (int)(done * 100 / total) : 100;
-	if (phase == b->last_phase && pct == b->last_pct)
-		return;
-	b->last_phase = phase;
-	b->last_pct = pct;
-	int width = 40, fill = pct * width / 100;
-	fprintf(stderr, "\r%-5s [", phase);
-	for (int i = 0; i < width; i++)
-		fputc(i < fill ? '#' : ' ', stderr);
-	fprintf(stderr, "] %3d%%", pct);
-}
-
 int cmd_pack(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -110,14 +91,14 @@ int cmd_pack(int argc, char **argv)
 	if (argc - optind != 2)
 		return cli_usage_error("pack", "needs SRC_DIR and OUT");
 	const char *src = argv[optind], *out = argv[optind + 1];
-	struct bar b = { .on = !quiet && isatty(STDERR_FILENO) };
-	o.progress = show_progress;
+	struct cli_bar b;
+	cli_bar_init(&b, quiet);
+	o.progress = cli_bar_show;
 	o.progress_ctx = &b;
 	struct lf_pack_stats st;
 	struct lf_err err = {0};
 	int rc = lf_pack(src, out, &o, &st, &err);
-	if (b.on)
-		fputc('\n', stderr);
+	cli_bar_end(&b);
 	if (rc) {
 		cli_error("%s", err.msg);
 		return EXIT_FAIL;

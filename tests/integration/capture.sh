@@ -13,6 +13,7 @@ mkdir -p "$C/Program Files/App/bin" "$C/WINDOWS/Temp" "$C/Windows/System32/confi
 echo app >"$C/Program Files/App/bin/app.exe"
 # an alternate data stream (a download's Zone.Identifier) on it
 python3 -c "import os; os.setxattr('$C/Program Files/App/bin/app.exe', 'user.Zone.Identifier', b'[ZoneTransfer]\\r\\nZoneId=3')"
+ln "$C/Program Files/App/bin/app.exe" "$C/Program Files/App/app.exe"   # a second name
 echo "[fonts] changed" >"$C/WINDOWS/WIN.INI"            # the OS's win.ini, other case
 touch "$C/WINDOWS/.wh.notepad.exe"                      # the OS's notepad.exe deleted
 echo noise >"$C/pagefile.sys"; echo noise >"$C/WINDOWS/Temp/setup.tmp"
@@ -35,11 +36,11 @@ REG
   && ok "finalize: a token that deletes an OS file is refused, listed; nothing made" \
   || not_ok "finalize deletes: $rc $(cat "$WORK/ref.out" "$WORK/ref.err")"
 check "capture --force --before OS --after CHANGE:OS" "$LAYERCTL" capture --force --json --before "$OS" --after "$C:$OS" "$WORK/app.vhd"
-check "the summary: 2 files, 1 token; the registry's key, values and marker; what each rule kept out" bash -c "
+check "the summary: 2 files (one of them with 2 names), 1 token; the registry's key, values and marker; what each rule kept out" bash -c "
   '$LAYERCTL' capture --force --json --before '$OS' --after '$C:$OS' '$WORK/app2.vhd' | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-ok = d[\"files\"] == 2 and d[\"tokens\"] == 1 and d[\"keys\"] == 1 and d[\"markers\"] == 1 and \
+ok = d[\"files\"] == 2 and d[\"links\"] == 1 and d[\"tokens\"] == 1 and d[\"keys\"] == 1 and d[\"markers\"] == 1 and \
      d[\"values\"] >= 1 and d[\"excluded\"][\"files\"] == {\"pagefile.sys\": 1, \"Windows/Temp\": 1} and \
      [f[\"what\"] for f in d[\"forced\"]] == [\"Windows/notepad.exe\"]
 sys.exit(0 if ok else 1)'"
@@ -61,6 +62,8 @@ grep -q '"RegisteredOwner"="App Inc."' "$WORK/frag.reg" && grep -q '".wh.Product
 check "its files keep B's descriptors and streams (pack over the copies)" bash -c "
   '$LAYERCTL' stat --json '$WORK/app.vhd' 'Program Files/App/bin/app.exe' >'$WORK/st.json' &&
   grep -q '\"sddl\"' '$WORK/st.json' && grep -q '\"user.Zone.Identifier\"' '$WORK/st.json'"
+check "a file of two names is one file in the layer, with 2 links" bash -c "
+  '$LAYERCTL' stat --json '$WORK/app.vhd' 'Program Files/App/app.exe' | grep -q '\"nlink\": 2'"
 check "the token is in the layer, the noise is not" bash -c "
   '$LAYERCTL' ls '$WORK/app.vhd' Windows | grep -q '.wh.notepad.exe' &&
   ! '$LAYERCTL' ls '$WORK/app.vhd' / | grep -q pagefile"

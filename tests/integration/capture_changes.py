@@ -83,6 +83,7 @@ def main():
         files.remove(p)
 
     # new files in existing folders and in new ones
+    made = []
     for i in range(rng.randint(5, 10)):
         d = rng.choice(dirs + [""])
         if rng.random() < 0.4:
@@ -93,10 +94,21 @@ def main():
         with open(os.path.join(m, p), "wb") as f:
             f.write(data(rng, rng.choice([0, 17, 4096, rng.randint(1, 200000)])))
         say("create", p)
+        made.append(p)
         if rng.random() < 0.5:
             os.setxattr(os.path.join(m, p), "user.Zone.Identifier",
                         b"[ZoneTransfer]\r\nZoneId=%d\r\n" % rng.randint(0, 4))
             say("stream", p)
+
+    # a new file with a second name (an installer's hard link, as WinSxS
+    # and System32 share files)
+    if made:
+        p = rng.choice(made)
+        d = rng.choice(dirs + [""])
+        if os.path.isdir(os.path.join(m, d)) and not os.path.islink(os.path.join(m, d)):
+            q = os.path.join(d, f"link{a.seed}.dll")
+            os.link(os.path.join(m, p), os.path.join(m, q))
+            say("link", q, p)
 
     # streams and descriptors on files that were there
     sds = [os.getxattr(os.path.join(m, x), "system.ntfs_acl") for x in [""] + dirs[:5]]

@@ -138,9 +138,28 @@ void cli_who_free(struct cli_who *w)
 	w->copy = NULL;
 }
 
+static int union_spoke;
+
+/* What the union engine says (a hive it cannot merge, a layer's I/O
+ * error) is said once, as layerctl's: the caller that then fails with EIO
+ * has nothing to add (cli_union_spoke). */
+static void union_says(void *ctx, const char *line)
+{
+	(void)ctx;
+	cli_error("%s", line);
+	union_spoke = 1;
+}
+
+int cli_union_spoke(void)
+{
+	int r = union_spoke;
+	union_spoke = 0;
+	return r;
+}
+
 struct lf_union_opts cli_hive_opts(void)
 {
-	struct lf_union_opts o = { .stack = lf_reg_stack };
+	struct lf_union_opts o = { .stack = lf_reg_stack, .log = union_says };
 	o.stacked = lf_hive_patterns(&o.nstacked);
 	return o;
 }

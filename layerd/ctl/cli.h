@@ -55,6 +55,9 @@ const char *cli_type_name(uint32_t mode);
 /* Union options under which hives show merged from every layer's copy,
  * as a mount serves them (diff, capture, which). */
 struct lf_union_opts cli_hive_opts(void);
+/* Did the union engine say something (an error, on stderr) since the last
+ * call? A failure it explains needs no second line. */
+int cli_union_spoke(void);
 /* A progress bar on stderr, when it is a tty and not --quiet: phase,
  * percent (total 0: a count alone, the total not known yet). Made as
  * cli_bar_init says; cli_bar_end ends its line. */

@@ -457,12 +457,16 @@ static int hive_fragment(struct capture *c, const char *path, const char *place)
 	struct lf_err err = {0};
 	int ra = lf_hive_load_union(c->a, path, 1u << 30, &ha, &err);
 	if (ra && ra != -ENOENT) {
-		cli_error("%s", err.msg);
+		if (!cli_union_spoke())
+			cli_error("%s", err.msg);
+		c->failed = 1;
 		return ra;
 	}
 	int rb = lf_hive_load_union(c->b, path, 1u << 30, &hb, &err);
 	if (rb) {
-		cli_error("%s", rb == -ENOENT ? path : err.msg);
+		if (!cli_union_spoke())
+			cli_error("%s", rb == -ENOENT ? path : err.msg);
+		c->failed = 1;     /* said */
 		lf_hive_free(ha);
 		return rb;
 	}
@@ -569,8 +573,9 @@ static void capture_usage(FILE *f)
 		"Finalize checks refuse a capture, listing what they found: reboot work\n"
 		"left pending (PendingFileRenameOperations, RunOnce values), files deleted\n"
 		"from below (delete tokens would hide OS files), OS binaries shadowed\n"
-		"(changed files in Windows/System32, SysWOW64, WinSxS); a dirty hive\n"
-		"without its logs fails it too.\n"
+		"(changed files in Windows/System32, SysWOW64, WinSxS). A hive left dirty\n"
+		"(a write Windows did not finish) without its .LOG1/.LOG2 fails it, even\n"
+		"with --force: what it holds is not known.\n"
 		"  --force                   capture anyway\n"
 		"  --exclude RULE            leave RULE out too (repeatable)\n"
 		"  --no-default-exclusions   only the --exclude rules\n"

@@ -61,7 +61,7 @@ static struct lf_hive *load_side(struct lf_union *u, const char *path)
 {
 	struct lf_hive *h = NULL;
 	struct lf_err err = {0};
-	if (lf_hive_load_union(u, path, 1u << 30, &h, &err) && err.msg[0])
+	if (lf_hive_load_union(u, path, 1u << 30, &h, &err) && err.msg[0] && !cli_union_spoke())
 		cli_error("%s", err.msg);
 	return h;
 }

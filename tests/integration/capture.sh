@@ -82,6 +82,28 @@ out=$("$LAYERCTL" capture --before "$WORK/osf" --after "$WORK/shadow:$WORK/osf" 
   && "$LAYERCTL" capture --force --before "$WORK/osf" --after "$WORK/shadow:$WORK/osf" "$WORK/sh.vhd" >/dev/null \
   && ok "finalize: an OS binary shadowed in System32 is refused; --force captures it" || not_ok "finalize shadow: $rc $out"
 
+# finalize: a hive left dirty (a write Windows did not finish: seq1 !=
+# seq2) without its .LOG1/.LOG2 cannot be captured, even with --force:
+# what it holds is not known
+C3="$WORK/chg3"; mkdir -p "$C3/Windows/System32/config"
+cp "$C2/Windows/System32/config/SOFTWARE" "$C3/Windows/System32/config/SOFTWARE"
+python3 - "$C3/Windows/System32/config/SOFTWARE" <<'PY'
+import struct, sys
+b = bytearray(open(sys.argv[1], "rb").read())
+seq2 = struct.unpack_from("<I", b, 8)[0]
+struct.pack_into("<I", b, 4, seq2 + 1)          # a write begun, not finished
+x = 0
+for i in range(0, 508, 4):
+    x ^= struct.unpack_from("<I", b, i)[0]
+struct.pack_into("<I", b, 508, x)               # the header's checksum still right
+open(sys.argv[1], "wb").write(b)
+PY
+"$LAYERCTL" capture --force --before "$OS" --after "$C3:$OS" "$WORK/dirty.vhd" >/dev/null 2>"$WORK/dirty.err"; rc=$?
+[ $rc -eq 1 ] && [ "$(wc -l <"$WORK/dirty.err")" -eq 1 ] && grep -q 'SOFTWARE: a dirty hive without usable logs' "$WORK/dirty.err" \
+  && [ ! -e "$WORK/dirty.vhd" ] && ! ls "$WORK"/dirty.vhd.* >/dev/null 2>&1 \
+  && ok "finalize: a dirty hive without its logs is refused, --force or not, naming it; nothing made" \
+  || not_ok "finalize dirty hive: $rc $(cat "$WORK/dirty.err")"
+
 # The session form: an "install" made through a writable mount of the OS
 # layer (files, a registry value through regfs), captured from the
 # personalization layer against the stack below it

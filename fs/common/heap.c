@@ -57,6 +57,14 @@ static void run_reclaimers(void)
 	pthread_mutex_unlock(&reg_lock);
 }
 
+void lf_heap_setup(void)
+{
+#ifdef __GLIBC__
+	if (!getenv("MALLOC_ARENA_MAX"))
+		mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 void lf_heap_trim(void)
 {
 	atomic_store_explicit(&freed, 0, memory_order_relaxed);

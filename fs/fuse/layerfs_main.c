@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layerfs/heap.h"
 #include "layerfs/fuse_ll.h"
 #include "layerfs/fuse_serve.h"
 #include "layerfs/regcompose.h"
@@ -291,6 +292,7 @@ static void raise_fd_limit(void)
 
 int main(int argc, char **argv)
 {
+	lf_heap_setup();
 	struct cmdline c;
 	memset(&c, 0, sizeof c);
 	struct lf_fuse_opts fo = { .timeout = 86400 };

@@ -16,6 +16,14 @@ void lf_heap_freed(size_t n);
 int lf_heap_reclaimer_add(void (*fn)(void *), void *ctx);
 /* Not run again once this returns (waits for a run in progress). */
 void lf_heap_reclaimer_remove(void (*fn)(void *), void *ctx);
+/* For a daemon, at start: one malloc arena for all threads (unless
+ * MALLOC_ARENA_MAX says otherwise). glibc gives each thread that
+ * allocates its own arena, and a walk's nodes and indexes, made by the
+ * FUSE and read-ahead threads and freed by others, leave every arena
+ * half used: measured on a 150,000-file walk, 78 MB after it and 19 MB
+ * after drop_caches with the default, 69 and 10 MB with one arena, at
+ * the same speed (threads mostly allocate from their own tcache). */
+void lf_heap_setup(void);
 /* Trim now (tests and reports). */
 void lf_heap_trim(void);
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "layerd_int.h"
+#include "layerfs/heap.h"
 
 #define DEFAULT_RUN "/run/layerd"
 #define DEFAULT_SOCKET "/run/layerd/layerd.sock"
@@ -103,6 +104,7 @@ static int listen_on(const char *path, int *ours)
 
 int main(int argc, char **argv)
 {
+	lf_heap_setup();
 	static const struct option opts[] = {
 		{ "repo", required_argument, NULL, 'r' }, { "socket", required_argument, NULL, 's' },
 		{ "run", required_argument, NULL, 'R' }, { "machine", required_argument, NULL, 'm' },

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layerfs/heap.h"
 #include "layerfs/fuse_reg.h"
 #include "layerfs/fuse_serve.h"
 #include "layerfs/regcompose.h"
@@ -201,6 +202,7 @@ static int add_hives(struct cmdline *c, struct lf_regview *v, const struct lf_me
 
 int main(int argc, char **argv)
 {
+	lf_heap_setup();
 	struct cmdline c;
 	memset(&c, 0, sizeof c);
 	int rc = parse_args(argc, argv, &c);

@@ -22,39 +22,11 @@
 #include "layerfs/vhd.h"
 #include "lxattr.h"
 #include "ntfs_glue.h"
+#include "pack_int.h"
 #include "reparse.h"
 
-#define CLUSTER 4096u
-#define PART_START (1u << 20)   /* partition at 1 MiB, as Windows puts it */
 
-struct hardlink { dev_t dev; ino_t ino; u64 mft; };
-
-#define SDID_SLOTS 1024
-
-struct packer {
-	const struct lf_pack_opts *o;
-	struct lf_pack_stats *st;
-	struct lf_err *err;
-	const char *src;
-	int src_root;
-	ntfs_volume *vol;
-	uint64_t total, done;
-	struct hardlink *links;
-	size_t nlinks, caplinks;
-	char path[PATH_MAX * 4];   /* the entry being worked on, for errors */
-	char *buf;                 /* PACK_CHUNK bytes for copying contents */
-	ntfs_inode *root;
-	struct sdid {              /* descriptors registered in $Secure */
-		struct sdid *next;
-		le32 id;
-		size_t len;
-		uint8_t sd[];
-	} *sdids[SDID_SLOTS];
-};
-
-#define PACK_CHUNK (1u << 20)
-
-static void progress(struct packer *p, const char *phase)
+void pack_progress(struct packer *p, const char *phase)
 {
 	if (p->o->progress)
 		p->o->progress(p->o->progress_ctx, phase, p->done, p->total);
@@ -76,7 +48,7 @@ static const char *bad_name(const char *name)
 }
 
 /* Append "/name" to p->path for error reports; returns the old length. */
-static size_t path_push(struct packer *p, const char *name)
+size_t pack_path_push(struct packer *p, const char *name)
 {
 	size_t len = strlen(p->path);
 	snprintf(p->path + len, sizeof p->path - len, "/%s", name);
@@ -114,11 +86,8 @@ static int check_case_clash(struct packer *p, char **names, size_t n)
 	return rc;
 }
 
-typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
-		       const struct stat *st, void *arg);
-
 /* Each entry of folder dfd, in name order so that volumes are repeatable. */
-static int each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
+int pack_each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 {
 	int fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
@@ -156,7 +125,7 @@ static int each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 	for (size_t i = 0; i < n; i++) {
 		if (!rc) {
 			struct stat st;
-			size_t keep = path_push(p, names[i]);
+			size_t keep = pack_path_push(p, names[i]);
 			if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path,
 						strerror(errno));
@@ -197,7 +166,7 @@ static int scan_entry(struct packer *p, int dfd, const char *name,
 		int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
 			return lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
-		int rc = each_entry(p, fd, scan_entry, sc);
+		int rc = pack_each_entry(p, fd, scan_entry, sc);
 		close(fd);
 		return rc;
 	} else if (!S_ISLNK(st->st_mode) && p->o->no_lx) {
@@ -221,7 +190,7 @@ uint64_t lf_pack_size_for(uint64_t entries, uint64_t bytes_in_clusters)
 
 /* --- fill: create every entry through libntfs-3g --- */
 
-static int ntfs_fail(struct packer *p, const char *what)
+int pack_fail(struct packer *p, const char *what)
 {
 	int e = errno ? errno : EIO;
 	if (e == ENOSPC)
@@ -237,7 +206,7 @@ static u64 ntfs_time_of(struct timespec ts)
 	return (u64)sle64_to_cpu(timespec2ntfs(ts));
 }
 
-static int set_times(ntfs_inode *ni, const struct stat *st)
+int pack_set_times(ntfs_inode *ni, const struct stat *st)
 {
 	u64 t[3] = { ntfs_time_of(st->st_mtim), ntfs_time_of(st->st_mtim),
 		     ntfs_time_of(st->st_atim) };
@@ -248,7 +217,7 @@ static int set_times(ntfs_inode *ni, const struct stat *st)
  * ntfs-3g or layerfs mount shows it as system.ntfs_acl; a folder layer
  * keeps one where `layerctl acl` set it), else one made from its POSIX
  * mode (owner -> Administrators, other -> Users). *sd malloc'd. */
-static int desc_of(struct packer *p, int dfd, const char *name, const struct stat *st,
+int pack_desc_of(struct packer *p, int dfd, const char *name, const struct stat *st,
 		   uint8_t **sd, size_t *len)
 {
 	static const char *const names[] = { "system.ntfs_acl", "trusted.layerfs.ntfs_acl",
@@ -302,22 +271,22 @@ static le32 sec_id(struct packer *p, const uint8_t *sd, size_t len)
 	return e->id;
 }
 
-static le32 entry_sec_id(struct packer *p, int dfd, const char *name, const struct stat *st)
+le32 pack_sec_id_of(struct packer *p, int dfd, const char *name, const struct stat *st)
 {
 	uint8_t *sd;
 	size_t len;
-	if (desc_of(p, dfd, name, st, &sd, &len))
+	if (pack_desc_of(p, dfd, name, st, &sd, &len))
 		return 0;
 	le32 id = sec_id(p, sd, len);
 	free(sd);
 	return id;
 }
 
-static int set_root_sd(struct packer *p, const struct stat *st)
+int pack_set_root_sd(struct packer *p, const struct stat *st)
 {
 	uint8_t *sd;
 	size_t len;
-	if (desc_of(p, p->src_root, ".", st, &sd, &len))
+	if (pack_desc_of(p, p->src_root, ".", st, &sd, &len))
 		return -1;
 	struct SECURITY_CONTEXT scx;
 	memset(&scx, 0, sizeof scx);
@@ -330,7 +299,7 @@ static int set_root_sd(struct packer *p, const struct stat *st)
 /* The source's Windows attributes (hidden, system, read-only, ...) where
  * it shows them (an ntfs-3g or layerfs mount: system.ntfs_attrib; a
  * capture's folder: layerfs.ntfs_attrib). */
-static int copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni)
+int pack_copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni)
 {
 	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
 		return 0;
@@ -381,7 +350,7 @@ static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni
 	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
 	if (!na) {
 		close(fd);
-		return ntfs_fail(p, "cannot open its data");
+		return pack_fail(p, "cannot open its data");
 	}
 	char *buf = p->buf;
 	int rc = 0;
@@ -397,12 +366,12 @@ static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni
 		if (n == 0)
 			break;
 		if (ntfs_attr_pwrite(na, off, n, buf) != n) {
-			rc = ntfs_fail(p, "write failed");
+			rc = pack_fail(p, "write failed");
 			break;
 		}
 		off += n;
 		p->done += (uint64_t)n;
-		progress(p, "fill");
+		pack_progress(p, "fill");
 	}
 	ntfs_attr_close(na);
 	close(fd);
@@ -411,7 +380,7 @@ static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni
 
 /* Host user.NAME xattrs become NTFS alternate data streams NAME: the
  * same mapping by which a layer shows its streams. */
-static int copy_streams(struct packer *p, int dfd, const char *name,
+int pack_copy_streams(struct packer *p, int dfd, const char *name,
 			ntfs_inode *ni, int is_dir)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC |
@@ -434,7 +403,7 @@ static int copy_streams(struct packer *p, int dfd, const char *name,
 			rc = lf_err_set(p->err, len < 0 ? errno : EINVAL,
 					"%s%s: cannot read xattr %s", p->src, p->path, x);
 		else if (ntfs_attr_add(ni, AT_DATA, uname, (u8)ulen, (const u8 *)p->buf, len))
-			rc = ntfs_fail(p, "cannot add an alternate data stream");
+			rc = pack_fail(p, "cannot add an alternate data stream");
 		free(uname);
 	}
 	close(fd);
@@ -475,7 +444,7 @@ static int remember_link(struct packer *p, const struct stat *st, u64 mft)
 	return 0;
 }
 
-static int fill_entry(struct packer *p, int dfd, const char *name,
+int pack_fill_entry(struct packer *p, int dfd, const char *name,
 		      const struct stat *st, void *arg)
 {
 	ntfs_inode *dir_ni = arg;
@@ -490,36 +459,36 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 		/* Another name for a file already packed: its times are set. */
 		ntfs_inode *target = ntfs_inode_open(p->vol, find_link(p, st)->mft);
 		if (!target || ntfs_link(target, dir_ni, uname, (u8)ulen))
-			rc = ntfs_fail(p, "cannot add a hard link");
+			rc = pack_fail(p, "cannot add a hard link");
 		/* in dir_ni: the new name's index entry is synced through the open
 		 * folder, not a second handle of it (EBUSY) */
 		if (target && ntfs_inode_close_in_dir(target, dir_ni) && !rc)
-			rc = ntfs_fail(p, "cannot close");
+			rc = pack_fail(p, "cannot close");
 		p->st->hardlinks++;
 	} else if (S_ISREG(st->st_mode)) {
-		ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen, S_IFREG);
+		ni = ntfs_create(dir_ni, pack_sec_id_of(p, dfd, name, st), uname, (u8)ulen, S_IFREG);
 		if (!ni)
-			rc = ntfs_fail(p, "cannot create");
+			rc = pack_fail(p, "cannot create");
 		else
 			rc = copy_data(p, dfd, name, ni);
 		if (!rc)
-			rc = copy_streams(p, dfd, name, ni, 0);
+			rc = pack_copy_streams(p, dfd, name, ni, 0);
 		if (!rc && st->st_nlink > 1)
 			rc = remember_link(p, st, ni->mft_no);
 		p->st->files++;
 		p->st->bytes += (uint64_t)st->st_size;
 	} else if (S_ISDIR(st->st_mode)) {
-		ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen, S_IFDIR);
+		ni = ntfs_create(dir_ni, pack_sec_id_of(p, dfd, name, st), uname, (u8)ulen, S_IFDIR);
 		if (!ni) {
-			rc = ntfs_fail(p, "cannot create");
+			rc = pack_fail(p, "cannot create");
 		} else {
 			int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (fd < 0)
 				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
 			else
-				rc = each_entry(p, fd, fill_entry, ni);
+				rc = pack_each_entry(p, fd, pack_fill_entry, ni);
 			if (!rc)
-				rc = copy_streams(p, dfd, name, ni, 1);
+				rc = pack_copy_streams(p, dfd, name, ni, 1);
 			if (fd >= 0)
 				close(fd);
 		}
@@ -537,30 +506,30 @@ static int fill_entry(struct packer *p, int dfd, const char *name,
 			rc = lf_err_set(p->err, n < 0 ? errno : (int)-rlen,
 					"%s%s: cannot store the symlink's target", p->src, p->path);
 		} else {
-			ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen,
+			ni = ntfs_create(dir_ni, pack_sec_id_of(p, dfd, name, st), uname, (u8)ulen,
 					 link_to_dir(p, dfd, target) ? S_IFDIR : S_IFREG);
 			if (!ni || ntfs_set_ntfs_reparse_data(ni, (const char *)rp, (size_t)rlen, 0))
-				rc = ntfs_fail(p, "cannot create the symlink");
+				rc = pack_fail(p, "cannot create the symlink");
 		}
 		p->st->symlinks++;
 	} else {
 		/* a FIFO, socket or device: a file with WSL's reparse tag */
-		ni = ntfs_create(dir_ni, entry_sec_id(p, dfd, name, st), uname, (u8)ulen, S_IFREG);
+		ni = ntfs_create(dir_ni, pack_sec_id_of(p, dfd, name, st), uname, (u8)ulen, S_IFREG);
 		if (ni) /* as WSL marks them; libntfs-3g wants it for these tags */
 			ni->flags |= FILE_ATTRIBUTE_RECALL_ON_OPEN;
 		if (!ni || ntfs_reparse_set_wsl_not_symlink(ni, st->st_mode & S_IFMT))
-			rc = ntfs_fail(p, "cannot create the special file");
+			rc = pack_fail(p, "cannot create the special file");
 		p->st->special++;
 	}
 	if (!rc && ni)
-		copy_attrib(dfd, name, st, ni);
+		pack_copy_attrib(dfd, name, st, ni);
 	if (!rc && ni && !p->o->no_lx && set_lx(ni, st))
-		rc = ntfs_fail(p, "cannot store the Linux owner and mode");
+		rc = pack_fail(p, "cannot store the Linux owner and mode");
 	/* Times last: writing content and children changes them. */
-	if (!rc && ni && set_times(ni, st))
-		rc = ntfs_fail(p, "cannot set times");
+	if (!rc && ni && pack_set_times(ni, st))
+		rc = pack_fail(p, "cannot set times");
 	if (ni && ntfs_inode_close_in_dir(ni, dir_ni) && !rc)
-		rc = ntfs_fail(p, "cannot close");
+		rc = pack_fail(p, "cannot close");
 	free(uname);
 	return rc;
 }
@@ -679,7 +648,48 @@ static void write_progress(void *ctx, uint64_t done, uint64_t total)
 	struct packer *p = ctx;
 	p->done = done;
 	p->total = total;
-	progress(p, "write");
+	pack_progress(p, "write");
+}
+
+static int fill_all(struct packer *p, int dfd, ntfs_inode *dir)
+{
+	return pack_each_entry(p, dfd, pack_fill_entry, dir);
+}
+
+int pack_fill_volume(struct packer *p, const char *vol_path,
+		     int (*fill)(struct packer *p, int dfd, ntfs_inode *dir))
+{
+	int rc;
+	ntfs_inode *root = p->root = ntfs_inode_open(p->vol, FILE_root);
+	if (!root) {
+		rc = pack_fail(p, "cannot open the root");
+	} else {
+		rc = fill(p, p->src_root, root);
+		struct stat st;
+		if (!rc && fstat(p->src_root, &st) == 0 && pack_set_root_sd(p, &st))
+			rc = pack_fail(p, "cannot store the root's security descriptor");
+		if (!rc && fstat(p->src_root, &st) == 0 && pack_set_times(root, &st))
+			rc = pack_fail(p, "cannot set the root's times");
+		ntfs_inode_close(root);
+	}
+	if (ntfs_umount(p->vol, FALSE) && !rc)
+		rc = lf_err_set(p->err, errno, "%s: cannot finish the volume: %s", vol_path,
+				strerror(errno));
+	p->vol = NULL;
+	return rc;
+}
+
+void pack_free(struct packer *p)
+{
+	free(p->links);
+	free(p->buf);
+	for (int i = 0; i < SDID_SLOTS; i++)
+		for (struct sdid *e = p->sdids[i], *nx; e; e = nx) {
+			nx = e->next;
+			free(e);
+		}
+	if (p->src_root >= 0)
+		close(p->src_root);
 }
 
 int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
@@ -693,7 +703,7 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 		return lf_err_set(err, errno, "%s: %s", src_dir, strerror(errno));
 
 	struct scan sc = {0};
-	int rc = each_entry(&p, p.src_root, scan_entry, &sc);
+	int rc = pack_each_entry(&p, p.src_root, scan_entry, &sc);
 	if (!rc && !(p.buf = malloc(PACK_CHUNK)))
 		rc = lf_err_set(err, ENOMEM, "out of memory");
 	uint64_t vol_size = o->size ? o->size / 512 * 512 : lf_pack_size_for(sc.entries, sc.bytes);
@@ -732,23 +742,8 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 			rc = lf_err_set(err, errno, "%s: cannot mount the new volume: %s", vol_path,
 					lf_ntfs_log_last()[0] ? lf_ntfs_log_last() : strerror(errno));
 	}
-	if (!rc) {
-		ntfs_inode *root = p.root = ntfs_inode_open(p.vol, FILE_root);
-		if (!root) {
-			rc = ntfs_fail(&p, "cannot open the root");
-		} else {
-			rc = each_entry(&p, p.src_root, fill_entry, root);
-			struct stat st;
-			if (!rc && fstat(p.src_root, &st) == 0 && set_root_sd(&p, &st))
-				rc = ntfs_fail(&p, "cannot store the root's security descriptor");
-			if (!rc && fstat(p.src_root, &st) == 0 && set_times(root, &st))
-				rc = ntfs_fail(&p, "cannot set the root's times");
-			ntfs_inode_close(root);
-		}
-		if (ntfs_umount(p.vol, FALSE) && !rc)
-			rc = lf_err_set(err, errno, "%s: cannot finish the volume: %s", vol_path,
-					strerror(errno));
-	}
+	if (!rc)
+		rc = pack_fill_volume(&p, vol_path, fill_all);
 	if (!rc && raw) {
 		p.st->disk_size = vol_size;
 		if (fsync(vol_fd) < 0 || rename(vol_path, out) < 0)
@@ -774,13 +769,6 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 		unlink(vol_path);
 		free(vol_path);
 	}
-	free(p.links);
-	free(p.buf);
-	for (int i = 0; i < SDID_SLOTS; i++)
-		for (struct sdid *e = p.sdids[i], *nx; e; e = nx) {
-			nx = e->next;
-			free(e);
-		}
-	close(p.src_root);
+	pack_free(&p);
 	return rc;
 }

@@ -30,6 +30,18 @@ struct lf_pack_stats {
 int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 	    struct lf_pack_stats *stats, struct lf_err *err);
 
+/* A new revision of the layer disk PREV (a VHD, as pack and capture make
+ * them), written to OUT as a differencing VHD whose parent is PREV: PREV's
+ * volume is copied and made to hold exactly what src_dir holds (names it
+ * lacks deleted, files of the same bytes left where they lie with their
+ * descriptor, attributes and times set anew, the rest made as lf_pack
+ * makes it), so only the sectors that differ are stored. ENOSPC when
+ * PREV's volume has no room (make the revision whole then). Phases:
+ * "copy", "fill", "write". */
+int lf_pack_revision(const char *src_dir, const char *prev, const char *out,
+		     const struct lf_pack_opts *o, struct lf_pack_stats *stats,
+		     struct lf_err *err);
+
 /* The volume size lf_pack picks for a tree of this shape. */
 uint64_t lf_pack_size_for(uint64_t entries, uint64_t bytes_in_clusters);
 

@@ -579,6 +579,13 @@ static void capture_usage(FILE *f)
 		"  --force                   capture anyway\n"
 		"  --exclude RULE            leave RULE out too (repeatable)\n"
 		"  --no-default-exclusions   only the --exclude rules\n"
+		"  --parent PREV             OUT is a new revision of the layer disk PREV,\n"
+		"                            written as a differencing VHD whose parent is\n"
+		"                            PREV (only the sectors that differ are stored;\n"
+		"                            PREV stays where it is, as OUT's parent). The\n"
+		"                            capture must be the whole revision: B holds\n"
+		"                            PREV, A does not (--session: PREV, one of the\n"
+		"                            --layer's, is left out of A)\n"
 		"  --repo REPO --name NAME   add OUT to REPO as the next revision of layer\n"
 		"                            NAME (a new app layer if there is none)\n"
 		"  --json                    the summary as JSON (files, bytes, links, tokens,\n"
@@ -587,6 +594,16 @@ static void capture_usage(FILE *f)
 		"                            terminal)\n"
 		"\n"
 		"Exit status: 0, 1 on failure (nothing is left at OUT), 2 on a usage error.\n");
+}
+
+/* Is the --layer SPEC (PATH[,options]) the file at path? */
+static int same_layer(const char *spec, const char *path)
+{
+	char file[PATH_MAX];
+	snprintf(file, sizeof file, "%.*s", (int)strcspn(spec, ","), spec);
+	struct stat a, b;
+	return stat(file, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
 }
 
 static void add_rules(struct rules *r, const char *const *v, size_t n)
@@ -621,9 +638,11 @@ int cmd_capture(int argc, char **argv)
 		{ "exclude", required_argument, NULL, 'x' },
 		{ "no-default-exclusions", no_argument, NULL, 'N' },
 		{ "force", no_argument, NULL, 'f' }, { "quiet", no_argument, NULL, 'q' },
+		{ "parent", required_argument, NULL, 'P' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	const char *before = NULL, *after = NULL, *session = NULL, *repo = NULL, *name = NULL;
+	const char *parent = NULL;
 	const char *layers[64];
 	int nlayers = 0;
 	const char *extra[64];
@@ -649,6 +668,7 @@ int cmd_capture(int argc, char **argv)
 		case 'N': defaults = 0; break;
 		case 'f': force = 1; break;
 		case 'q': quiet = 1; break;
+		case 'P': parent = optarg; break;
 		case 'j': json = 1; break;
 		case 'h': capture_usage(stdout); return EXIT_OK;
 		default: return cli_usage_error("capture", "bad option");
@@ -682,7 +702,8 @@ int cmd_capture(int argc, char **argv)
 			 * personalization layer on top (read-only here; the union
 			 * never shows its working folder or lock) */
 			for (int k = 0; !rc && k < nlayers; k++)
-				rc = lf_stack_add(&st, layers[k], &err);
+				if (i == 1 || !parent || !same_layer(layers[k], parent))
+					rc = lf_stack_add(&st, layers[k], &err);
 			if (!rc && i == 1) {
 				char spec[PATH_MAX + 32];
 				snprintf(spec, sizeof spec, "%s,type=app,prio=1000000000", session);
@@ -735,7 +756,8 @@ int cmd_capture(int argc, char **argv)
 	struct lf_pack_stats ps = {0};
 	struct lf_pack_opts po = { .format = LF_PACK_VHD_DYNAMIC, .label = "capture",
 				   .progress = cli_bar_show, .progress_ctx = &bar };
-	if (!rc && lf_pack(cap.stage_path, out, &po, &ps, &err)) {
+	if (!rc && (parent ? lf_pack_revision(cap.stage_path, parent, out, &po, &ps, &err)
+			   : lf_pack(cap.stage_path, out, &po, &ps, &err))) {
 		cli_error("%s", err.msg);
 		rc = 1;
 	}

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "layerfs/repo.h"
+#include "layerfs/source.h"
 
 static void repo_usage(FILE *f)
 {
@@ -50,7 +51,8 @@ static void repo_usage(FILE *f)
 		"            (--purge: deleted). Refused while an assignment needs it, a\n"
 		"            layer is built on it, or a running session of this host's layerd\n"
 		"            uses it, saying which (--force: anyway; a running session keeps\n"
-		"            what it has open until logoff).\n"
+		"            what it has open until logoff); always refused while another\n"
+		"            revision's file is a differencing disk on its file.\n"
 		"  assign    give layers to a user, a group or a machine pattern (shell\n"
 		"            wildcards: 'WKS-*'); ID:REV pins a revision, plain ID means the\n"
 		"            newest at login.\n"
@@ -596,6 +598,35 @@ static int goes(const struct removal *m, const struct lf_repo_layer *l)
 	return l->id == m->id && (!m->revision || l->revision == m->revision);
 }
 
+/* Is a file that goes the parent (or an ancestor) of a differencing disk
+ * that stays? Its disk would no longer open. */
+static const char *a_parent(struct lf_repo *r, const struct removal *m, char *why, size_t n)
+{
+	for (size_t i = 0; i < r->nlayers; i++) {
+		const struct lf_repo_layer *l = &r->layers[i];
+		char path[PATH_MAX];
+		struct lf_source *src = NULL;
+		if (goes(m, l) || lf_repo_path(r, l->file, path, sizeof path, NULL) ||
+		    lf_source_open(path, NULL, &src, NULL))
+			continue;
+		for (const struct lf_source *p = src->parent; p && !why[0]; p = p->parent)
+			for (size_t k = 0; k < r->nlayers && !why[0]; k++) {
+				char gone[PATH_MAX];
+				struct stat a, b;
+				if (goes(m, &r->layers[k]) &&
+				    !lf_repo_path(r, r->layers[k].file, gone, sizeof gone, NULL) &&
+				    stat(gone, &a) == 0 && stat(p->path, &b) == 0 &&
+				    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+					snprintf(why, n, "revision %u of layer %u (%s) is a differencing "
+						 "disk on its file", l->revision, l->id, l->name);
+			}
+		lf_source_close(src);
+		if (why[0])
+			return why;
+	}
+	return NULL;
+}
+
 /* Why the removal would hurt someone, or NULL. */
 static const char *in_use(struct lf_repo *r, const struct removal *m, char *why, size_t n)
 {
@@ -652,6 +683,10 @@ static int do_remove(struct lf_repo *r, void *ctx, struct lf_err *err)
 		return m->revision ? lf_err_set(err, ENOENT, "layer %u has no revision %u", m->id,
 						m->revision)
 				   : lf_err_set(err, ENOENT, "no layer %u", m->id);
+	why[0] = 0;
+	if (a_parent(r, m, why, sizeof why))   /* never forced: that disk would not open */
+		return lf_err_set(err, EBUSY, "layer %u%s%.0u: %s; remove that first", m->id,
+				  m->revision ? " revision " : "", m->revision, why);
 	if (!m->force && in_use(r, m, why, sizeof why))
 		return lf_err_set(err, EBUSY, "layer %u%s%.0u: %s; --force removes it anyway", m->id,
 				  m->revision ? " revision " : "", m->revision, why);

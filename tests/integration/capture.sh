@@ -134,5 +134,40 @@ sys.exit(0 if revs == [1, 2] else 1)'"
 check "no session artefacts in it (its listing has the tool, and no .wh..wh. name)" bash -c "
   '$LAYERCTL' ls -R '$WORK/tool.vhd' / >'$WORK/tool.ls' && grep -q tool.exe '$WORK/tool.ls' &&
   ! grep -q 'wh[.][.]wh[.][.]' '$WORK/tool.ls'"
+
+# A new revision as a differencing disk on the previous revision's file:
+# the session goes on over revision 2 and the capture is the whole tool
+# again, but only the sectors that differ from revision 2 are stored
+read -r TID P2 < <("$LAYERCTL" repo list --json "$RP" | python3 -c '
+import json, sys
+l = [l for l in json.load(sys.stdin)["layers"] if l["name"] == "Tool" and l["revision"] == 2][0]
+print(l["id"], l["file"])')
+for i in $(seq 1 40); do head -c 30000 /dev/urandom >"$UP/Program Files/Tool/part$i.dll"; done
+"$LAYERCTL" capture -q --force --session "$UP" --layer "$OS,type=os" --repo "$RP" --name Tool "$WORK/t3.vhd" >/dev/null
+read -r P3 < <("$LAYERCTL" repo list --json "$RP" | python3 -c '
+import json, sys
+print([l for l in json.load(sys.stdin)["layers"] if l["name"] == "Tool" and l["revision"] == 3][0]["file"])')
+echo v4 >"$UP/Program Files/Tool/tool.exe"; echo new >"$UP/Program Files/Tool/new.dll"; rm "$UP/Program Files/Tool/part7.dll"; : >"$UP/Program Files/Tool/.wh.part7.dll"   # deleted in a session over revision 3
+check "capture --parent PREV --repo: revision 4, a differencing VHD on revision 3's file" \
+  "$LAYERCTL" capture -q --force --session "$UP" --layer "$OS,type=os" --layer "$RP/$P3,prio=5" \
+  --parent "$RP/$P3" --repo "$RP" --name Tool "$WORK/t4.vhd"
+"$LAYERCTL" capture -q --force --session "$UP" --layer "$OS,type=os" "$WORK/t4full.vhd" >/dev/null
+[ "$("$DISKTOOL" info "$WORK/t4.vhd" | head -1)" = "kind vhd-differencing" ] \
+  && [ "$(stat -c %s "$WORK/t4.vhd")" -lt "$(stat -c %s "$WORK/t4full.vhd")" ] \
+  && ok "it is a differencing disk, smaller than the whole revision ($(stat -c %s "$WORK/t4.vhd") < $(stat -c %s "$WORK/t4full.vhd") bytes)" \
+  || not_ok "differencing revision: $("$DISKTOOL" info "$WORK/t4.vhd" | head -1), $(stat -c %s "$WORK/t4.vhd") vs $(stat -c %s "$WORK/t4full.vhd")"
+out=$("$LAYERCTL" diff "$UP:$OS" "$WORK/t4.vhd:$OS"); rc=$?
+[ $rc -eq 0 ] && ok "over the OS layer it reads as the session's drive (its parent found by its locator)" \
+  || not_ok "differencing revision reads: $rc $out"
+P4=$("$LAYERCTL" repo list --json "$RP" | python3 -c '
+import json, sys
+print([l for l in json.load(sys.stdin)["layers"] if l["name"] == "Tool" and l["revision"] == 4][0]["file"])')
+out=$("$LAYERCTL" diff "$UP:$OS" "$RP/$P4:$OS"); rc=$?
+[ $rc -eq 0 ] && "$LAYERCTL" fsck "$RP" >"$WORK/fsck.out" 2>&1 \
+  && ok "in the repository too, beside its parent; fsck is content" || not_ok "repo differencing: $rc $out $(cat "$WORK/fsck.out")"
+out=$("$LAYERCTL" repo remove --force "$RP" "$TID:3" 2>&1); rc=$?
+[ $rc -eq 1 ] && echo "$out" | grep -q "revision 4 of layer $TID (Tool) is a differencing disk on its file" \
+  && [ -f "$RP/$P3" ] && ok "repo remove refuses revision 3 (revision 4's parent), even with --force" \
+  || not_ok "remove a parent: $rc $out"
 }
 finish

@@ -1,7 +1,7 @@
 /* The floor a FUSE file system stands on, for benchmarks (issue 11): one
  * host folder shown through the low-level API with nothing else done, the
  * way layerfs serves a walk (readdirplus, the same timeouts, a node per
- * host inode held by an O_PATH fd). A cold find through it costs what any
+ * host inode, resolved by its path below the source). A cold find through it costs what any
  * FUSE server pays in round trips and context switches; layerfs's distance
  * to kernel overlayfs is measured against it. Reads are served too, so
  * tar can be timed. Not a file system to use: read-only, no xattrs.
@@ -21,21 +21,25 @@
 #define SLOTS (1u << 20)
 #define TIMEOUT 86400.0
 
+/* A node is its host inode, named by its parent and a name: no fd held
+ * (a Windows tree has more folders than a process may hold fds), so each
+ * call resolves a path below the source, as a path-keeping server does. */
 struct node {
 	dev_t dev;
 	ino_t ino;
-	int fd;                  /* O_PATH */
-	uint64_t lookups;
-	struct node *next;
+	uint64_t lookups;        /* the kernel's, plus one per child node */
+	struct node *parent, *next;
+	char name[];
 };
 
-static struct node root;
+static struct node *root;
+static int root_fd;
 static struct node **table;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
 static struct node *node_of(fuse_ino_t ino)
 {
-	return ino == FUSE_ROOT_ID ? &root : (struct node *)(uintptr_t)ino;
+	return ino == FUSE_ROOT_ID ? root : (struct node *)(uintptr_t)ino;
 }
 
 static size_t slot(dev_t dev, ino_t ino)
@@ -43,31 +47,70 @@ static size_t slot(dev_t dev, ino_t ino)
 	return (size_t)((ino * 0x9E3779B97F4A7C15ull) ^ dev) % SLOTS;
 }
 
-/* name in parent: its attributes and a held node (fd adopted or closed). */
-static int do_lookup(struct node *parent, const char *name, struct fuse_entry_param *e)
+/* n's path below the source ("." for the root). */
+static void path_of(const struct node *n, char *buf, size_t size)
+{
+	const struct node *up[256];
+	int k = 0;
+	for (; n && n != root && k < 256; n = n->parent)
+		up[k++] = n;
+	size_t used = (size_t)snprintf(buf, size, ".");
+	while (k-- > 0 && used < size)
+		used += (size_t)snprintf(buf + used, size - used, "/%s", up[k]->name);
+}
+
+static void node_put(struct node *x, uint64_t n)
+{
+	while (x && x != root) {
+		pthread_mutex_lock(&lock);
+		struct node *parent = NULL;
+		if ((x->lookups -= n) == 0) {
+			struct node **s = &table[slot(x->dev, x->ino)];
+			while (*s != x)
+				s = &(*s)->next;
+			*s = x->next;
+			parent = x->parent;
+			free(x);
+		}
+		pthread_mutex_unlock(&lock);
+		x = parent;              /* the child's hold on its parent goes */
+		n = 1;
+	}
+}
+
+/* name in parent (open as pfd, or -1): its attributes and a held node. */
+static int do_lookup_at(struct node *parent, int pfd, const char *name, struct fuse_entry_param *e)
 {
 	memset(e, 0, sizeof *e);
-	int fd = openat(parent->fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return errno;
-	if (fstatat(fd, "", &e->attr, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0) {
-		int err = errno;
-		close(fd);
-		return err;
+	int own = -1;
+	if (pfd < 0 && parent != root) {
+		char path[PATH_MAX];
+		path_of(parent, path, sizeof path);
+		if ((pfd = own = openat(root_fd, path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			return errno;
 	}
+	int rc = fstatat(pfd < 0 ? root_fd : pfd, name, &e->attr, AT_SYMLINK_NOFOLLOW) < 0 ? errno : 0;
+	if (own >= 0)
+		close(own);
+	if (rc)
+		return rc;
 	pthread_mutex_lock(&lock);
 	struct node **s = &table[slot(e->attr.st_dev, e->attr.st_ino)], *n;
 	for (n = *s; n && !(n->dev == e->attr.st_dev && n->ino == e->attr.st_ino); n = n->next)
 		;
-	if (n) {
-		close(fd);
-	} else if ((n = calloc(1, sizeof *n))) {
-		*n = (struct node){ e->attr.st_dev, e->attr.st_ino, fd, 0, *s };
+	if (!n) {
+		if (!(n = calloc(1, sizeof *n + strlen(name) + 1))) {
+			pthread_mutex_unlock(&lock);
+			return ENOMEM;
+		}
+		n->dev = e->attr.st_dev;
+		n->ino = e->attr.st_ino;
+		n->parent = parent;
+		strcpy(n->name, name);
+		n->next = *s;
 		*s = n;
-	} else {
-		pthread_mutex_unlock(&lock);
-		close(fd);
-		return ENOMEM;
+		if (parent != root)
+			parent->lookups++;
 	}
 	n->lookups++;
 	pthread_mutex_unlock(&lock);
@@ -79,7 +122,7 @@ static int do_lookup(struct node *parent, const char *name, struct fuse_entry_pa
 static void fl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
-	int err = do_lookup(node_of(parent), name, &e);
+	int err = do_lookup_at(node_of(parent), -1, name, &e);
 	if (err)
 		fuse_reply_err(req, err);
 	else
@@ -88,19 +131,7 @@ static void fl_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void forget_one(fuse_ino_t ino, uint64_t n)
 {
-	struct node *x = node_of(ino);
-	if (x == &root)
-		return;
-	pthread_mutex_lock(&lock);
-	if ((x->lookups -= n) == 0) {
-		struct node **s = &table[slot(x->dev, x->ino)];
-		while (*s != x)
-			s = &(*s)->next;
-		*s = x->next;
-		close(x->fd);
-		free(x);
-	}
-	pthread_mutex_unlock(&lock);
+	node_put(node_of(ino), n);
 }
 
 static void fl_forget(fuse_req_t req, fuse_ino_t ino, uint64_t n)
@@ -120,7 +151,9 @@ static void fl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	(void)fi;
 	struct stat st;
-	if (fstatat(node_of(ino)->fd, "", &st, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+	char path[PATH_MAX];
+	path_of(node_of(ino), path, sizeof path);
+	if (fstatat(root_fd, path, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		fuse_reply_err(req, errno);
 	else
 		fuse_reply_attr(req, &st, TIMEOUT);
@@ -128,8 +161,9 @@ static void fl_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void fl_readlink(fuse_req_t req, fuse_ino_t ino)
 {
-	char buf[4096];
-	ssize_t n = readlinkat(node_of(ino)->fd, "", buf, sizeof buf - 1);
+	char buf[4096], path[PATH_MAX];
+	path_of(node_of(ino), path, sizeof path);
+	ssize_t n = readlinkat(root_fd, path, buf, sizeof buf - 1);
 	if (n < 0) {
 		fuse_reply_err(req, errno);
 		return;
@@ -140,9 +174,9 @@ static void fl_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static int reopen(fuse_ino_t ino, int flags)
 {
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", node_of(ino)->fd);
-	return open(path, flags | O_CLOEXEC);
+	char path[PATH_MAX];
+	path_of(node_of(ino), path, sizeof path);
+	return openat(root_fd, path, flags | O_NOFOLLOW | O_CLOEXEC);
 }
 
 static void fl_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -177,7 +211,7 @@ static void fl_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 			break;
 		struct fuse_entry_param e = { .attr.st_ino = de->d_ino };
 		int dots = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
-		if (!dots && do_lookup(node_of(ino), de->d_name, &e))
+		if (!dots && do_lookup_at(node_of(ino), dirfd(d), de->d_name, &e))
 			continue;
 		size_t len = fuse_add_direntry_plus(req, buf + used, size - used, de->d_name, &e,
 						    telldir(d));
@@ -245,8 +279,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *src = argv[1 + fg], *mnt = argv[2 + fg];
-	if ((root.fd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
-	    !(table = calloc(SLOTS, sizeof *table))) {
+	if ((root_fd = open(src, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    !(table = calloc(SLOTS, sizeof *table)) || !(root = calloc(1, sizeof *root + 1))) {
 		perror(src);
 		return 1;
 	}

@@ -1,0 +1,71 @@
+/* What pack.c and pack_revision.c share: the packer's state and the
+ * steps that fill a volume from a host folder. */
+#ifndef LF_PACK_INT_H
+#define LF_PACK_INT_H
+
+#include <limits.h>
+#include <sys/stat.h>
+
+#include "layerfs/pack.h"
+#include "ntfs_glue.h"
+
+#define CLUSTER 4096u
+#define PART_START (1u << 20)   /* partition at 1 MiB, as Windows puts it */
+
+struct hardlink { dev_t dev; ino_t ino; u64 mft; };
+
+#define SDID_SLOTS 1024
+
+struct packer {
+	const struct lf_pack_opts *o;
+	struct lf_pack_stats *st;
+	struct lf_err *err;
+	const char *src;
+	int src_root;
+	ntfs_volume *vol;
+	uint64_t total, done;
+	struct hardlink *links;
+	size_t nlinks, caplinks;
+	char path[PATH_MAX * 4];   /* the entry being worked on, for errors */
+	char *buf;                 /* PACK_CHUNK bytes for copying contents */
+	ntfs_inode *root;
+	struct sdid {              /* descriptors registered in $Secure */
+		struct sdid *next;
+		le32 id;
+		size_t len;
+		uint8_t sd[];
+	} *sdids[SDID_SLOTS];
+};
+
+#define PACK_CHUNK (1u << 20)
+
+typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
+		       const struct stat *st, void *arg);
+
+void pack_progress(struct packer *p, const char *phase);
+/* Append "/name" to p->path for error reports; returns the old length. */
+size_t pack_path_push(struct packer *p, const char *name);
+/* Each entry of folder dfd, in name order, checked for names Windows
+ * cannot hold or tell apart. */
+int pack_each_entry(struct packer *p, int dfd, walk_fn fn, void *arg);
+/* Make the entry (and all below a folder) in the folder arg (ntfs_inode *). */
+int pack_fill_entry(struct packer *p, int dfd, const char *name, const struct stat *st,
+		    void *arg);
+/* A libntfs-3g failure as one line naming the entry. */
+int pack_fail(struct packer *p, const char *what);
+/* The entry's descriptor (*sd malloc'd) and its id in $Secure (0: none). */
+int pack_desc_of(struct packer *p, int dfd, const char *name, const struct stat *st,
+		 uint8_t **sd, size_t *len);
+le32 pack_sec_id_of(struct packer *p, int dfd, const char *name, const struct stat *st);
+int pack_copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni);
+int pack_copy_streams(struct packer *p, int dfd, const char *name, ntfs_inode *ni, int is_dir);
+int pack_set_times(ntfs_inode *ni, const struct stat *st);
+int pack_set_root_sd(struct packer *p, const struct stat *st);
+/* The mounted volume p->vol filled by fill(p, the source root, the
+ * volume's root), the root's descriptor and times set, unmounted. */
+int pack_fill_volume(struct packer *p, const char *vol_path,
+		     int (*fill)(struct packer *p, int dfd, ntfs_inode *dir));
+/* The packer's own memory (links, buffer, descriptor ids). */
+void pack_free(struct packer *p);
+
+#endif

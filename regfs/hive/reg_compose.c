@@ -282,21 +282,27 @@ int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct 
 	if (rc)
 		return rc == -ENOENT ? -ENOENT : lf_err_set(err, -rc, "%s: %s", path, strerror(-rc));
 	struct lf_ufile *f = NULL;
-	uint8_t *buf = a.size <= max ? malloc(a.size ? a.size : 1) : NULL;
+	uint8_t *buf = NULL;
 	uint64_t got = 0;
-	rc = !buf ? lf_err_set(err, a.size > max ? EFBIG : ENOMEM, "%s: %s", path,
-			       a.size > max ? "too big for a hive" : "out of memory")
-		  : lf_union_open_file(u, a.ino, O_RDONLY, &f);
+	/* a hive merged from several layers has its size once opened (the
+	 * merge is made then): before, the attributes are the top copy's */
+	rc = lf_union_open_file(u, a.ino, O_RDONLY, &f);
+	if (!rc)
+		rc = lf_union_getattr(u, a.ino, &a);
+	if (!rc && !(buf = a.size <= max ? malloc(a.size ? a.size : 1) : NULL))
+		rc = lf_err_set(err, a.size > max ? EFBIG : ENOMEM, "%s: %s", path,
+				a.size > max ? "too big for a hive" : "out of memory");
+	else if (rc)
+		rc = lf_err_set(err, -rc, "%s: %s", path, strerror(-rc));
 	if (!rc) {
 		ssize_t n = 1;
 		while (got < a.size && (n = lf_union_pread(u, f, buf + got, a.size - got, got)) > 0)
 			got += (uint64_t)n;
-		lf_union_release(u, f);
 		rc = got == a.size ? lf_hive_load_image(path, buf, a.size, out, err)
 				   : lf_err_set(err, EIO, "%s: cannot read it whole", path);
-	} else if (buf) {
-		rc = lf_err_set(err, -rc, "%s: %s", path, strerror(-rc));
 	}
+	if (f)
+		lf_union_release(u, f);
 	free(buf);
 	lf_union_walk_end(u, &w);
 	return rc;

@@ -193,6 +193,19 @@ sys.exit(0 if got == [("-", "old.txt", "file"), ("~", "Dir/A.TXT", "spelling"),
                       ("~", "Dir/c.txt", "content"), ("~", "OLD", "spelling")] else 1)' && [ $rc -eq 1 ] \
   && ok "diff --json of two folders: names match in any case, a respelling is a change (a folder once); same size, other time: by content" \
   || not_ok "diff folders: $rc $out"
+# a merged hive larger than the copy on top (a small fragment over a big
+# hive): diff reads it whole, not cut at the fragment's size
+mkdir -p "$WORK/big/Windows/System32/config" "$WORK/frag/Windows/System32/config"
+python3 -c '
+print("Windows Registry Editor Version 5.00\n")
+for i in range(3000):
+    print(f"[HKEY_LOCAL_MACHINE\\SOFTWARE\\Vendor\\Key{i:04d}]\n\"Value\"=\"{i}\"\n")' >"$WORK/big.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/big/Windows/System32/config/SOFTWARE" "$WORK/big.reg"
+printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Small]\n"A"="1"\n' >"$WORK/small.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/frag/Windows/System32/config/SOFTWARE" "$WORK/small.reg"
+out=$("$LAYERCTL" diff "$WORK/big" "$WORK/frag:$WORK/big" 2>&1); rc=$?
+[ $rc -eq 1 ] && [ "$out" = "+ HKLM/SOFTWARE [Small]" ] \
+  && ok "diff reads a merged hive larger than its top copy whole" || not_ok "merged hive over a fragment: $rc $out"
 out=$("$LAYERCTL" diff --times "$WORK/da" "$WORK/db" | grep t.txt)
 [ "$out" = "~ t.txt (times)" ] && ok "diff --times: same bytes at another time is a change" || not_ok "diff --times: $out"
 

@@ -97,7 +97,22 @@ struct capture {
 	json_t *refusals;        /* finalize checks: what would make it a bad layer */
 	struct linked *links[LINK_SLOTS];   /* B's files of several names staged */
 	long nlinks;
+	json_t *tops;            /* per top folder: files, bytes, tokens */
 };
+
+/* The summary per top folder ("Program Files", "Windows", ...). */
+static void tally(struct capture *c, const char *path, const char *what, json_int_t n)
+{
+	char top[NAME_MAX + 1];
+	snprintf(top, sizeof top, "%.*s", (int)strcspn(path, "/"), path);
+	json_t *t = json_object_get(c->tops, top);
+	if (!t) {
+		t = json_pack("{s:I, s:I, s:I}", "files", (json_int_t)0, "bytes", (json_int_t)0,
+			      "tokens", (json_int_t)0);
+		json_object_set_new(c->tops, top, t);
+	}
+	json_object_set_new(t, what, json_integer(json_integer_value(json_object_get(t, what)) + n));
+}
 
 /* A finalize check found something (refused unless --force). */
 static void refuse(struct capture *c, const char *check, const char *what)
@@ -323,6 +338,8 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 			futimens(out, t);
 			c->nfiles++;
 			c->bytes += a->size;
+			tally(c, path, "files", 1);
+			tally(c, path, "bytes", (json_int_t)a->size);
 			if (a->nlink > 1)
 				rc = link_add(c, ino, path);
 		}
@@ -348,6 +365,8 @@ static int token(struct capture *c, const char *path)
 		close(fd);
 	close(dfd);
 	c->ntokens += !rc;
+	if (!rc)
+		tally(c, path, "tokens", 1);
 	return rc;
 }
 
@@ -369,27 +388,33 @@ static struct lf_rkey *key_at(struct lf_rkey *root, const char *path, int make)
 	return k;
 }
 
-static struct lf_rkey *deep_copy(const struct lf_rkey *k)
+/* B's key k (at full, "HKLM/SOFTWARE/..."), whole but what the rules
+ * leave out below it. */
+static struct lf_rkey *deep_copy(struct capture *c, const struct lf_rkey *k, const char *full)
 {
-	struct lf_rkey *c = lf_rkey_new(k->name, k->mtime);
-	for (size_t i = 0; c && i < k->nval; i++)
-		if (lf_rkey_set(c, k->val[i].name, k->val[i].type, k->val[i].data, k->val[i].len)) {
-			lf_rkey_free(c);
+	struct lf_rkey *n = lf_rkey_new(k->name, k->mtime);
+	for (size_t i = 0; n && i < k->nval; i++)
+		if (lf_rkey_set(n, k->val[i].name, k->val[i].type, k->val[i].data, k->val[i].len)) {
+			lf_rkey_free(n);
 			return NULL;
 		}
-	if (c && k->sd && (c->sd = malloc(k->sdlen))) {
-		memcpy(c->sd, k->sd, k->sdlen);
-		c->sdlen = k->sdlen;
+	if (n && k->sd && (n->sd = malloc(k->sdlen))) {
+		memcpy(n->sd, k->sd, k->sdlen);
+		n->sdlen = k->sdlen;
 	}
-	for (size_t i = 0; c && i < k->nsub; i++) {
-		struct lf_rkey *s = deep_copy(k->sub[i]);
-		if (!s || lf_rkey_add(c, s)) {
+	for (size_t i = 0; n && i < k->nsub; i++) {
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof sub, "%s/%s", full, k->sub[i]->name);
+		if (excluded(&c->keys, sub))
+			continue;
+		struct lf_rkey *s = deep_copy(c, k->sub[i], sub);
+		if (!s || lf_rkey_add(n, s)) {
 			lf_rkey_free(s);
-			lf_rkey_free(c);
+			lf_rkey_free(n);
 			return NULL;
 		}
 	}
-	return c;
+	return n;
 }
 
 static void reg_change(void *ctx, char what, const char *key, const char *value)
@@ -431,8 +456,13 @@ static void reg_change(void *ctx, char what, const char *key, const char *value)
 			c->failed = 1;
 		*(what == '-' ? &c->nmarkers : &c->nvalues) += 1;
 	} else if (what == '+') {     /* a key of B's: whole */
-		struct lf_rkey *fp = key_at(c->frag, parent, 1), *bk = key_at(c->broot, key, 0);
-		struct lf_rkey *copy = bk ? deep_copy(bk) : NULL;
+		struct lf_rkey *bk = key_at(c->broot, key, 0);
+		struct lf_rkey *copy = bk ? deep_copy(c, bk, full) : NULL;
+		if (copy && !copy->nsub && !copy->nval && bk->nsub) {
+			lf_rkey_free(copy);  /* all it held was noise */
+			return;
+		}
+		struct lf_rkey *fp = key_at(c->frag, parent, 1);
 		if (!fp || !copy || lf_rkey_add(fp, copy)) {
 			lf_rkey_free(copy);
 			c->failed = 1;
@@ -589,7 +619,8 @@ static void capture_usage(FILE *f)
 		"  --repo REPO --name NAME   add OUT to REPO as the next revision of layer\n"
 		"                            NAME (a new app layer if there is none)\n"
 		"  --json                    the summary as JSON (files, bytes, links, tokens,\n"
-		"                            keys, values, markers, what each rule kept out)\n"
+		"                            keys, values, markers, per top folder, what each\n"
+		"                            rule kept out)\n"
 		"  -q, --quiet               no progress bar (it shows only when stderr is a\n"
 		"                            terminal)\n"
 		"\n"
@@ -681,7 +712,7 @@ int cmd_capture(int argc, char **argv)
 	if (!repo != !name)
 		return cli_usage_error("capture", "--repo and --name go together");
 	const char *out = argv[optind];
-	struct capture cap = { .stage = -1, .refusals = json_array() };
+	struct capture cap = { .stage = -1, .refusals = json_array(), .tops = json_object() };
 	if (defaults) {
 		add_rules(&cap.files, default_files, sizeof default_files / sizeof *default_files);
 		add_rules(&cap.keys, default_keys, sizeof default_keys / sizeof *default_keys);
@@ -768,9 +799,9 @@ int cmd_capture(int argc, char **argv)
 	if (cap.stage_path[0] && access(cap.stage_path, F_OK) == 0)
 		nftw(cap.stage_path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (!rc && json) {
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O}",
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:O, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O}",
 			"layer", out, "files", (json_int_t)cap.nfiles, "bytes", (json_int_t)cap.bytes,
-			"links", (json_int_t)cap.nlinks,
+			"links", (json_int_t)cap.nlinks, "folders", cap.tops,
 			"tokens", (json_int_t)cap.ntokens, "keys", (json_int_t)cap.nkeys,
 			"values", (json_int_t)cap.nvalues, "markers", (json_int_t)cap.nmarkers,
 			"excluded", "files", rules_json(&cap.files), "registry", rules_json(&cap.keys),
@@ -780,6 +811,13 @@ int cmd_capture(int argc, char **argv)
 		       "registry: %ld keys, %ld values, %ld markers\n", out, cap.nfiles,
 		       (unsigned long long)cap.bytes, cap.nlinks, cap.ntokens, cap.nkeys,
 		       cap.nvalues, cap.nmarkers);
+		const char *top;
+		json_t *t;
+		json_object_foreach(cap.tops, top, t)
+			printf("  %s: %lld files (%lld bytes), %lld delete tokens\n", top,
+			       (long long)json_integer_value(json_object_get(t, "files")),
+			       (long long)json_integer_value(json_object_get(t, "bytes")),
+			       (long long)json_integer_value(json_object_get(t, "tokens")));
 		for (size_t i = 0; i < cap.files.n; i++)
 			if (cap.files.hits[i])
 				printf("  left out by %s: %ld\n", cap.files.v[i], cap.files.hits[i]);
@@ -797,6 +835,7 @@ int cmd_capture(int argc, char **argv)
 		rc = cmd_repo(8, av) != EXIT_OK;
 	}
 	json_decref(cap.refusals);
+	json_decref(cap.tops);
 	free(cap.files.v);
 	free(cap.files.hits);
 	free(cap.keys.v);

@@ -28,6 +28,14 @@ Windows Registry Editor Version 5.00
 ".wh.ProductName"=hex(0):
 REG
 "$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$C/Windows/System32/config/SOFTWARE" "$WORK/app.reg"
+# noise in SYSTEM: the Background Activity Moderator's record of what ran
+cat >"$WORK/bam.reg" <<'REG'
+Windows Registry Editor Version 5.00
+
+[HKEY_LOCAL_MACHINE\SYSTEM\ControlSet001\Services\bam\State\UserSettings\S-1-5-21-1-2-3-1001]
+"\\Device\\HarddiskVolume2\\Program Files\\App\\bin\\app.exe"=hex:01,02,03,04
+REG
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$C/Windows/System32/config/SYSTEM" "$WORK/bam.reg"
 # finalize checks: the change deletes an OS file: refused, listed, nothing made
 "$LAYERCTL" capture --before "$OS" --after "$C:$OS" "$WORK/refused.vhd" >"$WORK/ref.out" 2>"$WORK/ref.err"; rc=$?
 [ $rc -eq 1 ] && grep -qx 'refused: deletes-os-file: Windows/notepad.exe' "$WORK/ref.out" \
@@ -36,16 +44,19 @@ REG
   && ok "finalize: a token that deletes an OS file is refused, listed; nothing made" \
   || not_ok "finalize deletes: $rc $(cat "$WORK/ref.out" "$WORK/ref.err")"
 check "capture --force --before OS --after CHANGE:OS" "$LAYERCTL" capture --force --json --before "$OS" --after "$C:$OS" "$WORK/app.vhd"
-check "the summary: 2 files (one of them with 2 names), 1 token; the registry's key, values and marker; what each rule kept out" bash -c "
+check "the summary: 2 files (one of them with 2 names), 1 token, per top folder; the registry's key, values and marker; what each rule kept out (pagefile, Windows/Temp, bam)" bash -c "
   '$LAYERCTL' capture --force --json --before '$OS' --after '$C:$OS' '$WORK/app2.vhd' | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
 ok = d[\"files\"] == 2 and d[\"links\"] == 1 and d[\"tokens\"] == 1 and d[\"keys\"] == 1 and d[\"markers\"] == 1 and \
      d[\"values\"] >= 1 and d[\"excluded\"][\"files\"] == {\"pagefile.sys\": 1, \"Windows/Temp\": 1} and \
+     d[\"excluded\"][\"registry\"] == {\"HKLM/SYSTEM/*/Services/bam\": 1} and \
+     d[\"folders\"][\"Program Files\"][\"files\"] == 1 and d[\"folders\"][\"Windows\"][\"tokens\"] == 1 and \
      [f[\"what\"] for f in d[\"forced\"]] == [\"Windows/notepad.exe\"]
 sys.exit(0 if ok else 1)'"
 out=$("$LAYERCTL" diff "$C:$OS" "$WORK/app.vhd:$OS"); rc=$?
 [ $rc -eq 1 ] && [ "$out" = "- pagefile.sys (file)
+- HKLM/SYSTEM [ControlSet001\Services]
 - Windows/Temp/setup.tmp (file)" ] \
   && ok "mounted over the OS layer, the captured layer shows the change, but the noise" \
   || not_ok "capture round trip: $rc: $out"
@@ -169,5 +180,33 @@ out=$("$LAYERCTL" repo remove --force "$RP" "$TID:3" 2>&1); rc=$?
 [ $rc -eq 1 ] && echo "$out" | grep -q "revision 4 of layer $TID (Tool) is a differencing disk on its file" \
   && [ -f "$RP/$P3" ] && ok "repo remove refuses revision 3 (revision 4's parent), even with --force" \
   || not_ok "remove a parent: $rc $out"
+
+# A user logs in on the repository: layerd gives her the captured app (its
+# newest revision, the differencing disk) with its files and its key
+if id lfcap >/dev/null 2>&1 || useradd -M -s /bin/sh lfcap 2>/dev/null; then
+  OSID=$("$LAYERCTL" repo list --json "$RP" | python3 -c '
+import json, sys
+print([l for l in json.load(sys.stdin)["layers"] if l["name"] == "Win"][0]["id"])')
+  "$LAYERCTL" repo assign "$RP" --machine '*' "$OSID" "$TID" >/dev/null
+  export LAYERD_SOCKET="$WORK/layerd.sock"
+  RUN="$WORK/run"
+  "$LAYERD" --repo "$RP" --socket "$LAYERD_SOCKET" --run "$RUN" 2>"$WORK/layerd.log" &
+  LPID=$!
+  for _ in $(seq 50); do [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
+  "$LAYERCTL" login lfcap >/dev/null 2>"$WORK/login.err"
+  T="$RUN/lfcap/C/Program Files/Tool"
+  [ "$(cat "$T/tool.exe" 2>/dev/null)" = v4 ] && [ -f "$T/new.dll" ] && [ ! -e "$T/part7.dll" ] \
+    && [ -d "$RUN/lfcap/REG/HKLM/SOFTWARE/Tool" ] \
+    && ok "login: her desktop has the captured app's newest revision (a differencing disk), files and key" \
+    || not_ok "login with the captured app: $(cat "$WORK/login.err") $(ls "$T" 2>&1 | head -5)"
+  "$LAYERCTL" logoff lfcap >/dev/null 2>&1
+  kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+fi
+# fsck opens the chain: revision 3's file replaced by another disk breaks
+# revision 4, and fsck says so
+cp "$WORK/t4full.vhd" "$RP/$P3"
+out=$("$LAYERCTL" fsck "$RP" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep "revision 4 (Tool)" | grep -q "unique id" \
+  && ok "fsck: a differencing revision whose parent is not its parent is reported" || not_ok "fsck chain: $rc $out"
 }
 finish

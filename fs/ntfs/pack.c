@@ -223,13 +223,17 @@ int pack_desc_of(struct packer *p, int dfd, const char *name, const struct stat 
 	static const char *const names[] = { "system.ntfs_acl", "trusted.layerfs.ntfs_acl",
 					     "user.layerfs.ntfs_acl" };
 	*sd = NULL;
-	int fd = -1;
+	int fd = -1, link = S_ISLNK(st->st_mode);
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode))
 		fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
+	/* a link keeps one only by path (root's trusted.*, as capture sets it) */
+	char at[64 + NAME_MAX];
+	snprintf(at, sizeof at, "/proc/self/fd/%d/%s", dfd, name);
 	struct lf_sid owner, group;
-	for (size_t i = 0; fd >= 0 && !*sd && i < sizeof names / sizeof names[0]; i++) {
+	for (size_t i = 0; (fd >= 0 || link) && !*sd && i < sizeof names / sizeof names[0]; i++) {
 		const uint8_t *b = (const uint8_t *)p->buf;
-		ssize_t n = fgetxattr(fd, names[i], p->buf, PACK_CHUNK);
+		ssize_t n = link ? lgetxattr(at, names[i], p->buf, PACK_CHUNK)
+				 : fgetxattr(fd, names[i], p->buf, PACK_CHUNK);
 		/* libntfs-3g keeps only descriptors with an owner and a group */
 		if (n > 0 && !lf_sd_check(b, (size_t)n, NULL) && !lf_sd_owner(b, (size_t)n, &owner) &&
 		    !lf_sd_group(b, (size_t)n, &group) && (*sd = malloc((size_t)n))) {
@@ -410,6 +414,22 @@ int pack_copy_streams(struct packer *p, int dfd, const char *name,
 	return rc;
 }
 
+static uint32_t reparse_tag(const uint8_t *rp)
+{
+	return (uint32_t)rp[0] | (uint32_t)rp[1] << 8 | (uint32_t)rp[2] << 16 | (uint32_t)rp[3] << 24;
+}
+
+/* A link's own reparse data, where capture kept it beside the link
+ * (trusted.layerfs.ntfs_reparse: a junction stays a junction, a symlink
+ * keeps its flags): its length, or -1 to encode one from the target. */
+static ssize_t kept_reparse(int dfd, const char *name, uint8_t *buf, size_t size)
+{
+	char path[64 + NAME_MAX];
+	snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dfd, name);
+	ssize_t n = lgetxattr(path, "trusted.layerfs.ntfs_reparse", buf, size);
+	return n >= 8 && lf_reparse_is_link(reparse_tag(buf)) ? n : -1;
+}
+
 /* Is the symlink's target (inside the tree being packed) a folder?
  * Windows needs to know: a folder link is a directory entry. */
 static int link_to_dir(struct packer *p, int dfd, const char *target)
@@ -497,8 +517,9 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 		char target[PATH_MAX];
 		ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
 		uint8_t rp[LF_REPARSE_MAX];
-		ssize_t rlen = -EINVAL;
-		if (n > 0) {
+		ssize_t rlen = kept_reparse(dfd, name, rp, sizeof rp);
+		int junction = rlen >= 4 && reparse_tag(rp) == LF_REPARSE_TAG_JUNCTION;
+		if (n > 0 && rlen < 0) {
 			target[n] = 0;
 			rlen = lf_reparse_encode_symlink(target, rp, sizeof rp);
 		}
@@ -507,7 +528,7 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 					"%s%s: cannot store the symlink's target", p->src, p->path);
 		} else {
 			ni = ntfs_create(dir_ni, pack_sec_id_of(p, dfd, name, st), uname, (u8)ulen,
-					 link_to_dir(p, dfd, target) ? S_IFDIR : S_IFREG);
+					 junction || (n > 0 && link_to_dir(p, dfd, target)) ? S_IFDIR : S_IFREG);
 			if (!ni || ntfs_set_ntfs_reparse_data(ni, (const char *)rp, (size_t)rlen, 0))
 				rc = pack_fail(p, "cannot create the symlink");
 		}
@@ -651,26 +672,28 @@ static void write_progress(void *ctx, uint64_t done, uint64_t total)
 	pack_progress(p, "write");
 }
 
-static int fill_all(struct packer *p, int dfd, ntfs_inode *dir)
+static int fill_all(struct packer *p, int dfd, ntfs_inode **dirp)
 {
-	return pack_each_entry(p, dfd, pack_fill_entry, dir);
+	return pack_each_entry(p, dfd, pack_fill_entry, *dirp);
 }
 
 int pack_fill_volume(struct packer *p, const char *vol_path,
-		     int (*fill)(struct packer *p, int dfd, ntfs_inode *dir))
+		     int (*fill)(struct packer *p, int dfd, ntfs_inode **dirp))
 {
 	int rc;
-	ntfs_inode *root = p->root = ntfs_inode_open(p->vol, FILE_root);
-	if (!root) {
+	p->root = ntfs_inode_open(p->vol, FILE_root);
+	if (!p->root) {
 		rc = pack_fail(p, "cannot open the root");
 	} else {
-		rc = fill(p, p->src_root, root);
+		rc = fill(p, p->src_root, &p->root);   /* may open the root anew */
 		struct stat st;
 		if (!rc && fstat(p->src_root, &st) == 0 && pack_set_root_sd(p, &st))
 			rc = pack_fail(p, "cannot store the root's security descriptor");
-		if (!rc && fstat(p->src_root, &st) == 0 && pack_set_times(root, &st))
+		if (!rc && fstat(p->src_root, &st) == 0 && pack_set_times(p->root, &st))
 			rc = pack_fail(p, "cannot set the root's times");
-		ntfs_inode_close(root);
+		if (p->root)
+			ntfs_inode_close(p->root);
+		p->root = NULL;
 	}
 	if (ntfs_umount(p->vol, FALSE) && !rc)
 		rc = lf_err_set(p->err, errno, "%s: cannot finish the volume: %s", vol_path,

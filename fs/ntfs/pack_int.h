@@ -64,7 +64,7 @@ int pack_set_root_sd(struct packer *p, const struct stat *st);
 /* The mounted volume p->vol filled by fill(p, the source root, the
  * volume's root), the root's descriptor and times set, unmounted. */
 int pack_fill_volume(struct packer *p, const char *vol_path,
-		     int (*fill)(struct packer *p, int dfd, ntfs_inode *dir));
+		     int (*fill)(struct packer *p, int dfd, ntfs_inode **dirp));
 /* The packer's own memory (links, buffer, descriptor ids). */
 void pack_free(struct packer *p);
 

@@ -1,9 +1,10 @@
 /* lf_pack_revision: a new revision of a layer disk, stored as what changed.
  * The previous revision's volume is copied and made, through libntfs-3g,
- * to hold exactly what the source folder holds: names the folder lacks are
- * deleted, files whose bytes, streams and links are the same stay where
- * they lie (their descriptor, attributes and times set anew), the rest is
- * made as pack makes it. What was not touched keeps its sectors, so the
+ * to hold exactly what the source folder holds, in two passes: what goes
+ * (names the folder lacks, entries of another kind, files whose bytes,
+ * streams or links differ) is found and then deleted, then what stays is
+ * kept where it lies (its descriptor, attributes and times set anew) and
+ * the rest is made as pack makes it. What was not touched keeps its sectors, so the
  * differencing VHD written against the previous revision's file stores
  * only the sectors that differ. */
 #include <dirent.h>
@@ -75,35 +76,6 @@ static int list_volume(struct packer *p, ntfs_inode *dir, struct names *l)
 		return pack_fail(p, "cannot list the previous revision's folder");
 	return l->failed ? lf_err_set(p->err, l->failed, "%s%s: cannot list it: %s", p->src,
 				      p->path, strerror(l->failed)) : 0;
-}
-
-/* name in dir, and all below it if a folder, deleted from the volume. */
-static int delete_tree(struct packer *p, ntfs_inode *dir, const char *name)
-{
-	size_t keep = pack_path_push(p, name);
-	ntfschar *uname = NULL;
-	int ulen = ntfs_mbstoucs(name, &uname);
-	u64 ref = ulen > 0 ? ntfs_inode_lookup_by_mbsname(dir, name) : (u64)-1;
-	ntfs_inode *ni = ref == (u64)-1 ? NULL : ntfs_inode_open(p->vol, MREF(ref));
-	int rc = ni ? 0 : pack_fail(p, "cannot open what the new revision drops");
-	if (!rc && (ni->mrec->flags & MFT_RECORD_IS_DIRECTORY) &&
-	    !(ni->flags & FILE_ATTR_REPARSE_POINT)) {
-		struct names l;
-		rc = list_volume(p, ni, &l);
-		for (size_t i = 0; !rc && i < l.n; i++)
-			rc = delete_tree(p, ni, l.v[i]);
-		names_free(&l);
-	}
-	if (!rc) {
-		/* ntfs_delete closes ni, done or not */
-		rc = ntfs_delete(p->vol, p->path, ni, dir, uname, (u8)ulen) ? pack_fail(p, "cannot delete") : 0;
-		ni = NULL;
-	}
-	if (ni)
-		ntfs_inode_close(ni);
-	free(uname);
-	p->path[keep] = 0;
-	return rc;
 }
 
 /* ---- keeping what is the same ---- */
@@ -178,70 +150,186 @@ static int refresh(struct packer *p, int dfd, const char *name, const struct sta
 	return pack_set_times(ni, st) ? pack_fail(p, "cannot set times") : 0;
 }
 
-static int sync_folder(struct packer *p, int dfd, ntfs_inode *dir);
+/* ---- deleting: what the new revision drops or makes anew ---- */
 
+/* Paths (below the root, '/'-separated) to delete, children before their
+ * folder. libntfs-3g's ntfs_delete closes the folder too, and closing a
+ * changed folder writes its entry in its own parent through a handle of
+ * its own: so each is deleted with nothing but its folder open, never
+ * while this code holds an ancestor (two handles of one record would
+ * write over each other). */
+struct doomed {
+	char **v;
+	size_t n, cap;
+};
+
+static int doom(struct packer *p, struct doomed *d, const char *path)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		char **v = realloc(d->v, cap * sizeof *v);
+		if (!v)
+			return lf_err_set(p->err, ENOMEM, "out of memory");
+		d->v = v;
+		d->cap = cap;
+	}
+	return (d->v[d->n++] = strdup(path)) ? 0 : lf_err_set(p->err, ENOMEM, "out of memory");
+}
+
+/* path (ni, open here and closed) and all below it, into d. */
+static int doom_tree(struct packer *p, struct doomed *d, ntfs_inode *ni, const char *path)
+{
+	int rc = 0;
+	if ((ni->mrec->flags & MFT_RECORD_IS_DIRECTORY) && !(ni->flags & FILE_ATTR_REPARSE_POINT)) {
+		struct names l;
+		rc = list_volume(p, ni, &l);
+		for (size_t i = 0; !rc && i < l.n; i++) {
+			char sub[PATH_MAX];
+			snprintf(sub, sizeof sub, "%s/%s", path, l.v[i]);
+			u64 ref = ntfs_inode_lookup_by_mbsname(ni, l.v[i]);
+			ntfs_inode *c = ref == (u64)-1 ? NULL : ntfs_inode_open(p->vol, MREF(ref));
+			rc = c ? doom_tree(p, d, c, sub) : pack_fail(p, "cannot open what the revision drops");
+		}
+		names_free(&l);
+	}
+	ntfs_inode_close(ni);
+	return rc ? rc : doom(p, d, path);
+}
+
+/* Which entries of the volume's folder dir (at path) go: names the host
+ * folder dfd lacks in exactly this spelling (a name respelled in another
+ * case is the old one gone, a new one made), entries of another kind, and
+ * files whose bytes, streams or links differ. Nothing is changed yet. */
+static int plan(struct packer *p, struct doomed *d, int dfd, ntfs_inode *dir, const char *path)
+{
+	struct names l;
+	int rc = list_volume(p, dir, &l);
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		char sub[PATH_MAX];
+		snprintf(sub, sizeof sub, "%s/%s", path, l.v[i]);
+		u64 ref = ntfs_inode_lookup_by_mbsname(dir, l.v[i]);
+		ntfs_inode *ni = ref == (u64)-1 ? NULL : ntfs_inode_open(p->vol, MREF(ref));
+		if (!ni) {
+			rc = pack_fail(p, "cannot open what the previous revision holds");
+			break;
+		}
+		struct stat st;
+		int folder = (ni->mrec->flags & MFT_RECORD_IS_DIRECTORY) &&
+			     !(ni->flags & FILE_ATTR_REPARSE_POINT) && !has_streams(ni);
+		int keep = 0;
+		if (fstatat(dfd, l.v[i], &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			if (S_ISDIR(st.st_mode) && folder) {
+				int fd = openat(dfd, l.v[i], O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				rc = fd < 0 ? lf_err_set(p->err, errno, "%s%s: %s", p->src, sub, strerror(errno))
+					    : plan(p, d, fd, ni, sub);
+				if (fd >= 0)
+					close(fd);
+				keep = 1;
+			} else if (S_ISREG(st.st_mode)) {
+				int same = same_file(p, dfd, l.v[i], &st, ni);
+				if (same < 0)
+					rc = lf_err_set(p->err, -same, "%s%s: %s", p->src, sub, strerror(-same));
+				keep = same == 1;
+			}
+		}
+		if (keep || rc)
+			ntfs_inode_close(ni);
+		else
+			rc = doom_tree(p, d, ni, sub);
+	}
+	names_free(&l);
+	return rc;
+}
+
+/* Each doomed path deleted, its folder the only thing open. */
+static int execute(struct packer *p, const struct doomed *d)
+{
+	int rc = 0;
+	for (size_t i = 0; !rc && i < d->n; i++) {
+		char *slash = strrchr(d->v[i], '/');
+		*slash = 0;
+		snprintf(p->path, sizeof p->path, "%s/%s", d->v[i], slash + 1);
+		ntfs_inode *dir = ntfs_pathname_to_inode(p->vol, NULL, d->v[i][0] ? d->v[i] : "/");
+		u64 ref = dir ? ntfs_inode_lookup_by_mbsname(dir, slash + 1) : (u64)-1;
+		ntfs_inode *ni = ref == (u64)-1 ? NULL : ntfs_inode_open(p->vol, MREF(ref));
+		ntfschar *uname = NULL;
+		int ulen = ntfs_mbstoucs(slash + 1, &uname);
+		if (!ni || ulen <= 0) {
+			rc = pack_fail(p, "cannot open what the new revision drops");
+			if (ni)
+				ntfs_inode_close(ni);
+			if (dir)
+				ntfs_inode_close(dir);
+		} else if (ntfs_delete(p->vol, NULL, ni, dir, uname, (u8)ulen)) {
+			rc = pack_fail(p, "cannot delete");   /* both closed, done or not */
+		}
+		free(uname);
+		*slash = '/';
+	}
+	p->path[0] = 0;
+	return rc;
+}
+
+/* ---- keeping and making ---- */
+
+static int sync_folder(struct packer *p, int dfd, ntfs_inode **dirp);
+
+/* After the deletions: an entry still there is kept (refreshed), one not
+ * there is made as pack makes it. */
 static int sync_entry(struct packer *p, int dfd, const char *name, const struct stat *st,
 		      void *arg)
 {
-	ntfs_inode *dir = arg;
+	ntfs_inode *dir = *(ntfs_inode **)arg;
 	u64 ref = ntfs_inode_lookup_by_mbsname(dir, name);
-	ntfs_inode *ni = ref == (u64)-1 ? NULL : ntfs_inode_open(p->vol, MREF(ref));
-	int rc = 0, kept = 0;
-	if (ni && S_ISDIR(st->st_mode) && (ni->mrec->flags & MFT_RECORD_IS_DIRECTORY) &&
-	    !(ni->flags & FILE_ATTR_REPARSE_POINT) && !has_streams(ni)) {
+	if (ref == (u64)-1)
+		return pack_fill_entry(p, dfd, name, st, dir);
+	ntfs_inode *ni = ntfs_inode_open(p->vol, MREF(ref));
+	if (!ni)
+		return pack_fail(p, "cannot open");
+	int rc = 0;
+	if (S_ISDIR(st->st_mode)) {
 		int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		rc = fd < 0 ? lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno))
-			    : sync_folder(p, fd, ni);
+			    : sync_folder(p, fd, &ni);
 		if (fd >= 0)
 			close(fd);
 		if (!rc)
 			rc = pack_copy_streams(p, dfd, name, ni, 1);
-		if (!rc)
-			rc = refresh(p, dfd, name, st, ni);
-		kept = 1;
 		p->st->dirs++;
-	} else if (ni && S_ISREG(st->st_mode)) {
-		int same = same_file(p, dfd, name, st, ni);
-		if (same < 0)
-			rc = lf_err_set(p->err, -same, "%s%s: %s", p->src, p->path, strerror(-same));
-		else if (same && !(rc = refresh(p, dfd, name, st, ni))) {
-			kept = 1;
-			p->st->files++;
-			p->st->bytes += (uint64_t)st->st_size;
-		}
+	} else {
+		p->st->files++;
+		p->st->bytes += (uint64_t)st->st_size;
 	}
-	if (ni && ntfs_inode_close_in_dir(ni, dir) && !rc)
+	if (!rc)
+		rc = refresh(p, dfd, name, st, ni);
+	if (ntfs_inode_close_in_dir(ni, dir) && !rc)
 		rc = pack_fail(p, "cannot close");
-	if (rc || kept)
-		return rc;
-	/* changed, or new: made as pack makes it, where the old one was */
-	if (ni) {
-		size_t keep = strlen(p->path);
-		char *slash = strrchr(p->path, '/');
-		if (slash)
-			*slash = 0;          /* delete_tree pushes the name again */
-		rc = delete_tree(p, dir, name);
-		if (slash)
-			*slash = '/';
-		p->path[keep] = 0;
-	}
-	return rc ? rc : pack_fill_entry(p, dfd, name, st, dir);
+	return rc;
 }
 
-/* The volume's folder dir made to hold what the host folder dfd holds. */
-static int sync_folder(struct packer *p, int dfd, ntfs_inode *dir)
+static int sync_folder(struct packer *p, int dfd, ntfs_inode **dirp)
 {
-	struct names l;
-	int rc = list_volume(p, dir, &l);
-	/* names the folder lacks, in exactly this spelling, go first: a
-	 * name respelled in another case is the old one gone, a new one made */
-	for (size_t i = 0; !rc && i < l.n; i++) {
-		struct stat st;
-		if (fstatat(dfd, l.v[i], &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-			rc = delete_tree(p, dir, l.v[i]);
+	return pack_each_entry(p, dfd, sync_entry, dirp);
+}
+
+/* The volume made to hold exactly what the host folder holds: first what
+ * goes is found and deleted, then the rest is kept or made. */
+static int sync_volume(struct packer *p, int dfd, ntfs_inode **rootp)
+{
+	struct doomed d = {0};
+	int rc = plan(p, &d, dfd, *rootp, "");
+	if (!rc && d.n) {
+		/* the root is opened anew after: nothing held while deleting */
+		ntfs_inode_close(*rootp);
+		*rootp = NULL;
+		rc = execute(p, &d);
+		if (!(*rootp = ntfs_inode_open(p->vol, FILE_root)) && !rc)
+			rc = pack_fail(p, "cannot open the root");
 	}
-	names_free(&l);
-	return rc ? rc : pack_each_entry(p, dfd, sync_entry, dir);
+	for (size_t i = 0; i < d.n; i++)
+		free(d.v[i]);
+	free(d.v);
+	return rc ? rc : sync_folder(p, dfd, rootp);
 }
 
 /* ---- the disk ---- */
@@ -349,7 +437,7 @@ int lf_pack_revision(const char *src_dir, const char *prev, const char *out,
 					lf_ntfs_log_last()[0] ? lf_ntfs_log_last() : strerror(errno));
 	}
 	if (!rc) {
-		rc = pack_fill_volume(&p, vol_path, sync_folder);
+		rc = pack_fill_volume(&p, vol_path, sync_volume);
 		if (rc && err->code == ENOSPC)
 			lf_err_set(err, ENOSPC, "%s: its %llu-byte volume has no room for the new "
 				   "revision: make it whole, not as a differencing disk", prev,

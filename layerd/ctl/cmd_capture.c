@@ -311,6 +311,21 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 		char target[4096];
 		ssize_t n = lf_union_readlink(c->b, ino, target, sizeof target);
 		rc = n < 0 ? (int)n : symlinkat(target, dfd, name) < 0 ? -errno : 0;
+		/* its reparse data as B has it (a junction stays one; pack
+		 * reads it back), where root may keep it on a link */
+		static uint8_t rp[16384];
+		ssize_t rn = rc || geteuid() ? -1
+			: lf_union_getxattr(c->b, ino, "system.ntfs_reparse_data", rp, sizeof rp);
+		char at[64 + NAME_MAX];
+		snprintf(at, sizeof at, "/proc/self/fd/%d/%s", dfd, name);
+		if (rn > 0)
+			(void)lsetxattr(at, "trusted.layerfs.ntfs_reparse", rp, (size_t)rn, 0);
+		uint8_t *sd;
+		size_t sdlen;
+		if (!rc && !geteuid() && !lf_union_win_sd(c->b, ino, &sd, &sdlen)) {
+			(void)lsetxattr(at, "trusted.layerfs.ntfs_acl", sd, sdlen, 0);
+			free(sd);
+		}
 	} else if (S_ISREG(a->mode) && a->nlink > 1 && linked_to(c, ino)) {
 		const char *first = linked_to(c, ino);
 		rc = linkat(c->stage, first, dfd, name, 0) < 0 ? -errno : 0;

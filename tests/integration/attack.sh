@@ -174,8 +174,8 @@ L logoff lfmallory >/dev/null 2>&1
 [ "$bad" = 0 ] && ok "50 logins while she swaps her mount point for a link: never mounted there" \
   || not_ok "a login mounted her desktop on the canary folder (try $i)"
 
-# Idle clients: lfeve opens 50 connections and says nothing; root's status
-# is answered at once all the same.
+# Idle clients: lfeve opens 50 connections and says nothing for 4 s; root's
+# status is answered all the same, not after them.
 cat >"$WORK/idle.py" <<'PY'
 import socket, sys, time
 held = []
@@ -200,8 +200,10 @@ t = time.monotonic()
 subprocess.run([sys.argv[1], 'status'], stdout=subprocess.DEVNULL, check=True)
 print(int((time.monotonic() - t) * 1000))" "$LAYERCTL")
 wait "$IPID"
-[ -n "$ms" ] && [ "$ms" -lt 100 ] && ok "root's status with 50 idle connections of a user open: ${ms} ms" \
-  || not_ok "root's status with 50 idle connections of a user open: ${ms:-no answer} ms (want < 100)"
+# a daemon served in turn by the idle ones would answer after they give up
+# (4 s): the bound tells the two apart on a loaded machine too
+[ -n "$ms" ] && [ "$ms" -lt 1500 ] && ok "root's status with 50 idle connections of a user open: ${ms} ms" \
+  || not_ok "root's status with 50 idle connections of a user open: ${ms:-no answer} ms (want well under their 4 s)"
 
 # kill -9 of layerd with two sessions: a new layerd detaches the dead
 # mounts, both log in again, their files are there, fsck is clean.

@@ -14,6 +14,7 @@ import fnmatch
 import os
 import random
 import shutil
+import struct
 import subprocess
 import sys
 
@@ -135,6 +136,21 @@ def main():
         d = rng.choice(leafy)
         shutil.rmtree(os.path.join(m, d))
         say("rmtree", d)
+
+    # a junction, as installers make them (a folder that is a reparse
+    # point to another folder on C:)
+    if rng.random() < 0.7:
+        d = rng.choice([x for x in dirs if os.path.isdir(os.path.join(m, x))
+                        and not os.path.islink(os.path.join(m, x))] + [""])
+        j = os.path.join(d, f"Junction{a.seed}")
+        target = "C:\\" + rng.choice(["Users", "ProgramData", "Windows"])
+        sub = ("\\??\\" + target).encode("utf-16-le")
+        pr = target.encode("utf-16-le")
+        body = struct.pack("<HHHH", 0, len(sub), len(sub) + 2, len(pr)) + sub + b"\0\0" + pr + b"\0\0"
+        os.mkdir(os.path.join(m, j))
+        os.setxattr(os.path.join(m, j), "system.ntfs_reparse_data",
+                    struct.pack("<IHH", 0xA0000003, len(body), 0) + body)
+        say("junction", j, target)
 
     # names respelled in another letter case, as Windows' rename does: a
     # file, and a folder with what is in it

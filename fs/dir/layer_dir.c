@@ -400,6 +400,8 @@ static int open_for_xattr(struct dir_layer *d, lf_ino ino)
  * (trusted.*, when root runs us; user.* otherwise, on the caller's own
  * files), shown under ntfs-3g's name as an NTFS layer shows it. */
 #define ACL_NAME "system.ntfs_acl"
+/* and its Windows attributes (hidden, system, ...: a copy-up keeps them) */
+#define ATTRIB_NAME "system.ntfs_attrib"
 #define OWN_TRUSTED "trusted.layerfs."
 #define OWN_USER "user.layerfs."
 
@@ -413,6 +415,8 @@ const char *dirl_xattr_host(const struct dir_layer *d, const char *name)
 {
 	if (!strcmp(name, ACL_NAME))
 		return d->acl_name;
+	if (!strcmp(name, ATTRIB_NAME))
+		return d->attrib_name;
 	return own_name(name) ? NULL : name;
 }
 
@@ -424,6 +428,8 @@ static ssize_t list_shown(const char *host, ssize_t n, const struct dir_layer *d
 		const char *name = host + i;
 		if (!strcmp(name, d->acl_name))
 			name = ACL_NAME;
+		else if (!strcmp(name, d->attrib_name))
+			name = ATTRIB_NAME;
 		else if (own_name(name))
 			continue;
 		size_t k = strlen(name) + 1;
@@ -516,6 +522,7 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	d->dev = fstat(fd, &st) == 0 ? st.st_dev : (dev_t)-1;
 	pthread_mutex_init(&d->lock, NULL);
 	d->acl_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_acl" : OWN_USER "ntfs_acl";
+	d->attrib_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_attrib" : OWN_USER "ntfs_attrib";
 	d->base.ops = &dir_ops;
 	d->base.kind = "dir";
 	d->base.root = DIR_ROOT;

@@ -58,6 +58,7 @@ struct dir_layer {
 	size_t nfds, maxfds;      /* cached folder fds, and how many we may */
 	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
 	const char *acl_name;     /* the host xattr system.ntfs_acl is kept in */
+	const char *attrib_name;  /* and system.ntfs_attrib (4 bytes) */
 };
 
 #define DL(l) ((struct dir_layer *)(l))

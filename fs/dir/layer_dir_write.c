@@ -378,7 +378,9 @@ static int dw_setxattr(struct lf_layer *l, lf_ino ino, const char *name,
 	const char *hname = dirl_xattr_host(DL(l), name);
 	if (!hname)
 		return -EPERM;
-	if (hname != name && lf_sd_check(value, size, NULL))
+	if (hname == DL(l)->attrib_name && size != 4)
+		return -EINVAL;          /* FILE_ATTRIBUTE_* bits, 32 of them */
+	if (hname == DL(l)->acl_name && lf_sd_check(value, size, NULL))
 		return -EINVAL;          /* only a descriptor that reads back */
 	int fd = xattr_fd(DL(l), ino);
 	if (fd < 0)

@@ -49,9 +49,10 @@ static int copy_data(struct lf_union *u, struct lref from, uint64_t to)
 	return rc;
 }
 
-/* The user.* xattrs (NTFS streams among them) and the Windows
- * descriptor; the other system.ntfs_* names describe an NTFS file and
- * have no place on a host file. */
+/* The user.* xattrs (NTFS streams among them), the Windows descriptor
+ * and attributes (a hidden, system desktop.ini stays so once changed); the
+ * other system.ntfs_* names describe an NTFS file and have no place on a
+ * host file. */
 static int copy_xattrs(struct lf_union *u, struct lref from, lf_ino to)
 {
 	struct lf_layer *l = u->layers[from.layer], *up = u->layers[0];
@@ -65,7 +66,8 @@ static int copy_xattrs(struct lf_union *u, struct lref from, lf_ino to)
 	size = l->ops->listxattr(l, from.ino, names, (size_t)size);
 	for (ssize_t i = 0; !rc && i < size; i += (ssize_t)strlen(names + i) + 1) {
 		const char *name = names + i;
-		if (strncmp(name, "user.", 5) && strcmp(name, "system.ntfs_acl"))
+		if (strncmp(name, "user.", 5) && strcmp(name, "system.ntfs_acl") &&
+		    strcmp(name, "system.ntfs_attrib"))
 			continue;
 		ssize_t vn = l->ops->getxattr(l, from.ino, name, NULL, 0);
 		char *v = vn >= 0 ? malloc(vn ? (size_t)vn : 1) : NULL;

@@ -220,4 +220,24 @@ else
   not_ok "--priority u=5 on a stack of two u"
 fi
 
+# Windows attributes survive a copy-up: a hidden, system desktop.ini
+# changed in the writable layer is still hidden and system
+mkdir -p "$WORK/attr/L/Users/Public" "$WORK/attr/up"
+printf '[.ShellClassInfo]\r\n' >"$WORK/attr/L/Users/Public/desktop.ini"
+setfattr -n trusted.layerfs.ntfs_attrib -v 0x26000000 "$WORK/attr/L/Users/Public/desktop.ini"
+"$LAYERCTL" pack -q "$WORK/attr/L" "$WORK/attr/L.vhd"
+if mnt attr/m --layer "$WORK/attr/L.vhd,type=os" --upper "$WORK/attr/up"; then
+  F="$WORK/attr/m/Users/Public/desktop.ini"
+  attrib() { python3 -c 'import os, sys; print(os.getxattr(sys.argv[1], "system.ntfs_attrib").hex())' "$1" 2>&1; }
+  before=$(attrib "$F")
+  printf 'IconResource=x\r\n' >>"$F"
+  after=$(attrib "$F")
+  [ "$before" = 26000000 ] && [ "$after" = 26000000 ] && [ -s "$WORK/attr/up/Users/Public/desktop.ini" ] \
+    && ok "Windows attributes (hidden, system) survive a copy-up" || not_ok "attributes over a copy-up: $before -> $after"
+  ! setfattr -n system.ntfs_attrib -v 0x2600 "$F" 2>/dev/null && setfattr -n system.ntfs_attrib -v 0x20000000 "$F" \
+    && [ "$(attrib "$F")" = 20000000 ] \
+    && ok "attributes set through the drive: 4 bytes, else EINVAL" || not_ok "setting attributes"
+  fusermount3 -u "$WORK/attr/m"
+fi
+
 finish

@@ -77,8 +77,10 @@ int lf_fuse_serve_start(struct fuse_session *se, const char *prog, const char *m
 	t->cfg = fuse_loop_cfg_create();
 	fuse_loop_cfg_set_clone_fd(t->cfg, 0);
 	fuse_loop_cfg_set_max_threads(t->cfg, (unsigned)max_threads);
-	/* idle workers go: a quiet session costs one thread */
-	fuse_loop_cfg_set_idle_threads(t->cfg, 1);
+	/* idle workers go, but for two: with one, every request that finds
+	 * the other worker busy makes a thread and ends it after (a walk
+	 * through a session made thousands a second) */
+	fuse_loop_cfg_set_idle_threads(t->cfg, 2);
 	if (pthread_create(&t->thread, NULL, serve, t)) {
 		fuse_session_unmount(se);
 		fuse_loop_cfg_destroy(t->cfg);

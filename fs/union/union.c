@@ -704,6 +704,28 @@ ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 	return rc;
 }
 
+/* Extended attribute name of ino (*v malloc'd): its length, or -errno
+ * (-ENODATA: none). */
+ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
+{
+	*v = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = lf_union_getxattr(u, ino, name, NULL, 0);
+		if (n < 0)
+			return n;
+		if (!(*v = malloc((size_t)n + 1)))
+			return -ENOMEM;
+		ssize_t got = lf_union_getxattr(u, ino, name, *v, (size_t)n + 1);
+		if (got >= 0)
+			return got;
+		free(*v);
+		*v = NULL;
+		if (got != -ERANGE)
+			return got;
+	}
+	return -ERANGE;
+}
+
 int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)
 {
 	struct unode *n = node_get(u, ino);

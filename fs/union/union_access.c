@@ -105,20 +105,14 @@ static const struct lf_token *who(const struct access *a, const struct lf_cred *
  * host file is hers (her files in the writable layer). */
 int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 {
-	ssize_t n = lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0);
-	for (int tries = 0; n > 0 && tries < 4; tries++) {
-		uint8_t *buf = malloc((size_t)n);
-		if (!buf)
-			return -ENOMEM;
-		ssize_t got = lf_union_getxattr(u, ino, ACL_XATTR, buf, (size_t)n);
-		if (got >= 0 && got <= n) {
-			*sd = buf;
-			*len = (size_t)got;
-			return 0;
-		}
-		free(buf);
-		n = got == -ERANGE ? lf_union_getxattr(u, ino, ACL_XATTR, NULL, 0) : got;
+	char *own;
+	ssize_t n = union_xattr_alloc(u, ino, ACL_XATTR, &own);
+	if (n > 0) {
+		*sd = (uint8_t *)own;
+		*len = (size_t)n;
+		return 0;
 	}
+	free(own);
 	if (n < 0 && n != -ENODATA && n != -ENOTSUP)
 		return (int)n;
 	struct lf_attr at;

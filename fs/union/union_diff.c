@@ -132,33 +132,12 @@ static int report(struct differ *d, char what, const char *why, const struct lf_
 
 static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth);
 
-/* Extended attribute name of ino (*v malloc'd): its length, or -errno
- * (-ENODATA: none). */
-static ssize_t xattr_of(struct lf_union *u, uint64_t ino, const char *name, char **v)
-{
-	*v = NULL;
-	for (int tries = 0; tries < 4; tries++) {
-		ssize_t n = lf_union_getxattr(u, ino, name, NULL, 0);
-		if (n < 0)
-			return n;
-		if (!(*v = malloc((size_t)n + 1)))
-			return -ENOMEM;
-		ssize_t got = lf_union_getxattr(u, ino, name, *v, (size_t)n + 1);
-		if (got >= 0)
-			return got;
-		free(*v);
-		*v = NULL;
-		if (got != -ERANGE)
-			return got;
-	}
-	return -ERANGE;
-}
-
 /* Do a's and b's values of xattr name differ? (<0: an error) */
 static int xattr_differs(struct differ *d, uint64_t ia, uint64_t ib, const char *name)
 {
 	char *va, *vb;
-	ssize_t na = xattr_of(d->a, ia, name, &va), nb = xattr_of(d->b, ib, name, &vb);
+	ssize_t na = union_xattr_alloc(d->a, ia, name, &va);
+	ssize_t nb = union_xattr_alloc(d->b, ib, name, &vb);
 	int r = na == -ENODATA || na == -ENOTSUP ? (nb >= 0 ? 1 : 0)
 		: nb == -ENODATA || nb == -ENOTSUP ? (na >= 0 ? 1 : 0)
 		: na < 0 ? (int)na : nb < 0 ? (int)nb

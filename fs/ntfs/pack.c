@@ -252,7 +252,7 @@ int pack_desc_of(struct packer *p, int dfd, const char *name, const struct stat 
  * first is registered by setting it on the root (whose own is set last);
  * changing a made file's descriptor afterwards upsets libntfs-3g's
  * update of the parent's index in big folders. 0 (none) on failure. */
-static le32 sec_id(struct packer *p, const uint8_t *sd, size_t len)
+le32 pack_sec_id(struct packer *p, const uint8_t *sd, size_t len)
 {
 	struct sdid **slot = &p->sdids[lf_fnv1a(sd, len) % SDID_SLOTS];
 	for (struct sdid *e = *slot; e; e = e->next)
@@ -281,7 +281,7 @@ le32 pack_sec_id_of(struct packer *p, int dfd, const char *name, const struct st
 	size_t len;
 	if (pack_desc_of(p, dfd, name, st, &sd, &len))
 		return 0;
-	le32 id = sec_id(p, sd, len);
+	le32 id = pack_sec_id(p, sd, len);
 	free(sd);
 	return id;
 }
@@ -320,19 +320,23 @@ int pack_copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inod
 	close(fd);
 	if (n != 4)
 		return 0;
+	pack_set_attrib(ni, (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
+			    (uint32_t)v[3] << 24);
+	return 0;
+}
+
+void pack_set_attrib(ntfs_inode *ni, uint32_t a)
+{
 	/* only what a file may carry: libntfs-3g keeps the folder bit */
-	uint32_t a = (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-		     (uint32_t)v[3] << 24;
 	a &= 0x1 | 0x2 | 0x4 | 0x20 | 0x100 | 0x2000 | 0x8000;   /* RO H S A TEMP NCI IntStream */
 	le32 keep = ni->flags & ~const_cpu_to_le32(0x1 | 0x2 | 0x4 | 0x20 | 0x100 | 0x2000 | 0x8000);
 	ni->flags = keep | cpu_to_le32(a);
 	NInoSetDirty(ni);
 	NInoFileNameSetDirty(ni);    /* the folder's index entry repeats them */
-	return 0;
 }
 
 /* The source's owner, mode (and device numbers) as WSL keeps them. */
-static int set_lx(ntfs_inode *ni, const struct stat *st)
+int pack_set_lx(ntfs_inode *ni, const struct stat *st)
 {
 	struct lx_meta m = { .has = LX_HAS_UID | LX_HAS_GID | LX_HAS_MODE,
 			     .uid = st->st_uid, .gid = st->st_gid, .mode = st->st_mode };
@@ -401,16 +405,25 @@ int pack_copy_streams(struct packer *p, int dfd, const char *name,
 		if (strncmp(x, "user.", 5) != 0 || !x[5] || !strncmp(x, "user.layerfs.", 13))
 			continue;
 		ssize_t len = fgetxattr(fd, x, p->buf, PACK_CHUNK);
-		ntfschar *uname = NULL;
-		int ulen = ntfs_mbstoucs(x + 5, &uname);
-		if (len < 0 || ulen <= 0 || ulen > 255)
-			rc = lf_err_set(p->err, len < 0 ? errno : EINVAL,
-					"%s%s: cannot read xattr %s", p->src, p->path, x);
-		else if (ntfs_attr_add(ni, AT_DATA, uname, (u8)ulen, (const u8 *)p->buf, len))
-			rc = pack_fail(p, "cannot add an alternate data stream");
-		free(uname);
+		rc = len < 0 ? lf_err_set(p->err, errno, "%s%s: cannot read xattr %s", p->src,
+					  p->path, x)
+			     : pack_add_stream(p, ni, x + 5, p->buf, (size_t)len);
 	}
 	close(fd);
+	return rc;
+}
+
+int pack_add_stream(struct packer *p, ntfs_inode *ni, const char *name, const void *data,
+		    size_t len)
+{
+	ntfschar *uname = NULL;
+	int ulen = ntfs_mbstoucs(name, &uname), rc = 0;
+	if (ulen <= 0 || ulen > 255)
+		rc = lf_err_set(p->err, EINVAL, "%s%s: the stream name \"%s\" is not one NTFS can hold",
+				p->src, p->path, name);
+	else if (ntfs_attr_add(ni, AT_DATA, uname, (u8)ulen, (const u8 *)data, (s64)len))
+		rc = pack_fail(p, "cannot add an alternate data stream");
+	free(uname);
 	return rc;
 }
 
@@ -442,25 +455,56 @@ static int link_to_dir(struct packer *p, int dfd, const char *target)
 	return fstatat(base, rel, &st, 0) == 0 && S_ISDIR(st.st_mode);
 }
 
-static struct hardlink *find_link(struct packer *p, const struct stat *st)
+static size_t link_slot(const struct packer *p, dev_t dev, ino_t ino)
 {
-	for (size_t i = 0; i < p->nlinks; i++)
-		if (p->links[i].dev == st->st_dev && p->links[i].ino == st->st_ino)
-			return &p->links[i];
-	return NULL;
+	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)ino * 0xC2B2AE3D27D4EB4Full);
+	return (size_t)(h ^ (h >> 29)) & (p->capslots - 1);
 }
 
-static int remember_link(struct packer *p, const struct stat *st, u64 mft)
+/* The file (dev, ino) packed before under another name: a WinSxS-sized
+ * tree has tens of thousands, so they are hashed. */
+struct hardlink *pack_find_link(struct packer *p, dev_t dev, ino_t ino)
+{
+	if (!p->capslots)
+		return NULL;
+	for (size_t i = link_slot(p, dev, ino);; i = (i + 1) & (p->capslots - 1)) {
+		if (!p->slots[i])
+			return NULL;
+		struct hardlink *h = &p->links[p->slots[i] - 1];
+		if (h->dev == dev && h->ino == ino)
+			return h;
+	}
+}
+
+int pack_remember_link(struct packer *p, dev_t dev, ino_t ino, u64 mft)
 {
 	if (p->nlinks == p->caplinks) {
 		size_t cap = p->caplinks ? p->caplinks * 2 : 64;
 		struct hardlink *v = realloc(p->links, cap * sizeof *v);
-		if (!v)
+		size_t *slots = calloc(cap * 2, sizeof *slots);
+		if (!v || !slots) {
+			free(slots);
+			if (v)
+				p->links = v;
 			return lf_err_set(p->err, ENOMEM, "out of memory");
+		}
 		p->links = v;
 		p->caplinks = cap;
+		free(p->slots);
+		p->slots = slots;
+		p->capslots = cap * 2;
+		for (size_t k = 0; k < p->nlinks; k++) {
+			size_t i = link_slot(p, p->links[k].dev, p->links[k].ino);
+			while (p->slots[i])
+				i = (i + 1) & (p->capslots - 1);
+			p->slots[i] = k + 1;
+		}
 	}
-	p->links[p->nlinks++] = (struct hardlink){ st->st_dev, st->st_ino, mft };
+	p->links[p->nlinks] = (struct hardlink){ dev, ino, mft };
+	size_t i = link_slot(p, dev, ino);
+	while (p->slots[i])
+		i = (i + 1) & (p->capslots - 1);
+	p->slots[i] = ++p->nlinks;
 	return 0;
 }
 
@@ -475,9 +519,9 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 				  p->src, p->path);
 	int rc = 0;
 	ntfs_inode *ni = NULL;
-	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && find_link(p, st)) {
+	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && pack_find_link(p, st->st_dev, st->st_ino)) {
 		/* Another name for a file already packed: its times are set. */
-		ntfs_inode *target = ntfs_inode_open(p->vol, find_link(p, st)->mft);
+		ntfs_inode *target = ntfs_inode_open(p->vol, pack_find_link(p, st->st_dev, st->st_ino)->mft);
 		if (!target || ntfs_link(target, dir_ni, uname, (u8)ulen))
 			rc = pack_fail(p, "cannot add a hard link");
 		/* in dir_ni: the new name's index entry is synced through the open
@@ -494,7 +538,7 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 		if (!rc)
 			rc = pack_copy_streams(p, dfd, name, ni, 0);
 		if (!rc && st->st_nlink > 1)
-			rc = remember_link(p, st, ni->mft_no);
+			rc = pack_remember_link(p, st->st_dev, st->st_ino, ni->mft_no);
 		p->st->files++;
 		p->st->bytes += (uint64_t)st->st_size;
 	} else if (S_ISDIR(st->st_mode)) {
@@ -544,7 +588,7 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 	}
 	if (!rc && ni)
 		pack_copy_attrib(dfd, name, st, ni);
-	if (!rc && ni && !p->o->no_lx && set_lx(ni, st))
+	if (!rc && ni && !p->o->no_lx && pack_set_lx(ni, st))
 		rc = pack_fail(p, "cannot store the Linux owner and mode");
 	/* Times last: writing content and children changes them. */
 	if (!rc && ni && pack_set_times(ni, st))
@@ -557,8 +601,8 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 
 /* --- mkntfs and the disk around the volume --- */
 
-static int run_mkntfs(struct packer *p, const char *vol_path, uint64_t size,
-		      uint64_t hidden_sectors)
+int pack_mkntfs(struct packer *p, const char *vol_path, uint64_t size,
+		uint64_t hidden_sectors)
 {
 	char sectors[32], hidden[32];
 	snprintf(sectors, sizeof sectors, "%llu", (unsigned long long)(size / 512));
@@ -705,6 +749,7 @@ int pack_fill_volume(struct packer *p, const char *vol_path,
 void pack_free(struct packer *p)
 {
 	free(p->links);
+	free(p->slots);
 	free(p->buf);
 	for (int i = 0; i < SDID_SLOTS; i++)
 		for (struct sdid *e = p->sdids[i], *nx; e; e = nx) {
@@ -756,7 +801,7 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 		rc = lf_err_set(err, errno, "%s: %s", vol_path, strerror(errno));
 	int raw = o->format == LF_PACK_RAW;
 	if (!rc)
-		rc = run_mkntfs(&p, vol_path, vol_size, raw ? 0 : PART_START / 512);
+		rc = pack_mkntfs(&p, vol_path, vol_size, raw ? 0 : PART_START / 512);
 	if (!rc) {
 		lf_ntfs_log_capture();
 		lf_ntfs_log_clear();

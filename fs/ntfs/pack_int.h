@@ -26,6 +26,7 @@ struct packer {
 	uint64_t total, done;
 	struct hardlink *links;
 	size_t nlinks, caplinks;
+	size_t *slots, capslots;   /* hash of links: index + 1, 0 free */
 	char path[PATH_MAX * 4];   /* the entry being worked on, for errors */
 	char *buf;                 /* PACK_CHUNK bytes for copying contents */
 	ntfs_inode *root;
@@ -56,8 +57,23 @@ int pack_fail(struct packer *p, const char *what);
 /* The entry's descriptor (*sd malloc'd) and its id in $Secure (0: none). */
 int pack_desc_of(struct packer *p, int dfd, const char *name, const struct stat *st,
 		 uint8_t **sd, size_t *len);
+/* The id of descriptor sd in the volume's $Secure (0: none). */
+le32 pack_sec_id(struct packer *p, const uint8_t *sd, size_t len);
 le32 pack_sec_id_of(struct packer *p, int dfd, const char *name, const struct stat *st);
 int pack_copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni);
+/* FILE_ATTRIBUTE_* bits a file may carry, set on ni. */
+void pack_set_attrib(ntfs_inode *ni, uint32_t a);
+/* Owner, group, mode (and device numbers) as WSL keeps them ($LX* EAs). */
+int pack_set_lx(ntfs_inode *ni, const struct stat *st);
+/* An alternate data stream NAME (UTF-8) holding data. */
+int pack_add_stream(struct packer *p, ntfs_inode *ni, const char *name, const void *data,
+		    size_t len);
+/* Hard links: the file (dev, ino) already made (NULL: not yet), and
+ * remembering one made as MFT record mft. */
+struct hardlink *pack_find_link(struct packer *p, dev_t dev, ino_t ino);
+int pack_remember_link(struct packer *p, dev_t dev, ino_t ino, u64 mft);
+/* mkntfs on vol_path: size bytes, the volume hidden_sectors into its disk. */
+int pack_mkntfs(struct packer *p, const char *vol_path, uint64_t size, uint64_t hidden_sectors);
 int pack_copy_streams(struct packer *p, int dfd, const char *name, ntfs_inode *ni, int is_dir);
 int pack_set_times(ntfs_inode *ni, const struct stat *st);
 int pack_set_root_sd(struct packer *p, const struct stat *st);

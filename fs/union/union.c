@@ -706,7 +706,7 @@ ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 
 /* Extended attribute name of ino (*v malloc'd): its length, or -errno
  * (-ENODATA: none). */
-ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
+ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
 {
 	*v = NULL;
 	for (int tries = 0; tries < 4; tries++) {

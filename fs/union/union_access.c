@@ -106,7 +106,7 @@ static const struct lf_token *who(const struct access *a, const struct lf_cred *
 int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 {
 	char *own;
-	ssize_t n = union_xattr_alloc(u, ino, ACL_XATTR, &own);
+	ssize_t n = lf_union_xattr_alloc(u, ino, ACL_XATTR, &own);
 	if (n > 0) {
 		*sd = (uint8_t *)own;
 		*len = (size_t)n;

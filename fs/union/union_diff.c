@@ -19,69 +19,6 @@
 #define CHUNK (1u << 20)
 #define MAX_DEPTH 256
 
-struct entry {
-	char *name;
-	struct lf_attr a;
-};
-
-struct listing {
-	struct entry *v;
-	size_t n, cap;
-};
-
-struct collected {
-	struct listing *l;
-	struct lf_union *u;
-};
-
-static int collect(void *ctx, const char *name, const struct lf_attr *a, uint64_t next)
-{
-	(void)next;
-	struct collected *c = ctx;
-	struct listing *l = c->l;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 32;
-		struct entry *v = realloc(l->v, cap * sizeof *v);
-		if (!v) {
-			lf_union_forget(c->u, a->ino, 1);
-			return 1;
-		}
-		l->v = v;
-		l->cap = cap;
-	}
-	if (!(l->v[l->n].name = strdup(name))) {
-		lf_union_forget(c->u, a->ino, 1);
-		return 1;
-	}
-	l->v[l->n++].a = *a;
-	return 0;
-}
-
-/* Each entry was looked up (readdirplus): its reference goes with it. */
-static void listing_free(struct lf_union *u, struct listing *l)
-{
-	for (size_t i = 0; i < l->n; i++) {
-		free(l->v[i].name);
-		lf_union_forget(u, l->v[i].a.ino, 1);
-	}
-	free(l->v);
-}
-
-static int by_name(const void *x, const void *y)
-{
-	return lf_casecmp(((const struct entry *)x)->name, ((const struct entry *)y)->name);
-}
-
-static int list(struct lf_union *u, uint64_t ino, struct listing *l)
-{
-	memset(l, 0, sizeof *l);
-	struct collected c = { l, u };
-	int rc = lf_union_readdir(u, ino, 0, 1, collect, &c);
-	if (!rc && l->n)
-		qsort(l->v, l->n, sizeof *l->v, by_name);
-	return rc;
-}
-
 /* Same bytes? 1 yes, 0 no, <0 an error. */
 static int same_content(struct lf_union *a, uint64_t ia, struct lf_union *b, uint64_t ib,
 			uint64_t size, char *ba, char *bb)
@@ -136,8 +73,8 @@ static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth);
 static int xattr_differs(struct differ *d, uint64_t ia, uint64_t ib, const char *name)
 {
 	char *va, *vb;
-	ssize_t na = union_xattr_alloc(d->a, ia, name, &va);
-	ssize_t nb = union_xattr_alloc(d->b, ib, name, &vb);
+	ssize_t na = lf_union_xattr_alloc(d->a, ia, name, &va);
+	ssize_t nb = lf_union_xattr_alloc(d->b, ib, name, &vb);
 	int r = na == -ENODATA || na == -ENOTSUP ? (nb >= 0 ? 1 : 0)
 		: nb == -ENODATA || nb == -ENOTSUP ? (na >= 0 ? 1 : 0)
 		: na < 0 ? (int)na : nb < 0 ? (int)nb
@@ -205,7 +142,7 @@ static void why_add(char *why, size_t size, const char *what)
 }
 
 /* Do the descriptors Windows sees differ? (<0: an error) */
-static int sd_differs(struct differ *d, const struct entry *x, const struct entry *y)
+static int sd_differs(struct differ *d, const struct lf_union_entry *x, const struct lf_union_entry *y)
 {
 	uint8_t *sa = NULL, *sb = NULL;
 	size_t na = 0, nb = 0;
@@ -219,10 +156,43 @@ static int sd_differs(struct differ *d, const struct entry *x, const struct entr
 	return r;
 }
 
+static int same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static int has_xattr(struct lf_union *u, uint64_t ino, const char *name)
+{
+	return lf_union_getxattr(u, ino, name, NULL, 0) >= 0;
+}
+
+/* A side that knows no creation time (a folder layer's file) was given
+ * its modification time, as publish gives it. */
+static struct timespec born(const struct lf_attr *a)
+{
+	return a->btime.tv_sec || a->btime.tv_nsec ? a->btime : a->mtime;
+}
+
+/* What compare adds: times, link counts, 8.3 names. */
+static int exact_differs(struct differ *d, const struct lf_union_entry *x,
+			 const struct lf_union_entry *y, char *why, size_t size)
+{
+	const struct lf_attr *p = &x->a, *q = &y->a;
+	if (!same_time(born(p), born(q)) || !same_time(p->mtime, q->mtime) ||
+	    !same_time(p->ctime, q->ctime))
+		why_add(why, size, "times");
+	if (!S_ISDIR(p->mode) && p->nlink != q->nlink)
+		why_add(why, size, "links");
+	int r = xattr_differs(d, p->ino, q->ino, "system.ntfs_dos_name");
+	if (r > 0)
+		why_add(why, size, "8.3 name");
+	return r < 0 ? r : 0;
+}
+
 /* What NTFS keeps beside the bytes: the descriptor, the Windows
  * attributes (but the folder bit, which the type says), the streams, the
  * reparse data; times where asked. Added to why; <0 an error. */
-static int meta_differs(struct differ *d, const struct entry *x, const struct entry *y,
+static int meta_differs(struct differ *d, const struct lf_union_entry *x, const struct lf_union_entry *y,
 			char *why, size_t size)
 {
 	int r = sd_differs(d, x, y);
@@ -232,6 +202,10 @@ static int meta_differs(struct differ *d, const struct entry *x, const struct en
 		why_add(why, size, "descriptor");
 	if ((r = xattr_differs(d, x->a.ino, y->a.ino, "system.ntfs_reparse_data")) < 0)
 		return r;
+	if (r && (d->flags & LF_DIFF_EXACT) && S_ISLNK(x->a.mode) &&
+	    (!has_xattr(d->a, x->a.ino, "system.ntfs_reparse_data") ||
+	     !has_xattr(d->b, y->a.ino, "system.ntfs_reparse_data")))
+		r = 0;
 	if (r)
 		why_add(why, size, "reparse data");
 	if ((lf_union_win_attrib(d->a, &x->a) ^ lf_union_win_attrib(d->b, &y->a)) &
@@ -241,14 +215,16 @@ static int meta_differs(struct differ *d, const struct entry *x, const struct en
 		return r;
 	if (r)
 		why_add(why, size, "streams");
-	if ((d->flags & LF_DIFF_TIMES) && !S_ISDIR(x->a.mode) &&
-	    (x->a.mtime.tv_sec != y->a.mtime.tv_sec || x->a.mtime.tv_nsec != y->a.mtime.tv_nsec))
+	if ((d->flags & LF_DIFF_TIMES) && !(d->flags & LF_DIFF_EXACT) && !S_ISDIR(x->a.mode) &&
+	    !same_time(x->a.mtime, y->a.mtime))
 		why_add(why, size, "times");
+	if (d->flags & LF_DIFF_EXACT)
+		return exact_differs(d, x, y, why, size);
 	return 0;
 }
 
 /* A name on one side, or both. */
-static int one_name(struct differ *d, const struct entry *x, const struct entry *y, int depth)
+static int one_name(struct differ *d, const struct lf_union_entry *x, const struct lf_union_entry *y, int depth)
 {
 	size_t len = strlen(d->path);
 	const char *name = y ? y->name : x->name;
@@ -280,8 +256,8 @@ static int one_name(struct differ *d, const struct entry *x, const struct entry 
 				why_add(why, sizeof why, "link target");
 		} else if (S_ISREG(x->a.mode) && x->a.size != y->a.size) {
 			why_add(why, sizeof why, "size");
-		} else if (S_ISREG(x->a.mode) && (x->a.mtime.tv_sec != y->a.mtime.tv_sec ||
-						  x->a.mtime.tv_nsec != y->a.mtime.tv_nsec)) {
+		} else if (S_ISREG(x->a.mode) && ((d->flags & LF_DIFF_EXACT) ||
+						  !same_time(x->a.mtime, y->a.mtime))) {
 			/* not obviously the same: by content */
 			int same = same_content(d->a, x->a.ino, d->b, y->a.ino, x->a.size, d->ba, d->bb);
 			if (same < 0)
@@ -304,22 +280,22 @@ static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth)
 {
 	if (depth > MAX_DEPTH)
 		return -ELOOP;
-	struct listing la, lb;
-	int rc = list(d->a, ia, &la);
+	struct lf_union_list la, lb;
+	int rc = lf_union_list(d->a, ia, &la);
 	if (!rc)
-		rc = list(d->b, ib, &lb);
+		rc = lf_union_list(d->b, ib, &lb);
 	else
 		memset(&lb, 0, sizeof lb);
 	size_t i = 0, k = 0;
 	while (!rc && !d->stop && (i < la.n || k < lb.n)) {
 		int c = i == la.n ? 1 : k == lb.n ? -1 : lf_casecmp(la.v[i].name, lb.v[k].name);
-		const struct entry *x = c <= 0 ? &la.v[i] : NULL, *y = c >= 0 ? &lb.v[k] : NULL;
+		const struct lf_union_entry *x = c <= 0 ? &la.v[i] : NULL, *y = c >= 0 ? &lb.v[k] : NULL;
 		rc = one_name(d, x, y, depth);
 		i += c <= 0;
 		k += c >= 0;
 	}
-	listing_free(d->a, &la);
-	listing_free(d->b, &lb);
+	lf_union_list_free(d->a, &la);
+	lf_union_list_free(d->b, &lb);
 	return rc;
 }
 

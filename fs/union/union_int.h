@@ -179,9 +179,6 @@ void union_prefetch_resume(struct lf_union *u);
 struct lref node_top(struct lf_union *u, struct unode *n);
 /* Up to max of n's layer references, highest first: how many. */
 int node_refs_copy(struct lf_union *u, struct unode *n, struct lref *out, int max);
-/* Extended attribute name of ino, read whole (*v malloc'd, one byte
- * more than its length): the length, or -errno (-ENODATA: none). */
-ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v);
 /* Replace n's refs (a copy is made); caller holds n->lock. */
 int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs,
 		  int nrefs);

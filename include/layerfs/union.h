@@ -134,6 +134,19 @@ typedef int (*lf_union_dirent_fn)(void *ctx, const char *name,
 				  const struct lf_attr *attr, uint64_t next);
 int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		     lf_union_dirent_fn fn, void *ctx);
+/* A folder read whole: each entry with its attributes, sorted as Windows
+ * sorts names; each entry was looked up, and lf_union_list_free forgets
+ * them. */
+struct lf_union_entry {
+	char *name;
+	struct lf_attr a;
+};
+struct lf_union_list {
+	struct lf_union_entry *v;
+	size_t n, cap;
+};
+int lf_union_list(struct lf_union *u, uint64_t ino, struct lf_union_list *l);
+void lf_union_list_free(struct lf_union *u, struct lf_union_list *l);
 
 /* An open file: reads and writes go straight to the layer's own handle.
  * Opening for writing (or with O_TRUNC) copies the file up first; without
@@ -157,6 +170,9 @@ int lf_union_copy_stamps(struct lf_union *u, const char *path, struct lf_copy **
  * the layer ("C:\x") becomes relative to the link's folder. */
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size);
 ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size);
+/* Extended attribute name of ino, whole (*v malloc'd, NUL after it): its
+ * length, or -errno (-ENODATA: none). */
+ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v);
 ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size);
 
@@ -219,6 +235,12 @@ uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at);
  * modification time count as the same bytes, else they are compared.
  * fn returning non-zero stops. */
 #define LF_DIFF_TIMES 1u
+/* Everything NTFS keeps, as compare wants it: contents always read, the
+ * creation, modification and change times of every entry (a side without
+ * a creation time counts its modification time), link counts ("links"),
+ * 8.3 names ("8.3 name"); a symlink's reparse data only where both sides
+ * have some (a folder layer's link has a target alone). */
+#define LF_DIFF_EXACT 2u
 struct lf_diff_opts {
 	unsigned flags;          /* LF_DIFF_* */
 	/* entries compared so far, now and then; may be NULL */

@@ -69,6 +69,43 @@ void cli_bar_end(struct cli_bar *b);
  * when no layerd answers there (said nothing). */
 struct json_t *cli_layerd_status(void);
 
+/* The stack publish and compare read: --layer SPEC..., or --repo R
+ * --user U [--groups G] [--machine M] [--with-user]; --parent for
+ * differencing disks. */
+struct cli_stack_args {
+	const char *layers[256];
+	int nlayers;
+	const char *repo, *groups;
+	struct cli_who who;
+	int with_user;
+	const char *parents[32];
+	int nparents;
+};
+#define CLI_STACK_OPTIONS \
+	{ "layer", required_argument, NULL, 'l' }, { "repo", required_argument, NULL, 'R' }, \
+	{ "user", required_argument, NULL, 'u' }, { "groups", required_argument, NULL, 'g' }, \
+	{ "machine", required_argument, NULL, 'm' }, { "with-user", no_argument, NULL, 'W' }, \
+	{ "parent", required_argument, NULL, 'P' }
+#define CLI_STACK_HELP \
+	"The stack, named one of two ways:\n" \
+	"  --layer SPEC          a layer: PATH[,name=N][,type=os|platform|app][,prio=P]\n" \
+	"                        (again for each; the OS layer's disk gives the layout)\n" \
+	"  --repo REPO --user U  what U gets from the repository, as layerd composes it\n" \
+	"  --groups G,H          her groups (repository assignments to groups)\n" \
+	"  --machine M           the machine (default: this host's name)\n" \
+	"  --with-user           her personalization layer too (left out by default)\n" \
+	"  --parent FILE         a differencing disk's parent, where its locators fail\n"
+/* An option of the stack's (1: it was one), the options checked (an
+ * error message, or NULL), and the stack built from them (sorted; base:
+ * the OS layer's file). */
+int cli_stack_option(struct cli_stack_args *a, int c, const char *arg);
+const char *cli_stack_check(struct cli_stack_args *a);
+int cli_stack_build(const struct cli_stack_args *a, struct lf_stack *st, char *base,
+		    size_t basesz, struct lf_err *err);
+/* The image against the stack (compare's report on stdout; JSON with
+ * json): 0 the same, 1 different, 2 trouble. */
+int cli_compare(const char *image, struct lf_union *stack, const char *stack_name, int json);
+
 int cmd_pack(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
@@ -77,6 +114,8 @@ int cmd_which(int argc, char **argv);
 int cmd_reset(int argc, char **argv);
 int cmd_acl(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
 int cmd_capture(int argc, char **argv);
 int cmd_reg(int argc, char **argv);
 int cmd_repo(int argc, char **argv);

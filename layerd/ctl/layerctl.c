@@ -23,6 +23,8 @@ static const struct command {
 	{ "refresh", cmd_session, "layerd: re-read the repository, update running sessions" },
 	{ "status", cmd_session, "layerd: the sessions it serves" },
 	{ "capture", cmd_capture, "make an app layer of what an installation changed (before, after)" },
+	{ "publish", cmd_publish, "compose a stack into one bootable disk image (VHD, VHDX or raw)" },
+	{ "compare", cmd_compare, "does a disk image hold exactly what a stack composes?" },
 	{ "diff", cmd_diff, "what differs between two stacks, disks or folders: files and registry values" },
 	{ "acl", cmd_acl, "show or set a file's Windows security descriptor (SDDL) in a folder layer" },
 	{ "reset", cmd_reset, "give back the layers' version of a path a user changed or deleted" },

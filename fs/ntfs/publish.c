@@ -1,0 +1,653 @@
+/* lf_publish: the union's tree into a new NTFS volume (publish.h). The
+ * packer's steps (pack_int.h) make each entry; what they are given comes
+ * from the union instead of a host folder, so nothing is staged. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "layerfs/layout.h"
+#include "layerfs/publish.h"
+#include "layerfs/security.h"
+#include "layerfs/vhd.h"
+#include "ntfs_glue.h"
+#include "pack_int.h"
+#include "reparse.h"
+
+#define MAX_DEPTH 256
+#define BOOT_BYTES 8192          /* $Boot: the boot sector and the loader after it */
+
+struct publisher {
+	struct packer p;
+	struct lf_union *u;
+	const struct lf_publish_opts *o;
+	struct lf_publish_stats *st;
+	struct lf_pack_stats pst;
+	uint64_t entries, clusters;
+};
+
+/* --- scan: how much there is --- */
+
+static int scan(struct publisher *w, uint64_t ino, int depth)
+{
+	if (depth > MAX_DEPTH)
+		return lf_err_set(w->p.err, ELOOP, "the stack is deeper than %d folders", MAX_DEPTH);
+	struct lf_union_list l;
+	int rc = lf_union_list(w->u, ino, &l);
+	if (rc)
+		rc = lf_err_set(w->p.err, -rc, "%s: cannot read the folder: %s",
+				w->p.path[0] ? w->p.path : "/", strerror(-rc));
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		const struct lf_attr *a = &l.v[i].a;
+		w->entries++;
+		if (S_ISREG(a->mode)) {
+			w->clusters += (a->size + CLUSTER - 1) / CLUSTER;
+			w->p.total += a->size;
+		} else if (S_ISDIR(a->mode)) {
+			size_t keep = pack_path_push(&w->p, l.v[i].name);
+			rc = scan(w, a->ino, depth + 1);
+			w->p.path[keep] = 0;
+		}
+		if (w->entries % 4096 == 0)
+			pack_progress(&w->p, "scan");
+	}
+	lf_union_list_free(w->u, &l);
+	return rc;
+}
+
+/* --- fill --- */
+
+static void times_of(const struct lf_attr *a, struct timespec t[4])
+{
+	/* a folder layer's file may know no birth: its change, as stat says */
+	t[0] = a->btime.tv_sec || a->btime.tv_nsec ? a->btime : a->mtime;
+	t[1] = a->mtime;
+	t[2] = a->atime;
+	t[3] = a->ctime;
+}
+
+/* All four, the MFT change time too (ntfs_inode_set_times sets it to now). */
+static int set_times(ntfs_inode *ni, const struct lf_attr *a)
+{
+	struct timespec t[4];
+	times_of(a, t);
+	u64 v[3];
+	for (int i = 0; i < 3; i++)
+		v[i] = (u64)sle64_to_cpu(timespec2ntfs(t[i]));
+	if (ntfs_inode_set_times(ni, (const char *)v, sizeof v, 0))
+		return -1;
+	/* it marks the times as set (kept at close); the change time goes
+	 * where it put "now": the standard information and each name */
+	sle64 c = timespec2ntfs(t[3]);
+	ni->last_mft_change_time = c;
+	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
+	if (!ctx)
+		return -1;
+	int rc = ntfs_attr_lookup(AT_STANDARD_INFORMATION, AT_UNNAMED, 0, CASE_SENSITIVE, 0, NULL,
+				  0, ctx);
+	if (!rc) {
+		STANDARD_INFORMATION *si = (STANDARD_INFORMATION *)((u8 *)ctx->attr +
+					    le16_to_cpu(ctx->attr->value_offset));
+		si->last_mft_change_time = c;
+		ntfs_inode_mark_dirty(ctx->ntfs_ino);
+		ntfs_attr_reinit_search_ctx(ctx);
+		while (!ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE, 0, NULL, 0, ctx))
+			((FILE_NAME_ATTR *)((u8 *)ctx->attr +
+					    le16_to_cpu(ctx->attr->value_offset)))->last_mft_change_time = c;
+	}
+	ntfs_attr_put_search_ctx(ctx);
+	NInoFileNameSetDirty(ni);
+	return rc;
+}
+
+static int copy_data(struct publisher *w, const struct lf_attr *a, ntfs_inode *ni)
+{
+	struct lf_ufile *f = NULL;
+	int rc = lf_union_open_file(w->u, a->ino, O_RDONLY, &f);
+	if (rc)
+		return lf_err_set(w->p.err, -rc, "%s: cannot open: %s", w->p.path, strerror(-rc));
+	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
+	if (!na)
+		rc = pack_fail(&w->p, "cannot open its data");
+	for (s64 off = 0; !rc;) {
+		ssize_t n = lf_union_pread(w->u, f, w->p.buf, PACK_CHUNK, (uint64_t)off);
+		if (n < 0) {
+			rc = lf_err_set(w->p.err, (int)-n, "%s: %s", w->p.path, strerror((int)-n));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (ntfs_attr_pwrite(na, off, n, w->p.buf) != n) {
+			rc = pack_fail(&w->p, "write failed");
+			break;
+		}
+		off += n;
+		w->st->bytes += (uint64_t)n;
+		w->p.done += (uint64_t)n;
+		pack_progress(&w->p, "fill");
+	}
+	if (na)
+		ntfs_attr_close(na);
+	lf_union_release(w->u, f);
+	return rc;
+}
+
+static int copy_streams(struct publisher *w, uint64_t ino, ntfs_inode *ni)
+{
+	char *names = NULL;
+	ssize_t n = lf_union_listxattr(w->u, ino, NULL, 0);
+	if (n <= 0)
+		return 0;
+	if (!(names = malloc((size_t)n)) || (n = lf_union_listxattr(w->u, ino, names, (size_t)n)) < 0) {
+		free(names);
+		return lf_err_set(w->p.err, ENOMEM, "%s: cannot list its streams", w->p.path);
+	}
+	int rc = 0;
+	for (ssize_t i = 0; i < n && !rc; i += (ssize_t)strlen(names + i) + 1) {
+		const char *x = names + i;
+		if (strncmp(x, "user.", 5) != 0 || !x[5] || !strncmp(x, "user.layerfs.", 13))
+			continue;
+		char *v;
+		ssize_t len = lf_union_xattr_alloc(w->u, ino, x, &v);
+		if (len < 0)
+			rc = lf_err_set(w->p.err, (int)-len, "%s: cannot read its stream %s: %s",
+					w->p.path, x + 5, strerror((int)-len));
+		else
+			rc = pack_add_stream(&w->p, ni, x + 5, v, (size_t)len);
+		w->st->streams += !rc;
+		free(v);
+	}
+	free(names);
+	return rc;
+}
+
+/* The reparse data to give it (*rp malloc'd; 0 bytes: none): its own, or
+ * for a folder layer's symlink one made from the target. */
+static ssize_t reparse_of(struct publisher *w, const struct lf_attr *a, uint8_t **rp)
+{
+	char *v;
+	ssize_t n = lf_union_xattr_alloc(w->u, a->ino, "system.ntfs_reparse_data", &v);
+	*rp = NULL;
+	if (n >= 8) {
+		*rp = (uint8_t *)v;
+		return n;
+	}
+	free(v);
+	if (!S_ISLNK(a->mode))
+		return 0;
+	char target[PATH_MAX];
+	ssize_t t = lf_union_readlink(w->u, a->ino, target, sizeof target - 1);
+	if (t < 0)
+		return lf_err_set(w->p.err, (int)-t, "%s: cannot read the link: %s", w->p.path,
+				  strerror((int)-t)), -1;
+	target[t] = 0;
+	if (!(*rp = malloc(LF_REPARSE_MAX)))
+		return lf_err_set(w->p.err, ENOMEM, "out of memory"), -1;
+	n = lf_reparse_encode_symlink(target, *rp, LF_REPARSE_MAX);
+	if (n < 0)
+		return lf_err_set(w->p.err, (int)-n, "%s: cannot store the link's target", w->p.path), -1;
+	return n;
+}
+
+/* Is a folder layer's symlink one to a folder (a directory entry in
+ * Windows)? Its target looked up in the union. */
+static int link_to_dir(struct publisher *w, const struct lf_attr *a)
+{
+	char target[PATH_MAX], path[PATH_MAX * 2];
+	ssize_t t = lf_union_readlink(w->u, a->ino, target, sizeof target - 1);
+	if (t <= 0)
+		return 0;
+	target[t] = 0;
+	if (target[0] == '/') {
+		snprintf(path, sizeof path, "%s", target);
+	} else {
+		const char *slash = strrchr(w->p.path, '/');
+		int dlen = slash ? (int)(slash - w->p.path) : 0;
+		snprintf(path, sizeof path, "%.*s/%s", dlen, w->p.path, target);
+	}
+	struct lf_attr ta;
+	struct lf_walk wk;
+	if (lf_union_walk(w->u, path, &ta, &wk))
+		return 0;
+	lf_union_walk_end(w->u, &wk);
+	return S_ISDIR(ta.mode);
+}
+
+static int fill_dir(struct publisher *w, uint64_t ino, ntfs_inode **dirp, int depth);
+
+/* Its 8.3 name, as the source had it. libntfs-3g closes both inodes in
+ * setting one: the folder and the file are opened again. */
+static int set_dos_name(struct publisher *w, const struct lf_attr *a, ntfs_inode **nip,
+			ntfs_inode **dirp)
+{
+	char dos[64];
+	ssize_t n = lf_union_getxattr(w->u, a->ino, "system.ntfs_dos_name", dos, sizeof dos);
+	if (n <= 0)
+		return 0;
+	u64 mft = (*nip)->mft_no, dmft = (*dirp)->mft_no;
+	int rc = 0;
+	if (ntfs_inode_close_in_dir(*nip, *dirp))
+		rc = pack_fail(&w->p, "cannot close");
+	*nip = rc ? NULL : ntfs_inode_open(w->p.vol, mft);
+	if (!rc && (!*nip || ntfs_set_ntfs_dos_name(*nip, *dirp, dos, (size_t)n, 0)))
+		rc = pack_fail(&w->p, "cannot give it its 8.3 name");
+	*nip = NULL;
+	*dirp = ntfs_inode_open(w->p.vol, dmft);
+	if (!rc && (!*dirp || !(*nip = ntfs_inode_open(w->p.vol, mft))))
+		rc = pack_fail(&w->p, "cannot open again after its 8.3 name");
+	w->st->dos_names += !rc;
+	return rc;
+}
+
+static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_inode **dirp,
+		    int depth)
+{
+	const struct lf_attr *a = &e->a;
+	ntfschar *uname = NULL;
+	int ulen = ntfs_mbstoucs(e->name, &uname);
+	if (ulen <= 0)
+		return lf_err_set(w->p.err, EILSEQ, "%s: the name is not valid UTF-8", w->p.path);
+	int rc = 0;
+	struct hardlink *h = !S_ISDIR(a->mode) && a->nlink > 1 ? pack_find_link(&w->p, 0, a->ino) : NULL;
+	if (h) {
+		/* another name of a file made before: one record, one more name */
+		ntfs_inode *ni = ntfs_inode_open(w->p.vol, h->mft);
+		if (!ni || ntfs_link(ni, *dirp, uname, (u8)ulen))
+			rc = pack_fail(&w->p, "cannot add a hard link");
+		/* a new name changes the record: its times again */
+		if (!rc && set_times(ni, a))
+			rc = pack_fail(&w->p, "cannot set times");
+		if (ni && ntfs_inode_close_in_dir(ni, *dirp) && !rc)
+			rc = pack_fail(&w->p, "cannot close");
+		w->st->hardlinks++;
+		free(uname);
+		return rc;
+	}
+	uint8_t *rp = NULL;
+	ssize_t rlen = reparse_of(w, a, &rp);
+	if (rlen < 0) {
+		free(uname);
+		return -1;
+	}
+	uint32_t tag = rlen >= 4 ? (uint32_t)rp[0] | (uint32_t)rp[1] << 8 | (uint32_t)rp[2] << 16 |
+				   (uint32_t)rp[3] << 24 : 0;
+	int folder = S_ISDIR(a->mode) || (a->wattr & LF_WATTR_DIRECTORY) ||
+		     tag == LF_REPARSE_TAG_JUNCTION || (S_ISLNK(a->mode) && link_to_dir(w, a));
+	uint8_t *sd = NULL;
+	size_t sdlen = 0;
+	le32 sid = 0;
+	if (!lf_union_win_sd(w->u, a->ino, &sd, &sdlen))
+		sid = pack_sec_id(&w->p, sd, sdlen);
+	free(sd);
+	ntfs_inode *ni = ntfs_create(*dirp, sid, uname, (u8)ulen, folder ? S_IFDIR : S_IFREG);
+	free(uname);
+	if (!ni) {
+		free(rp);
+		return pack_fail(&w->p, "cannot create");
+	}
+	if (S_ISREG(a->mode)) {
+		rc = copy_data(w, a, ni);
+		w->st->files++;
+		w->st->hives += (a->flags & LF_ATTR_MERGED) != 0;
+	} else if (S_ISDIR(a->mode)) {
+		rc = fill_dir(w, a->ino, &ni, depth + 1);
+		w->st->dirs++;
+	} else if (S_ISLNK(a->mode)) {
+		w->st->symlinks++;
+	} else if (!rlen) {
+		/* a FIFO, socket or device of a folder layer: as WSL keeps it */
+		ni->flags |= FILE_ATTRIBUTE_RECALL_ON_OPEN;
+		if (ntfs_reparse_set_wsl_not_symlink(ni, a->mode & S_IFMT))
+			rc = pack_fail(&w->p, "cannot create the special file");
+	}
+	if (!rc)
+		rc = copy_streams(w, a->ino, ni);
+	if (!rc && rlen && ntfs_set_ntfs_reparse_data(ni, (const char *)rp, (size_t)rlen, 0))
+		rc = pack_fail(&w->p, "cannot set its reparse data");
+	w->st->reparse += !rc && rlen;
+	free(rp);
+	if (!rc)
+		pack_set_attrib(ni, lf_union_win_attrib(w->u, a));
+	if (!rc && (a->flags & LF_ATTR_LX)) {
+		struct stat st = { .st_uid = a->uid, .st_gid = a->gid, .st_mode = a->mode,
+				   .st_rdev = (dev_t)a->rdev };
+		if (pack_set_lx(ni, &st))
+			rc = pack_fail(&w->p, "cannot store the Linux owner and mode");
+	}
+	if (!rc)
+		rc = set_dos_name(w, a, &ni, dirp);
+	/* times last: content, children and names change them */
+	if (!rc && set_times(ni, a))
+		rc = pack_fail(&w->p, "cannot set times");
+	if (!rc && a->nlink > 1 && !S_ISDIR(a->mode))
+		rc = pack_remember_link(&w->p, 0, a->ino, ni->mft_no);
+	if (ni && *dirp && ntfs_inode_close_in_dir(ni, *dirp) && !rc)
+		rc = pack_fail(&w->p, "cannot close");
+	return rc;
+}
+
+static int fill_dir(struct publisher *w, uint64_t ino, ntfs_inode **dirp, int depth)
+{
+	if (depth > MAX_DEPTH)
+		return lf_err_set(w->p.err, ELOOP, "the stack is deeper than %d folders", MAX_DEPTH);
+	struct lf_union_list l;
+	int rc = lf_union_list(w->u, ino, &l);
+	if (rc)
+		rc = lf_err_set(w->p.err, -rc, "%s: cannot read the folder: %s",
+				w->p.path[0] ? w->p.path : "/", strerror(-rc));
+	for (size_t i = 0; !rc && i < l.n; i++) {
+		size_t keep = pack_path_push(&w->p, l.v[i].name);
+		rc = fill_one(w, &l.v[i], dirp, depth);
+		w->p.path[keep] = 0;
+	}
+	lf_union_list_free(w->u, &l);
+	return rc;
+}
+
+static struct publisher *the_publisher(struct packer *p)
+{
+	return (struct publisher *)((char *)p - offsetof(struct publisher, p));
+}
+
+/* The root: what is in it, and its own descriptor, attributes, times. */
+static int fill_root(struct packer *p, int dfd, ntfs_inode **dirp)
+{
+	(void)dfd;
+	struct publisher *w = the_publisher(p);
+	int rc = fill_dir(w, LF_UNION_ROOT, dirp, 0);
+	struct lf_attr a;
+	uint8_t *sd = NULL;
+	size_t len = 0;
+	if (!rc && (rc = -lf_union_getattr(w->u, LF_UNION_ROOT, &a)))
+		lf_err_set(p->err, rc, "cannot read the root: %s", strerror(rc));
+	if (!rc && !lf_union_win_sd(w->u, LF_UNION_ROOT, &sd, &len)) {
+		struct SECURITY_CONTEXT scx;
+		memset(&scx, 0, sizeof scx);
+		scx.vol = p->vol;
+		if (ntfs_set_ntfs_acl(&scx, *dirp, (const char *)sd, len, 0))
+			rc = pack_fail(p, "cannot store the root's security descriptor");
+	}
+	free(sd);
+	if (!rc)
+		rc = copy_streams(w, LF_UNION_ROOT, *dirp);
+	if (!rc && set_times(*dirp, &a))
+		rc = pack_fail(p, "cannot set the root's times");
+	return rc;
+}
+
+/* --- the boot sector: the OS layer's code and serial, mkntfs' geometry --- */
+
+static int keep_boot(struct publisher *w, struct lf_source *base, uint64_t base_off, int vol_fd,
+		     uint64_t vol_size)
+{
+	uint8_t old[BOOT_BYTES], now[512];
+	if (lf_source_pread(base, old, sizeof old, base_off, w->p.err))
+		return -1;
+	if (memcmp(old + 3, "NTFS    ", 8))
+		return 0;
+	if (pread(vol_fd, now, sizeof now, 0) != (ssize_t)sizeof now)
+		return lf_err_set(w->p.err, EIO, "cannot read the new volume's boot sector");
+	/* the layout (sizes, where $MFT lies) is the new volume's; the jump,
+	 * the code, $Boot's loader and the serial are the OS layer's */
+	memcpy(old + 0x0B, now + 0x0B, 0x48 - 0x0B);
+	memcpy(old + 0x50, now + 0x50, 0x54 - 0x50);
+	w->st->serial_lo = (uint32_t)old[0x48] | (uint32_t)old[0x49] << 8 |
+			   (uint32_t)old[0x4A] << 16 | (uint32_t)old[0x4B] << 24;
+	w->st->serial_hi = (uint32_t)old[0x4C] | (uint32_t)old[0x4D] << 8 |
+			   (uint32_t)old[0x4E] << 16 | (uint32_t)old[0x4F] << 24;
+	uint8_t backup[512];
+	/* mkntfs keeps a copy of sector 0 in the volume's last sector */
+	int has_backup = pread(vol_fd, backup, sizeof backup, (off_t)(vol_size - 512)) == 512 &&
+			 !memcmp(backup, now, sizeof now);
+	if (pwrite(vol_fd, old, sizeof old, 0) != (ssize_t)sizeof old ||
+	    (has_backup && pwrite(vol_fd, old, 512, (off_t)(vol_size - 512)) != 512))
+		return lf_err_set(w->p.err, errno, "cannot write the boot sector: %s", strerror(errno));
+	return 0;
+}
+
+/* --- the work files and the output --- */
+
+static void work_name(char *buf, size_t size, const char *out, const char *what)
+{
+	snprintf(buf, size, "%s.publish-%ld.%s", out, (long)getpid(), what);
+}
+
+int lf_publish_clean(const char *out)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", out);
+	char *slash = strrchr(dir, '/');
+	const char *base = slash ? slash + 1 : out;
+	if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof dir, ".");
+	int dfd = open(slash && !dir[0] ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!d) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	size_t blen = strlen(base);
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (strncmp(e->d_name, base, blen) || strncmp(e->d_name + blen, ".publish-", 9))
+			continue;
+		long pid = strtol(e->d_name + blen + 9, NULL, 10);
+		if (pid <= 0 || (kill((pid_t)pid, 0) < 0 && errno == ESRCH))
+			n += unlinkat(dirfd(d), e->d_name, 0) == 0;
+	}
+	closedir(d);
+	return n;
+}
+
+static void write_progress(void *ctx, uint64_t done, uint64_t total)
+{
+	struct packer *p = ctx;
+	p->done = done;
+	p->total = total;
+	pack_progress(p, "write");
+}
+
+static int write_raw(struct publisher *w, struct lf_layout *lay, const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return lf_err_set(w->p.err, errno, "%s: %s", path, strerror(errno));
+	uint64_t size = lf_layout_disk_size(lay);
+	int rc = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	for (uint64_t off = 0; !rc && off < size; off += PACK_CHUNK) {
+		size_t n = size - off < PACK_CHUNK ? (size_t)(size - off) : PACK_CHUNK;
+		rc = lf_layout_read(lay, w->p.buf, n, off);
+		int zero = 1;
+		for (size_t i = 0; !rc && zero && i < n; i++)
+			zero = !w->p.buf[i];
+		/* zeros stay holes: a disk is mostly empty */
+		if (!rc && !zero && pwrite(fd, w->p.buf, n, (off_t)off) != (ssize_t)n)
+			rc = -errno;
+		write_progress(&w->p, off + n, size);
+	}
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	return rc ? lf_err_set(w->p.err, -rc, "%s: %s", path, strerror(-rc)) : 0;
+}
+
+static int qemu_convert(struct publisher *w, const char *raw, const char *vhdx)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return lf_err_set(w->p.err, errno, "cannot run qemu-img: %s", strerror(errno));
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		setenv("PATH", "/usr/bin:/bin:/usr/sbin:/sbin", 1);
+		execlp("qemu-img", "qemu-img", "convert", "-q", "-f", "raw", "-O", "vhdx", "-o",
+		       "subformat=dynamic", raw, vhdx, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return lf_err_set(w->p.err, ENOENT, "qemu-img not found: VHDX is written through "
+				  "qemu-img convert (install qemu-utils), or choose --format vhd");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return lf_err_set(w->p.err, EIO, "%s: qemu-img convert to VHDX failed", vhdx);
+	int fd = open(vhdx, O_RDONLY | O_CLOEXEC);
+	int rc = fd < 0 || fsync(fd) < 0 ? lf_err_set(w->p.err, errno, "%s: %s", vhdx, strerror(errno)) : 0;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The disk around the volume, in the format asked, at work path disk. */
+static int write_disk(struct publisher *w, struct lf_layout *lay, const char *disk,
+		      const char *out)
+{
+	if (w->o->format == LF_PUBLISH_RAW)
+		return write_raw(w, lay, disk);
+	if (w->o->format == LF_PUBLISH_VHDX) {
+		char raw[PATH_MAX];
+		work_name(raw, sizeof raw, out, "raw");
+		int rc = write_raw(w, lay, raw);
+		if (!rc)
+			rc = qemu_convert(w, raw, disk);
+		unlink(raw);
+		return rc;
+	}
+	uint64_t size = lf_vhd_round_size(lf_layout_disk_size(lay));
+	if (lf_layout_set_disk_size(lay, size, w->p.err))
+		return -1;
+	struct lf_vhd_write_opts vo = {
+		.type = w->o->format == LF_PUBLISH_VHD_FIXED ? LF_VHD_FIXED : LF_VHD_DYNAMIC,
+		.size = size, .progress = write_progress, .progress_ctx = &w->p,
+	};
+	return lf_vhd_write(disk, &vo, lf_layout_read, lay, w->p.err);
+}
+
+static int open_base(const struct lf_publish_opts *o, struct lf_source **src,
+		     struct lf_volume_extent *ext, struct lf_err *err)
+{
+	*src = NULL;
+	struct stat st;
+	if (!o->base || (stat(o->base, &st) == 0 && S_ISDIR(st.st_mode)))
+		return 0;
+	struct lf_source_opts so = { o->base_parents, o->nbase_parents };
+	int rc = lf_source_open(o->base, &so, src, err);
+	if (!rc && (rc = lf_partition_find_ntfs(*src, ext, err))) {
+		lf_source_close(*src);
+		*src = NULL;
+	}
+	return rc;
+}
+
+int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts *o,
+	       struct lf_publish_stats *stats, struct lf_err *err)
+{
+	struct lf_publish_stats local;
+	struct publisher w = { .u = u, .o = o, .st = stats ? stats : &local };
+	memset(w.st, 0, sizeof *w.st);
+	struct lf_pack_opts po = { .label = o->label ? o->label : "Windows",
+				   .progress = o->progress, .progress_ctx = o->progress_ctx };
+	w.p = (struct packer){ .o = &po, .st = &w.pst, .err = err, .src = "", .src_root = -1 };
+	lf_publish_clean(out);
+
+	struct lf_source *base = NULL;
+	struct lf_volume_extent ext = {0};
+	int rc = open_base(o, &base, &ext, err);
+	if (!rc && !(w.p.buf = malloc(PACK_CHUNK)))
+		rc = lf_err_set(err, ENOMEM, "out of memory");
+	if (!rc)
+		rc = scan(&w, LF_UNION_ROOT, 0);
+	uint64_t need = lf_pack_size_for(w.entries, w.clusters * CLUSTER);
+	uint64_t vol_size = o->size ? o->size / 4096 * 4096 : need;
+	if (!rc && o->size && vol_size < need)
+		rc = lf_err_set(err, ENOSPC, "--size %llu is too small: the stack needs about %llu bytes",
+				(unsigned long long)o->size, (unsigned long long)need);
+	struct lf_layout *lay = NULL;
+	int bare = !base || !strcmp(ext.scheme, "bare");
+	if (!rc)
+		rc = lf_layout_new(base, bare ? NULL : &ext, vol_size, &lay, err);
+	if (!rc && !bare) {
+		/* the partition as it is, or grown to what the content needs */
+		vol_size = ext.length > vol_size ? ext.length / 512 * 512 : vol_size;
+		w.st->grown = lf_layout_grown(lay);
+	}
+	w.st->layout = bare ? (o->format == LF_PUBLISH_RAW ? "bare" : "mbr") : lf_layout_scheme(lay);
+	w.st->volume_size = w.pst.volume_size = vol_size;
+
+	char vol[PATH_MAX], disk[PATH_MAX];
+	work_name(vol, sizeof vol, out, "vol");
+	work_name(disk, sizeof disk, out, "disk");
+	int vol_fd = -1;
+	if (!rc && (vol_fd = open(vol, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644)) < 0)
+		rc = lf_err_set(err, errno, "%s: cannot create a work file beside it: %s", out,
+				strerror(errno));
+	if (!rc && ftruncate(vol_fd, (off_t)vol_size) < 0)
+		rc = lf_err_set(err, errno, "%s: %s", vol, strerror(errno));
+	if (!rc)
+		rc = pack_mkntfs(&w.p, vol, vol_size, bare ? (o->format == LF_PUBLISH_RAW ? 0 : 2048)
+							   : lf_layout_volume_offset(lay) / 512);
+	if (!rc) {
+		lf_ntfs_log_capture();
+		lf_ntfs_log_clear();
+		if (!(w.p.vol = ntfs_mount(vol, 0)))
+			rc = lf_err_set(err, errno, "%s: cannot mount the new volume: %s", vol,
+					lf_ntfs_log_last()[0] ? lf_ntfs_log_last() : strerror(errno));
+	}
+	if (!rc) {
+		w.p.done = 0;
+		rc = pack_fill_volume(&w.p, vol, fill_root);
+	}
+	if (!rc && base)
+		rc = keep_boot(&w, base, ext.offset, vol_fd, vol_size);
+	if (!rc && bare && o->format == LF_PUBLISH_RAW) {
+		/* a bare volume: the work file is the image */
+		w.st->disk_size = vol_size;
+		if (fsync(vol_fd) < 0)
+			rc = lf_err_set(err, errno, "%s: %s", vol, strerror(errno));
+		else
+			snprintf(disk, sizeof disk, "%s", vol);
+	} else if (!rc) {
+		lf_layout_set_volume(lay, vol_fd);
+		rc = write_disk(&w, lay, disk, out);
+		w.st->disk_size = lf_layout_disk_size(lay);
+	}
+	if (!rc && rename(disk, out) < 0)
+		rc = lf_err_set(err, errno, "%s: cannot rename into place: %s", out, strerror(errno));
+	if (!rc) {
+		/* the rename itself made durable */
+		char dir[PATH_MAX];
+		snprintf(dir, sizeof dir, "%s", out);
+		char *slash = strrchr(dir, '/');
+		int dfd = open(slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".",
+			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	if (vol_fd >= 0)
+		close(vol_fd);
+	unlink(vol);
+	if (rc)
+		unlink(disk);
+	lf_layout_free(lay);
+	if (base)
+		lf_source_close(base);
+	pack_free(&w.p);
+	return rc;
+}

@@ -31,6 +31,8 @@ struct publisher {
 	struct lf_publish_stats *st;
 	struct lf_pack_stats pst;
 	uint64_t entries, clusters;
+	struct dos_name *dos;    /* 8.3 names to give at the end */
+	size_t ndos, capdos;
 };
 
 /* --- scan: how much there is --- */
@@ -170,11 +172,12 @@ static int copy_streams(struct publisher *w, uint64_t ino, ntfs_inode *ni)
 
 /* The reparse data to give it (*rp malloc'd; 0 bytes: none): its own, or
  * for a folder layer's symlink one made from the target. */
-static ssize_t reparse_of(struct publisher *w, const struct lf_attr *a, uint8_t **rp)
+static ssize_t reparse_of(struct publisher *w, const struct lf_attr *a, uint8_t **rp, int *own)
 {
 	char *v;
 	ssize_t n = lf_union_xattr_alloc(w->u, a->ino, "system.ntfs_reparse_data", &v);
 	*rp = NULL;
+	*own = n >= 8;
 	if (n >= 8) {
 		*rp = (uint8_t *)v;
 		return n;
@@ -212,42 +215,96 @@ static int link_to_dir(struct publisher *w, const struct lf_attr *a)
 		int dlen = slash ? (int)(slash - w->p.path) : 0;
 		snprintf(path, sizeof path, "%.*s/%s", dlen, w->p.path, target);
 	}
+	/* ".." and "." resolved here: the union looks up names alone */
+	char norm[PATH_MAX * 2];
+	size_t n = 0;
+	for (char *save = NULL, *c = strtok_r(path, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		if (!strcmp(c, ".."))
+			while (n && norm[--n] != '/')
+				;
+		else if (strcmp(c, ".") && n + strlen(c) + 2 < sizeof norm)
+			n += (size_t)sprintf(norm + n, "/%s", c);
+	}
+	norm[n] = 0;
 	struct lf_attr ta;
 	struct lf_walk wk;
-	if (lf_union_walk(w->u, path, &ta, &wk))
+	if (lf_union_walk(w->u, norm, &ta, &wk))
 		return 0;
 	lf_union_walk_end(w->u, &wk);
 	return S_ISDIR(ta.mode);
 }
 
-static int fill_dir(struct publisher *w, uint64_t ino, ntfs_inode **dirp, int depth);
+static int fill_dir(struct publisher *w, const struct lf_attr *da, ntfs_inode **dirp, int depth);
 
-/* Its 8.3 name, as the source had it. libntfs-3g closes both inodes in
- * setting one: the folder and the file are opened again. */
-static int set_dos_name(struct publisher *w, const struct lf_attr *a, ntfs_inode **nip,
-			ntfs_inode **dirp)
+/* 8.3 names are given last, when nothing else is open: libntfs-3g
+ * closes the file and its folder in giving one, and a folder closed while
+ * its own folder is open elsewhere cannot update its entry there. */
+struct dos_name {
+	u64 mft, dir;
+	struct timespec times[4], dir_times[4];
+	char name[40];
+};
+
+static int want_dos_name(struct publisher *w, const struct lf_attr *a, u64 mft, u64 dir,
+			 const struct lf_attr *dir_attr)
 {
-	char dos[64];
-	ssize_t n = lf_union_getxattr(w->u, a->ino, "system.ntfs_dos_name", dos, sizeof dos);
+	char dos[40];
+	ssize_t n = lf_union_getxattr(w->u, a->ino, "system.ntfs_dos_name", dos, sizeof dos - 1);
 	if (n <= 0)
 		return 0;
-	u64 mft = (*nip)->mft_no, dmft = (*dirp)->mft_no;
+	if (w->ndos == w->capdos) {
+		size_t cap = w->capdos ? w->capdos * 2 : 256;
+		struct dos_name *v = realloc(w->dos, cap * sizeof *v);
+		if (!v)
+			return lf_err_set(w->p.err, ENOMEM, "out of memory");
+		w->dos = v;
+		w->capdos = cap;
+	}
+	struct dos_name *d = &w->dos[w->ndos++];
+	d->mft = mft;
+	d->dir = dir;
+	times_of(a, d->times);
+	times_of(dir_attr, d->dir_times);
+	memcpy(d->name, dos, (size_t)n);
+	d->name[n] = 0;
+	return 0;
+}
+
+/* Record mft's times again (t as times_of gives them). */
+static int reset_times(struct publisher *w, u64 mft, const struct timespec t[4])
+{
+	struct lf_attr a = { .btime = t[0], .mtime = t[1], .atime = t[2], .ctime = t[3] };
+	ntfs_inode *ni = ntfs_inode_open(w->p.vol, mft);
+	int rc = !ni || set_times(ni, &a) ? -1 : 0;
+	if (ni && ntfs_inode_close(ni))
+		rc = -1;
+	return rc;
+}
+
+static int give_dos_names(struct publisher *w)
+{
 	int rc = 0;
-	if (ntfs_inode_close_in_dir(*nip, *dirp))
-		rc = pack_fail(&w->p, "cannot close");
-	*nip = rc ? NULL : ntfs_inode_open(w->p.vol, mft);
-	if (!rc && (!*nip || ntfs_set_ntfs_dos_name(*nip, *dirp, dos, (size_t)n, 0)))
-		rc = pack_fail(&w->p, "cannot give it its 8.3 name");
-	*nip = NULL;
-	*dirp = ntfs_inode_open(w->p.vol, dmft);
-	if (!rc && (!*dirp || !(*nip = ntfs_inode_open(w->p.vol, mft))))
-		rc = pack_fail(&w->p, "cannot open again after its 8.3 name");
-	w->st->dos_names += !rc;
+	for (size_t i = 0; i < w->ndos && !rc; i++) {
+		const struct dos_name *d = &w->dos[i];
+		ntfs_inode *dir = ntfs_inode_open(w->p.vol, d->dir);
+		ntfs_inode *ni = dir ? ntfs_inode_open(w->p.vol, d->mft) : NULL;
+		if (!ni) {
+			if (dir)
+				ntfs_inode_close(dir);
+			rc = pack_fail(&w->p, "cannot open a file for its 8.3 name");
+		} else if (ntfs_set_ntfs_dos_name(ni, dir, d->name, strlen(d->name), 0)) {
+			rc = lf_err_set(w->p.err, errno, "cannot give MFT record %llu its 8.3 name %s: %s",
+					(unsigned long long)d->mft, d->name, strerror(errno));
+		} else if (reset_times(w, d->mft, d->times) || reset_times(w, d->dir, d->dir_times)) {
+			rc = pack_fail(&w->p, "cannot set times after an 8.3 name");
+		}
+		w->st->dos_names += !rc;
+	}
 	return rc;
 }
 
 static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_inode **dirp,
-		    int depth)
+		    const struct lf_attr *da, int depth)
 {
 	const struct lf_attr *a = &e->a;
 	ntfschar *uname = NULL;
@@ -271,15 +328,20 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		return rc;
 	}
 	uint8_t *rp = NULL;
-	ssize_t rlen = reparse_of(w, a, &rp);
+	int own_rp;
+	ssize_t rlen = reparse_of(w, a, &rp, &own_rp);
 	if (rlen < 0) {
 		free(uname);
 		return -1;
 	}
 	uint32_t tag = rlen >= 4 ? (uint32_t)rp[0] | (uint32_t)rp[1] << 8 | (uint32_t)rp[2] << 16 |
 				   (uint32_t)rp[3] << 24 : 0;
-	int folder = S_ISDIR(a->mode) || (a->wattr & LF_WATTR_DIRECTORY) ||
-		     tag == LF_REPARSE_TAG_JUNCTION || (S_ISLNK(a->mode) && link_to_dir(w, a));
+	uint32_t wattr = lf_union_win_attrib(w->u, a);
+	/* a link an NTFS layer holds is a folder or a file as it was made; a
+	 * folder layer's is one if its target is */
+	int folder = S_ISDIR(a->mode) || (wattr & LF_WATTR_DIRECTORY) ||
+		     tag == LF_REPARSE_TAG_JUNCTION ||
+		     (S_ISLNK(a->mode) && !own_rp && link_to_dir(w, a));
 	uint8_t *sd = NULL;
 	size_t sdlen = 0;
 	le32 sid = 0;
@@ -297,7 +359,7 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		w->st->files++;
 		w->st->hives += (a->flags & LF_ATTR_MERGED) != 0;
 	} else if (S_ISDIR(a->mode)) {
-		rc = fill_dir(w, a->ino, &ni, depth + 1);
+		rc = fill_dir(w, a, &ni, depth + 1);
 		w->st->dirs++;
 	} else if (S_ISLNK(a->mode)) {
 		w->st->symlinks++;
@@ -314,7 +376,7 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	w->st->reparse += !rc && rlen;
 	free(rp);
 	if (!rc)
-		pack_set_attrib(ni, lf_union_win_attrib(w->u, a));
+		pack_set_attrib(ni, wattr);
 	if (!rc && (a->flags & LF_ATTR_LX)) {
 		struct stat st = { .st_uid = a->uid, .st_gid = a->gid, .st_mode = a->mode,
 				   .st_rdev = (dev_t)a->rdev };
@@ -322,7 +384,7 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 			rc = pack_fail(&w->p, "cannot store the Linux owner and mode");
 	}
 	if (!rc)
-		rc = set_dos_name(w, a, &ni, dirp);
+		rc = want_dos_name(w, a, ni->mft_no, (*dirp)->mft_no, da);
 	/* times last: content, children and names change them */
 	if (!rc && set_times(ni, a))
 		rc = pack_fail(&w->p, "cannot set times");
@@ -333,8 +395,9 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	return rc;
 }
 
-static int fill_dir(struct publisher *w, uint64_t ino, ntfs_inode **dirp, int depth)
+static int fill_dir(struct publisher *w, const struct lf_attr *da, ntfs_inode **dirp, int depth)
 {
+	uint64_t ino = da->ino;
 	if (depth > MAX_DEPTH)
 		return lf_err_set(w->p.err, ELOOP, "the stack is deeper than %d folders", MAX_DEPTH);
 	struct lf_union_list l;
@@ -344,7 +407,7 @@ static int fill_dir(struct publisher *w, uint64_t ino, ntfs_inode **dirp, int de
 				w->p.path[0] ? w->p.path : "/", strerror(-rc));
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		size_t keep = pack_path_push(&w->p, l.v[i].name);
-		rc = fill_one(w, &l.v[i], dirp, depth);
+		rc = fill_one(w, &l.v[i], dirp, da, depth);
 		w->p.path[keep] = 0;
 	}
 	lf_union_list_free(w->u, &l);
@@ -361,12 +424,20 @@ static int fill_root(struct packer *p, int dfd, ntfs_inode **dirp)
 {
 	(void)dfd;
 	struct publisher *w = the_publisher(p);
-	int rc = fill_dir(w, LF_UNION_ROOT, dirp, 0);
 	struct lf_attr a;
 	uint8_t *sd = NULL;
 	size_t len = 0;
-	if (!rc && (rc = -lf_union_getattr(w->u, LF_UNION_ROOT, &a)))
-		lf_err_set(p->err, rc, "cannot read the root: %s", strerror(rc));
+	int rc = -lf_union_getattr(w->u, LF_UNION_ROOT, &a);
+	if (rc)
+		return lf_err_set(p->err, rc, "cannot read the root: %s", strerror(rc));
+	rc = fill_dir(w, &a, dirp, 0);
+	if (!rc && w->ndos) {
+		/* with nothing open, the root neither */
+		ntfs_inode_close(*dirp);
+		rc = give_dos_names(w);
+		if (!(*dirp = ntfs_inode_open(p->vol, FILE_root)) && !rc)
+			rc = pack_fail(p, "cannot open the root again");
+	}
 	if (!rc && !lf_union_win_sd(w->u, LF_UNION_ROOT, &sd, &len)) {
 		struct SECURITY_CONTEXT scx;
 		memset(&scx, 0, sizeof scx);
@@ -586,7 +657,8 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 		vol_size = ext.length > vol_size ? ext.length / 512 * 512 : vol_size;
 		w.st->grown = lf_layout_grown(lay);
 	}
-	w.st->layout = bare ? (o->format == LF_PUBLISH_RAW ? "bare" : "mbr") : lf_layout_scheme(lay);
+	w.st->layout = bare ? (o->format == LF_PUBLISH_RAW ? "bare" : "mbr")
+			    : lay ? lf_layout_scheme(lay) : ext.scheme;
 	w.st->volume_size = w.pst.volume_size = vol_size;
 
 	char vol[PATH_MAX], disk[PATH_MAX];
@@ -649,5 +721,6 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 	if (base)
 		lf_source_close(base);
 	pack_free(&w.p);
+	free(w.dos);
 	return rc;
 }

@@ -173,13 +173,19 @@ static struct timespec born(const struct lf_attr *a)
 	return a->btime.tv_sec || a->btime.tv_nsec ? a->btime : a->mtime;
 }
 
+/* The same time to NTFS, which keeps 100 ns (a folder layer's host keeps 1). */
+static int same_ntfs_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec / 100 == b.tv_nsec / 100;
+}
+
 /* What compare adds: times, link counts, 8.3 names. */
 static int exact_differs(struct differ *d, const struct lf_union_entry *x,
 			 const struct lf_union_entry *y, char *why, size_t size)
 {
 	const struct lf_attr *p = &x->a, *q = &y->a;
-	if (!same_time(born(p), born(q)) || !same_time(p->mtime, q->mtime) ||
-	    !same_time(p->ctime, q->ctime))
+	if (!same_ntfs_time(born(p), born(q)) || !same_ntfs_time(p->mtime, q->mtime) ||
+	    !same_ntfs_time(p->ctime, q->ctime))
 		why_add(why, size, "times");
 	if (!S_ISDIR(p->mode) && p->nlink != q->nlink)
 		why_add(why, size, "links");
@@ -208,8 +214,10 @@ static int meta_differs(struct differ *d, const struct lf_union_entry *x, const 
 		r = 0;
 	if (r)
 		why_add(why, size, "reparse data");
-	if ((lf_union_win_attrib(d->a, &x->a) ^ lf_union_win_attrib(d->b, &y->a)) &
-	    ~(uint32_t)LF_WATTR_DIRECTORY)
+	/* a link's folder bit says whether Windows sees a folder or a file */
+	uint32_t keep = S_ISLNK(x->a.mode) && (d->flags & LF_DIFF_EXACT) ? ~0u
+		        : ~(uint32_t)LF_WATTR_DIRECTORY;
+	if ((lf_union_win_attrib(d->a, &x->a) ^ lf_union_win_attrib(d->b, &y->a)) & keep)
 		why_add(why, size, "attributes");
 	if ((r = streams_differ(d, x->a.ino, y->a.ino)) < 0)
 		return r;

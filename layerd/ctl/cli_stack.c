@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "layerfs/repo.h"
@@ -57,6 +58,10 @@ int cli_stack_build(const struct cli_stack_args *a, struct lf_stack *st, char *b
 	if (!rc && a->with_user) {
 		char path[PATH_MAX], spec[PATH_MAX + 100];
 		rc = lf_repo_path(r, res.upper, path, sizeof path, err);
+		struct stat sb;
+		if (!rc && lstat(path, &sb) < 0)
+			rc = lf_err_set(err, errno, "%s has no personalization layer in %s (%s: %s)",
+					a->who.user, a->repo, res.upper, strerror(errno));
 		snprintf(spec, sizeof spec, "%s,name=%s,type=app,prio=%ld", path, a->who.user,
 			 USER_PRIO);
 		if (!rc)

@@ -1,0 +1,196 @@
+#!/usr/bin/env bash
+# Publish (issue 18): a stack composed into one disk image. The sample
+# repository's stack for a user comes out the same as the stack (layerctl
+# compare, and independently ntfs-3g's own driver against a layerfs
+# mount); hard links stay one record; an OS layer made as a GPT disk with
+# EFI, MSR and recovery partitions keeps its partition table, ids, other
+# partitions, serial number and boot code; hives read with hivex equal
+# the stack's merged ones; a publish killed half way leaves no OUT.
+. "$(dirname "$0")/lib.sh"
+[ "$(id -u)" -eq 0 ] && [ -e /dev/fuse ] || skip_all "needs root and /dev/fuse (ntfs-3g and layerfs mounts)"
+for t in ntfs-3g qemu-img sgdisk sfdisk mkfs.fat mcopy hivexregedit setfattr; do
+  command -v $t >/dev/null || skip_all "needs $t (scripts/setup installs it)"
+done
+
+S="$WORK/sample"
+bash "$SOURCE_DIR/scripts/sample/make-repo" "$S" "$LAYERCTL" >/dev/null
+R="$S"
+who=(--repo "$R" --user demo --groups staff --machine any)
+L=$S/Layers
+stack=(--layer "$L/OS/Windows10.1.1.vhd,type=os" --layer "$L/App/Office.101.3.vhd,prio=10"
+       --layer "$L/App/AdminTools.102.1.vhd,prio=20")
+# the repository gives demo the same three layers
+names=$("$LAYERCTL" repo resolve --json "$R" --user demo --groups staff --machine any |
+  python3 -c 'import json,sys; print(*[l["name"] for l in json.load(sys.stdin)["stack"]])')
+[ "$names" = "Windows10 Office AdminTools" ] || not_ok "the sample gives demo: $names"
+
+# --- the sample, for a user ---
+"$LAYERCTL" publish --json "${who[@]}" "$WORK/demo.vhd" >"$WORK/demo.json" 2>"$WORK/.err" \
+  && ok "publish the sample repository's stack for demo" || { not_ok "publish: $(cat "$WORK/.err")"; }
+python3 - "$WORK/demo.json" <<'PY' && ok "--json says what was published" || not_ok "--json: $(cat "$WORK/demo.json")"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["files"] > 10 and d["dirs"] > 10 and d["hives"] == 3 and d["symlinks"] == 3, d
+assert d["layout"] == "mbr" and d["disk_size"] > d["volume_size"] > 0 and len(d["serial"]) == 16, d
+PY
+"$LAYERCTL" compare "$WORK/demo.vhd" "${who[@]}" >"$WORK/cmp" 2>&1 \
+  && ok "compare: the image is the stack (names, bytes, descriptors, attributes, times, streams, links, hives)" \
+  || { not_ok "compare exits $?"; sed 's/^/    /' "$WORK/cmp" | head; }
+"$LAYERCTL" compare "$WORK/demo.vhd" --layer "$L/OS/Windows10.1.1.vhd,type=os" \
+  --layer "$L/App/Office.101.3.vhd,prio=10" >"$WORK/cmp" 2>&1; rc=$?
+[ $rc -eq 1 ] && grep -q '^+ Windows/notepad.exe' "$WORK/cmp" && grep -q '^- Windows/editor.exe' "$WORK/cmp" \
+  && ok "compare against another stack: exit 1, each difference named" || not_ok "compare without AdminTools: exit $rc"
+refuses "--with-user when she has no personalization layer" "no personalization layer" \
+  "$LAYERCTL" publish -q "${who[@]}" --with-user "$WORK/demo-user.vhd"
+up=$(ls -d "$R"/Users/demo 2>/dev/null || echo "$R/Users/demo")
+mkdir -p "$up/00000001_Windows10/Users/demo/Documents"
+echo "her notes" >"$up/00000001_Windows10/Users/demo/Documents/notes.txt"
+"$LAYERCTL" publish -q --verify "${who[@]}" --with-user "$WORK/demo-user.vhd" >/dev/null 2>"$WORK/.err" \
+  && ok "publish --with-user --verify" || not_ok "publish --with-user --verify: $(head -3 "$WORK/.err")"
+
+# independently: ntfs-3g's driver on the image's volume, layerfs on the stack
+"$LAYERCTL" publish -q --format raw "${stack[@]}" "$WORK/demo.img"
+read -r _ _ _ off len < <("$DISKTOOL" info "$WORK/demo.img" | grep '^volume')
+dd if="$WORK/demo.img" of="$WORK/demo.vol" bs=512 skip=$((off / 512)) count=$((len / 512)) status=none
+mkdir -p "$WORK/mi" "$WORK/mu"
+if ntfs-3g -o ro,streams_interface=xattr "$WORK/demo.vol" "$WORK/mi" && MOUNTS+=("$WORK/mi") &&
+   "$LAYERFS" "${stack[@]}" "$WORK/mu" && MOUNTS+=("$WORK/mu"); then
+  check "ntfs-3g's view of the image is layerfs' view of the stack (bytes, ntfs_acl, ntfs_attrib, ntfs_times, streams)" \
+    python3 "$TESTS_DIR/publish_check.py" "$WORK/mi" "$WORK/mu"
+  # the merged hives, read with hivex, are the stack's
+  for h in SOFTWARE SYSTEM; do
+    PERL_UNICODE=SD hivexregedit --export "$WORK/mi/Windows/System32/config/$h" '\' >"$WORK/$h.hivex.reg"
+    "$LAYERCTL" reg export "${stack[@]}" "Windows/System32/config/$h" >"$WORK/$h.stack.reg"
+    check "HKLM\\$h in the image, read with hivex, equals reg export of the stack" \
+      python3 "$TESTS_DIR/reg_equal.py" "$WORK/$h.hivex.reg" '\' "$WORK/$h.stack.reg" "HKEY_LOCAL_MACHINE\\$h"
+  done
+  umount "$WORK/mi"; fusermount3 -u "$WORK/mu"
+else
+  not_ok "mount the image with ntfs-3g and the stack with layerfs"
+fi
+
+# --- an OS layer made as a Windows disk: GPT with EFI, MSR, Windows, recovery ---
+G="$WORK/gpt"; os="$G/os"
+mkdir -p "$os/Windows/System32" "$os/Windows/WinSxS/x86_a" "$os/Windows/WinSxS/amd64_b" \
+  "$os/Program Files/Long Named Application" "$G/m"
+echo "MZ kernel32" >"$os/Windows/System32/kernel32.dll"
+ln "$os/Windows/System32/kernel32.dll" "$os/Windows/WinSxS/x86_a/kernel32.dll"
+ln "$os/Windows/System32/kernel32.dll" "$os/Windows/WinSxS/amd64_b/kernel32.dll"
+echo "<settings/>" >"$os/Program Files/Long Named Application/Application Settings.config"
+setfattr -n user.Zone.Identifier -v "[ZoneTransfer] ZoneId=3" \
+  "$os/Program Files/Long Named Application/Application Settings.config"
+"$LAYERCTL" pack -q --format raw --size 24M "$os" "$G/win.vol"
+# 8.3 names, as Windows gives them, through ntfs-3g
+ntfs-3g "$G/win.vol" "$G/m" && {
+  setfattr -h -n system.ntfs_dos_name -v "LONGNA~1" "$G/m/Program Files/Long Named Application"
+  setfattr -h -n system.ntfs_dos_name -v "APPLIC~1.CON" \
+    "$G/m/Program Files/Long Named Application/Application Settings.config"
+  umount "$G/m"; }
+# Windows' boot code and serial number (mkntfs writes its own)
+python3 - "$G/win.vol" <<'PY'
+import sys
+with open(sys.argv[1], "r+b") as f:
+    f.seek(0x48); f.write(bytes.fromhex("1122334455667788"))
+    f.seek(0x54); f.write(bytes((i * 7 + 1) & 0xFF for i in range(0x1FE - 0x54)))
+    f.seek(512); f.write(b"BOOTMGR loader " * (15 * 512 // 15))
+PY
+make_disk() {  # make_disk DISK WITH_RECOVERY
+  truncate -s 64M "$1"
+  local rec=(); [ "$2" = 1 ] && rec=(-n4:0:0 -t4:2700 -c4:"Recovery")
+  sgdisk -o -n1:2048:+8M -t1:ef00 -c1:"EFI system partition" -n2:0:+16M -t2:0c01 \
+    -c2:"Microsoft reserved partition" -n3:0:+24M -t3:0700 -c3:"Basic data partition" "${rec[@]}" "$1" >/dev/null
+  mkfs.fat -C "$G/esp.img" 8192 >/dev/null
+  mmd -i "$G/esp.img" ::/EFI ::/EFI/Boot && echo "efi loader" | mcopy -i "$G/esp.img" - ::/EFI/Boot/bootx64.efi
+  dd if="$G/esp.img" of="$1" bs=512 seek=2048 conv=notrunc status=none
+  head -c 16M /dev/urandom | dd of="$1" bs=512 seek=18432 conv=notrunc status=none
+  dd if="$G/win.vol" of="$1" bs=512 seek=51200 conv=notrunc status=none
+  [ "$2" = 1 ] && head -c 12M /dev/urandom | dd of="$1" bs=512 seek=100352 conv=notrunc status=none
+  rm -f "$G/esp.img"
+}
+make_disk "$G/disk.img" 1
+mkdir -p "$G/app/Program Files/App"; echo "MZ app" >"$G/app/Program Files/App/app.exe"
+"$LAYERCTL" pack -q "$G/app" "$G/app.vhd"
+gstack=(--layer "$G/disk.img,type=os" --layer "$G/app.vhd")
+check "publish a GPT OS layer as a raw disk, --verify" "$LAYERCTL" publish -q --verify "${gstack[@]}" "$G/out.img"
+sgdisk -v "$G/out.img" | grep -q "No problems found" && ok "sgdisk -v: the published GPT is sound" \
+  || not_ok "sgdisk -v: $(sgdisk -v "$G/out.img" | head -3)"
+sfdisk --verify "$G/out.img" >/dev/null 2>&1 && ok "sfdisk --verify" || not_ok "sfdisk --verify"
+sgdisk -b "$G/gpt.before" "$G/disk.img" >/dev/null && sgdisk -b "$G/gpt.after" "$G/out.img" >/dev/null
+check "the same GPT: disk GUID, partition GUIDs, types, names, offsets" cmp "$G/gpt.before" "$G/gpt.after"
+cmp -n $((34 * 512)) "$G/disk.img" "$G/out.img" && ok "the same MBR and primary GPT, byte for byte" \
+  || not_ok "MBR and primary GPT changed"
+for p in "EFI:2048:16384" "MSR:18432:32768" "recovery:100352:$(( (64 * 2048 - 34) - 100352 ))"; do
+  IFS=: read -r n s c <<<"$p"
+  cmp -n $((c * 512)) -i $((s * 512)):$((s * 512)) "$G/disk.img" "$G/out.img" \
+    && ok "the $n partition is copied byte for byte" || not_ok "the $n partition differs"
+done
+w=$((51200 * 512))
+cmp -n 11 -i $w:$w "$G/disk.img" "$G/out.img" && cmp -n 8 -i $((w + 72)):$((w + 72)) "$G/disk.img" "$G/out.img" \
+  && cmp -n $((8192 - 84)) -i $((w + 84)):$((w + 84)) "$G/disk.img" "$G/out.img" \
+  && ok "the Windows volume keeps its serial number, boot code and \$Boot loader" \
+  || not_ok "boot sector or \$Boot changed"
+[ "$(mdir -b -i "$G/out.img@@$((2048 * 512))" ::/EFI/Boot)" = "::/EFI/Boot/bootx64.efi" ] \
+  && ok "the EFI partition still reads (mtools)" || not_ok "EFI partition"
+# hard links, 8.3 names and streams, as ntfs-3g sees the published volume
+dd if="$G/out.img" of="$G/out.vol" bs=512 skip=51200 count=49152 status=none
+if ntfs-3g -o ro,streams_interface=xattr "$G/out.vol" "$G/m"; then
+  MOUNTS+=("$G/m")
+  links=$(stat -c '%i %h' "$G/m/Windows/System32/kernel32.dll" "$G/m/Windows/WinSxS/x86_a/kernel32.dll" \
+    "$G/m/Windows/WinSxS/amd64_b/kernel32.dll" | sort -u)
+  [ "$(echo "$links" | wc -l)" = 1 ] && [ "${links#* }" = 3 ] \
+    && ok "a file with three names is one MFT record with link count 3 ($links)" || not_ok "hard links: $links"
+  d=$(getfattr -h --only-values -n system.ntfs_dos_name "$G/m/Program Files/Long Named Application" 2>/dev/null)
+  [ "$d" = "LONGNA~1" ] && ok "8.3 names kept ($d)" || not_ok "8.3 name: '$d'"
+  z=$(getfattr --only-values -n user.Zone.Identifier "$G/m/Program Files/Long Named Application/Application Settings.config" 2>/dev/null)
+  [ "$z" = "[ZoneTransfer] ZoneId=3" ] && ok "alternate data streams kept" || not_ok "stream: '$z'"
+  [ -f "$G/m/Program Files/App/app.exe" ] && ok "the app layer's file is in the image" || not_ok "app.exe missing"
+  umount "$G/m"
+else
+  not_ok "ntfs-3g cannot mount the published Windows volume"
+fi
+# VHDX (through qemu-img) and VHD
+check "publish to .vhdx" "$LAYERCTL" publish -q "${gstack[@]}" "$G/out.vhdx"
+check "qemu-img check is happy with the VHDX" qemu-img check -q "$G/out.vhdx"
+check "compare the VHDX with the stack" "$LAYERCTL" compare "$G/out.vhdx" "${gstack[@]}"
+qemu-img convert -f vhdx -O raw "$G/out.vhdx" "$G/vhdx.raw"
+cmp -n $((51200 * 512)) "$G/out.img" "$G/vhdx.raw" && ok "the VHDX's disk has the same tables and partitions before C:" \
+  || not_ok "the VHDX's disk differs before C:"
+check "publish to .vhd and compare" bash -c '"$0" publish -q "${@:2}" "$1" && "$0" compare "$1" "${@:2}"' \
+  "$LAYERCTL" "$G/out.vhd" "${gstack[@]}"
+qemu-img convert -f vpc -O raw "$G/out.vhd" "$G/vhd.raw"
+sgdisk -v "$G/vhd.raw" | grep -q "No problems found" && ok "the VHD's disk (its size rounded to whole geometry): GPT sound" \
+  || not_ok "VHD GPT: $(sgdisk -v "$G/vhd.raw" | head -3)"
+# growing C: refused when the recovery partition follows it, done when C: is last
+refuses "--size past the partition with recovery after it" "recovery partition" \
+  "$LAYERCTL" publish -q --size 40M "${gstack[@]}" "$G/big.img"
+[ ! -e "$G/big.img" ] && [ -z "$(ls "$G" | grep publish-)" ] && ok "a refused publish leaves nothing" \
+  || not_ok "a refused publish left: $(ls "$G")"
+make_disk "$G/last.img" 0
+check "publish grows C: when it is the last partition" "$LAYERCTL" publish -q --verify --size 40M \
+  --layer "$G/last.img,type=os" "$G/grown.img"
+sgdisk -v "$G/grown.img" | grep -q "No problems found" && [ "$(sgdisk -i3 "$G/grown.img" | grep '^Last sector' | cut -d' ' -f3)" = \
+  $((51200 + 40 * 2048 - 1)) ] && ok "the grown partition ends 40 MiB on; sgdisk -v is happy" \
+  || not_ok "grown: $(sgdisk -i3 "$G/grown.img" | grep -i sector)"
+
+# --- interrupted: kill -9 half way ---
+mkdir -p "$WORK/big/Windows"
+yes "layered" | head -c 400M >"$WORK/big/Windows/big.bin"
+"$LAYERCTL" publish -q --layer "$WORK/big,type=os" "$WORK/int.vhd" 2>/dev/null & pid=$!
+for _ in $(seq 200); do ls "$WORK" | grep -q 'int.vhd.publish-' && break; sleep 0.05; done
+sleep 0.3; kill -9 $pid 2>/dev/null; wait $pid 2>/dev/null
+left=$(ls "$WORK" | grep -c 'int.vhd.publish-')
+[ ! -e "$WORK/int.vhd" ] && ok "killed half way: no OUT ($left work files left)" || not_ok "killed: OUT exists"
+check "the next publish to the same OUT succeeds" "$LAYERCTL" publish -q --layer "$WORK/big,type=os" "$WORK/int.vhd"
+[ -z "$(ls "$WORK" | grep 'int.vhd.publish-')" ] && ok "and the work files of the killed one are gone" \
+  || not_ok "work files left: $(ls "$WORK" | grep publish-)"
+rm -rf "$WORK/big" "$WORK/int.vhd"
+
+# --- what an admin gets wrong ---
+"$LAYERCTL" publish "$WORK/x.vhd" 2>"$WORK/.err"; rc=$?
+[ $rc -eq 2 ] && grep -q "name the stack" "$WORK/.err" && ok "no stack named: a usage error (exit 2)" \
+  || not_ok "no stack named: exit $rc"
+refuses "OUT in a folder that is not there" "$WORK/nowhere/x.vhd" "$LAYERCTL" publish -q "${stack[@]}" "$WORK/nowhere/x.vhd"
+refuses "--size too small" "too small" "$LAYERCTL" publish -q --size 4M "${stack[@]}" "$WORK/x.vhd"
+check "publish --help" "$LAYERCTL" publish --help
+check "compare --help" "$LAYERCTL" compare --help
+finish

@@ -50,7 +50,10 @@ static int scan(struct publisher *w, uint64_t ino, int depth)
 		const struct lf_attr *a = &l.v[i].a;
 		w->entries++;
 		if (S_ISREG(a->mode)) {
-			w->clusters += (a->size + CLUSTER - 1) / CLUSTER;
+			/* a sparse or compressed file takes what it takes now */
+			uint64_t takes = a->wattr & (LF_WATTR_SPARSE | LF_WATTR_COMPRESSED) &&
+					 a->alloc < a->size ? a->alloc : a->size;
+			w->clusters += (takes + CLUSTER - 1) / CLUSTER;
 			w->p.total += a->size;
 		} else if (S_ISDIR(a->mode)) {
 			size_t keep = pack_path_push(&w->p, l.v[i].name);
@@ -109,7 +112,20 @@ static int set_times(ntfs_inode *ni, const struct lf_attr *a)
 	return rc;
 }
 
-static int copy_data(struct publisher *w, const struct lf_attr *a, ntfs_inode *ni)
+static int all_zero(const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (b[i])
+			return 0;
+	return 1;
+}
+
+#define HOLE_UNIT 65536u        /* a sparse file's zeros, skipped in these */
+
+/* The bytes; a sparse file's runs of zeros left as holes (the attribute
+ * grown to its size first: libntfs-3g makes that a hole and marks the
+ * file sparse). */
+static int copy_data(struct publisher *w, const struct lf_attr *a, ntfs_inode *ni, int sparse)
 {
 	struct lf_ufile *f = NULL;
 	int rc = lf_union_open_file(w->u, a->ino, O_RDONLY, &f);
@@ -118,7 +134,24 @@ static int copy_data(struct publisher *w, const struct lf_attr *a, ntfs_inode *n
 	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
 	if (!na)
 		rc = pack_fail(&w->p, "cannot open its data");
-	for (s64 off = 0; !rc;) {
+	else if (sparse && a->size > HOLE_UNIT && ntfs_attr_truncate(na, (s64)a->size))
+		rc = pack_fail(&w->p, "cannot make it sparse");
+	for (s64 off = 0; !rc && sparse && a->size > HOLE_UNIT;) {
+		ssize_t n = lf_union_pread(w->u, f, w->p.buf, HOLE_UNIT, (uint64_t)off);
+		if (n < 0) {
+			rc = lf_err_set(w->p.err, (int)-n, "%s: %s", w->p.path, strerror((int)-n));
+			break;
+		}
+		if (n == 0)
+			break;
+		if (!all_zero(w->p.buf, (size_t)n) && ntfs_attr_pwrite(na, off, n, w->p.buf) != n)
+			rc = pack_fail(&w->p, "write failed");
+		off += n;
+		w->st->bytes += (uint64_t)n;
+		w->p.done += (uint64_t)n;
+		pack_progress(&w->p, "fill");
+	}
+	for (s64 off = 0; !rc && !(sparse && a->size > HOLE_UNIT);) {
 		ssize_t n = lf_union_pread(w->u, f, w->p.buf, PACK_CHUNK, (uint64_t)off);
 		if (n < 0) {
 			rc = lf_err_set(w->p.err, (int)-n, "%s: %s", w->p.path, strerror((int)-n));
@@ -348,14 +381,21 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	if (!lf_union_win_sd(w->u, a->ino, &sd, &sdlen))
 		sid = pack_sec_id(&w->p, sd, sdlen);
 	free(sd);
+	/* libntfs-3g makes a file compressed (and compresses what is written)
+	 * when its folder is: so the folder is, for the moment it is made */
+	le32 dir_flags = (*dirp)->flags;
+	int compressed = S_ISREG(a->mode) && (wattr & LF_WATTR_COMPRESSED);
+	if (compressed)
+		(*dirp)->flags |= FILE_ATTR_COMPRESSED;
 	ntfs_inode *ni = ntfs_create(*dirp, sid, uname, (u8)ulen, folder ? S_IFDIR : S_IFREG);
+	(*dirp)->flags = dir_flags;
 	free(uname);
 	if (!ni) {
 		free(rp);
 		return pack_fail(&w->p, "cannot create");
 	}
 	if (S_ISREG(a->mode)) {
-		rc = copy_data(w, a, ni);
+		rc = copy_data(w, a, ni, (wattr & LF_WATTR_SPARSE) != 0);
 		w->st->files++;
 		w->st->hives += (a->flags & LF_ATTR_MERGED) != 0;
 	} else if (S_ISDIR(a->mode)) {
@@ -375,8 +415,12 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		rc = pack_fail(&w->p, "cannot set its reparse data");
 	w->st->reparse += !rc && rlen;
 	free(rp);
-	if (!rc)
+	if (!rc) {
 		pack_set_attrib(ni, wattr);
+		/* a folder's says what new files in it will be: set after its own */
+		if (S_ISDIR(a->mode) && (wattr & LF_WATTR_COMPRESSED))
+			ni->flags |= FILE_ATTR_COMPRESSED;
+	}
 	if (!rc && (a->flags & LF_ATTR_LX)) {
 		struct stat st = { .st_uid = a->uid, .st_gid = a->gid, .st_mode = a->mode,
 				   .st_rdev = (dev_t)a->rdev };
@@ -679,6 +723,8 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 		if (!(w.p.vol = ntfs_mount(vol, 0)))
 			rc = lf_err_set(err, errno, "%s: cannot mount the new volume: %s", vol,
 					lf_ntfs_log_last()[0] ? lf_ntfs_log_last() : strerror(errno));
+		else
+			NVolSetCompression(w.p.vol);   /* files the source has compressed */
 	}
 	if (!rc) {
 		w.p.done = 0;

@@ -80,11 +80,15 @@ echo "<settings/>" >"$os/Program Files/Long Named Application/Application Settin
 setfattr -n user.Zone.Identifier -v "[ZoneTransfer] ZoneId=3" \
   "$os/Program Files/Long Named Application/Application Settings.config"
 "$LAYERCTL" pack -q --format raw --size 24M "$os" "$G/win.vol"
-# 8.3 names, as Windows gives them, through ntfs-3g
-ntfs-3g "$G/win.vol" "$G/m" && {
+# 8.3 names, a compressed folder and file, a sparse file, as Windows
+# makes them, through ntfs-3g
+ntfs-3g -o compression "$G/win.vol" "$G/m" && {
   setfattr -h -n system.ntfs_dos_name -v "LONGNA~1" "$G/m/Program Files/Long Named Application"
   setfattr -h -n system.ntfs_dos_name -v "APPLIC~1.CON" \
     "$G/m/Program Files/Long Named Application/Application Settings.config"
+  mkdir "$G/m/Windows/Logs" && setfattr -h -v 0x00000810 -n system.ntfs_attrib_be "$G/m/Windows/Logs"
+  yes "a compressible log line" | head -c 300000 >"$G/m/Windows/Logs/setup.log"
+  truncate -s 8M "$G/m/Windows/pagefile.sys" && echo "end" >>"$G/m/Windows/pagefile.sys"
   umount "$G/m"; }
 # Windows' boot code and serial number (mkntfs writes its own)
 python3 - "$G/win.vol" <<'PY'
@@ -112,6 +116,13 @@ mkdir -p "$G/app/Program Files/App"; echo "MZ app" >"$G/app/Program Files/App/ap
 "$LAYERCTL" pack -q "$G/app" "$G/app.vhd"
 gstack=(--layer "$G/disk.img,type=os" --layer "$G/app.vhd")
 check "publish a GPT OS layer as a raw disk, --verify" "$LAYERCTL" publish -q --verify "${gstack[@]}" "$G/out.img"
+alloc() { "$LAYERCTL" stat --json "$1" "$2" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["size"], d["alloc"], " ".join(d["attributes"]))'; }
+read -r sz al at < <(alloc "$G/out.img" Windows/Logs/setup.log)
+[ "$al" -lt $((sz / 2)) ] && [[ "$at" == *compressed* ]] && ok "a compressed file stays compressed ($sz bytes in $al)" \
+  || not_ok "compressed: $sz $al $at"
+read -r sz al at < <(alloc "$G/out.img" Windows/pagefile.sys)
+[ "$al" -le 65536 ] && [[ "$at" == *sparse* ]] && ok "a sparse file stays sparse ($sz bytes in $al)" \
+  || not_ok "sparse: $sz $al $at"
 sgdisk -v "$G/out.img" | grep -q "No problems found" && ok "sgdisk -v: the published GPT is sound" \
   || not_ok "sgdisk -v: $(sgdisk -v "$G/out.img" | head -3)"
 sfdisk --verify "$G/out.img" >/dev/null 2>&1 && ok "sfdisk --verify" || not_ok "sfdisk --verify"

@@ -33,6 +33,8 @@ struct publisher {
 	uint64_t entries, clusters;
 	struct dos_name *dos;    /* 8.3 names to give at the end */
 	size_t ndos, capdos;
+	uint64_t *held;          /* nodes of files with more names, held */
+	size_t nheld, capheld;
 };
 
 /* --- scan: how much there is --- */
@@ -336,6 +338,29 @@ static int give_dos_names(struct publisher *w)
 	return rc;
 }
 
+/* A file with more names, made as MFT record mft: its other names find
+ * it by node number, so the node is held (looked up once more) until the
+ * end; a folder layer forgets a node no one holds, and would number the
+ * next name of the file anew. */
+static int remember_link(struct publisher *w, uint64_t dir, const char *name,
+			 const struct lf_attr *a, u64 mft)
+{
+	if (w->nheld == w->capheld) {
+		size_t cap = w->capheld ? w->capheld * 2 : 256;
+		uint64_t *v = realloc(w->held, cap * sizeof *v);
+		if (!v)
+			return lf_err_set(w->p.err, ENOMEM, "out of memory");
+		w->held = v;
+		w->capheld = cap;
+	}
+	struct lf_attr again;
+	int rc = lf_union_lookup(w->u, dir, name, &again);
+	if (rc)
+		return lf_err_set(w->p.err, -rc, "%s: %s", w->p.path, strerror(-rc));
+	w->held[w->nheld++] = again.ino;
+	return pack_remember_link(&w->p, 0, a->ino, mft);
+}
+
 static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_inode **dirp,
 		    const struct lf_attr *da, int depth)
 {
@@ -433,7 +458,7 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	if (!rc && set_times(ni, a))
 		rc = pack_fail(&w->p, "cannot set times");
 	if (!rc && a->nlink > 1 && !S_ISDIR(a->mode))
-		rc = pack_remember_link(&w->p, 0, a->ino, ni->mft_no);
+		rc = remember_link(w, da->ino, e->name, a, ni->mft_no);
 	if (ni && *dirp && ntfs_inode_close_in_dir(ni, *dirp) && !rc)
 		rc = pack_fail(&w->p, "cannot close");
 	return rc;
@@ -766,6 +791,9 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 	lf_layout_free(lay);
 	if (base)
 		lf_source_close(base);
+	for (size_t i = 0; i < w.nheld; i++)
+		lf_union_forget(u, w.held[i], 1);
+	free(w.held);
 	pack_free(&w.p);
 	free(w.dos);
 	return rc;

@@ -3,7 +3,8 @@
 # one folder of 20,000 component folders, 5,000 files hard-linked into
 # System32, long names. Walked cold (list, stat, read every file) through
 # layerfs as a folder layer and as a VHD, and through a layerd session; the
-# union must equal the source tree, hard links sharing one inode number.
+# union must equal the source tree, hard links sharing one inode number;
+# published into one image, it must compare equal.
 # SCALE_SXS / SCALE_FILES / SCALE_LINKS make it larger (scripts/bench-scale
 # uses its own run).
 . "$(dirname "$0")/lib.sh"
@@ -68,5 +69,17 @@ if [ "$(id -u)" -eq 0 ] && command -v useradd >/dev/null; then
   echo "# layerd RSS $(rss $LPID) kB with one session walked"
   check "layerd: log off" "$LAYERCTL" logoff lfscale
   kill -0 "$LPID" 2>/dev/null && ok "layerd still runs" || not_ok "layerd died"
+fi
+
+# Published (issue 18): the folder layer into one image, hard links as one
+# record each, and the image the same as the layer to compare.
+if "$LAYERCTL" publish -q --json --format raw --layer "$T,type=os" "$WORK/pub.img" >"$WORK/pub.json" 2>"$WORK/.err"; then
+  h=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["hardlinks"], d["files"])' "$WORK/pub.json")
+  [ "${h% *}" = "$LINKS" ] && ok "publish the Windows-sized layer: $LINKS hard links kept as names of one record ($h)" \
+    || not_ok "publish: hard links and files $h (want $LINKS links)"
+  check "compare: the published image equals the layer" "$LAYERCTL" compare "$WORK/pub.img" --layer "$T,type=os"
+  rm -f "$WORK/pub.img"
+else
+  not_ok "publish the Windows-sized layer: $(cat "$WORK/.err")"
 fi
 finish

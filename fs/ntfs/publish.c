@@ -376,9 +376,6 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		ntfs_inode *ni = ntfs_inode_open(w->p.vol, h->mft);
 		if (!ni || ntfs_link(ni, *dirp, uname, (u8)ulen))
 			rc = pack_fail(&w->p, "cannot add a hard link");
-		/* a new name changes the record: its times again */
-		if (!rc && set_times(ni, a))
-			rc = pack_fail(&w->p, "cannot set times");
 		if (ni && ntfs_inode_close_in_dir(ni, *dirp) && !rc)
 			rc = pack_fail(&w->p, "cannot close");
 		w->st->hardlinks++;

@@ -48,8 +48,15 @@ static int same_content(struct lf_union *a, uint64_t ia, struct lf_union *b, uin
 	return rc ? rc : same;
 }
 
+/* ino -> ino, open addressing (0: free; no node is numbered 0) */
+struct ino_map {
+	uint64_t *k, *v;
+	size_t n, cap;
+};
+
 struct differ {
 	struct lf_union *a, *b;
+	struct ino_map a2b, b2a; /* files with more names: a's node <-> b's */
 	unsigned flags;
 	const struct lf_diff_opts *o;
 	uint64_t seen;
@@ -59,6 +66,84 @@ struct differ {
 	char path[8192];
 	int stop;
 };
+
+static uint64_t *map_find(const struct ino_map *m, uint64_t k)
+{
+	if (!m->cap)
+		return NULL;
+	for (size_t i = (size_t)(k * 0x9E3779B97F4A7C15ull) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+		if (!m->k[i])
+			return NULL;
+		if (m->k[i] == k)
+			return &m->v[i];
+	}
+}
+
+static int map_put(struct ino_map *m, uint64_t k, uint64_t v)
+{
+	if (2 * (m->n + 1) > m->cap) {
+		struct ino_map g = { .cap = m->cap ? m->cap * 2 : 256 };
+		g.k = calloc(g.cap, sizeof *g.k);
+		g.v = calloc(g.cap, sizeof *g.v);
+		if (!g.k || !g.v) {
+			free(g.k);
+			free(g.v);
+			return -ENOMEM;
+		}
+		for (size_t i = 0; i < m->cap; i++)
+			if (m->k[i])
+				map_put(&g, m->k[i], m->v[i]);
+		free(m->k);
+		free(m->v);
+		*m = g;
+	}
+	size_t i = (size_t)(k * 0x9E3779B97F4A7C15ull) & (m->cap - 1);
+	while (m->k[i])
+		i = (i + 1) & (m->cap - 1);
+	m->k[i] = k;
+	m->v[i] = v;
+	m->n++;
+	return 0;
+}
+
+/* Hard links: one file's names on one side are one file's names on the
+ * other (a link count says less: a name deleted by a token above still
+ * counts in its layer). Each such node is looked up once more and held
+ * to the end, so that a folder layer does not number it anew once the
+ * walk forgets it. 1: they differ; <0 an error. */
+static int links_differ(struct differ *d, uint64_t pa, uint64_t pb, const struct lf_union_entry *x,
+			const struct lf_union_entry *y)
+{
+	if (S_ISDIR(x->a.mode) || (x->a.nlink < 2 && y->a.nlink < 2))
+		return 0;
+	uint64_t *ma = map_find(&d->a2b, x->a.ino), *mb = map_find(&d->b2a, y->a.ino);
+	if (ma || mb)
+		return !(ma && mb && *ma == y->a.ino && *mb == x->a.ino);
+	struct lf_attr ta, tb;
+	int rc = lf_union_lookup(d->a, pa, x->name, &ta);
+	if (rc)
+		return rc;
+	if ((rc = lf_union_lookup(d->b, pb, y->name, &tb))) {
+		lf_union_forget(d->a, ta.ino, 1);
+		return rc;
+	}
+	if (map_put(&d->a2b, ta.ino, tb.ino) || map_put(&d->b2a, tb.ino, ta.ino))
+		return -ENOMEM;
+	return 0;
+}
+
+static void links_free(struct differ *d)
+{
+	for (size_t i = 0; i < d->a2b.cap; i++)
+		if (d->a2b.k[i]) {
+			lf_union_forget(d->a, d->a2b.k[i], 1);
+			lf_union_forget(d->b, d->a2b.v[i], 1);
+		}
+	free(d->a2b.k);
+	free(d->a2b.v);
+	free(d->b2a.k);
+	free(d->b2a.v);
+}
 
 static int report(struct differ *d, char what, const char *why, const struct lf_attr *at)
 {
@@ -179,7 +264,7 @@ static int same_ntfs_time(struct timespec a, struct timespec b)
 	return a.tv_sec == b.tv_sec && a.tv_nsec / 100 == b.tv_nsec / 100;
 }
 
-/* What compare adds: times, link counts, 8.3 names. */
+/* What compare adds: times, 8.3 names (hard links: links_differ). */
 static int exact_differs(struct differ *d, const struct lf_union_entry *x,
 			 const struct lf_union_entry *y, char *why, size_t size)
 {
@@ -187,8 +272,6 @@ static int exact_differs(struct differ *d, const struct lf_union_entry *x,
 	if (!same_ntfs_time(born(p), born(q)) || !same_ntfs_time(p->mtime, q->mtime) ||
 	    !same_ntfs_time(p->ctime, q->ctime))
 		why_add(why, size, "times");
-	if (!S_ISDIR(p->mode) && p->nlink != q->nlink)
-		why_add(why, size, "links");
 	int r = xattr_differs(d, p->ino, q->ino, "system.ntfs_dos_name");
 	if (r > 0)
 		why_add(why, size, "8.3 name");
@@ -232,7 +315,8 @@ static int meta_differs(struct differ *d, const struct lf_union_entry *x, const 
 }
 
 /* A name on one side, or both. */
-static int one_name(struct differ *d, const struct lf_union_entry *x, const struct lf_union_entry *y, int depth)
+static int one_name(struct differ *d, uint64_t pa, uint64_t pb, const struct lf_union_entry *x,
+		    const struct lf_union_entry *y, int depth)
 {
 	size_t len = strlen(d->path);
 	const char *name = y ? y->name : x->name;
@@ -275,6 +359,11 @@ static int one_name(struct differ *d, const struct lf_union_entry *x, const stru
 		}
 		if (!rc)
 			rc = meta_differs(d, x, y, why, sizeof why);
+		int l = !rc && (d->flags & LF_DIFF_EXACT) ? links_differ(d, pa, pb, x, y) : 0;
+		if (l < 0)
+			rc = l;
+		else if (l)
+			why_add(why, sizeof why, "links");
 		if (!rc && why[0])
 			report(d, S_ISDIR(x->a.mode) ? 'd' : '~', why, &y->a);
 		if (!rc && S_ISDIR(x->a.mode))
@@ -298,7 +387,7 @@ static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth)
 	while (!rc && !d->stop && (i < la.n || k < lb.n)) {
 		int c = i == la.n ? 1 : k == lb.n ? -1 : lf_casecmp(la.v[i].name, lb.v[k].name);
 		const struct lf_union_entry *x = c <= 0 ? &la.v[i] : NULL, *y = c >= 0 ? &lb.v[k] : NULL;
-		rc = one_name(d, x, y, depth);
+		rc = one_name(d, ia, ib, x, y, depth);
 		i += c <= 0;
 		k += c >= 0;
 	}
@@ -315,6 +404,7 @@ int lf_union_diff(struct lf_union *a, struct lf_union *b, const struct lf_diff_o
 	struct differ d = { .a = a, .b = b, .flags = o->flags, .o = o, .fn = fn, .ctx = ctx, .ba = malloc(CHUNK),
 			    .bb = malloc(CHUNK) };
 	int rc = d.ba && d.bb ? walk(&d, LF_UNION_ROOT, LF_UNION_ROOT, 0) : -ENOMEM;
+	links_free(&d);
 	free(d.ba);
 	free(d.bb);
 	return rc;

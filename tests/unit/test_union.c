@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "helpers.h"
+#include "layerfs/publish.h"
 #include "layerfs/union.h"
 
 static void put(const char *rel, const char *data)
@@ -512,10 +513,83 @@ START_TEST(sweep_forgets_what_no_one_holds)
 }
 END_TEST
 
+static int count_difference(void *ctx, char what, const char *path, const char *why,
+			    const struct lf_attr *a)
+{
+	(void)a;
+	fprintf(stderr, "difference: %c %s (%s)\n", what, path, why ? why : "");
+	++*(int *)ctx;
+	return 0;
+}
+
+static int count_links(void *ctx, char what, const char *path, const char *why,
+		       const struct lf_attr *a)
+{
+	(void)a, (void)what, (void)path;
+	*(int *)ctx += why && strstr(why, "links") != NULL;
+	return 0;
+}
+
+static struct lf_union *open_one(const char *path)
+{
+	struct lf_stack s = {0};
+	struct lf_union *u = NULL;
+	struct lf_union_opts uo = {0};
+	struct lf_err err = {0};
+	ck_assert_int_eq(lf_stack_add(&s, path, &err), 0);
+	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
+	ck_assert_msg(lf_union_open(&s, &uo, &u, &err) == 0, "%s", err.msg);
+	lf_stack_free(&s);
+	return u;
+}
+
+/* Publish the stack (tokens, opaque folder, a hard link, a merged folder)
+ * into an image; the image read back as a layer is the union, exactly. */
+START_TEST(publish_is_the_union)
+{
+	struct lf_union *u = open_stack(0);
+	th_run("ln '%s/os/Windows/notepad.exe' '%s/os/Windows/write.exe'", th_tmpdir(), th_tmpdir());
+	th_run("ln '%s/os/Windows/notepad.exe' '%s/os/Program Files/notepad.exe'", th_tmpdir(),
+	       th_tmpdir());
+	struct lf_publish_opts o = { .format = LF_PUBLISH_RAW };
+	struct lf_publish_stats st;
+	struct lf_err err = {0};
+	ck_assert_msg(lf_publish(u, th_path("pub.img"), &o, &st, &err) == 0, "%s", err.msg);
+	/* notepad.exe is deleted above: its other two names are one file */
+	ck_assert_uint_eq(st.hardlinks, 1);
+	ck_assert_str_eq(st.layout, "bare");
+	struct lf_union *img = open_one(th_path("pub.img"));
+	int n = 0;
+	struct lf_diff_opts d = { .flags = LF_DIFF_EXACT };
+	ck_assert_int_eq(lf_union_diff(img, u, &d, count_difference, &n), 0);
+	ck_assert_int_eq(n, 0);
+	struct lf_attr a;
+	ck_assert_int_eq(walk(img, "Windows/notepad.exe", &a), -ENOENT);
+	ck_assert_int_eq(walk(img, "Windows/write.exe", &a), 0);
+	ck_assert_uint_eq(a.nlink, 2);
+	ck_assert_int_eq(walk(img, "Windows/Temp/old.log", &a), -ENOENT);
+	/* against the same files as copies, not names of one: compare says so */
+	th_run("cp -a '%s/os' '%s/copies' && cd '%s/copies' && rm 'Program Files/notepad.exe' && "
+	       "cp -a Windows/notepad.exe 'Program Files/notepad.exe'", th_tmpdir(), th_tmpdir(),
+	       th_tmpdir());
+	struct lf_union *copies = open_one(th_path("copies"));
+	n = 0;
+	ck_assert_int_eq(lf_union_diff(img, copies, &d, count_links, &n), 0);
+	ck_assert_int_ge(n, 1);
+	lf_union_close(copies);
+	lf_union_close(img);
+	/* a publish interrupted before left work files: the next one clears them */
+	th_write_file(th_path("pub.img.publish-999999999.vol"), "x", 1);
+	ck_assert_int_eq(lf_publish_clean(th_path("pub.img")), 1);
+	lf_union_close(u);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks,
 				       new_layer_set_in_place, read_ahead_past_its_limit,
-				       kept_indexes_rebuild_the_same, sweep_forgets_what_no_one_holds };
+				       kept_indexes_rebuild_the_same, sweep_forgets_what_no_one_holds,
+				       publish_is_the_union };
 	return th_run_suite("union", tests, sizeof tests / sizeof tests[0]);
 }

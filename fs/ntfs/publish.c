@@ -62,8 +62,8 @@ static int scan(struct publisher *w, uint64_t ino, int depth)
 			rc = scan(w, a->ino, depth + 1);
 			w->p.path[keep] = 0;
 		}
-		if (w->entries % 4096 == 0)
-			pack_progress(&w->p, "scan");
+		if (w->entries % 4096 == 0 && w->o->progress)   /* a count: no total yet */
+			w->o->progress(w->o->progress_ctx, "scan", w->entries, 0);
 	}
 	lf_union_list_free(w->u, &l);
 	return rc;

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -200,7 +201,8 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
 		goto fail;
 	if (!n) {
 		size_t len = strlen(e->name);
-		n = calloc(1, sizeof *n + len + 1);
+		/* the name right after the fields, not after sizeof's padding */
+		n = calloc(1, offsetof(struct unode, inline_name) + len + 1);
 		if (!n)
 			goto fail;
 		n->refs = e->nrefs == 1 ? &n->ref1 : malloc(e->nrefs * sizeof *n->refs);
@@ -213,7 +215,7 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
 		n->nrefs = e->nrefs;
 		n->ino = ino;
 		n->type = e->type;
-		n->depth = depth;
+		n->depth = depth > UINT16_MAX ? UINT16_MAX : (uint16_t)depth;
 		n->parent = parent;
 		n->smask = p->smask ? stacked_mask(u, p->smask, depth, e->name) : 0;
 		struct unode **slot = slot_of(s, ino);

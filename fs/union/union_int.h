@@ -10,9 +10,11 @@
 #include "layerfs/union.h"
 
 /* A layer's node: which layer (index, highest first) and its number there. */
+/* A layer's node: 8 bytes, as every union node and every entry of a folder
+ * index holds one (a layer's numbers fit INO_MASK: make_ino keeps no more). */
 struct lref {
-	uint16_t layer;
-	lf_ino ino;
+	uint64_t layer : 16;
+	uint64_t ino : 48;
 };
 
 /* A set of names compared as Windows compares them. */
@@ -85,9 +87,9 @@ struct unode {
 	struct udir *dir;        /* guarded by lock */
 	struct unode *next;
 	uint32_t busy;           /* calls in progress using this node */
-	uint32_t type;
-	uint32_t depth;          /* folders between the root and this node */
 	uint32_t smask;          /* stacked-file patterns its path is on */
+	uint16_t type;           /* S_IFMT bits */
+	uint16_t depth;          /* folders between the root and this node (at most 65535) */
 	atomic_uint lock;        /* node_lock(): guards dir and changes of refs */
 	uint16_t nrefs;
 	uint8_t unlinked;        /* its name was deleted through the mount */

@@ -33,7 +33,7 @@ void pack_progress(struct packer *p, const char *phase)
 }
 
 /* Windows cannot hold these in a name (the Win32 namespace). */
-static const char *bad_name(const char *name)
+const char *pack_bad_name(const char *name)
 {
 	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
 		if (*c < 0x20)
@@ -148,7 +148,7 @@ static int scan_entry(struct packer *p, int dfd, const char *name,
 		      const struct stat *st, void *arg)
 {
 	struct scan *sc = arg;
-	const char *why = bad_name(name);
+	const char *why = pack_bad_name(name);
 	if (why)
 		return lf_err_set(p->err, EINVAL, "%s%s: the name has %s", p->src, p->path, why);
 	/* a personalization layer's own working files are no layer content */

@@ -44,6 +44,9 @@ typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
 		       const struct stat *st, void *arg);
 
 void pack_progress(struct packer *p, const char *phase);
+/* What in name Windows cannot hold (a forbidden character, a trailing dot
+ * or space), or NULL. */
+const char *pack_bad_name(const char *name);
 /* Append "/name" to p->path for error reports; returns the old length. */
 size_t pack_path_push(struct packer *p, const char *name);
 /* Each entry of folder dfd, in name order, checked for names Windows

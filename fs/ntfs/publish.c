@@ -366,9 +366,18 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 {
 	const struct lf_attr *a = &e->a;
 	ntfschar *uname = NULL;
+	/* a folder layer may hold names Windows cannot: refused, as pack does */
+	const char *bad = pack_bad_name(e->name);
+	if (bad)
+		return lf_err_set(w->p.err, EINVAL, "%s: the name has %s", w->p.path, bad);
 	int ulen = ntfs_mbstoucs(e->name, &uname);
 	if (ulen <= 0)
 		return lf_err_set(w->p.err, EILSEQ, "%s: the name is not valid UTF-8", w->p.path);
+	if (ulen > 255) {
+		free(uname);
+		return lf_err_set(w->p.err, ENAMETOOLONG, "%s: the name is longer than NTFS allows "
+				  "(255 UTF-16 units)", w->p.path);
+	}
 	int rc = 0;
 	struct hardlink *h = !S_ISDIR(a->mode) && a->nlink > 1 ? pack_find_link(&w->p, 0, a->ino) : NULL;
 	if (h) {

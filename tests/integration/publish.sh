@@ -201,6 +201,10 @@ rm -rf "$WORK/big" "$WORK/int.vhd"
 [ $rc -eq 2 ] && grep -q "name the stack" "$WORK/.err" && ok "no stack named: a usage error (exit 2)" \
   || not_ok "no stack named: exit $rc"
 refuses "OUT in a folder that is not there" "$WORK/nowhere/x.vhd" "$LAYERCTL" publish -q "${stack[@]}" "$WORK/nowhere/x.vhd"
+mkdir -p "$WORK/badapp/Program Files"; echo x >"$WORK/badapp/Program Files/a:b.txt"
+refuses "a folder layer's name Windows cannot hold" "a:b.txt" \
+  "$LAYERCTL" publish -q "${stack[@]}" --layer "$WORK/badapp" "$WORK/x.vhd"
+[ -z "$(ls "$WORK" | grep 'x.vhd')" ] && ok "and it leaves nothing" || not_ok "left: $(ls "$WORK" | grep x.vhd)"
 refuses "--size too small" "too small" "$LAYERCTL" publish -q --size 4M "${stack[@]}" "$WORK/x.vhd"
 check "publish --help" "$LAYERCTL" publish --help
 check "compare --help" "$LAYERCTL" compare --help

@@ -4,8 +4,9 @@
 # compare, and independently ntfs-3g's own driver against a layerfs
 # mount); hard links stay one record; an OS layer made as a GPT disk with
 # EFI, MSR and recovery partitions keeps its partition table, ids, other
-# partitions, serial number and boot code; hives read with hivex equal
-# the stack's merged ones; a publish killed half way leaves no OUT.
+# partitions, serial number and boot code, and so do disks Windows wrote
+# (an MBR disk, a GPT VHDX); hives read with hivex equal the stack's merged
+# ones; a publish killed half way leaves no OUT.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" -eq 0 ] && [ -e /dev/fuse ] || skip_all "needs root and /dev/fuse (ntfs-3g and layerfs mounts)"
 for t in ntfs-3g qemu-img sgdisk sfdisk mkfs.fat mcopy hivexregedit setfattr; do
@@ -182,6 +183,29 @@ check "publish grows C: when it is the last partition" "$LAYERCTL" publish -q --
 sgdisk -v "$G/grown.img" | grep -q "No problems found" && [ "$(sgdisk -i3 "$G/grown.img" | grep '^Last sector' | cut -d' ' -f3)" = \
   $((51200 + 40 * 2048 - 1)) ] && ok "the grown partition ends 40 MiB on; sgdisk -v is happy" \
   || not_ok "grown: $(sgdisk -i3 "$G/grown.img" | grep -i sector)"
+
+# --- disks Windows wrote (../shared/realdata): an MBR disk and a GPT VHDX ---
+if [ -n "${REALDATA:-}" ] && [ -d "$REALDATA" ]; then
+  X="$WORK/real"; mkdir -p "$X"
+  gunzip -c "$REALDATA/ntfs/dfir_ntfs_ntfs_index.raw.gz" >"$X/index.raw"
+  gunzip -c "$REALDATA/vhd/velociraptor_test.vhdx.gz" >"$X/test.vhdx"
+  check "publish Windows 10's MBR disk, --verify" "$LAYERCTL" publish -q --verify --format raw \
+    --layer "$X/index.raw,type=os" "$X/index.out"
+  cmp -n 446 "$X/index.raw" "$X/index.out" && cmp -n 66 -i 446:446 "$X/index.raw" "$X/index.out" \
+    && ok "its MBR: boot code, disk signature 0x5b8a2f18 and partition table unchanged" || not_ok "MBR changed"
+  w=$((128 * 512))
+  cmp -n 11 -i $w:$w "$X/index.raw" "$X/index.out" && cmp -n 8 -i $((w + 72)):$((w + 72)) "$X/index.raw" "$X/index.out" \
+    && cmp -n $((8192 - 84)) -i $((w + 84)):$((w + 84)) "$X/index.raw" "$X/index.out" \
+    && ok "its volume keeps Windows' serial number, boot code and \$Boot" || not_ok "Windows' boot sector changed"
+  check "publish Windows Server's GPT VHDX (C: grows: it is the last partition), --verify" \
+    "$LAYERCTL" publish -q --verify --layer "$X/test.vhdx,type=os" "$X/out.vhdx"
+  qemu-img convert -f vhdx -O raw "$X/test.vhdx" "$X/in.raw"; qemu-img convert -f vhdx -O raw "$X/out.vhdx" "$X/out.raw"
+  sgdisk -v "$X/out.raw" | grep -q "No problems found" && [ "$(sgdisk -p "$X/in.raw" | grep '^Disk identifier')" = \
+    "$(sgdisk -p "$X/out.raw" | grep '^Disk identifier')" ] && [ "$(sgdisk -i1 "$X/in.raw" | grep 'unique GUID')" = \
+    "$(sgdisk -i1 "$X/out.raw" | grep 'unique GUID')" ] \
+    && ok "its GPT is sound and keeps the disk's and the partition's GUIDs" || not_ok "GPT of the published VHDX"
+  rm -rf "$X"
+fi
 
 # --- interrupted: kill -9 half way ---
 mkdir -p "$WORK/big/Windows"

@@ -504,6 +504,8 @@ static ssize_t nl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t si
 	return (ssize_t)at;
 }
 
+#define STREAM_MAX (256 << 20)
+
 static ssize_t read_stream(ntfs_inode *ni, const char *sname, void *buf, size_t size)
 {
 	ntfschar *u = NULL;
@@ -514,8 +516,12 @@ static ssize_t read_stream(ntfs_inode *ni, const char *sname, void *buf, size_t 
 	free(u);
 	if (!na)
 		return -ENODATA;
+	/* Whole, past the 64 KiB a mount's xattr can carry (the kernel says
+	 * E2BIG there itself): publish and copy-up read a CompactOS file's
+	 * WofCompressedData, megabytes. A bound all the same: it is read into
+	 * memory, and the size is the volume's word. */
 	ssize_t rc = (ssize_t)na->data_size;
-	if (na->data_size > 65536)
+	if (na->data_size > STREAM_MAX)
 		rc = -E2BIG;
 	else if (size && (size_t)na->data_size > size)
 		rc = -ERANGE;

@@ -83,7 +83,11 @@ setfattr -n user.Zone.Identifier -v "[ZoneTransfer] ZoneId=3" \
 "$LAYERCTL" pack -q --format raw --size 24M "$os" "$G/win.vol"
 # 8.3 names, a compressed folder and file, a sparse file, as Windows
 # makes them, through ntfs-3g
-ntfs-3g -o compression "$G/win.vol" "$G/m" && {
+ntfs-3g -o compression,streams_interface=windows "$G/win.vol" "$G/m" && {
+  # a CompactOS file's data lives in a stream of megabytes
+  echo "MZ ntdll" >"$G/m/Windows/System32/ntdll.dll"
+  head -c 300000 /dev/urandom >"$G/wof.bin"
+  cat "$G/wof.bin" >"$G/m/Windows/System32/ntdll.dll:WofCompressedData"
   setfattr -h -n system.ntfs_dos_name -v "LONGNA~1" "$G/m/Program Files/Long Named Application"
   setfattr -h -n system.ntfs_dos_name -v "APPLIC~1.CON" \
     "$G/m/Program Files/Long Named Application/Application Settings.config"
@@ -159,6 +163,13 @@ if ntfs-3g -o ro,streams_interface=xattr "$G/out.vol" "$G/m"; then
   umount "$G/m"
 else
   not_ok "ntfs-3g cannot mount the published Windows volume"
+fi
+if ntfs-3g -o ro,streams_interface=windows "$G/out.vol" "$G/m"; then
+  cmp -s "$G/wof.bin" "$G/m/Windows/System32/ntdll.dll:WofCompressedData" \
+    && ok "a 300 KB stream (as CompactOS keeps WofCompressedData) is kept whole" || not_ok "big stream"
+  umount "$G/m"
+else
+  not_ok "ntfs-3g (streams as names) cannot mount the published volume"
 fi
 # VHDX (through qemu-img) and VHD
 check "publish to .vhdx" "$LAYERCTL" publish -q "${gstack[@]}" "$G/out.vhdx"

@@ -320,8 +320,7 @@ int pack_copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inod
 	close(fd);
 	if (n != 4)
 		return 0;
-	pack_set_attrib(ni, (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-			    (uint32_t)v[3] << 24);
+	pack_set_attrib(ni, pack_le32(v));
 	return 0;
 }
 
@@ -427,9 +426,9 @@ int pack_add_stream(struct packer *p, ntfs_inode *ni, const char *name, const vo
 	return rc;
 }
 
-static uint32_t reparse_tag(const uint8_t *rp)
+uint32_t pack_le32(const uint8_t *b)
 {
-	return (uint32_t)rp[0] | (uint32_t)rp[1] << 8 | (uint32_t)rp[2] << 16 | (uint32_t)rp[3] << 24;
+	return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
 /* A link's own reparse data, where capture kept it beside the link
@@ -440,7 +439,7 @@ static ssize_t kept_reparse(int dfd, const char *name, uint8_t *buf, size_t size
 	char path[64 + NAME_MAX];
 	snprintf(path, sizeof path, "/proc/self/fd/%d/%s", dfd, name);
 	ssize_t n = lgetxattr(path, "trusted.layerfs.ntfs_reparse", buf, size);
-	return n >= 8 && lf_reparse_is_link(reparse_tag(buf)) ? n : -1;
+	return n >= 8 && lf_reparse_is_link(pack_le32(buf)) ? n : -1;
 }
 
 /* Is the symlink's target (inside the tree being packed) a folder?
@@ -459,6 +458,15 @@ static size_t link_slot(const struct packer *p, dev_t dev, ino_t ino)
 {
 	uint64_t h = ((uint64_t)dev * 0x9E3779B97F4A7C15ull) ^ ((uint64_t)ino * 0xC2B2AE3D27D4EB4Full);
 	return (size_t)(h ^ (h >> 29)) & (p->capslots - 1);
+}
+
+/* links[k] into the first free slot from its hash */
+static void link_slot_put(struct packer *p, size_t k)
+{
+	size_t i = link_slot(p, p->links[k].dev, p->links[k].ino);
+	while (p->slots[i])
+		i = (i + 1) & (p->capslots - 1);
+	p->slots[i] = k + 1;
 }
 
 /* The file (dev, ino) packed before under another name: a WinSxS-sized
@@ -493,18 +501,11 @@ int pack_remember_link(struct packer *p, dev_t dev, ino_t ino, u64 mft)
 		free(p->slots);
 		p->slots = slots;
 		p->capslots = cap * 2;
-		for (size_t k = 0; k < p->nlinks; k++) {
-			size_t i = link_slot(p, p->links[k].dev, p->links[k].ino);
-			while (p->slots[i])
-				i = (i + 1) & (p->capslots - 1);
-			p->slots[i] = k + 1;
-		}
+		for (size_t k = 0; k < p->nlinks; k++)
+			link_slot_put(p, k);
 	}
 	p->links[p->nlinks] = (struct hardlink){ dev, ino, mft };
-	size_t i = link_slot(p, dev, ino);
-	while (p->slots[i])
-		i = (i + 1) & (p->capslots - 1);
-	p->slots[i] = ++p->nlinks;
+	link_slot_put(p, p->nlinks++);
 	return 0;
 }
 
@@ -519,9 +520,11 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 				  p->src, p->path);
 	int rc = 0;
 	ntfs_inode *ni = NULL;
-	if (S_ISREG(st->st_mode) && st->st_nlink > 1 && pack_find_link(p, st->st_dev, st->st_ino)) {
+	struct hardlink *h = S_ISREG(st->st_mode) && st->st_nlink > 1 ?
+			     pack_find_link(p, st->st_dev, st->st_ino) : NULL;
+	if (h) {
 		/* Another name for a file already packed: its times are set. */
-		ntfs_inode *target = ntfs_inode_open(p->vol, pack_find_link(p, st->st_dev, st->st_ino)->mft);
+		ntfs_inode *target = ntfs_inode_open(p->vol, h->mft);
 		if (!target || ntfs_link(target, dir_ni, uname, (u8)ulen))
 			rc = pack_fail(p, "cannot add a hard link");
 		/* in dir_ni: the new name's index entry is synced through the open
@@ -562,7 +565,7 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 		ssize_t n = readlinkat(dfd, name, target, sizeof target - 1);
 		uint8_t rp[LF_REPARSE_MAX];
 		ssize_t rlen = kept_reparse(dfd, name, rp, sizeof rp);
-		int junction = rlen >= 4 && reparse_tag(rp) == LF_REPARSE_TAG_JUNCTION;
+		int junction = rlen >= 4 && pack_le32(rp) == LF_REPARSE_TAG_JUNCTION;
 		if (n > 0 && rlen < 0) {
 			target[n] = 0;
 			rlen = lf_reparse_encode_symlink(target, rp, sizeof rp);

@@ -44,6 +44,8 @@ typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
 		       const struct stat *st, void *arg);
 
 void pack_progress(struct packer *p, const char *phase);
+/* 4 bytes little-endian (layerfs/bytes.h's le32 is a type to libntfs-3g). */
+uint32_t pack_le32(const uint8_t *b);
 /* What in name Windows cannot hold (a forbidden character, a trailing dot
  * or space), or NULL. */
 const char *pack_bad_name(const char *name);

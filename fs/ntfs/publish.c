@@ -15,6 +15,7 @@
 
 #include "layerfs/layout.h"
 #include "layerfs/publish.h"
+#include "layerfs/safe_path.h"
 #include "layerfs/security.h"
 #include "layerfs/vhd.h"
 #include "ntfs_glue.h"
@@ -37,17 +38,25 @@ struct publisher {
 	size_t nheld, capheld;
 };
 
+/* Folder ino read whole (l empty on an error, which is set). */
+static int list_folder(struct publisher *w, uint64_t ino, int depth, struct lf_union_list *l)
+{
+	memset(l, 0, sizeof *l);
+	if (depth > MAX_DEPTH)
+		return lf_err_set(w->p.err, ELOOP, "the stack is deeper than %d folders", MAX_DEPTH);
+	int rc = lf_union_list(w->u, ino, l);
+	if (rc)
+		rc = lf_err_set(w->p.err, -rc, "%s: cannot read the folder: %s",
+				w->p.path[0] ? w->p.path : "/", strerror(-rc));
+	return rc;
+}
+
 /* --- scan: how much there is --- */
 
 static int scan(struct publisher *w, uint64_t ino, int depth)
 {
-	if (depth > MAX_DEPTH)
-		return lf_err_set(w->p.err, ELOOP, "the stack is deeper than %d folders", MAX_DEPTH);
 	struct lf_union_list l;
-	int rc = lf_union_list(w->u, ino, &l);
-	if (rc)
-		rc = lf_err_set(w->p.err, -rc, "%s: cannot read the folder: %s",
-				w->p.path[0] ? w->p.path : "/", strerror(-rc));
+	int rc = list_folder(w, ino, depth, &l);
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		const struct lf_attr *a = &l.v[i].a;
 		w->entries++;
@@ -73,8 +82,7 @@ static int scan(struct publisher *w, uint64_t ino, int depth)
 
 static void times_of(const struct lf_attr *a, struct timespec t[4])
 {
-	/* a folder layer's file may know no birth: its change, as stat says */
-	t[0] = a->btime.tv_sec || a->btime.tv_nsec ? a->btime : a->mtime;
+	t[0] = lf_attr_born(a);
 	t[1] = a->mtime;
 	t[2] = a->atime;
 	t[3] = a->ctime;
@@ -395,11 +403,11 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	int own_rp;
 	ssize_t rlen = reparse_of(w, a, &rp, &own_rp);
 	if (rlen < 0) {
+		free(rp);
 		free(uname);
 		return -1;
 	}
-	uint32_t tag = rlen >= 4 ? (uint32_t)rp[0] | (uint32_t)rp[1] << 8 | (uint32_t)rp[2] << 16 |
-				   (uint32_t)rp[3] << 24 : 0;
+	uint32_t tag = rlen >= 4 ? pack_le32(rp) : 0;
 	uint32_t wattr = lf_union_win_attrib(w->u, a);
 	/* a link an NTFS layer holds is a folder or a file as it was made; a
 	 * folder layer's is one if its target is */
@@ -472,14 +480,8 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 
 static int fill_dir(struct publisher *w, const struct lf_attr *da, ntfs_inode **dirp, int depth)
 {
-	uint64_t ino = da->ino;
-	if (depth > MAX_DEPTH)
-		return lf_err_set(w->p.err, ELOOP, "the stack is deeper than %d folders", MAX_DEPTH);
 	struct lf_union_list l;
-	int rc = lf_union_list(w->u, ino, &l);
-	if (rc)
-		rc = lf_err_set(w->p.err, -rc, "%s: cannot read the folder: %s",
-				w->p.path[0] ? w->p.path : "/", strerror(-rc));
+	int rc = list_folder(w, da->ino, depth, &l);
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		size_t keep = pack_path_push(&w->p, l.v[i].name);
 		rc = fill_one(w, &l.v[i], dirp, da, depth);
@@ -544,10 +546,8 @@ static int keep_boot(struct publisher *w, struct lf_source *base, uint64_t base_
 	 * the code, $Boot's loader and the serial are the OS layer's */
 	memcpy(old + 0x0B, now + 0x0B, 0x48 - 0x0B);
 	memcpy(old + 0x50, now + 0x50, 0x54 - 0x50);
-	w->st->serial_lo = (uint32_t)old[0x48] | (uint32_t)old[0x49] << 8 |
-			   (uint32_t)old[0x4A] << 16 | (uint32_t)old[0x4B] << 24;
-	w->st->serial_hi = (uint32_t)old[0x4C] | (uint32_t)old[0x4D] << 8 |
-			   (uint32_t)old[0x4E] << 16 | (uint32_t)old[0x4F] << 24;
+	w->st->serial_lo = pack_le32(old + 0x48);
+	w->st->serial_hi = pack_le32(old + 0x4C);
 	uint8_t backup[512];
 	/* mkntfs keeps a copy of sector 0 in the volume's last sector */
 	int has_backup = pread(vol_fd, backup, sizeof backup, (off_t)(vol_size - 512)) == 512 &&
@@ -567,15 +567,8 @@ static void work_name(char *buf, size_t size, const char *out, const char *what)
 
 int lf_publish_clean(const char *out)
 {
-	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s", out);
-	char *slash = strrchr(dir, '/');
-	const char *base = slash ? slash + 1 : out;
-	if (slash)
-		*slash = 0;
-	else
-		snprintf(dir, sizeof dir, ".");
-	int dfd = open(slash && !dir[0] ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	const char *base;
+	int dfd = lf_open_parent(out, &base);
 	DIR *d = dfd >= 0 ? fdopendir(dfd) : NULL;
 	if (!d) {
 		if (dfd >= 0)
@@ -614,11 +607,8 @@ static int write_raw(struct publisher *w, struct lf_layout *lay, const char *pat
 	for (uint64_t off = 0; !rc && off < size; off += PACK_CHUNK) {
 		size_t n = size - off < PACK_CHUNK ? (size_t)(size - off) : PACK_CHUNK;
 		rc = lf_layout_read(lay, w->p.buf, n, off);
-		int zero = 1;
-		for (size_t i = 0; !rc && zero && i < n; i++)
-			zero = !w->p.buf[i];
 		/* zeros stay holes: a disk is mostly empty */
-		if (!rc && !zero && pwrite(fd, w->p.buf, n, (off_t)off) != (ssize_t)n)
+		if (!rc && !all_zero(w->p.buf, n) && pwrite(fd, w->p.buf, n, (off_t)off) != (ssize_t)n)
 			rc = -errno;
 		write_progress(&w->p, off + n, size);
 	}
@@ -779,11 +769,8 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 		rc = lf_err_set(err, errno, "%s: cannot rename into place: %s", out, strerror(errno));
 	if (!rc) {
 		/* the rename itself made durable */
-		char dir[PATH_MAX];
-		snprintf(dir, sizeof dir, "%s", out);
-		char *slash = strrchr(dir, '/');
-		int dfd = open(slash ? (slash == dir ? "/" : (*slash = 0, dir)) : ".",
-			       O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		const char *name;
+		int dfd = lf_open_parent(out, &name);
 		if (dfd >= 0) {
 			fsync(dfd);
 			close(dfd);

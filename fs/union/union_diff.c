@@ -127,9 +127,13 @@ static int links_differ(struct differ *d, uint64_t pa, uint64_t pb, const struct
 		lf_union_forget(d->a, ta.ino, 1);
 		return rc;
 	}
-	if (map_put(&d->a2b, ta.ino, tb.ino) || map_put(&d->b2a, tb.ino, ta.ino))
+	if (map_put(&d->a2b, ta.ino, tb.ino)) {
+		lf_union_forget(d->a, ta.ino, 1);
+		lf_union_forget(d->b, tb.ino, 1);
 		return -ENOMEM;
-	return 0;
+	}
+	/* a2b holds the references (links_free); b2a only answers */
+	return map_put(&d->b2a, tb.ino, ta.ino);
 }
 
 static void links_free(struct differ *d)
@@ -251,13 +255,6 @@ static int has_xattr(struct lf_union *u, uint64_t ino, const char *name)
 	return lf_union_getxattr(u, ino, name, NULL, 0) >= 0;
 }
 
-/* A side that knows no creation time (a folder layer's file) was given
- * its modification time, as publish gives it. */
-static struct timespec born(const struct lf_attr *a)
-{
-	return a->btime.tv_sec || a->btime.tv_nsec ? a->btime : a->mtime;
-}
-
 /* The same time to NTFS, which keeps 100 ns (a folder layer's host keeps 1). */
 static int same_ntfs_time(struct timespec a, struct timespec b)
 {
@@ -269,7 +266,7 @@ static int exact_differs(struct differ *d, const struct lf_union_entry *x,
 			 const struct lf_union_entry *y, char *why, size_t size)
 {
 	const struct lf_attr *p = &x->a, *q = &y->a;
-	if (!same_ntfs_time(born(p), born(q)) || !same_ntfs_time(p->mtime, q->mtime) ||
+	if (!same_ntfs_time(lf_attr_born(p), lf_attr_born(q)) || !same_ntfs_time(p->mtime, q->mtime) ||
 	    !same_ntfs_time(p->ctime, q->ctime))
 		why_add(why, size, "times");
 	int r = xattr_differs(d, p->ino, q->ino, "system.ntfs_dos_name");

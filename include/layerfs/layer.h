@@ -41,6 +41,13 @@ struct lf_attr {
 	uint64_t rdev;           /* device nodes */
 };
 
+/* Its creation time; a folder layer's file may know none (0): then its
+ * modification time, as publish writes it and compare reads it. */
+static inline struct timespec lf_attr_born(const struct lf_attr *a)
+{
+	return a->btime.tv_sec || a->btime.tv_nsec ? a->btime : a->mtime;
+}
+
 /* The file is built from several layers' copies (a merged registry
  * hive): its size can change without a change through the mount, so
  * its attributes must not be cached. */

@@ -96,12 +96,12 @@ struct cli_stack_args {
 	"  --with-user           her personalization layer too (left out by default)\n" \
 	"  --parent FILE         a differencing disk's parent, where its locators fail\n"
 /* An option of the stack's (1: it was one), the options checked (an
- * error message, or NULL), and the stack built from them (sorted; base:
- * the OS layer's file). */
+ * error message, or NULL), and the stack they name opened as a union,
+ * hives merged as a mount serves them (base: the OS layer's file). */
 int cli_stack_option(struct cli_stack_args *a, int c, const char *arg);
 const char *cli_stack_check(struct cli_stack_args *a);
-int cli_stack_build(const struct cli_stack_args *a, struct lf_stack *st, char *base,
-		    size_t basesz, struct lf_err *err);
+int cli_stack_open(const struct cli_stack_args *a, char *base, size_t basesz,
+		   struct lf_union **u, struct lf_err *err);
 /* The image against the stack (compare's report on stdout; JSON with
  * json): 0 the same, 1 different, 2 trouble. */
 int cli_compare(const char *image, struct lf_union *stack, const char *stack_name, int json);

@@ -14,8 +14,9 @@
 /* The personalization layer, read-only on top of the rest. */
 #define USER_PRIO 2147483647L
 
-int cli_stack_build(const struct cli_stack_args *a, struct lf_stack *st, char *base,
-		    size_t basesz, struct lf_err *err)
+/* The stack, sorted; base: the OS layer's file (else the lowest). */
+static int stack_build(const struct cli_stack_args *a, struct lf_stack *st, char *base,
+		       size_t basesz, struct lf_err *err)
 {
 	memset(st, 0, sizeof *st);
 	st->parents = a->parents;
@@ -71,6 +72,19 @@ int cli_stack_build(const struct cli_stack_args *a, struct lf_stack *st, char *b
 		rc = lf_stack_sort(st, err);
 	lf_resolution_free(&res);
 	lf_repo_free(r);
+	return rc;
+}
+
+int cli_stack_open(const struct cli_stack_args *a, char *base, size_t basesz,
+		   struct lf_union **u, struct lf_err *err)
+{
+	struct lf_stack st;
+	struct lf_union_opts uo = cli_hive_opts();
+	*u = NULL;
+	int rc = stack_build(a, &st, base, basesz, err);
+	if (!rc)
+		rc = lf_union_open(&st, &uo, u, err);
+	lf_stack_free(&st);
 	return rc;
 }
 

@@ -244,15 +244,10 @@ int cmd_compare(int argc, char **argv)
 	const char *why = cli_stack_check(&sa);
 	if (why)
 		return cli_usage_error("compare", "%s", why);
-	struct lf_stack st;
 	struct lf_err err = {0};
 	char base[4096];
-	struct lf_union *u = NULL;
-	struct lf_union_opts uo = cli_hive_opts();
-	int rc = cli_stack_build(&sa, &st, base, sizeof base, &err);
-	if (!rc)
-		rc = lf_union_open(&st, &uo, &u, &err);
-	lf_stack_free(&st);
+	struct lf_union *u;
+	int rc = cli_stack_open(&sa, base, sizeof base, &u, &err);
 	cli_who_free(&sa.who);
 	if (rc) {
 		cli_error("%s", err.msg);

@@ -141,15 +141,10 @@ int cmd_publish(int argc, char **argv)
 	if (!fmt_given)
 		o.format = ends_with(out, ".vhdx") ? LF_PUBLISH_VHDX
 			   : ends_with(out, ".vhd") ? LF_PUBLISH_VHD_DYNAMIC : LF_PUBLISH_RAW;
-	struct lf_stack st;
 	struct lf_err err = {0};
 	char base[4096];
-	struct lf_union *u = NULL;
-	struct lf_union_opts uo = cli_hive_opts();
-	int rc = cli_stack_build(&sa, &st, base, sizeof base, &err);
-	if (!rc)
-		rc = lf_union_open(&st, &uo, &u, &err);
-	lf_stack_free(&st);
+	struct lf_union *u;
+	int rc = cli_stack_open(&sa, base, sizeof base, &u, &err);
 	/* the OS layer's label, unless one is given */
 	for (int i = 0; !rc && !o.label && i < lf_union_nlayers(u); i++) {
 		struct lf_layer *l = lf_union_layer(u, i);

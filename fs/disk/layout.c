@@ -41,12 +41,6 @@ struct lf_layout {
 	int npatches;
 };
 
-static void put_le64(uint8_t *p, uint64_t v)
-{
-	put_le32(p, (uint32_t)v);
-	put_le32(p + 4, (uint32_t)(v >> 32));
-}
-
 /* CRC-32 (IEEE 802.3, reflected), as the GPT's headers use it. */
 static uint32_t crc32_ieee(const uint8_t *p, size_t n)
 {

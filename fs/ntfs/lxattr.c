@@ -2,19 +2,10 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layerfs/bytes.h"
 #include "lxattr.h"
 
 #define EA_HEAD 8   /* next offset (4), flags (1), name length (1), value length (2) */
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); p[2] = (uint8_t)(v >> 16); p[3] = (uint8_t)(v >> 24);
-}
-
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
 
 uint32_t lx_tag_type(uint32_t tag)
 {
@@ -37,12 +28,12 @@ static size_t put_record(uint8_t *at, size_t room, const char *name,
 	if (len > room)
 		return 0;
 	memset(at, 0, len);
-	put32(at, (uint32_t)len);
+	put_le32(at, (uint32_t)len);
 	at[5] = (uint8_t)nlen;
 	at[6] = (uint8_t)vlen;
 	memcpy(at + EA_HEAD, name, nlen + 1);
 	for (unsigned i = 0; i < nv; i++)
-		put32(at + EA_HEAD + nlen + 1 + 4 * i, v[i]);
+		put_le32(at + EA_HEAD + nlen + 1 + 4 * i, v[i]);
 	return len;
 }
 
@@ -73,7 +64,7 @@ void lx_decode(const uint8_t *buf, size_t len, struct lx_meta *m)
 	size_t at = 0;
 	while (len - at >= EA_HEAD) {
 		const uint8_t *r = buf + at;
-		uint32_t next = get32(r);
+		uint32_t next = le32(r);
 		size_t nlen = r[5], vlen = r[6] | (size_t)r[7] << 8;
 		size_t end = next ? next : len - at;   /* Windows leaves the last one 0 */
 		if (end > len - at || EA_HEAD + nlen + 1 + vlen > end)
@@ -81,13 +72,13 @@ void lx_decode(const uint8_t *buf, size_t len, struct lx_meta *m)
 		const char *name = (const char *)r + EA_HEAD;
 		const uint8_t *v = r + EA_HEAD + nlen + 1;
 		if (nlen == 6 && vlen == 4 && !memcmp(name, "$LXUID", 6)) {
-			m->uid = get32(v); m->has |= LX_HAS_UID;
+			m->uid = le32(v); m->has |= LX_HAS_UID;
 		} else if (nlen == 6 && vlen == 4 && !memcmp(name, "$LXGID", 6)) {
-			m->gid = get32(v); m->has |= LX_HAS_GID;
+			m->gid = le32(v); m->has |= LX_HAS_GID;
 		} else if (nlen == 6 && vlen == 4 && !memcmp(name, "$LXMOD", 6)) {
-			m->mode = get32(v); m->has |= LX_HAS_MODE;
+			m->mode = le32(v); m->has |= LX_HAS_MODE;
 		} else if (nlen == 6 && vlen == 8 && !memcmp(name, "$LXDEV", 6)) {
-			m->major = get32(v); m->minor = get32(v + 4); m->has |= LX_HAS_DEV;
+			m->major = le32(v); m->minor = le32(v + 4); m->has |= LX_HAS_DEV;
 		}
 		if (!next)
 			break;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "layerfs/bytes.h"
 #include "layerfs/hash.h"
 #include "layerfs/security.h"
 #include "union_int.h"
@@ -128,8 +129,7 @@ uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at)
 {
 	uint8_t v[4];
 	if (lf_union_getxattr(u, at->ino, "system.ntfs_attrib", v, sizeof v) == sizeof v)
-		return (uint32_t)v[0] | (uint32_t)v[1] << 8 | (uint32_t)v[2] << 16 |
-		       (uint32_t)v[3] << 24;
+		return le32(v);
 	/* a file with none is NORMAL, as Windows (and ntfs-3g) say it */
 	return at->wattr || S_ISDIR(at->mode) ? at->wattr : 0x80;
 }

@@ -33,6 +33,12 @@ static inline void put_le32(uint8_t *p, uint32_t v)
 	put_le16(p + 2, (uint16_t)(v >> 16));
 }
 
+static inline void put_le64(uint8_t *p, uint64_t v)
+{
+	put_le32(p, (uint32_t)v);
+	put_le32(p + 4, (uint32_t)(v >> 32));
+}
+
 static inline uint32_t be32(const uint8_t *p)
 {
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |

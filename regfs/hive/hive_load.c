@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layerfs/bytes.h"
 #include "hive_int.h"
 
 #define MAX_DEPTH 512            /* Windows: 512 levels of keys */
@@ -27,16 +28,6 @@ struct loader {
 	/* nodes on the path from the root: a child among them is a loop */
 	hive_node_h path[MAX_DEPTH + 1];
 };
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint16_t le16(const uint8_t *p)
-{
-	return (uint16_t)(p[0] | p[1] << 8);
-}
 
 /* The payload of the cell at hive offset off (past its size field), if it
  * lies inside the file and is at least need bytes long. */

@@ -24,21 +24,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layerfs/bytes.h"
 #include "hive_int.h"
 
 #define BASE_BLOCK 4096
 #define LOG_ENTRIES 512
 #define MARVIN_SEED 0x82EF4D887A4E55C5ull
-
-static uint32_t le32(const uint8_t *p)
-{
-	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 static uint32_t rotl(uint32_t x, int n)
 {
@@ -84,14 +75,6 @@ static uint32_t checksum(const uint8_t *b)
 	for (int i = 0; i < 0x1FC; i += 4)
 		x ^= le32(b + i);
 	return x == 0xFFFFFFFF ? 0xFFFFFFFE : x == 0 ? 1 : x;
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	p[2] = (uint8_t)(v >> 16);
-	p[3] = (uint8_t)(v >> 24);
 }
 
 struct log {
@@ -231,9 +214,9 @@ static int apply_old(const struct log *l, uint8_t **hive, size_t *hsize)
 		data += 512;
 		applied++;
 	}
-	put32(*hive + 0x28, bins);
-	put32(*hive + 4, l->seq);
-	put32(*hive + 8, l->seq);
+	put_le32(*hive + 0x28, bins);
+	put_le32(*hive + 4, l->seq);
+	put_le32(*hive + 8, l->seq);
 	return applied ? applied : 1;        /* a log of no dirty sector still settles it */
 }
 
@@ -280,9 +263,9 @@ static int apply_log(const struct log *l, uint32_t *next, uint8_t **hive, size_t
 		}
 		if (!ok)
 			break;
-		put32(*hive + 0x28, hbins);
-		put32(*hive + 4, seq);
-		put32(*hive + 8, seq);
+		put_le32(*hive + 0x28, hbins);
+		put_le32(*hive + 4, seq);
+		put_le32(*hive + 8, seq);
 		*next = seq + 1;
 		applied++;
 	}
@@ -325,7 +308,7 @@ static int replay(struct log *logs, int n, uint8_t **image, size_t *size, int *e
 	if (rc < 0)
 		return rc;
 	if (*entries)
-		put32(*image + 0x1FC, checksum(*image));
+		put_le32(*image + 0x1FC, checksum(*image));
 	return n ? 0 : -ENOENT;
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "layerfs/bytes.h"
 #include "layerfs/casefold.h"
 #include "layerfs/hash.h"
 #include "layerfs/hive.h"
@@ -47,10 +48,6 @@ struct writer {
  * loader reads it back as "none" (the key takes its parent's rules). */
 static const uint8_t default_sd[20] = { 1, 0, 0x04, 0x80 };
 
-static void put16(uint8_t *p, uint16_t v) { p[0] = (uint8_t)v; p[1] = (uint8_t)(v >> 8); }
-static void put32(uint8_t *p, uint32_t v) { put16(p, (uint16_t)v); put16(p + 2, (uint16_t)(v >> 16)); }
-static void put64(uint8_t *p, uint64_t v) { put32(p, (uint32_t)v); put32(p + 4, (uint32_t)(v >> 32)); }
-
 /* A cell of n payload bytes: its offset, and where to write (emit pass). */
 static uint32_t cell(struct writer *w, size_t n, uint8_t **p)
 {
@@ -65,7 +62,7 @@ static uint32_t cell(struct writer *w, size_t n, uint8_t **p)
 	if (w->emit && total) {
 		uint8_t *c = w->buf + off;
 		memset(c, 0, total);
-		put32(c, (uint32_t)-(int32_t)total);
+		put_le32(c, (uint32_t)-(int32_t)total);
 		*p = c + 4;
 	}
 	return off;
@@ -116,13 +113,13 @@ static size_t encode_name(const char *name, uint8_t *out, int *compressed)
 		} else if (c >= 0x10000) {
 			c -= 0x10000;
 			if (out) {
-				put16(out + n, (uint16_t)(0xD800 | (c >> 10)));
-				put16(out + n + 2, (uint16_t)(0xDC00 | (c & 0x3FF)));
+				put_le16(out + n, (uint16_t)(0xD800 | (c >> 10)));
+				put_le16(out + n + 2, (uint16_t)(0xDC00 | (c & 0x3FF)));
 			}
 			n += 4;
 		} else {
 			if (out)
-				put16(out + n, (uint16_t)c);
+				put_le16(out + n, (uint16_t)c);
 			n += 2;
 		}
 	}
@@ -212,10 +209,10 @@ static void put_sks(struct writer *w)
 	for (size_t i = 0; i < w->nsk; i++) {
 		uint8_t *p = w->buf + w->sks[i].off + 4;
 		memcpy(p, "sk", 2);
-		put32(p + 4, w->sks[(i + w->nsk - 1) % w->nsk].off);
-		put32(p + 8, w->sks[(i + 1) % w->nsk].off);
-		put32(p + 12, w->sks[i].refs);
-		put32(p + 16, w->sks[i].len);
+		put_le32(p + 4, w->sks[(i + w->nsk - 1) % w->nsk].off);
+		put_le32(p + 8, w->sks[(i + 1) % w->nsk].off);
+		put_le32(p + 12, w->sks[i].refs);
+		put_le32(p + 16, w->sks[i].len);
 		memcpy(p + 20, w->sks[i].sd, w->sks[i].len);
 	}
 }
@@ -235,8 +232,8 @@ static uint32_t put_data(struct writer *w, const struct lf_rval *v)
 	uint32_t listoff = cell(w, 4 * (size_t)nseg, &list);
 	if (db) {
 		memcpy(db, "db", 2);
-		put16(db + 2, (uint16_t)nseg);
-		put32(db + 4, listoff);
+		put_le16(db + 2, (uint16_t)nseg);
+		put_le32(db + 4, listoff);
 	}
 	for (uint32_t i = 0; i < nseg; i++) {
 		uint32_t n = i + 1 < nseg ? BIG_DATA : v->len - i * BIG_DATA;
@@ -247,7 +244,7 @@ static uint32_t put_data(struct writer *w, const struct lf_rval *v)
 		if (p)
 			memcpy(p, v->data + (size_t)i * BIG_DATA, n);
 		if (list)
-			put32(list + 4 * i, off);
+			put_le32(list + 4 * i, off);
 	}
 	if (nseg > 0xFFFF)
 		w->err = -EFBIG;
@@ -274,14 +271,14 @@ static uint32_t put_value(struct writer *w, const struct lf_rval *v, uint32_t *m
 	}
 	if (p) {
 		memcpy(p, "vk", 2);
-		put16(p + 2, (uint16_t)nl);
-		put32(p + 4, size);
+		put_le16(p + 2, (uint16_t)nl);
+		put_le32(p + 4, size);
 		if (v->len <= 4)
 			memcpy(p + 8, v->data, v->len);
 		else
-			put32(p + 8, dataoff);
-		put32(p + 12, v->type);
-		put16(p + 16, comp && nl ? 1 : 0);
+			put_le32(p + 8, dataoff);
+		put_le32(p + 12, v->type);
+		put_le16(p + 16, comp && nl ? 1 : 0);
 		encode_name(v->name, p + 0x14, &comp);
 	}
 	return off;
@@ -297,7 +294,7 @@ static uint32_t put_subkeys(struct writer *w, const struct lf_rkey *k)
 	uint32_t rioff = nlists > 1 ? cell(w, 4 + 4 * nlists, &ri) : NONE;
 	if (ri) {
 		memcpy(ri, "ri", 2);
-		put16(ri + 2, (uint16_t)nlists);
+		put_le16(ri + 2, (uint16_t)nlists);
 	}
 	uint32_t first = NONE;
 	for (size_t l = 0; l < nlists; l++) {
@@ -307,14 +304,14 @@ static uint32_t put_subkeys(struct writer *w, const struct lf_rkey *k)
 		if (l == 0)
 			first = off;
 		if (ri)
-			put32(ri + 4 + 4 * l, off);
+			put_le32(ri + 4 + 4 * l, off);
 		if (!p)
 			continue;
 		memcpy(p, "lh", 2);
-		put16(p + 2, (uint16_t)n);
+		put_le16(p + 2, (uint16_t)n);
 		for (size_t i = 0; i < n; i++) {
-			put32(p + 4 + 8 * i, k->sub[from + i]->woff);
-			put32(p + 8 + 8 * i, lh_hash(k->sub[from + i]->name));
+			put_le32(p + 4 + 8 * i, k->sub[from + i]->woff);
+			put_le32(p + 8 + 8 * i, lh_hash(k->sub[from + i]->name));
 		}
 	}
 	return nlists > 1 ? rioff : first;
@@ -340,7 +337,7 @@ static void put_key(struct writer *w, struct lf_rkey *k, uint32_t parent, int ro
 	for (size_t i = 0; i < k->nval; i++) {
 		uint32_t off = put_value(w, &k->val[i], &maxvname);
 		if (k->nval && vl)
-			put32(vl + 4 * i, off);
+			put_le32(vl + 4 * i, off);
 		if (k->val[i].len > maxdata)
 			maxdata = k->val[i].len;
 	}
@@ -356,22 +353,22 @@ static void put_key(struct writer *w, struct lf_rkey *k, uint32_t parent, int ro
 	}
 	if (nk) {
 		memcpy(nk, "nk", 2);
-		put16(nk + 2, (uint16_t)((root ? 0x2C : 0) | (comp ? 0x20 : 0)));
-		put64(nk + 0x04, (uint64_t)k->mtime);
-		put32(nk + 0x10, parent);
-		put32(nk + 0x14, (uint32_t)k->nsub);
-		put32(nk + 0x1C, suboff);
-		put32(nk + 0x20, NONE);
-		put32(nk + 0x24, (uint32_t)k->nval);
-		put32(nk + 0x28, vloff);
-		put32(nk + 0x2C, w->sks[k->wsk].off);
-		put32(nk + 0x30, clsoff);
-		put32(nk + 0x34, maxsub);
-		put32(nk + 0x38, maxcls);
-		put32(nk + 0x3C, maxvname);
-		put32(nk + 0x40, maxdata);
-		put16(nk + 0x48, (uint16_t)nl);
-		put16(nk + 0x4A, k->clslen);
+		put_le16(nk + 2, (uint16_t)((root ? 0x2C : 0) | (comp ? 0x20 : 0)));
+		put_le64(nk + 0x04, (uint64_t)k->mtime);
+		put_le32(nk + 0x10, parent);
+		put_le32(nk + 0x14, (uint32_t)k->nsub);
+		put_le32(nk + 0x1C, suboff);
+		put_le32(nk + 0x20, NONE);
+		put_le32(nk + 0x24, (uint32_t)k->nval);
+		put_le32(nk + 0x28, vloff);
+		put_le32(nk + 0x2C, w->sks[k->wsk].off);
+		put_le32(nk + 0x30, clsoff);
+		put_le32(nk + 0x34, maxsub);
+		put_le32(nk + 0x38, maxcls);
+		put_le32(nk + 0x3C, maxvname);
+		put_le32(nk + 0x40, maxdata);
+		put_le16(nk + 0x48, (uint16_t)nl);
+		put_le16(nk + 0x4A, k->clslen);
 		encode_name(k->name, nk + 0x4C, &comp);
 	}
 	for (size_t i = 0; i < k->nsub; i++)
@@ -383,20 +380,20 @@ static void base_block(uint8_t *b, const struct lf_hive *h, uint32_t hbins)
 {
 	memset(b, 0, HBIN_START);
 	memcpy(b, "regf", 4);
-	put32(b + 0x04, 1);
-	put32(b + 0x08, 1);
-	put64(b + 0x0C, (uint64_t)h->mtime);
-	put32(b + 0x14, 1);
-	put32(b + 0x18, 5);
-	put32(b + 0x20, 1);
-	put32(b + 0x24, h->root->woff);
-	put32(b + 0x28, hbins);
-	put32(b + 0x2C, 1);
+	put_le32(b + 0x04, 1);
+	put_le32(b + 0x08, 1);
+	put_le64(b + 0x0C, (uint64_t)h->mtime);
+	put_le32(b + 0x14, 1);
+	put_le32(b + 0x18, 5);
+	put_le32(b + 0x20, 1);
+	put_le32(b + 0x24, h->root->woff);
+	put_le32(b + 0x28, hbins);
+	put_le32(b + 0x2C, 1);
 	uint32_t x = 0;
 	for (int i = 0; i < 0x1FC; i += 4)
 		x ^= (uint32_t)b[i] | (uint32_t)b[i + 1] << 8 | (uint32_t)b[i + 2] << 16 |
 		     (uint32_t)b[i + 3] << 24;
-	put32(b + 0x1FC, x == 0xFFFFFFFF ? 0xFFFFFFFE : x == 0 ? 1 : x);
+	put_le32(b + 0x1FC, x == 0xFFFFFFFF ? 0xFFFFFFFE : x == 0 ? 1 : x);
 }
 
 /* Windows keeps subkey lists sorted by upper-cased name (it searches
@@ -453,9 +450,9 @@ int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_er
 	if (!rc) {
 		uint8_t *hb = w.buf;
 		memcpy(hb, "hbin", 4);
-		put32(hb + 8, (uint32_t)hbins);
-		put64(hb + 0x14, (uint64_t)h->mtime);
-		put32(w.buf + w.used, (uint32_t)(hbins - w.used)); /* the free tail */
+		put_le32(hb + 8, (uint32_t)hbins);
+		put_le64(hb + 0x14, (uint64_t)h->mtime);
+		put_le32(w.buf + w.used, (uint32_t)(hbins - w.used)); /* the free tail */
 		base_block(w.buf - HBIN_START, h, (uint32_t)hbins);
 		*image = w.buf - HBIN_START;
 		*size = HBIN_START + hbins;

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "layerfs/heap.h"
+#include "layerfs/lockcheck.h"
 
 #define TRIM_EVERY 8192     /* objects freed that make a trim worth its walk */
 #define QUIET_MS 500        /* a burst is over after this long without frees */
@@ -29,16 +30,16 @@ int lf_heap_reclaimer_add(void (*fn)(void *), void *ctx)
 	struct reclaimer *r = malloc(sizeof *r);
 	if (!r)
 		return -1;
-	pthread_mutex_lock(&reg_lock);
+	lf_mutex_lock(&reg_lock, LF_LK_RECLAIM);
 	*r = (struct reclaimer){ fn, ctx, reclaimers };
 	reclaimers = r;
-	pthread_mutex_unlock(&reg_lock);
+	lf_mutex_unlock(&reg_lock);
 	return 0;
 }
 
 void lf_heap_reclaimer_remove(void (*fn)(void *), void *ctx)
 {
-	pthread_mutex_lock(&reg_lock);
+	lf_mutex_lock(&reg_lock, LF_LK_RECLAIM);
 	for (struct reclaimer **p = &reclaimers; *p; p = &(*p)->next)
 		if ((*p)->fn == fn && (*p)->ctx == ctx) {
 			struct reclaimer *r = *p;
@@ -46,15 +47,15 @@ void lf_heap_reclaimer_remove(void (*fn)(void *), void *ctx)
 			free(r);
 			break;
 		}
-	pthread_mutex_unlock(&reg_lock);
+	lf_mutex_unlock(&reg_lock);
 }
 
 static void run_reclaimers(void)
 {
-	pthread_mutex_lock(&reg_lock);
+	lf_mutex_lock(&reg_lock, LF_LK_RECLAIM);
 	for (struct reclaimer *r = reclaimers; r; r = r->next)
 		r->fn(r->ctx);
-	pthread_mutex_unlock(&reg_lock);
+	lf_mutex_unlock(&reg_lock);
 }
 
 void lf_heap_setup(void)
@@ -76,7 +77,7 @@ void lf_heap_trim(void)
 static void *trimmer(void *arg)
 {
 	(void)arg;
-	pthread_mutex_lock(&lock);
+	lf_mutex_lock(&lock, LF_LK_HEAP_WAKE);
 	for (;;) {
 		while (atomic_load_explicit(&freed, memory_order_relaxed) == 0)
 			pthread_cond_wait(&wake, &lock);
@@ -95,10 +96,10 @@ static void *trimmer(void *arg)
 			}
 			pthread_cond_timedwait(&wake, &lock, &until);
 		} while (atomic_load_explicit(&freed, memory_order_relaxed) != seen);
-		pthread_mutex_unlock(&lock);
+		lf_mutex_unlock(&lock);
 		run_reclaimers();
 		lf_heap_trim();
-		pthread_mutex_lock(&lock);
+		lf_mutex_lock(&lock, LF_LK_HEAP_WAKE);
 	}
 	return NULL;
 }
@@ -123,8 +124,8 @@ void lf_heap_freed(size_t n)
 			start();
 		/* under the lock: the trimmer cannot be between its test and
 		 * its wait, where a signal would be lost */
-		pthread_mutex_lock(&lock);
+		lf_mutex_lock(&lock, LF_LK_HEAP_WAKE);
 		pthread_cond_signal(&wake);
-		pthread_mutex_unlock(&lock);
+		lf_mutex_unlock(&lock);
 	}
 }

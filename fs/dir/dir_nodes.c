@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "layer_dir_int.h"
+#include "layerfs/lockcheck.h"
 
 static const char root_name[] = "";
 
@@ -349,11 +350,11 @@ void dirl_nodes_free(struct dir_layer *d)
 void dirl_gc_mark(struct lf_layer *l, lf_ino ino)
 {
 	struct dir_layer *d = DL(l);
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	struct dnode *n = dirl_node(d, ino);
 	if (n)
 		n->mark = 1;
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 }
 
 /* Keep node x and the folders above it (reaching it goes through them). */
@@ -377,7 +378,7 @@ static void keep(struct dir_layer *d, lf_ino x)
 size_t dirl_gc_sweep(struct lf_layer *l)
 {
 	struct dir_layer *d = DL(l);
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	keep(d, DIR_ROOT);
 	if (l->work)
 		keep(d, l->work);
@@ -453,15 +454,15 @@ size_t dirl_gc_sweep(struct lf_layer *l)
 			}
 	free(old);
 	size_t live = d->nlive;
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	return live;
 }
 
 size_t dirl_gc_count(struct lf_layer *l)
 {
 	struct dir_layer *d = DL(l);
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	size_t n = d->nlive;
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	return n;
 }

@@ -17,6 +17,7 @@
 
 #include "layerfs/casefold.h"
 #include "layer_dir_int.h"
+#include "layerfs/lockcheck.h"
 
 
 
@@ -37,16 +38,16 @@ int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 	if (ino == DIR_ROOT)
 		return d->root_fd;
 	char name[NAME_MAX + 1];
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	struct dnode *n = dirl_node(d, ino);
 	if (!n) {
-		pthread_mutex_unlock(&d->lock);
+		lf_mutex_unlock(&d->lock);
 		return -ESTALE;
 	}
 	int fd = n->fd;
 	lf_ino parent = n->parent;
 	snprintf(name, sizeof name, "%s", n->name);
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	if (fd >= 0)
 		return fd;
 	int powned;
@@ -59,7 +60,7 @@ int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 		close(pfd);
 	if (fd < 0)
 		return -e;
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	n = dirl_node(d, ino);
 	if (n && n->fd >= 0) {                  /* another thread was first */
 		close(fd);
@@ -70,27 +71,27 @@ int dirl_dir_fd(struct dir_layer *d, lf_ino ino, int *owned)
 	} else {
 		*owned = 1;
 	}
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	return fd;
 }
 
 /* The parent folder's fd and the node's name (copied into name). */
 int dirl_parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int *owned)
 {
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	struct dnode *x = ino == DIR_ROOT ? NULL : dirl_node(d, ino);
 	if (!x) {
-		pthread_mutex_unlock(&d->lock);
+		lf_mutex_unlock(&d->lock);
 		return -ESTALE;
 	}
 	lf_ino parent = x->parent;
 	size_t n = strlen(x->name);
 	if (n >= size) {
-		pthread_mutex_unlock(&d->lock);
+		lf_mutex_unlock(&d->lock);
 		return -ENAMETOOLONG;
 	}
 	memcpy(name, x->name, n + 1);
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	return dirl_dir_fd(d, parent, owned);
 }
 
@@ -197,10 +198,10 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 	dirl_put_fd(dfd, owned);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	lf_ino ino = dirl_intern(d, dir, actual,
 				 share_key(d, st.st_mode & S_IFMT, st.st_dev, st.st_ino));
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
 	dirl_stat_to_attr(&st, ino, out);
@@ -249,9 +250,9 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 			if (fstatat(dirfd(dh), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
 				type = st.st_mode & S_IFMT;
 		}
-		pthread_mutex_lock(&d->lock);
+		lf_mutex_lock(&d->lock, LF_LK_LAYER);
 		lf_ino ino = dirl_intern(d, dir, e->d_name, share_key(d, type, dev, e->d_ino));
-		pthread_mutex_unlock(&d->lock);
+		lf_mutex_unlock(&d->lock);
 		char *s = strdup(e->d_name);
 		if (!ino || !s) {
 			free(s);

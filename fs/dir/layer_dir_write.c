@@ -17,6 +17,7 @@
 #include "layer_dir_int.h"
 #include "layerfs/security.h"
 #include "layerfs/safe_path.h"
+#include "layerfs/lockcheck.h"
 
 static int valid_name(const char *name)
 {
@@ -32,11 +33,11 @@ static int found(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
 	struct stat st;
 	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return -errno;
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	/* a file by its host inode: a new hard link is the node it links */
 	lf_ino ino = dirl_intern(d, dir, name, !S_ISDIR(st.st_mode) && st.st_dev == d->dev
 						? (uint64_t)st.st_ino : 0);
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
 	if (out)
@@ -160,9 +161,9 @@ static int dw_link(struct lf_layer *l, lf_ino ino, lf_ino dir, const char *name,
  * the same file; a folder's cached fd goes with it. */
 static void forget_name(struct dir_layer *d, lf_ino dir, const char *name)
 {
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	dirl_forget(d, dir, name);
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 }
 
 /* Remove the tree under folder fd dfd's entry name (in layer folder dir),
@@ -184,9 +185,9 @@ static int remove_tree(struct dir_layer *d, int dfd, lf_ino dir, const char *nam
 		close(fd);
 		return -errno;
 	}
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	lf_ino self = dir ? dirl_find(d, dir, name, 0) : 0;
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	int rc = 0;
 	struct dirent *e;
 	while (!rc && (e = readdir(dh))) {
@@ -249,7 +250,7 @@ static int dw_rename(struct lf_layer *l, lf_ino dir, const char *name, lf_ino ne
 	dirl_put_fd(fd2, o2);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	/* the names themselves (an alias is a name of its own) */
 	lf_ino src = dirl_find(d, dir, name, 1);
 	lf_ino dst = dirl_find(d, newdir, newname, 1);
@@ -273,7 +274,7 @@ static int dw_rename(struct lf_layer *l, lf_ino dir, const char *name, lf_ino ne
 			dirl_forget(d, newdir, newname);  /* what the new name held is gone */
 		rc = dirl_rehash(d, src, newdir, newname);
 	}
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	return rc;
 }
 
@@ -552,7 +553,7 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 	rc = empty_work(d, wfd, workdir, err);
 	if (rc)
 		goto fail;
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	lf_ino work = dirl_intern(d, DIR_ROOT, LF_WORK_NAME, 0);
 	if (work) {
 		/* reached only through its own fd, never by name */
@@ -561,7 +562,7 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 		dirl_node(d, work)->fd = wfd;
 		wfd = -1;
 	}
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	if (!work) {
 		rc = lf_err_set(err, ENOMEM, "%s: out of memory", path);
 		goto fail;

@@ -14,6 +14,7 @@
 #include "layerfs/source.h"
 #include "source_int.h"
 #include "vhd_format.h"
+#include "layerfs/lockcheck.h"
 
 struct vhd_source {
 	struct lf_source base;
@@ -46,7 +47,7 @@ static int vhd_open_chain(const char *path, const struct lf_source_opts *opts,
 
 static const uint8_t *block_bitmap(struct vhd_source *v, uint32_t blk, int *rc)
 {
-	pthread_mutex_lock(&v->bitmap_lock);
+	lf_mutex_lock(&v->bitmap_lock, LF_LK_LEAF);
 	uint8_t *bm = v->bitmaps[blk];
 	if (!bm) {
 		uint8_t *buf = malloc(v->bitmap_size);
@@ -69,7 +70,7 @@ static const uint8_t *block_bitmap(struct vhd_source *v, uint32_t blk, int *rc)
 			free(buf);
 		}
 	}
-	pthread_mutex_unlock(&v->bitmap_lock);
+	lf_mutex_unlock(&v->bitmap_lock);
 	return bm;
 }
 

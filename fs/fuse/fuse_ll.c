@@ -180,43 +180,77 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	fuse_reply_open(req, fi);
 }
 
+/* A listing is made in two steps. The union hands over each entry with
+ * the folder's lock held, so nothing may call back into it then: the
+ * entries are only kept (and measured against the reply's room). Then,
+ * with no lock held, each is shown as the caller may see it (her rights
+ * from its descriptor, which may read a merged hive: lf_union_show goes
+ * back into the union) and put in the reply. */
+struct pending {
+	char *name;
+	struct lf_attr a;
+	off_t off;
+};
+
 struct dirbuf {
 	fuse_req_t req;
-	struct ctx *c;
-	char *buf;
-	size_t size, used;
+	size_t room;             /* bytes of the reply not yet promised */
 	int plus;
+	struct pending *v;
+	size_t n, cap;
 };
 
 /* "." and ".." take positions 1 and 2; the merged entries follow. */
 #define DOT_ENTRIES 2
 
-static int add_entry(void *vctx, const char *name, const struct lf_attr *a, uint64_t next)
+static size_t entry_size(const struct dirbuf *d, const char *name)
+{
+	/* libfuse says the size an entry takes when given no buffer */
+	return d->plus ? fuse_add_direntry_plus(d->req, NULL, 0, name, NULL, 0)
+		       : fuse_add_direntry(d->req, NULL, 0, name, NULL, 0);
+}
+
+static int keep_entry(void *vctx, const char *name, const struct lf_attr *a, uint64_t next)
 {
 	struct dirbuf *d = vctx;
-	size_t len;
-	off_t off = (off_t)(next + DOT_ENTRIES);
-	if (d->plus) {
-		struct fuse_entry_param e;
-		struct lf_attr shown = *a;
-		fl_show(d->req, &shown);
-		fl_fill_entry(d->c, &shown, &e);
-		len = fuse_add_direntry_plus(d->req, d->buf + d->used, d->size - d->used, name, &e, off);
-	} else {
-		struct stat st = { .st_ino = a->ino, .st_mode = a->mode };
-		len = fuse_add_direntry(d->req, d->buf + d->used, d->size - d->used, name, &st, off);
+	size_t len = entry_size(d, name);
+	if (len > d->room)
+		return 1;                  /* full: not taken */
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 64;
+		struct pending *v = realloc(d->v, cap * sizeof *v);
+		if (!v)
+			return 1;
+		d->v = v;
+		d->cap = cap;
 	}
-	if (len > d->size - d->used)
-		return 1;                  /* full: the entry was not added */
-	d->used += len;
+	char *copy = strdup(name);
+	if (!copy)
+		return 1;
+	d->v[d->n++] = (struct pending){ copy, *a, (off_t)(next + DOT_ENTRIES) };
+	d->room -= len;
 	return 0;
+}
+
+static size_t put_entry(struct ctx *c, fuse_req_t req, char *buf, size_t size, int plus,
+			struct pending *p)
+{
+	if (plus) {
+		struct fuse_entry_param e;
+		fl_show(req, &p->a);
+		fl_fill_entry(c, &p->a, &e);
+		return fuse_add_direntry_plus(req, buf, size, p->name, &e, p->off);
+	}
+	struct stat st = { .st_ino = p->a.ino, .st_mode = p->a.mode };
+	return fuse_add_direntry(req, buf, size, p->name, &st, p->off);
 }
 
 static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, int plus)
 {
 	struct ctx *c = CTX(req);
-	struct dirbuf d = { req, c, malloc(size), size, 0, plus };
-	if (!d.buf) {
+	char *buf = malloc(size ? size : 1);
+	size_t used = 0;
+	if (!buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
@@ -227,23 +261,29 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 		size_t len;
 		if (plus) {
 			struct fuse_entry_param e = { .attr = st };
-			len = fuse_add_direntry_plus(req, d.buf + d.used, size - d.used, name, &e, i + 1);
+			len = fuse_add_direntry_plus(req, buf + used, size - used, name, &e, i + 1);
 		} else {
-			len = fuse_add_direntry(req, d.buf + d.used, size - d.used, name, &st, i + 1);
+			len = fuse_add_direntry(req, buf + used, size - used, name, &st, i + 1);
 		}
-		if (len > size - d.used)
+		if (len > size - used)
 			break;
-		d.used += len;
+		used += len;
 	}
 	int rc = 0;
 	uint64_t from = off > DOT_ENTRIES ? (uint64_t)off - DOT_ENTRIES : 0;
-	if (d.used < size)
-		rc = lf_union_readdir(c->u, ino, from, plus, add_entry, &d);
-	if (rc && d.used == 0)
+	struct dirbuf d = { req, size - used, plus, NULL, 0, 0 };
+	if (used < size)
+		rc = lf_union_readdir(c->u, ino, from, plus, keep_entry, &d);
+	for (size_t i = 0; i < d.n; i++) {
+		used += put_entry(c, req, buf + used, size - used, plus, &d.v[i]);
+		free(d.v[i].name);
+	}
+	free(d.v);
+	if (rc && used == 0)
 		fuse_reply_err(req, -rc);
 	else
-		fuse_reply_buf(req, d.buf, d.used);
-	free(d.buf);
+		fuse_reply_buf(req, buf, used);
+	free(buf);
 }
 
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -12,6 +12,7 @@
 
 #include "fuse_ll_int.h"
 #include "layerfs/union.h"
+#include "layerfs/lockcheck.h"
 
 #define FILE_OF(fi) ((struct lf_ufile *)(uintptr_t)(fi)->fh)
 
@@ -209,10 +210,10 @@ static int inval_pending;        /* notices not yet given, in this process */
 
 static void inval_finished(void)
 {
-	pthread_mutex_lock(&inval_lock);
+	lf_mutex_lock(&inval_lock, LF_LK_LEAF);
 	inval_pending--;
 	pthread_cond_broadcast(&inval_done);
-	pthread_mutex_unlock(&inval_lock);
+	lf_mutex_unlock(&inval_lock);
 }
 
 static void *inval_thread(void *arg)
@@ -233,11 +234,11 @@ void fl_inval_settle(void)
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += 5;       /* a kernel that never takes the notice: do not hang */
-	pthread_mutex_lock(&inval_lock);
+	lf_mutex_lock(&inval_lock, LF_LK_LEAF);
 	while (inval_pending > 0 &&
 	       pthread_cond_timedwait(&inval_done, &inval_lock, &until) == 0)
 		;
-	pthread_mutex_unlock(&inval_lock);
+	lf_mutex_unlock(&inval_lock);
 }
 
 /* `layerctl reset` against this mount: setxattr(ROOT, LF_RESET_XATTR,
@@ -258,9 +259,9 @@ static void reset_request(fuse_req_t req, const char *value, size_t size)
 	pthread_t t;
 	if (!rc) {
 		j->se = c->se;
-		pthread_mutex_lock(&inval_lock);
+		lf_mutex_lock(&inval_lock, LF_LK_LEAF);
 		inval_pending++;
-		pthread_mutex_unlock(&inval_lock);
+		lf_mutex_unlock(&inval_lock);
 		if (pthread_create(&t, NULL, inval_thread, j) == 0) {
 			pthread_detach(t);
 			j = NULL;

@@ -14,6 +14,7 @@
 #include "ntfs_glue.h"
 #include "lxattr.h"
 #include "reparse.h"
+#include "layerfs/lockcheck.h"
 
 struct ntfs_layer {
 	struct lf_layer base;
@@ -216,7 +217,7 @@ static int nl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 		return -ENAMETOOLONG;
 	}
 	int rc = 0;
-	pthread_mutex_lock(&nl->lock);
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *dni = open_ino(nl, dir, &rc);
 	if (dni && !is_dir(dni))
 		rc = -ENOTDIR;
@@ -238,7 +239,7 @@ static int nl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 			ntfs_inode_close(ni);
 		}
 	}
-	pthread_mutex_unlock(&nl->lock);
+	lf_mutex_unlock(&nl->lock);
 	free(uname);
 	return rc;
 }
@@ -247,13 +248,13 @@ static int nl_getattr(struct lf_layer *l, lf_ino ino, struct lf_attr *out)
 {
 	struct ntfs_layer *nl = NL(l);
 	int rc = 0;
-	pthread_mutex_lock(&nl->lock);
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
 	if (ni) {
 		fill_attr(ni, out);
 		ntfs_inode_close(ni);
 	}
-	pthread_mutex_unlock(&nl->lock);
+	lf_mutex_unlock(&nl->lock);
 	return rc;
 }
 
@@ -303,7 +304,7 @@ static int nl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 	struct ntfs_layer *nl = NL(l);
 	struct dirent_buf d = {0};
 	int rc = 0;
-	pthread_mutex_lock(&nl->lock);
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, dir, &rc);
 	if (ni && !is_dir(ni))
 		rc = -ENOTDIR;
@@ -327,7 +328,7 @@ static int nl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 			ntfs_inode_close(ci);
 		}
 	}
-	pthread_mutex_unlock(&nl->lock);
+	lf_mutex_unlock(&nl->lock);
 	if (!rc && d.err == -ENOMEM)
 		rc = -ENOMEM;
 	/* Callbacks run unlocked: they may call back into this layer. */
@@ -346,7 +347,7 @@ static ssize_t nl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 	struct ntfs_layer *nl = NL(l);
 	int rc = 0;
 	ssize_t done = 0;
-	pthread_mutex_lock(&nl->lock);
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
 	if (ni && is_dir(ni))
 		rc = -EISDIR;
@@ -370,7 +371,7 @@ static ssize_t nl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 	}
 	if (ni)
 		ntfs_inode_close(ni);
-	pthread_mutex_unlock(&nl->lock);
+	lf_mutex_unlock(&nl->lock);
 	return rc ? rc : done;
 }
 
@@ -407,7 +408,7 @@ static ssize_t nl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 	uint8_t *rp = malloc(LF_REPARSE_MAX);
 	if (!rp)
 		return -ENOMEM;
-	pthread_mutex_lock(&nl->lock);
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
 	if (ni) {
 		int rlen;
@@ -415,7 +416,7 @@ static ssize_t nl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 			n = lf_reparse_decode(rp, (size_t)rlen, buf, size, kind);
 		ntfs_inode_close(ni);
 	}
-	pthread_mutex_unlock(&nl->lock);
+	lf_mutex_unlock(&nl->lock);
 	free(rp);
 	return rc ? rc : n;
 }
@@ -466,7 +467,7 @@ static ssize_t nl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t si
 	struct ntfs_layer *nl = NL(l);
 	int rc = 0;
 	size_t at = 0;
-	pthread_mutex_lock(&nl->lock);
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
 	if (ni) {
 		at += (size_t)put_name(buf, size, at, XA_ATTRIB);
@@ -496,7 +497,7 @@ static ssize_t nl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t si
 			ntfs_attr_put_search_ctx(ctx);
 		ntfs_inode_close(ni);
 	}
-	pthread_mutex_unlock(&nl->lock);
+	lf_mutex_unlock(&nl->lock);
 	if (rc)
 		return rc;
 	if (size && at > size)
@@ -537,7 +538,7 @@ static ssize_t nl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 	struct ntfs_layer *nl = NL(l);
 	int rc = 0;
 	ssize_t n = -ENODATA;
-	pthread_mutex_lock(&nl->lock);
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
 	if (ni) {
 		if (!strcmp(name, XA_ATTRIB)) {
@@ -567,7 +568,7 @@ static ssize_t nl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 			n = errno == ENODATA || !errno ? -ENODATA : -errno;
 		ntfs_inode_close(ni);
 	}
-	pthread_mutex_unlock(&nl->lock);
+	lf_mutex_unlock(&nl->lock);
 	if (rc)
 		return rc;
 	if (n >= 0 && size && (size_t)n > size)

@@ -14,6 +14,7 @@
 #include "layerfs/heap.h"
 #include "union_int.h"
 #include "union_prefetch.h"
+#include "layerfs/lockcheck.h"
 
 
 struct lf_layer *union_layer(struct lf_union *u, int i)
@@ -109,13 +110,13 @@ static struct unode *shard_find(struct shard *s, uint64_t ino)
 static struct unode *node_get_any(struct lf_union *u, uint64_t ino, int gone_too)
 {
 	struct shard *s = shard_of(u, ino);
-	pthread_mutex_lock(&s->lock);
+	lf_mutex_lock(&s->lock, LF_LK_LEAF);
 	struct unode *n = shard_find(s, ino);
 	if (n && n->gone && !gone_too)
 		n = NULL;        /* its layers went away: stale to every caller */
 	if (n)
 		n->busy++;
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	return n;
 }
 
@@ -127,9 +128,9 @@ struct unode *node_get(struct lf_union *u, uint64_t ino)
 struct unode *union_node_find(struct lf_union *u, uint64_t ino)
 {
 	struct shard *s = shard_of(u, ino);
-	pthread_mutex_lock(&s->lock);
+	lf_mutex_lock(&s->lock, LF_LK_LEAF);
 	struct unode *n = shard_find(s, ino);
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	return n;
 }
 
@@ -139,14 +140,14 @@ size_t union_all_nodes(struct lf_union *u, struct unode ***out)
 	struct unode **v = NULL;
 	for (int i = 0; i < NSHARDS; i++) {
 		struct shard *s = &u->shards[i];
-		pthread_mutex_lock(&s->lock);
+		lf_mutex_lock(&s->lock, LF_LK_LEAF);
 		for (size_t b = 0; b < s->nbuckets; b++)
 			for (struct unode *x = s->buckets[b]; x; x = x->next) {
 				if (n == cap) {
 					cap = cap ? cap * 2 : 1024;
 					struct unode **nv = realloc(v, cap * sizeof *nv);
 					if (!nv) {
-						pthread_mutex_unlock(&s->lock);
+						lf_mutex_unlock(&s->lock);
 						free(v);
 						return (size_t)-1;
 					}
@@ -154,7 +155,7 @@ size_t union_all_nodes(struct lf_union *u, struct unode ***out)
 				}
 				v[n++] = x;
 			}
-		pthread_mutex_unlock(&s->lock);
+		lf_mutex_unlock(&s->lock);
 	}
 	*out = v;
 	return n;
@@ -166,7 +167,7 @@ size_t union_all_nodes(struct lf_union *u, struct unode ***out)
 void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 {
 	struct shard *s = shard_of(u, n->ino);
-	pthread_mutex_lock(&s->lock);
+	lf_mutex_lock(&s->lock, LF_LK_LEAF);
 	if (forget)
 		n->nlookup = forget > n->nlookup ? 0 : n->nlookup - forget;
 	else
@@ -182,7 +183,7 @@ void node_put(struct lf_union *u, struct unode *n, uint64_t forget)
 		if (s->nbuckets > 256 && s->count * 8 < s->nbuckets)
 			shard_resize(s, s->nbuckets / 4);
 	}
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	if (dead) {
 		node_free(u, n);
 		lf_heap_freed(1);   /* a walk forgotten gives its heap back */
@@ -195,7 +196,7 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
 	uint64_t parent = p->ino;
 	uint64_t ino = e->ino;
 	struct shard *s = shard_of(u, ino);
-	pthread_mutex_lock(&s->lock);
+	lf_mutex_lock(&s->lock, LF_LK_LEAF);
 	struct unode *n = shard_find(s, ino);
 	if (!n && (s->count + 1) * 2 > s->nbuckets && shard_grow(s))
 		goto fail;
@@ -224,29 +225,29 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
 		s->count++;
 	}
 	n->nlookup++;
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	return n;
 fail:
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	return NULL;
 }
 
 struct lref node_top(struct lf_union *u, struct unode *n)
 {
 	struct shard *s = shard_of(u, n->ino);
-	pthread_mutex_lock(&s->lock);
+	lf_mutex_lock(&s->lock, LF_LK_LEAF);
 	struct lref r = n->refs[0];
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	return r;
 }
 
 int node_refs_copy(struct lf_union *u, struct unode *n, struct lref *out, int max)
 {
 	struct shard *s = shard_of(u, n->ino);
-	pthread_mutex_lock(&s->lock);
+	lf_mutex_lock(&s->lock, LF_LK_LEAF);
 	int k = n->nrefs < max ? n->nrefs : max;
 	memcpy(out, n->refs, (size_t)k * sizeof *out);
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	return k;
 }
 
@@ -256,14 +257,14 @@ int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs, 
 	if (nrefs > 1 && !(v = malloc((size_t)nrefs * sizeof *v)))
 		return -ENOMEM;
 	struct shard *s = shard_of(u, n->ino);
-	pthread_mutex_lock(&s->lock);
+	lf_mutex_lock(&s->lock, LF_LK_LEAF);
 	/* readers hold the shard's lock or n->lock, and the caller holds
 	 * n->lock: ref1 may be written in place */
 	memmove(v, refs, (size_t)nrefs * sizeof *v);
 	struct lref *old = n->refs;
 	n->refs = v;
 	n->nrefs = (uint16_t)nrefs;
-	pthread_mutex_unlock(&s->lock);
+	lf_mutex_unlock(&s->lock);
 	if (old != &n->ref1 && old != v)
 		free(old);
 	return 0;
@@ -427,12 +428,17 @@ static int u_lookup(struct lf_union *u, uint64_t parent, const char *name,
 	return rc;
 }
 
+int union_lookup(struct lf_union *u, uint64_t parent, const char *name, struct lf_attr *out)
+{
+	return u_lookup(u, parent, name, out);
+}
+
 int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 		    struct lf_attr *out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_lookup(u, parent, name, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -445,14 +451,28 @@ static void u_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
 	node_put(u, n, 0);         /* our own busy mark */
 }
 
-void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
+void union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
 {
-	pthread_rwlock_rdlock(&u->cfg);
 	u_forget(u, ino, nlookup);
-	pthread_rwlock_unlock(&u->cfg);
 }
 
-int lf_union_walk(struct lf_union *u, const char *path, struct lf_attr *out, struct lf_walk *w)
+void lf_union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	u_forget(u, ino, nlookup);
+	lf_rwunlock(&u->cfg);
+}
+
+static int u_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out);
+
+static void u_walk_end(struct lf_union *u, struct lf_walk *w)
+{
+	while (w->n)
+		u_forget(u, w->held[--w->n], 1);
+}
+
+/* With cfg read-locked (lf_union_walk, and callers already inside). */
+int union_walk(struct lf_union *u, const char *path, struct lf_attr *out, struct lf_walk *w)
 {
 	uint64_t at = LF_UNION_ROOT;
 	int rc = 0;
@@ -463,21 +483,35 @@ int lf_union_walk(struct lf_union *u, const char *path, struct lf_attr *out, str
 	for (char *c = strtok_r(copy, "/", &save); c && !rc; c = strtok_r(NULL, "/", &save)) {
 		if (w->n == (int)(sizeof w->held / sizeof *w->held))
 			rc = -ENAMETOOLONG;
-		else if (!(rc = lf_union_lookup(u, at, c, out)))
+		else if (!(rc = u_lookup(u, at, c, out)))
 			at = w->held[w->n++] = out->ino;
 	}
 	free(copy);
 	if (!rc && at == LF_UNION_ROOT)
-		rc = lf_union_getattr(u, LF_UNION_ROOT, out);
+		rc = u_getattr(u, LF_UNION_ROOT, out);
 	if (rc)
-		lf_union_walk_end(u, w);
+		u_walk_end(u, w);
+	return rc;
+}
+
+void union_walk_end(struct lf_union *u, struct lf_walk *w)
+{
+	u_walk_end(u, w);
+}
+
+int lf_union_walk(struct lf_union *u, const char *path, struct lf_attr *out, struct lf_walk *w)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	int rc = union_walk(u, path, out, w);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
 void lf_union_walk_end(struct lf_union *u, struct lf_walk *w)
 {
-	while (w->n)
-		lf_union_forget(u, w->held[--w->n], 1);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	u_walk_end(u, w);
+	lf_rwunlock(&u->cfg);
 }
 
 static int u_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
@@ -494,11 +528,25 @@ static int u_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 	return rc;
 }
 
+int union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
+{
+	return u_getattr(u, ino, out);
+}
+
+int union_plain_attr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
+{
+	struct unode *n = node_get(u, ino);
+	int rc = n ? node_attr(u, n, out) : -ESTALE;
+	if (n)
+		node_put(u, n, 0);
+	return rc;
+}
+
 int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_getattr(u, ino, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -544,9 +592,9 @@ static int u_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		     lf_union_dirent_fn fn, void *ctx)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_readdir(u, ino, off, plus, fn, ctx);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -602,9 +650,9 @@ static int u_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 
 int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_open_file(u, ino, flags, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -646,9 +694,9 @@ static ssize_t u_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t si
 
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	ssize_t rc = u_readlink(u, ino, buf, size);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -666,9 +714,9 @@ static ssize_t u_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 
 ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	ssize_t rc = u_listxattr(u, ino, buf, size);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -700,24 +748,24 @@ static ssize_t u_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	ssize_t rc = u_getxattr(u, ino, name, buf, size);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
 /* Extended attribute name of ino (*v malloc'd): its length, or -errno
  * (-ENODATA: none). */
-ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
+ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
 {
 	*v = NULL;
 	for (int tries = 0; tries < 4; tries++) {
-		ssize_t n = lf_union_getxattr(u, ino, name, NULL, 0);
+		ssize_t n = u_getxattr(u, ino, name, NULL, 0);
 		if (n < 0)
 			return n;
 		if (!(*v = malloc((size_t)n + 1)))
 			return -ENOMEM;
-		ssize_t got = lf_union_getxattr(u, ino, name, *v, (size_t)n + 1);
+		ssize_t got = u_getxattr(u, ino, name, *v, (size_t)n + 1);
 		if (got >= 0)
 			return got;
 		free(*v);
@@ -726,6 +774,14 @@ ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name,
 			return got;
 	}
 	return -ERANGE;
+}
+
+ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	ssize_t rc = union_xattr_alloc(u, ino, name, v);
+	lf_rwunlock(&u->cfg);
+	return rc;
 }
 
 int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)

@@ -17,6 +17,7 @@
 #include "layerfs/hash.h"
 #include "layerfs/security.h"
 #include "union_int.h"
+#include "layerfs/lockcheck.h"
 
 #define ACL_XATTR "system.ntfs_acl"
 #define NCACHE 1024
@@ -104,10 +105,10 @@ static const struct lf_token *who(const struct access *a, const struct lf_cred *
 /* Node ino's descriptor (*sd malloc'd): its own, or one made from the
  * mode of an entry that has none, owned by the session user when the
  * host file is hers (her files in the writable layer). */
-int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
+int union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 {
 	char *own;
-	ssize_t n = lf_union_xattr_alloc(u, ino, ACL_XATTR, &own);
+	ssize_t n = union_xattr_alloc(u, ino, ACL_XATTR, &own);
 	if (n > 0) {
 		*sd = (uint8_t *)own;
 		*len = (size_t)n;
@@ -117,12 +118,20 @@ int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 	if (n < 0 && n != -ENODATA && n != -ENOTSUP)
 		return (int)n;
 	struct lf_attr at;
-	int rc = lf_union_getattr(u, ino, &at);
+	int rc = union_plain_attr(u, ino, &at);
 	if (rc)
 		return rc;
 	const struct access *a = u->access;
 	return lf_sd_from_mode(at.mode, a && at.uid == a->uid && a->uid ? &a->token.user : NULL,
 			       sd, len);
+}
+
+int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	int rc = union_win_sd(u, ino, sd, len);
+	lf_rwunlock(&u->cfg);
+	return rc;
 }
 
 uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at)
@@ -154,22 +163,22 @@ static uint32_t meaning(struct access *a, const uint8_t *sd, size_t len)
 static uint32_t remembered(struct access *a, const uint8_t *sd, size_t len)
 {
 	size_t k = memo_slot(sd, len);
-	pthread_mutex_lock(&a->lock);
+	lf_mutex_lock(&a->lock, LF_LK_LEAF);
 	struct rights_memo *m = &a->memo[k];
 	if (m->sd && m->len == len && !memcmp(m->sd, sd, len)) {
 		uint32_t r = m->rights;
-		pthread_mutex_unlock(&a->lock);
+		lf_mutex_unlock(&a->lock);
 		return r;
 	}
-	pthread_mutex_unlock(&a->lock);
+	lf_mutex_unlock(&a->lock);
 	uint32_t r = meaning(a, sd, len);
 	uint8_t *copy = malloc(len ? len : 1);
 	if (copy) {
 		memcpy(copy, sd, len);
-		pthread_mutex_lock(&a->lock);
+		lf_mutex_lock(&a->lock, LF_LK_LEAF);
 		free(m->sd);
 		*m = (struct rights_memo){ copy, len, r };
-		pthread_mutex_unlock(&a->lock);
+		lf_mutex_unlock(&a->lock);
 	}
 	return r;
 }
@@ -237,12 +246,12 @@ static int from_upper(struct lf_union *u, uint64_t ino)
 {
 	if (!u->upper)
 		return 0;
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	struct unode *n = node_get(u, ino);
 	int r = n && node_top(u, n).layer == 0;
 	if (n)
 		node_put(u, n, 0);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return r;
 }
 
@@ -294,8 +303,8 @@ void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *
 	at->gid = hers ? a->gid : 0;
 }
 
-int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
-		    uint8_t **sd, size_t *len)
+int union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
+		 uint8_t **sd, size_t *len)
 {
 	struct access *a = u->access;
 	*sd = NULL;
@@ -307,11 +316,20 @@ int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent
 		return -EACCES;
 	uint8_t *psd = NULL;
 	size_t plen = 0;
-	int rc = lf_union_win_sd(u, parent, &psd, &plen);
+	int rc = union_win_sd(u, parent, &psd, &plen);
 	if (rc)
 		return rc;
 	rc = lf_sd_inherit(psd, plen, t, folder, &lf_file_map, sd, len);
 	free(psd);
+	return rc;
+}
+
+int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
+		    uint8_t **sd, size_t *len)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	int rc = union_new_sd(u, c, parent, folder, sd, len);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "union_int.h"
+#include "layerfs/lockcheck.h"
 
 struct alias {
 	struct slot { lf_ino upper; uint64_t ino; } *v;
@@ -48,7 +49,7 @@ int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino)
 {
 	if (ino == union_make_ino(u, (struct lref){ 0, upper }))
 		return 0;        /* its own number: nothing to remember */
-	pthread_mutex_lock(&u->alias_lock);
+	lf_mutex_lock(&u->alias_lock, LF_LK_UNION_MAPS);
 	int rc = 0;
 	if (!u->alias && !(u->alias = calloc(1, sizeof *u->alias)))
 		rc = -ENOMEM;
@@ -63,7 +64,7 @@ int alias_add(struct lf_union *u, lf_ino upper, uint64_t ino)
 			a->n++;
 		a->v[j] = (struct slot){ upper, ino };
 	}
-	pthread_mutex_unlock(&u->alias_lock);
+	lf_mutex_unlock(&u->alias_lock);
 	return rc;
 }
 
@@ -72,7 +73,7 @@ uint64_t union_entry_ino(struct lf_union *u, struct lref r)
 	uint64_t ino = union_make_ino(u, r);
 	if (r.layer != 0 || !u->upper)
 		return ino;
-	pthread_mutex_lock(&u->alias_lock);
+	lf_mutex_lock(&u->alias_lock, LF_LK_UNION_MAPS);
 	struct alias *a = u->alias;
 	if (a && a->cap) {
 		for (size_t j = home(r.ino, a->cap); a->v[j].upper; j = (j + 1) & (a->cap - 1)) {
@@ -82,7 +83,7 @@ uint64_t union_entry_ino(struct lf_union *u, struct lref r)
 			}
 		}
 	}
-	pthread_mutex_unlock(&u->alias_lock);
+	lf_mutex_unlock(&u->alias_lock);
 	return ino;
 }
 
@@ -130,7 +131,7 @@ static int links_grow(struct links *l)
 
 void links_shadow(struct lf_union *u, uint64_t ino, uint32_t layer_nlink)
 {
-	pthread_mutex_lock(&u->alias_lock);
+	lf_mutex_lock(&u->alias_lock, LF_LK_UNION_MAPS);
 	struct linkrec *r = links_find(u->links, ino);
 	if (!r && layer_nlink > 1) {
 		if (!u->links)
@@ -148,24 +149,24 @@ void links_shadow(struct lf_union *u, uint64_t ino, uint32_t layer_nlink)
 	/* out of memory: the count stays the layer's, as before */
 	if (r && r->shadowed < r->nlink)
 		r->shadowed++;
-	pthread_mutex_unlock(&u->alias_lock);
+	lf_mutex_unlock(&u->alias_lock);
 }
 
 int links_visible(struct lf_union *u, uint64_t ino, uint32_t *visible)
 {
 	if (!u->links)
 		return 0;
-	pthread_mutex_lock(&u->alias_lock);
+	lf_mutex_lock(&u->alias_lock, LF_LK_UNION_MAPS);
 	struct linkrec *r = links_find(u->links, ino);
 	if (r)
 		*visible = r->nlink - r->shadowed;
-	pthread_mutex_unlock(&u->alias_lock);
+	lf_mutex_unlock(&u->alias_lock);
 	return r != NULL;
 }
 
 void alias_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino))
 {
-	pthread_mutex_lock(&u->alias_lock);
+	lf_mutex_lock(&u->alias_lock, LF_LK_UNION_MAPS);
 	struct alias *a = u->alias;
 	for (size_t j = 0; a && j < a->cap; j++)
 		if (a->v[j].upper) {
@@ -176,5 +177,5 @@ void alias_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino)
 	for (size_t j = 0; l && j < l->cap; j++)
 		if (l->v[j].ino)
 			fn(u, l->v[j].ino);
-	pthread_mutex_unlock(&u->alias_lock);
+	lf_mutex_unlock(&u->alias_lock);
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 
 #include "union_int.h"
+#include "layerfs/lockcheck.h"
 
 #define DIR_KEEP 4096            /* folder indexes kept at least */
 
@@ -42,7 +43,7 @@ static void let_go(struct lf_union *u, uint64_t ino)
 
 void dirkeep_built(struct lf_union *u, struct unode *n)
 {
-	pthread_mutex_lock(&u->keep_lock);
+	lf_mutex_lock(&u->keep_lock, LF_LK_LEAF);
 	if (!u->keep)
 		u->keep = calloc(DIR_KEEP, sizeof *u->keep);
 	uint64_t old = 0;
@@ -51,7 +52,7 @@ void dirkeep_built(struct lf_union *u, struct unode *n)
 		u->keep[u->keep_at] = n->ino;
 		u->keep_at = (u->keep_at + 1) % DIR_KEEP;
 	}
-	pthread_mutex_unlock(&u->keep_lock);
+	lf_mutex_unlock(&u->keep_lock);
 	if (old && old != n->ino)
 		let_go(u, old);
 }

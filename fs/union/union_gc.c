@@ -12,6 +12,7 @@
 
 #include "layerfs/heap.h"
 #include "union_int.h"
+#include "layerfs/lockcheck.h"
 
 #define GC_SLACK 8192            /* layer numbers worth a sweep */
 
@@ -63,9 +64,9 @@ static size_t nodes_held(struct lf_union *u)
 {
 	size_t n = 0;
 	for (int i = 0; i < NSHARDS; i++) {
-		pthread_mutex_lock(&u->shards[i].lock);
+		lf_mutex_lock(&u->shards[i].lock, LF_LK_LEAF);
 		n += u->shards[i].count;
-		pthread_mutex_unlock(&u->shards[i].lock);
+		lf_mutex_unlock(&u->shards[i].lock);
 	}
 	return n;
 }
@@ -95,9 +96,9 @@ static size_t sweep(struct lf_union *u)
 
 size_t lf_union_sweep(struct lf_union *u)
 {
-	pthread_rwlock_wrlock(&u->cfg);
+	lf_wrlock(&u->cfg, LF_LK_UNION_CFG);
 	size_t kept = sweep(u);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return kept;
 }
 
@@ -107,20 +108,20 @@ size_t lf_union_sweep(struct lf_union *u)
 static void reclaim(void *arg)
 {
 	struct lf_union *u = arg;
-	if (pthread_rwlock_tryrdlock(&u->cfg))
+	if (lf_tryrdlock(&u->cfg, LF_LK_UNION_CFG))
 		return;              /* a new layer set is being made */
 	size_t have = layer_numbers(u), held = nodes_held(u);
 	int worth = have > 2 * held + GC_SLACK
 		&& (have > u->gc_kept + GC_SLACK || held < u->gc_held / 2);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	if (!worth)
 		return;
 	/* calls in progress finish first; under steady load it waits for the
 	 * next quiet moment rather than stall the mount */
 	for (int tries = 0; tries < 100; tries++) {
-		if (pthread_rwlock_trywrlock(&u->cfg) == 0) {
+		if (lf_trywrlock(&u->cfg, LF_LK_UNION_CFG) == 0) {
 			sweep(u);
-			pthread_rwlock_unlock(&u->cfg);
+			lf_rwunlock(&u->cfg);
 			return;
 		}
 		nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);

@@ -1,4 +1,56 @@
-/* Internals of the union engine, shared by union.c and union_dir.c. */
+/* Internals of the union engine, shared by union.c and union_dir.c.
+ *
+ * THE LOCK MAP: every lock of the engine, regfs and layerd, what it
+ * guards, and the order they nest in. A thread takes locks in the order
+ * of this list (top first) and never waits for one above a lock it
+ * holds, nor for one of the same rank (unless the list says so). The
+ * ranks are enum lf_lock_class (include/layerfs/lockcheck.h); a build
+ * with -Dlockcheck=true (CI's sanitizer build) aborts on a break of the
+ * order with both places.
+ *
+ *  1 layerd's d->lock (DAEMON): the session list; held across a whole
+ *    login, logoff or refresh, which open, change and close unions.
+ *  2 the heap's reclaimer list (RECLAIM, fs/common/heap.c): held while
+ *    the trimmer runs each union's sweep, which only *tries* cfg.
+ *  3 u->cfg (UNION_CFG), a rwlock: the layer set (layers, specs, slot,
+ *    n) and what a new set rewrites (every node's refs). Each public
+ *    lf_union_* call read-locks it once, at its entry, and never calls
+ *    another public lf_union_* call inside (the union_lookup, _getattr,
+ *    _forget and _walk internals are for that): a request enters the
+ *    union once. Write-locked by lf_union_set_layers and the sweep.
+ *  4 u->wlock (UNION_WRITE): one change of the tree at a time (copy-up,
+ *    create, rename, unlink, reset, a new layer set).
+ *  5 layerd's layer cache lock (LAYER_CACHE): which layer files are open
+ *    and their references; a layer is opened and closed under it.
+ *  6 a node's futex word n->lock (NODE): the node's folder index (dir)
+ *    and changes of its refs. Held while the index is built (layer reads
+ *    under it) and while a readdir hands entries over (whose callback
+ *    must not call into the union: it keeps the entries and acts after).
+ *    Never held while waiting for another node's lock, except:
+ *  7 a child's lock under its parent's (NODE_CHILD: node_lock_child).
+ *    A trylock of any node may be taken under anything (it cannot wait).
+ *  8 the read-ahead lock p->lock (PREFETCH): its jobs and the indexes
+ *    built ahead; a caller in node_dir may wait on its condition.
+ *  9 u->alias_lock, u->stacked_lock (UNION_MAPS): the alias and hard-link
+ *    records, the merged files built; a sweep marks their numbers in the
+ *    layers (a layer's lock) under them, nothing else is taken.
+ * 10 regfs' f->lock (REG_FILE): an open value file's buffer.
+ * 11 regfs' v->lock (REG_VIEW): the whole registry view (see
+ *    regfs/view/reg_view_int.h).
+ * 12 the hive cache's c->lock (HIVE_CACHE): merged hives shared by views.
+ * 13 a layer's own lock (LAYER): a folder layer's node table, an NTFS
+ *    volume (libntfs-3g is not thread safe). Taken under node locks;
+ *    a layer never calls back into a union.
+ * 14 leaves (LEAF): the 64 shard locks (the node table: lookup counts,
+ *    busy marks, and refs together with the node's lock), u->keep_lock
+ *    (the ring of kept indexes), the access memo's lock, regfs' node
+ *    table, a VHD's block bitmap cache, layerfs' invalidation queue,
+ *    layerd's job list. Nothing is waited for under a leaf; two leaves
+ *    never nest.
+ * 15 the heap trimmer's wake-up (HEAP_WAKE): the innermost; a free under
+ *    any lock may signal the trimmer (lf_heap_freed).
+ *
+ * Where this map and the code disagree, the code changes. */
 #ifndef LF_UNION_INT_H
 #define LF_UNION_INT_H
 
@@ -7,6 +59,7 @@
 #include <stdint.h>
 
 #include "layerfs/arena.h"
+#include "layerfs/lockcheck.h"
 #include "layerfs/union.h"
 
 /* A layer's node: which layer (index, highest first) and its number there. */
@@ -103,9 +156,14 @@ struct unode {
  * on every node the kernel holds (a Windows tree keeps 200,000 of them
  * per session). Never held across a wait for another node's lock except
  * parent before child. */
-void node_lock(struct unode *n);
-int node_trylock(struct unode *n);     /* 0, or EBUSY */
-void node_unlock(struct unode *n);
+void node_lock_at(struct unode *n, enum lf_lock_class c, const char *where);
+int node_trylock_at(struct unode *n, const char *where);     /* 0, or EBUSY */
+void node_unlock_at(struct unode *n, const char *where);
+#define node_lock(n) node_lock_at((n), LF_LK_NODE, LF_LK_HERE)
+/* A child's lock while its parent's is held (the only nesting allowed). */
+#define node_lock_child(n) node_lock_at((n), LF_LK_NODE_CHILD, LF_LK_HERE)
+#define node_trylock(n) node_trylock_at((n), LF_LK_HERE)
+#define node_unlock(n) node_unlock_at((n), LF_LK_HERE)
 /* Give node n a new name (rename); it keeps the old one if out of memory. */
 int node_rename(struct unode *n, const char *name);
 
@@ -159,6 +217,22 @@ struct unode *node_intern(struct lf_union *u, const struct uentry *e, const stru
  * and the caller unlocks it. */
 int node_dir(struct lf_union *u, struct unode *n, struct udir **out);
 int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a);
+/* With cfg held: a node's attributes without building a merged file (a
+ * descriptor made from the mode needs no hive merged): the merged size
+ * if known. */
+int union_plain_attr(struct lf_union *u, uint64_t ino, struct lf_attr *a);
+/* With cfg held: lf_union_xattr_alloc, lf_union_win_sd, lf_union_new_sd. */
+ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v);
+int union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len);
+int union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
+		 uint8_t **sd, size_t *len);
+/* lf_union_lookup, _forget, _getattr, _walk and _walk_end for callers
+ * that hold cfg already (a call enters the union once). */
+int union_lookup(struct lf_union *u, uint64_t parent, const char *name, struct lf_attr *out);
+void union_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup);
+int union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out);
+int union_walk(struct lf_union *u, const char *path, struct lf_attr *out, struct lf_walk *w);
+void union_walk_end(struct lf_union *u, struct lf_walk *w);
 /* n's folder index was just built (n->lock held): the index of a folder
  * built long ago may be let go (union_dirkeep.c). */
 void dirkeep_built(struct lf_union *u, struct unode *n);

@@ -21,17 +21,13 @@ static int collect(void *ctx, const char *name, const struct lf_attr *a, uint64_
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		struct lf_union_entry *v = realloc(l->v, cap * sizeof *v);
-		if (!v) {
-			lf_union_forget(c->u, a->ino, 1);
-			return 1;
-		}
+		if (!v)
+			return 1;        /* not taken: the union forgets it */
 		l->v = v;
 		l->cap = cap;
 	}
-	if (!(l->v[l->n].name = strdup(name))) {
-		lf_union_forget(c->u, a->ino, 1);
+	if (!(l->v[l->n].name = strdup(name)))
 		return 1;
-	}
 	l->v[l->n++].a = *a;
 	return 0;
 }

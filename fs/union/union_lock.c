@@ -14,27 +14,33 @@ static void futex(atomic_uint *w, int op, unsigned val)
 	syscall(SYS_futex, w, op, val, NULL, NULL, 0);
 }
 
-int node_trylock(struct unode *n)
+int node_trylock_at(struct unode *n, const char *where)
 {
 	unsigned c = 0;
-	return atomic_compare_exchange_strong(&n->lock, &c, 1) ? 0 : EBUSY;
+	if (!atomic_compare_exchange_strong(&n->lock, &c, 1))
+		return EBUSY;
+	lf_lk_held(n, LF_LK_NODE_CHILD, where);   /* cannot wait: any rank */
+	return 0;
 }
 
-void node_lock(struct unode *n)
+void node_lock_at(struct unode *n, enum lf_lock_class cls, const char *where)
 {
+	lf_lk_check(n, cls, where);
 	unsigned c = 0;
-	if (atomic_compare_exchange_strong(&n->lock, &c, 1))
-		return;
-	if (c != 2)
-		c = atomic_exchange(&n->lock, 2);
-	while (c != 0) {
-		futex(&n->lock, FUTEX_WAIT_PRIVATE, 2);
-		c = atomic_exchange(&n->lock, 2);
+	if (!atomic_compare_exchange_strong(&n->lock, &c, 1)) {
+		if (c != 2)
+			c = atomic_exchange(&n->lock, 2);
+		while (c != 0) {
+			futex(&n->lock, FUTEX_WAIT_PRIVATE, 2);
+			c = atomic_exchange(&n->lock, 2);
+		}
 	}
+	lf_lk_held(n, cls, where);
 }
 
-void node_unlock(struct unode *n)
+void node_unlock_at(struct unode *n, const char *where)
 {
+	lf_lk_drop(n, where);
 	if (atomic_fetch_sub(&n->lock, 1) != 1) {
 		atomic_store(&n->lock, 0);
 		futex(&n->lock, FUTEX_WAKE_PRIVATE, 1);

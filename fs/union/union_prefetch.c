@@ -13,6 +13,7 @@
 
 #include "layerfs/heap.h"
 #include "union_prefetch.h"
+#include "layerfs/lockcheck.h"
 
 #define WORKERS 4
 #define AHEAD 2          /* levels below a folder in use */
@@ -162,7 +163,7 @@ static void expire(struct prefetch *p)
 static void *worker(void *arg)
 {
 	struct prefetch *p = arg;
-	pthread_mutex_lock(&p->lock);
+	lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 	for (;;) {
 		while (!p->head && !p->stop) {
 			struct timespec until;
@@ -182,25 +183,25 @@ static void *worker(void *arg)
 		struct ready *r = j->ino ? find_ready(p, j->ino) : NULL;
 		if (r)
 			r->job = NULL;   /* started: a caller now waits for it */
-		pthread_mutex_unlock(&p->lock);
+		lf_mutex_unlock(&p->lock);
 
 		if (!j->ino) {
 			read_ahead(p->u, j->refs, j->nrefs);
 			job_free(j);
-			pthread_mutex_lock(&p->lock);
+			lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 			continue;
 		}
 		struct udir *d = NULL;
 		if (udir_build(p->u, j->refs, j->nrefs, &d) == 0) {
 			/* read each entry's attributes once: the caches warm; and
 			 * once files are being read, their data too */
-			pthread_mutex_lock(&p->lock);
+			lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 			int data = p->with_data;
-			pthread_mutex_unlock(&p->lock);
+			lf_mutex_unlock(&p->lock);
 			for (size_t i = 0; i < d->n; i++)
 				warm(p->u, &d->v[i].refs[0], data);
 		}
-		pthread_mutex_lock(&p->lock);
+		lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 		/* r is still there: only finished entries are evicted or taken
 		 * by anyone but their waiter */
 		r = find_ready(p, j->ino);
@@ -216,7 +217,7 @@ static void *worker(void *arg)
 		pthread_cond_broadcast(&p->finished);
 		job_free(j);
 	}
-	pthread_mutex_unlock(&p->lock);
+	lf_mutex_unlock(&p->lock);
 	return NULL;
 }
 
@@ -243,10 +244,10 @@ void prefetch_stop(struct prefetch *p)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->lock);
+	lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 	p->stop = 1;
 	pthread_cond_broadcast(&p->work);
-	pthread_mutex_unlock(&p->lock);
+	lf_mutex_unlock(&p->lock);
 	for (int i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	for (struct job *j = p->head, *n; j; j = n) {
@@ -298,11 +299,11 @@ void prefetch_children(struct prefetch *p, const struct udir *d)
 {
 	if (!p)
 		return;
-	pthread_mutex_lock(&p->lock);
+	lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 	if (start_threads(p))
 		queue_children(p, d, 1);
 	/* else no threads: every folder is built when used */
-	pthread_mutex_unlock(&p->lock);
+	lf_mutex_unlock(&p->lock);
 }
 
 /* A live subfolder not built or asked for yet. Caller holds lock. */
@@ -346,7 +347,7 @@ struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
 {
 	if (!p)
 		return NULL;
-	pthread_mutex_lock(&p->lock);
+	lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 	struct udir *d = NULL;
 	for (;;) {
 		struct ready *r = find_ready(p, ino);
@@ -365,7 +366,7 @@ struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
 		}
 		pthread_cond_wait(&p->finished, &p->lock);
 	}
-	pthread_mutex_unlock(&p->lock);
+	lf_mutex_unlock(&p->lock);
 	return d;
 }
 
@@ -392,7 +393,7 @@ void prefetch_data(struct prefetch *p, struct udir *d)
 	if (!p)
 		return;
 	struct job *j = data_job(d);
-	pthread_mutex_lock(&p->lock);
+	lf_mutex_lock(&p->lock, LF_LK_PREFETCH);
 	p->with_data = 1;
 	if (start_threads(p)) {
 		/* The folders built ahead but not yet used are where a reader
@@ -413,7 +414,7 @@ void prefetch_data(struct prefetch *p, struct udir *d)
 		j = NULL;
 		pthread_cond_broadcast(&p->work);
 	}
-	pthread_mutex_unlock(&p->lock);
+	lf_mutex_unlock(&p->lock);
 	if (j)
 		job_free(j);
 }

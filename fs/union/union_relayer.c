@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "union_int.h"
+#include "layerfs/lockcheck.h"
 
 struct inval {
 	uint64_t ino;
@@ -175,8 +176,8 @@ int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_f
 {
 	if (s->n == 0)
 		return lf_err_set(err, EINVAL, "no layers given");
-	pthread_rwlock_wrlock(&u->cfg);
-	pthread_mutex_lock(&u->wlock);
+	lf_wrlock(&u->cfg, LF_LK_UNION_CFG);
+	lf_mutex_lock(&u->wlock, LF_LK_UNION_WRITE);
 	struct newset ns = {0};
 	int rc = open_set(u, s, &ns, err);
 	struct unode **nodes = NULL;
@@ -189,8 +190,8 @@ int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_f
 	if (rc) {
 		newset_free(u, &ns, 1);
 		free(nodes);
-		pthread_mutex_unlock(&u->wlock);
-		pthread_rwlock_unlock(&u->cfg);
+		lf_mutex_unlock(&u->wlock);
+		lf_rwunlock(&u->cfg);
 		return rc;
 	}
 	union_prefetch_pause(u);
@@ -257,8 +258,8 @@ int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_f
 		want(&iv, n->ino, NULL);
 	}
 	union_prefetch_resume(u);
-	pthread_mutex_unlock(&u->wlock);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_mutex_unlock(&u->wlock);
+	lf_rwunlock(&u->cfg);
 	for (size_t i = 0; i < iv.n; i++) {
 		if (fn)
 			fn(ctx, iv.v[i].ino, iv.v[i].name);

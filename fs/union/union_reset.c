@@ -10,6 +10,7 @@
 
 #include "layerfs/casefold.h"
 #include "union_write_int.h"
+#include "layerfs/lockcheck.h"
 
 struct match {
 	char **names;
@@ -153,7 +154,7 @@ static int u_reset(struct lf_union *u, const char *path, struct lf_reset_inval *
 	if (!u->upper)
 		return -EROFS;
 	memset(inval, 0, sizeof *inval);
-	pthread_mutex_lock(&u->wlock);
+	lf_mutex_lock(&u->wlock, LF_LK_UNION_WRITE);
 	/* the folder, walked through the merged view */
 	struct unode *p = node_get(u, LF_UNION_ROOT);
 	for (char *c = folder, *next; p && *c && !rc; c = next) {
@@ -163,10 +164,10 @@ static int u_reset(struct lf_union *u, const char *path, struct lf_reset_inval *
 		else
 			next = c + strlen(c);
 		struct lf_attr a;
-		rc = lf_union_lookup(u, p->ino, c, &a);
+		rc = union_lookup(u, p->ino, c, &a);
 		struct unode *q = rc ? NULL : node_get(u, a.ino);
 		if (!rc)
-			lf_union_forget(u, a.ino, 1);
+			union_forget(u, a.ino, 1);
 		node_put(u, p, 0);
 		p = q;
 		if (!rc && !q)
@@ -196,7 +197,7 @@ static int u_reset(struct lf_union *u, const char *path, struct lf_reset_inval *
 			e = udir_find(d, name);
 			struct unode *c = e ? node_get(u, e->ino) : NULL;
 			if (c) {
-				node_lock(c);
+				node_lock_child(c);
 				node_set_refs(u, c, e->refs, e->nrefs);
 				udir_free(c->dir);   /* a folder's contents changed too */
 				c->dir = NULL;
@@ -216,14 +217,14 @@ static int u_reset(struct lf_union *u, const char *path, struct lf_reset_inval *
 	}
 	if (p)
 		node_put(u, p, 0);
-	pthread_mutex_unlock(&u->wlock);
+	lf_mutex_unlock(&u->wlock);
 	return rc;
 }
 
 int lf_union_reset(struct lf_union *u, const char *path, struct lf_reset_inval *inval)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_reset(u, path, inval);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "union_int.h"
+#include "layerfs/lockcheck.h"
 
 #define MAX_COPIES 64
 
@@ -219,11 +220,11 @@ static struct merged *cached(struct lf_union *u, uint64_t ino)
 
 int merged_known_size(struct lf_union *u, uint64_t ino, uint64_t *size)
 {
-	pthread_mutex_lock(&u->stacked_lock);
+	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
 	struct merged *m = cached(u, ino);
 	if (m)
 		*size = m->len;
-	pthread_mutex_unlock(&u->stacked_lock);
+	lf_mutex_unlock(&u->stacked_lock);
 	return m != NULL;
 }
 
@@ -237,9 +238,9 @@ static void drop(struct merged *m)
 
 void merged_put(struct lf_union *u, struct merged *m)
 {
-	pthread_mutex_lock(&u->stacked_lock);
+	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
 	drop(m);
-	pthread_mutex_unlock(&u->stacked_lock);
+	lf_mutex_unlock(&u->stacked_lock);
 }
 
 ssize_t merged_read(const struct merged *m, void *buf, size_t len, uint64_t off)
@@ -277,16 +278,16 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 		free(m);
 		return rc;
 	}
-	pthread_mutex_lock(&u->stacked_lock);
+	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
 	struct merged *have = cached(u, n->ino);
 	if (have && same_stamps(have, m->st, m->nst)) {
 		have->refs++;
-		pthread_mutex_unlock(&u->stacked_lock);
+		lf_mutex_unlock(&u->stacked_lock);
 		free(m);
 		*out = have;
 		return 0;
 	}
-	pthread_mutex_unlock(&u->stacked_lock);
+	lf_mutex_unlock(&u->stacked_lock);
 
 	struct lf_copy *copies = NULL;
 	rc = read_copies(u, m->st, m->nst, 1, &copies);
@@ -307,7 +308,7 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	m->data = data;
 	m->ino = n->ino;
 	m->refs = 2;             /* the cache's and the caller's */
-	pthread_mutex_lock(&u->stacked_lock);
+	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
 	struct merged **pp = &u->merged;
 	while (*pp && (*pp)->ino != n->ino)
 		pp = &(*pp)->next;
@@ -318,7 +319,7 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	}
 	m->next = u->merged;
 	u->merged = m;
-	pthread_mutex_unlock(&u->stacked_lock);
+	lf_mutex_unlock(&u->stacked_lock);
 	*out = m;
 	return 0;
 }
@@ -328,7 +329,7 @@ static int u_copies(struct lf_union *u, const char *path, int with_data, struct 
 {
 	struct lf_attr a;
 	struct lf_walk w;
-	int rc = lf_union_walk(u, path, &a, &w);
+	int rc = union_walk(u, path, &a, &w);
 	struct unode *node = rc ? NULL : node_get(u, a.ino);
 	struct stamp st[MAX_COPIES];
 	int nst = 0;
@@ -342,29 +343,29 @@ static int u_copies(struct lf_union *u, const char *path, int with_data, struct 
 		*n = nst;
 	if (node)
 		node_put(u, node, 0);
-	lf_union_walk_end(u, &w);
+	union_walk_end(u, &w);
 	return rc;
 }
 
 int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_copies(u, path, 1, copies, n);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
 int lf_union_copy_stamps(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_copies(u, path, 0, copies, n);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
 void merged_forget_all(struct lf_union *u)
 {
-	pthread_mutex_lock(&u->stacked_lock);
+	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
 	struct merged *m = u->merged;
 	u->merged = NULL;
 	while (m) {
@@ -372,13 +373,13 @@ void merged_forget_all(struct lf_union *u)
 		drop(m);             /* the cache's reference; open files keep theirs */
 		m = nx;
 	}
-	pthread_mutex_unlock(&u->stacked_lock);
+	lf_mutex_unlock(&u->stacked_lock);
 }
 
 void merged_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino))
 {
-	pthread_mutex_lock(&u->stacked_lock);
+	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
 	for (struct merged *m = u->merged; m; m = m->next)
 		fn(u, m->ino);
-	pthread_mutex_unlock(&u->stacked_lock);
+	lf_mutex_unlock(&u->stacked_lock);
 }

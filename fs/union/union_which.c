@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "union_int.h"
+#include "layerfs/lockcheck.h"
 
 /* Does layer l have `dir/name`? dir is "" for the root. */
 static int layer_has(struct lf_layer *l, const char *dir, const char *name)
@@ -95,7 +96,7 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 	int depth = 0, rc = 0;
 	uint64_t cur = LF_UNION_ROOT;
 	struct lf_attr a;
-	rc = lf_union_getattr(u, cur, &a);
+	rc = union_getattr(u, cur, &a);
 	const char *p = path;
 	char name[1024] = "";    /* the last name looked up */
 	while (!rc && *p) {
@@ -110,7 +111,7 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 		p += n;
 		while (*p == '/')
 			p++;
-		rc = lf_union_lookup(u, cur, name, &a);
+		rc = union_lookup(u, cur, name, &a);
 		if (!rc)
 			cur = walked[depth++] = a.ino;
 	}
@@ -152,14 +153,14 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 		w->nshadowed++;
 	}
 	for (int k = 0; k < depth; k++)
-		lf_union_forget(u, walked[k], 1);
+		union_forget(u, walked[k], 1);
 	return rc == -ENOENT ? 0 : rc;
 }
 
 int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_which(u, path, w);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }

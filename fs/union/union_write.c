@@ -17,6 +17,7 @@
 
 #include "layerfs/casefold.h"
 #include "union_write_int.h"
+#include "layerfs/lockcheck.h"
 
 /* A copy of a folder entry, safe to keep while the index changes. */
 struct found {
@@ -173,14 +174,14 @@ static struct unode *begin(struct lf_union *u, uint64_t parent, const char *newn
 	*rc = newname && strlen(newname) > 255 ? -ENAMETOOLONG : readonly(u);
 	if (*rc)
 		return NULL;
-	pthread_mutex_lock(&u->wlock);
+	lf_mutex_lock(&u->wlock, LF_LK_UNION_WRITE);
 	struct unode *p = node_get(u, parent);
 	if (!p) {
-		pthread_mutex_unlock(&u->wlock);
+		lf_mutex_unlock(&u->wlock);
 		*rc = -ESTALE;
 	} else if (!S_ISDIR(p->type)) {
 		node_put(u, p, 0);
-		pthread_mutex_unlock(&u->wlock);
+		lf_mutex_unlock(&u->wlock);
 		*rc = -ENOTDIR;
 	}
 	return *rc ? NULL : p;
@@ -189,7 +190,7 @@ static struct unode *begin(struct lf_union *u, uint64_t parent, const char *newn
 static void end(struct lf_union *u, struct unode *p)
 {
 	node_put(u, p, 0);
-	pthread_mutex_unlock(&u->wlock);
+	lf_mutex_unlock(&u->wlock);
 }
 
 /* Enter a new upper node into folder p's index and the node table. */
@@ -233,7 +234,7 @@ static int make_new(struct lf_union *u, uint64_t parent, const char *name,
 		    struct lf_new *w, const struct lf_cred *c, struct lf_attr *out, uint64_t *fh)
 {
 	uint8_t *sd = NULL;
-	int rc = lf_union_new_sd(u, c, parent, S_ISDIR(w->mode), &sd, &w->sdlen);
+	int rc = union_new_sd(u, c, parent, S_ISDIR(w->mode), &sd, &w->sdlen);
 	if (rc)
 		return rc;
 	w->sd = sd;
@@ -301,9 +302,9 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 		    int flags, const struct lf_cred *c, struct lf_attr *out,
 		    struct lf_ufile **file)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_create(u, parent, name, mode, flags, c, out, file);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -317,9 +318,9 @@ static int u_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32
 int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		   const struct lf_cred *c, struct lf_attr *out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_mkdir(u, parent, name, mode, c, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -333,9 +334,9 @@ int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32
 		return -EPERM;
 	struct lf_new w = owned(type | (mode & 07777), c);
 	w.rdev = rdev;
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = make_new(u, parent, name, &w, c, out, NULL);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -350,9 +351,9 @@ static int u_symlink(struct lf_union *u, uint64_t parent, const char *name,
 int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_symlink(u, parent, name, target, c, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -397,9 +398,9 @@ static int u_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const ch
 int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
 		  struct lf_attr *out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_link(u, ino, newparent, newname, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -556,9 +557,9 @@ static int u_unlink(struct lf_union *u, uint64_t parent, const char *name)
 
 int lf_union_unlink(struct lf_union *u, uint64_t parent, const char *name)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_unlink(u, parent, name);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -569,9 +570,9 @@ static int u_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 
 int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_rmdir(u, parent, name);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -722,9 +723,9 @@ static int u_rename(struct lf_union *u, uint64_t parent, const char *name,
 int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
 		    uint64_t newparent, const char *newname, unsigned flags)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_rename(u, parent, name, newparent, newname, flags);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -738,11 +739,11 @@ int union_open_rw(struct lf_union *u, struct unode *n, int flags, struct lf_ufil
 	int rc = readonly(u);
 	if (rc)
 		return rc;
-	pthread_mutex_lock(&u->wlock);
+	lf_mutex_lock(&u->wlock, LF_LK_UNION_WRITE);
 	rc = union_copy_up(u, n, (flags & O_TRUNC) != 0);
 	struct lf_layer *up = u->layers[0];
 	lf_ino top = n->refs[0].ino;
-	pthread_mutex_unlock(&u->wlock);
+	lf_mutex_unlock(&u->wlock);
 	if (!rc)
 		rc = up->ops->open_rw(up, top, flags, &f->fh);
 	if (!rc) {
@@ -763,9 +764,9 @@ static struct unode *upper_node(struct lf_union *u, uint64_t ino, int nodata, in
 		*rc = -ESTALE;
 		return NULL;
 	}
-	pthread_mutex_lock(&u->wlock);
+	lf_mutex_lock(&u->wlock, LF_LK_UNION_WRITE);
 	*rc = union_copy_up(u, n, nodata);
-	pthread_mutex_unlock(&u->wlock);
+	lf_mutex_unlock(&u->wlock);
 	if (*rc) {
 		node_put(u, n, 0);
 		return NULL;
@@ -795,9 +796,9 @@ static int u_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 		     const struct lf_attr *a, unsigned valid, struct lf_attr *out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_setattr(u, ino, f, a, valid, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -817,9 +818,9 @@ static int u_setxattr(struct lf_union *u, uint64_t ino, const char *name, const 
 int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
 		      size_t size, int flags)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_setxattr(u, ino, name, value, size, flags);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -837,9 +838,9 @@ static int u_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 
 int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_removexattr(u, ino, name);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
@@ -891,8 +892,8 @@ static int u_statfs(struct lf_union *u, struct statvfs *out)
 
 int lf_union_statfs(struct lf_union *u, struct statvfs *out)
 {
-	pthread_rwlock_rdlock(&u->cfg);
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	int rc = u_statfs(u, out);
-	pthread_rwlock_unlock(&u->cfg);
+	lf_rwunlock(&u->cfg);
 	return rc;
 }

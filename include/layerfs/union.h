@@ -128,8 +128,11 @@ int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out);
 
 /* Entries of folder INO from position OFF on (0 = start). fn gets each
  * entry's name, attributes and the position after it; returning non-zero
- * stops. With plus, each entry given is also looked up (its count goes up,
- * as readdirplus needs) and it is the caller's to forget. */
+ * stops, and that entry was not taken. With plus, each entry taken is
+ * also looked up (its count goes up, as readdirplus needs) and it is the
+ * caller's to forget. fn runs with the folder's lock held: it must not
+ * call into the union (keep what it needs, act after the call returns;
+ * the lock checker aborts otherwise). */
 typedef int (*lf_union_dirent_fn)(void *ctx, const char *name,
 				  const struct lf_attr *attr, uint64_t next);
 int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "layerd_int.h"
+#include "layerfs/lockcheck.h"
 
 struct shared {
 	char *path;              /* resolved */
@@ -80,7 +81,7 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 		/* the file is gone (a share's hiccup, a retired revision):
 		 * a layer open already stays in use until its last holder
 		 * lets it go, as the products keep attached layers */
-		pthread_mutex_lock(&c->lock);
+		lf_mutex_lock(&c->lock, LF_LK_LAYER_CACHE);
 		struct shared *s = c->list;
 		while (s && strcmp(s->path, path))
 			s = s->next;
@@ -88,7 +89,7 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 			s->refs++;
 			*out = s->layer;
 		}
-		pthread_mutex_unlock(&c->lock);
+		lf_mutex_unlock(&c->lock);
 		if (s)
 			return 0;
 		errno = ENOENT;
@@ -96,7 +97,7 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 	if (!real)
 		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
 	/* opened under the lock: two logins wanting one layer open it once */
-	pthread_mutex_lock(&c->lock);
+	lf_mutex_lock(&c->lock, LF_LK_LAYER_CACHE);
 	struct shared *s = c->list;
 	while (s && strcmp(s->path, real))
 		s = s->next;
@@ -131,7 +132,7 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 	}
 	if (s)
 		*out = s->layer;
-	pthread_mutex_unlock(&c->lock);
+	lf_mutex_unlock(&c->lock);
 	return rc;
 }
 
@@ -140,7 +141,7 @@ void layer_cache_close(void *ctx, struct lf_layer *l)
 	struct layer_cache *c = ctx;
 	if (!l)
 		return;
-	pthread_mutex_lock(&c->lock);
+	lf_mutex_lock(&c->lock, LF_LK_LAYER_CACHE);
 	for (struct shared **p = &c->list; *p; p = &(*p)->next) {
 		struct shared *s = *p;
 		if (s->layer != l)
@@ -153,16 +154,16 @@ void layer_cache_close(void *ctx, struct lf_layer *l)
 		}
 		break;
 	}
-	pthread_mutex_unlock(&c->lock);
+	lf_mutex_unlock(&c->lock);
 }
 
 void layer_cache_count(struct layer_cache *c, int *layers, int *refs)
 {
 	*layers = *refs = 0;
-	pthread_mutex_lock(&c->lock);
+	lf_mutex_lock(&c->lock, LF_LK_LAYER_CACHE);
 	for (struct shared *s = c->list; s; s = s->next) {
 		++*layers;
 		*refs += s->refs;
 	}
-	pthread_mutex_unlock(&c->lock);
+	lf_mutex_unlock(&c->lock);
 }

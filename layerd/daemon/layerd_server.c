@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "layerd_int.h"
+#include "layerfs/lockcheck.h"
 
 #define MAX_REQUEST 65536
 #define USER_CONNS 16            /* open connections a user may hold */
@@ -171,10 +172,10 @@ static void *worker(void *arg)
 	close(j->fd);
 	free(j->buf);
 	free(j);
-	pthread_mutex_lock(&jobs_lock);
+	lf_mutex_lock(&jobs_lock, LF_LK_LEAF);
 	if (--jobs == 0)
 		pthread_cond_broadcast(&jobs_done);
-	pthread_mutex_unlock(&jobs_lock);
+	lf_mutex_unlock(&jobs_lock);
 	return NULL;
 }
 
@@ -183,11 +184,11 @@ static void *worker(void *arg)
 static void dispatch(struct daemon *d, struct conn *c)
 {
 	struct job *j = malloc(sizeof *j);
-	pthread_mutex_lock(&jobs_lock);
+	lf_mutex_lock(&jobs_lock, LF_LK_LEAF);
 	int room = jobs < MAX_WORKERS;
 	if (room && j)
 		jobs++;
-	pthread_mutex_unlock(&jobs_lock);
+	lf_mutex_unlock(&jobs_lock);
 	pthread_t t;
 	pthread_attr_t at;
 	pthread_attr_init(&at);
@@ -198,9 +199,9 @@ static void dispatch(struct daemon *d, struct conn *c)
 			pthread_attr_destroy(&at);
 			return;
 		}
-		pthread_mutex_lock(&jobs_lock);
+		lf_mutex_lock(&jobs_lock, LF_LK_LEAF);
 		jobs--;
-		pthread_mutex_unlock(&jobs_lock);
+		lf_mutex_unlock(&jobs_lock);
 	}
 	pthread_attr_destroy(&at);
 	free(j);
@@ -317,10 +318,10 @@ int server_run(struct daemon *d, int listen_fd)
 	while (n > 0)
 		drop_conn(conns, &n, n - 1);
 	/* requests being answered finish first */
-	pthread_mutex_lock(&jobs_lock);
+	lf_mutex_lock(&jobs_lock, LF_LK_LEAF);
 	while (jobs > 0)
 		pthread_cond_wait(&jobs_done, &jobs_lock);
-	pthread_mutex_unlock(&jobs_lock);
+	lf_mutex_unlock(&jobs_lock);
 	close(sfd);
 	session_logoff_all(d);
 	return 0;

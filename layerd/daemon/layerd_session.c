@@ -21,6 +21,7 @@
 #include "layerfs/regcompose.h"
 #include "layerfs/security.h"
 #include "layerfs/union.h"
+#include "layerfs/lockcheck.h"
 
 struct session {
 	char *user;
@@ -297,9 +298,9 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	struct passwd *pw = getpwnam(req->user);
 	if (!pw)
 		return lf_err_set(err, ENOENT, "%s: no such account on this host", req->user);
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
 	if (find(d, req->user)) {
-		pthread_mutex_unlock(&d->lock);
+		lf_mutex_unlock(&d->lock);
 		return lf_err_set(err, EBUSY, "%s is logged in already", req->user);
 	}
 	struct session *s = calloc(1, sizeof *s);
@@ -376,7 +377,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		d->log("login %s on %s: %zu layers, %zu left out, mounted at %s", s->user, s->machine,
 		       json_array_size(s->layers), json_array_size(s->skipped), s->c);
 	}
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	held_release(d, &held);
 	lf_stack_free(&st);
 	lf_resolution_free(&res);
@@ -386,14 +387,14 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 
 int session_logoff(struct daemon *d, const char *user, struct lf_err *err)
 {
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
 	struct session **p = &d->sessions;
 	while (*p && strcmp((*p)->user, user))
 		p = &(*p)->next;
 	struct session *s = *p;
 	if (s)
 		*p = s->next;
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	if (!s)
 		return lf_err_set(err, ENOENT, "%s is not logged in", user);
 	d->log("logoff %s: the personalization layer stays in %s", s->user, s->upper);
@@ -414,7 +415,7 @@ void session_logoff_all(struct daemon *d)
 json_t *session_status(struct daemon *d, const char *user)
 {
 	json_t *list = json_array();
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (user && strcmp(user, s->user))
 			continue;
@@ -424,7 +425,7 @@ json_t *session_status(struct daemon *d, const char *user)
 			"since", (json_int_t)s->since, "drive", s->c, "registry", s->v ? s->reg : NULL,
 			"personalization", s->upper, "layers", s->layers, "left_out", s->skipped));
 	}
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	int nl, nr;
 	layer_cache_count(d->layers, &nl, &nr);
 	return json_pack("{s:b, s:o, s:i, s:i}", "ok", 1, "sessions", list, "open_layers", nl,
@@ -537,10 +538,10 @@ int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err)
 	if (lf_repo_open(d->repo, &r, err))
 		return -err->code;
 	json_t *list = json_array();
-	pthread_mutex_lock(&d->lock);
+	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
 	for (struct session *s = d->sessions; s; s = s->next)
 		json_array_append_new(list, refresh_one(d, s, r));
-	pthread_mutex_unlock(&d->lock);
+	lf_mutex_unlock(&d->lock);
 	lf_repo_free(r);
 	*reply = json_pack("{s:b, s:o}", "ok", 1, "sessions", list);
 	return 0;

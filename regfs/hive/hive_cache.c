@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "layerfs/regcompose.h"
+#include "layerfs/lockcheck.h"
 
 struct cached {
 	char *key;
@@ -69,9 +70,9 @@ int lf_hive_cache_trim(struct lf_hive_cache *c)
 {
 	if (!c)
 		return 0;
-	pthread_mutex_lock(&c->lock);
+	lf_mutex_lock(&c->lock, LF_LK_HIVE_CACHE);
 	int n = trim(c);
-	pthread_mutex_unlock(&c->lock);
+	lf_mutex_unlock(&c->lock);
 	return n;
 }
 
@@ -137,10 +138,10 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
 	lf_union_copies_free(stamps, n);
 	if (!key)
 		return lf_err_set(err, ENOMEM, "out of memory");
-	pthread_mutex_lock(&c->lock);
+	lf_mutex_lock(&c->lock, LF_LK_HIVE_CACHE);
 	struct cached *e = find(c, key);
 	struct lf_hive *h = e ? lf_hive_ref(e->hive) : NULL;
-	pthread_mutex_unlock(&c->lock);
+	lf_mutex_unlock(&c->lock);
 	if (h) {
 		free(key);
 		*out = h;
@@ -157,7 +158,7 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
 		free(key);
 		return rc;
 	}
-	pthread_mutex_lock(&c->lock);
+	lf_mutex_lock(&c->lock, LF_LK_HIVE_CACHE);
 	e = find(c, key);
 	if (e) {                 /* another login of the same stack was first */
 		lf_hive_free(h);
@@ -170,7 +171,7 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
 		c->list = ne;
 		h = lf_hive_ref(h);
 	}
-	pthread_mutex_unlock(&c->lock);
+	lf_mutex_unlock(&c->lock);
 	*out = h;
 	return 0;
 }

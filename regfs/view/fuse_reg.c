@@ -15,6 +15,7 @@
 #include "layerfs/security.h"
 #include "layerfs/arena.h"
 #include "reg_nodes.h"
+#include "layerfs/lockcheck.h"
 
 #define TIMEOUT 0.5              /* a refresh, a reset through the drive may change the
 				  * view under the mount: within a second it shows */
@@ -352,13 +353,13 @@ static void r_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	struct rfile *f = FILE_OF(fi);
 	/* a copy: the kernel may send the release (which frees the buffer)
 	 * as soon as it has the reply, and a write may move the buffer */
-	pthread_mutex_lock(&f->lock);
+	lf_mutex_lock(&f->lock, LF_LK_REG_FILE);
 	size_t n = (size_t)off >= f->len ? 0
 		   : f->len - (size_t)off < size ? f->len - (size_t)off : size;
 	char *copy = n ? malloc(n) : NULL;
 	if (copy)
 		memcpy(copy, f->buf + off, n);
-	pthread_mutex_unlock(&f->lock);
+	lf_mutex_unlock(&f->lock);
 	if (n && !copy)
 		fuse_reply_err(req, ENOMEM);
 	else
@@ -401,7 +402,7 @@ static void r_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 {
 	(void)ino;
 	struct rfile *f = FILE_OF(fi);
-	pthread_mutex_lock(&f->lock);
+	lf_mutex_lock(&f->lock, LF_LK_REG_FILE);
 	if (fi->flags & O_APPEND)
 		off = (off_t)f->len;
 	size_t end = (size_t)off + size;
@@ -410,7 +411,7 @@ static void r_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size
 		memcpy(f->buf + off, buf, size);
 		f->dirty = 1;
 	}
-	pthread_mutex_unlock(&f->lock);
+	lf_mutex_unlock(&f->lock);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else
@@ -435,9 +436,9 @@ static int commit(fuse_req_t req, struct rfile *f)
 /* commit() on an open file, under its lock */
 static int commit_open(fuse_req_t req, struct rfile *f)
 {
-	pthread_mutex_lock(&f->lock);
+	lf_mutex_lock(&f->lock, LF_LK_REG_FILE);
 	int rc = commit(req, f);
-	pthread_mutex_unlock(&f->lock);
+	lf_mutex_unlock(&f->lock);
 	return rc;
 }
 
@@ -484,14 +485,14 @@ static void r_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
 	if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
 		struct rfile tmp = { .ino = ino }, *f = fi ? FILE_OF(fi) : &tmp;
 		if (fi)
-			pthread_mutex_lock(&f->lock);
+			lf_mutex_lock(&f->lock, LF_LK_REG_FILE);
 		rc = fi ? 0 : load(v, p, f);
 		if (!rc)
 			rc = resize(f, (size_t)attr->st_size);
 		if (!rc && !fi)
 			rc = commit(req, f);
 		if (fi)
-			pthread_mutex_unlock(&f->lock);
+			lf_mutex_unlock(&f->lock);
 		else
 			free(tmp.buf);
 	}

@@ -16,6 +16,7 @@
 #include "layerfs/hive.h"
 #include "layerfs/security.h"
 #include "reg_view_int.h"
+#include "layerfs/lockcheck.h"
 
 #define DEFAULT_SDDL "O:BAG:SYD:(A;CI;KR;;;BU)(A;CI;KA;;;BA)(A;CI;KA;;;SY)(A;CIIO;KA;;;CO)"
 
@@ -152,10 +153,10 @@ int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent
 	if (!v->access)
 		return 0;
 	struct where w;
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	int rc = view_resolve(v, path, parent, &w);
 	uint32_t got = rc ? 0 : view_rights(v, uid, &w);
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;       /* the call itself says so */
 	return (got & want) == want ? 0 : -EACCES;
@@ -178,11 +179,11 @@ void lf_regview_show(struct lf_regview *v, uid_t uid, const char *path, struct s
 	(void)uid;
 	struct regaccess *a = v->access;
 	struct where w;
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	int rc = view_resolve(v, path, 0, &w);
 	uint32_t got = rc ? 0 : rights_of(a, &a->token, &w);
 	uint32_t own = rc || !a->plain ? got : rights_of(a, &a->admin, &w);
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	if (S_ISLNK(st->st_mode))
 		return;
 	unsigned m = key_rwx(got, S_ISDIR(st->st_mode)), o = key_rwx(own, S_ISDIR(st->st_mode));

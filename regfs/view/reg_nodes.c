@@ -10,6 +10,7 @@
 #include "layerfs/casefold.h"
 #include "layerfs/heap.h"
 #include "reg_nodes.h"
+#include "layerfs/lockcheck.h"
 
 
 struct rnode {
@@ -168,7 +169,7 @@ static void release(struct rnodes *t, struct rnode *n)
 
 uint64_t rnodes_lookup(struct rnodes *t, uint64_t parent, const char *name)
 {
-	pthread_mutex_lock(&t->lock);
+	lf_mutex_lock(&t->lock, LF_LK_LEAF);
 	struct rnode *n = *name_link(t, parent, name);
 	if (!n) {
 		struct rnode *p = by_ino(t, parent);
@@ -193,24 +194,24 @@ uint64_t rnodes_lookup(struct rnodes *t, uint64_t parent, const char *name)
 		n->nlookup++;
 		ino = n->ino;
 	}
-	pthread_mutex_unlock(&t->lock);
+	lf_mutex_unlock(&t->lock);
 	return ino;
 }
 
 void rnodes_forget(struct rnodes *t, uint64_t ino, uint64_t k)
 {
-	pthread_mutex_lock(&t->lock);
+	lf_mutex_lock(&t->lock, LF_LK_LEAF);
 	struct rnode *n = by_ino(t, ino);
 	if (n && n != &t->root) {
 		n->nlookup = k < n->nlookup ? n->nlookup - k : 0;
 		release(t, n);
 	}
-	pthread_mutex_unlock(&t->lock);
+	lf_mutex_unlock(&t->lock);
 }
 
 int rnodes_path(struct rnodes *t, uint64_t ino, const char *name, char **path)
 {
-	pthread_mutex_lock(&t->lock);
+	lf_mutex_lock(&t->lock, LF_LK_LEAF);
 	struct rnode *n = by_ino(t, ino);
 	size_t len = name ? strlen(name) + 1 : 0;
 	int depth = 0;
@@ -241,23 +242,23 @@ int rnodes_path(struct rnodes *t, uint64_t ino, const char *name, char **path)
 		}
 		*path = p;
 	}
-	pthread_mutex_unlock(&t->lock);
+	lf_mutex_unlock(&t->lock);
 	return rc;
 }
 
 void rnodes_unlink(struct rnodes *t, uint64_t parent, const char *name)
 {
-	pthread_mutex_lock(&t->lock);
+	lf_mutex_lock(&t->lock, LF_LK_LEAF);
 	struct rnode *n = *name_link(t, parent, name);
 	if (n)
 		unname(t, n);
-	pthread_mutex_unlock(&t->lock);
+	lf_mutex_unlock(&t->lock);
 }
 
 void rnodes_rename(struct rnodes *t, uint64_t parent, const char *name, uint64_t newparent,
 		   const char *to)
 {
-	pthread_mutex_lock(&t->lock);
+	lf_mutex_lock(&t->lock, LF_LK_LEAF);
 	struct rnode *n = *name_link(t, parent, name);
 	struct rnode *there = *name_link(t, newparent, to);
 	struct rnode *np = by_ino(t, newparent);
@@ -278,13 +279,13 @@ void rnodes_rename(struct rnodes *t, uint64_t parent, const char *name, uint64_t
 	} else if (n) {
 		unname(t, n);            /* out of memory: a later lookup makes it anew */
 	}
-	pthread_mutex_unlock(&t->lock);
+	lf_mutex_unlock(&t->lock);
 }
 
 uint64_t rnodes_count(struct rnodes *t)
 {
-	pthread_mutex_lock(&t->lock);
+	lf_mutex_lock(&t->lock, LF_LK_LEAF);
 	uint64_t n = t->count;
-	pthread_mutex_unlock(&t->lock);
+	lf_mutex_unlock(&t->lock);
 	return n;
 }

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "reg_view_int.h"
+#include "layerfs/lockcheck.h"
 
 #define FILETIME_UNIX 116444736000000000LL
 
@@ -93,14 +94,14 @@ static void free_hives(struct vhive *h, int n)
 
 void lf_regview_take(struct lf_regview *v, struct lf_regview *from)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct vhive *h = v->h;
 	int n = v->n;
 	v->h = from->h;
 	v->n = from->n;
 	from->h = h;
 	from->n = n;
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	lf_regview_free(from);
 }
 
@@ -305,12 +306,12 @@ static int stat_of(struct lf_regview *v, const struct where *w, struct stat *st)
 
 int lf_regview_stat(struct lf_regview *v, const char *path, struct stat *st)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
 	int rc = view_resolve(v, path, 0, &w);
 	if (!rc)
 		rc = stat_of(v, &w, st);
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	return rc;
 }
 
@@ -355,7 +356,7 @@ static int list_key(struct lf_regview *v, struct where *w, lf_regview_fn fn, voi
 
 int lf_regview_list(struct lf_regview *v, const char *path, lf_regview_fn fn, void *ctx)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
 	int rc = view_resolve(v, path, 0, &w);
 	struct stat st;
@@ -376,33 +377,33 @@ int lf_regview_list(struct lf_regview *v, const char *path, lf_regview_fn fn, vo
 				break;
 		}
 	}
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	return rc;
 }
 
 int lf_regview_read(struct lf_regview *v, const char *path, char **text, size_t *len)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
 	int rc = view_resolve(v, path, 0, &w);
 	if (!rc && w.kind != W_VALUE)
 		rc = w.kind == W_LINK ? -EINVAL : -EISDIR;
 	if (!rc)
 		rc = lf_regval_text(w.val->type, w.val->data, w.val->len, text, len);
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	return rc;
 }
 
 int lf_regview_readlink(struct lf_regview *v, const char *path, char *buf, size_t size)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
 	int rc = view_resolve(v, path, 0, &w);
 	if (!rc && w.kind != W_LINK)
 		rc = -EINVAL;
 	if (!rc)
 		snprintf(buf, size, "ControlSet%03d", w.link_set);
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	return rc;
 }
 
@@ -419,20 +420,20 @@ static ssize_t give(const void *p, size_t n, void *buf, size_t size)
 
 ssize_t lf_regview_listxattr(struct lf_regview *v, const char *path, char *buf, size_t size)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
 	ssize_t rc = view_resolve(v, path, 0, &w);
 	static const char names[] = LF_REG_TYPE_XATTR "\0" LF_REG_RAW_XATTR;
 	if (!rc)
 		rc = w.kind == W_VALUE ? give(names, sizeof names, buf, size) : 0;
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	return rc;
 }
 
 ssize_t lf_regview_getxattr(struct lf_regview *v, const char *path, const char *name,
 			    void *buf, size_t size)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
 	ssize_t rc = view_resolve(v, path, 0, &w);
 	if (!rc && w.kind != W_VALUE)
@@ -450,6 +451,6 @@ ssize_t lf_regview_getxattr(struct lf_regview *v, const char *path, const char *
 	} else if (!rc) {
 		rc = -ENODATA;
 	}
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	return rc;
 }

@@ -26,8 +26,16 @@ struct vhive {
 	} seen;
 };
 
+/* Locks of regfs (their place in the one map: fs/union/union_int.h):
+ * regfs' FUSE glue takes an open value file's f->lock (REG_FILE) before
+ * the view's, to write the buffer it holds; the view's lock (REG_VIEW)
+ * guards everything below (the hives, what shows, the fragments, the
+ * access memo) and is held for the whole of each lf_regview_* call,
+ * which never calls another; under it only the hive cache's lock and
+ * leaves (regfs' node table is taken by the glue alone, never under it).
+ * The view never calls into a union while it holds its lock. */
 struct lf_regview {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;    /* REG_VIEW: everything below */
 	struct vhive *h;
 	int n;
 	const struct lf_merge *rules;

@@ -18,6 +18,7 @@
 #include "layerfs/layer.h"
 #include "layerfs/safe_path.h"
 #include "reg_view_int.h"
+#include "layerfs/lockcheck.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
@@ -462,7 +463,7 @@ static int own_path(struct where *w)
  * be written. */
 static int begin(struct lf_regview *v, const char *path, int parent, struct where *w)
 {
-	pthread_mutex_lock(&v->lock);
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	view_refresh(v, 1);      /* never write over a fragment reset meanwhile */
 	int rc = view_resolve(v, path, parent, w);
 	if (!rc && (w->kind == W_ROOT || w->kind == W_TOP))
@@ -472,13 +473,13 @@ static int begin(struct lf_regview *v, const char *path, int parent, struct wher
 	if (!rc)
 		rc = own_path(w);
 	if (rc)
-		pthread_mutex_unlock(&v->lock);
+		lf_mutex_unlock(&v->lock);
 	return rc;
 }
 
 static int end(struct lf_regview *v, int rc)
 {
-	pthread_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->lock);
 	return rc;
 }
 

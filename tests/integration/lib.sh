@@ -7,6 +7,9 @@ set -uo pipefail
 : "${TESTS_DIR:?TESTS_DIR not set}"
 
 WORK=$(mktemp -d /tmp/lf-it.XXXXXX)
+# a lock-order abort in any daemon (a -Dlockcheck=true build) is written
+# here too; finish() fails the test when it is not empty
+export LF_LOCKCHECK_LOG="$WORK/lockcheck.log"
 MOUNTS=()
 passed=0
 failed=0
@@ -53,7 +56,61 @@ refuses() {
   fi
 }
 
+# The watchdog (issue 27): wd COMMAND... runs it; a command still running
+# after WD_SECONDS (10) is a hang: every daemon in WD_PIDS (default: the
+# layerfs, regfs and layerd processes) has its threads dumped (gdb), then
+# every FUSE connection mounted below $WORK is aborted through fusectl
+# (found in /proc/self/mountinfo, never by touching the mount), so the
+# command ends and the test fails with the cause, never stuck. Exit 124.
+WD_SECONDS=${WD_SECONDS:-10}
+exec 9>&2          # the test's own stderr: a dump is never cut by check's tail
+WD_TRIPS=0
+wd_dump() {
+  local pids=${WD_PIDS:-$(pgrep -d ' ' -x 'layerfs|regfs|layerd' || true)}
+  for p in $pids; do
+    echo "== threads of $p ($(tr '\0' ' ' < "/proc/$p/cmdline" 2>/dev/null | cut -c1-120))"
+    if command -v gdb >/dev/null; then
+      timeout 60 gdb -p "$p" -batch -nx -ex 'set pagination off' -ex 'thread apply all bt' 2>/dev/null \
+        | grep -E '^(Thread|#)' | head -400
+    else
+      for t in /proc/"$p"/task/*; do echo "thread ${t##*/}: $(cat "$t/wchan" 2>/dev/null)"; cat "$t/stack" 2>/dev/null; done
+    fi
+  done
+}
+wd_abort() {
+  grep -q fusectl /proc/mounts || mount -t fusectl none /sys/fs/fuse/connections 2>/dev/null
+  local dev mnt
+  while read -r _ _ dev _ mnt _; do
+    case "$mnt" in
+      "$WORK"/*) [ "${dev%%:*}" = 0 ] && [ -e "/sys/fs/fuse/connections/${dev#*:}/abort" ] &&
+        echo 1 > "/sys/fs/fuse/connections/${dev#*:}/abort" && echo "watchdog: aborted the FUSE connection of $mnt" ;;
+    esac
+  done < /proc/self/mountinfo
+}
+wd() {
+  local t0=$SECONDS pid
+  "$@" & pid=$!
+  local n=0 limit=$((WD_SECONDS * 20))
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 0.05
+    n=$((n + 1))
+    if [ "$n" -ge "$limit" ]; then
+      WD_TRIPS=$((WD_TRIPS + 1))
+      echo "WATCHDOG: '$*' took more than ${WD_SECONDS} s" | tee /dev/fd/9 >&2
+      wd_dump >&9
+      wd_abort >&9
+      wait "$pid" 2>/dev/null
+      return 124
+    fi
+  done
+  wait "$pid"
+}
+
 finish() {
+  if [ -s "$LF_LOCKCHECK_LOG" ]; then
+    not_ok "a lock was taken against the lock map (fs/union/union_int.h):"
+    sed 's/^/    /' "$LF_LOCKCHECK_LOG" | head -40
+  fi
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]
 }

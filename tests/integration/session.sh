@@ -17,7 +17,7 @@ chmod 755 "$WORK"
 # folder): they run a copy
 UCTL="$WORK/layerctl"
 cp "$LAYERCTL" "$UCTL" && chmod 755 "$UCTL"
-L() { "$LAYERCTL" "$@"; }
+L() { wd "$LAYERCTL" "$@"; }
 R="$WORK/repo"
 sample_repo "$R"
 L repo add "$R" "$S/App/AdminTools.102.1.vhd" --type app --name AdminTools --priority 20 >/dev/null
@@ -81,6 +81,15 @@ check "first login: HKU/lfalice holds Default's keys; her value lands in her NTU
   grep -q 'img0.jpg' '$RUN/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Wallpaper' &&
   runuser -u lfalice -- sh -c 'echo blue > \"$RUN/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Color\"' &&
   hivexget \"\$(ls -d '$R'/Users/lfalice/*/Users/lfalice)/NTUSER.DAT\" 'Control Panel\\Desktop' Color | grep -q blue"
+# Issue 27: Explorer lists the profile after a write to HKCU (and
+# System32\config after one to HKLM): a readdirplus of a folder holding a
+# hive the registry changed, each entry shown with her rights. It hung
+# layerd for good; under the watchdog a hang fails with the threads.
+check "after a write to HKU, ls -l of her profile answers (watchdog)" wd runuser -u lfalice -- ls -l "$A/Users/lfalice"
+check "and ls -l of her profile again, as root" wd ls -l "$A/Users/lfalice"
+check "after a write to HKLM, ls -l of System32\\config answers (watchdog)" wd bash -c "
+  runuser -u lfalice -- sh -c 'echo 1 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Listed\"' &&
+  cd '$A/Windows/System32' && ls -l config >/dev/null"
 same() { local what=$1 want=$2; shift 2; local got; got=$("$@" 2>&1)
   [ "$got" = "$want" ] && ok "$what" || not_ok "$what: got '$got', want '$want'"; }
 same "status as root: both sessions; the OS layer is opened once for both" "2 3" bash -c "

@@ -365,7 +365,7 @@ int node_attr(struct lf_union *u, struct unode *n, struct lf_attr *a)
 	uint64_t msize;
 	if (stacked_is(u, n)) {
 		a->flags |= LF_ATTR_MERGED;
-		if (merged_known_size(u, n->ino, &msize))
+		if (merged_known(u, n->ino, &msize, &a->mtime))
 			a->size = msize;
 	}
 	uint32_t visible;

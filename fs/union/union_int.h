@@ -277,8 +277,9 @@ int stacked_is(const struct lf_union *u, const struct unode *n);
  * with merged_put. 0, -ENOENT when fewer than two layers have it (it is
  * an ordinary file), or an error (logged). */
 int merged_get(struct lf_union *u, struct unode *n, struct merged **out);
-/* The merged size already known for node number ino, if any. */
-int merged_known_size(struct lf_union *u, uint64_t ino, uint64_t *size);
+/* The merged size and time (its newest copy's) already known for node
+ * number ino, if any. */
+int merged_known(struct lf_union *u, uint64_t ino, uint64_t *size, struct timespec *mtime);
 void merged_put(struct lf_union *u, struct merged *m);
 /* fn for the node number of every merged file built. */
 void merged_each(struct lf_union *u, void (*fn)(struct lf_union *u, uint64_t ino));

@@ -123,6 +123,59 @@ int stacked_is(const struct lf_union *u, const struct unode *n)
 	return 0;
 }
 
+/* Folder p's path from the root ("" for the root): 0, or -1 when a
+ * folder on the way is no longer known or the path is too long. */
+static int node_path(struct lf_union *u, struct unode *p, char *out, size_t size)
+{
+	const char *names[256];
+	struct unode *held[256];
+	int k = 0, rc = 0;
+	for (struct unode *x = p; x != u->root; k++) {
+		if (k == 256) {
+			rc = -1;
+			break;
+		}
+		names[k] = x->name;
+		held[k] = node_get(u, x->parent);
+		if (!(x = held[k])) {
+			rc = -1;
+			break;
+		}
+	}
+	size_t o = 0;
+	out[0] = 0;
+	for (int i = k - 1; i >= 0 && !rc; i--) {
+		int w = snprintf(out + o, size - o, "%s%s", o ? "/" : "", names[i]);
+		if (w < 0 || (size_t)w >= size - o)
+			rc = -1;
+		else
+			o += (size_t)w;
+	}
+	for (int i = 0; i < k; i++)
+		if (held[i])
+			node_put(u, held[i], 0);
+	return rc;
+}
+
+/* The writable layer's copy of NAME in folder p when that folder was made
+ * there beside the mount (regfs saves a hive's fragment into the layer
+ * itself; the union's folder was built before): it goes on top. */
+static void upper_copy(struct lf_union *u, struct unode *p, const char *name, struct stamp *st,
+		       int *nst)
+{
+	char path[4096];
+	struct lf_layer *up = u->layers[0];
+	struct lf_attr d, a;
+	if (*nst == MAX_COPIES || node_path(u, p, path, sizeof path) ||
+	    lf_layer_resolve(up, path, &d) || !S_ISDIR(d.mode) ||
+	    up->ops->lookup(up, d.ino, name, &a) || !S_ISREG(a.mode))
+		return;
+	memmove(st + 1, st, (size_t)*nst * sizeof *st);
+	st[0] = (struct stamp){ 0, a.ino, a.size, a.mtime, {0}, {0} };
+	find_logs(up, d.ino, name, &st[0]);
+	(*nst)++;
+}
+
 /* The copies of n's name in the layer folders its folder is made of,
  * highest first, down to a delete token or to something not a file. */
 static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *nst)
@@ -153,7 +206,10 @@ static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *ns
 		if (l->ops->lookup(l, p->refs[r].ino, token, &a) == 0)
 			break;
 	}
+	int top_is_upper = p->refs[0].layer == 0;
 	node_unlock(p);
+	if (u->upper && !top_is_upper && (*nst == 0 || st[0].layer != 0))
+		upper_copy(u, p, n->name, st, nst);
 	node_put(u, p, 0);
 	return 0;
 }
@@ -218,12 +274,20 @@ static struct merged *cached(struct lf_union *u, uint64_t ino)
 	return m;
 }
 
-int merged_known_size(struct lf_union *u, uint64_t ino, uint64_t *size)
+int merged_known(struct lf_union *u, uint64_t ino, uint64_t *size, struct timespec *mtime)
 {
 	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
 	struct merged *m = cached(u, ino);
-	if (m)
+	if (m) {
 		*size = m->len;
+		/* the newest copy's time: a change through the registry (in
+		 * the writable layer's copy) is a change of the file */
+		for (int i = 0; i < m->nst; i++)
+			if (i == 0 || m->st[i].mtime.tv_sec > mtime->tv_sec ||
+			    (m->st[i].mtime.tv_sec == mtime->tv_sec &&
+			     m->st[i].mtime.tv_nsec > mtime->tv_nsec))
+				*mtime = m->st[i].mtime;
+	}
 	lf_mutex_unlock(&u->stacked_lock);
 	return m != NULL;
 }

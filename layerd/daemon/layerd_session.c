@@ -19,9 +19,13 @@
 #include "layerfs/fuse_reg.h"
 #include "layerd_int.h"
 #include "layerfs/regcompose.h"
+#include "layerfs/safe_path.h"
 #include "layerfs/security.h"
 #include "layerfs/union.h"
 #include "layerfs/lockcheck.h"
+
+/* where a Windows installation keeps HKLM's hives */
+#define LF_HKLM_FOLDER "Windows/System32/config"
 
 struct session {
 	char *user;
@@ -289,6 +293,20 @@ static int session_groups(struct session *s, const struct passwd *pw,
 	return rc ? lf_err_set(err, -rc, "out of memory") : 0;
 }
 
+/* HKLM's fragments go to Windows/System32/config of her layer. The folder
+ * is made before the drive's union opens, so that the union knows it: one
+ * regfs made beside it would not be in the union's folders (the drive's
+ * hive would not show what REG wrote), and a later change through the
+ * drive there would find it in the way of its copy-up. */
+static int fragment_folder(struct session *s, struct lf_err *err)
+{
+	int fd = lf_safe_mkdirs(s->upfd, LF_HKLM_FOLDER, 0755, (uid_t)-1, (gid_t)-1);
+	if (fd < 0)
+		return lf_err_set(err, -fd, "%s/%s: %s", s->upper, LF_HKLM_FOLDER, strerror(-fd));
+	close(fd);
+	return 0;
+}
+
 int session_login(struct daemon *d, const struct login_req *req, json_t **reply, struct lf_err *err)
 {
 	const char *why;
@@ -336,6 +354,8 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	if (!rc && (s->upfd = upper_prepare(d, r->root, res.upper, s->user, s->uid, s->gid,
 					     &s->lockfd, err)) < 0)
 		rc = -err->code;
+	if (!rc)
+		rc = fragment_folder(s, err);
 	if (!rc)
 		rc = lf_stack_set_upper(&st, s->upper, NULL, err);
 	struct lf_union_opts uo = union_opts(d);
@@ -499,7 +519,9 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 			json_decref(gone);
 	} else if (!rc) {
 		/* the drive first: its new layers show at once, in place */
-		rc = lf_stack_set_upper(&st, s->upper, NULL, &err);
+		rc = fragment_folder(s, &err);
+		if (!rc)
+			rc = lf_stack_set_upper(&st, s->upper, NULL, &err);
 		if (!rc)
 			rc = lf_union_set_layers(s->u, &st, lf_fuse_inval, s->cm, &err);
 		if (!rc)

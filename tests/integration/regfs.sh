@@ -208,6 +208,20 @@ mnt "$REGFS" r6 --layer "$OS,type=os" --layer "$WORK/app.vhdx" --upper "$WORK/up
 check "regfs changes the value while layerfs serves the hive" bash -c "echo 'C:\\other' > '$WORK/r6/HKU/alice/Environment/Editor'"
 same "the served hive is built again with the change" 'C:\other' \
   hivexget "$WORK/u2/Users/alice/NTUSER.DAT" Environment Editor
+# HKLM (issue 27): the layer has no Windows/System32/config yet; layerfs
+# has listed it; regfs makes it to save the fragment. The drive's hive
+# shows the change at once, and its time moves with each change.
+check "the personalization layer has no System32/config yet; layerfs lists it" bash -c "
+  [ ! -e '$WORK/up2/Windows' ] && ls -l '$WORK/u2/Windows/System32/config' >/dev/null &&
+  hivexget '$WORK/u2/Windows/System32/config/SOFTWARE' 'AppVendor\\App' Version >/dev/null"
+check "a change of HKLM through regfs is in layerfs' SOFTWARE at once" bash -c "
+  echo 9.0 > '$WORK/r6/HKLM/SOFTWARE/AppVendor/App/Version' &&
+  [ \"\$(hivexget '$WORK/u2/Windows/System32/config/SOFTWARE' 'AppVendor\\App' Version)\" = 9.0 ]"
+check "the next change too, and the hive file's time moves with it" bash -c "
+  t1=\$(stat -c %Y.%y '$WORK/u2/Windows/System32/config/SOFTWARE') && sleep 0.05 &&
+  echo 9.1 > '$WORK/r6/HKLM/SOFTWARE/AppVendor/App/Version' &&
+  [ \"\$(hivexget '$WORK/u2/Windows/System32/config/SOFTWARE' 'AppVendor\\App' Version)\" = 9.1 ] &&
+  [ \"\$(stat -c %Y.%y '$WORK/u2/Windows/System32/config/SOFTWARE')\" != \"\$t1\" ]"
 umnt r6
 umnt u2
 

@@ -90,6 +90,19 @@ check "and ls -l of her profile again, as root" wd ls -l "$A/Users/lfalice"
 check "after a write to HKLM, ls -l of System32\\config answers (watchdog)" wd bash -c "
   runuser -u lfalice -- sh -c 'echo 1 > \"$RUN/lfalice/REG/HKLM/SOFTWARE/Microsoft/Office/Listed\"' &&
   cd '$A/Windows/System32' && ls -l config >/dev/null"
+# Issue 27: one registry a session. A new administrator's first login:
+# what she writes through REG is what the drive's SOFTWARE holds, at once.
+id lffay >/dev/null 2>&1 || useradd -M -s /bin/sh -G lfadmins lffay || true
+F="$RUN/lffay"
+check "a new administrator logs in; the drive lists System32\\config" bash -c "
+  '$LAYERCTL' login lffay --groups finance >/dev/null && ls -l '$F/C/Windows/System32/config' >/dev/null"
+check "her change through REG is in the drive's SOFTWARE at once" wd bash -c "
+  runuser -u lffay -- sh -c 'echo 9.0 > \"$F/REG/HKLM/SOFTWARE/Microsoft/Office/Version\"' &&
+  [ \"\$(hivexget '$F/C/Windows/System32/config/SOFTWARE' 'Microsoft\\Office' Version)\" = 9.0 ]"
+check "and so is the next one" wd bash -c "
+  runuser -u lffay -- sh -c 'echo 9.1 > \"$F/REG/HKLM/SOFTWARE/Microsoft/Office/Version\"' &&
+  [ \"\$(hivexget '$F/C/Windows/System32/config/SOFTWARE' 'Microsoft\\Office' Version)\" = 9.1 ]"
+check "logoff lffay" L logoff lffay
 same() { local what=$1 want=$2; shift 2; local got; got=$("$@" 2>&1)
   [ "$got" = "$want" ] && ok "$what" || not_ok "$what: got '$got', want '$want'"; }
 same "status as root: both sessions; the OS layer is opened once for both" "2 3" bash -c "

@@ -809,6 +809,11 @@ int lf_union_nlayers(const struct lf_union *u)
 	return u->n;
 }
 
+int lf_union_ndetached(const struct lf_union *u)
+{
+	return u->nall - u->n;
+}
+
 struct lf_layer *lf_union_layer(const struct lf_union *u, int i)
 {
 	return u->layers[i];
@@ -867,7 +872,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 			if (rc)
 				lf_err_prefix(err, "layer '%s': ", sp->name);
 		}
-		u->n = i + 1;
+		u->n = u->nall = i + 1;
 	}
 	if (!rc) {
 		/* The root: every layer's root, merged. */
@@ -939,21 +944,13 @@ void lf_union_close(struct lf_union *u)
 		free(s->buckets);
 		pthread_mutex_destroy(&s->lock);
 	}
-	for (int i = 0; i < u->n; i++) {
+	for (int i = 0; i < u->nall; i++) {
 		if (u->opts.close_layer && !(u->upper && i == 0))
 			u->opts.close_layer(u->opts.layer_ctx, u->layers[i]);
 		else
 			lf_layer_close(u->layers[i]);
 		free(u->specs[i].path);
 		free(u->specs[i].name);
-	}
-	for (struct retired *r = u->retired, *nx; r; r = nx) {
-		nx = r->next;
-		if (u->opts.close_layer)
-			u->opts.close_layer(u->opts.layer_ctx, r->l);
-		else
-			lf_layer_close(r->l);
-		free(r);
 	}
 	free(u->layers);
 	free(u->specs);

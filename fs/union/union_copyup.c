@@ -128,6 +128,8 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 {
 	if (n->refs[0].layer == 0)
 		return 0;        /* there already (the root always is) */
+	if (n->detached)
+		return -ESTALE;  /* its layer left the set: read only, until forgotten */
 	struct unode *p = node_get(u, n->parent);
 	if (!p)
 		return -ESTALE;

@@ -149,6 +149,8 @@ struct unode {
 	uint8_t gone;            /* its layers were taken away: stale */
 	uint8_t held;            /* hold_fh keeps an unlinked upper node readable */
 	uint8_t negative;        /* folders: a lookup in it was told "no such name" */
+	uint8_t detached;        /* its path left with a layer; it reads the
+				  * detached layer until the kernel forgets it */
 	char inline_name[];      /* the name it was made with */
 };
 
@@ -177,8 +179,9 @@ struct alias;
 struct links;
 
 struct lf_union {
-	int n;
-	struct lf_layer **layers;     /* highest first */
+	int n;                        /* layers of the set: [0, n) */
+	int nall;                     /* with those detached behind it: [n, nall) */
+	struct lf_layer **layers;     /* highest first; then the detached layers */
 	uint16_t *slot;               /* each layer's slot: the top bits of its nodes' numbers */
 	uint16_t next_slot;           /* for a layer added later (never reused) */
 	struct lf_layer_spec *specs;
@@ -198,7 +201,6 @@ struct lf_union {
 	pthread_mutex_t stacked_lock;
 	struct merged *merged;        /* built merged files, by node number */
 	struct access *access;        /* Windows rights decide (a session), or NULL */
-	struct retired *retired;      /* layers taken out of the set */
 	size_t gc_kept, gc_held;      /* the last sweep (union_gc.c): layer nodes it
 				       * kept, and nodes the kernel held then */
 	pthread_mutex_t keep_lock;
@@ -244,9 +246,11 @@ size_t union_all_nodes(struct lf_union *u, struct unode ***out);
  * trimmer asks for one when frees stop; registered with the union. */
 void union_gc_start(struct lf_union *u);
 void union_gc_stop(struct lf_union *u);
-/* Layers taken out of the set: closed with the union, since open files
- * may still read them. */
-struct retired { struct lf_layer *l; struct retired *next; };
+/* Layers taken out of the set stay open behind it, detached (layers[n]
+ * to layers[nall - 1]): open files read them, and a node the kernel holds
+ * whose path the new set has not (a shell's folder in a removed app)
+ * still shows what it was. Each is closed at the next new set that no
+ * node refers to it, or with the union. */
 void merged_forget_all(struct lf_union *u);
 /* Stop the read-ahead threads while the layer set changes, and go on. */
 void union_prefetch_pause(struct lf_union *u);

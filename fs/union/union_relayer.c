@@ -45,7 +45,8 @@ struct newset {
 	struct lf_layer **layers;
 	struct lf_layer_spec *specs;
 	uint16_t *slot;
-	int n;
+	int n;                   /* the set */
+	int nall;                /* and the layers detached behind it */
 	int *old_to_new;         /* by old index; -1: taken out */
 	int *opened;             /* by new index: opened here */
 };
@@ -54,15 +55,17 @@ static int open_set(struct lf_union *u, const struct lf_stack *s, struct newset 
 		    struct lf_err *err)
 {
 	int up = u->upper;
-	ns->n = s->n + up;
-	ns->layers = calloc((size_t)ns->n, sizeof *ns->layers);
-	ns->specs = calloc((size_t)ns->n, sizeof *ns->specs);
-	ns->slot = calloc((size_t)ns->n, sizeof *ns->slot);
-	ns->opened = calloc((size_t)ns->n, sizeof *ns->opened);
-	ns->old_to_new = malloc((size_t)u->n * sizeof *ns->old_to_new);
+	ns->n = ns->nall = s->n + up;
+	/* room for every old layer behind the set too (detach_rest) */
+	size_t cap = (size_t)(ns->n + u->nall - up);
+	ns->layers = calloc(cap, sizeof *ns->layers);
+	ns->specs = calloc(cap, sizeof *ns->specs);
+	ns->slot = calloc(cap, sizeof *ns->slot);
+	ns->opened = calloc(cap, sizeof *ns->opened);
+	ns->old_to_new = malloc((size_t)u->nall * sizeof *ns->old_to_new);
 	if (!ns->layers || !ns->specs || !ns->slot || !ns->opened || !ns->old_to_new)
 		return lf_err_set(err, ENOMEM, "out of memory");
-	for (int j = 0; j < u->n; j++)
+	for (int j = 0; j < u->nall; j++)
 		ns->old_to_new[j] = -1;
 	if (up) {
 		ns->layers[0] = u->layers[0];
@@ -97,6 +100,24 @@ static int open_set(struct lf_union *u, const struct lf_stack *s, struct newset 
 		ns->slot[k] = u->next_slot++;
 	}
 	return 0;
+}
+
+/* The old layers the new set has not go behind it, detached, with their
+ * slots (node numbers) and names; so do those detached before. An open
+ * file holds its layer, not a reference the union can count: they stay
+ * until the union closes (a session's logoff). Cannot fail. */
+static void detach_rest(struct lf_union *u, struct newset *ns)
+{
+	for (int j = u->upper; j < u->nall; j++) {
+		if (ns->old_to_new[j] >= 0)
+			continue;
+		int k = ns->nall++;
+		ns->layers[k] = u->layers[j];
+		ns->slot[k] = u->slot[j];
+		ns->specs[k] = u->specs[j];
+		u->specs[j].path = u->specs[j].name = NULL;   /* moved */
+		ns->old_to_new[j] = k;
+	}
 }
 
 static void close_layer(struct lf_union *u, struct lf_layer *l)
@@ -134,11 +155,18 @@ static void refresh(struct lf_union *u, struct unode *n, struct invals *iv)
 	if (p && !p->gone && (p->dir || udir_build(u, p->refs, p->nrefs, &p->dir) == 0))
 		e = udir_find(p->dir, n->name);
 	if (!e || (e->type & S_IFMT) != (n->type & S_IFMT)) {
-		n->gone = 1;
+		/* its path is not in the new set: the kernel forgets the
+		 * name, and what it holds (an open file, a shell's folder)
+		 * reads on from the detached layers until it forgets that */
+		if (p && n->nrefs)
+			n->detached = 1;
+		else
+			n->gone = 1;
 		if (p)
 			want(iv, p->ino, n->name);
 		return;
 	}
+	n->detached = p->detached;   /* its path is back, or it was never away */
 	struct lref before = n->nrefs ? n->refs[0] : (struct lref){ 0xFFFF, 0 };
 	((struct uentry *)e)->ino = n->ino;   /* the name keeps the number the kernel has */
 	node_set_refs(u, n, e->refs, e->nrefs);
@@ -195,14 +223,7 @@ int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_f
 		return rc;
 	}
 	union_prefetch_pause(u);
-	/* the old layers that are not in the new set retire */
-	for (int j = 0; j < u->n; j++) {
-		struct retired *r = ns.old_to_new[j] < 0 ? malloc(sizeof *r) : NULL;
-		if (r) {
-			*r = (struct retired){ u->layers[j], u->retired };
-			u->retired = r;
-		}
-	}
+	detach_rest(u, &ns);
 	/* every node's refs in the new numbering; folder indexes set aside */
 	for (size_t i = 0; i < nn; i++) {
 		struct unode *n = nodes[i];
@@ -218,7 +239,7 @@ int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_f
 		n->dir = NULL;
 	}
 	free(nodes);
-	for (int j = u->upper; j < u->n; j++) {
+	for (int j = u->upper; j < u->nall; j++) {
 		free(u->specs[j].path);
 		free(u->specs[j].name);
 	}
@@ -231,6 +252,7 @@ int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_f
 	u->specs = ns.specs;
 	u->slot = ns.slot;
 	u->n = ns.n;
+	u->nall = ns.nall;
 	newset_free(u, &ns, 0);
 	merged_forget_all(u);
 	/* the root is every layer's root; then each node, from the top down */

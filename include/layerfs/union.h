@@ -107,6 +107,10 @@ size_t lf_union_sweep(struct lf_union *u);
 int lf_union_nlayers(const struct lf_union *u);
 struct lf_layer *lf_union_layer(const struct lf_union *u, int i);
 const struct lf_layer_spec *lf_union_spec(const struct lf_union *u, int i);
+/* Layers taken out of the set by lf_union_set_layers that stay open behind
+ * it (what the kernel holds of them still reads them) until the union
+ * closes: how many; lf_union_spec(u, lf_union_nlayers(u) + k) names each. */
+int lf_union_ndetached(const struct lf_union *u);
 
 /* Look NAME up in folder PARENT. On success the node's lookup count goes
  * up by one (the kernel's "nlookup"); -ENOENT is a cached answer. */

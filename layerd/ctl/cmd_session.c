@@ -19,7 +19,7 @@ static void session_usage(FILE *f)
 	fprintf(f,
 		"Usage: layerctl login [--json] USER [--groups G,...] [--machine NAME]\n"
 		"       layerctl logoff [--json] USER\n"
-		"       layerctl refresh [--json]\n"
+		"       layerctl refresh [--json] [--at-logoff]\n"
 		"       layerctl status [--json]\n"
 		"\n"
 		"Talk to layerd (the socket: --socket PATH, or $LAYERD_SOCKET, or\n"
@@ -33,8 +33,13 @@ static void session_usage(FILE *f)
 		"           copies C:\\Users\\Default to her profile.\n"
 		"  logoff   unmount USER's desktop; the personalization layer stays.\n"
 		"  refresh  read the control files again and add or remove app layers\n"
-		"           in running sessions.\n"
-		"  status   the sessions (as root: all; as a user: the user's own).\n"
+		"           in running sessions, in place. What a running program holds\n"
+		"           of a layer taken out (an open file, a folder it is in) stays\n"
+		"           readable until it lets go or the user logs off (status:\n"
+		"           detached). --at-logoff: change nothing now; each session\n"
+		"           gets the new layers at its next login (status: pending).\n"
+		"  status   the sessions (as root: all; as a user: the user's own), with\n"
+		"           what a refresh left pending and the layers kept detached.\n"
 		"\n"
 		"Only root may log users in or off, or refresh.\n"
 		"Exit status: 0 on success, 1 on failure (layerd's reason on stderr), 2 on a\n"
@@ -86,14 +91,29 @@ json_t *cli_layerd_status(void)
 	return reply;
 }
 
+/* "PREFIX a, b" for a non-empty list of strings. */
+static void print_names(const char *prefix, json_t *list)
+{
+	if (!json_array_size(list))
+		return;
+	size_t i;
+	json_t *v;
+	printf("%s", prefix);
+	json_array_foreach(list, i, v)
+		printf("%s%s", i ? ", " : "", json_string_value(v));
+	printf("\n");
+}
+
 int cmd_session(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "groups", required_argument, NULL, 'g' }, { "machine", required_argument, NULL, 'm' },
 		{ "socket", required_argument, NULL, 's' }, { "json", no_argument, NULL, 'j' },
+		{ "at-logoff", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	const char *op = argv[0], *groups = NULL, *machine = NULL;
+	int at_logoff = 0;
 	const char *sock = getenv("LAYERD_SOCKET") ? getenv("LAYERD_SOCKET") : DEFAULT_SOCKET;
 	int json = 0, c;
 	optind = 1;
@@ -103,6 +123,7 @@ int cmd_session(int argc, char **argv)
 		case 'm': machine = optarg; break;
 		case 's': sock = optarg; break;
 		case 'j': json = 1; break;
+		case 'a': at_logoff = 1; break;
 		case 'h': session_usage(stdout); return EXIT_OK;
 		default: return cli_usage_error(op, "bad option");
 		}
@@ -112,7 +133,11 @@ int cmd_session(int argc, char **argv)
 		return cli_usage_error(op, want_user ? "name one USER" : "takes no arguments");
 	if ((groups || machine) && strcmp(op, "login"))
 		return cli_usage_error(op, "--groups and --machine go with login");
+	if (at_logoff && strcmp(op, "refresh"))
+		return cli_usage_error(op, "--at-logoff goes with refresh");
 	json_t *req = json_pack("{s:s}", "op", op);
+	if (at_logoff)
+		json_object_set_new(req, "at_logoff", json_true());
 	if (want_user)
 		json_object_set_new(req, "user", json_string(argv[optind]));
 	if (groups) {
@@ -152,11 +177,18 @@ int cmd_session(int argc, char **argv)
 	} else if (!strcmp(op, "status")) {
 		size_t i;
 		json_t *v;
-		json_array_foreach(json_object_get(reply, "sessions"), i, v)
+		json_array_foreach(json_object_get(reply, "sessions"), i, v) {
 			printf("%s on %s: %s, %zu layers\n", json_string_value(json_object_get(v, "user")),
 			       json_string_value(json_object_get(v, "machine")),
 			       json_string_value(json_object_get(v, "drive")),
 			       json_array_size(json_object_get(v, "layers")));
+			print_names("  at the next login, added: ",
+				    json_object_get(json_object_get(v, "pending"), "added"));
+			print_names("  at the next login, removed: ",
+				    json_object_get(json_object_get(v, "pending"), "removed"));
+			print_names("  kept open until logoff (taken out, still in use): ",
+				    json_object_get(v, "detached"));
+		}
 		printf("%zu sessions, %lld layers open\n", json_array_size(json_object_get(reply, "sessions")),
 		       json_integer_value(json_object_get(reply, "open_layers")));
 	} else if (!strcmp(op, "logoff")) {
@@ -169,6 +201,10 @@ int cmd_session(int argc, char **argv)
 			printf("%s: ", json_string_value(json_object_get(v, "user")));
 			if (e)
 				printf("unchanged: %s\n", e);
+			else if (json_object_get(v, "pending"))
+				printf("%zu layers added, %zu removed at the next login\n",
+				       json_array_size(json_object_get(json_object_get(v, "pending"), "added")),
+				       json_array_size(json_object_get(json_object_get(v, "pending"), "removed")));
 			else if (!json_is_true(json_object_get(v, "changed")))
 				printf("unchanged\n");
 			else

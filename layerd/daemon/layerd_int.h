@@ -71,8 +71,10 @@ void session_logoff_all(struct daemon *d);
 /* Sessions as JSON; only USER's unless user is NULL. */
 json_t *session_status(struct daemon *d, const char *user);
 /* Read the control files again and bring every session's app layers in
- * line (added and removed without a remount). */
-int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err);
+ * line (added and removed without a remount; what a running program holds
+ * of a layer taken out stays readable until logoff). at_logoff: nothing
+ * changes now; each session says what its next login brings (pending). */
+int session_refresh(struct daemon *d, int at_logoff, json_t **reply, struct lf_err *err);
 
 /* --- a session's host folders (layerd_upper.c) --- */
 /* REPO/Users (root, 0700), Users/USER (root, 0700), Users/USER/ID (the

@@ -54,7 +54,7 @@ static json_t *handle(struct daemon *d, json_t *req, uid_t peer)
 		return error_reply("only root may log users in or off, or refresh");
 	if (!strcmp(op, "refresh")) {
 		json_t *reply = NULL;
-		if (session_refresh(d, &reply, &err))
+		if (session_refresh(d, json_is_true(json_object_get(req, "at_logoff")), &reply, &err))
 			return error_reply(err.msg);
 		return reply;
 	}

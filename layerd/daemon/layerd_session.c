@@ -43,6 +43,7 @@ struct session {
 	struct lf_fuse_mount *cm;
 	struct lf_regfs_mount *rm;
 	json_t *layers, *skipped;
+	json_t *pending;         /* refresh --at-logoff: what her next login brings */
 	time_t since;
 	char sid[200];           /* her Windows SID */
 	int admin;
@@ -76,6 +77,7 @@ static void session_free(struct daemon *d, struct session *s)
 	}
 	json_decref(s->layers);
 	json_decref(s->skipped);
+	json_decref(s->pending);
 	for (int i = 0; i < s->ngroups; i++)
 		free(s->groups[i]);
 	free(s->groups);
@@ -432,6 +434,17 @@ void session_logoff_all(struct daemon *d)
 	}
 }
 
+/* The layers a refresh took out that stay open behind her drive (an open
+ * file, a shell's folder of theirs), until logoff: their names. */
+static json_t *detached_of(struct session *s)
+{
+	json_t *out = json_array();
+	int n = lf_union_nlayers(s->u), k = lf_union_ndetached(s->u);
+	for (int i = 0; i < k; i++)
+		json_array_append_new(out, json_string(lf_union_spec(s->u, n + i)->name));
+	return out;
+}
+
 json_t *session_status(struct daemon *d, const char *user)
 {
 	json_t *list = json_array();
@@ -439,11 +452,15 @@ json_t *session_status(struct daemon *d, const char *user)
 	for (struct session *s = d->sessions; s; s = s->next) {
 		if (user && strcmp(user, s->user))
 			continue;
-		json_array_append_new(list, json_pack("{s:s, s:i, s:s, s:b, s:s, s:I, s:s, s:s?, s:s, s:O, s:O}",
+		json_t *one = json_pack("{s:s, s:i, s:s, s:b, s:s, s:I, s:s, s:s?, s:s, s:O, s:O}",
 			"user", s->user, "uid", (int)s->uid, "sid", s->sid, "admin", s->admin,
 			"machine", s->machine,
 			"since", (json_int_t)s->since, "drive", s->c, "registry", s->v ? s->reg : NULL,
-			"personalization", s->upper, "layers", s->layers, "left_out", s->skipped));
+			"personalization", s->upper, "layers", s->layers, "left_out", s->skipped);
+		if (s->pending)
+			json_object_set(one, "pending", s->pending);
+		json_object_set_new(one, "detached", detached_of(s));
+		json_array_append_new(list, one);
 	}
 	lf_mutex_unlock(&d->lock);
 	int nl, nr;
@@ -487,7 +504,8 @@ static json_t *missing_from(json_t *a, json_t *b)
 }
 
 /* One session brought in line with the repository r. */
-static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_repo *r)
+static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_repo *r,
+			   int at_logoff)
 {
 	struct lf_resolution res = {0};
 	struct lf_stack st = {0};
@@ -506,6 +524,8 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 	if (!rc)
 		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &held, &err);
 	if (!rc && same_layers(layers, s->layers)) {
+		json_decref(s->pending);   /* nothing waits for her next login */
+		s->pending = NULL;
 		out = json_pack("{s:s, s:b}", "user", s->user, "changed", 0);
 		json_t *gone = json_array();
 		size_t i;
@@ -517,8 +537,20 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 			json_object_set_new(out, "missing_files", gone);
 		else
 			json_decref(gone);
+	} else if (!rc && at_logoff) {
+		/* the white paper's rule, asked for: her session keeps its
+		 * layers; the next login brings the new ones */
+		json_decref(s->pending);
+		s->pending = json_pack("{s:o, s:o}", "added", missing_from(layers, s->layers),
+				       "removed", missing_from(s->layers, layers));
+		out = json_pack("{s:s, s:b, s:O}", "user", s->user, "changed", 0, "pending", s->pending);
+		d->log("refresh %s: %zu added, %zu removed at the next login", s->user,
+		       json_array_size(json_object_get(s->pending, "added")),
+		       json_array_size(json_object_get(s->pending, "removed")));
 	} else if (!rc) {
-		/* the drive first: its new layers show at once, in place */
+		/* the drive first: its new layers show at once, in place; what
+		 * the kernel holds of a layer taken out reads it on (detached)
+		 * until forgotten */
 		rc = fragment_folder(s, &err);
 		if (!rc)
 			rc = lf_stack_set_upper(&st, s->upper, NULL, &err);
@@ -539,6 +571,8 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 			json_decref(s->skipped);
 			s->layers = json_incref(layers);
 			s->skipped = json_incref(skipped);
+			json_decref(s->pending);
+			s->pending = NULL;
 			d->log("refresh %s: %zu layers now", s->user, json_array_size(layers));
 		}
 	}
@@ -554,7 +588,7 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 	return out;
 }
 
-int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err)
+int session_refresh(struct daemon *d, int at_logoff, json_t **reply, struct lf_err *err)
 {
 	struct lf_repo *r;
 	if (lf_repo_open(d->repo, &r, err))
@@ -562,7 +596,7 @@ int session_refresh(struct daemon *d, json_t **reply, struct lf_err *err)
 	json_t *list = json_array();
 	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
 	for (struct session *s = d->sessions; s; s = s->next)
-		json_array_append_new(list, refresh_one(d, s, r));
+		json_array_append_new(list, refresh_one(d, s, r, at_logoff));
 	lf_mutex_unlock(&d->lock);
 	lf_repo_free(r);
 	*reply = json_pack("{s:b, s:o}", "ok", 1, "sessions", list);

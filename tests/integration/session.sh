@@ -184,6 +184,69 @@ check "her next REG write brings nothing of the reset fragment back" bash -c "
   ! hivexget '$UPA/Windows/System32/config/SOFTWARE' 'Microsoft\\Office' Live 2>/dev/null"
 check "the log says the view was shown afresh" grep -q "its fragment changed beside the view" "$WORK/layerd.log"
 
+# Issue 27, item 3: a new revision of AdminTools (its Tools folder gone)
+# reaches lfbob's session while a program of his sits in that folder with
+# a file of it open: the program reads on (the old revision stays open
+# behind the drive until logoff), new lookups see the new revision, and
+# nothing can be written into what left.
+mkdir -p "$WORK/tools2/Program Files/Tools2" "$WORK/hold"
+chmod 777 "$WORK/hold"
+echo "MZ tool2" >"$WORK/tools2/Program Files/Tools2/tool2.exe"
+"$LAYERCTL" pack -q "$WORK/tools2" "$WORK/tools2.vhd"
+cat >"$WORK/hold.py" <<'PY'
+import os, sys, time
+d, ready, go, out = sys.argv[1:5]
+os.chdir(d)
+f = open("tool.exe", "rb")
+open(ready, "w").close()
+while not os.path.exists(go):
+    time.sleep(0.05)
+res = []
+try:
+    res.append(f.read().decode().strip())
+    res.append(str(os.fstat(f.fileno()).st_size > 0))
+    res.append(",".join(sorted(os.listdir("."))))
+    res.append(open("README.txt").read().split("\n")[0])
+except OSError as e:
+    res.append("error: %s" % e)
+try:
+    open("new.txt", "w").write("x")
+    res.append("wrote")
+except OSError as e:
+    res.append("refused")
+open(out, "w").write("|".join(res))
+PY
+runuser -u lfbob -- python3 "$WORK/hold.py" "$B/Program Files/Tools" "$WORK/hold/ready" "$WORK/hold/go" "$WORK/hold/out" &
+HOLD=$!
+for _ in $(seq 100); do [ -e "$WORK/hold/ready" ] && break; sleep 0.05; done
+check "AdminTools revision 2 (no Tools folder) goes into the repository" \
+  L repo add "$R" "$WORK/tools2.vhd" --type app --name AdminTools
+check "refresh gives it to lfbob's running session" bash -c "
+  '$LAYERCTL' refresh --json | python3 -c '
+import json, sys
+s = [x for x in json.load(sys.stdin)[\"sessions\"] if x[\"user\"] == \"lfbob\"][0]
+sys.exit(0 if s[\"changed\"] and any(\"rev 2\" in a for a in s[\"added\"]) else 1)'"
+check "new lookups see revision 2: Tools2, no Tools" wd bash -c "
+  [ -f '$B/Program Files/Tools2/tool2.exe' ] && [ ! -e '$B/Program Files/Tools' ]"
+touch "$WORK/hold/go"
+wait "$HOLD"
+same "his program in the old Tools reads on (open file, fstat, listing, a file by name); a write there is refused" \
+  "MZ tool stub|True|README.txt,tool.exe|Admin tools layer.|refused" cat "$WORK/hold/out"
+check "nothing of it reached his personalization layer" bash -c "! ls -d '$R'/Users/lfbob/*/'Program Files'/Tools 2>/dev/null"
+same "status: the old revision is kept open behind his drive until logoff" "AdminTools" bash -c "
+  '$LAYERCTL' status --json | python3 -c 'import json,sys; print(*[\",\".join(s[\"detached\"]) for s in json.load(sys.stdin)[\"sessions\"] if s[\"user\"] == \"lfbob\"])'"
+# refresh --at-logoff: Office for group tools reaches lfbob at his next
+# login only; status says it waits.
+L repo assign "$R" --group tools 100 >/dev/null
+check "refresh --at-logoff changes nothing in lfbob's session" bash -c "
+  '$LAYERCTL' refresh --at-logoff >/dev/null && [ ! -e '$B/Program Files/Office' ]"
+same "status says what his next login brings" "Office (100 rev 1)" bash -c "
+  '$LAYERCTL' status --json | python3 -c 'import json,sys; print(*[\",\".join(s[\"pending\"][\"added\"]) for s in json.load(sys.stdin)[\"sessions\"] if s[\"user\"] == \"lfbob\"])'"
+check "status in words too" bash -c "'$LAYERCTL' status | grep -q 'at the next login, added: Office'"
+check "his next login brings it, and nothing is pending" bash -c "
+  '$LAYERCTL' logoff lfbob >/dev/null && '$LAYERCTL' login lfbob --groups tools >/dev/null &&
+  [ -d '$B/Program Files/Office' ] && ! '$LAYERCTL' status --json | grep -q pending"
+
 kill -TERM "$LPID"; wait "$LPID"
 check "SIGTERM logs everyone off: no layerd mount is left" bash -c "! grep -q '$RUN' /proc/mounts"
 check "SIGTERM: layerd removes the socket it made" test ! -e "$LAYERD_SOCKET"

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -175,7 +176,52 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+/* The file NAME replaces (if a regular file is there) gives the new one
+ * its owner, mode and extended attributes: a hive regfs rewrites in a
+ * user's profile stays hers, with the descriptor the union keeps on it.
+ * 0, or -errno (nothing of it lost quietly). */
+static int keep_what_it_was(int dirfd, const char *name, int fd)
+{
+	struct stat was, st;
+	/* only a regular file is opened (never a device or a FIFO a user
+	 * put there), and only the one seen */
+	if (fstatat(dirfd, name, &was, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISREG(was.st_mode))
+		return 0;
+	int old = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (old < 0)
+		return errno == ENOENT || errno == ELOOP ? 0 : -errno;
+	int rc = fstat(old, &st) < 0 ? -errno : 0;
+	if (!rc && (!S_ISREG(st.st_mode) || st.st_ino != was.st_ino || st.st_dev != was.st_dev)) {
+		close(old);
+		return -EAGAIN;   /* changed under us: said, not guessed */
+	}
+	if (!rc && fchown(fd, st.st_uid, st.st_gid) < 0)
+		rc = -errno;
+	if (!rc && fchmod(fd, st.st_mode & 07777) < 0)
+		rc = -errno;
+	char names[4096];
+	ssize_t n = rc ? 0 : flistxattr(old, names, sizeof names);
+	if (n < 0)
+		rc = errno == ENOTSUP ? 0 : -errno;
+	for (ssize_t i = 0; !rc && i < n; i += (ssize_t)strlen(names + i) + 1) {
+		char v[65536];
+		ssize_t vl = fgetxattr(old, names + i, v, sizeof v);
+		if (vl < 0 || fsetxattr(fd, names + i, v, (size_t)vl, 0) < 0)
+			rc = -errno;
+	}
+	close(old);
+	return rc;
+}
+
 int lf_safe_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode)
+{
+	return lf_safe_replace_via(dirfd, dirfd, name, data, len, mode);
+}
+
+int lf_safe_replace_via(int tmpfd, int dirfd, const char *name, const void *data, size_t len,
+			mode_t mode)
 {
 	if (strchr(name, '/') || bad_path(name))
 		return -EXDEV;
@@ -187,21 +233,23 @@ int lf_safe_replace(int dirfd, const char *name, const void *data, size_t len, m
 			r ^= (uint64_t)getpid() << 32 ^ (uint64_t)tries;
 		/* ".NAME.tmp.DIGITS": what fsck knows as a temporary */
 		snprintf(tmp, sizeof tmp, ".%.200s.tmp.%llu", name, (unsigned long long)r);
-		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+		fd = openat(tmpfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 		if (fd < 0 && errno != EEXIST)
 			return -errno;
 	}
 	if (fd < 0)
 		return -EEXIST;
-	int rc = write_all(fd, data, len);
+	int rc = keep_what_it_was(dirfd, name, fd);
+	if (!rc)
+		rc = write_all(fd, data, len);
 	if (!rc && fsync(fd) < 0)
 		rc = -errno;
 	if (close(fd) < 0 && !rc)
 		rc = -errno;
-	if (!rc && renameat(dirfd, tmp, dirfd, name) < 0)
+	if (!rc && renameat(tmpfd, tmp, dirfd, name) < 0)
 		rc = -errno;
 	if (rc)
-		unlinkat(dirfd, tmp, 0);
+		unlinkat(tmpfd, tmp, 0);
 	else
 		fsync(dirfd);
 	return rc;

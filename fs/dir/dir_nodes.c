@@ -274,7 +274,8 @@ static void node_init(struct dir_layer *d, lf_ino ino, lf_ino parent, char *name
 	d->nlive++;
 }
 
-lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino)
+lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino,
+		   uint32_t nlink)
 {
 	lf_ino have = dirl_find(d, parent, name, 0);
 	if (have)
@@ -282,6 +283,17 @@ lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_
 	lf_ino same = hino ? find_hino(d, hino) : 0;
 	if (same && !d->writable)
 		return same;     /* another name of a file we know: its node */
+	if (same && nlink == 1) {
+		/* A file of one name is no other name of a node we know: that
+		 * node's file was replaced or deleted beside the layer (regfs
+		 * saves a hive by rename), and the host gave its inode number
+		 * to this new file. Sharing would show the old file's bytes
+		 * under this name. The record is stale. */
+		del_hino(d, same);
+		same = 0;
+	} else if (same && nlink == 0) {
+		same = hino = 0; /* not known (a listing): never shared on a guess */
+	}
 	if ((d->nlive + 1) * 2 > d->nslots && rebuild_slots(d, d->nlive + 1))
 		return 0;
 	char *copy = lf_arena_strdup(&d->names, name);

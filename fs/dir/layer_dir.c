@@ -200,7 +200,8 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 		return rc;
 	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	lf_ino ino = dirl_intern(d, dir, actual,
-				 share_key(d, st.st_mode & S_IFMT, st.st_dev, st.st_ino));
+				 share_key(d, st.st_mode & S_IFMT, st.st_dev, st.st_ino),
+				 (uint32_t)st.st_nlink);
 	lf_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
@@ -251,7 +252,7 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 				type = st.st_mode & S_IFMT;
 		}
 		lf_mutex_lock(&d->lock, LF_LK_LAYER);
-		lf_ino ino = dirl_intern(d, dir, e->d_name, share_key(d, type, dev, e->d_ino));
+		lf_ino ino = dirl_intern(d, dir, e->d_name, share_key(d, type, dev, e->d_ino), 0);
 		lf_mutex_unlock(&d->lock);
 		char *s = strdup(e->d_name);
 		if (!ino || !s) {

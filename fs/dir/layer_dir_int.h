@@ -79,9 +79,13 @@ size_t dirl_gc_sweep(struct lf_layer *l);
 size_t dirl_gc_count(struct lf_layer *l);
 
 /* The node for (parent, name), made on first sight; 0 if out of memory.
- * hino (a read-only layer's non-folder on the root's device, else 0):
- * another name of that host inode gives its node. Caller holds lock. */
-lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino);
+ * hino (a non-folder on the root's device, else 0): another name of that
+ * host inode gives its node. In the writable layer, only when the file
+ * has several names (nlink > 1; 0: not known, never shared): the host
+ * reuses the number of a file replaced beside the layer. Caller holds
+ * lock. */
+lf_ino dirl_intern(struct dir_layer *d, lf_ino parent, const char *name, uint64_t hino,
+		   uint32_t nlink);
 /* The name (parent, name) is gone from the host (unlinked, or renamed
  * over): its node is dropped, or, if the file has other names, the node
  * takes over one of them. Caller holds lock. */

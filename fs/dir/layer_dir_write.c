@@ -36,7 +36,7 @@ static int found(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
 	lf_mutex_lock(&d->lock, LF_LK_LAYER);
 	/* a file by its host inode: a new hard link is the node it links */
 	lf_ino ino = dirl_intern(d, dir, name, !S_ISDIR(st.st_mode) && st.st_dev == d->dev
-						? (uint64_t)st.st_ino : 0);
+						? (uint64_t)st.st_ino : 0, (uint32_t)st.st_nlink);
 	lf_mutex_unlock(&d->lock);
 	if (!ino)
 		return -ENOMEM;
@@ -554,7 +554,7 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 	if (rc)
 		goto fail;
 	lf_mutex_lock(&d->lock, LF_LK_LAYER);
-	lf_ino work = dirl_intern(d, DIR_ROOT, LF_WORK_NAME, 0);
+	lf_ino work = dirl_intern(d, DIR_ROOT, LF_WORK_NAME, 0, 0);
 	if (work) {
 		/* reached only through its own fd, never by name */
 		dirl_unhash(d, work);

@@ -91,6 +91,9 @@ int lf_hive_write(struct lf_hive *h, const char *file, struct lf_err *err);
 /* The same into NAME in folder dirfd: a new temporary beside it (never
  * an existing name, never through a symlink), fsynced, renamed over it. */
 int lf_hive_write_at(struct lf_hive *h, int dirfd, const char *name, struct lf_err *err);
+/* The same with its temporary in folder tmpfd (lf_safe_replace_via). */
+int lf_hive_write_via(struct lf_hive *h, int tmpfd, int dirfd, const char *name,
+		      struct lf_err *err);
 /* The same compact regf, in memory (*image malloc'd). Both sort subkeys
  * by upper-cased name, as Windows keeps them. */
 int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_err *err);

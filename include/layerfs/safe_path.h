@@ -26,9 +26,14 @@ int lf_safe_fchmod(int fd, mode_t mode);
 /* NAME in dirfd becomes these bytes: a new temporary beside it
  * (O_CREAT | O_EXCL | O_NOFOLLOW, an unguessable name) written, fsynced
  * and renamed over NAME (a symlink there is replaced, never followed), the
- * folder fsynced. 0 or -errno (ENOSPC, EDQUOT as they come); on error
- * NAME is as it was. */
+ * folder fsynced. The owner, mode and extended attributes of the regular
+ * file it replaces go with it (else mode, root's). 0 or -errno (ENOSPC,
+ * EDQUOT as they come); on error NAME is as it was. */
 int lf_safe_replace(int dirfd, const char *name, const void *data, size_t len, mode_t mode);
+/* The same with the temporary made in folder tmpfd (on the same file
+ * system), out of sight of whoever lists dirfd: a union's work folder. */
+int lf_safe_replace_via(int tmpfd, int dirfd, const char *name, const void *data, size_t len,
+			mode_t mode);
 /* A regular file beneath dirfd, read whole (at most max bytes: -EFBIG);
  * *out malloc'd. -EINVAL if it is not a regular file. */
 int lf_safe_read_all(int dirfd, const char *rel, size_t max, uint8_t **out, size_t *len);

@@ -471,6 +471,12 @@ int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_er
 
 int lf_hive_write_at(struct lf_hive *h, int dirfd, const char *name, struct lf_err *err)
 {
+	return lf_hive_write_via(h, dirfd, dirfd, name, err);
+}
+
+int lf_hive_write_via(struct lf_hive *h, int tmpfd, int dirfd, const char *name,
+		      struct lf_err *err)
+{
 	uint8_t *img = NULL;
 	size_t size = 0;
 	int rc = lf_hive_image(h, &img, &size, err);
@@ -480,7 +486,7 @@ int lf_hive_write_at(struct lf_hive *h, int dirfd, const char *name, struct lf_e
 	}
 	/* a new temporary (never an existing name, never through a symlink),
 	 * fsynced, renamed over the hive */
-	rc = lf_safe_replace(dirfd, name, img, size, 0600);
+	rc = lf_safe_replace_via(tmpfd, dirfd, name, img, size, 0600);
 	free(img);
 	if (rc)
 		return lf_err_set(err, -rc, "%s: %s", name, strerror(-rc));

@@ -101,6 +101,9 @@ void lf_regview_take(struct lf_regview *v, struct lf_regview *from)
 	v->n = from->n;
 	from->h = h;
 	from->n = n;
+	/* a change saved between the new hives' reading and now is in a
+	 * fragment newer than what they hold: shown now, not 100 ms later */
+	view_refresh(v, 1);
 	lf_mutex_unlock(&v->lock);
 	lf_regview_free(from);
 }

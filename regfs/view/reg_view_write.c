@@ -302,9 +302,16 @@ static int save(struct lf_regview *v, struct vhive *h)
 			*slash = 0;
 		int dfd = slash ? lf_safe_mkdirs(v->frag_root, dir, 0755, (uid_t)-1, (gid_t)-1)
 			      : fcntl(v->frag_root, F_DUPFD_CLOEXEC, 0);
+		/* the temporary in the union's work folder when there is one:
+		 * a listing of the hive's folder through the drive never shows
+		 * it (Explorer in her profile while REG saves NTUSER.DAT) */
+		int wfd = dfd < 0 ? -1 : lf_safe_open(v->frag_root, LF_WORK_NAME,
+						       O_PATH | O_DIRECTORY, 0);
 		rc = dfd < 0 ? lf_err_set(&err, dfd == -1 ? errno : -dfd, "%s: %s", dir,
 					  strerror(dfd == -1 ? errno : -dfd))
-			     : lf_hive_write_at(&f, dfd, name, &err);
+			     : lf_hive_write_via(&f, wfd >= 0 ? wfd : dfd, dfd, name, &err);
+		if (wfd >= 0)
+			close(wfd);
 		if (dfd >= 0)
 			close(dfd);
 	} else {

@@ -68,6 +68,9 @@ check "chmod, touch, truncate, setfattr through C: leave the link's target be" c
 # The registry fragment's folder swapped for a link while she works:
 # the save is refused, nothing is written beside the canary.
 mkdir -p "$U/Windows/System32"
+# (layerd made the folder at login; she can move hers aside: the layer's
+# root is hers)
+rm -rf "$U/Windows/System32/config"
 ln -s "$C/dir" "$U/Windows/System32/config"
 as lfmallory sh -c "echo 1 > '$RUN/lfmallory/REG/HKLM/SOFTWARE/Microsoft/Office/Trusted'" 2>/dev/null
 check "a registry change is not written through a symlinked folder" canary_ok

@@ -81,6 +81,9 @@ check "first login: HKU/lfalice holds Default's keys; her value lands in her NTU
   grep -q 'img0.jpg' '$RUN/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Wallpaper' &&
   runuser -u lfalice -- sh -c 'echo blue > \"$RUN/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Color\"' &&
   hivexget \"\$(ls -d '$R'/Users/lfalice/*/Users/lfalice)/NTUSER.DAT\" 'Control Panel\\Desktop' Color | grep -q blue"
+check "her NTUSER.DAT stays hers after REG rewrote it: she reads the value through C: at once" bash -c "
+  [ \"\$(stat -c %U '$A/Users/lfalice/NTUSER.DAT')\" = lfalice ] &&
+  runuser -u lfalice -- hivexget '$A/Users/lfalice/NTUSER.DAT' 'Control Panel\\Desktop' Color | grep -q blue"
 # Issue 27: Explorer lists the profile after a write to HKCU (and
 # System32\config after one to HKLM): a readdirplus of a folder holding a
 # hive the registry changed, each entry shown with her rights. It hung

@@ -15,6 +15,7 @@
 
 static const char *const class_name[LF_LK_NCLASSES] = {
 	[LF_LK_DAEMON] = "layerd sessions",
+	[LF_LK_SESSION] = "layerd session (refresh, logoff)",
 	[LF_LK_RECLAIM] = "heap reclaimers",
 	[LF_LK_UNION_CFG] = "union layer set (cfg)",
 	[LF_LK_UNION_WRITE] = "union write lock",

@@ -628,6 +628,8 @@ static int u_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 		rc = f->layer->ops->open(f->layer, f->ino, &f->fh);
 	}
 	uint64_t parent = n->parent;
+	if (f)
+		f->beside = stacked_is(u, n);
 	node_put(u, n, 0);
 	if (rc) {
 		free(f);
@@ -679,7 +681,9 @@ void lf_union_release(struct lf_union *u, struct lf_ufile *f)
 
 int lf_union_file_merged(const struct lf_ufile *f)
 {
-	return f->merged != NULL;
+	/* her NTUSER.DAT is one copy, but regfs rewrites it beside the
+	 * mount: what the kernel cached of it is not to be kept either */
+	return f->merged != NULL || f->beside;
 }
 
 static ssize_t u_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)

@@ -8,8 +8,14 @@
  * with -Dlockcheck=true (CI's sanitizer build) aborts on a break of the
  * order with both places.
  *
- *  1 layerd's d->lock (DAEMON): the session list; held across a whole
- *    login, logoff or refresh, which open, change and close unions.
+ *  0 a layerd session's s->op (SESSION): one refresh (its new layer set
+ *    and registry) or the logoff of that session at a time. Never taken
+ *    with d->lock held: a refresh holds each session's in turn with the
+ *    list free, taking d->lock under it only briefly to publish.
+ *  1 layerd's d->lock (DAEMON): the session list, the logins under way,
+ *    each session's reference count and what status shows of it; held
+ *    briefly (a login takes it to check and to publish, its work runs
+ *    without it).
  *  2 the heap's reclaimer list (RECLAIM, fs/common/heap.c): held while
  *    the trimmer runs each union's sweep, which only *tries* cfg.
  *  3 u->cfg (UNION_CFG), a rwlock: the layer set (layers, specs, slot,
@@ -268,6 +274,7 @@ struct lf_ufile {
 	uint64_t fh;
 	lf_ino ino;
 	struct merged *merged;   /* its bytes */
+	int beside;              /* a hive's path: changed beside the mount too */
 };
 
 /* Merged files (union_stacked.c). */

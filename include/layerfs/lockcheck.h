@@ -18,7 +18,8 @@
 #include <pthread.h>
 
 enum lf_lock_class {
-	LF_LK_DAEMON,        /* layerd: its sessions (held across a login) */
+	LF_LK_SESSION,       /* layerd: one session's refresh or logoff */
+	LF_LK_DAEMON,        /* layerd: its sessions and the logins under way */
 	LF_LK_RECLAIM,       /* the heap trimmer's list of reclaimers */
 	LF_LK_UNION_CFG,     /* a union's layer set (rwlock) */
 	LF_LK_UNION_WRITE,   /* a union: one change of the tree at a time */

@@ -163,7 +163,8 @@ int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 		       size_t len, uint64_t off);
 void lf_union_release(struct lf_union *u, struct lf_ufile *f);
-/* Is it a merged file (its data may change under the page cache)? */
+/* May its data change under the page cache (a merged file, or a hive
+ * regfs rewrites beside the mount)? */
 int lf_union_file_merged(const struct lf_ufile *f);
 /* Every layer's copy of the file at PATH that would be merged, lowest
  * layer first, read whole (free with lf_union_copies_free). 0, or

@@ -33,7 +33,11 @@ struct daemon {
 	struct layer_cache *layers;
 	struct lf_hive_cache *hives; /* merged hives shared by sessions of one stack */
 	struct session *sessions;
-	pthread_mutex_t lock;
+	/* logins under way, by user: a login holds the lock only to check
+	 * and to publish, so logins, logoffs and status go on meanwhile */
+	struct arrival { const char *user; struct arrival *next; } *arriving;
+	pthread_mutex_t lock;    /* DAEMON: sessions, arriving (the lock map:
+				  * fs/union/union_int.h) */
 	void (*log)(const char *fmt, ...);
 	char *admin_group;       /* its members' tokens hold BUILTIN\Administrators */
 };

@@ -42,8 +42,17 @@ struct session {
 	struct lf_regview *v;
 	struct lf_fuse_mount *cm;
 	struct lf_regfs_mount *rm;
+	/* what status shows: swapped under d->lock (a refresh makes them
+	 * under op, then swaps them in), read under d->lock */
 	json_t *layers, *skipped;
 	json_t *pending;         /* refresh --at-logoff: what her next login brings */
+	json_t *detached;        /* layers a refresh took out, still open behind the drive */
+	/* SESSION lock: one refresh or the logoff of this session at a time,
+	 * without d->lock held (a refresh of twenty sessions took seconds
+	 * with every login and status waiting on d->lock) */
+	pthread_mutex_t op;
+	int refs;                /* under d->lock: the list's, and each refresh's */
+	int gone;                /* under d->lock: logged off, out of the list */
 	time_t since;
 	char sid[200];           /* her Windows SID */
 	int admin;
@@ -78,6 +87,8 @@ static void session_free(struct daemon *d, struct session *s)
 	json_decref(s->layers);
 	json_decref(s->skipped);
 	json_decref(s->pending);
+	json_decref(s->detached);
+	pthread_mutex_destroy(&s->op);
 	for (int i = 0; i < s->ngroups; i++)
 		free(s->groups[i]);
 	free(s->groups);
@@ -319,10 +330,16 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	if (!pw)
 		return lf_err_set(err, ENOENT, "%s: no such account on this host", req->user);
 	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
-	if (find(d, req->user)) {
+	struct arrival *a = d->arriving;
+	while (a && strcmp(a->user, req->user))
+		a = a->next;
+	if (find(d, req->user) || a) {
 		lf_mutex_unlock(&d->lock);
 		return lf_err_set(err, EBUSY, "%s is logged in already", req->user);
 	}
+	struct arrival me = { req->user, d->arriving };
+	d->arriving = &me;
+	lf_mutex_unlock(&d->lock);
 	struct session *s = calloc(1, sizeof *s);
 	struct lf_repo *r = NULL;
 	struct lf_resolution res = {0};
@@ -330,6 +347,8 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	struct held held = {0};
 	int rc = s ? 0 : lf_err_set(err, ENOMEM, "out of memory");
 	if (!rc) {
+		pthread_mutex_init(&s->op, NULL);
+		s->refs = 1;
 		s->lockfd = s->upfd = -1;
 		s->user = strdup(req->user);
 		s->uid = pw->pw_uid;
@@ -387,10 +406,13 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	}
 	if (!rc)
 		rc = mount_all(d, s, err);
-	if (rc) {
-		if (s)
-			session_free(d, s);
-	} else {
+	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
+	struct arrival **pa = &d->arriving;
+	while (*pa != &me)
+		pa = &(*pa)->next;
+	*pa = me.next;
+	if (!rc) {
+		s->detached = json_array();
 		s->next = d->sessions;
 		d->sessions = s;
 		*reply = json_pack("{s:b, s:s, s:s, s:s?, s:s, s:O, s:O}", "ok", 1, "user", s->user,
@@ -400,11 +422,23 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		       json_array_size(s->layers), json_array_size(s->skipped), s->c);
 	}
 	lf_mutex_unlock(&d->lock);
+	if (rc && s)
+		session_free(d, s);
 	held_release(d, &held);
 	lf_stack_free(&st);
 	lf_resolution_free(&res);
 	lf_repo_free(r);
 	return rc;
+}
+
+/* Drop a reference; the last one frees the session (unmounts it). */
+static void session_put(struct daemon *d, struct session *s)
+{
+	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
+	int last = --s->refs == 0;
+	lf_mutex_unlock(&d->lock);
+	if (last)
+		session_free(d, s);
 }
 
 int session_logoff(struct daemon *d, const char *user, struct lf_err *err)
@@ -414,13 +448,18 @@ int session_logoff(struct daemon *d, const char *user, struct lf_err *err)
 	while (*p && strcmp((*p)->user, user))
 		p = &(*p)->next;
 	struct session *s = *p;
-	if (s)
+	if (s) {
 		*p = s->next;
+		s->gone = 1;
+	}
 	lf_mutex_unlock(&d->lock);
 	if (!s)
 		return lf_err_set(err, ENOENT, "%s is not logged in", user);
+	/* a refresh of her session in progress ends first */
+	lf_mutex_lock(&s->op, LF_LK_SESSION);
+	lf_mutex_unlock(&s->op);
 	d->log("logoff %s: the personalization layer stays in %s", s->user, s->upper);
-	session_free(d, s);
+	session_put(d, s);
 	return 0;
 }
 
@@ -459,7 +498,7 @@ json_t *session_status(struct daemon *d, const char *user)
 			"personalization", s->upper, "layers", s->layers, "left_out", s->skipped);
 		if (s->pending)
 			json_object_set(one, "pending", s->pending);
-		json_object_set_new(one, "detached", detached_of(s));
+		json_object_set(one, "detached", s->detached);
 		json_array_append_new(list, one);
 	}
 	lf_mutex_unlock(&d->lock);
@@ -503,7 +542,32 @@ static json_t *missing_from(json_t *a, json_t *b)
 	return out;
 }
 
-/* One session brought in line with the repository r. */
+/* What status shows of s, swapped in under d->lock (references taken):
+ * new layers and left-out lists (NULL: as they are), what waits for the
+ * next login, and, after a new layer set, the layers kept detached. */
+static void shown(struct daemon *d, struct session *s, json_t *layers, json_t *skipped,
+		  json_t *pending, int relayered)
+{
+	json_t *detached = relayered ? detached_of(s) : NULL;
+	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
+	if (layers) {
+		json_decref(s->layers);
+		s->layers = layers;
+	}
+	if (skipped) {
+		json_decref(s->skipped);
+		s->skipped = skipped;
+	}
+	json_decref(s->pending);
+	s->pending = pending;
+	if (detached) {
+		json_decref(s->detached);
+		s->detached = detached;
+	}
+	lf_mutex_unlock(&d->lock);
+}
+
+/* One session brought in line with the repository r (its op lock held). */
 static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_repo *r,
 			   int at_logoff)
 {
@@ -524,8 +588,7 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 	if (!rc)
 		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &held, &err);
 	if (!rc && same_layers(layers, s->layers)) {
-		json_decref(s->pending);   /* nothing waits for her next login */
-		s->pending = NULL;
+		shown(d, s, NULL, NULL, NULL, 0);   /* nothing waits for her next login */
 		out = json_pack("{s:s, s:b}", "user", s->user, "changed", 0);
 		json_t *gone = json_array();
 		size_t i;
@@ -540,13 +603,13 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 	} else if (!rc && at_logoff) {
 		/* the white paper's rule, asked for: her session keeps its
 		 * layers; the next login brings the new ones */
-		json_decref(s->pending);
-		s->pending = json_pack("{s:o, s:o}", "added", missing_from(layers, s->layers),
-				       "removed", missing_from(s->layers, layers));
-		out = json_pack("{s:s, s:b, s:O}", "user", s->user, "changed", 0, "pending", s->pending);
+		json_t *pending = json_pack("{s:o, s:o}", "added", missing_from(layers, s->layers),
+					    "removed", missing_from(s->layers, layers));
+		out = json_pack("{s:s, s:b, s:O}", "user", s->user, "changed", 0, "pending", pending);
 		d->log("refresh %s: %zu added, %zu removed at the next login", s->user,
-		       json_array_size(json_object_get(s->pending, "added")),
-		       json_array_size(json_object_get(s->pending, "removed")));
+		       json_array_size(json_object_get(pending, "added")),
+		       json_array_size(json_object_get(pending, "removed")));
+		shown(d, s, NULL, NULL, pending, 0);
 	} else if (!rc) {
 		/* the drive first: its new layers show at once, in place; what
 		 * the kernel holds of a layer taken out reads it on (detached)
@@ -567,12 +630,7 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 			out = json_pack("{s:s, s:b, s:o, s:o}", "user", s->user, "changed", 1,
 					"added", missing_from(layers, s->layers),
 					"removed", missing_from(s->layers, layers));
-			json_decref(s->layers);
-			json_decref(s->skipped);
-			s->layers = json_incref(layers);
-			s->skipped = json_incref(skipped);
-			json_decref(s->pending);
-			s->pending = NULL;
+			shown(d, s, json_incref(layers), json_incref(skipped), NULL, 1);
 			d->log("refresh %s: %zu layers now", s->user, json_array_size(layers));
 		}
 	}
@@ -594,10 +652,36 @@ int session_refresh(struct daemon *d, int at_logoff, json_t **reply, struct lf_e
 	if (lf_repo_open(d->repo, &r, err))
 		return -err->code;
 	json_t *list = json_array();
+	/* the sessions as they are now, each held; then one at a time under
+	 * its own lock, d->lock free for logins, logoffs and status */
 	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
+	size_t n = 0;
 	for (struct session *s = d->sessions; s; s = s->next)
-		json_array_append_new(list, refresh_one(d, s, r, at_logoff));
+		n++;
+	struct session **v = calloc(n ? n : 1, sizeof *v);
+	n = 0;
+	for (struct session *s = d->sessions; v && s; s = s->next) {
+		s->refs++;
+		v[n++] = s;
+	}
 	lf_mutex_unlock(&d->lock);
+	if (!v) {
+		lf_repo_free(r);
+		json_decref(list);
+		return lf_err_set(err, ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct session *s = v[i];
+		lf_mutex_lock(&s->op, LF_LK_SESSION);
+		lf_mutex_lock(&d->lock, LF_LK_DAEMON);
+		int gone = s->gone;
+		lf_mutex_unlock(&d->lock);
+		if (!gone)
+			json_array_append_new(list, refresh_one(d, s, r, at_logoff));
+		lf_mutex_unlock(&s->op);
+		session_put(d, s);
+	}
+	free(v);
 	lf_repo_free(r);
 	*reply = json_pack("{s:b, s:o}", "ok", 1, "sessions", list);
 	return 0;

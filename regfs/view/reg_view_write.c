@@ -171,6 +171,12 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 	h->is_system = !strcasecmp(mount, "HKLM/SYSTEM");
 	if (frag_file) {
 		h->frag_file = strdup(frag_file);
+		/* its identity before it is read: replaced in between (a save
+		 * of the view this one will replace, at a refresh), the next
+		 * look finds it changed and reads it again. Taken after, an
+		 * old read would pass for the new file, and the next save would
+		 * write over the change it missed. */
+		h->seen = frag_now(v, h);
 		struct lf_hive *f = NULL;
 		if (rc) {
 		} else if ((rc = load_frag(v, frag_file, &f, err)) == 0) {
@@ -181,7 +187,6 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 			rc = 0;
 			h->frag = lf_rkey_new(lower->root->name, view_now());
 		}
-		h->seen = frag_now(v, h);
 		if (!rc && h->frag) {
 			h->view = lf_rkey_thaw(lower->root);
 			rc = h->view ? lf_hive_merge(h->view, h->frag, v->rules) : -ENOMEM;

@@ -14,7 +14,8 @@ oldest, and at half time kills layerd with SIGKILL and starts it again
 (the workers wait between two operations for that).
 
 The watchdog: each worker says in shared memory when its operation began;
-one older than 10 s dumps layerd's threads (gdb), aborts every FUSE
+a file operation older than 10 s (a logoff and login, a refresh: 60 s; an
+admin's capture or fsck: 600 s) dumps layerd's threads (gdb), aborts every FUSE
 connection below the run folder (never touching the mounts) and fails the
 day. At the end: every user logged off, fsck finds nothing the start did
 not have, each user logged in once more and her files and values are as
@@ -41,7 +42,9 @@ OPS = {  # kind: weight
     "file_delete": 4, "app_read": 6, "relog": 1,
 }
 KINDS = list(OPS) + ["admin"]
-WATCHDOG = 10.0
+WATCHDOG = 10.0          # a file operation
+DAEMON_LIMIT = 60.0      # a login, logoff, refresh: layerd's work, not a file's
+BATCH_LIMIT = 600.0      # capture, repo, fsck: an admin's batch job
 LIST_DIRS = ["Users/{u}", "Users/{u}/Desktop", "Users/{u}/Documents", "Users/{u}/AppData",
              "Users/{u}/AppData/Roaming", "Windows/System32/config", "Program Files",
              "Program Files/7-Zip", "Program Files/Notepad++", "Windows", "ProgramData"]
@@ -59,6 +62,7 @@ class Shared:
 
     def __init__(self, n):
         self.start = mp.Array(ctypes.c_double, n, lock=False)
+        self.limit = mp.Array(ctypes.c_double, n, lock=False)
         self.kind = mp.Array(ctypes.c_int, n, lock=False)
         self.desc = mp.Array(ctypes.c_char, 200 * n, lock=False)
         self.go = mp.Event()
@@ -66,7 +70,8 @@ class Shared:
         self.stop = mp.Value(ctypes.c_int, 0, lock=False)
         self.go.set()
 
-    def begin(self, slot, kind, desc):
+    def begin(self, slot, kind, desc, limit=None):
+        self.limit[slot] = limit or WATCHDOG
         b = desc.encode(errors="replace")[:199]
         self.desc[200 * slot:200 * slot + len(b)] = b
         self.desc[200 * slot + len(b)] = b"\0"
@@ -295,7 +300,7 @@ class Worker:
                 self.sh.paused[self.slot] = 0
                 continue
             kind = self.rnd.choices(kinds, weights)[0]
-            self.sh.begin(self.slot, kind, kind)
+            self.sh.begin(self.slot, kind, kind, DAEMON_LIMIT if kind == "relog" else WATCHDOG)
             t0 = time.time()
             try:
                 desc = getattr(self, "op_" + kind)()
@@ -358,12 +363,15 @@ class Day:
             time.sleep(0.05)
         raise RuntimeError("layerd does not answer on its socket")
 
-    def ctl(self, what, *args, timeout=120):
-        """A layerctl command as the admin, under the watchdog."""
-        self.sh.begin(self.admin, "admin", what)
+    def ctl(self, what, *args):
+        """A layerctl command as the admin, under the watchdog (a batch job
+        and a request to layerd have bounds of their own)."""
+        batch = args and args[0] in ("capture", "repo", "fsck")
+        limit = BATCH_LIMIT if batch else DAEMON_LIMIT
+        self.sh.begin(self.admin, "admin", what, limit)
         t0 = time.time()
         try:
-            r = run([self.a.layerctl] + list(args), timeout=timeout)
+            r = run([self.a.layerctl] + list(args), timeout=limit + 60)
         except subprocess.TimeoutExpired:
             r = subprocess.CompletedProcess(args, 124, "", "timed out")
         dt = time.time() - t0
@@ -389,7 +397,7 @@ class Day:
             now = time.time()
             for slot in range(len(self.users) + 1):
                 t = self.sh.start[slot]
-                if t and now - t > WATCHDOG and not self.tripped.is_set():
+                if t and now - t > self.sh.limit[slot] and not self.tripped.is_set():
                     self.trip(slot, now - t)
             time.sleep(0.2)
 
@@ -398,7 +406,8 @@ class Day:
         self.sh.stop.value = 1
         kind, desc = self.sh.what(slot)
         who = "admin" if slot == self.admin else self.users[slot]
-        msg = f"WATCHDOG: {who}'s {kind} ({desc}) took more than {WATCHDOG:.0f} s ({secs:.1f} s)"
+        msg = (f"WATCHDOG: {who}'s {kind} ({desc}) took more than {self.sh.limit[slot]:.0f} s "
+               f"({secs:.1f} s)")
         self.failures.append(msg)
         log(msg)
         if self.layerd and self.layerd.poll() is None:

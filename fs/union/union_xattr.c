@@ -1,0 +1,93 @@
+/* Extended attributes through the union: the top layer's, but for the
+ * Windows descriptor and attributes, which are the highest layer's that
+ * has them; and a whole value read (lf_union_xattr_alloc). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "union_int.h"
+#include "layerfs/lockcheck.h"
+
+static ssize_t u_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	struct lref top = node_top(u, n);
+	struct lf_layer *l = u->layers[top.layer];
+	ssize_t r = l->ops->listxattr(l, top.ino, buf, size);
+	node_put(u, n, 0);
+	return r;
+}
+
+ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	ssize_t rc = u_listxattr(u, ino, buf, size);
+	lf_rwunlock(&u->cfg);
+	return rc;
+}
+
+/* The descriptor and the Windows attributes are those of the node's
+ * highest layer that has them: a merged folder's copy in a writable or
+ * folder layer (made to hold what was put in it) often keeps none, and
+ * the folder is still the layers' below. Anything else is the top's. */
+static ssize_t u_getxattr(struct lf_union *u, uint64_t ino, const char *name,
+			  void *buf, size_t size)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return -ESTALE;
+	struct lref refs[64];
+	int k = 1;
+	if (!strcmp(name, "system.ntfs_acl") || !strcmp(name, "system.ntfs_attrib"))
+		k = node_refs_copy(u, n, refs, 64);
+	else
+		refs[0] = node_top(u, n);
+	ssize_t r = -ENODATA;
+	for (int i = 0; i < k && (i == 0 || r == -ENODATA || r == -ENOTSUP); i++) {
+		struct lf_layer *l = u->layers[refs[i].layer];
+		r = l->ops->getxattr(l, refs[i].ino, name, buf, size);
+	}
+	node_put(u, n, 0);
+	return r;
+}
+
+ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
+			  void *buf, size_t size)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	ssize_t rc = u_getxattr(u, ino, name, buf, size);
+	lf_rwunlock(&u->cfg);
+	return rc;
+}
+
+/* Extended attribute name of ino (*v malloc'd): its length, or -errno
+ * (-ENODATA: none). */
+ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
+{
+	*v = NULL;
+	for (int tries = 0; tries < 4; tries++) {
+		ssize_t n = u_getxattr(u, ino, name, NULL, 0);
+		if (n < 0)
+			return n;
+		if (!(*v = malloc((size_t)n + 1)))
+			return -ENOMEM;
+		ssize_t got = u_getxattr(u, ino, name, *v, (size_t)n + 1);
+		if (got >= 0)
+			return got;
+		free(*v);
+		*v = NULL;
+		if (got != -ERANGE)
+			return got;
+	}
+	return -ERANGE;
+}
+
+ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	ssize_t rc = union_xattr_alloc(u, ino, name, v);
+	lf_rwunlock(&u->cfg);
+	return rc;
+}

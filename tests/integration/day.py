@@ -68,6 +68,8 @@ class Shared:
         self.go = mp.Event()
         self.paused = mp.Array(ctypes.c_int, n, lock=False)
         self.stop = mp.Value(ctypes.c_int, 0, lock=False)
+        # the admin's changes of the layer set: raised before and after each
+        self.gen = mp.Value(ctypes.c_int, 0, lock=False)
         self.go.set()
 
     def begin(self, slot, kind, desc, limit=None):
@@ -267,11 +269,19 @@ class Worker:
         app = self.rnd.choice(apps)
         d = os.path.join(base, app)
         read = 0
+        gen = self.sh.gen.value
         with os.scandir(d) as it:
             for e in it:
-                if e.is_file():
+                if not e.is_file():
+                    continue
+                try:
                     with open(e.path, "rb") as f:   # held while the next is listed
                         read += len(f.read())
+                except FileNotFoundError:
+                    # listed before a new revision came in that has it not:
+                    # as Windows says after an update; any other time a bug
+                    if self.sh.gen.value == gen:
+                        raise
         return f"app read {app} ({read} bytes)"
 
     def op_relog(self):
@@ -382,7 +392,11 @@ class Day:
         return r
 
     def must(self, what, *args):
+        if args[0] == "refresh":
+            self.sh.gen.value += 1
         r = self.ctl(what, *args)
+        if args[0] == "refresh":
+            self.sh.gen.value += 1
         if r.returncode:
             self.failures.append(f"admin {what}: {r.stderr.strip() or r.stdout.strip()}")
         return r

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "layerfs/fuse_ll.h"
@@ -51,7 +52,8 @@ struct session {
 	 * without d->lock held (a refresh of twenty sessions took seconds
 	 * with every login and status waiting on d->lock) */
 	pthread_mutex_t op;
-	int refs;                /* under d->lock: the list's, and each refresh's */
+	int refs;                /* under d->lock: the list's, and each refresh's
+				  * (a logoff frees it when only the list's is left) */
 	int gone;                /* under d->lock: logged off, out of the list */
 	time_t since;
 	char sid[200];           /* her Windows SID */
@@ -431,16 +433,6 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	return rc;
 }
 
-/* Drop a reference; the last one frees the session (unmounts it). */
-static void session_put(struct daemon *d, struct session *s)
-{
-	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
-	int last = --s->refs == 0;
-	lf_mutex_unlock(&d->lock);
-	if (last)
-		session_free(d, s);
-}
-
 int session_logoff(struct daemon *d, const char *user, struct lf_err *err)
 {
 	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
@@ -455,11 +447,22 @@ int session_logoff(struct daemon *d, const char *user, struct lf_err *err)
 	lf_mutex_unlock(&d->lock);
 	if (!s)
 		return lf_err_set(err, ENOENT, "%s is not logged in", user);
-	/* a refresh of her session in progress ends first */
-	lf_mutex_lock(&s->op, LF_LK_SESSION);
-	lf_mutex_unlock(&s->op);
+	/* every refresh holding her session lets go first; then it is
+	 * freed here, before the answer: unmounted, her layer's lock let go
+	 * (a login right after must find it free; the 20-user day logged
+	 * her on again while a refresh still held the old session) */
+	for (;;) {
+		lf_mutex_lock(&s->op, LF_LK_SESSION);
+		lf_mutex_lock(&d->lock, LF_LK_DAEMON);
+		int alone = s->refs == 1;
+		lf_mutex_unlock(&d->lock);
+		lf_mutex_unlock(&s->op);
+		if (alone)
+			break;
+		nanosleep(&(struct timespec){ 0, 10 * 1000000L }, NULL);
+	}
 	d->log("logoff %s: the personalization layer stays in %s", s->user, s->upper);
-	session_put(d, s);
+	session_free(d, s);
 	return 0;
 }
 
@@ -678,8 +681,12 @@ int session_refresh(struct daemon *d, int at_logoff, json_t **reply, struct lf_e
 		lf_mutex_unlock(&d->lock);
 		if (!gone)
 			json_array_append_new(list, refresh_one(d, s, r, at_logoff));
+		/* never the last reference: a logoff frees the session, once
+		 * no refresh holds it */
+		lf_mutex_lock(&d->lock, LF_LK_DAEMON);
+		s->refs--;
+		lf_mutex_unlock(&d->lock);
 		lf_mutex_unlock(&s->op);
-		session_put(d, s);
 	}
 	free(v);
 	lf_repo_free(r);

@@ -110,6 +110,7 @@ class Worker:
         self.failures = []
         self.n = 0
         self.last_relog = time.time()
+        self.dead = False
 
     def prof(self, rel=""):
         return os.path.join(self.C, "Users", self.user, rel)
@@ -291,6 +292,7 @@ class Worker:
         for op in (["logoff", self.user], ["login", self.user]):
             r = run([self.a.layerctl] + op, root=True)
             if r.returncode:
+                self.dead = True    # no session: said once, not a million times
                 raise OSError(errno.EIO, f"layerctl {op[0]}: {r.stderr.strip()}")
         self.verify_some()
         return "logoff and login"
@@ -303,7 +305,7 @@ class Worker:
 
     def main(self, deadline):
         kinds, weights = list(OPS), list(OPS.values())
-        while time.time() < deadline and not self.sh.stop.value:
+        while time.time() < deadline and not self.sh.stop.value and not self.dead:
             if not self.sh.go.is_set():
                 self.sh.paused[self.slot] = 1
                 self.sh.go.wait()

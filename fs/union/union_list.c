@@ -8,16 +8,11 @@
 #include "layerfs/casefold.h"
 #include "union_int.h"
 
-struct collected {
-	struct lf_union_list *l;
-	struct lf_union *u;
-};
 
 static int collect(void *ctx, const char *name, const struct lf_attr *a, uint64_t next)
 {
 	(void)next;
-	struct collected *c = ctx;
-	struct lf_union_list *l = c->l;
+	struct lf_union_list *l = ctx;
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 32;
 		struct lf_union_entry *v = realloc(l->v, cap * sizeof *v);
@@ -52,8 +47,7 @@ static int by_name(const void *x, const void *y)
 int lf_union_list(struct lf_union *u, uint64_t ino, struct lf_union_list *l)
 {
 	memset(l, 0, sizeof *l);
-	struct collected c = { l, u };
-	int rc = lf_union_readdir(u, ino, 0, 1, collect, &c);
+	int rc = lf_union_readdir(u, ino, 0, 1, collect, l);
 	if (!rc && l->n)
 		qsort(l->v, l->n, sizeof *l->v, by_name);
 	return rc;

@@ -32,6 +32,8 @@ enum lf_fsck_class {
 	LF_FSCK_BUSY,            /* a note: not repaired (in use by a session, or a layer below does not open) */
 	LF_FSCK_UNSAFE,          /* Users/, Users/USER or a personalization layer a user could bend:
 				  * a symlink, not a folder, open to others, not root's, another file system */
+	LF_FSCK_READABLE,        /* a warning: Layers/ or a layer file others may read (every
+				  * layer holds SAM and SECURITY); --repair closes it */
 };
 
 struct lf_fsck_problem {

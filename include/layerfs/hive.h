@@ -51,6 +51,9 @@ struct lf_hive {
 	int dirty;               /* seq1 != seq2: a write was not finished */
 	int log_entries;         /* .LOG1/.LOG2 entries applied (0: none found) */
 	char log_note[200];      /* dirty, logs not applied: what was seen of them */
+	char base_only[400];     /* merged (lf_reg_compose): a copy was dirty without usable
+				  * logs and read as its base image: which, to be said
+				  * (the hive is shown read-only); "" when none */
 	struct lf_arena arena;   /* a frozen hive's keys, values, names and data */
 	int extra_refs;          /* holders beyond the first (lf_hive_ref) */
 };

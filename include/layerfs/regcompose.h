@@ -36,7 +36,10 @@ int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct 
 int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **out,
 		       struct lf_err *err);
 
-/* Merge the copies (lowest first; NAME for messages) into one hive. */
+/* Merge the copies (lowest first; NAME for messages) into one hive. A
+ * copy dirty without usable logs is taken as its base image and said in
+ * the hive's base_only (lf_reg_stack refuses such a merge; the registry
+ * view shows it read-only). */
 int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m,
 		   const char *name, struct lf_hive **out, struct lf_err *err);
 /* lf_union_opts.stack: the same, written as a compact hive image; ctx

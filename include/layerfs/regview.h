@@ -76,6 +76,11 @@ int lf_regview_set_frag_root(struct lf_regview *v, int fd, const char *dir);
 /* Who keys and values belong to (default: the process's own ids); the
  * view is then that user's alone: its root is closed to others (0700). */
 void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid);
+/* The i-th hive shown read-only because a layer's copy lost its last
+ * write (dirty, no usable logs): its mount ("HKLM/SECURITY") and why, in
+ * the buffers; 1, or 0 when there are no more. */
+int lf_regview_read_only(struct lf_regview *v, int i, char *mount, size_t msize, char *why,
+			 size_t wsize);
 /* Windows rights (a session): keys' descriptors decide what uid may do,
  * with t's rights (copied); uid 0 is SYSTEM, anyone else gets nothing;
  * HKU\USER is hers in full. New keys inherit their parent's ACEs. */

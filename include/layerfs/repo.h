@@ -56,8 +56,13 @@ struct lf_repo {
 	size_t nassign;
 };
 
-/* Make an empty repository at ROOT (its folders and control files). */
-int lf_repo_init(const char *root, struct lf_err *err);
+/* Make an empty repository at ROOT (its folders and control files).
+ * Layers/ and its folders are 0750, root's, of GROUP (-1: root's group):
+ * a layer holds SAM and SECURITY, readable by root and that group only. */
+int lf_repo_init(const char *root, gid_t group, struct lf_err *err);
+/* Mode and group a layer file of the repository gets: 0640, of the
+ * group of the folder it is in (fd: the file). 0 or -errno. */
+int lf_repo_close_layer(int fd, const char *path);
 /* Read REPO's control files; every problem is an error naming the file
  * and the field ("LayerAssignment.txt: assignments[2].layers[0].id: ..."). */
 int lf_repo_open(const char *root, struct lf_repo **out, struct lf_err *err);

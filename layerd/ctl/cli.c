@@ -1,4 +1,6 @@
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +122,22 @@ void cli_who_fill(struct cli_who *w, const char *groups)
 		w->machine = w->host;
 	}
 	cli_who_groups(w, groups);
+	/* her Unix groups, as layerd's login gives them (a preview that
+	 * left them out showed her fewer layers than her login gets) */
+	struct passwd *pw = w->user ? getpwnam(w->user) : NULL;
+	gid_t gids[256];
+	int n = 256;
+	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, gids, &n) < 0)
+		n = 0;
+	for (int i = 0; i < n && w->ngroups < 256; i++) {
+		struct group *g = getgrgid(gids[i]);
+		int have = 0;
+		for (int k = 0; g && k < w->ngroups && !have; k++)
+			have = !strcmp(w->groups[k], g->gr_name);
+		if (!g || have || !(w->unix_names[w->nunix] = strdup(g->gr_name)))
+			continue;
+		w->groups[w->ngroups++] = w->unix_names[w->nunix++];
+	}
 }
 
 void cli_who_groups(struct cli_who *w, const char *groups)
@@ -136,6 +154,9 @@ void cli_who_free(struct cli_who *w)
 {
 	free(w->copy);
 	w->copy = NULL;
+	for (int i = 0; i < w->nunix; i++)
+		free(w->unix_names[i]);
+	w->nunix = 0;
 }
 
 static int union_spoke;

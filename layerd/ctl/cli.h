@@ -17,6 +17,16 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message, a hint to --help, and EXIT_USAGE. */
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* getopt_long that remembers the option table, with getopt's own words
+ * off: a wrong option is said by cli_bad_option (1 line, "did you mean"). */
+struct option;
+int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *opts);
+/* The usage error for the option cli_getopt just refused: unknown (and
+ * the nearest real one), or one that needs a value. EXIT_USAGE. */
+int cli_bad_option(const char *cmd);
+/* The name of names[0..n) nearest to word (a letter or two off, or
+ * word a prefix of it), or NULL. */
+const char *cli_nearest(const char *word, const char *const *names, int n);
 
 /* "10G", "512M", "4096": bytes; -1 on a bad size. */
 int64_t cli_parse_size(const char *s);
@@ -43,8 +53,12 @@ struct cli_who {
 	int ngroups;
 	char host[256];
 	char *copy;
+	char *unix_names[256];   /* her Unix groups' names (owned) */
+	int nunix;
 };
-/* Split groups (NULL: none); the machine defaults to this host. */
+/* Her groups as login takes them: her Unix groups (when the account is
+ * known here) and the named ones (NULL: none); the machine defaults to
+ * this host. */
 void cli_who_fill(struct cli_who *w, const char *groups);
 /* The groups alone (the machine left as it is). */
 void cli_who_groups(struct cli_who *w, const char *groups);
@@ -80,6 +94,8 @@ struct cli_stack_args {
 	int with_user;
 	const char *parents[32];
 	int nparents;
+	const char *overrides[64];   /* NAME=N priority overrides (which) */
+	int noverrides;
 };
 #define CLI_STACK_OPTIONS \
 	{ "layer", required_argument, NULL, 'l' }, { "repo", required_argument, NULL, 'R' }, \

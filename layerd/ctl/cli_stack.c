@@ -26,6 +26,8 @@ static int stack_build(const struct cli_stack_args *a, struct lf_stack *st, char
 	if (!a->repo) {
 		for (int i = 0; !rc && i < a->nlayers; i++)
 			rc = lf_stack_add(st, a->layers[i], err);
+		for (int i = 0; !rc && i < a->noverrides; i++)
+			rc = lf_stack_override(st, a->overrides[i], err);
 		if (!rc)
 			rc = lf_stack_sort(st, err);
 		/* the OS layer, else the lowest */
@@ -68,6 +70,8 @@ static int stack_build(const struct cli_stack_args *a, struct lf_stack *st, char
 		if (!rc)
 			rc = lf_stack_add(st, spec, err);
 	}
+	for (int i = 0; !rc && i < a->noverrides; i++)
+		rc = lf_stack_override(st, a->overrides[i], err);
 	if (!rc)
 		rc = lf_stack_sort(st, err);
 	lf_resolution_free(&res);

@@ -46,7 +46,7 @@ int cmd_acl(int argc, char **argv)
 	};
 	int json = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "+jh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+jh", opts)) != -1) {
 		if (c == 'h') {
 			acl_usage(stdout);
 			return EXIT_OK;

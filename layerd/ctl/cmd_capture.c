@@ -98,6 +98,8 @@ struct capture {
 	struct linked *links[LINK_SLOTS];   /* B's files of several names staged */
 	long nlinks;
 	json_t *tops;            /* per top folder: files, bytes, tokens */
+	json_t *dirty;           /* hives below read with their logs (or without) */
+	int json;
 };
 
 /* The summary per top folder ("Program Files", "Windows", ...). */
@@ -432,6 +434,17 @@ static struct lf_rkey *deep_copy(struct capture *c, const struct lf_rkey *k, con
 	return n;
 }
 
+/* The keys (k itself among them) and values of a tree. */
+static void count_tree(const struct lf_rkey *k, long *keys, long *values)
+{
+	if (!k)
+		return;
+	*keys += 1;
+	*values += (long)k->nval;
+	for (size_t i = 0; i < k->nsub; i++)
+		count_tree(k->sub[i], keys, values);
+}
+
 static void reg_change(void *ctx, char what, const char *key, const char *value)
 {
 	struct capture *c = ctx;
@@ -478,11 +491,14 @@ static void reg_change(void *ctx, char what, const char *key, const char *value)
 			return;
 		}
 		struct lf_rkey *fp = key_at(c->frag, parent, 1);
+		long keys = 0, values = 0;
+		count_tree(copy, &keys, &values);
 		if (!fp || !copy || lf_rkey_add(fp, copy)) {
 			lf_rkey_free(copy);
 			c->failed = 1;
 		}
-		c->nkeys++;
+		c->nkeys += keys;
+		c->nvalues += values;
 	} else {                      /* a key B lost: its marker */
 		char tok[1100];
 		snprintf(tok, sizeof tok, "%s%s", LF_WHITEOUT_PREFIX, leaf);
@@ -493,6 +509,17 @@ static void reg_change(void *ctx, char what, const char *key, const char *value)
 		}
 		c->nmarkers++;
 	}
+}
+
+static void note_dirty(struct capture *c, const char *place, const struct lf_hive *h)
+{
+	json_array_append_new(c->dirty, json_pack("{s:s, s:b, s:i}", "hive", place, "logs_replayed",
+						  h->log_entries > 0, "log_entries", h->log_entries));
+	if (!c->json)
+		fprintf(stderr, "layerctl: note: %s of the layers below is dirty (a write Windows did "
+			"not finish): %s\n", place, h->log_entries
+			? "read with its transaction logs replayed, before and after alike"
+			: "no usable logs beside it: read as its base image, before and after alike");
 }
 
 /* A hive B changed: its fragment into the staging folder at path. */
@@ -515,6 +542,11 @@ static int hive_fragment(struct capture *c, const char *path, const char *place)
 		lf_hive_free(ha);
 		return rb;
 	}
+	/* a dirty hive below: read with its logs on both sides (as a
+	 * session reads it), said so the admin knows why the OS's logged
+	 * changes are not the app's */
+	if (ha && ha->dirty)
+		note_dirty(c, place, ha);
 	struct lf_rkey *empty = lf_rkey_new("ROOT", 0);
 	struct lf_hive frag = { .root = lf_rkey_new(hb->root->name, hb->mtime), .mtime = hb->mtime };
 	c->frag = frag.root;
@@ -607,7 +639,12 @@ static void capture_usage(FILE *f)
 		"--session UPPER --layer SPEC...: a packaging session, the personalization\n"
 		"layer of a mount in which the app was installed (UPPER), against the\n"
 		"stack below it (the --layer SPECs, as layerfs takes them). Its hive\n"
-		"copies become fragments; its working folder and lock stay out.\n"
+		"copies become fragments; its working folder and lock stay out, and so\n"
+		"does the packaging account's own profile (Users/ACCOUNT: her NTUSER.DAT,\n"
+		"desktop, AppData), ACCOUNT taken from a layerd layer's place\n"
+		"(REPO/Users/ACCOUNT/LAYER) or from --account.\n"
+		"A hive of the layers below left dirty is read with its transaction logs\n"
+		"on both sides, as a session reads it (said on stderr, and in --json).\n"
 		"\n"
 		"Windows' noise is left out (pagefile, hiberfil, $Recycle.Bin, System\n"
 		"Volume Information, Windows/Temp, Prefetch, Logs, event logs, update\n"
@@ -623,6 +660,9 @@ static void capture_usage(FILE *f)
 		"with --force: what it holds is not known.\n"
 		"  --force                   capture anyway\n"
 		"  --exclude RULE            leave RULE out too (repeatable)\n"
+		"  --account NAME            --session: the packaging account (its profile\n"
+		"                            Users/NAME is left out)\n"
+		"  --keep-profile            --session: capture the account's profile too\n"
 		"  --no-default-exclusions   only the --exclude rules\n"
 		"  --parent PREV             OUT is a new revision of the layer disk PREV,\n"
 		"                            written as a differencing VHD whose parent is\n"
@@ -650,6 +690,29 @@ static int same_layer(const char *spec, const char *path)
 	struct stat a, b;
 	return stat(file, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
 	       a.st_ino == b.st_ino;
+}
+
+/* The account a layerd session's personalization layer belongs to: its
+ * folder is REPO/Users/ACCOUNT/LAYER. NULL when UPPER is not laid out so. */
+static const char *session_account(const char *upper)
+{
+	static char name[NAME_MAX + 1];
+	char real[PATH_MAX];
+	if (!realpath(upper, real))
+		return NULL;
+	char *last = strrchr(real, '/');
+	if (!last || last == real)
+		return NULL;
+	*last = 0;
+	char *acct = strrchr(real, '/');
+	if (!acct || acct == real)
+		return NULL;
+	*acct = 0;
+	const char *users = strrchr(real, '/');
+	if (!users || strcmp(users + 1, "Users") || strlen(acct + 1) > NAME_MAX)
+		return NULL;
+	snprintf(name, sizeof name, "%s", acct + 1);
+	return name;
 }
 
 static void add_rules(struct rules *r, const char *const *v, size_t n)
@@ -685,16 +748,19 @@ int cmd_capture(int argc, char **argv)
 		{ "no-default-exclusions", no_argument, NULL, 'N' },
 		{ "force", no_argument, NULL, 'f' }, { "quiet", no_argument, NULL, 'q' },
 		{ "parent", required_argument, NULL, 'P' },
+		{ "account", required_argument, NULL, 'u' },
+		{ "keep-profile", no_argument, NULL, 'K' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	const char *before = NULL, *after = NULL, *session = NULL, *repo = NULL, *name = NULL;
-	const char *parent = NULL;
+	const char *parent = NULL, *account = NULL;
+	int keep_profile = 0;
 	const char *layers[64];
 	int nlayers = 0;
 	const char *extra[64];
 	int nextra = 0, json = 0, defaults = 1, force = 0, quiet = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "hq", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "hq", opts)) != -1) {
 		switch (c) {
 		case 'a': before = optarg; break;
 		case 'b': after = optarg; break;
@@ -715,9 +781,11 @@ int cmd_capture(int argc, char **argv)
 		case 'f': force = 1; break;
 		case 'q': quiet = 1; break;
 		case 'P': parent = optarg; break;
+		case 'u': account = optarg; break;
+		case 'K': keep_profile = 1; break;
 		case 'j': json = 1; break;
 		case 'h': capture_usage(stdout); return EXIT_OK;
-		default: return cli_usage_error("capture", "bad option");
+		default: return cli_bad_option("capture");
 		}
 	}
 	if (argc - optind != 1 || (session ? before || after || !nlayers
@@ -727,10 +795,21 @@ int cmd_capture(int argc, char **argv)
 	if (!repo != !name)
 		return cli_usage_error("capture", "--repo and --name go together");
 	const char *out = argv[optind];
-	struct capture cap = { .stage = -1, .refusals = json_array(), .tops = json_object() };
+	struct capture cap = { .stage = -1, .refusals = json_array(), .tops = json_object(),
+			       .dirty = json_array(), .json = json };
 	if (defaults) {
 		add_rules(&cap.files, default_files, sizeof default_files / sizeof *default_files);
 		add_rules(&cap.keys, default_keys, sizeof default_keys / sizeof *default_keys);
+	}
+	/* the packaging account's own profile (her NTUSER.DAT, desktop,
+	 * AppData) is hers, not the app's: left out unless kept */
+	char profile[NAME_MAX + 8] = "";
+	if (session && !keep_profile && (account || (account = session_account(session)))) {
+		if (!*account || strchr(account, '/') || strlen(account) > NAME_MAX)
+			return cli_usage_error("capture", "--account: a user name");
+		snprintf(profile, sizeof profile, "Users/%s", account);
+		const char *one[1] = { profile };
+		add_rules(&cap.files, one, 1);
 	}
 	for (int i = 0; i < nextra; i++) {
 		const char *one[1] = { extra[i] };
@@ -814,13 +893,14 @@ int cmd_capture(int argc, char **argv)
 	if (cap.stage_path[0] && access(cap.stage_path, F_OK) == 0)
 		nftw(cap.stage_path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (!rc && json) {
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:O, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O}",
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:O, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O, s:O, s:s?}",
 			"layer", out, "files", (json_int_t)cap.nfiles, "bytes", (json_int_t)cap.bytes,
 			"links", (json_int_t)cap.nlinks, "folders", cap.tops,
 			"tokens", (json_int_t)cap.ntokens, "keys", (json_int_t)cap.nkeys,
 			"values", (json_int_t)cap.nvalues, "markers", (json_int_t)cap.nmarkers,
 			"excluded", "files", rules_json(&cap.files), "registry", rules_json(&cap.keys),
-			"forced", cap.refusals));
+			"forced", cap.refusals, "dirty_hives", cap.dirty,
+			"profile_left_out", profile[0] ? profile : NULL));
 	} else if (!rc) {
 		printf("%s: %ld files (%llu bytes), %ld more names of them, %ld delete tokens; "
 		       "registry: %ld keys, %ld values, %ld markers\n", out, cap.nfiles,
@@ -835,7 +915,9 @@ int cmd_capture(int argc, char **argv)
 			       (long long)json_integer_value(json_object_get(t, "tokens")));
 		for (size_t i = 0; i < cap.files.n; i++)
 			if (cap.files.hits[i])
-				printf("  left out by %s: %ld\n", cap.files.v[i], cap.files.hits[i]);
+				printf("  left out by %s%s: %ld\n", cap.files.v[i],
+				       cap.files.v[i] == profile ? " (the packaging account's profile; "
+				       "--keep-profile keeps it)" : "", cap.files.hits[i]);
 		for (size_t i = 0; i < cap.keys.n; i++)
 			if (cap.keys.hits[i])
 				printf("  left out by %s: %ld\n", cap.keys.v[i], cap.keys.hits[i]);
@@ -851,6 +933,7 @@ int cmd_capture(int argc, char **argv)
 	}
 	json_decref(cap.refusals);
 	json_decref(cap.tops);
+	json_decref(cap.dirty);
 	free(cap.files.v);
 	free(cap.files.hits);
 	free(cap.keys.v);

@@ -134,7 +134,7 @@ int cmd_conflicts(int argc, char **argv)
 	struct lf_stack specs = {0};
 	struct lf_err err = {0};
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'u': user = optarg; break;
 		case 'g': groups = optarg; break;
@@ -152,7 +152,7 @@ int cmd_conflicts(int argc, char **argv)
 			break;
 		case 'j': json = 1; break;
 		case 'h': conflicts_usage(stdout); lf_stack_free(&specs); return EXIT_OK;
-		default: lf_stack_free(&specs); return cli_usage_error("conflicts", "bad option");
+		default: lf_stack_free(&specs); return cli_bad_option("conflicts");
 		}
 	}
 	int from_layers = specs.n > 0;

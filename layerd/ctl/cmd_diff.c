@@ -142,7 +142,7 @@ int cmd_diff(int argc, char **argv)
 	};
 	int json = 0, times = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 'h') {
 			diff_usage(stdout);
 			return EXIT_OK;
@@ -152,7 +152,7 @@ int cmd_diff(int argc, char **argv)
 		else if (c == 'j')
 			json = 1;
 		else
-			return cli_usage_error("diff", "bad option");
+			return cli_bad_option("diff");
 	}
 	if (argc - optind != 2)
 		return cli_usage_error("diff", "needs A and B");
@@ -229,7 +229,7 @@ int cmd_compare(int argc, char **argv)
 	struct cli_stack_args sa = {0};
 	int json = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 'h') {
 			compare_usage(stdout);
 			return EXIT_OK;
@@ -237,7 +237,7 @@ int cmd_compare(int argc, char **argv)
 		if (c == 'j')
 			json = 1;
 		else if (!cli_stack_option(&sa, c, optarg))
-			return cli_usage_error("compare", "bad option");
+			return cli_bad_option("compare");
 	}
 	if (argc - optind != 1)
 		return cli_usage_error("compare", "needs IMAGE");

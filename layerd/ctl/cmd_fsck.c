@@ -20,7 +20,11 @@ static void fsck_usage(FILE *f)
 		"  - the control files parse and follow the schema (docs/REPOSITORY.md);\n"
 		"  - every layer file is inside the repository, there, of the recorded size\n"
 		"    and SHA-256; each VHD/VHDX is well formed and its NTFS volume opens;\n"
-		"  - each registry hive in a layer loads (and is not dirty);\n"
+		"  - each registry hive in a layer loads; a dirty one (a write Windows did\n"
+		"    not finish) is a warning: its logs are replayed, or without usable logs\n"
+		"    sessions read its base image, read-only;\n"
+		"  - Layers/ and each layer file are closed to other accounts (a layer holds\n"
+		"    SAM and SECURITY): a warning, and --repair closes them;\n"
 		"  - no delete tokens in an OS layer;\n"
 		"  - assignments name layers and revisions that exist, one revision of a\n"
 		"    layer per principal;\n"
@@ -34,7 +38,8 @@ static void fsck_usage(FILE *f)
 		"\n"
 		"Nothing is written without --repair. With it, only what is safe goes:\n"
 		"temporaries, and the unused tokens and needless copies of personalization\n"
-		"layers no session has in use. Layer and control files are never changed.\n"
+		"layers no session has in use; layers open to others are closed (their\n"
+		"mode). Layers' bytes and control files are never changed.\n"
 		"\n"
 		"Options:\n"
 		"  --user USER     check USER's stack and only USER's personalization layers\n"
@@ -90,7 +95,7 @@ int cmd_fsck(int argc, char **argv)
 	int json = 0, c;
 	char *groups = NULL;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'u': fo.user = optarg; break;
 		case 'g': groups = optarg; break;
@@ -98,7 +103,7 @@ int cmd_fsck(int argc, char **argv)
 		case 'r': fo.repair = 1; break;
 		case 'j': json = 1; break;
 		case 'h': fsck_usage(stdout); return 0;
-		default: return cli_usage_error("fsck", "bad option"), 16;  /* fsck(8) */
+		default: return cli_bad_option("fsck"), 16;  /* fsck(8) */
 		}
 	}
 	if (argc - optind != 1)

@@ -44,7 +44,7 @@ static int parse(const char *cmd, int argc, char **argv, struct inspect_args *a,
 	};
 	memset(a, 0, sizeof *a);
 	int c;
-	while ((c = getopt_long(argc, argv, allow_recursive ? "p:Rh" : "p:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, allow_recursive ? "p:Rh" : "p:h", opts)) != -1) {
 		switch (c) {
 		case 'p':
 			if (a->nparents == MAX_PARENTS)
@@ -58,7 +58,7 @@ static int parse(const char *cmd, int argc, char **argv, struct inspect_args *a,
 			a->recursive = 1;
 			break;
 		case 'h': usage(stdout); return EXIT_OK;
-		default: return cli_usage_error(cmd, "bad option");
+		default: return cli_bad_option(cmd);
 		}
 	}
 	a->first = optind;

@@ -61,7 +61,7 @@ int cmd_pack(int argc, char **argv)
 	};
 	struct lf_pack_opts o = { .format = LF_PACK_VHD_DYNAMIC };
 	int quiet = 0, json = 0, c;
-	while ((c = getopt_long(argc, argv, "f:s:L:qh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "f:s:L:qh", opts)) != -1) {
 		switch (c) {
 		case 'f':
 			if (!strcmp(optarg, "vhd-dynamic") || !strcmp(optarg, "vhd"))
@@ -85,7 +85,7 @@ int cmd_pack(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'X': o.no_lx = 1; break;
 		case 'h': pack_usage(stdout); return EXIT_OK;
-		default: return cli_usage_error("pack", "bad option");
+		default: return cli_bad_option("pack");
 		}
 	}
 	if (argc - optind != 2)

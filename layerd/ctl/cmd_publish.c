@@ -108,7 +108,7 @@ int cmd_publish(int argc, char **argv)
 	struct lf_publish_opts o = {0};
 	int quiet = 0, json = 0, verify = 0, fmt_given = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "f:s:L:qh", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "f:s:L:qh", opts)) != -1) {
 		switch (c) {
 		case 'f':
 			if (parse_format(optarg, &o.format))
@@ -130,7 +130,7 @@ int cmd_publish(int argc, char **argv)
 		case 'h': publish_usage(stdout); return EXIT_OK;
 		default:
 			if (!cli_stack_option(&sa, c, optarg))
-				return cli_usage_error("publish", "bad option");
+				return cli_bad_option("publish");
 		}
 	}
 	if (argc - optind != 1)

@@ -370,7 +370,7 @@ int cmd_reg(int argc, char **argv)
 		{ 0 },
 	};
 	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "+h", opts)) != -1) {
 		switch (c) {
 		case 'j': json = 1; break;
 		case 'h': reg_usage(stdout); return EXIT_OK;

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,17 +13,20 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "cmd_repo.h"
+#include "layerfs/regcompose.h"
 #include "layerfs/repo.h"
 #include "layerfs/source.h"
 
 static void repo_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: layerctl repo init REPO\n"
+		"Usage: layerctl repo init REPO [--group GROUP]\n"
 		"       layerctl repo add REPO FILE --type os|platform|app --name NAME\n"
 		"                [--id ID] [--revision REV] [--os-layer ID] [--priority N] [--move]\n"
 		"                [--allow-same]\n"
 		"       layerctl repo remove [--json] REPO ID[:REV] [--force] [--purge]\n"
+		"       layerctl repo restore [--json] REPO ID[:REV]\n"
 		"       layerctl repo assign REPO --user|--group|--machine NAME ID[:REV]...\n"
 		"       layerctl repo unassign REPO --user|--group|--machine NAME ID...\n"
 		"       layerctl repo priority REPO ID N\n"
@@ -35,7 +39,10 @@ static void repo_usage(FILE *f)
 		"repository's lock and replaces the control files atomically, so readers on\n"
 		"other hosts never see half a file (docs/REPOSITORY.md).\n"
 		"\n"
-		"  init      make an empty repository (folders and control files).\n"
+		"  init      make an empty repository (folders and control files). Layers\n"
+		"            hold every machine's SAM and SECURITY: Layers/ is 0750 and\n"
+		"            root's (--group: of GROUP, e.g. the layer admins), each layer\n"
+		"            file 0640 of its folder's group; Users/ is root's alone.\n"
 		"  add       put layer FILE (a .vhd, .vhdx or raw NTFS image; it must open)\n"
 		"            in the repository as Layers/TYPE/NAME.ID.REV.EXT, with its size\n"
 		"            and SHA-256. FILE is copied (--move: renamed) unless it is in the\n"
@@ -45,14 +52,21 @@ static void repo_usage(FILE *f)
 		"            the only OS layer there is). Without --priority: NAME's, or the\n"
 		"            next above the highest of its type on its OS layer (creation\n"
 		"            order). A file with the same bytes as a revision of that layer\n"
-		"            is refused (--allow-same adds it anyway).\n"
+		"            is refused (--allow-same adds it anyway). The repository's copy\n"
+		"            is 0640, of its folder's group.\n"
 		"  remove    retire layer ID (every revision) or one revision ID:REV: it\n"
 		"            leaves the control file and its file moves to REPO/Retired/\n"
 		"            (--purge: deleted). Refused while an assignment needs it, a\n"
 		"            layer is built on it, or a running session of this host's layerd\n"
 		"            uses it, saying which (--force: anyway; a running session keeps\n"
 		"            what it has open until logoff); always refused while another\n"
-		"            revision's file is a differencing disk on its file.\n"
+		"            revision's file is a differencing disk on its file. Its file\n"
+		"            keeps its name in Retired/ (-2, -3... added if one has it),\n"
+		"            with NAME.json beside it: its entry, for restore.\n"
+		"  restore   bring back retired layer ID (each retired revision) or ID:REV\n"
+		"            as it was: its file (checked against its SHA-256) back in its\n"
+		"            place, its entry back in the control file. Assignments are\n"
+		"            not restored. A new layer never takes a retired one's id.\n"
 		"  assign    give layers to a user, a group or a machine pattern (shell\n"
 		"            wildcards: 'WKS-*'); ID:REV pins a revision, plain ID means the\n"
 		"            newest at login.\n"
@@ -65,21 +79,21 @@ static void repo_usage(FILE *f)
 		"Exit status: 0 on success, 1 on failure, 2 on a usage error.\n");
 }
 
-static int fail(struct lf_err *err)
+int repo_fail(struct lf_err *err)
 {
 	cli_error("%s", err->msg);
 	return EXIT_FAIL;
 }
 
 /* Lock, read afresh, hand over to change(), save, unlock. */
-static int update(const char *root, int (*change)(struct lf_repo *r, void *ctx, struct lf_err *err),
+int repo_update(const char *root, int (*change)(struct lf_repo *r, void *ctx, struct lf_err *err),
 		  void *ctx)
 {
 	struct lf_err err = {0};
 	struct lf_repo *r = NULL;
 	int fd;
 	if (lf_repo_lock(root, &fd, &err))
-		return fail(&err);
+		return repo_fail(&err);
 	int rc = lf_repo_open(root, &r, &err);
 	if (!rc)
 		rc = change(r, ctx, &err);
@@ -87,10 +101,10 @@ static int update(const char *root, int (*change)(struct lf_repo *r, void *ctx, 
 		rc = lf_repo_save(r, &err);
 	lf_repo_unlock(fd);
 	lf_repo_free(r);
-	return rc ? fail(&err) : EXIT_OK;
+	return rc ? repo_fail(&err) : EXIT_OK;
 }
 
-static int parse_uint(const char *s, uint32_t *out)
+int repo_parse_uint(const char *s, uint32_t *out)
 {
 	char *end;
 	errno = 0;
@@ -135,6 +149,8 @@ static int copy_file(const char *src, const char *dst, struct lf_err *err)
 		if (n < 0 || write(out, buf, (size_t)n) != n)
 			rc = -errno;
 	}
+	if (!rc)
+		rc = lf_repo_close_layer(out, dst);
 	if (!rc && fsync(out) < 0)
 		rc = -errno;
 	free(buf);
@@ -149,6 +165,18 @@ static int copy_file(const char *src, const char *dst, struct lf_err *err)
 	return rc ? lf_err_set(err, -rc, "%s -> %s: %s", src, dst, strerror(-rc)) : 0;
 }
 
+/* A file renamed into the repository (or there already): closed as a
+ * copy would be (0640, its folder's group). */
+static int close_moved(const char *dst, struct lf_err *err)
+{
+	int fd = open(dst, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int rc = fd < 0 ? -errno : lf_repo_close_layer(fd, dst);
+	if (fd >= 0)
+		close(fd);
+	return rc ? lf_err_set(err, -rc, "%s: cannot close it to others: %s", dst, strerror(-rc))
+		  : 0;
+}
+
 static int do_add(struct lf_repo *r, void *ctx, struct lf_err *err)
 {
 	struct add *a = ctx;
@@ -157,17 +185,27 @@ static int do_add(struct lf_repo *r, void *ctx, struct lf_err *err)
 		if (!strcmp(r->layers[i].name, a->name))
 			a->id = r->layers[i].id;
 	if (!a->id) {
+		/* past every id the control file has, and every id a retired
+		 * revision had: one may be restored */
 		a->id = a->type == LF_LAYER_APP ? 100 : 1;
 		for (size_t i = 0; i < r->nlayers; i++)
 			if (r->layers[i].id >= a->id)
 				a->id = r->layers[i].id + 1;
+		uint32_t gone = repo_retired_max_id(r->root, 0, NULL);
+		if (gone >= a->id && (a->type == LF_LAYER_APP || gone < 100))
+			a->id = gone + 1;
 	}
 	const struct lf_repo_layer *same = lf_repo_find(r, a->id, 0);
 	if (same && (strcmp(same->name, a->name) || same->type != a->type))
 		return lf_err_set(err, EEXIST, "layer %u is %s (%s) already", a->id, same->name,
 				  lf_layer_type_name(same->type));
-	if (!a->revision)
+	if (!a->revision) {
+		uint32_t gone = 0;
+		repo_retired_max_id(r->root, a->id, &gone);
 		a->revision = same ? same->revision + 1 : 1;
+		if (gone >= a->revision)
+			a->revision = gone + 1;
+	}
 	if (lf_repo_find(r, a->id, a->revision))
 		return lf_err_set(err, EEXIST, "layer %u revision %u is there already", a->id,
 				  a->revision);
@@ -226,9 +264,11 @@ static int do_add(struct lf_repo *r, void *ctx, struct lf_err *err)
 		if (access(dst, F_OK) == 0)
 			rc = lf_err_set(err, EEXIST, "%s: there already", dst);
 		else if (a->move && rename(a->file, dst) == 0)
-			rc = 0;
+			rc = close_moved(dst, err);
 		else
 			rc = copy_file(a->file, dst, err);
+	} else if (!rc) {
+		rc = close_moved(dst, err);      /* in place: the repository's now */
 	}
 	free(real);
 	struct lf_repo_layer *v = rc ? NULL : realloc(r->layers, (r->nlayers + 1) * sizeof *v);
@@ -244,6 +284,29 @@ static int do_add(struct lf_repo *r, void *ctx, struct lf_err *err)
 	return l->name && l->file ? 0 : lf_err_set(err, ENOMEM, "out of memory");
 }
 
+struct hive_warn {
+	const char *file;
+	struct lf_layer *l;
+};
+
+/* A hive of the layer that lost its last write and has no logs to
+ * replay: it is added (sessions read its base image, read-only), said. */
+static int warn_dirty(void *ctx, const char *path, const char *mount)
+{
+	struct hive_warn *w = ctx;
+	struct lf_hive *h = NULL;
+	struct lf_err err = {0};
+	int rc = lf_hive_load_layer(w->l, path, &h, &err);
+	if (rc && rc != -ENOENT)
+		fprintf(stderr, "layerctl: warning: %s: %s\n", w->file, err.msg);
+	else if (!rc && h->dirty && !h->log_entries)
+		fprintf(stderr, "layerctl: warning: %s: %s (%s): a dirty hive without usable logs "
+			"beside it: sessions read its base image, read-only ('layerctl reg compact' "
+			"makes it whole)\n", w->file, path, mount);
+	lf_hive_free(h);
+	return 0;
+}
+
 static int repo_add(int argc, char **argv, int json)
 {
 	static const struct option opts[] = {
@@ -256,7 +319,7 @@ static int repo_add(int argc, char **argv, int json)
 	struct add a = { .type = (enum lf_layer_type)-1 };
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
 		char *end;
 		switch (c) {
 		case 't':
@@ -267,13 +330,13 @@ static int repo_add(int argc, char **argv, int json)
 				return cli_usage_error("repo", "--type is os, platform or app");
 			break;
 		case 'n': a.name = optarg; break;
-		case 'i': if (parse_uint(optarg, &a.id)) return cli_usage_error("repo", "bad --id"); break;
+		case 'i': if (repo_parse_uint(optarg, &a.id)) return cli_usage_error("repo", "bad --id"); break;
 		case 'r':
-			if (parse_uint(optarg, &a.revision))
+			if (repo_parse_uint(optarg, &a.revision))
 				return cli_usage_error("repo", "bad --revision");
 			break;
 		case 'o':
-			if (parse_uint(optarg, &a.os_layer))
+			if (repo_parse_uint(optarg, &a.os_layer))
 				return cli_usage_error("repo", "bad --os-layer");
 			break;
 		case 'p':
@@ -284,7 +347,7 @@ static int repo_add(int argc, char **argv, int json)
 			break;
 		case 'm': a.move = 1; break;
 		case 'S': a.allow_same = 1; break;
-		default: return cli_usage_error("repo", "bad option");
+		default: return cli_bad_option("repo");
 		}
 	}
 	if (argc - optind != 2)
@@ -304,6 +367,8 @@ static int repo_add(int argc, char **argv, int json)
 	struct lf_layer *l = cli_open_layer(a.file, NULL, 0);
 	if (!l)
 		return EXIT_FAIL;
+	struct hive_warn hw = { a.file, l };
+	lf_hive_places_in(l, warn_dirty, &hw);
 	lf_layer_close(l);
 	/* its hash from the file given: the copy is fsynced and renamed into
 	 * place, and the hash says whether it is a new revision at all */
@@ -312,7 +377,7 @@ static int repo_add(int argc, char **argv, int json)
 		cli_error("%s", herr.msg);
 		return EXIT_FAIL;
 	}
-	int rc = update(argv[optind], do_add, &a);
+	int rc = repo_update(argv[optind], do_add, &a);
 	if (rc == EXIT_OK && json)
 		cli_print_json(json_pack("{s:i, s:i, s:s, s:s, s:s, s:I}", "id", (int)a.id,
 					 "revision", (int)a.revision, "name", a.name, "file", a.rel,
@@ -398,9 +463,9 @@ static int repo_assign(int argc, char **argv, int take)
 	struct assign a = { .take = take };
 	int c, kinds = 0;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
 		if (c == '?')
-			return cli_usage_error("repo", "bad option");
+			return cli_bad_option("repo");
 		a.kind = c == 'u' ? LF_PRINCIPAL_USER : c == 'g' ? LF_PRINCIPAL_GROUP
 			 : LF_PRINCIPAL_MACHINE;
 		a.name = optarg;
@@ -417,11 +482,11 @@ static int repo_assign(int argc, char **argv, int take)
 		struct lf_repo_ref *ref = &a.refs[a.nrefs++];
 		if (colon)
 			*colon = 0;
-		if (parse_uint(argv[i], &ref->id) || (colon && (take || parse_uint(colon + 1, &ref->revision))))
+		if (repo_parse_uint(argv[i], &ref->id) || (colon && (take || repo_parse_uint(colon + 1, &ref->revision))))
 			return cli_usage_error("repo", "'%s': want a layer ID%s", argv[i],
 					       take ? "" : " or ID:REVISION");
 	}
-	return update(argv[optind], do_assign, &a);
+	return repo_update(argv[optind], do_assign, &a);
 }
 
 struct prio {
@@ -445,17 +510,17 @@ static int repo_priority(int argc, char **argv)
 {
 	struct prio p;
 	char *end;
-	if (argc != 4 || parse_uint(argv[2], &p.id))
+	if (argc != 4 || repo_parse_uint(argv[2], &p.id))
 		return cli_usage_error("repo", "priority takes REPO, a layer ID and a number");
 	p.priority = strtol(argv[3], &end, 10);
 	if (*end || !*argv[3] || p.priority < -1000000 || p.priority > 1000000)
 		return cli_usage_error("repo", "priority: a whole number from -1000000 to 1000000");
-	return update(argv[1], do_priority, &p);
+	return repo_update(argv[1], do_priority, &p);
 }
 
 /* --- list, resolve --- */
 
-static json_t *layer_json(const struct lf_repo_layer *l)
+json_t *repo_layer_json(const struct lf_repo_layer *l)
 {
 	return json_pack("{s:i, s:i, s:s, s:s, s:i, s:i, s:s, s:s, s:I}", "id", (int)l->id,
 			 "revision", (int)l->revision, "name", l->name,
@@ -471,11 +536,11 @@ static int repo_list(int argc, char **argv, int json)
 	struct lf_err err = {0};
 	struct lf_repo *r;
 	if (lf_repo_open(argv[1], &r, &err))
-		return fail(&err);
+		return repo_fail(&err);
 	if (json) {
 		json_t *ls = json_array(), *as = json_array();
 		for (size_t i = 0; i < r->nlayers; i++)
-			json_array_append_new(ls, layer_json(&r->layers[i]));
+			json_array_append_new(ls, repo_layer_json(&r->layers[i]));
 		for (size_t i = 0; i < r->nassign; i++) {
 			json_t *ids = json_array();
 			for (size_t k = 0; k < r->assign[i].nlayers; k++) {
@@ -525,13 +590,13 @@ static int repo_resolve(int argc, char **argv, int json)
 	const char *groups_arg = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
 		switch (c) {
 		case 'u': who.user = optarg; break;
 		case 'g': groups_arg = optarg; break;
 		case 'm': who.machine = optarg; break;
 		case 'j': json = 1; break;
-		default: return cli_usage_error("repo", "bad option");
+		default: return cli_bad_option("repo");
 		}
 	}
 	if (argc - optind != 1 || !who.user)
@@ -547,12 +612,12 @@ static int repo_resolve(int argc, char **argv, int json)
 	if (rc) {
 		cli_who_free(&who);
 		lf_repo_free(r);
-		return fail(&err);
+		return repo_fail(&err);
 	}
 	if (json) {
 		json_t *st = json_array(), *sk = json_array();
 		for (size_t i = 0; i < res.n; i++) {
-			json_t *o = layer_json(res.v[i].layer);
+			json_t *o = repo_layer_json(res.v[i].layer);
 			json_object_set_new(o, "why", json_string(res.v[i].why));
 			json_array_append_new(st, o);
 		}
@@ -560,10 +625,17 @@ static int repo_resolve(int argc, char **argv, int json)
 			json_array_append_new(sk, json_pack("{s:i, s:i, s:b, s:s}", "id",
 				(int)res.skipped[i].id, "revision", (int)res.skipped[i].revision,
 				"required", res.skipped[i].required, "why", res.skipped[i].why));
-		cli_print_json(json_pack("{s:s, s:s, s:o, s:o, s:s}", "user", user, "machine", machine,
-					 "stack", st, "skipped", sk, "personalization", res.upper));
+		json_t *gs = json_array();
+		for (int i = 0; i < who.ngroups; i++)
+			json_array_append_new(gs, json_string(who.groups[i]));
+		cli_print_json(json_pack("{s:s, s:o, s:s, s:o, s:o, s:s}", "user", user, "groups", gs,
+					 "machine", machine, "stack", st, "skipped", sk,
+					 "personalization", res.upper));
 	} else {
-		printf("%s on %s, lowest first:\n", user, machine);
+		printf("%s (groups:", user);
+		for (int i = 0; i < who.ngroups; i++)
+			printf("%s %s", i ? "," : "", who.groups[i]);
+		printf("%s) on machine %s, lowest first:\n", who.ngroups ? "" : " none", machine);
 		for (size_t i = 0; i < res.n; i++) {
 			const struct lf_repo_layer *l = res.v[i].layer;
 			printf("  %-9s %s (%u rev %u, priority %ld): %s\n", lf_layer_type_name(l->type),
@@ -581,205 +653,6 @@ static int repo_resolve(int argc, char **argv, int json)
 	lf_repo_free(r);
 	cli_who_free(&who);
 	return required_missing ? EXIT_FAIL : EXIT_OK;
-}
-
-/* --- remove: retire a layer or one revision --- */
-
-struct removal {
-	uint32_t id, revision;          /* revision 0: every revision */
-	int force, purge;
-	json_t *sessions;               /* layerd's, or NULL */
-	char **files;                   /* what leaves the control file */
-	size_t nfiles;
-};
-
-static int goes(const struct removal *m, const struct lf_repo_layer *l)
-{
-	return l->id == m->id && (!m->revision || l->revision == m->revision);
-}
-
-/* Is a file that goes the parent (or an ancestor) of a differencing disk
- * that stays? Its disk would no longer open. */
-static const char *a_parent(struct lf_repo *r, const struct removal *m, char *why, size_t n)
-{
-	for (size_t i = 0; i < r->nlayers; i++) {
-		const struct lf_repo_layer *l = &r->layers[i];
-		char path[PATH_MAX];
-		struct lf_source *src = NULL;
-		if (goes(m, l) || lf_repo_path(r, l->file, path, sizeof path, NULL) ||
-		    lf_source_open(path, NULL, &src, NULL))
-			continue;
-		for (const struct lf_source *p = src->parent; p && !why[0]; p = p->parent)
-			for (size_t k = 0; k < r->nlayers && !why[0]; k++) {
-				char gone[PATH_MAX];
-				struct stat a, b;
-				if (goes(m, &r->layers[k]) &&
-				    !lf_repo_path(r, r->layers[k].file, gone, sizeof gone, NULL) &&
-				    stat(gone, &a) == 0 && stat(p->path, &b) == 0 &&
-				    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-					snprintf(why, n, "revision %u of layer %u (%s) is a differencing "
-						 "disk on its file", l->revision, l->id, l->name);
-			}
-		lf_source_close(src);
-		if (why[0])
-			return why;
-	}
-	return NULL;
-}
-
-/* Why the removal would hurt someone, or NULL. */
-static const char *in_use(struct lf_repo *r, const struct removal *m, char *why, size_t n)
-{
-	size_t left = 0;
-	for (size_t i = 0; i < r->nlayers; i++)
-		left += r->layers[i].id == m->id && !goes(m, &r->layers[i]);
-	for (size_t i = 0; m->revision == 0 && i < r->nlayers; i++)
-		if (r->layers[i].type != LF_LAYER_OS && r->layers[i].os_layer == m->id &&
-		    r->layers[i].id != m->id) {
-			snprintf(why, n, "layer %u (%s) is built on it", r->layers[i].id,
-				 r->layers[i].name);
-			return why;
-		}
-	for (size_t i = 0; i < r->nassign; i++) {
-		const struct lf_repo_assignment *a = &r->assign[i];
-		for (size_t k = 0; k < a->nlayers; k++) {
-			const struct lf_repo_ref *f = &a->layers[k];
-			/* a pinned revision that goes, or the layer itself with
-			 * no revision left for an unpinned assignment */
-			if (f->id == m->id && ((f->revision && (!m->revision || f->revision == m->revision)) ||
-					       (!f->revision && !left))) {
-				snprintf(why, n, "assigned to %s '%s' (unassign it first)",
-					 a->kind == LF_PRINCIPAL_USER ? "user" :
-					 a->kind == LF_PRINCIPAL_GROUP ? "group" : "machine", a->name);
-				return why;
-			}
-		}
-	}
-	size_t i;
-	json_t *s;
-	json_array_foreach(json_object_get(m->sessions, "sessions"), i, s) {
-		size_t k;
-		json_t *l;
-		json_array_foreach(json_object_get(s, "layers"), k, l)
-			if ((uint32_t)json_integer_value(json_object_get(l, "id")) == m->id &&
-			    (!m->revision ||
-			     (uint32_t)json_integer_value(json_object_get(l, "revision")) == m->revision)) {
-				snprintf(why, n, "in use by %s's running session",
-					 json_string_value(json_object_get(s, "user")));
-				return why;
-			}
-	}
-	return NULL;
-}
-
-static int do_remove(struct lf_repo *r, void *ctx, struct lf_err *err)
-{
-	struct removal *m = ctx;
-	char why[300];
-	size_t found = 0;
-	for (size_t i = 0; i < r->nlayers; i++)
-		found += goes(m, &r->layers[i]);
-	if (!found)
-		return m->revision ? lf_err_set(err, ENOENT, "layer %u has no revision %u", m->id,
-						m->revision)
-				   : lf_err_set(err, ENOENT, "no layer %u", m->id);
-	why[0] = 0;
-	if (a_parent(r, m, why, sizeof why))   /* never forced: that disk would not open */
-		return lf_err_set(err, EBUSY, "layer %u%s%.0u: %s; remove that first", m->id,
-				  m->revision ? " revision " : "", m->revision, why);
-	if (!m->force && in_use(r, m, why, sizeof why))
-		return lf_err_set(err, EBUSY, "layer %u%s%.0u: %s; --force removes it anyway", m->id,
-				  m->revision ? " revision " : "", m->revision, why);
-	if (!(m->files = calloc(found, sizeof *m->files)))
-		return lf_err_set(err, ENOMEM, "out of memory");
-	size_t k = 0;
-	for (size_t i = 0; i < r->nlayers; i++) {
-		if (!goes(m, &r->layers[i])) {
-			r->layers[k++] = r->layers[i];
-			continue;
-		}
-		m->files[m->nfiles++] = r->layers[i].file;
-		free(r->layers[i].name);
-	}
-	r->nlayers = k;
-	return 0;
-}
-
-/* After the control file no longer names them: to Retired/, or gone. */
-static int retire_files(const char *root, struct removal *m, int json)
-{
-	struct lf_err err = {0};
-	struct lf_repo *r = NULL;
-	int status = EXIT_OK;
-	if (lf_repo_open(root, &r, &err))
-		return fail(&err);
-	char retired[PATH_MAX];
-	snprintf(retired, sizeof retired, "%s/Retired", r->root);
-	if (!m->purge && mkdir(retired, 0755) < 0 && errno != EEXIST) {
-		cli_error("%s: %s", retired, strerror(errno));
-		status = EXIT_FAIL;
-	}
-	json_t *done = json_array();
-	for (size_t i = 0; status == EXIT_OK && i < m->nfiles; i++) {
-		char src[PATH_MAX], dst[PATH_MAX * 2];
-		if (lf_repo_path(r, m->files[i], src, sizeof src, &err)) {
-			cli_error("%s", err.msg);
-			status = EXIT_FAIL;
-			continue;
-		}
-		const char *base = strrchr(m->files[i], '/') ? strrchr(m->files[i], '/') + 1 : m->files[i];
-		snprintf(dst, sizeof dst, "%s/%s", retired, base);
-		int rc = m->purge ? unlink(src) : rename(src, dst);
-		if (rc < 0 && errno != ENOENT) {
-			cli_error("%s: %s", src, strerror(errno));
-			status = EXIT_FAIL;
-		}
-		json_array_append_new(done, json_pack("{s:s, s:s?}", "file", m->files[i], "now",
-						      m->purge ? NULL : dst));
-		if (!json)
-			printf("%s %s%s%s\n", m->purge ? "deleted" : "retired", m->files[i],
-			       m->purge ? "" : " -> ", m->purge ? "" : dst);
-	}
-	if (json)
-		cli_print_json(json_pack("{s:b, s:o}", "ok", status == EXIT_OK, "removed", done));
-	else
-		json_decref(done);
-	lf_repo_free(r);
-	return status;
-}
-
-static int repo_remove(int argc, char **argv, int json)
-{
-	static const struct option opts[] = {
-		{ "force", no_argument, NULL, 'f' }, { "purge", no_argument, NULL, 'P' }, { 0 },
-	};
-	struct removal m = {0};
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'f')
-			m.force = 1;
-		else if (c == 'P')
-			m.purge = 1;
-		else
-			return cli_usage_error("repo", "bad option");
-	}
-	if (argc - optind != 2)
-		return cli_usage_error("repo", "remove takes REPO and ID[:REV]");
-	char *spec = argv[optind + 1], *colon = strchr(spec, ':');
-	if (colon)
-		*colon = 0;
-	if (parse_uint(spec, &m.id) || (colon && (parse_uint(colon + 1, &m.revision) || !m.revision)))
-		return cli_usage_error("repo", "remove: ID or ID:REV, not '%s'", argv[optind + 1]);
-	m.sessions = cli_layerd_status();     /* NULL: no layerd here to ask */
-	int rc = update(argv[optind], do_remove, &m);
-	if (rc == EXIT_OK)
-		rc = retire_files(argv[optind], &m, json);
-	for (size_t i = 0; i < m.nfiles; i++)
-		free(m.files[i]);
-	free(m.files);
-	json_decref(m.sessions);
-	return rc;
 }
 
 int cmd_repo(int argc, char **argv)
@@ -807,16 +680,34 @@ int cmd_repo(int argc, char **argv)
 	}
 	/* init and list take no option but --json: anything else like one is
 	 * refused, not taken for a folder's name */
+	gid_t group = (gid_t)-1;
+	const char *gname = NULL;
+	for (int i = 1; !strcmp(sub, "init") && i + 1 < n; i++)
+		if (!strcmp(rest[i], "--group")) {
+			struct group *g = getgrnam(gname = rest[i + 1]);
+			if (!g)
+				return cli_usage_error("repo", "--group %s: no such group", gname);
+			group = g->gr_gid;
+			memmove(rest + i, rest + i + 2, (size_t)(n - i - 2) * sizeof *rest);
+			n -= 2;
+			break;
+		}
 	for (int i = 1; (!strcmp(sub, "init") || !strcmp(sub, "list")) && i < n; i++)
-		if (rest[i][0] == '-' && rest[i][1])
-			return cli_usage_error("repo", "%s: unknown option", rest[i]);
+		if (rest[i][0] == '-' && rest[i][1]) {
+			static const char *const known[] = { "json", "group" };
+			const char *near = cli_nearest(rest[i] + strspn(rest[i], "-"), known, 2);
+			return near ? cli_usage_error("repo", "unknown option '%s' (did you mean "
+						      "'--%s'?)", rest[i], near)
+				    : cli_usage_error("repo", "unknown option '%s'", rest[i]);
+		}
 	if (!strcmp(sub, "init")) {
 		if (n != 2)
 			return cli_usage_error("repo", "init takes REPO");
 		struct lf_err err = {0};
-		if (lf_repo_init(rest[1], &err))
-			return fail(&err);
-		printf("%s: an empty repository\n", rest[1]);
+		if (lf_repo_init(rest[1], group, &err))
+			return repo_fail(&err);
+		printf("%s: an empty repository (its layers readable by root%s%s only)\n", rest[1],
+		       gname ? " and group " : "", gname ? gname : "");
 		return EXIT_OK;
 	}
 	if (!strcmp(sub, "add"))
@@ -827,9 +718,16 @@ int cmd_repo(int argc, char **argv)
 		return repo_priority(n, rest);
 	if (!strcmp(sub, "remove"))
 		return repo_remove(n, rest, json);
+	if (!strcmp(sub, "restore"))
+		return repo_restore(n, rest, json);
 	if (!strcmp(sub, "list"))
 		return repo_list(n, rest, json);
 	if (!strcmp(sub, "resolve"))
 		return repo_resolve(n, rest, json);
-	return cli_usage_error("repo", "unknown subcommand '%s'", sub);
+	static const char *const subs[] = { "init", "add", "assign", "unassign", "priority",
+					    "remove", "restore", "list", "resolve" };
+	const char *near = cli_nearest(sub, subs, sizeof subs / sizeof *subs);
+	return near ? cli_usage_error("repo", "unknown subcommand '%s' (did you mean '%s'?)", sub,
+				      near)
+		    : cli_usage_error("repo", "unknown subcommand '%s'", sub);
 }

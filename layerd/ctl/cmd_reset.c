@@ -106,7 +106,7 @@ int cmd_reset(int argc, char **argv)
 	};
 	const char *mnt = NULL;
 	int json = 0, c;
-	while ((c = getopt_long(argc, argv, "m:h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "m:h", opts)) != -1) {
 		switch (c) {
 		case 'm': mnt = optarg; break;
 		case 'j': json = 1; break;

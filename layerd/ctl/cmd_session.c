@@ -117,7 +117,7 @@ int cmd_session(int argc, char **argv)
 	const char *sock = getenv("LAYERD_SOCKET") ? getenv("LAYERD_SOCKET") : DEFAULT_SOCKET;
 	int json = 0, c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
 		case 'g': groups = optarg; break;
 		case 'm': machine = optarg; break;
@@ -125,7 +125,7 @@ int cmd_session(int argc, char **argv)
 		case 'j': json = 1; break;
 		case 'a': at_logoff = 1; break;
 		case 'h': session_usage(stdout); return EXIT_OK;
-		default: return cli_usage_error(op, "bad option");
+		default: return cli_bad_option(op);
 		}
 	}
 	int want_user = !strcmp(op, "login") || !strcmp(op, "logoff");
@@ -178,10 +178,17 @@ int cmd_session(int argc, char **argv)
 		size_t i;
 		json_t *v;
 		json_array_foreach(json_object_get(reply, "sessions"), i, v) {
-			printf("%s on %s: %s, %zu layers\n", json_string_value(json_object_get(v, "user")),
+			size_t nl = json_array_size(json_object_get(v, "layers"));
+			printf("%s (as machine %s): drive at %s, %zu layer%s\n",
+			       json_string_value(json_object_get(v, "user")),
 			       json_string_value(json_object_get(v, "machine")),
-			       json_string_value(json_object_get(v, "drive")),
-			       json_array_size(json_object_get(v, "layers")));
+			       json_string_value(json_object_get(v, "drive")), nl, nl == 1 ? "" : "s");
+			size_t k;
+			json_t *ro;
+			json_array_foreach(json_object_get(v, "read_only_hives"), k, ro)
+				printf("  read-only: %s: %s\n",
+				       json_string_value(json_object_get(ro, "hive")),
+				       json_string_value(json_object_get(ro, "why")));
 			print_names("  at the next login, added: ",
 				    json_object_get(json_object_get(v, "pending"), "added"));
 			print_names("  at the next login, removed: ",
@@ -189,8 +196,10 @@ int cmd_session(int argc, char **argv)
 			print_names("  kept open until logoff (taken out, still in use): ",
 				    json_object_get(v, "detached"));
 		}
-		printf("%zu sessions, %lld layers open\n", json_array_size(json_object_get(reply, "sessions")),
-		       json_integer_value(json_object_get(reply, "open_layers")));
+		size_t ns = json_array_size(json_object_get(reply, "sessions"));
+		long long no = json_integer_value(json_object_get(reply, "open_layers"));
+		printf("%zu session%s, %lld layer file%s open\n", ns, ns == 1 ? "" : "s", no,
+		       no == 1 ? "" : "s");
 	} else if (!strcmp(op, "logoff")) {
 		printf("%s: logged off\n", json_string_value(json_object_get(reply, "user")));
 	} else {             /* refresh */

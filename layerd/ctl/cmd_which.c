@@ -12,10 +12,11 @@
 static void which_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: layerctl which [--json] --layer SPEC [--layer SPEC]...\n"
-		"                      [--priority NAME=N]... PATH\n"
+		"Usage: layerctl which [--json] (--layer SPEC... | --repo REPO --user USER\n"
+		"                      [--groups G,...] [--machine M] [--with-user])\n"
+		"                      [--priority NAME=N]... PATH...\n"
 		"\n"
-		"Say which layer of a stack provides PATH in the merged view (for a\n"
+		"Say which layer of a stack provides each PATH in the merged view (for a\n"
 		"folder: every layer merged into it), and which layers have PATH but do\n"
 		"not show it, and why: a higher layer's priority, a delete token, or an\n"
 		"opaque folder above it; and whose spelling of the name shows (the\n"
@@ -23,8 +24,13 @@ static void which_usage(FILE *f)
 		"whoever made a folder first). SPEC is as for layerfs:\n"
 		"PATH[,name=NAME][,type=os|platform|app][,prio=N].\n"
 		"\n"
-		"Exit status: 0 if PATH is in the merged view, 1 if it is not (it may\n"
-		"still be in some layers: they are listed), 2 on a usage error.\n");
+		CLI_STACK_HELP
+		"  --priority NAME=N     layer NAME at priority N (a what-if)\n"
+		"  --json                an object (several PATHs: an array of them)\n"
+		"\n"
+		"Exit status: 0 if every PATH is in the merged view, 1 if one is not (it\n"
+		"may still be in some layers: they are listed) or the stack does not\n"
+		"open, 2 on a usage error.\n");
 }
 
 static json_t *layer_json(struct lf_union *u, int i)
@@ -34,62 +40,17 @@ static json_t *layer_json(struct lf_union *u, int i)
 			 "type", lf_layer_type_name(s->type), "prio", (int)s->prio);
 }
 
-int cmd_which(int argc, char **argv)
+/* One PATH: what provides it, what it shadows. 1 when shown, 0 when
+ * not, -errno. */
+static int which_one(struct lf_union *u, const char *path, json_t *all)
 {
-	static const struct option opts[] = {
-		{ "layer", required_argument, NULL, 'l' },
-		{ "priority", required_argument, NULL, 'P' },
-		{ "json", no_argument, NULL, 'j' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	struct lf_stack stack = {0};
-	struct lf_err err = {0};
-	const char *overrides[64];
-	int noverrides = 0, json = 0, c;
-	while ((c = getopt_long(argc, argv, "l:h", opts, NULL)) != -1) {
-		switch (c) {
-		case 'l':
-			if (lf_stack_add(&stack, optarg, &err)) {
-				lf_stack_free(&stack);
-				return cli_usage_error("which", "%s", err.msg);
-			}
-			break;
-		case 'P':
-			if (noverrides < 64)
-				overrides[noverrides++] = optarg;
-			break;
-		case 'j': json = 1; break;
-		case 'h': which_usage(stdout); lf_stack_free(&stack); return EXIT_OK;
-		default: lf_stack_free(&stack); return cli_usage_error("which", "bad option");
-		}
-	}
-	if (argc - optind != 1 || stack.n == 0) {
-		lf_stack_free(&stack);
-		return cli_usage_error("which", "needs --layer SPEC... and one PATH");
-	}
-	for (int i = 0; i < noverrides; i++)
-		if (lf_stack_override(&stack, overrides[i], &err)) {
-			lf_stack_free(&stack);
-			return cli_usage_error("which", "%s", err.msg);
-		}
-	if (lf_stack_sort(&stack, &err)) {
-		lf_stack_free(&stack);
-		return cli_usage_error("which", "%s", err.msg);
-	}
-	struct lf_union *u = NULL;
-	struct lf_union_opts uo = cli_hive_opts();
-	if (lf_union_open(&stack, &uo, &u, &err)) {
-		cli_error("%s", err.msg);
-		lf_stack_free(&stack);
-		return EXIT_FAIL;
-	}
-	const char *path = argv[optind];
 	struct lf_which w;
 	int rc = lf_union_which(u, path, &w);
 	if (rc < 0) {
 		cli_error("%s: %s", path, strerror(-rc));
-	} else if (json) {
+		return rc;
+	}
+	if (all) {
 		json_t *j = json_pack("{s:s, s:b}", "path", path, "found", w.found);
 		if (w.found) {
 			json_object_set_new(j, "type", json_string(cli_type_name(w.type)));
@@ -114,33 +75,84 @@ int cmd_which(int argc, char **argv)
 			json_array_append_new(sh, o);
 		}
 		json_object_set_new(j, "shadowed", sh);
-		cli_print_json(j);
+		json_array_append_new(all, j);
+		return w.found;
+	}
+	if (w.found) {
+		printf("%s: %s %s %s", path, cli_type_name(w.type),
+		       w.merged && w.ncontrib > 1 ? "merged from" : "from",
+		       lf_union_spec(u, w.provider)->name);
+		for (int i = 1; i < w.ncontrib; i++)
+			printf("%s%s", w.merged ? ", " : i == 1 ? ", merged with " : ", ",
+			       lf_union_spec(u, w.contrib[i])->name);
+		if (w.merged && w.ncontrib > 1)
+			printf(" (a registry hive: every layer's copy, by priority)");
+		putchar('\n');
+		if (w.spelling >= 0)
+			printf("  spelt '%s', as %s spells it\n", w.spelt,
+			       lf_union_spec(u, w.spelling)->name);
 	} else {
-		if (w.found) {
-			printf("%s: %s %s %s", path, cli_type_name(w.type),
-			       w.merged && w.ncontrib > 1 ? "merged from" : "from",
-			       lf_union_spec(u, w.provider)->name);
-			for (int i = 1; i < w.ncontrib; i++)
-				printf("%s%s", w.merged ? ", " : i == 1 ? ", merged with " : ", ",
-				       lf_union_spec(u, w.contrib[i])->name);
-			if (w.merged && w.ncontrib > 1)
-				printf(" (a registry hive: every layer's copy, by priority)");
-			putchar('\n');
-			if (w.spelling >= 0)
-				printf("  spelt '%s', as %s spells it\n", w.spelt,
-				       lf_union_spec(u, w.spelling)->name);
-		} else {
-			printf("%s: not in the merged view\n", path);
-		}
-		for (int i = 0; i < w.nshadowed; i++) {
-			printf("  shadowed: %s (%s", lf_union_spec(u, w.shadowed[i].layer)->name,
-			       w.shadowed[i].why);
-			if (w.shadowed[i].by >= 0)
-				printf(" in %s", lf_union_spec(u, w.shadowed[i].by)->name);
-			printf(")\n");
+		printf("%s: not in the merged view\n", path);
+	}
+	for (int i = 0; i < w.nshadowed; i++) {
+		printf("  shadowed: %s (%s", lf_union_spec(u, w.shadowed[i].layer)->name,
+		       w.shadowed[i].why);
+		if (w.shadowed[i].by >= 0)
+			printf(" in %s", lf_union_spec(u, w.shadowed[i].by)->name);
+		printf(")\n");
+	}
+	return w.found;
+}
+
+int cmd_which(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		CLI_STACK_OPTIONS,
+		{ "priority", required_argument, NULL, 'O' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct cli_stack_args sa = {0};
+	int json = 0, c;
+	while ((c = cli_getopt(argc, argv, "l:h", opts)) != -1) {
+		if (cli_stack_option(&sa, c, optarg))
+			continue;
+		switch (c) {
+		case 'O':
+			if (sa.noverrides == 64)
+				return cli_usage_error("which", "too many --priority");
+			sa.overrides[sa.noverrides++] = optarg;
+			break;
+		case 'j': json = 1; break;
+		case 'h': which_usage(stdout); return EXIT_OK;
+		default: return cli_bad_option("which");
 		}
 	}
+	const char *why = cli_stack_check(&sa);
+	if (why || argc - optind < 1) {
+		cli_who_free(&sa.who);
+		return cli_usage_error("which", "%s", why ? why : "which PATH?");
+	}
+	struct lf_union *u = NULL;
+	struct lf_err err = {0};
+	char base[4096];
+	if (cli_stack_open(&sa, base, sizeof base, &u, &err)) {
+		cli_error("%s", err.msg);
+		cli_who_free(&sa.who);
+		return EXIT_FAIL;
+	}
+	json_t *all = json ? json_array() : NULL;
+	int missing = 0;
+	for (int i = optind; i < argc; i++)
+		missing |= which_one(u, argv[i], all) <= 0;
+	if (all && argc - optind == 1) {    /* one PATH: its object, as before */
+		cli_print_json(json_incref(json_array_get(all, 0)));
+		json_decref(all);
+	} else if (all) {
+		cli_print_json(all);
+	}
 	lf_union_close(u);
-	lf_stack_free(&stack);
-	return rc < 0 || !w.found ? EXIT_FAIL : EXIT_OK;
+	cli_who_free(&sa.who);
+	return missing ? EXIT_FAIL : EXIT_OK;
 }

@@ -15,7 +15,8 @@ static const struct command {
 	{ "cat", cmd_cat, "write files of a layer to standard output" },
 	{ "which", cmd_which, "say which layer of a stack provides a path, and what it shadows" },
 	{ "reg", cmd_reg, "registry hives: compact a hive, merge layers' hives by priority" },
-	{ "repo", cmd_repo, "the layer repository: init, add, assign, list, resolve a user's stack" },
+	{ "repo", cmd_repo, "the layer repository: init, add, remove, restore, assign, unassign,\n"
+			    "             priority, list, resolve (a user's stack)" },
 	{ "fsck", cmd_fsck, "check a layer repository (and reclaim what is safe)" },
 	{ "conflicts", cmd_conflicts, "what more than one app layer provides, and who wins" },
 	{ "login", cmd_session, "layerd: compose a user's desktop and mount it" },
@@ -66,7 +67,14 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].run(argc - 1, argv + 1);
-	fprintf(stderr, "layerctl: unknown command '%s'\n", argv[1]);
-	usage(stderr);
+	const char *names[sizeof commands / sizeof commands[0]];
+	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+		names[i] = commands[i].name;
+	const char *near = cli_nearest(argv[1], names, (int)(sizeof names / sizeof *names));
+	if (near)
+		fprintf(stderr, "layerctl: unknown command '%s' (did you mean '%s'?)\n"
+			"Try 'layerctl --help'.\n", argv[1], near);
+	else
+		fprintf(stderr, "layerctl: unknown command '%s'\nTry 'layerctl --help'.\n", argv[1]);
 	return EXIT_USAGE;
 }

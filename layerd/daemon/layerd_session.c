@@ -212,6 +212,9 @@ static int build_registry(struct daemon *d, struct session *s, struct lf_stack *
 	}
 	if (v)
 		lf_regview_set_owner(v, s->uid, s->gid);
+	char mount[600], why[600];
+	for (int i = 0; v && lf_regview_read_only(v, i, mount, sizeof mount, why, sizeof why); i++)
+		d->log("%s: %s is read-only: %s", s->user, mount, why);
 	/* her keys' descriptors decide, as on C: */
 	if (v && lf_regview_set_access(v, s->user, s->uid, s->gid, &s->token)) {
 		lf_regview_free(v);
@@ -487,6 +490,18 @@ static json_t *detached_of(struct session *s)
 	return out;
 }
 
+/* Her hives shown read-only (a layer's copy lost its last write), and
+ * why: s->v lives while s is in the list (d->lock held). */
+static json_t *read_only_of(struct session *s)
+{
+	json_t *out = json_array();
+	char mount[600], why[600];
+	for (int i = 0; s->v && lf_regview_read_only(s->v, i, mount, sizeof mount, why, sizeof why);
+	     i++)
+		json_array_append_new(out, json_pack("{s:s, s:s}", "hive", mount, "why", why));
+	return out;
+}
+
 json_t *session_status(struct daemon *d, const char *user)
 {
 	json_t *list = json_array();
@@ -501,6 +516,7 @@ json_t *session_status(struct daemon *d, const char *user)
 			"personalization", s->upper, "layers", s->layers, "left_out", s->skipped);
 		if (s->pending)
 			json_object_set(one, "pending", s->pending);
+		json_object_set_new(one, "read_only_hives", read_only_of(s));
 		json_object_set(one, "detached", s->detached);
 		json_array_append_new(list, one);
 	}

@@ -1,7 +1,9 @@
 /* layerctl fsck's engine: what can be wrong with a repository, found and
  * named; with repair, what is safe to remove is removed (temporaries,
- * tokens that hide nothing, copies the layers already have), nothing
- * else. Layer files and control files are never changed. */
+ * tokens that hide nothing, copies the layers already have), and layers
+ * open to others are closed; nothing else. Layer files' bytes and control
+ * files are never changed. */
+#include <fcntl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -25,6 +27,7 @@ const char *lf_fsck_class_name(enum lf_fsck_class c)
 		"bad-disk", "bad-hive", "token-in-os-layer", "unknown-layer", "two-revisions",
 		"same-priority", "no-os-layer", "user-stack", "token-hides-nothing",
 		"same-as-below", "orphan-file", "temporary", "not-repaired", "unsafe-folder",
+		"readable-layer",
 	};
 	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
 }
@@ -87,9 +90,10 @@ static int check_hive(void *ctx, const char *path, const char *mount)
 			    "is read ('layerctl reg compact' with its logs makes it whole)",
 			    hc->rl->id, hc->rl->name, path, h->log_entries);
 	else if (!rc && h->dirty)
-		fsck_report(hc->c, LF_FSCK_HIVE, hc->sev, 0, 0, hc->rl->file, "layer %u (%s): %s: a dirty "
-			    "hive without usable logs beside it (a write Windows did not finish; "
-			    "'layerctl reg compact' makes it whole)", hc->rl->id, hc->rl->name, path);
+		fsck_report(hc->c, LF_FSCK_HIVE, FSCK_WARNING, 0, 0, hc->rl->file, "layer %u (%s): %s: "
+			    "a dirty hive without usable logs beside it (a write Windows did not "
+			    "finish): sessions read its base image, read-only ('layerctl reg compact' "
+			    "makes it whole)", hc->rl->id, hc->rl->name, path);
 	lf_hive_free(h);
 	return 0;
 }
@@ -137,6 +141,33 @@ static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
 	return 0;
 }
 
+/* Layers/ and each layer file: root's and a group's, never everyone's
+ * (a layer holds the machine's SAM and SECURITY). With repair, what is
+ * open to others is closed, through an fd (never a link followed). */
+static void check_closed(struct fsck *c, const char *rel)
+{
+	char p[PATH_MAX];
+	snprintf(p, sizeof p, "%s%s%s", c->r->root, *rel ? "/" : "", rel);
+	struct stat st;
+	if (lstat(p, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) ||
+	    !(st.st_mode & 0007))
+		return;
+	int fixed = 0;
+	if (c->o->repair) {
+		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+		struct stat now;
+		fixed = fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st.st_ino &&
+			fchmod(fd, now.st_mode & 07770) == 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	fsck_report(c, LF_FSCK_READABLE, FSCK_WARNING, fixed, 0, rel, "%s %04o: every local "
+		    "account may read %s (a layer holds SAM and SECURITY)%s",
+		    S_ISDIR(st.st_mode) ? "folder" : "layer file", (unsigned)(st.st_mode & 07777),
+		    S_ISDIR(st.st_mode) ? "the layers in it" : "it",
+		    fixed ? ": closed to others" : "; 'layerctl fsck --repair' closes it");
+}
+
 static void check_layer(struct fsck *c, size_t at)
 {
 	const struct lf_repo_layer *rl = &c->r->layers[at];
@@ -176,6 +207,7 @@ static void check_layer(struct fsck *c, size_t at)
 	}
 	if (c->opens)
 		c->opens[at] = 1;
+	check_closed(c, rl->file);
 	struct hive_check hc = { c, rl, l, sev };
 	lf_hive_places_in(l, check_hive, &hc);
 	if (rl->type == LF_LAYER_OS) {
@@ -337,6 +369,10 @@ int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *
 		static const char *const folders[] = { "Layers/OS", "Layers/Platform", "Layers/App" };
 		for (size_t i = 0; i < sizeof folders / sizeof *folders; i++)
 			check_folder(&c, folders[i]);
+		static const char *const closed[] = { "Layers", "Layers/OS", "Layers/Platform",
+						      "Layers/App", "Retired" };
+		for (size_t i = 0; i < sizeof closed / sizeof *closed; i++)
+			check_closed(&c, closed[i]);
 	}
 	fsck_personal(&c);
 	lf_repo_unlock(lock);

@@ -1,7 +1,7 @@
 /* Personalization layers in a check: each Users/USER/IDHEX_OSNAME folder
- * is read against every layer that could lie below it (its OS layer and
- * every platform and app layer built on it, newest revisions). A delete
- * token that hides nothing and a copy the layers already hold as it is
+ * is read against the layers below it: a copy the revisions she gets
+ * (her pins, her Unix groups', this machine's) hold as it is, and a
+ * delete token no revision of any layer on her OS layer has a file for,
  * take space for nothing; a repair removes them, unless a session has the
  * folder in use. Users/ and Users/USER are root's and closed; a layer that
  * is a symlink, or not a folder, or on another file system is an error.
@@ -10,7 +10,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +28,9 @@
 
 struct pwalk {
 	struct fsck *c;
-	struct lf_union *u;
+	struct lf_union *u;      /* what she gets: copies equal to it are needless */
+	struct lf_union *any;    /* every revision on her OS layer: what a token may hide */
+	const char *how;         /* what u was made of, for the messages */
 	int dfd;                 /* the folder being walked */
 	char host[PATH_MAX];     /* the folder on the host (for messages) */
 	char rel[PATH_MAX];      /* the same, relative to the repository */
@@ -74,13 +78,13 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 		snprintf(below, sizeof below, "%s%s%s", w->path, pl ? "/" : "", name + tl);
 		struct lf_attr a;
 		struct lf_walk held;
-		int rc = lf_union_walk(w->u, below, &a, &held);
-		lf_union_walk_end(w->u, &held);
+		int rc = lf_union_walk(w->any, below, &a, &held);
+		lf_union_walk_end(w->any, &held);
 		if (rc == -ENOENT) {
 			int fixed = w->repair && !S_ISDIR(st.st_mode) && unlinkat(w->dfd, name, 0) == 0;
 			fsck_report(w->c, LF_FSCK_TOKEN_UNUSED, 0, fixed, 0, w->rel + 1,
-				    "a delete token for %s, which no layer below has%s", below,
-				    fixed ? ": removed" : "");
+				    "a delete token for %s, which no revision of any layer on her "
+				    "OS layer has%s", below, fixed ? ": removed" : "");
 		}
 		goto out;
 	}
@@ -113,8 +117,8 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 		if (fd >= 0 && same_bytes(w->u, a.ino, fd, a.size)) {
 			int fixed = w->repair && unlinkat(w->dfd, name, 0) == 0;
 			fsck_report(w->c, LF_FSCK_SAME_AS_BELOW, 0, fixed, (uint64_t)st.st_size,
-				    w->rel + 1, "the layers below hold this file as it is (%lld "
-				    "bytes)%s", (long long)st.st_size, fixed ? ": removed" : "");
+				    w->rel + 1, "%s hold this file as it is (%lld bytes)%s", w->how,
+				    (long long)st.st_size, fixed ? ": removed" : "");
 		}
 		if (fd >= 0)
 			close(fd);
@@ -161,36 +165,116 @@ static void walk(struct pwalk *w, int opaque)
 	free(names);
 }
 
-/* The layers that may lie below a personalization layer of OS layer os. */
-static int open_below(struct fsck *c, const struct lf_repo_layer *os, struct lf_union **out,
-		      int *incomplete)
+/* A layer of the repository into stack s (as NAME.rREV, so that two
+ * revisions of one layer may stand side by side); a layer whose file
+ * did not open is named in missing instead. */
+static int stack_layer(struct fsck *c, struct lf_stack *s, size_t i, char *missing, size_t msize,
+		       struct lf_err *err)
 {
-	*incomplete = 0;
+	const struct lf_repo_layer *l = &c->r->layers[i];
+	if (!c->opens || !c->opens[i]) {
+		size_t n = strlen(missing);
+		if (n + 1 < msize)
+			snprintf(missing + n, msize - n, "%s%s (%u rev %u)", n ? ", " : "", l->name,
+				 l->id, l->revision);
+		return 0;
+	}
+	char path[PATH_MAX], spec[PATH_MAX + 400];
+	int rc = lf_repo_path(c->r, l->file, path, sizeof path, err);
+	snprintf(spec, sizeof spec, "%s,name=%.200s.r%u,type=%s,prio=%ld", path, l->name,
+		 l->revision, lf_layer_type_name(l->type), l->priority);
+	return rc ? rc : lf_stack_add(s, spec, err);
+}
+
+static int open_stack(struct lf_stack *s, struct lf_union **out, struct lf_err *err)
+{
+	int rc = lf_stack_sort(s, err);
+	if (!rc)
+		rc = lf_union_open(s, NULL, out, err);
+	lf_stack_free(s);
+	return rc;
+}
+
+/* Her Unix groups' names (as layerd's login takes them) into names[],
+ * after the n there already; the new count. Strings are owned. */
+static int unix_groups(const char *user, char **names, int n, int max)
+{
+	struct passwd *pw = getpwnam(user);
+	gid_t gids[256];
+	int k = 256;
+	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, gids, &k) < 0)
+		return n;
+	for (int i = 0; i < k && n < max; i++) {
+		struct group *g = getgrgid(gids[i]);
+		if (g && (names[n] = strdup(g->gr_name)))
+			n++;
+	}
+	return n;
+}
+
+/* The layers a personalization layer of USER on OS layer os is judged
+ * against: mine, the revisions she gets (her pins, her groups, this
+ * machine: a copy equal to those is needless), and any, every revision
+ * of every layer built on os (a delete token hides nothing only if none
+ * of them has the file: she may be given another one at her next
+ * login). how: against what mine was made, for the messages; missing:
+ * the layers that did not open. */
+static int open_below(struct fsck *c, const struct lf_repo_layer *os, const char *user,
+		      struct lf_union **mine, struct lf_union **any, char *how, size_t hsize,
+		      char *missing, size_t msize)
+{
 	struct lf_stack s = {0};
 	struct lf_err err = {0};
-	int rc = 0;
-	for (size_t i = 0; i < c->r->nlayers && !rc; i++) {
-		const struct lf_repo_layer *l = &c->r->layers[i];
-		if (lf_repo_find(c->r, l->id, 0) != l || l->os_layer != os->id)
-			continue;
-		char path[PATH_MAX], spec[PATH_MAX + 64];
-		if (!c->opens || !c->opens[i]) {
-			/* reported with the layer; without it, what lies below is
-			 * not known in full */
-			*incomplete = 1;
-			continue;
-		}
-		rc = lf_repo_path(c->r, l->file, path, sizeof path, &err);
-		snprintf(spec, sizeof spec, "%s,type=%s,prio=%ld", path, lf_layer_type_name(l->type),
-			 l->priority);
-		if (!rc)
-			rc = lf_stack_add(&s, spec, &err);
+	struct lf_resolution res = {0};
+	char *owned[256];
+	const char *groups[256 + 64];
+	int ng = 0, no = 0, rc = 0;
+	missing[0] = 0;
+	*mine = *any = NULL;
+	for (int i = 0; i < c->o->ngroups && ng < 64; i++)
+		groups[ng++] = c->o->groups[i];
+	if (!c->o->user || strcmp(c->o->user, user))
+		no = unix_groups(user, owned, 0, 256);   /* --user's came with her groups */
+	for (int i = 0; i < no; i++)
+		groups[ng++] = owned[i];
+	char host[256] = "";
+	const char *machine = c->o->machine;
+	if (!machine && gethostname(host, sizeof host) == 0)
+		machine = host;
+	int resolved = lf_repo_resolve(c->r, user, groups, ng, machine ? machine : "", &res,
+				       &err) == 0 && res.os == os;
+	for (size_t i = 0; resolved && !rc && i < res.n; i++)
+		rc = stack_layer(c, &s, (size_t)(res.v[i].layer - c->r->layers), missing, msize,
+				 &err);
+	if (resolved)
+		snprintf(how, hsize, "the %zu layers %s gets on %s", res.n, user, machine);
+	else
+		snprintf(how, hsize, "the newest revision of every layer on %s (%s gets no stack "
+			 "on it here%s%.200s)", os->name, user, err.msg[0] ? ": " : "", err.msg);
+	for (size_t i = 0; !resolved && !rc && i < c->r->nlayers; i++)
+		if (lf_repo_find(c->r, c->r->layers[i].id, 0) == &c->r->layers[i] &&
+		    c->r->layers[i].os_layer == os->id)
+			rc = stack_layer(c, &s, i, missing, msize, &err);
+	if (!rc)
+		rc = open_stack(&s, mine, &err);
+	memset(&s, 0, sizeof s);
+	char ignored[8] = "";
+	for (size_t i = 0; !rc && i < c->r->nlayers; i++)
+		if (c->r->layers[i].os_layer == os->id || &c->r->layers[i] == os)
+			rc = stack_layer(c, &s, i, ignored, 0, &err);
+	if (!rc)
+		rc = open_stack(&s, any, &err);
+	else
+		lf_stack_free(&s);
+	if (rc) {
+		lf_union_close(*mine);
+		*mine = NULL;
+		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, os->file, "the layers below %s's layer do not "
+			    "open together: %s", user, err.msg);
 	}
-	if (!rc)
-		rc = lf_stack_sort(&s, &err);
-	if (!rc)
-		rc = lf_union_open(&s, NULL, out, &err);
-	lf_stack_free(&s);
+	lf_resolution_free(&res);
+	for (int i = 0; i < no; i++)
+		free(owned[i]);
 	return rc;
 }
 
@@ -249,13 +333,15 @@ static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, cons
 		close(lfd);
 		return;
 	}
-	struct lf_union *u;
-	int incomplete;
-	if (open_below(c, os, &u, &incomplete)) {
+	struct lf_union *u, *any;
+	char how[600], missing[1024];
+	if (open_below(c, os, user, &u, &any, how, sizeof how, missing, sizeof missing)) {
 		close(lfd);
-		return;                  /* its layers' own problems are reported */
+		return;                  /* said */
 	}
-	struct pwalk w = { .c = c, .u = u, .dfd = lfd, .repair = c->o->repair };
+	int incomplete = missing[0] != 0;
+	struct pwalk w = { .c = c, .u = u, .any = any, .dfd = lfd, .repair = c->o->repair,
+			   .how = how };
 	/* a session using it holds its lock: then nothing is removed */
 	int fd = w.repair ? lf_safe_open(lfd, LF_SESSION_LOCK, O_RDONLY, 0) : -1;
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -263,8 +349,8 @@ static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, cons
 		w.repair = 0;
 	}
 	if (incomplete && w.repair) {
-		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "a layer that may lie below does not "
-			    "open: not repaired");
+		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "not repaired: a layer that may lie "
+			    "below does not open: %s", missing);
 		w.repair = 0;
 	}
 	if ((size_t)snprintf(w.host, sizeof w.host, "%s", host) < sizeof w.host &&
@@ -274,6 +360,7 @@ static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, cons
 		close(fd);
 	close(lfd);
 	lf_union_close(u);
+	lf_union_close(any);
 }
 
 /* Each entry of folder fd but dot names, as fn(c, fd, name). */

@@ -113,7 +113,21 @@ void lf_repo_unlock(int fd)
 		close(fd);   /* drops the lock */
 }
 
-int lf_repo_init(const char *root, struct lf_err *err)
+int lf_repo_close_layer(int fd, const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	struct stat ds;
+	if (fchmod(fd, 0640) < 0)
+		return -errno;
+	/* its folder's group, as a setgid folder would give it */
+	if (geteuid() == 0 && stat(dir, &ds) == 0 && fchown(fd, (uid_t)-1, ds.st_gid) < 0)
+		return -errno;
+	return 0;
+}
+
+int lf_repo_init(const char *root, gid_t group, struct lf_err *err)
 {
 	static const char *const dirs[] = { "", "/Layers", "/Layers/OS", "/Layers/Platform",
 		"/Layers/App", "/Users" };
@@ -121,9 +135,15 @@ int lf_repo_init(const char *root, struct lf_err *err)
 	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++) {
 		snprintf(path, sizeof path, "%s%s", root, dirs[i]);
 		/* Users/ holds personalization layers: root's alone (layerd
-		 * serves them to their users through mounts) */
-		if (mkdir(path, strcmp(dirs[i], "/Users") ? 0755 : 0700) < 0 && errno != EEXIST)
+		 * serves them to their users through mounts); Layers/ holds
+		 * every layer's SAM and SECURITY: root's and the group's */
+		int layers = !strncmp(dirs[i], "/Layers", 7);
+		mode_t mode = !*dirs[i] ? 0755 : layers ? 0750 : 0700;
+		if (mkdir(path, mode) < 0 && errno != EEXIST)
 			return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+		if (layers && group != (gid_t)-1 && chown(path, (uid_t)-1, group) < 0)
+			return lf_err_set(err, errno, "%s: cannot give it group %u: %s", path,
+					  (unsigned)group, strerror(errno));
 	}
 	snprintf(path, sizeof path, "%s/%s", root, LF_REPO_LAYERS_FILE);
 	if (access(path, F_OK) == 0)

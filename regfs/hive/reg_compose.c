@@ -36,6 +36,7 @@ int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m
 		   const char *name, struct lf_hive **out, struct lf_err *err)
 {
 	struct lf_hive *base = NULL;
+	char stale[sizeof base->base_only] = "";
 	for (int i = 0; i < n; i++) {
 		char what[512];
 		snprintf(what, sizeof what, "layer '%s': %s", copies[i].layer, name);
@@ -43,10 +44,13 @@ int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m
 		struct lf_hive_logs logs = { { copies[i].log[0], copies[i].log[1] },
 					     { copies[i].loglen[0], copies[i].loglen[1] } };
 		int rc = lf_hive_load_image_logs(what, copies[i].data, copies[i].len, &logs, &h, err);
-		if (!rc && h->dirty && !h->log_entries)
-			rc = lf_err_set(err, EINVAL, "%s: a dirty hive without usable logs beside it "
-					"(.LOG1/.LOG2): let Windows or 'layerctl reg compact' finish it",
-					what);
+		/* its base image, as Windows' offline readers take it: what the
+		 * unfinished write held is not known, so the caller shows it
+		 * read-only and says so (never a made-up whole) */
+		if (!rc && h->dirty && !h->log_entries && !stale[0])
+			snprintf(stale, sizeof stale, "%.200s: a dirty hive without usable logs beside "
+				 "it (.LOG1/.LOG2): read as its base image; let Windows or "
+				 "'layerctl reg compact' finish it", what);
 		if (!rc && base) {
 			rc = lf_hive_merge(base->root, h->root, m);
 			if (rc)
@@ -66,6 +70,7 @@ int lf_reg_compose(const struct lf_copy *copies, int n, const struct lf_merge *m
 	}
 	if (!base)
 		return lf_err_set(err, ENOENT, "%s: no layer has it", name);
+	memcpy(base->base_only, stale, sizeof stale);
 	*out = base;
 	return 0;
 }
@@ -77,6 +82,13 @@ int lf_reg_stack(void *ctx, const char *name, const struct lf_copy *copies, int 
 	int rc = lf_reg_compose(copies, n, ctx, name, &h, err);
 	if (rc)
 		return rc;
+	/* a merged file is a whole hive: one made over a copy whose last
+	 * write is lost would pass for the real one */
+	if (h->base_only[0]) {
+		rc = lf_err_set(err, EINVAL, "%s", h->base_only);
+		lf_hive_free(h);
+		return rc;
+	}
 	uint8_t *img;
 	rc = lf_hive_image(h, &img, len, err);
 	lf_hive_free(h);
@@ -273,8 +285,10 @@ int lf_hive_load_layer(struct lf_layer *l, const char *path, struct lf_hive **ou
 	return rc;
 }
 
-int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct lf_hive **out,
-		       struct lf_err *err)
+/* The file at path as union u serves it, read whole (at most max bytes):
+ * 0, -ENOENT (err not set) or an error said in err. */
+static int union_read_all(struct lf_union *u, const char *path, size_t max, uint8_t **out,
+			  size_t *len, struct lf_err *err)
 {
 	struct lf_attr a;
 	struct lf_walk w;
@@ -286,25 +300,60 @@ int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct 
 	uint64_t got = 0;
 	/* a hive merged from several layers has its size once opened (the
 	 * merge is made then): before, the attributes are the top copy's */
-	rc = lf_union_open_file(u, a.ino, O_RDONLY, &f);
+	rc = S_ISREG(a.mode) ? lf_union_open_file(u, a.ino, O_RDONLY, &f) : -ENOENT;
 	if (!rc)
 		rc = lf_union_getattr(u, a.ino, &a);
 	if (!rc && !(buf = a.size <= max ? malloc(a.size ? a.size : 1) : NULL))
 		rc = lf_err_set(err, a.size > max ? EFBIG : ENOMEM, "%s: %s", path,
 				a.size > max ? "too big for a hive" : "out of memory");
-	else if (rc)
+	else if (rc && rc != -ENOENT)
 		rc = lf_err_set(err, -rc, "%s: %s", path, strerror(-rc));
 	if (!rc) {
 		ssize_t n = 1;
 		while (got < a.size && (n = lf_union_pread(u, f, buf + got, a.size - got, got)) > 0)
 			got += (uint64_t)n;
-		rc = got == a.size ? lf_hive_load_image(path, buf, a.size, out, err)
-				   : lf_err_set(err, EIO, "%s: cannot read it whole", path);
+		if (got != a.size)
+			rc = lf_err_set(err, EIO, "%s: cannot read it whole", path);
 	}
 	if (f)
 		lf_union_release(u, f);
-	free(buf);
 	lf_union_walk_end(u, &w);
+	if (rc) {
+		free(buf);
+		return rc;
+	}
+	*out = buf;
+	*len = a.size;
+	return 0;
+}
+
+int lf_hive_load_union(struct lf_union *u, const char *path, size_t max, struct lf_hive **out,
+		       struct lf_err *err)
+{
+	uint8_t *img;
+	size_t len;
+	int rc = union_read_all(u, path, max, &img, &len, err);
+	if (rc)
+		return rc;
+	/* its logs beside it, as a session's registry reads it: a hive one
+	 * layer alone holds is served as that file, dirty or not, while one
+	 * merged from several had its logs replayed in the merge (and is
+	 * clean); a capture or a diff comparing the two must read both ways
+	 * alike, or the OS's own logged changes look like the app's */
+	struct lf_hive_logs logs = { { NULL, NULL }, { 0, 0 } };
+	uint8_t *lb[2] = { NULL, NULL };
+	if (len >= 12 && memcmp(img + 4, img + 8, 4))
+		for (int i = 0; i < 2; i++) {
+			char lp[4200];
+			struct lf_err ignored = {0};
+			snprintf(lp, sizeof lp, "%s.LOG%d", path, i + 1);
+			if (union_read_all(u, lp, 64u << 20, &lb[i], &logs.len[i], &ignored) == 0)
+				logs.data[i] = lb[i];
+		}
+	rc = lf_hive_load_image_logs(path, img, len, &logs, out, err);
+	free(img);
+	free(lb[0]);
+	free(lb[1]);
 	return rc;
 }
 

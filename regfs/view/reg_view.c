@@ -79,6 +79,21 @@ void lf_regview_set_owner(struct lf_regview *v, uid_t uid, gid_t gid)
 	v->private_root = 1;
 }
 
+int lf_regview_read_only(struct lf_regview *v, int i, char *mount, size_t msize, char *why,
+			 size_t wsize)
+{
+	int found = 0;
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
+	for (int k = 0; k < v->n && !found; k++)
+		if (v->h[k].read_only && i-- == 0) {
+			snprintf(mount, msize, "%s/%s", v->h[k].top, v->h[k].name);
+			snprintf(why, wsize, "%s", v->h[k].read_only);
+			found = 1;
+		}
+	lf_mutex_unlock(&v->lock);
+	return found;
+}
+
 static void free_hives(struct vhive *h, int n)
 {
 	for (int i = 0; i < n; i++) {

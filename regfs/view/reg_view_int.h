@@ -17,6 +17,7 @@ struct vhive {
 	struct lf_rkey *frag;    /* the writable layer's fragment, or NULL */
 	char *frag_file;
 	int is_system;           /* HKLM/SYSTEM: CurrentControlSet shows */
+	const char *read_only;   /* shown read-only: why (lower->base_only), or NULL */
 	struct frag_id {         /* the fragment file as the view last read or wrote it */
 		dev_t dev;
 		ino_t ino;

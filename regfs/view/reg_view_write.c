@@ -169,6 +169,14 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 	rc = lf_hive_freeze(lower) ? lf_err_set(err, ENOMEM, "out of memory") : 0;
 	h->view = lower->root;
 	h->is_system = !strcasecmp(mount, "HKLM/SYSTEM");
+	/* a layer's copy lost its last write: shown as its base image, and
+	 * never written (a fragment over an unknown hive would be saved as
+	 * if it were whole) */
+	if (lower->base_only[0]) {
+		h->read_only = lower->base_only;
+		view_log(v, "%s: read-only: %s", mount, lower->base_only);
+		frag_file = NULL;
+	}
 	if (frag_file) {
 		h->frag_file = strdup(frag_file);
 		/* its identity before it is read: replaced in between (a save

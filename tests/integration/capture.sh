@@ -44,12 +44,12 @@ REG
   && ok "finalize: a token that deletes an OS file is refused, listed; nothing made" \
   || not_ok "finalize deletes: $rc $(cat "$WORK/ref.out" "$WORK/ref.err")"
 check "capture --force --before OS --after CHANGE:OS" "$LAYERCTL" capture --force --json --before "$OS" --after "$C:$OS" "$WORK/app.vhd"
-check "the summary: 2 files (one of them with 2 names), 1 token, per top folder; the registry's key, values and marker; what each rule kept out (pagefile, Windows/Temp, bam)" bash -c "
+check "the summary: 2 files (one of them with 2 names), 1 token, per top folder; the registry's 2 keys (App, App\\Settings), 2 values and marker; what each rule kept out (pagefile, Windows/Temp, bam)" bash -c "
   '$LAYERCTL' capture --force --json --before '$OS' --after '$C:$OS' '$WORK/app2.vhd' | python3 -c '
 import json, sys
 d = json.load(sys.stdin)
-ok = d[\"files\"] == 2 and d[\"links\"] == 1 and d[\"tokens\"] == 1 and d[\"keys\"] == 1 and d[\"markers\"] == 1 and \
-     d[\"values\"] >= 1 and d[\"excluded\"][\"files\"] == {\"pagefile.sys\": 1, \"Windows/Temp\": 1} and \
+ok = d[\"files\"] == 2 and d[\"links\"] == 1 and d[\"tokens\"] == 1 and d[\"keys\"] == 2 and d[\"markers\"] == 1 and \
+     d[\"values\"] == 2 and d[\"excluded\"][\"files\"] == {\"pagefile.sys\": 1, \"Windows/Temp\": 1} and \
      d[\"excluded\"][\"registry\"] == {\"HKLM/SYSTEM/*/Services/bam\": 1} and \
      d[\"folders\"][\"Program Files\"][\"files\"] == 1 and d[\"folders\"][\"Windows\"][\"tokens\"] == 1 and \
      [f[\"what\"] for f in d[\"forced\"]] == [\"Windows/notepad.exe\"]

@@ -46,50 +46,12 @@ done
 chmod 755 "$WORK"
 
 # --- the OS layer: a small Windows tree with Windows 10's descriptors and
-# real hives (as rights.sh sets them)
-TI="S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
-SYSDIR="O:${TI}G:${TI}D:PAI(A;OICIIO;GA;;;CO)(A;OICIIO;GA;;;SY)(A;;0x1301bf;;;SY)(A;OICIIO;GA;;;BA)(A;;0x1301bf;;;BA)(A;OICIIO;GXGR;;;BU)(A;;0x1200a9;;;BU)(A;CIIO;GA;;;${TI})(A;;FA;;;${TI})"
-O="$WORK/os"
-CFG="$O/Windows/System32/config"
-mkdir -p "$CFG" "$O/Program Files/Common Files" "$O/ProgramData" \
-  "$O/Users/Default/Desktop" "$O/Users/Default/Documents" "$O/Users/Default/AppData/Roaming/Microsoft" \
-  "$O/Users/Default/AppData/Local/Temp" "$O/Users/Public/Desktop"
-echo "[fonts]" >"$O/Windows/win.ini"
-for f in notepad.exe cmd.exe kernel32.dll; do echo "MZ $f" >"$O/Windows/System32/$f"; done
-echo "Welcome" >"$O/Users/Default/Desktop/welcome.txt"
-zcat "$H/win10-rathbun/SAM.gz" >"$CFG/SAM"
-zcat "$H/win10-rathbun/SECURITY.gz" >"$WORK/SECURITY.dirty"
-"$LAYERCTL" reg compact "$WORK/SECURITY.dirty" "$CFG/SECURITY" >/dev/null 2>&1
-zcat "$H/regipy_SYSTEM_B_DESKTOP-PM6C56D.gz" >"$CFG/SYSTEM"           # dirty, with its logs
-for n in 1 2; do zcat "$H/regipy_SYSTEM_B_DESKTOP-PM6C56D.LOG$n.gz" >"$CFG/SYSTEM.LOG$n"; done
-zcat "$H/win10-rathbun/DEFAULT.gz" >"$CFG/DEFAULT"                    # dirty, with its logs
-for n in 1 2; do zcat "$H/win10-rathbun/DEFAULT.LOG$n.gz" >"$CFG/DEFAULT.LOG$n"; done
-printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion]\n"ProductName"="Windows 10 Enterprise"\n"CurrentBuild"="19045"\n' >"$WORK/software.reg"
-"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$CFG/SOFTWARE" "$WORK/software.reg" >/dev/null
-zcat "$H/win10-rathbun/NTUSER.DAT.gz" >"$WORK/NTUSER.DAT"
-for n in 1 2; do zcat "$H/win10-rathbun/ntuser.dat.LOG$n.gz" >"$WORK/NTUSER.DAT.LOG$n"; done
-"$LAYERCTL" reg compact "$WORK/NTUSER.DAT" "$O/Users/Default/NTUSER.DAT" >/dev/null 2>&1
-acl() { "$LAYERCTL" acl "$O" "$1" "$2" >/dev/null; }
-acl / "O:SYG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)(A;OICIIO;SDGXGWGR;;;AU)(A;;LC;;;AU)"
-acl Windows "$SYSDIR"
-acl Windows/System32 "$SYSDIR"
-acl "Program Files" "$SYSDIR"
-acl Windows/System32/config "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)"
-acl ProgramData "O:SYG:SYD:P(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;CI;0x116;;;BU)"
-acl Users "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;OICI;0x1200a9;;;WD)"
-check "the OS layer: real hives, Windows 10's descriptors" "$LAYERCTL" pack -q "$O" "$WORK/os.vhd"
-
-# --- two app layers, as captured by hand
-app() {  # app NAME EXE KEY
-  local d="$WORK/app-$1"
-  mkdir -p "$d/Program Files/$1" "$d/Windows/System32/config"
-  echo "MZ $2 1.0" >"$d/Program Files/$1/$2"
-  echo "$1 readme" >"$d/Program Files/$1/readme.txt"
-  printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\%s]\n"Version"="1.0"\n"Path"="C:\\\\Program Files\\\\%s"\n' "$3" "$1" >"$WORK/$1.reg"
-  "$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$d/Windows/System32/config/SOFTWARE" "$WORK/$1.reg" >/dev/null &&
-  "$LAYERCTL" pack -q "$d" "$WORK/$1.vhd"
-}
-check "app layers 7-Zip and Notepad++" bash -c "$(declare -f app); WORK='$WORK' LAYERCTL='$LAYERCTL'; app 7-Zip 7z.exe 7-Zip && app Notepad++ notepad++.exe Notepad++"
+# real hives; two app layers, as captured by hand
+. "$TESTS_DIR/realos.sh"
+real_os "$WORK/os"
+check "the OS layer: real hives, Windows 10's descriptors" "$LAYERCTL" pack -q "$WORK/os" "$WORK/os.vhd"
+app_layer 7-Zip 7z.exe 7-Zip 1.0 "$WORK/7-Zip.vhd" && app_layer Notepad++ notepad++.exe Notepad++ 1.0 "$WORK/Notepad++.vhd" \
+  && ok "app layers 7-Zip and Notepad++" || not_ok "app layers 7-Zip and Notepad++"
 R="$WORK/repo"
 check "the repository: OS, 7-Zip, Notepad++; assigned by group" bash -c "
   '$LAYERCTL' repo init '$R' >/dev/null &&

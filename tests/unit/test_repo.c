@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -174,8 +175,13 @@ END_TEST
 START_TEST(paths_stay_inside)
 {
 	struct lf_err err = {0};
-	ck_assert_int_eq(lf_repo_init(th_path("R"), &err), 0);
-	ck_assert_int_eq(lf_repo_init(th_path("R"), &err), -EEXIST);
+	ck_assert_int_eq(lf_repo_init(th_path("R"), (gid_t)-1, &err), 0);
+	ck_assert_int_eq(lf_repo_init(th_path("R"), (gid_t)-1, &err), -EEXIST);
+	struct stat st;     /* the layers hold SAM and SECURITY: not for everyone */
+	ck_assert_int_eq(stat(th_path("R/Layers/App"), &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0750);
+	ck_assert_int_eq(stat(th_path("R/Users"), &st), 0);
+	ck_assert_int_eq(st.st_mode & 07777, 0700);
 	struct lf_repo *r;
 	ck_assert_int_eq(lf_repo_open(th_path("R"), &r, &err), 0);
 	char out[4096];

@@ -64,11 +64,12 @@ int lf_source_pread(struct lf_source *s, void *buf, size_t len, uint64_t off,
 				  "%s: read of %zu bytes at offset %llu is past the end of the %llu-byte disk",
 				  s->path, len, (unsigned long long)off,
 				  (unsigned long long)s->size);
+	s->why[0] = 0;
 	int r = s->ops->pread(s, buf, len, off);
 	if (r < 0)
 		return lf_err_set(err, -r, "%s: read at offset %llu failed: %s",
 				  s->path, (unsigned long long)off,
-				  strerror(-r));
+				  s->why[0] ? s->why : strerror(-r));
 	return 0;
 }
 

@@ -28,8 +28,16 @@ static int vhdx_pread(struct lf_source *s, void *buf, size_t len, uint64_t off)
 							       (off64_t)off, &e);
 		if (e)
 			libvhdi_error_free(&e);
-		if (n <= 0)
+		if (n <= 0) {
+			/* libvhdi says only that it failed: the usual cause is a
+			 * file cut short (a copy that did not finish) */
+			struct stat st;
+			if (stat(s->path, &st) == 0)
+				snprintf(s->why, sizeof s->why, "its data for this part of the disk "
+					 "cannot be read from the %lld-byte file (truncated, or its "
+					 "block table damaged)", (long long)st.st_size);
 			return -EIO;
+		}
 		p += n;
 		off += (uint64_t)n;
 		len -= (size_t)n;

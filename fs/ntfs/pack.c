@@ -153,9 +153,10 @@ static int scan_entry(struct packer *p, int dfd, const char *name,
 		return lf_err_set(p->err, EINVAL, "%s%s: the name has %s", p->src, p->path, why);
 	/* a personalization layer's own working files are no layer content */
 	if (!strcmp(name, LF_WORK_NAME) || !strcmp(name, ".wh..wh..session"))
-		return lf_err_set(p->err, EINVAL, "%s%s: a session's working file (this folder is "
-				  "a personalization layer): it is no layer content; remove it",
-				  p->src, p->path);
+		return lf_err_set(p->err, EINVAL, "%s: a personalization layer (%s%s is its "
+				  "session's own): make an app layer of it with 'layerctl capture "
+				  "--session %s --layer OS-LAYER...', which keeps only what the "
+				  "session changed", p->src, p->src, p->path, p->src);
 	if (strlen(name) > 255)
 		return lf_err_set(p->err, ENAMETOOLONG, "%s%s: name longer than NTFS allows", p->src, p->path);
 	sc->entries++;

@@ -19,6 +19,7 @@
 #include "layerfs/security.h"
 #include "layerfs/vhd.h"
 #include "ntfs_glue.h"
+#include "layerfs/dosname.h"
 #include "pack_int.h"
 #include "reparse.h"
 
@@ -34,6 +35,7 @@ struct publisher {
 	uint64_t entries, clusters;
 	struct dos_name *dos;    /* 8.3 names to give at the end */
 	size_t ndos, capdos;
+	const char *dos_now;     /* the 8.3 name of the entry being made, or "" */
 	uint64_t *held;          /* nodes of files with more names, held */
 	size_t nheld, capheld;
 };
@@ -291,9 +293,9 @@ struct dos_name {
 static int want_dos_name(struct publisher *w, const struct lf_attr *a, u64 mft, u64 dir,
 			 const struct lf_attr *dir_attr)
 {
-	char dos[40];
-	ssize_t n = lf_union_getxattr(w->u, a->ino, "system.ntfs_dos_name", dos, sizeof dos - 1);
-	if (n <= 0)
+	const char *dos = w->dos_now;
+	size_t n = dos ? strlen(dos) : 0;
+	if (!n)
 		return 0;
 	if (w->ndos == w->capdos) {
 		size_t cap = w->capdos ? w->capdos * 2 : 256;
@@ -308,9 +310,34 @@ static int want_dos_name(struct publisher *w, const struct lf_attr *a, u64 mft, 
 	d->dir = dir;
 	times_of(a, d->times);
 	times_of(dir_attr, d->dir_times);
-	memcpy(d->name, dos, (size_t)n);
+	memcpy(d->name, dos, n);
 	d->name[n] = 0;
 	return 0;
+}
+
+/* The 8.3 names of a folder's entries: the stack's where it has them,
+ * else as Windows makes them (the stack from folder layers has none;
+ * old installers and 16-bit paths use PROGRA~1). */
+static char (*dos_names(struct publisher *w, const struct lf_union_list *l))[13]
+{
+	char (*given)[13] = calloc(l->n ? l->n : 1, sizeof *given);
+	const char **names = calloc(l->n ? l->n : 1, sizeof *names);
+	for (size_t i = 0; given && names && i < l->n; i++) {
+		char dos[40];
+		ssize_t n = lf_union_getxattr(w->u, l->v[i].a.ino, "system.ntfs_dos_name", dos,
+					      sizeof dos - 1);
+		if (n > 0 && n < 13) {
+			memcpy(given[i], dos, (size_t)n);
+			given[i][n] = 0;
+		}
+		names[i] = l->v[i].name;
+	}
+	if (!given || !names || lf_dos_names_for(names, given, l->n)) {
+		free(given);
+		given = NULL;
+	}
+	free(names);
+	return given;
 }
 
 /* Record mft's times again (t as times_of gives them). */
@@ -373,6 +400,7 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		    const struct lf_attr *da, int depth)
 {
 	const struct lf_attr *a = &e->a;
+	const char *dos = w->dos_now;    /* its folder's children change it */
 	ntfschar *uname = NULL;
 	/* a folder layer may hold names Windows cannot: refused, as pack does */
 	const char *bad = pack_bad_name(e->name);
@@ -466,6 +494,7 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		if (pack_set_lx(ni, &st))
 			rc = pack_fail(&w->p, "cannot store the Linux owner and mode");
 	}
+	w->dos_now = dos;
 	if (!rc)
 		rc = want_dos_name(w, a, ni->mft_no, (*dirp)->mft_no, da);
 	/* times last: content, children and names change them */
@@ -482,11 +511,16 @@ static int fill_dir(struct publisher *w, const struct lf_attr *da, ntfs_inode **
 {
 	struct lf_union_list l;
 	int rc = list_folder(w, da->ino, depth, &l);
+	char (*dos)[13] = rc ? NULL : dos_names(w, &l);
+	if (!rc && !dos)
+		rc = lf_err_set(w->p.err, ENOMEM, "out of memory");
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		size_t keep = pack_path_push(&w->p, l.v[i].name);
+		w->dos_now = dos[i];
 		rc = fill_one(w, &l.v[i], dirp, da, depth);
 		w->p.path[keep] = 0;
 	}
+	free(dos);
 	lf_union_list_free(w->u, &l);
 	return rc;
 }

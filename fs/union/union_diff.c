@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/dosname.h"
 #include "union_int.h"
 
 #define CHUNK (1u << 20)
@@ -270,6 +271,16 @@ static int exact_differs(struct differ *d, const struct lf_union_entry *x,
 	    !same_ntfs_time(p->ctime, q->ctime))
 		why_add(why, size, "times");
 	int r = xattr_differs(d, p->ino, q->ino, "system.ntfs_dos_name");
+	/* the stack has none and the image the one publish made as Windows
+	 * makes them: the same */
+	char dos[16];
+	ssize_t n;
+	if (r > 0 && !has_xattr(d->b, q->ino, "system.ntfs_dos_name") &&
+	    (n = lf_union_getxattr(d->a, p->ino, "system.ntfs_dos_name", dos, sizeof dos - 1)) > 0) {
+		dos[n] = 0;
+		if (lf_dos_made_for(y->name, dos))
+			r = 0;
+	}
 	if (r > 0)
 		why_add(why, size, "8.3 name");
 	return r < 0 ? r : 0;
@@ -322,8 +333,13 @@ static int one_name(struct differ *d, uint64_t pa, uint64_t pb, const struct lf_
 	snprintf(d->path + len, sizeof d->path - len, "%s%s", len ? "/" : "", name);
 	int rc = 0;
 	char why[160] = "";
-	if (d->o->progress && ++d->seen % 1024 == 0)
+	if (++d->seen % 1024 == 0 && d->o->progress)
 		d->o->progress(d->o->progress_ctx, "compare", d->seen, 0);
+	if (x && y && d->o->stats) {
+		uint32_t t = y->a.mode & S_IFMT;
+		*(S_ISREG(t) ? &d->o->stats->files : S_ISDIR(t) ? &d->o->stats->folders
+							: &d->o->stats->other) += 1;
+	}
 	if (!y) {
 		report(d, '-', S_ISDIR(x->a.mode) ? "folder" : "file", &x->a);
 	} else if (!x) {

@@ -34,6 +34,8 @@ enum lf_fsck_class {
 				  * a symlink, not a folder, open to others, not root's, another file system */
 	LF_FSCK_READABLE,        /* a warning: Layers/ or a layer file others may read (every
 				  * layer holds SAM and SECURITY); --repair closes it */
+	LF_FSCK_OPEN_OS,         /* a warning: an OS layer's Windows or Program Files any user
+				  * may change (its descriptors, or a mode that gives them) */
 };
 
 struct lf_fsck_problem {
@@ -56,6 +58,9 @@ struct lf_fsck_opts {
 	int repair;              /* remove what is safe to remove */
 	void (*report)(void *ctx, const struct lf_fsck_problem *p);
 	void *ctx;
+	/* now and then: what is being checked, how far (may be NULL) */
+	void (*progress)(void *ctx, const char *phase, uint64_t done, uint64_t total);
+	void *progress_ctx;
 };
 
 const char *lf_fsck_class_name(enum lf_fsck_class c);

@@ -116,6 +116,13 @@ int lf_repo_resolve(const struct lf_repo *r, const char *user, const char *const
 		    int ngroups, const char *machine, struct lf_resolution *out, struct lf_err *err);
 void lf_resolution_free(struct lf_resolution *res);
 
+/* The system folders of an OS layer (Windows, Windows/System32, Program
+ * Files) a standard user may change (add to, delete in, re-own) by their
+ * descriptors (from the mode where they have none): how many, named in
+ * out ("Windows, Program Files"). */
+struct lf_layer;
+int lf_os_layer_open_folders(struct lf_layer *l, char *out, size_t size);
+
 /* SHA-256 of a file as lower-case hex, and its size. */
 int lf_sha256_file(const char *path, char hex[65], uint64_t *size, struct lf_err *err);
 

@@ -30,6 +30,9 @@ struct lf_source {
 	char *path;
 	uint64_t size;           /* virtual disk size in bytes */
 	struct lf_source *parent; /* differencing disks: the next in the chain */
+	/* why the last read failed, when the format knows more than EIO
+	 * (set by ops->pread, said by lf_source_pread); "" when not */
+	char why[200];
 };
 
 #define LF_MAX_CHAIN 32

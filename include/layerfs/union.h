@@ -254,6 +254,10 @@ struct lf_diff_opts {
 	/* entries compared so far, now and then; may be NULL */
 	void (*progress)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 	void *progress_ctx;
+	/* filled when not NULL: what was compared (names on both sides) */
+	struct lf_diff_stats {
+		uint64_t files, folders, other;
+	} *stats;
 };
 typedef int (*lf_diff_fn)(void *ctx, char what, const char *path, const char *why,
 			  const struct lf_attr *a);

@@ -197,7 +197,7 @@ void cli_bar_show(void *bar, const char *phase, uint64_t done, uint64_t total)
 		return;
 	/* a count goes up by thousands, a percent by one: no more lines
 	 * than an eye can follow */
-	long now = total ? (long)(done * 100 / total) : (long)(done / 1000);
+	long now = total ? (long)(done * 100 / total) : (long)done;
 	if (phase == b->last_phase && now == b->last)
 		return;
 	b->last_phase = phase;

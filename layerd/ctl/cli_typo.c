@@ -22,31 +22,32 @@ int cli_getopt(int argc, char **argv, const char *shortopts, const struct option
 	return getopt_long(argc, argv, shortopts, opts, NULL);
 }
 
-/* Edit distance of a and b (case ignored), at most 9. */
+/* Edit distance of a and b, a swap of two letters one edit (as typing
+ * makes them), case ignored; at most 9. */
 static int distance(const char *a, const char *b)
 {
-	size_t n = strlen(b);
-	if (n > 63 || strlen(a) > 63)
+	size_t m = strlen(a), n = strlen(b);
+	if (m > 63 || n > 63)
 		return 9;
-	int row[64];
+	int d[64][64];
+	for (size_t i = 0; i <= m; i++)
+		d[i][0] = (int)i;
 	for (size_t j = 0; j <= n; j++)
-		row[j] = (int)j;
-	for (size_t i = 1; a[i - 1]; i++) {
-		int diag = row[0];
-		row[0] = (int)i;
+		d[0][j] = (int)j;
+	for (size_t i = 1; i <= m; i++)
 		for (size_t j = 1; j <= n; j++) {
-			int up = row[j];
 			int cost = (a[i - 1] | 32) == (b[j - 1] | 32) ? 0 : 1;
-			int best = diag + cost;
-			if (up + 1 < best)
-				best = up + 1;
-			if (row[j - 1] + 1 < best)
-				best = row[j - 1] + 1;
-			row[j] = best;
-			diag = up;
+			int best = d[i - 1][j - 1] + cost;
+			if (d[i - 1][j] + 1 < best)
+				best = d[i - 1][j] + 1;
+			if (d[i][j - 1] + 1 < best)
+				best = d[i][j - 1] + 1;
+			if (i > 1 && j > 1 && (a[i - 1] | 32) == (b[j - 2] | 32) &&
+			    (a[i - 2] | 32) == (b[j - 1] | 32) && d[i - 2][j - 2] + 1 < best)
+				best = d[i - 2][j - 2] + 1;
+			d[i][j] = best;
 		}
-	}
-	return row[n] > 9 ? 9 : row[n];
+	return d[m][n] > 9 ? 9 : d[m][n];
 }
 
 const char *cli_nearest(const char *word, const char *const *names, int n)

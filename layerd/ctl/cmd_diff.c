@@ -159,8 +159,12 @@ int cmd_diff(int argc, char **argv)
 	struct run r = { .files = json ? json_array() : NULL, .reg = json ? json_array() : NULL };
 	r.a = open_side(argv[optind], 0);
 	r.b = r.a ? open_side(argv[optind + 1], 0) : NULL;
-	struct lf_diff_opts o = { .flags = times ? LF_DIFF_TIMES : 0 };
+	struct cli_bar bar;
+	cli_bar_init(&bar, json);
+	struct lf_diff_opts o = { .flags = times ? LF_DIFF_TIMES : 0, .progress = cli_bar_show,
+				  .progress_ctx = &bar };
 	int rc = r.b ? lf_union_diff(r.a, r.b, &o, file_difference, &r) : -EINVAL;
+	cli_bar_end(&bar);
 	if (rc && r.b)
 		cli_error("%s: %s", argv[optind], strerror(-rc));
 	if (json && r.b && !rc)
@@ -199,23 +203,100 @@ static void compare_usage(FILE *f)
 		"Exit status: 0 the same, 1 different, 2 trouble (or a usage error).\n");
 }
 
+/* Users/' folder names, kept by the readdir callback: no union call may
+ * run inside one (the lock map, fs/union/union_int.h). */
+struct names {
+	char (*v)[256];
+	int n, cap;
+};
+
+static int keep_folder(void *ctx, const char *name, const struct lf_attr *a, uint64_t next)
+{
+	(void)next;
+	struct names *ns = ctx;
+	if (!S_ISDIR(a->mode) || strlen(name) >= 256)
+		return 0;
+	if (ns->n == ns->cap) {
+		int cap = ns->cap ? ns->cap * 2 : 16;
+		char (*v)[256] = realloc(ns->v, (size_t)cap * sizeof *v);
+		if (!v)
+			return 1;
+		ns->v = v;
+		ns->cap = cap;
+	}
+	snprintf(ns->v[ns->n++], 256, "%s", name);
+	return 0;
+}
+
+static int is_file(struct lf_union *u, const char *path)
+{
+	struct lf_attr at;
+	struct lf_walk w;
+	if (lf_union_walk(u, path, &at, &w))
+		return 0;
+	lf_union_walk_end(u, &w);
+	return S_ISREG(at.mode);
+}
+
+/* How many registry hives union u holds (each compared key by key). */
+static int count_hives(struct lf_union *u)
+{
+	struct names users = {0};
+	struct lf_attr ua;
+	if (lf_union_lookup(u, LF_UNION_ROOT, "Users", &ua) == 0) {
+		lf_union_readdir(u, ua.ino, 0, 0, keep_folder, &users);
+		lf_union_forget(u, ua.ino, 1);
+	}
+	int n = 0;
+	for (int i = 0; i < lf_nhive_places; i++) {
+		const char *p = lf_hive_places[i].path, *star = strchr(p, '*');
+		for (int k = 0; k < (star ? users.n : 1); k++) {
+			char path[1024];
+			if (star)
+				snprintf(path, sizeof path, "%.*s%s%s", (int)(star - p), p, users.v[k],
+					 star + 1);
+			n += is_file(u, star ? path : p);
+		}
+	}
+	free(users.v);
+	return n;
+}
+
 int cli_compare(const char *image, struct lf_union *stack, const char *stack_name, int json)
 {
 	struct run r = { .files = json ? json_array() : NULL, .reg = json ? json_array() : NULL };
 	r.a = open_side(image, 1);
 	r.b = stack;
-	struct lf_diff_opts o = { .flags = LF_DIFF_EXACT };
+	struct cli_bar bar;
+	cli_bar_init(&bar, json);
+	struct lf_diff_stats st = {0};
+	struct lf_diff_opts o = { .flags = LF_DIFF_EXACT, .progress = cli_bar_show,
+				  .progress_ctx = &bar, .stats = &st };
 	int rc = r.a ? lf_union_diff(r.a, r.b, &o, file_difference, &r) : -EINVAL;
+	cli_bar_end(&bar);
 	if (rc && r.a)
 		cli_error("%s: %s", image, strerror(-rc));
+	int hives = r.a && !rc ? count_hives(r.b) : 0;
 	if (json && r.a && !rc)
-		cli_print_json(json_pack("{s:s, s:s, s:b, s:I, s:o, s:o}", "image", image, "stack",
-					 stack_name, "same", !r.n && !r.trouble, "differences",
-					 (json_int_t)r.n, "files", r.files, "registry", r.reg));
+		cli_print_json(json_pack("{s:s, s:s, s:b, s:I, s:{s:I, s:I, s:I, s:i}, s:o, s:o}",
+					 "image", image, "stack", stack_name, "same",
+					 !r.n && !r.trouble, "differences", (json_int_t)r.n,
+					 "compared", "files", (json_int_t)st.files, "folders",
+					 (json_int_t)st.folders, "other", (json_int_t)st.other,
+					 "hives", hives, "files", r.files, "registry", r.reg));
 	else {
 		json_decref(r.files);
 		json_decref(r.reg);
 	}
+	/* an admin wants to see what "the same" covered, not silence */
+	if (!json && r.a && !rc && !r.n && !r.trouble)
+		printf("identical: %llu files, %llu folders, %llu links and others, %d registry "
+		       "hives (key by key)\n", (unsigned long long)st.files,
+		       (unsigned long long)st.folders, (unsigned long long)st.other, hives);
+	else if (!json && r.a && !rc)
+		printf("%ld difference%s (of %llu files, %llu folders, %d hives compared)\n", r.n,
+		       r.n == 1 ? "" : "s", (unsigned long long)st.files,
+		       (unsigned long long)st.folders, hives);
 	lf_union_close(r.a);
 	return rc || r.trouble ? 2 : r.n ? 1 : 0;
 }

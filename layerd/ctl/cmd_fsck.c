@@ -57,6 +57,7 @@ static void fsck_usage(FILE *f)
 }
 
 struct out {
+	struct cli_bar bar;
 	json_t *list;
 	int errors, warnings, reclaim, fixed;
 	unsigned long long bytes;
@@ -78,6 +79,9 @@ static void report(void *ctx, const struct lf_fsck_problem *p)
 			"path", p->path, "what", p->what, "fixed", p->fixed, "bytes", (json_int_t)p->bytes));
 		return;
 	}
+	if (o->bar.on && o->bar.last >= 0)
+		fputs("\r\033[K", stderr);    /* the line, not over the bar */
+	o->bar.last_phase = NULL;
 	printf("%-11s %s: %s%s%s\n", p->fixed ? "fixed" : p->error ? "error" :
 	       p->warning ? "warning" : p->cls == LF_FSCK_BUSY ? "note" : "reclaimable",
 	       lf_fsck_class_name(p->cls),
@@ -117,8 +121,12 @@ int cmd_fsck(int argc, char **argv)
 	fo.ngroups = who.ngroups;
 	struct out o = { .list = json ? json_array() : NULL };
 	fo.ctx = &o;
+	cli_bar_init(&o.bar, json);
+	fo.progress = cli_bar_show;
+	fo.progress_ctx = &o.bar;
 	struct lf_err err = {0};
 	int status = lf_repo_fsck(argv[optind], &fo, &err);
+	cli_bar_end(&o.bar);
 	if (status == LF_FSCK_FAILED)
 		cli_error("%s", err.msg);
 	if (json) {

@@ -39,12 +39,13 @@ static int parse(const char *cmd, int argc, char **argv, struct inspect_args *a,
 		{ "parent", required_argument, NULL, 'p' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "recursive", no_argument, NULL, 'R' },
+		{ "long", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	memset(a, 0, sizeof *a);
 	int c;
-	while ((c = cli_getopt(argc, argv, allow_recursive ? "p:Rh" : "p:h", opts)) != -1) {
+	while ((c = cli_getopt(argc, argv, allow_recursive ? "p:Rlh" : "p:h", opts)) != -1) {
 		switch (c) {
 		case 'p':
 			if (a->nparents == MAX_PARENTS)
@@ -52,6 +53,10 @@ static int parse(const char *cmd, int argc, char **argv, struct inspect_args *a,
 			a->parents[a->nparents++] = optarg;
 			break;
 		case 'j': a->json = 1; break;
+		case 'l':        /* ls -l: the long form is the only one */
+			if (!allow_recursive)
+				return cli_usage_error(cmd, "no -l here");
+			break;
 		case 'R':
 			if (!allow_recursive)
 				return cli_usage_error(cmd, "no -R here");
@@ -235,11 +240,12 @@ static int list_dir(struct lf_layer *l, lf_ino ino, const char *path,
 static void ls_usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: layerctl ls [-R] [--json] [--parent FILE]... LAYER [PATH]\n"
+		"Usage: layerctl ls [-lR] [--json] [--parent FILE]... LAYER [PATH]\n"
 		"\n"
 		"List the folder PATH (default: the root) of LAYER, sorted by name: mode,\n"
 		"links, size, modification time (UTC) and name; symlinks show their\n"
-		"target. With -R, every folder below too, each entry by its full path.\n"
+		"target (the long form, as ls -l; -l is taken and changes nothing). With\n"
+		"-R, every folder below too, each entry by its full path.\n"
 		"With --json, an array of objects (path, name, type, size, times with\n"
 		"nanoseconds, Windows attributes, symlink target...).\n"
 		"\n%s", layer_help);
@@ -386,6 +392,11 @@ int cmd_stat(int argc, char **argv)
 			json_object_foreach(j, key, v) {
 				if (json_is_string(v)) {
 					printf("%-11s %s\n", key, json_string_value(v));
+				} else if (!strcmp(key, "mode")) {   /* as ls -l and chmod say it */
+					char ms[11];
+					mode_string(at.mode, ms);
+					printf("%-11s %04llo (%s)\n", key,
+					       (unsigned long long)json_integer_value(v), ms);
 				} else if (json_is_integer(v)) {
 					printf("%-11s %lld\n", key, (long long)json_integer_value(v));
 				} else {

@@ -369,6 +369,11 @@ static int repo_add(int argc, char **argv, int json)
 		return EXIT_FAIL;
 	struct hive_warn hw = { a.file, l };
 	lf_hive_places_in(l, warn_dirty, &hw);
+	char open[200];
+	if (a.type == LF_LAYER_OS && lf_os_layer_open_folders(l, open, sizeof open))
+		fprintf(stderr, "layerctl: warning: %s: every user may change %s of this OS layer "
+			"(their descriptors allow it; 'layerctl acl' sets Windows' before packing)\n",
+			a.file, open);
 	lf_layer_close(l);
 	/* its hash from the file given: the copy is fsynced and renamed into
 	 * place, and the hash says whether it is a new revision at all */

@@ -1,22 +1,29 @@
 /* layerctl reset [--mount MNT] [--json] UPPER PATH... */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "layerfs/repo.h"
+#include "layerfs/safe_path.h"
 #include "layerfs/union.h"
 
 static void reset_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerctl reset [--mount MOUNTPOINT] [--json] UPPER PATH...\n"
+		"       layerctl reset --all [--json] UPPER\n"
 		"\n"
 		"Give a user back the layers' version of PATH: remove the personalization\n"
 		"layer's copy of PATH (a changed file, or a folder with everything in it)\n"
@@ -28,6 +35,12 @@ static void reset_usage(FILE *f)
 		"the kernel's drop the old version at once; otherwise UPPER is changed\n"
 		"directly. Changing UPPER directly under a running mount that was not\n"
 		"found (another mount namespace) is not safe: name it with --mount.\n"
+		"\n"
+		"--all: the whole personalization layer, as a new user's (Citrix's \"reset\n"
+		"user layer\"): UPPER is kept beside it as UPPER.reset-YYYYMMDDTHHMMSS and\n"
+		"an empty one (same owner and mode) takes its place; her next login starts\n"
+		"from the layers and Default's profile. Refused while a session uses it.\n"
+		"REG shows a change made beside a running session within a second.\n"
 		"\n"
 		"Exit status: 0 if every PATH was reset, 1 if one had nothing to reset\n"
 		"or failed, 2 on a usage error.\n");
@@ -96,23 +109,98 @@ static void removed_one(void *ctx, const char *name, uint32_t type)
 		       ? "delete token" : cli_type_name(type), name);
 }
 
+/* The whole personalization layer UPPER set aside, an empty one in its
+ * place: through its parent's fd, never a link followed. */
+static int reset_all(const char *upper, int json)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s", upper);
+	size_t n = strlen(path);
+	while (n > 1 && path[n - 1] == '/')
+		path[--n] = 0;
+	char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%.*s", slash ? (int)(slash - path) : 1, slash ? path : ".");
+	if (slash == path)
+		snprintf(parent, sizeof parent, "/");
+	int pfd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = pfd < 0 ? -1 : lf_safe_open(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		cli_error("%s: %s", upper, fd == -ELOOP ? "a symlink: refused" :
+			  strerror(fd < -1 ? -fd : errno));
+		if (pfd >= 0)
+			close(pfd);
+		return EXIT_FAIL;
+	}
+	/* a running session holds its lock, and its mount shows UPPER */
+	int lock = lf_safe_open(fd, LF_SESSION_LOCK, O_RDONLY, 0);
+	char *mount = find_mount(upper);
+	int busy = mount || (lock >= 0 && flock(lock, LOCK_EX | LOCK_NB) < 0);
+	if (busy) {
+		cli_error("%s: in use by a running session%s%s: log her off first", upper,
+			  mount ? " mounted at " : "", mount ? mount : "");
+		free(mount);
+		if (lock >= 0)
+			close(lock);
+		close(fd);
+		close(pfd);
+		return EXIT_FAIL;
+	}
+	char when[32], aside[NAME_MAX + 1];
+	time_t now = time(NULL);
+	strftime(when, sizeof when, "%Y%m%dT%H%M%S", gmtime(&now));
+	snprintf(aside, sizeof aside, "%.200s.reset-%s", name, when);
+	int rc = renameat(pfd, name, pfd, aside) < 0 ? -errno : 0;
+	if (!rc && mkdirat(pfd, name, st.st_mode & 07777) < 0)
+		rc = -errno;
+	int nfd = rc ? -1 : lf_safe_open(pfd, name, O_RDONLY | O_DIRECTORY, 0);
+	if (!rc && (nfd < 0 || fchown(nfd, st.st_uid, st.st_gid) < 0 ||
+		    fchmod(nfd, st.st_mode & 07777) < 0))
+		rc = nfd < 0 ? nfd : -errno;
+	if (lock >= 0)
+		close(lock);           /* held until the layer was set aside */
+	if (nfd >= 0)
+		close(nfd);
+	close(fd);
+	close(pfd);
+	if (rc) {
+		cli_error("%s: %s", upper, strerror(-rc));
+		return EXIT_FAIL;
+	}
+	if (json)
+		cli_print_json(json_pack("{s:s, s:s}", "reset", upper, "kept_as", aside));
+	else
+		printf("%s: reset to an empty personalization layer; what it held is kept as %s/%s\n",
+		       upper, parent, aside);
+	return EXIT_OK;
+}
+
 int cmd_reset(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "mount", required_argument, NULL, 'm' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "all", no_argument, NULL, 'a' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	const char *mnt = NULL;
-	int json = 0, c;
+	int json = 0, all = 0, c;
 	while ((c = cli_getopt(argc, argv, "m:h", opts)) != -1) {
 		switch (c) {
 		case 'm': mnt = optarg; break;
 		case 'j': json = 1; break;
+		case 'a': all = 1; break;
 		case 'h': reset_usage(stdout); return EXIT_OK;
-		default: return cli_usage_error("reset", "unknown option");
+		default: return cli_bad_option("reset");
 		}
+	}
+	if (all) {
+		if (argc - optind != 1 || mnt)
+			return cli_usage_error("reset", "--all takes UPPER alone");
+		return reset_all(argv[optind], json);
 	}
 	if (argc - optind < 2)
 		return cli_usage_error("reset", "give UPPER and at least one PATH");

@@ -9,6 +9,7 @@ struct fsck {
 	const struct lf_fsck_opts *o;
 	struct lf_repo *r;
 	int errors, fixed;
+	int users;               /* personalization folders seen (progress) */
 	unsigned char *opens;    /* by place in r->layers: its file opened as a layer */
 	unsigned char *mine;     /* --user: by place in r->layers, in her stack */
 };

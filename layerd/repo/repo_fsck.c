@@ -27,7 +27,7 @@ const char *lf_fsck_class_name(enum lf_fsck_class c)
 		"bad-disk", "bad-hive", "token-in-os-layer", "unknown-layer", "two-revisions",
 		"same-priority", "no-os-layer", "user-stack", "token-hides-nothing",
 		"same-as-below", "orphan-file", "temporary", "not-repaired", "unsafe-folder",
-		"readable-layer",
+		"readable-layer", "writable-os-folder",
 	};
 	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
 }
@@ -213,6 +213,12 @@ static void check_layer(struct fsck *c, size_t at)
 	if (rl->type == LF_LAYER_OS) {
 		struct walk w = { .c = c, .rl = rl, .l = l };
 		walk_dir(&w, l->root);
+		char open[200];
+		if (lf_os_layer_open_folders(l, open, sizeof open))
+			fsck_report(c, LF_FSCK_OPEN_OS, FSCK_WARNING, 0, 0, rl->file, "layer %u (%s): "
+				    "every user may change %s (their descriptors allow it): one "
+				    "user's session can plant files there for everyone's ('layerctl acl' "
+				    "before packing, as Windows has them)", rl->id, rl->name, open);
 	}
 	lf_layer_close(l);
 }
@@ -359,9 +365,14 @@ int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *
 	 * else the whole repository */
 	if (o->user)
 		check_user(&c);
-	for (size_t i = 0; i < c.r->nlayers; i++)
+	for (size_t i = 0; i < c.r->nlayers; i++) {
+		if (o->progress)
+			o->progress(o->progress_ctx, "layers", i, c.r->nlayers);
 		if (!o->user || (c.mine && c.mine[i]))
 			check_layer(&c, i);
+	}
+	if (o->progress)
+		o->progress(o->progress_ctx, "personalization layers", 0, 0);
 	if (!o->user) {
 		check_layers_table(&c);
 		check_assignments(&c);

@@ -403,6 +403,8 @@ static void one_user(struct fsck *c, int ufd, const char *user, void *ctx)
 	if (hfd < 0)
 		return;
 	check_closed(c, hfd, rel);
+	if (c->o->progress)
+		c->o->progress(c->o->progress_ctx, "personalization layers", (uint64_t)++c->users, 0);
 	struct user_ctx uc = { user, dev };
 	each_in(hfd, one_layer, c, &uc);
 	close(hfd);

@@ -406,7 +406,19 @@ int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, si
 			int del = line[1] == '-';
 			char *path = line + 1 + del;
 			if (strncasecmp(path, prefix, plen) || (path[plen] && path[plen] != '\\')) {
-				rc = fail(&in, "a key outside the hive being imported into");
+				/* the hive's root key is what --prefix names: say the
+				 * one this key would want (its first two parts) */
+				char want[128];
+				size_t k = strcspn(path, "\\");
+				/* HKCU is a hive's root itself; HKLM\X and HKU\X are */
+				if (strncasecmp(path, "HKEY_CURRENT_USER", k) || k != 17)
+					k += path[k] ? 1 + strcspn(path + k + 1, "\\") : 0;
+				snprintf(want, sizeof want, "%.*s", (int)(k < 120 ? k : 120), path);
+				rc = lf_err_set(in.err, EINVAL, "%s: line %d: [%.200s] is outside the hive "
+						"being imported into (its root is '%s'%s): give "
+						"--prefix '%s' for a hive whose root is that key",
+						in.what, in.line, path, plen ? prefix : "",
+						plen ? "" : ", none given", want);
 				break;
 			}
 			path += plen;

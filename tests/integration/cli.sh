@@ -54,7 +54,7 @@ for f in qcow2 vmdk vdi; do
 done
 # pack: a personalization layer's working files are refused; raw output is 0644
 mkdir -p "$WORK/perso/.wh..wh..work"
-refuses "pack refuses a session's working folder" ".wh..wh..work" "$LAYERCTL" pack -q "$WORK/perso" "$WORK/perso.vhd"
+refuses "pack refuses a personalization layer (its working folder), pointing to capture --session" "capture --session" "$LAYERCTL" pack -q "$WORK/perso" "$WORK/perso.vhd"
 rmdir "$WORK/perso/.wh..wh..work"; touch "$WORK/perso/.wh..wh..session"
 refuses "pack refuses a session's lock file" ".wh..wh..session" "$LAYERCTL" pack -q "$WORK/perso" "$WORK/perso.vhd"
 rm "$WORK/perso/.wh..wh..session"; echo x >"$WORK/perso/f"

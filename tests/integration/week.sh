@@ -192,6 +192,14 @@ grep -q "^  read-only: HKLM/SECURITY: " "$WORK/status.out" && grep -q "^1 sessio
   && ok "4: layerctl status says it in words (1 session, as machine WKS-WEEK)" || not_ok "4: status words: $(cat "$WORK/status.out")"
 grep -q "lfwkpkg: HKLM/SECURITY is read-only: " "$WORK/layerd.log" && ok "4: layerd's log says it" || not_ok "4: layerd log: $(tail -5 "$WORK/layerd.log")"
 C="$RUN/lfwkpkg/C"; REG="$RUN/lfwkpkg/REG"
+PKG="$R/Users/lfwkpkg/00000001_Windows10"
+# 7: a key she made, reset by the admin: gone from REG within a second (REG's
+# kernel cache lives 0.5 s), not at her next write
+as lfwkpkg mkdir "$REG/HKLM/SOFTWARE/Scratch" && as lfwkpkg ls "$REG/HKLM/SOFTWARE" | grep -qx Scratch &&
+L reset "$PKG" Windows/System32/config/SOFTWARE >"$WORK/reset.out" 2>&1 && sleep 1 \
+  && ! as lfwkpkg ls "$REG/HKLM/SOFTWARE" | grep -qx Scratch && ! as lfwkpkg test -e "$REG/HKLM/SOFTWARE/Scratch" \
+  && ok "7: layerctl reset of her SOFTWARE changes: the key is gone from REG (listing and lookup) within a second" \
+  || not_ok "7: reset key: $(cat "$WORK/reset.out"); REG lists: $(as lfwkpkg ls "$REG/HKLM/SOFTWARE" | tr '\n' ' ')"
 # the install, as the packager: files, a service key, her own settings
 as lfwkpkg mkdir -p "$C/Program Files/Tool" && as lfwkpkg sh -c "echo tool > '$C/Program Files/Tool/tool.exe'" &&
 as lfwkpkg mkdir -p "$REG/HKLM/SOFTWARE/Tool" && as lfwkpkg sh -c "echo 2.0 > '$REG/HKLM/SOFTWARE/Tool/Version'" &&
@@ -199,8 +207,10 @@ as lfwkpkg mkdir -p "$REG/HKU/lfwkpkg/Software/Tool" && as lfwkpkg sh -c "echo 1
 as lfwkpkg sh -c "echo notes > '$C/Users/lfwkpkg/Desktop/install-notes.txt'" \
   && ok "the packager installs: Program Files/Tool, HKLM\\SOFTWARE\\Tool, her own desktop and HKCU" \
   || not_ok "the install as lfwkpkg"
+as lfwkpkg true && L reset --all "$PKG" >"$WORK/rall.out" 2>&1; rc=$?
+[ $rc -eq 1 ] && grep -q "in use by a running session" "$WORK/rall.out" \
+  && ok "7: reset --all of a running session's layer is refused" || not_ok "7: reset --all while in use: exit $rc $(cat "$WORK/rall.out")"
 check "logoff lfwkpkg" L logoff lfwkpkg
-PKG="$R/Users/lfwkpkg/00000001_Windows10"
 L capture --json --session "$PKG" --layer "$RL/OS/Windows10.1.1.vhd,type=os" "$WORK/tool.vhd" >"$WORK/cap.json" 2>"$WORK/cap.err"; rc=$?
 python3 - "$WORK/cap.json" <<'PY' && [ $rc -eq 0 ] && ! "$LAYERCTL" ls "$WORK/tool.vhd" Users/lfwkpkg >/dev/null 2>&1 \
   && "$LAYERCTL" ls "$WORK/tool.vhd" "Program Files/Tool" | grep -q tool.exe \
@@ -233,4 +243,45 @@ out=$(L diff "$S:$RL/OS/Windows10.1.1.vhd" "$RL/OS/Windows10.1.1.vhd")
 [ "$(echo "$out" | grep -c '^[-+~] HKLM/SYSTEM')" -eq 1 ] && echo "$out" | grep -q 'WeekSvc' && ! echo "$out" | grep -q "W32Time\|Tcpip\|PendingFileRename" \
   && ok "1: diff of the two stacks: the service key alone, nothing of the OS's logged changes" \
   || not_ok "1: diff: $(echo "$out" | head -20)"
+
+# --- 7: the rest of the week's small things
+L reset --all --json "$PKG" >"$WORK/rall.json" && aside=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["kept_as"])' "$WORK/rall.json") \
+  && [ -z "$(ls -A "$PKG")" ] && [ "$(stat -c '%a %U' "$PKG")" = "$(stat -c '%a %U' "$R/Users/lfwkpkg/$aside")" ] && [ -e "$R/Users/lfwkpkg/$aside/Program Files/Tool/tool.exe" ] \
+  && ok "7: reset --all: an empty personalization layer (its owner and mode as before), the old one kept beside it" \
+  || not_ok "7: reset --all: $(cat "$WORK/rall.json"); $(ls -la "$R/Users/lfwkpkg")"
+L ls -l "$WORK/tool.vhd" "Program Files/Tool" | grep -q "^-.* tool.exe$" && ok "7: ls -l (the long form, as ls)" || not_ok "7: ls -l"
+L stat "$WORK/tool.vhd" "Program Files/Tool" | grep -q "^mode  *0[0-7]\{3\} (d[-rwx]\{9\})$" && ok "7: stat says the mode in octal and as ls does" \
+  || not_ok "7: stat mode: $(L stat "$WORK/tool.vhd" "Program Files/Tool" | grep mode)"
+"$LAYERCTL" fsck --repiar "$R" >/dev/null 2>"$WORK/typo.err"; rc=$?
+[ $rc -eq 16 ] && [ "$(wc -l <"$WORK/typo.err")" -eq 2 ] && grep -q "unknown option '--repiar' (did you mean '--repair'?)" "$WORK/typo.err" \
+  && { "$LAYERCTL" repo lsit "$R" 2>&1; true; } | grep -q "did you mean 'list'" \
+  && { "$LAYERCTL" captrue 2>&1; true; } | grep -q "did you mean 'capture'" \
+  && ok "7: typos: one line, and the nearest option, subcommand or command" || not_ok "7: typos: $(cat "$WORK/typo.err")"
+out=$("$LAYERCTL" publish --verify --layer "$WORK/tool.vhd,prio=1" --layer "$RL/OS/Windows10.1.1.vhd,type=os" "$WORK/pub.vhd" 2>&1)
+echo "$out" | grep -q "^identical: [0-9]* files, [0-9]* folders, .* [1-9][0-9]* registry hives" \
+  && ok "7: publish --verify says what it found the same: $(echo "$out" | grep identical)" || not_ok "7: publish --verify: $out"
+"$LAYERCTL" ls "$WORK/pub.vhd" / -R --json | python3 -c '
+import json, sys
+sys.exit(0)' ; L stat --json "$WORK/pub.vhd" "Program Files" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+sys.exit(0 if d["xattrs"].get("system.ntfs_dos_name", {}).get("value") == "PROGRA~1" else 1)' \
+  && ok "7: a published image has 8.3 names as Windows makes them (Program Files: PROGRA~1)" \
+  || not_ok "7: 8.3 names: $(L stat --json "$WORK/pub.vhd" "Program Files" | grep -A2 dos_name)"
+printf 'Windows Registry Editor Version 5.00\n\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\X]\n"a"="b"\n' >"$WORK/x.reg"
+refuses "7: a .reg key outside the hive names the --prefix it wants" "--prefix 'HKEY_LOCAL_MACHINE\SOFTWARE'" \
+  "$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SYSTEM' "$WORK/x.hive" "$WORK/x.reg"
+L repo remove "$R" 101 --force >/dev/null && L repo add "$R" "$WORK/tool.vhd" --type app --name Tool >"$WORK/tool.add" \
+  && grep -q "layer 102 revision 1" "$WORK/tool.add" && L repo remove "$R" 102 >/dev/null \
+  && L repo add "$R" "$WORK/tool.vhd" --type app --name Tool --id 102 --allow-same >/dev/null \
+  && L repo remove "$R" 102:2 >/dev/null && [ -e "$R/Retired/Tool.102.1.vhd" ] && [ -e "$R/Retired/Tool.102.2.vhd" ] \
+  && L repo restore "$R" 101 >/dev/null && L repo list --json "$R" | grep -q '"Notepad++"' && [ ! -e "$R/Retired/Notepad++.101.1.vhd" ] \
+  && ok "7: repo remove keeps each retired file apart, new ids and revisions skip retired ones, repo restore brings one back" \
+  || not_ok "7: retire and restore: $(cat "$WORK/tool.add"; ls "$R/Retired")"
+mkdir -p "$WORK/open/Windows/System32" && chmod 777 "$WORK/open/Windows" && "$LAYERCTL" pack -q "$WORK/open" "$WORK/open.vhd"
+"$LAYERCTL" repo add "$R" "$WORK/open.vhd" --type os --name Open 2>"$WORK/open.err" >/dev/null
+grep -q "every user may change Windows of this OS layer" "$WORK/open.err" && ! grep -q "may change" "$WORK/add.err" \
+  && L fsck --json "$R" | grep -q '"writable-os-folder"' \
+  && ok "7: an OS layer whose Windows folder any user may change is said (repo add, fsck); Windows 10's descriptors are not" \
+  || not_ok "7: open OS layer: $(cat "$WORK/open.err")"
 finish

@@ -7,6 +7,7 @@
 
 #include "helpers.h"
 #include "layerfs/casefold.h"
+#include "layerfs/dosname.h"
 #include "../../fs/ntfs/reparse.h"     /* white-box: reparse data */
 
 START_TEST(case_folding)
@@ -29,6 +30,39 @@ START_TEST(case_folding)
 	ck_assert_int_ne(lf_casecmp("a\xff", "a\xfe"), 0);
 	/* outside the BMP: no case, compared exactly */
 	ck_assert_int_eq(lf_casecmp("\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80"), 0);
+}
+END_TEST
+
+/* 8.3 names as Windows makes them, each rule once, and a folder's names
+ * kept apart (a long name that is an 8.3 name takes its own). */
+START_TEST(dos_names)
+{
+	ck_assert(lf_dos_legal("README.TXT") && lf_dos_legal("readme.txt") && lf_dos_legal("A"));
+	ck_assert(!lf_dos_legal("Program Files") && !lf_dos_legal("a.b.c") &&
+		  !lf_dos_legal("toolongnm.txt") && !lf_dos_legal("x.html") && !lf_dos_legal(".git") &&
+		  !lf_dos_legal("a+b.txt") && !lf_dos_legal("caf\xc3\xa9.txt"));
+	char c[13];
+	lf_dos_make("Program Files", 1, c);
+	ck_assert_str_eq(c, "PROGRA~1");
+	lf_dos_make("Microsoft Office.docx", 2, c);
+	ck_assert_str_eq(c, "MICROS~2.DOC");
+	lf_dos_make(".gitignore", 1, c);
+	ck_assert_str_eq(c, "GITIGN~1");
+	lf_dos_make("a+b c.d.txt", 1, c);
+	ck_assert_str_eq(c, "A_BCD~1.TXT");
+	lf_dos_make("Program Files", 5, c);     /* after four: a hash */
+	ck_assert_int_eq(strlen(c), 8);
+	ck_assert(!strncmp(c, "PR", 2) && !strcmp(c + 6, "~1"));
+	ck_assert(lf_dos_made_for("Program Files", c) && !lf_dos_made_for("Program Files", "OTHER~1"));
+	const char *names[] = { "Program Files", "Program Files (x86)", "PROGRA~1", "ntuser.dat",
+				"ProgramData" };
+	char given[5][13] = { "", "", "", "", "" };
+	ck_assert_int_eq(lf_dos_names_for(names, given, 5), 0);
+	ck_assert_str_eq(given[0], "PROGRA~2");   /* ~1 is a long name of the folder */
+	ck_assert_str_eq(given[1], "PROGRA~3");
+	ck_assert_str_eq(given[2], "");
+	ck_assert_str_eq(given[3], "");
+	ck_assert_str_eq(given[4], "PROGRA~4");
 }
 END_TEST
 
@@ -105,6 +139,6 @@ END_TEST
 
 int main(void)
 {
-	const TTest *const tests[] = { case_folding, symlinks_round_trip, junctions };
+	const TTest *const tests[] = { case_folding, dos_names, symlinks_round_trip, junctions };
 	return th_run_suite("names", tests, sizeof tests / sizeof tests[0]);
 }

@@ -125,5 +125,10 @@ int lf_os_layer_open_folders(struct lf_layer *l, char *out, size_t size);
 
 /* SHA-256 of a file as lower-case hex, and its size. */
 int lf_sha256_file(const char *path, char hex[65], uint64_t *size, struct lf_err *err);
+/* The same, saying how far it is now and then (a layer of 40 GB). */
+int lf_sha256_file_progress(const char *path, char hex[65], uint64_t *size,
+			    void (*progress)(void *ctx, const char *phase, uint64_t done,
+					     uint64_t total),
+			    void *ctx, struct lf_err *err);
 
 #endif

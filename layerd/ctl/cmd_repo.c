@@ -378,7 +378,11 @@ static int repo_add(int argc, char **argv, int json)
 	/* its hash from the file given: the copy is fsynced and renamed into
 	 * place, and the hash says whether it is a new revision at all */
 	struct lf_err herr = {0};
-	if (lf_sha256_file(a.file, a.hash, &a.size, &herr)) {
+	struct cli_bar bar;
+	cli_bar_init(&bar, json);
+	int hrc = lf_sha256_file_progress(a.file, a.hash, &a.size, cli_bar_show, &bar, &herr);
+	cli_bar_end(&bar);
+	if (hrc) {
 		cli_error("%s", herr.msg);
 		return EXIT_FAIL;
 	}

@@ -230,9 +230,19 @@ const struct lf_repo_layer *lf_repo_find(const struct lf_repo *r, uint32_t id, u
 
 int lf_sha256_file(const char *path, char hex[65], uint64_t *size, struct lf_err *err)
 {
+	return lf_sha256_file_progress(path, hex, size, NULL, NULL, err);
+}
+
+int lf_sha256_file_progress(const char *path, char hex[65], uint64_t *size,
+			    void (*progress)(void *ctx, const char *phase, uint64_t done,
+					     uint64_t total),
+			    void *ctx, struct lf_err *err)
+{
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+	struct stat st;
+	uint64_t whole = fstat(fd, &st) == 0 ? (uint64_t)st.st_size : 0;
 	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 	struct sha256_ctx c;
 	sha256_init(&c);
@@ -243,6 +253,8 @@ int lf_sha256_file(const char *path, char hex[65], uint64_t *size, struct lf_err
 	while (buf && (n = read(fd, buf, CHUNK)) > 0) {
 		sha256_update(&c, (size_t)n, buf);
 		total += (uint64_t)n;
+		if (progress && whole)
+			progress(ctx, "sha-256", total < whole ? total : whole, whole);
 	}
 	int e = n < 0 ? (buf ? errno : ENOMEM) : 0;
 	close(fd);

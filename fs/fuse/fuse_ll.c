@@ -333,6 +333,12 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	struct lf_cred cr = fl_cred(req);
+	int rc = lf_union_may_list_xattrs(CTX(req)->u, &cr, ino);
+	if (rc) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);

@@ -98,7 +98,7 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 {
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
-	int rc = lf_union_may_make(CTX(req)->u, &cr, newparent, S_IFREG);
+	int rc = lf_union_may_link(CTX(req)->u, &cr, ino, newparent);
 	if (!rc)
 		rc = lf_union_link(CTX(req)->u, ino, newparent, newname, &a);
 	reply_entry(req, rc, &a);

@@ -359,6 +359,17 @@ int lf_union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t pare
 						       : LF_FILE_ADD_FILE);
 }
 
+int lf_union_may_link(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+		      uint64_t newparent)
+{
+	/* Windows' hard-link mitigation (since Windows 10 1709; Project
+	 * Zero's "Between a Rock and a Hard Link"): the file linked must be
+	 * one she may change the attributes of, or a second name of SAM in
+	 * her profile is hers to read */
+	int rc = lf_union_may(u, c, ino, LF_FILE_WRITE_ATTRIBUTES);
+	return rc ? rc : lf_union_may_make(u, c, newparent, S_IFREG);
+}
+
 int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
 			const char *name, uint64_t newparent, const char *newname)
 {
@@ -405,7 +416,22 @@ int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino
 	if (!strncmp(name, "system.ntfs_", 12))
 		return lf_union_may(u, c, ino, set ? LF_FILE_WRITE_ATTRIBUTES
 						   : LF_FILE_READ_ATTRIBUTES);
+	/* user.NAME is the stream FILE:NAME: opening it asks what opening
+	 * the file's data asks (FILE_READ_DATA / FILE_WRITE_DATA) */
+	if (!strncmp(name, "user.", 5))
+		return lf_union_may(u, c, ino, set ? LF_FILE_WRITE_DATA : LF_FILE_READ_DATA);
+	/* others (security.*, trusted.*: the union answers them itself,
+	 * refusing or empty) ask only to be set */
 	return set ? lf_union_may(u, c, ino, LF_FILE_WRITE_EA) : 0;
+}
+
+int lf_union_may_list_xattrs(struct lf_union *u, const struct lf_cred *c, uint64_t ino)
+{
+	/* the names of a file's streams and EAs: what FileStreamInformation
+	 * and FileFullEaInformation ask */
+	if (!lf_union_checks_access(u))
+		return 0;
+	return lf_union_may(u, c, ino, LF_FILE_READ_ATTRIBUTES | LF_FILE_READ_EA);
 }
 
 int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask)

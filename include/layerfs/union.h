@@ -295,11 +295,18 @@ int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t pa
  * WRITE_OWNER, size -> FILE_WRITE_DATA, times -> FILE_WRITE_ATTRIBUTES,
  * mode -> EPERM but for SYSTEM (Windows has no mode: the descriptor is
  * set through system.ntfs_acl); xattrs: system.ntfs_acl READ_CONTROL /
- * WRITE_DAC, other system.ntfs_* the attribute rights, setting others
+ * WRITE_DAC, other system.ntfs_* the attribute rights, user.* (streams)
+ * FILE_READ_DATA / FILE_WRITE_DATA as the stream's open, setting others
  * FILE_WRITE_EA; access(2)'s mask. */
 int lf_union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags);
 int lf_union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
 		      uint32_t type);
+/* A second name of file ino in newparent: FILE_WRITE_ATTRIBUTES on the
+ * file (Windows' hard-link rule) and FILE_ADD_FILE on the folder. */
+int lf_union_may_link(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+		      uint64_t newparent);
+/* Listing a file's streams and EAs: FILE_READ_ATTRIBUTES and FILE_READ_EA. */
+int lf_union_may_list_xattrs(struct lf_union *u, const struct lf_cred *c, uint64_t ino);
 int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
 			const char *name, uint64_t newparent, const char *newname);
 int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,

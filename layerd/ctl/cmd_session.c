@@ -20,7 +20,7 @@ static void session_usage(FILE *f)
 		"Usage: layerctl login [--json] USER [--groups G,...] [--machine NAME]\n"
 		"       layerctl logoff [--json] USER\n"
 		"       layerctl refresh [--json] [--at-logoff]\n"
-		"       layerctl status [--json]\n"
+		"       layerctl status [--json] [USER]\n"
 		"\n"
 		"Talk to layerd (the socket: --socket PATH, or $LAYERD_SOCKET, or\n"
 		"%s).\n"
@@ -38,8 +38,10 @@ static void session_usage(FILE *f)
 		"           readable until it lets go or the user logs off (status:\n"
 		"           detached). --at-logoff: change nothing now; each session\n"
 		"           gets the new layers at its next login (status: pending).\n"
-		"  status   the sessions (as root: all; as a user: the user's own), with\n"
-		"           what a refresh left pending and the layers kept detached.\n"
+		"  status   the sessions (as root: all, or USER's; as a user: the user's\n"
+		"           own), with what a refresh left pending, the layers kept\n"
+		"           detached, hives shown read-only and what her login did to her\n"
+		"           profile's hives (a broken one set aside).\n"
 		"\n"
 		"Only root may log users in or off, or refresh.\n"
 		"Exit status: 0 on success, 1 on failure (layerd's reason on stderr), 2 on a\n"
@@ -129,8 +131,11 @@ int cmd_session(int argc, char **argv)
 		}
 	}
 	int want_user = !strcmp(op, "login") || !strcmp(op, "logoff");
-	if (argc - optind != want_user)
-		return cli_usage_error(op, want_user ? "name one USER" : "takes no arguments");
+	int may_user = !strcmp(op, "status");     /* status USER: hers alone */
+	if (argc - optind != want_user && !(may_user && argc - optind == 1))
+		return cli_usage_error(op, want_user ? "name one USER" : may_user ?
+				       "takes at most one USER" : "takes no arguments");
+	want_user |= may_user && argc - optind == 1;
 	if ((groups || machine) && strcmp(op, "login"))
 		return cli_usage_error(op, "--groups and --machine go with login");
 	if (at_logoff && strcmp(op, "refresh"))
@@ -185,6 +190,8 @@ int cmd_session(int argc, char **argv)
 			       json_string_value(json_object_get(v, "drive")), nl, nl == 1 ? "" : "s");
 			size_t k;
 			json_t *ro;
+			if (json_string_value(json_object_get(v, "profile")))
+				printf("  profile: %s\n", json_string_value(json_object_get(v, "profile")));
 			json_array_foreach(json_object_get(v, "read_only_hives"), k, ro)
 				printf("  read-only: %s: %s\n",
 				       json_string_value(json_object_get(ro, "hive")),

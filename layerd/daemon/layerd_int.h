@@ -107,6 +107,14 @@ int server_run(struct daemon *d, int listen_fd);
  * was. A profile with its NTUSER.DAT is left alone. */
 struct lf_union;
 int profile_make(struct lf_union *u, const char *user, uid_t uid, gid_t gid, int *made,
-		 struct lf_err *err);
+		 char *note, size_t nsize, struct lf_err *err);
+/* layerd_profile_hive.c: a profile hive that cannot be used (a symlink,
+ * not a file, not a hive) set aside as NAME.bad-DATE, said in note; and
+ * her hives' keys given to her (her SID) where they are Default's copy,
+ * a hive that is not (not hers) said. made: a profile made just now. */
+struct lf_sid;
+int profile_set_aside(struct lf_union *u, const char *user, char *note, size_t nsize);
+int profile_hive_rights(struct lf_union *u, const char *user, const struct lf_sid *her,
+			uid_t uid, gid_t gid, int made, char *note, size_t nsize);
 
 #endif

@@ -152,22 +152,61 @@ static int profile_sd(struct lf_union *u, uint64_t ino, uid_t uid, gid_t gid)
 	return rc;
 }
 
+/* Her SID: what a file she made in her folder would be owned by. */
+static int her_sid(struct lf_union *u, const char *user, uid_t uid, gid_t gid, struct lf_sid *out)
+{
+	char path[600];
+	snprintf(path, sizeof path, "Users/%s", user);
+	struct lf_attr a;
+	struct lf_walk w;
+	int rc = lf_union_walk(u, path, &a, &w);
+	if (rc)
+		return rc;
+	uint8_t *sd = NULL;
+	size_t len;
+	struct lf_cred c = { uid, gid };
+	rc = lf_union_new_sd(u, &c, a.ino, 1, &sd, &len);
+	if (!rc)
+		rc = lf_sd_owner(sd, len, out);
+	free(sd);
+	lf_union_walk_end(u, &w);
+	return rc;
+}
+
+static int hive_rights(struct lf_union *u, const char *user, uid_t uid, gid_t gid, int made,
+		       char *note, size_t nsize, struct lf_err *err)
+{
+	struct lf_sid her;
+	if (!lf_union_checks_access(u) || her_sid(u, user, uid, gid, &her))
+		return 0;          /* a plain session: no rights to give */
+	int rc = profile_hive_rights(u, user, &her, uid, gid, made, note, nsize);
+	return rc ? lf_err_set(err, -rc, "C:\\Users\\%s: cannot give her hives her rights: %s",
+			       user, strerror(-rc)) : 0;
+}
+
 int profile_make(struct lf_union *u, const char *user, uid_t uid, gid_t gid, int *made,
-		 struct lf_err *err)
+		 char *note, size_t nsize, struct lf_err *err)
 {
 	char path[600];
 	struct lf_attr a, def, hers;
 	struct lf_walk w, wd;
 	*made = 0;
+	note[0] = 0;
+	/* a hive she broke (a symlink, no hive) goes aside, as Windows
+	 * keeps a .bak: her login goes on with a new one */
+	int rc = profile_set_aside(u, user, note, nsize);
+	if (rc)
+		return lf_err_set(err, -rc, "C:\\Users\\%s: cannot set a broken profile hive aside: %s",
+				  user, strerror(-rc));
 	snprintf(path, sizeof path, "Users/%s/NTUSER.DAT", user);
 	if (lf_union_walk(u, path, &a, &w) == 0) {
 		lf_union_walk_end(u, &w);
-		return 0;                  /* her profile is there */
+		return hive_rights(u, user, uid, gid, 0, note, nsize, err);  /* her profile is there */
 	}
 	if (lf_union_walk(u, "Users/Default", &def, &wd))
 		return 0;                  /* no Default to copy: as before */
 	snprintf(path, sizeof path, "Users/%s", user);
-	int rc = lf_union_walk(u, path, &hers, &w);
+	rc = lf_union_walk(u, path, &hers, &w);
 	int walked = rc == 0;
 	char *buf = rc ? NULL : malloc(COPY_CHUNK);
 	if (!rc && !buf)
@@ -183,7 +222,8 @@ int profile_make(struct lf_union *u, const char *user, uid_t uid, gid_t gid, int
 	if (walked)
 		lf_union_walk_end(u, &w);
 	lf_union_walk_end(u, &wd);
-	return rc ? lf_err_set(err, -rc, "C:\\Users\\%s: cannot copy the Default profile: %s", user,
-			       strerror(-rc))
-		  : 0;
+	if (rc)
+		return lf_err_set(err, -rc, "C:\\Users\\%s: cannot copy the Default profile: %s",
+				  user, strerror(-rc));
+	return hive_rights(u, user, uid, gid, 1, note, nsize, err);
 }

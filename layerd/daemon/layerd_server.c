@@ -46,7 +46,7 @@ static json_t *handle(struct daemon *d, json_t *req, uid_t peer)
 		return error_reply("a request names its \"op\": login, logoff, refresh or status");
 	if (!strcmp(op, "status")) {
 		if (peer == 0)
-			return session_status(d, NULL);
+			return session_status(d, json_string_value(json_object_get(req, "user")));
 		struct passwd *pw = getpwuid(peer);
 		return pw ? session_status(d, pw->pw_name) : error_reply("who are you?");
 	}

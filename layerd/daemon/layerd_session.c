@@ -57,6 +57,7 @@ struct session {
 	int gone;                /* under d->lock: logged off, out of the list */
 	time_t since;
 	char sid[200];           /* her Windows SID */
+	char profile_note[2000]; /* what her login did to her profile's hives, or "" */
 	int admin;
 	struct lf_token token;   /* hers, for the registry view */
 	struct session *next;
@@ -391,13 +392,16 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	if (!rc)
 		rc = session_rights(d, s, r->root, err);
 	int made = 0;
-	if (!rc && profile_make(s->u, s->user, s->uid, s->gid, &made, err)) {
+	if (!rc && profile_make(s->u, s->user, s->uid, s->gid, &made, s->profile_note,
+				sizeof s->profile_note, err)) {
 		/* she still logs in (Windows would give a temporary profile) */
 		d->log("login %s: %s", s->user, err->msg);
 		made = 0;
 	}
 	if (made)
 		d->log("login %s: profile made from C:\\Users\\Default", s->user);
+	if (s->profile_note[0])
+		d->log("login %s: %s", s->user, s->profile_note);
 	if (!rc)
 		rc = build_registry(d, s, &st, &s->v, err);
 	if (!rc)
@@ -517,6 +521,8 @@ json_t *session_status(struct daemon *d, const char *user)
 		if (s->pending)
 			json_object_set(one, "pending", s->pending);
 		json_object_set_new(one, "read_only_hives", read_only_of(s));
+		if (s->profile_note[0])
+			json_object_set_new(one, "profile", json_string(s->profile_note));
 		json_object_set(one, "detached", s->detached);
 		json_array_append_new(list, one);
 	}

@@ -3,9 +3,11 @@
  * ancestor's) decides, for the session's token, with the key rights:
  * KEY_ENUMERATE_SUB_KEYS to list, KEY_QUERY_VALUE to read a value,
  * KEY_SET_VALUE to write or delete one, KEY_CREATE_SUB_KEY to make a key,
- * DELETE to remove one. Her own hive (HKU\USER, HKCU) is hers in full:
- * Windows makes her its owner with full control when it makes her
- * profile. A hive without any descriptor gets Windows' default for
+ * DELETE to remove one. Her own hive (HKU\USER, HKCU) is judged the same
+ * way: layerd gives its keys to her when it makes her profile, as
+ * Windows' userenv does, so a hive planted there (SAM linked as her
+ * NTUSER.DAT) gives her what its keys give her: nothing. A hive without
+ * any descriptor gets Windows' default for
  * HKLM\SOFTWARE: Users read, Administrators and SYSTEM all. Root is
  * SYSTEM; anyone else gets nothing. */
 #include <errno.h>
@@ -99,12 +101,6 @@ static const struct lf_token *who(const struct regaccess *a, uid_t uid)
 	return uid == 0 ? &a->system : uid == a->uid || a->plain ? &a->token : NULL;
 }
 
-/* Her own hive: HKU\USER (and HKCU, which names it). */
-static int hers(const struct regaccess *a, const struct where *w)
-{
-	return !a->plain && w->h && !strcmp(w->h->top, "HKU") && w->h->name && !strcasecmp(w->h->name, a->user);
-}
-
 /* The descriptor that rules w's key: its own or its nearest ancestor's. */
 static void key_sd(const struct regaccess *a, const struct where *w, const uint8_t **sd,
 		   size_t *len)
@@ -140,8 +136,6 @@ static uint32_t rights_of(struct regaccess *a, const struct lf_token *t, const s
 		return lf_key_map.all;
 	if (w->kind == W_ROOT || w->kind == W_TOP || w->kind == W_LINK)
 		return lf_key_map.read;           /* the folders above the hives */
-	if (hers(a, w))
-		return lf_key_map.all;
 	const uint8_t *sd;
 	size_t len;
 	key_sd(a, w, &sd, &len);

@@ -224,4 +224,68 @@ check "their files are there" bash -c "
 check "logoff both" bash -c "'$LAYERCTL' logoff lfmallory && '$LAYERCTL' logoff lfeve"
 check "the repository is clean to fsck" L fsck "$R"
 
+# ---- Part two (issue 29): an OS layer with Windows 10's descriptors and
+# the real SAM; lfmallory a standard user. Nothing of SAM may reach her,
+# through C: or REG, before or after a logoff and login.
+kill "$LPID" 2>/dev/null; wait "$LPID" 2>/dev/null
+. "$TESTS_DIR/realos.sh"
+real_os "$WORK/os2"
+echo "a secret" >"$WORK/os2/Windows/secret.txt"
+python3 -c "import os; os.setxattr('$WORK/os2/Windows/secret.txt', 'user.secretstream', b'the stream is secret too')"
+"$LAYERCTL" acl "$WORK/os2" Windows/secret.txt "O:SYG:SYD:P(A;;FA;;;SY)(A;;FA;;;BA)" >/dev/null
+"$LAYERCTL" pack -q "$WORK/os2" "$WORK/os2.vhd"
+R2="$WORK/repo2"
+L repo init "$R2" >/dev/null && L repo add "$R2" "$WORK/os2.vhd" --type os --name Windows10 >/dev/null 2>&1 &&
+  L repo assign "$R2" --machine '*' 1 >/dev/null
+"$LAYERD" --repo "$R2" --socket "$LAYERD_SOCKET" --run "$RUN" 2>>"$WORK/layerd.log" &
+LPID=$!
+for _ in $(seq 50); do "$LAYERCTL" status >/dev/null 2>&1 && break; sleep 0.1; done
+A="$RUN/lfmallory/C"; REG="$RUN/lfmallory/REG"; U2="$R2/Users/lfmallory/00000001_Windows10"
+check "part two: lfmallory logs in (a standard user) on Windows 10's descriptors and real hives" L login lfmallory
+check "her HKU is hers: she writes HKCU" as lfmallory sh -c "mkdir -p '$REG/HKU/lfmallory/Software/Mine' && echo 1 > '$REG/HKU/lfmallory/Software/Mine/V'"
+# 1: a hard link of SAM: Windows asks FILE_WRITE_ATTRIBUTES on the file
+as lfmallory rm "$A/Users/lfmallory/NTUSER.DAT"
+out=$(as lfmallory ln "$A/Windows/System32/config/SAM" "$A/Users/lfmallory/NTUSER.DAT" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "Permission denied" \
+  && ok "1: ln SAM into her profile: EACCES (no FILE_WRITE_ATTRIBUTES on SAM)" || not_ok "1: ln SAM: exit $rc $out"
+as lfmallory ln "$A/Users/lfmallory/notes2.txt" "$A/Users/lfmallory/x" 2>/dev/null
+check "a hard link of her own file still works" as lfmallory sh -c "echo n > '$A/Users/lfmallory/n.txt' && ln '$A/Users/lfmallory/n.txt' '$A/Users/lfmallory/n2.txt'"
+check "logoff and login (her NTUSER.DAT gone: made anew from Default)" bash -c "'$LAYERCTL' logoff lfmallory && '$LAYERCTL' login lfmallory"
+no_sam() {   # nothing of SAM where she can read: C:, REG\HKU, REG\HKLM
+  ! as lfmallory ls "$REG/HKU/lfmallory/SAM" >/dev/null 2>&1 && ! as lfmallory ls "$REG/HKLM/SAM/SAM" >/dev/null 2>&1 &&
+  ! as lfmallory cat "$A/Windows/System32/config/SAM" >/dev/null 2>&1 &&
+  ! cmp -s "$WORK/os2/Windows/System32/config/SAM" "$U2/Users/lfmallory/NTUSER.DAT"
+}
+check "1: after a logoff and login nothing of SAM shows to her (C:, REG\HKU, REG\HKLM)" no_sam
+check "1: her new profile's HKCU is hers" as lfmallory sh -c "mkdir -p '$REG/HKU/lfmallory/Software/Again'"
+# 1: a hive planted as her NTUSER.DAT (a link made by an older version):
+# its keys decide, and SAM's give her nothing
+check "logoff" L logoff lfmallory
+cp "$WORK/os2/Windows/System32/config/SAM" "$U2/Users/lfmallory/NTUSER.DAT"
+check "login with SAM planted as her NTUSER.DAT" L login lfmallory
+out=$(as lfmallory ls "$REG/HKU/lfmallory/SAM" 2>&1); rc=$?
+[ $rc -ne 0 ] && echo "$out" | grep -q "Permission denied" \
+  && ok "1: REG\\HKU\\lfmallory is SAM: its keys' descriptors say EACCES to her" || not_ok "1: planted SAM through REG: exit $rc $out"
+L status --json lfmallory | grep -q "its keys do not give lfmallory rights" \
+  && ok "1: status says her NTUSER.DAT's keys do not give her rights" || not_ok "1: status: $(L status --json lfmallory)"
+# 2: streams of a file she may not read
+out=$(as lfmallory getfattr -n user.secretstream "$A/Windows/secret.txt" 2>&1); rc=$?
+out2=$(as lfmallory getfattr -d "$A/Windows/secret.txt" 2>&1)
+[ $rc -ne 0 ] && echo "$out" | grep -q "Permission denied" && ! echo "$out2" | grep -q "secret too" \
+  && ! as lfmallory cat "$A/Windows/secret.txt" >/dev/null 2>&1 \
+  && ok "2: a stream of a file she may not read: EACCES (getfattr -n and -d)" || not_ok "2: streams: $out / $out2"
+# 5: a symlink she makes at her NTUSER.DAT does not lock her out
+check "logoff" L logoff lfmallory
+rm -f "$U2/Users/lfmallory/NTUSER.DAT"
+check "login" L login lfmallory
+as lfmallory rm "$A/Users/lfmallory/NTUSER.DAT" && as lfmallory ln -s /etc/passwd "$A/Users/lfmallory/NTUSER.DAT"
+check "logoff" L logoff lfmallory
+check "5: with a symlink as her NTUSER.DAT, her login goes on" L login lfmallory
+L status --json lfmallory | grep -q "NTUSER.DAT was a symlink: set aside as NTUSER.DAT.bad-" \
+  && grep -q "login lfmallory: .*NTUSER.DAT was a symlink: set aside" "$WORK/layerd.log" \
+  && as lfmallory mkdir -p "$REG/HKU/lfmallory/Software/Back" \
+  && ok "5: the symlink set aside (logged, in status), a new NTUSER.DAT from Default, HKCU hers" \
+  || not_ok "5: $(L status --json lfmallory | grep profile) $(tail -3 "$WORK/layerd.log")"
+check "logoff" L logoff lfmallory
+
 finish

@@ -35,6 +35,8 @@ real_os() {
   "$LAYERCTL" acl "$O" / "O:SYG:SYD:(A;OICI;FA;;;BA)(A;OICI;FA;;;SY)(A;OICI;0x1200a9;;;BU)(A;OICIIO;SDGXGWGR;;;AU)(A;;LC;;;AU)" >/dev/null
   for n in Windows Windows/System32 "Program Files"; do "$LAYERCTL" acl "$O" "$n" "$SYSDIR" >/dev/null; done
   "$LAYERCTL" acl "$O" Windows/System32/config "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)" >/dev/null
+  # the hives and their logs as Windows has them: SYSTEM's and Administrators' alone
+  for n in "$CFG"/*; do "$LAYERCTL" acl "$O" "Windows/System32/config/${n##*/}" "O:SYG:SYD:AI(A;ID;FA;;;SY)(A;ID;FA;;;BA)" >/dev/null; done
   "$LAYERCTL" acl "$O" ProgramData "O:SYG:SYD:P(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;CI;0x116;;;BU)" >/dev/null
   "$LAYERCTL" acl "$O" Users "O:SYG:SYD:PAI(A;OICIIO;GA;;;CO)(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;0x1200a9;;;BU)(A;OICI;0x1200a9;;;WD)" >/dev/null
 }

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/win_names.h"
 #include "layer_dir_int.h"
 #include "layerfs/lockcheck.h"
 
@@ -195,6 +196,8 @@ static int dl_lookup(struct lf_layer *l, lf_ino dir, const char *name,
 		if (fstatat(dfd, actual, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			rc = -errno;
 	}
+	if (!rc && d->tokens_marked && lf_name_reserved(actual) && !dirl_made_by_union(dfd, actual))
+		rc = -ENOENT;
 	dirl_put_fd(dfd, owned);
 	if (rc)
 		return rc;
@@ -244,6 +247,10 @@ static int dl_readdir(struct lf_layer *l, lf_ino dir, lf_readdir_fn fn, void *ct
 			}
 			v = nv;
 		}
+		/* a ".wh." name the union did not make is nobody's token */
+		if (d->tokens_marked && lf_name_reserved(e->d_name) &&
+		    !dirl_made_by_union(dirfd(dh), e->d_name))
+			continue;
 		uint32_t type = e->d_type == DT_DIR ? S_IFDIR : e->d_type == DT_LNK ? S_IFLNK
 			      : e->d_type == DT_REG ? S_IFREG : 0;
 		if (e->d_type == DT_UNKNOWN) {
@@ -525,6 +532,7 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	pthread_mutex_init(&d->lock, NULL);
 	d->acl_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_acl" : OWN_USER "ntfs_acl";
 	d->attrib_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_attrib" : OWN_USER "ntfs_attrib";
+	d->tokens_marked = dirl_tokens_noted(fd);
 	d->base.ops = &dir_ops;
 	d->base.kind = "dir";
 	d->base.root = DIR_ROOT;

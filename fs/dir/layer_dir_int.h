@@ -59,6 +59,7 @@ struct dir_layer {
 	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
 	const char *acl_name;     /* the host xattr system.ntfs_acl is kept in */
 	const char *attrib_name;  /* and system.ntfs_attrib (4 bytes) */
+	int tokens_marked;        /* only ".wh." names the union marked count (dir_tokens.c) */
 };
 
 #define DL(l) ((struct dir_layer *)(l))
@@ -116,5 +117,14 @@ void dirl_stat_to_attr(const struct stat *st, lf_ino ino, struct lf_attr *a);
 
 /* The write side's ops, filled into the table of a writable layer. */
 void dirl_write_ops(struct lf_layer_ops *ops);
+
+/* dir_tokens.c: the union's own ".wh." names, marked. Does the layer's
+ * root carry the note (only marked ones count)? Was name in folder dfd
+ * made by the union? Mark it (through fd, or opened here when fd < 0).
+ * Mark a layer made before the mark, once: how many, or -errno. */
+int dirl_tokens_noted(int root_fd);
+int dirl_made_by_union(int dfd, const char *name);
+void dirl_mark(int dfd, const char *name, int fd);
+long dirl_tokens_convert(int root_fd);
 
 #endif

@@ -17,6 +17,7 @@
 #include "layer_dir_int.h"
 #include "layerfs/security.h"
 #include "layerfs/safe_path.h"
+#include "layerfs/win_names.h"
 #include "layerfs/lockcheck.h"
 
 static int valid_name(const char *name)
@@ -118,6 +119,9 @@ static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
 	}
 	if (!rc && w->sd)
 		set_new_sd(d, dfd, name, fd, type, w);
+	/* a token, an opaque marker: the union's own (users' are refused) */
+	if (!rc && lf_name_reserved(name))
+		dirl_mark(dfd, name, fd);
 	if (!rc)
 		rc = found(d, dfd, dir, name, out);
 	if (rc && fd >= 0) {
@@ -572,6 +576,17 @@ int lf_layer_open_upper(const char *path, const char *workdir, struct lf_layer *
 	if (full) {
 		free(l->path);
 		l->path = full;
+	}
+	/* a layer made before the union marked its tokens: marked now,
+	 * once, so nothing they hide comes back */
+	if (!d->tokens_marked) {
+		long n = dirl_tokens_convert(d->root_fd);
+		if (n < 0) {
+			rc = lf_err_set(err, (int)-n, "%s: cannot mark its delete tokens as the "
+					"union's: %s", path, strerror((int)-n));
+			goto fail;
+		}
+		d->tokens_marked = 1;
 	}
 	d->writable = 1;
 	d->umask = umask(0);

@@ -75,6 +75,13 @@ static void usage(FILE *f)
 		"                           local user gets a standard user's rights;\n"
 		"                           others keep their POSIX owner and mode.\n"
 		"                           posix: descriptors are not looked at.\n"
+		"                           Windows' access refuses (EINVAL) names Windows\n"
+		"                           programs cannot use: \\ : * ? \" < > |, control\n"
+		"                           characters, a trailing dot or space, CON,\n"
+		"                           PRN, AUX, NUL, COM1-9, LPT1-9 (ntfs-3g's\n"
+		"                           windows_names); -o windows_names asks it of a\n"
+		"                           posix mount. Names beginning .wh. (the union's\n"
+		"                           own) are refused on every mount.\n"
 		"                           (A layerd session checks each request against\n"
 		"                           the descriptors for the user's own token.)\n"
 		"  -t, --timeout SECONDS    how long the kernel may cache names and\n"
@@ -133,6 +140,7 @@ struct cmdline {
 	int allow_other, default_permissions, fsname_given;
 	int no_allow_other, no_default_permissions;
 	int access_posix;         /* --access posix: descriptors are not looked at */
+	int windows_names;        /* -o windows_names: Windows' names on a posix mount too */
 };
 
 static void add_fuse_opt(struct cmdline *c, const char *o)
@@ -175,6 +183,8 @@ static int parse_o(struct cmdline *c, const char *list)
 			}
 		} else if (!strcmp(o, "access=posix") || !strcmp(o, "access=windows")) {
 			c->access_posix = !strcmp(o, "access=posix");
+		} else if (!strcmp(o, "windows_names")) {
+			c->windows_names = 1;
 		} else if (!strcmp(o, "noallow_other") || !strcmp(o, "nodefault_permissions")) {
 			c->no_allow_other |= !strcmp(o, "noallow_other");
 			c->no_default_permissions |= !strcmp(o, "nodefault_permissions");
@@ -313,7 +323,8 @@ int main(int argc, char **argv)
 	struct lf_union *u = NULL;
 	struct lf_err err = {0};
 	/* registry hives show merged from every layer's copy */
-	struct lf_union_opts uo = { .prefetch = 1, .stack = lf_reg_stack };
+	struct lf_union_opts uo = { .prefetch = 1, .stack = lf_reg_stack,
+				    .windows_names = !c.access_posix || c.windows_names };
 	uo.stacked = lf_hive_patterns(&uo.nstacked);
 	if (lf_union_open(&c.stack, &uo, &u, &err)) {
 		fprintf(stderr, "layerfs: %s\n", err.msg);

@@ -18,6 +18,7 @@
 #include "layerfs/hash.h"
 #include "layerfs/casefold.h"
 #include "layerfs/pack.h"
+#include "layerfs/win_names.h"
 #include "layerfs/security.h"
 #include "layerfs/vhd.h"
 #include "lxattr.h"
@@ -35,16 +36,7 @@ void pack_progress(struct packer *p, const char *phase)
 /* Windows cannot hold these in a name (the Win32 namespace). */
 const char *pack_bad_name(const char *name)
 {
-	for (const unsigned char *c = (const unsigned char *)name; *c; c++) {
-		if (*c < 0x20)
-			return "a control character";
-		if (strchr("\\:*?\"<>|", *c))
-			return "a character Windows forbids (\\ : * ? \" < > |)";
-	}
-	size_t n = strlen(name);
-	if (n && (name[n - 1] == '.' || name[n - 1] == ' '))
-		return "a trailing dot or space";
-	return NULL;
+	return lf_name_forbidden(name);
 }
 
 /* Append "/name" to p->path for error reports; returns the old length. */

@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/win_names.h"
 #include "union_write_int.h"
 #include "layerfs/lockcheck.h"
 
@@ -169,9 +170,25 @@ static int readonly(struct lf_union *u)
 
 /* Start a change in folder parent that may make newname there (NULL: it
  * makes no name): the folder, busy, under wlock. */
+/* Every operation that makes a name (create, mkdir, mknod, symlink,
+ * link, rename's target) begins here with it: a name the writable layer
+ * keeps for itself (a user's ".wh.Vendor" would be a delete token at her
+ * next login) is refused, and so, where Windows' rules are asked for, is
+ * a name Windows programs cannot use. */
+static int name_ok(const struct lf_union *u, const char *name)
+{
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	if (lf_name_reserved(name))
+		return -EINVAL;
+	return u->opts.windows_names && lf_name_forbidden(name) ? -EINVAL : 0;
+}
+
 static struct unode *begin(struct lf_union *u, uint64_t parent, const char *newname, int *rc)
 {
-	*rc = newname && strlen(newname) > 255 ? -ENAMETOOLONG : readonly(u);
+	*rc = newname ? name_ok(u, newname) : 0;
+	if (!*rc)
+		*rc = readonly(u);
 	if (*rc)
 		return NULL;
 	lf_mutex_lock(&u->wlock, LF_LK_UNION_WRITE);

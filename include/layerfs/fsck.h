@@ -36,6 +36,8 @@ enum lf_fsck_class {
 				  * layer holds SAM and SECURITY); --repair closes it */
 	LF_FSCK_OPEN_OS,         /* a warning: an OS layer's Windows or Program Files any user
 				  * may change (its descriptors, or a mode that gives them) */
+	LF_FSCK_FOREIGN_TOKEN,   /* a warning: a ".wh." name in a personalization layer the
+				  * union did not make, or tokens older than the union's mark */
 };
 
 struct lf_fsck_problem {

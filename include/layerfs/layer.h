@@ -213,5 +213,13 @@ int lf_mkdirs(const char *path, mode_t mode, uid_t uid, gid_t gid, struct lf_err
 /* The writable layer's work folder: a name the union never shows (it is a
  * token, for a name no Windows volume holds). */
 #define LF_WORK_NAME ".wh..wh..work"
+/* The union marks each ".wh." name it makes in a writable folder layer
+ * (fs/dir/dir_tokens.c says why and how); a layer whose root is noted
+ * counts only marked ones. For fsck: is folder dirfd's layer noted, was
+ * NAME in folder dfd made by the union, and mark an older layer's once
+ * (how many, or -errno). */
+int lf_dir_tokens_noted(int dirfd);
+int lf_dir_made_by_union(int dfd, const char *name);
+long lf_dir_tokens_convert(int dirfd);
 
 #endif

@@ -92,6 +92,10 @@ struct lf_union_opts {
 			  struct lf_layer **out, struct lf_err *err);
 	void (*close_layer)(void *ctx, struct lf_layer *l);
 	void *layer_ctx;
+	/* names Windows programs cannot use (lf_name_forbidden) are refused
+	 * with EINVAL where they are made: sessions, --access windows, -o
+	 * windows_names; a plain mount keeps Linux's names */
+	int windows_names;
 };
 
 /* Open every layer of the (sorted) stack. A layer that fails to open

@@ -104,7 +104,8 @@ static void session_free(struct daemon *d, struct session *s)
 static struct lf_union_opts union_opts(struct daemon *d)
 {
 	struct lf_union_opts o = { .stack = lf_reg_stack, .open_layer = layer_cache_open,
-				   .close_layer = layer_cache_close, .layer_ctx = d->layers };
+				   .close_layer = layer_cache_close, .layer_ctx = d->layers,
+				   .windows_names = 1 };
 	o.stacked = lf_hive_patterns(&o.nstacked);
 	return o;
 }

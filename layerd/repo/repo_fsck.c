@@ -27,7 +27,7 @@ const char *lf_fsck_class_name(enum lf_fsck_class c)
 		"bad-disk", "bad-hive", "token-in-os-layer", "unknown-layer", "two-revisions",
 		"same-priority", "no-os-layer", "user-stack", "token-hides-nothing",
 		"same-as-below", "orphan-file", "temporary", "not-repaired", "unsafe-folder",
-		"readable-layer", "writable-os-folder",
+		"readable-layer", "writable-os-folder", "foreign-token",
 	};
 	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
 }

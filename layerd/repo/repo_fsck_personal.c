@@ -32,6 +32,7 @@ struct pwalk {
 	struct lf_union *any;    /* every revision on her OS layer: what a token may hide */
 	const char *how;         /* what u was made of, for the messages */
 	int dfd;                 /* the folder being walked */
+	int noted;               /* its root says only the union's marked tokens count */
 	char host[PATH_MAX];     /* the folder on the host (for messages) */
 	char rel[PATH_MAX];      /* the same, relative to the repository */
 	char path[PATH_MAX];     /* inside the layer ("" at its root) */
@@ -71,6 +72,17 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 	if (fstatat(w->dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		goto out;
 	if (!strncmp(name, LF_WHITEOUT_PREFIX, tl)) {
+		/* a token or opaque marker the union did not make (its user
+		 * named a file so, before that was refused): none, not shown */
+		int marker = !strcmp(name, LF_OPAQUE_NAME);
+		if (w->noted && (marker || strncmp(name + tl, LF_WHITEOUT_PREFIX, tl)) &&
+		    !lf_dir_made_by_union(w->dfd, name)) {
+			fsck_report(w->c, LF_FSCK_FOREIGN_TOKEN, FSCK_WARNING, 0, 0, w->rel + 1,
+				    "named as the union's %s, but not made by it (its user named a "
+				    "file so): no %s, not shown", marker ? "opaque marker" : "delete token",
+				    marker ? "marker" : "token");
+			goto out;
+		}
 		/* opaque markers, the work folder, the session lock: the union's */
 		if (!strncmp(name + tl, LF_WHITEOUT_PREFIX, tl))
 			goto out;
@@ -341,7 +353,7 @@ static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, cons
 	}
 	int incomplete = missing[0] != 0;
 	struct pwalk w = { .c = c, .u = u, .any = any, .dfd = lfd, .repair = c->o->repair,
-			   .how = how };
+			   .how = how, .noted = lf_dir_tokens_noted(lfd) };
 	/* a session using it holds its lock: then nothing is removed */
 	int fd = w.repair ? lf_safe_open(lfd, LF_SESSION_LOCK, O_RDONLY, 0) : -1;
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0) {
@@ -352,6 +364,20 @@ static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, cons
 		fsck_report(c, LF_FSCK_BUSY, 0, 0, 0, rel, "not repaired: a layer that may lie "
 			    "below does not open: %s", missing);
 		w.repair = 0;
+	}
+	/* tokens made before the union marked its own: marked now (a
+	 * repair), or said */
+	if (!w.noted && w.repair) {
+		long n = lf_dir_tokens_convert(lfd);
+		w.noted = n >= 0;
+		fsck_report(c, LF_FSCK_FOREIGN_TOKEN, n < 0 ? FSCK_ERROR : FSCK_WARNING, n >= 0, 0,
+			    rel, n >= 0 ? "its %ld delete tokens and markers, made before the union "
+			    "marked its own, marked as the union's" : "its delete tokens cannot be "
+			    "marked as the union's", n);
+	} else if (!w.noted) {
+		fsck_report(c, LF_FSCK_FOREIGN_TOKEN, FSCK_WARNING, 0, 0, rel, "its delete tokens "
+			    "were made before the union marked its own: its next login or 'fsck "
+			    "--repair' marks them");
 	}
 	if ((size_t)snprintf(w.host, sizeof w.host, "%s", host) < sizeof w.host &&
 	    (size_t)snprintf(w.rel, sizeof w.rel, "/%s", rel) < sizeof w.rel)

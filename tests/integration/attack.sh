@@ -287,5 +287,23 @@ L status --json lfmallory | grep -q "NTUSER.DAT was a symlink: set aside as NTUS
   && ok "5: the symlink set aside (logged, in status), a new NTUSER.DAT from Default, HKCU hers" \
   || not_ok "5: $(L status --json lfmallory | grep profile) $(tail -3 "$WORK/layerd.log")"
 check "logoff" L logoff lfmallory
+# 3: a .wh. name the union did not make (planted on the host, as her own
+# were before names were refused): no token at her login, fsck says it
+mkdir -p "$U2/Windows" && : >"$U2/Windows/.wh.win.ini"
+L fsck --json "$R2" >"$WORK/ft.json"
+python3 - "$WORK/ft.json" <<'PY' && ok "3: fsck warns of a .wh. name the union did not make, naming her layer and the path" || not_ok "3: fsck: $(head -c 600 "$WORK/ft.json")"
+import json, sys
+p = [x for x in json.load(open(sys.argv[1]))["problems"] if x["class"] == "foreign-token"]
+sys.exit(0 if len(p) == 1 and p[0]["path"].endswith("lfmallory/00000001_Windows10/Windows/.wh.win.ini")
+         and p[0]["severity"] == "warning" else 1)
+PY
+check "3: at her login what the planted name would hide still shows (C:\\Windows\\win.ini)" bash -c "
+  '$LAYERCTL' login lfmallory && runuser -u lfmallory -- cat '$A/Windows/win.ini' >/dev/null"
+for n in .wh.x .wh..wh..opq 'a:b' 'CON' 'trail.'; do
+  out=$(as lfmallory touch "$A/Users/lfmallory/$n" 2>&1); rc=$?
+  [ $rc -ne 0 ] && echo "$out" | grep -q "Invalid argument" && ok "3: in a session, '$n' cannot be made: EINVAL" \
+    || not_ok "3: session name '$n': exit $rc $out"
+done
+check "logoff" L logoff lfmallory
 
 finish

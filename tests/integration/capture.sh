@@ -159,6 +159,7 @@ read -r P3 < <("$LAYERCTL" repo list --json "$RP" | python3 -c '
 import json, sys
 print([l for l in json.load(sys.stdin)["layers"] if l["name"] == "Tool" and l["revision"] == 3][0]["file"])')
 echo v4 >"$UP/Program Files/Tool/tool.exe"; echo new >"$UP/Program Files/Tool/new.dll"; rm "$UP/Program Files/Tool/part7.dll"; : >"$UP/Program Files/Tool/.wh.part7.dll"   # deleted in a session over revision 3
+setfattr -n trusted.layerfs.made -v 1 "$UP/Program Files/Tool/.wh.part7.dll"  # as the union marks its tokens
 check "capture --parent PREV --repo: revision 4, a differencing VHD on revision 3's file" \
   "$LAYERCTL" capture -q --force --session "$UP" --layer "$OS,type=os" --layer "$RP/$P3,prio=5" \
   --parent "$RP/$P3" --repo "$RP" --name Tool "$WORK/t4.vhd"

@@ -154,7 +154,8 @@ for how in "--user lfwkbob" ""; do
   L fsck --json $how "$R" >"$WORK/bob.json"
   python3 - "$WORK/bob.json" <<'PY' && ok "6: fsck ${how:-(whole repository)}: bob's 7z.exe (2.0's, over his pinned 1.0) and his token for 1.0's history1.txt are his, not reclaimable; readme.txt and a token for nothing are" || not_ok "6: fsck $how: $(python3 -c "import json,sys; print([(x['class'], x['path']) for x in json.load(open(sys.argv[1]))['problems'] if 'lfwkbob' in x['path']])" "$WORK/bob.json")"
 import json, sys
-p = [(x["class"], x["path"].split("/")[-1]) for x in json.load(open(sys.argv[1]))["problems"] if "lfwkbob" in x["path"]]
+p = [(x["class"], x["path"].split("/")[-1]) for x in json.load(open(sys.argv[1]))["problems"]
+     if "lfwkbob" in x["path"] and x["class"] != "foreign-token"]   # a layer made by hand: older
 sys.exit(0 if sorted(p) == [("same-as-below", "readme.txt"), ("token-hides-nothing", ".wh.nothing.txt")] else 1)
 PY
 done

@@ -20,6 +20,7 @@
 #include "layerfs/vhd.h"
 #include "ntfs_glue.h"
 #include "layerfs/dosname.h"
+#include "layerfs/win_names.h"
 #include "pack_int.h"
 #include "reparse.h"
 
@@ -55,12 +56,41 @@ static int list_folder(struct publisher *w, uint64_t ino, int depth, struct lf_u
 
 /* --- scan: how much there is --- */
 
+/* Can Windows hold entry NAME at depth? Not: left out and said (0 after
+ * it is said), or refused when strict (-1, err set). 1: it can. */
+static int windows_holds(struct publisher *w, const char *name, int depth, int say)
+{
+	const char *bad = lf_name_forbidden(name);
+	char why[200];
+	if (!bad && depth <= MAX_DEPTH)
+		return 1;
+	if (bad)
+		snprintf(why, sizeof why, "the name has %s", bad);
+	else
+		snprintf(why, sizeof why, "deeper than %d folders", MAX_DEPTH);
+	if (w->o->strict)
+		return lf_err_set(w->p.err, EINVAL, "%s/%s: %s (--strict)", w->p.path, name, why), -1;
+	if (say) {
+		char path[sizeof w->p.path + 300];
+		snprintf(path, sizeof path, "%s/%.255s", w->p.path, name);
+		if (w->o->skipped)
+			w->o->skipped(w->o->skipped_ctx, path[0] == '/' ? path + 1 : path, why);
+		w->st->skipped++;
+	}
+	return 0;
+}
+
 static int scan(struct publisher *w, uint64_t ino, int depth)
 {
 	struct lf_union_list l;
 	int rc = list_folder(w, ino, depth, &l);
 	for (size_t i = 0; !rc && i < l.n; i++) {
 		const struct lf_attr *a = &l.v[i].a;
+		int holds = windows_holds(w, l.v[i].name, depth + S_ISDIR(a->mode), 0);
+		if (holds <= 0) {
+			rc = holds;
+			continue;
+		}
 		w->entries++;
 		if (S_ISREG(a->mode)) {
 			/* a sparse or compressed file takes what it takes now */
@@ -402,10 +432,13 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	const struct lf_attr *a = &e->a;
 	const char *dos = w->dos_now;    /* its folder's children change it */
 	ntfschar *uname = NULL;
-	/* a folder layer may hold names Windows cannot: refused, as pack does */
-	const char *bad = pack_bad_name(e->name);
-	if (bad)
-		return lf_err_set(w->p.err, EINVAL, "%s: the name has %s", w->p.path, bad);
+	/* a folder layer may hold names Windows cannot (a user's, from a
+	 * plain mount): left out and said, or refused with --strict */
+	w->p.path[strlen(w->p.path) - strlen(e->name) - 1] = 0;
+	int holds = windows_holds(w, e->name, depth + S_ISDIR(a->mode), 1);
+	pack_path_push(&w->p, e->name);
+	if (holds <= 0)
+		return holds;
 	int ulen = ntfs_mbstoucs(e->name, &uname);
 	if (ulen <= 0)
 		return lf_err_set(w->p.err, EILSEQ, "%s: the name is not valid UTF-8", w->p.path);

@@ -15,6 +15,7 @@
 
 #include "layerfs/casefold.h"
 #include "layerfs/dosname.h"
+#include "layerfs/win_names.h"
 #include "union_int.h"
 
 #define CHUNK (1u << 20)
@@ -340,7 +341,10 @@ static int one_name(struct differ *d, uint64_t pa, uint64_t pb, const struct lf_
 		*(S_ISREG(t) ? &d->o->stats->files : S_ISDIR(t) ? &d->o->stats->folders
 							: &d->o->stats->other) += 1;
 	}
-	if (!y) {
+	if (!x && (d->flags & LF_DIFF_WINDOWS) &&
+	    (lf_name_forbidden(name) || depth >= LF_DIFF_WINDOWS_DEPTH)) {
+		rc = 0;          /* left out of the image, and said then */
+	} else if (!y) {
 		report(d, '-', S_ISDIR(x->a.mode) ? "folder" : "file", &x->a);
 	} else if (!x) {
 		report(d, '+', S_ISDIR(y->a.mode) ? "folder" : "file", &y->a);

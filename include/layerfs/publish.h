@@ -31,10 +31,17 @@ struct lf_publish_opts {
 	/* phases "scan", "fill", "write"; may be NULL */
 	void (*progress)(void *ctx, const char *phase, uint64_t done, uint64_t total);
 	void *progress_ctx;
+	/* an entry Windows cannot hold (a name it forbids, a folder deeper
+	 * than publish goes) is left out and said to skipped (may be NULL);
+	 * strict: refused instead */
+	int strict;
+	void (*skipped)(void *ctx, const char *path, const char *why);
+	void *skipped_ctx;
 };
 
 struct lf_publish_stats {
 	uint64_t files, dirs, symlinks, hardlinks, streams, reparse, dos_names, hives;
+	uint64_t skipped;        /* entries left out (not strict) */
 	uint64_t bytes;          /* file contents */
 	uint64_t volume_size, disk_size;
 	const char *layout;      /* "bare", "mbr" or "gpt" */

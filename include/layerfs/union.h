@@ -253,6 +253,10 @@ uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at);
  * 8.3 names ("8.3 name"); a symlink's reparse data only where both sides
  * have some (a folder layer's link has a target alone). */
 #define LF_DIFF_EXACT 2u
+/* an entry only b has whose name Windows forbids, or deeper than publish
+ * goes, is no difference (an image publish made left it out, said) */
+#define LF_DIFF_WINDOWS 4u
+#define LF_DIFF_WINDOWS_DEPTH 256
 struct lf_diff_opts {
 	unsigned flags;          /* LF_DIFF_* */
 	/* entries compared so far, now and then; may be NULL */

@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "capture_int.h"
 #include "cli.h"
 #include "layerfs/hive.h"
 #include "layerfs/layer.h"
@@ -26,6 +27,7 @@
 #include "layerfs/safe_path.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/union.h"
+#include "layerfs/win_names.h"
 
 /* Windows' noise (App Volumes' exclude_path / exclude_registry): a path
  * at or below one of these, case ignored, '*' one part. */
@@ -44,14 +46,7 @@ static const char *const default_keys[] = {
 	"HKU/*/Software/Microsoft/Windows/CurrentVersion/Explorer/RunMRU",
 };
 
-struct rules {
-	const char **v;
-	size_t n;
-	long *hits;
-};
-
-/* Does rule r name path or a folder above it? */
-static int under(const char *rule, const char *path)
+int capture_under(const char *rule, const char *path)
 {
 	char pre[PATH_MAX];
 	size_t n = strlen(path);
@@ -65,42 +60,15 @@ static int under(const char *rule, const char *path)
 	return 0;
 }
 
-static int excluded(struct rules *r, const char *path)
+int capture_excluded(struct rules *r, const char *path)
 {
 	for (size_t i = 0; i < r->n; i++)
-		if (under(r->v[i], path)) {
+		if (capture_under(r->v[i], path)) {
 			r->hits[i]++;
 			return 1;
 		}
 	return 0;
 }
-
-/* A file of B with several names (hard links, WinSxS's way), staged
- * once: its other names become links to that copy, as pack keeps them. */
-#define LINK_SLOTS 4096
-struct linked {
-	uint64_t ino;            /* B's node number: one for all its names */
-	struct linked *next;
-	char path[];             /* the first name staged */
-};
-
-struct capture {
-	struct lf_union *a, *b;
-	int stage;               /* the staging folder's fd */
-	char stage_path[PATH_MAX];
-	struct rules files, keys;
-	long nfiles, ntokens, nkeys, nvalues, nmarkers;
-	uint64_t bytes;
-	int failed;
-	const char *hive;        /* the hive whose diff runs: its place */
-	struct lf_rkey *frag, *broot;
-	json_t *refusals;        /* finalize checks: what would make it a bad layer */
-	struct linked *links[LINK_SLOTS];   /* B's files of several names staged */
-	long nlinks;
-	json_t *tops;            /* per top folder: files, bytes, tokens */
-	json_t *dirty;           /* hives below read with their logs (or without) */
-	int json;
-};
 
 /* The summary per top folder ("Program Files", "Windows", ...). */
 static void tally(struct capture *c, const char *path, const char *what, json_int_t n)
@@ -117,7 +85,7 @@ static void tally(struct capture *c, const char *path, const char *what, json_in
 }
 
 /* A finalize check found something (refused unless --force). */
-static void refuse(struct capture *c, const char *check, const char *what)
+void capture_refuse(struct capture *c, const char *check, const char *what)
 {
 	json_array_append_new(c->refusals, json_pack("{s:s, s:s}", "check", check, "what", what));
 }
@@ -251,7 +219,7 @@ static int stage_folder(struct capture *c, const char *dir)
 }
 
 /* The staging folder's parent of path, made: an fd, and the last name. */
-static int stage_dir(struct capture *c, const char *path, const char **name)
+int capture_stage_dir(struct capture *c, const char *path, const char **name)
 {
 	const char *slash = strrchr(path, '/');
 	*name = slash ? slash + 1 : path;
@@ -282,7 +250,7 @@ static int kid(void *ctx, const char *name, const struct lf_attr *a, uint64_t ne
 static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a)
 {
 	const char *name;
-	int dfd = stage_dir(c, path, &name);
+	int dfd = capture_stage_dir(c, path, &name);
 	if (dfd < 0)
 		return dfd;
 	int rc = 0;
@@ -301,7 +269,7 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 			char sub[PATH_MAX];
 			struct lf_attr sa;
 			snprintf(sub, sizeof sub, "%s/%s", path, k.v[i]);
-			if (excluded(&c->files, sub) || lf_union_lookup(c->b, ino, k.v[i], &sa))
+			if (capture_excluded(&c->files, sub) || lf_union_lookup(c->b, ino, k.v[i], &sa))
 				continue;
 			rc = copy_one(c, sub, sa.ino, &sa);
 			lf_union_forget(c->b, sa.ino, 1);
@@ -371,7 +339,7 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 static int token(struct capture *c, const char *path)
 {
 	const char *name;
-	int dfd = stage_dir(c, path, &name);
+	int dfd = capture_stage_dir(c, path, &name);
 	if (dfd < 0)
 		return dfd;
 	char tok[NAME_MAX + 8];
@@ -387,210 +355,41 @@ static int token(struct capture *c, const char *path)
 	return rc;
 }
 
-/* ---- registry fragments ---- */
-
-static struct lf_rkey *key_at(struct lf_rkey *root, const char *path, int make)
-{
-	char *p = strdup(path), *save = NULL;
-	struct lf_rkey *k = root;
-	for (char *n = p ? strtok_r(p, "\\", &save) : NULL; k && n; n = strtok_r(NULL, "\\", &save)) {
-		struct lf_rkey *s = lf_rkey_find(k, n);
-		if (!s && make && (s = lf_rkey_new(n, 0)) && lf_rkey_add(k, s)) {
-			lf_rkey_free(s);
-			s = NULL;
-		}
-		k = s;
-	}
-	free(p);
-	return k;
-}
-
-/* B's key k (at full, "HKLM/SOFTWARE/..."), whole but what the rules
- * leave out below it. */
-static struct lf_rkey *deep_copy(struct capture *c, const struct lf_rkey *k, const char *full)
-{
-	struct lf_rkey *n = lf_rkey_new(k->name, k->mtime);
-	for (size_t i = 0; n && i < k->nval; i++)
-		if (lf_rkey_set(n, k->val[i].name, k->val[i].type, k->val[i].data, k->val[i].len)) {
-			lf_rkey_free(n);
-			return NULL;
-		}
-	if (n && k->sd && (n->sd = malloc(k->sdlen))) {
-		memcpy(n->sd, k->sd, k->sdlen);
-		n->sdlen = k->sdlen;
-	}
-	for (size_t i = 0; n && i < k->nsub; i++) {
-		char sub[PATH_MAX];
-		snprintf(sub, sizeof sub, "%s/%s", full, k->sub[i]->name);
-		if (excluded(&c->keys, sub))
-			continue;
-		struct lf_rkey *s = deep_copy(c, k->sub[i], sub);
-		if (!s || lf_rkey_add(n, s)) {
-			lf_rkey_free(s);
-			lf_rkey_free(n);
-			return NULL;
-		}
-	}
-	return n;
-}
-
-/* The keys (k itself among them) and values of a tree. */
-static void count_tree(const struct lf_rkey *k, long *keys, long *values)
-{
-	if (!k)
-		return;
-	*keys += 1;
-	*values += (long)k->nval;
-	for (size_t i = 0; i < k->nsub; i++)
-		count_tree(k->sub[i], keys, values);
-}
-
-static void reg_change(void *ctx, char what, const char *key, const char *value)
-{
-	struct capture *c = ctx;
-	char full[PATH_MAX];
-	snprintf(full, sizeof full, "%s/%s", c->hive, key);
-	for (char *p = full; *p; p++)
-		if (*p == '\\')
-			*p = '/';
-	if (excluded(&c->keys, full))
-		return;
-	/* finalize: reboot work left pending is no layer's to carry (a value
-	 * set, or a new key holding values) */
-	struct lf_rkey *bk = what == '+' && !value ? key_at(c->broot, key, 0) : NULL;
-	int sets = value ? what != '-' : bk && bk->nval;
-	const char *vname = value ? value : "";
-	if (sets &&
-	    ((!strcasecmp(c->hive, "HKLM/SYSTEM") &&
-	      fnmatch("ControlSet*\\Control\\Session Manager", key, FNM_CASEFOLD | FNM_NOESCAPE) == 0 &&
-	      (!value || !strcasecmp(vname, "PendingFileRenameOperations")) &&
-	      (value || lf_rval_find(bk, "PendingFileRenameOperations"))) ||
-	     (!strcasecmp(c->hive, "HKLM/SOFTWARE") &&
-	      (fnmatch("Microsoft\\Windows\\CurrentVersion\\RunOnce", key, FNM_CASEFOLD | FNM_NOESCAPE) == 0 ||
-	       fnmatch("WOW6432Node\\Microsoft\\Windows\\CurrentVersion\\RunOnce", key,
-		       FNM_CASEFOLD | FNM_NOESCAPE) == 0))))
-		refuse(c, "pending-reboot", full);
-	char parent[PATH_MAX];
-	const char *bs = strrchr(key, '\\');
-	snprintf(parent, sizeof parent, "%.*s", bs ? (int)(bs - key) : 0, key);
-	const char *leaf = bs ? bs + 1 : key;
-	if (value) {                  /* a value: set as B has it, or a marker */
-		struct lf_rkey *fk = key_at(c->frag, key, 1);
-		char tok[1100];
-		snprintf(tok, sizeof tok, "%s%s", LF_WHITEOUT_PREFIX, value);
-		struct lf_rval *v = what == '-' ? NULL : lf_rval_find(key_at(c->broot, key, 0), value);
-		if (!fk || (what == '-' ? lf_rkey_set(fk, tok, REG_NONE, "", 0)
-			    : !v || lf_rkey_set(fk, value, v->type, v->data, v->len)))
-			c->failed = 1;
-		*(what == '-' ? &c->nmarkers : &c->nvalues) += 1;
-	} else if (what == '+') {     /* a key of B's: whole */
-		struct lf_rkey *bk = key_at(c->broot, key, 0);
-		struct lf_rkey *copy = bk ? deep_copy(c, bk, full) : NULL;
-		if (copy && !copy->nsub && !copy->nval && bk->nsub) {
-			lf_rkey_free(copy);  /* all it held was noise */
-			return;
-		}
-		struct lf_rkey *fp = key_at(c->frag, parent, 1);
-		long keys = 0, values = 0;
-		count_tree(copy, &keys, &values);
-		if (!fp || !copy || lf_rkey_add(fp, copy)) {
-			lf_rkey_free(copy);
-			c->failed = 1;
-		}
-		c->nkeys += keys;
-		c->nvalues += values;
-	} else {                      /* a key B lost: its marker */
-		char tok[1100];
-		snprintf(tok, sizeof tok, "%s%s", LF_WHITEOUT_PREFIX, leaf);
-		struct lf_rkey *fp = key_at(c->frag, parent, 1), *t = lf_rkey_new(tok, 0);
-		if (!fp || !t || lf_rkey_add(fp, t)) {
-			lf_rkey_free(t);
-			c->failed = 1;
-		}
-		c->nmarkers++;
-	}
-}
-
-static void note_dirty(struct capture *c, const char *place, const struct lf_hive *h)
-{
-	json_array_append_new(c->dirty, json_pack("{s:s, s:b, s:i}", "hive", place, "logs_replayed",
-						  h->log_entries > 0, "log_entries", h->log_entries));
-	if (!c->json)
-		fprintf(stderr, "layerctl: note: %s of the layers below is dirty (a write Windows did "
-			"not finish): %s\n", place, h->log_entries
-			? "read with its transaction logs replayed, before and after alike"
-			: "no usable logs beside it: read as its base image, before and after alike");
-}
-
-/* A hive B changed: its fragment into the staging folder at path. */
-static int hive_fragment(struct capture *c, const char *path, const char *place)
-{
-	struct lf_hive *ha = NULL, *hb = NULL;
-	struct lf_err err = {0};
-	int ra = lf_hive_load_union(c->a, path, 1u << 30, &ha, &err);
-	if (ra && ra != -ENOENT) {
-		if (!cli_union_spoke())
-			cli_error("%s", err.msg);
-		c->failed = 1;
-		return ra;
-	}
-	int rb = lf_hive_load_union(c->b, path, 1u << 30, &hb, &err);
-	if (rb) {
-		if (!cli_union_spoke())
-			cli_error("%s", rb == -ENOENT ? path : err.msg);
-		c->failed = 1;     /* said */
-		lf_hive_free(ha);
-		return rb;
-	}
-	/* a dirty hive below: read with its logs on both sides (as a
-	 * session reads it), said so the admin knows why the OS's logged
-	 * changes are not the app's */
-	if (ha && ha->dirty)
-		note_dirty(c, place, ha);
-	struct lf_rkey *empty = lf_rkey_new("ROOT", 0);
-	struct lf_hive frag = { .root = lf_rkey_new(hb->root->name, hb->mtime), .mtime = hb->mtime };
-	c->frag = frag.root;
-	c->broot = hb->root;
-	c->hive = place;
-	int rc = empty && frag.root ? 0 : -ENOMEM;
-	if (!rc)
-		lf_reg_diff(ha ? ha->root : empty, hb->root, reg_change, c);
-	const char *name;
-	int dfd = rc || (!frag.root->nsub && !frag.root->nval) ? -1 : stage_dir(c, path, &name);
-	if (dfd >= 0) {
-		rc = lf_hive_write_at(&frag, dfd, name, &err) ? -EIO : 0;
-		if (rc)
-			cli_error("%s", err.msg);
-		close(dfd);
-	}
-	lf_rkey_free(frag.root);
-	lf_rkey_free(empty);
-	lf_hive_free(ha);
-	lf_hive_free(hb);
-	return rc;
-}
-
-
 static int change(void *ctx, char what, const char *path, const char *why, const struct lf_attr *a)
 {
 	struct capture *c = ctx;
 	if (c->failed)
 		return 1;
-	if (excluded(&c->files, path))
+	if (capture_excluded(&c->files, path))
 		return 0;
+	/* a name Windows forbids (made on a plain mount) cannot go in a
+	 * layer: left out and said, or refused with --strict */
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *bad = what != '-' ? lf_name_forbidden(base) : NULL;
+	if (bad && c->strict) {
+		cli_error("%s: the name has %s (--strict)", path, bad);
+		c->failed = 1;
+		return 1;
+	}
+	if (bad) {
+		fprintf(stderr, "layerctl: warning: %s: left out: the name has %s (--strict "
+			"refuses)\n", path, bad);
+		c->nskipped++;
+		return 0;
+	}
 	char place[512];
 	int rc = 0;
 	int hive = what != '-' && S_ISREG(a->mode) && lf_hive_place_of(path, place, sizeof place);
 	/* finalize: an app layer that deletes OS files or shadows the OS's
 	 * own binaries breaks the OS under it */
 	if (what == '-')
-		refuse(c, "deletes-os-file", path);
-	else if (what == '~' && !hive && (under("Windows/System32", path) ||
-					  under("Windows/SysWOW64", path) ||
-					  under("Windows/WinSxS", path)))
-		refuse(c, "shadows-os-file", path);
+		capture_refuse(c, "deletes-os-file", path);
+	else if (what == '~' && !hive && (capture_under("Windows/System32", path) ||
+					  capture_under("Windows/SysWOW64", path) ||
+					  capture_under("Windows/WinSxS", path)))
+		capture_refuse(c, "shadows-os-file", path);
 	if (hive) {
-		rc = hive_fragment(c, path, place);
+		rc = capture_hive_fragment(c, path, place);
 	} else if (what == '-') {
 		rc = token(c, path);
 	} else if (what == 'd') {
@@ -663,6 +462,9 @@ static void capture_usage(FILE *f)
 		"  --account NAME            --session: the packaging account (its profile\n"
 		"                            Users/NAME is left out)\n"
 		"  --keep-profile            --session: capture the account's profile too\n"
+		"  --strict                  refuse a name Windows forbids (\\ : * ? \" < > |,\n"
+		"                            a trailing dot or space, CON...); by default\n"
+		"                            each is left out and said\n"
 		"  --no-default-exclusions   only the --exclude rules\n"
 		"  --parent PREV             OUT is a new revision of the layer disk PREV,\n"
 		"                            written as a differencing VHD whose parent is\n"
@@ -750,11 +552,12 @@ int cmd_capture(int argc, char **argv)
 		{ "parent", required_argument, NULL, 'P' },
 		{ "account", required_argument, NULL, 'u' },
 		{ "keep-profile", no_argument, NULL, 'K' },
+		{ "strict", no_argument, NULL, 'S' },
 		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	const char *before = NULL, *after = NULL, *session = NULL, *repo = NULL, *name = NULL;
 	const char *parent = NULL, *account = NULL;
-	int keep_profile = 0;
+	int keep_profile = 0, strict = 0;
 	const char *layers[64];
 	int nlayers = 0;
 	const char *extra[64];
@@ -783,6 +586,7 @@ int cmd_capture(int argc, char **argv)
 		case 'P': parent = optarg; break;
 		case 'u': account = optarg; break;
 		case 'K': keep_profile = 1; break;
+		case 'S': strict = 1; break;
 		case 'j': json = 1; break;
 		case 'h': capture_usage(stdout); return EXIT_OK;
 		default: return cli_bad_option("capture");
@@ -796,7 +600,7 @@ int cmd_capture(int argc, char **argv)
 		return cli_usage_error("capture", "--repo and --name go together");
 	const char *out = argv[optind];
 	struct capture cap = { .stage = -1, .refusals = json_array(), .tops = json_object(),
-			       .dirty = json_array(), .json = json };
+			       .dirty = json_array(), .json = json, .strict = strict };
 	if (defaults) {
 		add_rules(&cap.files, default_files, sizeof default_files / sizeof *default_files);
 		add_rules(&cap.keys, default_keys, sizeof default_keys / sizeof *default_keys);
@@ -893,13 +697,13 @@ int cmd_capture(int argc, char **argv)
 	if (cap.stage_path[0] && access(cap.stage_path, F_OK) == 0)
 		nftw(cap.stage_path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	if (!rc && json) {
-		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:O, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O, s:O, s:s?}",
+		cli_print_json(json_pack("{s:s, s:I, s:I, s:I, s:O, s:I, s:I, s:I, s:I, s:{s:o, s:o}, s:O, s:O, s:I, s:s?}",
 			"layer", out, "files", (json_int_t)cap.nfiles, "bytes", (json_int_t)cap.bytes,
 			"links", (json_int_t)cap.nlinks, "folders", cap.tops,
 			"tokens", (json_int_t)cap.ntokens, "keys", (json_int_t)cap.nkeys,
 			"values", (json_int_t)cap.nvalues, "markers", (json_int_t)cap.nmarkers,
 			"excluded", "files", rules_json(&cap.files), "registry", rules_json(&cap.keys),
-			"forced", cap.refusals, "dirty_hives", cap.dirty,
+			"forced", cap.refusals, "dirty_hives", cap.dirty, "left_out", (json_int_t)cap.nskipped,
 			"profile_left_out", profile[0] ? profile : NULL));
 	} else if (!rc) {
 		printf("%s: %ld files (%llu bytes), %ld more names of them, %ld delete tokens; "

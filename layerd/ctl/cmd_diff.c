@@ -270,7 +270,7 @@ int cli_compare(const char *image, struct lf_union *stack, const char *stack_nam
 	struct cli_bar bar;
 	cli_bar_init(&bar, json);
 	struct lf_diff_stats st = {0};
-	struct lf_diff_opts o = { .flags = LF_DIFF_EXACT, .progress = cli_bar_show,
+	struct lf_diff_opts o = { .flags = LF_DIFF_EXACT | LF_DIFF_WINDOWS, .progress = cli_bar_show,
 				  .progress_ctx = &bar, .stats = &st };
 	int rc = r.a ? lf_union_diff(r.a, r.b, &o, file_difference, &r) : -EINVAL;
 	cli_bar_end(&bar);

@@ -53,6 +53,10 @@ static void publish_usage(FILE *f)
 		"      --verify       compare the image with the stack at the end (as\n"
 		"                     'layerctl compare'); a difference fails the publish\n"
 		"  -q, --quiet        no progress bar (it shows only on a terminal)\n"
+		"      --strict       refuse an entry Windows cannot hold (a name it forbids:\n"
+		"                     \\ : * ? \" < > |, a trailing dot or space, CON...;\n"
+		"                     a folder deeper than 256); by default each is left\n"
+		"                     out and said on stderr\n"
 		"      --json         print what was published as JSON\n"
 		"  -h, --help         show this help\n"
 		"\n"
@@ -95,6 +99,13 @@ static json_t *stats_json(const char *out, const struct lf_publish_stats *st, do
 			 "partition_grown", st->grown, "serial", serial, "seconds", secs);
 }
 
+/* An entry Windows cannot hold, left out: one line each. */
+static void left_out(void *ctx, const char *path, const char *why)
+{
+	(void)ctx;
+	fprintf(stderr, "layerctl: warning: %s: left out: %s (--strict refuses)\n", path, why);
+}
+
 int cmd_publish(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -102,10 +113,11 @@ int cmd_publish(int argc, char **argv)
 		{ "format", required_argument, NULL, 'f' }, { "size", required_argument, NULL, 's' },
 		{ "label", required_argument, NULL, 'L' }, { "verify", no_argument, NULL, 'V' },
 		{ "quiet", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
+		{ "strict", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct cli_stack_args sa = {0};
-	struct lf_publish_opts o = {0};
+	struct lf_publish_opts o = { .skipped = left_out };
 	int quiet = 0, json = 0, verify = 0, fmt_given = 0, c;
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, "f:s:L:qh", opts)) != -1) {
@@ -125,6 +137,7 @@ int cmd_publish(int argc, char **argv)
 		}
 		case 'L': o.label = optarg; break;
 		case 'V': verify = 1; break;
+		case 'S': o.strict = 1; break;
 		case 'q': quiet = 1; break;
 		case 'j': json = 1; break;
 		case 'h': publish_usage(stdout); return EXIT_OK;

@@ -237,9 +237,14 @@ rm -rf "$WORK/big" "$WORK/int.vhd"
   || not_ok "no stack named: exit $rc"
 refuses "OUT in a folder that is not there" "$WORK/nowhere/x.vhd" "$LAYERCTL" publish -q "${stack[@]}" "$WORK/nowhere/x.vhd"
 mkdir -p "$WORK/badapp/Program Files"; echo x >"$WORK/badapp/Program Files/a:b.txt"
-refuses "a folder layer's name Windows cannot hold" "a:b.txt" \
-  "$LAYERCTL" publish -q "${stack[@]}" --layer "$WORK/badapp" "$WORK/x.vhd"
+refuses "--strict: a folder layer's name Windows cannot hold is refused" "a:b.txt" \
+  "$LAYERCTL" publish -q --strict "${stack[@]}" --layer "$WORK/badapp" "$WORK/x.vhd"
 [ -z "$(ls "$WORK" | grep 'x.vhd')" ] && ok "and it leaves nothing" || not_ok "left: $(ls "$WORK" | grep x.vhd)"
+"$LAYERCTL" publish -q --verify "${stack[@]}" --layer "$WORK/badapp" "$WORK/x.vhd" >"$WORK/.out" 2>"$WORK/.err"; rc=$?
+[ $rc -eq 0 ] && [ "$(wc -l <"$WORK/.err")" -eq 1 ] && grep -q "Program Files/a:b.txt: left out: the name has a character Windows forbids" "$WORK/.err" \
+  && grep -q "^identical" "$WORK/.out" && ok "without --strict it is left out, said in one line, and --verify agrees" \
+  || not_ok "name left out: exit $rc $(cat "$WORK/.err" "$WORK/.out")"
+rm -f "$WORK/x.vhd"
 refuses "--size too small" "too small" "$LAYERCTL" publish -q --size 4M "${stack[@]}" "$WORK/x.vhd"
 check "publish --help" "$LAYERCTL" publish --help
 check "compare --help" "$LAYERCTL" compare --help

@@ -268,7 +268,7 @@ static int mount_all(struct daemon *d, struct session *s, struct lf_err *err)
 static int add_group(struct session *s, const char *name)
 {
 	for (int i = 0; i < s->ngroups; i++)
-		if (!strcasecmp(s->groups[i], name))
+		if (!strcmp(s->groups[i], name))
 			return 0;
 	char **g = realloc(s->groups, (size_t)(s->ngroups + 1) * sizeof *g);
 	if (!g)

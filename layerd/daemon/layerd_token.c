@@ -2,7 +2,9 @@
  * ntfs-3g's format ("uid:gid:SID" lines; "::SID" is a default pattern
  * whose last sub-authority plus 2*uid makes hers), else from the OS
  * layer's machine SID (its SAM's SAM\Domains\Account value V ends with
- * it) and the RID ntfs-3g's implicit mapping gives a uid: 10000 + 2*uid.
+ * it) and the RID ntfs-3g's implicit mapping gives a uid: 10000 + 2*uid;
+ * a uid of 2^30 or more (whose RID would not fit, and would be another's)
+ * is Samba's Unix User S-1-22-1-UID.
  * Stable across logins; a RID an account in the image's SAM already has
  * is refused (she would be that account). Without a SAM the machine part
  * comes from the OS layer's id, so it is stable too. */
@@ -83,6 +85,19 @@ int session_token(struct lf_union *u, int repofd, const char *repo, uint32_t os_
 	if (found < 0)
 		return -err->code;
 	struct lf_hive *sam = read_sam(u);
+	if (!found && who->uid >= 0x40000000u) {
+		/* 10000 + 2*uid no longer fits one RID: uids 2^30 apart (an AD
+		 * or sssd range) would share a SID. Samba's Unix User SID,
+		 * S-1-22-1-UID, holds every uid; below 2^30 the RID stays, so
+		 * what layers' descriptors name keeps working */
+		static const uint8_t unix_auth[6] = { 0, 0, 0, 0, 0, 22 };
+		memset(&sid, 0, sizeof sid);
+		memcpy(sid.auth, unix_auth, 6);
+		sid.nsub = 2;
+		sid.sub[0] = 1;
+		sid.sub[1] = who->uid;
+		found = 1;
+	}
 	if (!found) {
 		if (machine_sid(sam, &sid)) {
 			/* no SAM: a machine part of the OS layer's own, stable */
@@ -95,7 +110,7 @@ int session_token(struct lf_union *u, int repofd, const char *repo, uint32_t os_
 			sid.sub[2] = 0x52465300;          /* "RFS" */
 			sid.sub[3] = os_id;
 		}
-		sid.sub[sid.nsub++] = RID_BASE + 2u * (who->uid & 0x3fffffff);
+		sid.sub[sid.nsub++] = RID_BASE + 2u * who->uid;
 	}
 	/* she must not be an account of the image (Administrator, a user) */
 	char rid[16];
@@ -116,7 +131,7 @@ int session_token(struct lf_union *u, int repofd, const char *repo, uint32_t os_
 				  sid.sub[sid.nsub - 1], repo, MAPPING);
 	int admin = 0;
 	for (int i = 0; who->admin_group && i < who->ngroups; i++)
-		admin |= !strcasecmp(who->groups[i], who->admin_group);
+		admin |= !strcmp(who->groups[i], who->admin_group);   /* Linux's names: case counts */
 	if (lf_token_user(t, &sid, admin))
 		return lf_err_set(err, ENOMEM, "out of memory");
 	return 0;

@@ -305,5 +305,21 @@ for n in .wh.x .wh..wh..opq 'a:b' 'CON' 'trail.'; do
     || not_ok "3: session name '$n': exit $rc $out"
 done
 check "logoff" L logoff lfmallory
+# 6: two uids 2^30 apart (an AD or sssd range) are two SIDs
+big=$(( (1 << 30) + 4242 ))
+{ id lfsidlo >/dev/null 2>&1 || useradd -M -u 4242 -s /bin/sh lfsidlo 2>/dev/null; } &&
+{ id lfsidhi >/dev/null 2>&1 || useradd -M -u "$big" -s /bin/sh lfsidhi 2>/dev/null; }
+if [ "$(id -u lfsidlo 2>/dev/null)" = 4242 ] && [ "$(id -u lfsidhi 2>/dev/null)" = "$big" ]; then
+  L login lfsidlo >/dev/null && L login lfsidhi >/dev/null
+  sids=$(L status --json | python3 -c '
+import json, sys
+print(" ".join(s["user"] + "=" + s["sid"] for s in json.load(sys.stdin)["sessions"]))')
+  lo=$(echo "$sids" | tr ' ' '\n' | sed -n 's/^lfsidlo=//p'); hi=$(echo "$sids" | tr ' ' '\n' | sed -n 's/^lfsidhi=//p')
+  [ -n "$lo" ] && [ -n "$hi" ] && [ "$lo" != "$hi" ] && [ "$hi" = "S-1-22-1-$big" ] && [ "${lo##*-}" = $((10000 + 2 * 4242)) ] \
+    && ok "6: uids 4242 and 2^30+4242 are two SIDs ($lo, $hi)" || not_ok "6: SIDs: $sids"
+  L logoff lfsidlo >/dev/null; L logoff lfsidhi >/dev/null
+else
+  not_ok "6: cannot make accounts with uids 4242 and $big"
+fi
 
 finish

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,9 +19,9 @@
 #include "layerfs/safe_path.h"
 #include "layerfs/security.h"
 #include "layerfs/vhd.h"
-#include "ntfs_glue.h"
 #include "layerfs/dosname.h"
 #include "layerfs/win_names.h"
+#include "ntfs_glue.h"
 #include "pack_int.h"
 #include "reparse.h"
 
@@ -757,6 +758,18 @@ static int open_base(const struct lf_publish_opts *o, struct lf_source **src,
 	return rc;
 }
 
+/* Bytes free for us in the folder path's file goes in; UINT64_MAX when
+ * not known. */
+static uint64_t free_room(const char *path)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - path) + (slash == path) : 1,
+		 slash ? path : ".");
+	struct statvfs sv;
+	return statvfs(dir, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX;
+}
+
 int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts *o,
 	       struct lf_publish_stats *stats, struct lf_err *err)
 {
@@ -780,6 +793,14 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 	if (!rc && o->size && vol_size < need)
 		rc = lf_err_set(err, ENOSPC, "--size %llu is too small: the stack needs about %llu bytes",
 				(unsigned long long)o->size, (unsigned long long)need);
+	/* before anything is written: the folder OUT goes in must hold it
+	 * (a file sparse in a folder layer counts whole: its holes are
+	 * written), or the run would end minutes later with a full disk */
+	uint64_t room = free_room(out);
+	if (!rc && room != UINT64_MAX && need > room)
+		rc = lf_err_set(err, ENOSPC, "%s: the image needs about %llu bytes, its folder has %llu "
+				"free (a sparse file of the stack counts whole)", out,
+				(unsigned long long)need, (unsigned long long)room);
 	struct lf_layout *lay = NULL;
 	int bare = !base || !strcmp(ext.scheme, "bare");
 	if (!rc)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -136,6 +137,13 @@ static void keep_sd(struct capture *c, const char *path, uint64_t ino, int fd)
 }
 
 static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a);
+
+/* Bytes free in the staging folder's file system (UINT64_MAX: unknown). */
+static uint64_t room_left(const struct capture *c)
+{
+	struct statvfs sv;
+	return fstatvfs(c->stage, &sv) == 0 ? (uint64_t)sv.f_bavail * sv.f_frsize : UINT64_MAX;
+}
 
 static const char *linked_to(const struct capture *c, uint64_t ino)
 {
@@ -300,6 +308,14 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 		const char *first = linked_to(c, ino);
 		rc = linkat(c->stage, first, dfd, name, 0) < 0 ? -errno : 0;
 		c->nlinks += !rc;
+	} else if (S_ISREG(a->mode) && a->size > room_left(c)) {
+		/* said now, not after minutes of copying zeros (a sparse file
+		 * of a session counts whole) */
+		cli_error("%s: %llu bytes, more than the %llu free where the capture is staged%s",
+			  path, (unsigned long long)a->size, (unsigned long long)room_left(c),
+			  a->alloc < a->size ? " (a sparse file: its holes would be copied)" : "");
+		c->failed = 1;
+		rc = -ENOSPC;
 	} else if (S_ISREG(a->mode)) {
 		struct lf_ufile *in = NULL;
 		int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);

@@ -196,6 +196,12 @@ static struct unode *begin(struct lf_union *u, uint64_t parent, const char *newn
 	if (!p) {
 		lf_mutex_unlock(&u->wlock);
 		*rc = -ESTALE;
+	} else if (newname && u->opts.windows_names && p->depth >= LF_DIFF_WINDOWS_DEPTH) {
+		/* deeper than publish makes an image of: Windows' own paths
+		 * end long before (32,767 characters) */
+		node_put(u, p, 0);
+		lf_mutex_unlock(&u->wlock);
+		*rc = -EINVAL;
 	} else if (!S_ISDIR(p->type)) {
 		node_put(u, p, 0);
 		lf_mutex_unlock(&u->wlock);

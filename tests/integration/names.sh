@@ -23,6 +23,14 @@ for kind in windows posix; do
     not_ok "mount --access $kind"
   fi
 done
+# depth: a Windows mount makes no folder deeper than publish goes (256)
+rm -rf "$WORK/up" && mkdir "$WORK/up"
+"$LAYERFS" --layer "$WORK/low,type=os" --upper "$WORK/up" "$WORK/m" && MOUNTS+=("$WORK/m")
+n=$(cd "$WORK/m" && d=.; for i in $(seq 300); do mkdir "$d/d" 2>/dev/null || { echo "$i"; break; }; d=$d/d; done)
+e=$(cd "$WORK/m" && d=.; for i in $(seq 256); do d=$d/d; done; mkdir "$d/d" 2>&1)
+[ "$n" = 257 ] && echo "$e" | grep -q "Invalid argument" && ok "a Windows mount makes folders 256 deep, the 257th is EINVAL" \
+  || not_ok "depth: stopped at ${n:-never}: $e"
+fusermount3 -u "$WORK/m"
 # -o windows_names asks Windows' rules of a posix mount
 rm -rf "$WORK/up" && mkdir "$WORK/up"
 "$LAYERFS" --layer "$WORK/low,type=os" --upper "$WORK/up" --access posix -o windows_names "$WORK/m" && MOUNTS+=("$WORK/m")

@@ -356,6 +356,21 @@ static ssize_t dl_pread(struct lf_layer *l, uint64_t fh, void *buf, size_t len, 
 	return pread_full((int)fh, buf, len, off);
 }
 
+static int dl_data(struct lf_layer *l, uint64_t fh, uint64_t off, uint64_t *data,
+		   uint64_t *hole)
+{
+	(void)l;
+	off_t d = lseek((int)fh, (off_t)off, SEEK_DATA);
+	if (d < 0)
+		return -errno;
+	off_t h = lseek((int)fh, d, SEEK_HOLE);
+	if (h < 0)
+		return -errno;
+	*data = (uint64_t)d;
+	*hole = (uint64_t)h;
+	return 0;
+}
+
 static void dl_willneed(struct lf_layer *l, lf_ino ino)
 {
 	int fd = dirl_open_node(DL(l), ino, O_RDONLY | O_NONBLOCK);
@@ -504,7 +519,7 @@ static void dl_close(struct lf_layer *l)
 static const struct lf_layer_ops dir_ops = {
 	.lookup = dl_lookup, .getattr = dl_getattr, .readdir = dl_readdir,
 	.read = dl_read, .readlink = dl_readlink, .listxattr = dl_listxattr,
-	.getxattr = dl_getxattr, .open = dl_open, .pread = dl_pread,
+	.getxattr = dl_getxattr, .open = dl_open, .pread = dl_pread, .data = dl_data,
 	.release = dl_release, .willneed = dl_willneed, .close = dl_close,
 	.gc_mark = dirl_gc_mark, .gc_sweep = dirl_gc_sweep, .gc_count = dirl_gc_count,
 };

@@ -393,6 +393,56 @@ static ssize_t nl_pread(struct lf_layer *l, uint64_t fh, void *buf, size_t len, 
 	return nl_read(l, fh, buf, len, off);
 }
 
+/* Data and holes of a sparse $DATA, from its runlist: a hole is a run
+ * of LCN_HOLE. A compressed attribute's runs hold holes inside its
+ * compression units that are no zeros: all of it is data then, as is a
+ * resident or plain one. */
+static int nl_data(struct lf_layer *l, uint64_t fh, uint64_t off, uint64_t *data, uint64_t *hole)
+{
+	struct ntfs_layer *nl = NL(l);
+	int rc = 0;
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
+	ntfs_inode *ni = open_ino(nl, fh, &rc);
+	ntfs_attr *na = ni ? ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0) : NULL;
+	uint64_t size = na ? (uint64_t)na->data_size : 0;
+	*data = off;
+	*hole = size;
+	if (ni && !na) {
+		rc = -ENXIO;                 /* no data at all */
+	} else if (na && off >= size) {
+		rc = -ENXIO;
+	} else if (na && NAttrNonResident(na) && NAttrSparse(na) && !NAttrCompressed(na) &&
+		   ntfs_attr_map_whole_runlist(na) == 0) {
+		unsigned bits = nl->vol->cluster_size_bits;
+		int in_data = 0;
+		rc = -ENXIO;
+		for (runlist_element *r = na->rl; r && r->length; r++) {
+			uint64_t from = (uint64_t)r->vcn << bits, to = (uint64_t)(r->vcn + r->length) << bits;
+			int hole_run = r->lcn == LCN_HOLE;
+			if (!in_data) {
+				if (to <= off || hole_run)
+					continue;
+				*data = from > off ? from : off;
+				in_data = 1;
+				rc = 0;
+			} else if (hole_run) {
+				*hole = from;
+				break;
+			}
+		}
+		if (!rc && *data >= size)
+			rc = -ENXIO;
+		if (!rc && *hole > size)
+			*hole = size;
+	}
+	if (na)
+		ntfs_attr_close(na);
+	if (ni)
+		ntfs_inode_close(ni);
+	lf_mutex_unlock(&nl->lock);
+	return rc;
+}
+
 static void nl_release(struct lf_layer *l, uint64_t fh)
 {
 	(void)l;
@@ -596,7 +646,7 @@ static void nl_close(struct lf_layer *l)
 static const struct lf_layer_ops ntfs_ops = {
 	.lookup = nl_lookup, .getattr = nl_getattr, .readdir = nl_readdir,
 	.read = nl_read, .readlink = nl_readlink, .listxattr = nl_listxattr,
-	.getxattr = nl_getxattr, .open = nl_open, .pread = nl_pread,
+	.getxattr = nl_getxattr, .open = nl_open, .pread = nl_pread, .data = nl_data,
 	.release = nl_release, .close = nl_close,
 };
 

@@ -153,7 +153,10 @@ static int scan_entry(struct packer *p, int dfd, const char *name,
 		return lf_err_set(p->err, ENAMETOOLONG, "%s%s: name longer than NTFS allows", p->src, p->path);
 	sc->entries++;
 	if (S_ISREG(st->st_mode)) {
-		sc->bytes += ((uint64_t)st->st_size + CLUSTER - 1) / CLUSTER * CLUSTER;
+		/* a sparse host file takes its blocks: its holes stay holes */
+		uint64_t takes = (uint64_t)st->st_blocks * 512 + 65536 < (uint64_t)st->st_size
+				 ? (uint64_t)st->st_blocks * 512 : (uint64_t)st->st_size;
+		sc->bytes += (takes + CLUSTER - 1) / CLUSTER * CLUSTER;
 		p->total += (uint64_t)st->st_size;
 	} else if (S_ISDIR(st->st_mode)) {
 		int fd = openat(dfd, name, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -354,9 +357,30 @@ static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni
 	}
 	char *buf = p->buf;
 	int rc = 0;
-	s64 off = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, PACK_CHUNK);
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+	/* a sparse host file: the attribute grown to its size first (a
+	 * hole; libntfs-3g marks it sparse), then only its data written */
+	int holes = !rc && (uint64_t)st.st_blocks * 512 + 65536 < (uint64_t)st.st_size;
+	if (holes && ntfs_attr_truncate(na, (s64)st.st_size))
+		rc = pack_fail(p, "cannot make it sparse");
+	s64 off = 0, end = 0;
+	while (!rc) {
+		if (holes && off >= end) {
+			off_t d = lseek(fd, off, SEEK_DATA);
+			if (d < 0 && errno == ENXIO)
+				break;
+			end = d < 0 ? -1 : lseek(fd, d, SEEK_HOLE);
+			if (d < 0 || end < 0) {
+				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path,
+						strerror(errno));
+				break;
+			}
+			off = d;
+		}
+		size_t want = holes && end - off < PACK_CHUNK ? (size_t)(end - off) : PACK_CHUNK;
+		ssize_t n = pread(fd, buf, want, off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

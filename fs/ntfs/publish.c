@@ -57,6 +57,15 @@ static int list_folder(struct publisher *w, uint64_t ino, int depth, struct lf_u
 
 /* --- scan: how much there is --- */
 
+#define HOLE_UNIT 65536u        /* a sparse file's zeros, skipped in these */
+
+/* A file its layer stores with holes (a folder layer's sparse host
+ * file): copied as one, its holes left holes. */
+static int has_holes(const struct lf_attr *a)
+{
+	return a->alloc + HOLE_UNIT < a->size;
+}
+
 /* Can Windows hold entry NAME at depth? Not: left out and said (0 after
  * it is said), or refused when strict (-1, err set). 1: it can. */
 static int windows_holds(struct publisher *w, const char *name, int depth, int say)
@@ -95,8 +104,8 @@ static int scan(struct publisher *w, uint64_t ino, int depth)
 		w->entries++;
 		if (S_ISREG(a->mode)) {
 			/* a sparse or compressed file takes what it takes now */
-			uint64_t takes = a->wattr & (LF_WATTR_SPARSE | LF_WATTR_COMPRESSED) &&
-					 a->alloc < a->size ? a->alloc : a->size;
+			uint64_t takes = (a->wattr & (LF_WATTR_SPARSE | LF_WATTR_COMPRESSED) ||
+					  has_holes(a)) && a->alloc < a->size ? a->alloc : a->size;
 			w->clusters += (takes + CLUSTER - 1) / CLUSTER;
 			w->p.total += a->size;
 		} else if (S_ISDIR(a->mode)) {
@@ -163,7 +172,7 @@ static int all_zero(const char *b, size_t n)
 	return 1;
 }
 
-#define HOLE_UNIT 65536u        /* a sparse file's zeros, skipped in these */
+
 
 /* The bytes; a sparse file's runs of zeros left as holes (the attribute
  * grown to its size first: libntfs-3g makes that a hole and marks the
@@ -177,19 +186,35 @@ static int copy_data(struct publisher *w, const struct lf_attr *a, ntfs_inode *n
 	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
 	if (!na)
 		rc = pack_fail(&w->p, "cannot open its data");
-	else if (sparse && a->size > HOLE_UNIT && ntfs_attr_truncate(na, (s64)a->size))
+	sparse |= has_holes(a);
+	if (!rc && sparse && a->size > HOLE_UNIT && ntfs_attr_truncate(na, (s64)a->size))
 		rc = pack_fail(&w->p, "cannot make it sparse");
-	for (s64 off = 0; !rc && sparse && a->size > HOLE_UNIT;) {
-		ssize_t n = lf_union_pread(w->u, f, w->p.buf, HOLE_UNIT, (uint64_t)off);
+	/* only where the layer has data (its holes are not read at all: a
+	 * sparse file of terabytes is its few blocks), zeros left holes */
+	uint64_t end = 0;
+	for (uint64_t off = 0; !rc && sparse && a->size > HOLE_UNIT && off < a->size;) {
+		if (off >= end) {
+			uint64_t data;
+			int r = lf_union_data(w->u, f, off, &data, &end);
+			if (r == -ENXIO || (!r && data >= a->size))
+				break;
+			if (r) {
+				rc = lf_err_set(w->p.err, -r, "%s: %s", w->p.path, strerror(-r));
+				break;
+			}
+			off = data;
+		}
+		size_t want = end - off < HOLE_UNIT ? (size_t)(end - off) : HOLE_UNIT;
+		ssize_t n = lf_union_pread(w->u, f, w->p.buf, want, off);
 		if (n < 0) {
 			rc = lf_err_set(w->p.err, (int)-n, "%s: %s", w->p.path, strerror((int)-n));
 			break;
 		}
 		if (n == 0)
 			break;
-		if (!all_zero(w->p.buf, (size_t)n) && ntfs_attr_pwrite(na, off, n, w->p.buf) != n)
+		if (!all_zero(w->p.buf, (size_t)n) && ntfs_attr_pwrite(na, (s64)off, n, w->p.buf) != n)
 			rc = pack_fail(&w->p, "write failed");
-		off += n;
+		off += (uint64_t)n;
 		w->st->bytes += (uint64_t)n;
 		w->p.done += (uint64_t)n;
 		pack_progress(&w->p, "fill");

@@ -30,8 +30,32 @@ static int same_content(struct lf_union *a, uint64_t ia, struct lf_union *b, uin
 	if (!rc)
 		rc = lf_union_open_file(b, ib, O_RDONLY, &fb);
 	int same = 1;
+	/* only where one side has data: a hole on both is the same zeros,
+	 * and a sparse file of terabytes is compared in its few blocks */
+	uint64_t end = 0;
 	for (uint64_t off = 0; !rc && same && off < size;) {
-		size_t want = size - off < CHUNK ? (size_t)(size - off) : CHUNK;
+		if (off >= end) {
+			uint64_t da, ha, db, hb;
+			int ra = lf_union_data(a, fa, off, &da, &ha);
+			int rb = lf_union_data(b, fb, off, &db, &hb);
+			if ((ra && ra != -ENXIO) || (rb && rb != -ENXIO)) {
+				rc = ra && ra != -ENXIO ? ra : rb;
+				break;
+			}
+			if (ra)
+				da = ha = UINT64_MAX;
+			if (rb)
+				db = hb = UINT64_MAX;
+			uint64_t start = da < db ? da : db;
+			if (start >= size)
+				break;
+			/* up to where either side changes between data and hole */
+			uint64_t ea = da <= start ? ha : da, eb = db <= start ? hb : db;
+			end = ea < eb ? ea : eb;
+			off = start;
+		}
+		uint64_t left = (end < size ? end : size) - off;
+		size_t want = left < CHUNK ? (size_t)left : CHUNK;
 		ssize_t na = lf_union_pread(a, fa, ba, want, off);
 		ssize_t nb = lf_union_pread(b, fb, bb, want, off);
 		if (na < 0 || nb < 0)
@@ -307,8 +331,10 @@ static int meta_differs(struct differ *d, const struct lf_union_entry *x, const 
 	if (r)
 		why_add(why, size, "reparse data");
 	/* a link's folder bit says whether Windows sees a folder or a file */
+	/* sparse is how the bytes are stored (publish keeps a folder
+	 * layer's holes as holes and NTFS then says so), not what they are */
 	uint32_t keep = S_ISLNK(x->a.mode) && (d->flags & LF_DIFF_EXACT) ? ~0u
-		        : ~(uint32_t)LF_WATTR_DIRECTORY;
+		        : ~(uint32_t)(LF_WATTR_DIRECTORY | LF_WATTR_SPARSE | LF_WATTR_NORMAL);
 	if ((lf_union_win_attrib(d->a, &x->a) ^ lf_union_win_attrib(d->b, &y->a)) & keep)
 		why_add(why, size, "attributes");
 	if ((r = streams_differ(d, x->a.ino, y->a.ino)) < 0)

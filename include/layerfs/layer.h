@@ -22,6 +22,7 @@ enum {
 	LF_WATTR_SYSTEM = 0x4,
 	LF_WATTR_DIRECTORY = 0x10,
 	LF_WATTR_ARCHIVE = 0x20,
+	LF_WATTR_NORMAL = 0x80,          /* none of the others */
 	LF_WATTR_SPARSE = 0x200,
 	LF_WATTR_REPARSE = 0x400,
 	LF_WATTR_COMPRESSED = 0x800,
@@ -115,6 +116,11 @@ struct lf_layer_ops {
 	ssize_t (*pread)(struct lf_layer *l, uint64_t fh, void *buf, size_t len,
 			 uint64_t off);
 	void (*release)(struct lf_layer *l, uint64_t fh);
+	/* Optional: where data is at or after off (*data) and where the
+	 * hole after it begins (*hole), as SEEK_DATA/SEEK_HOLE; -ENXIO when
+	 * only a hole is left. NULL: all of it is data. */
+	int (*data)(struct lf_layer *l, uint64_t fh, uint64_t off, uint64_t *data,
+		    uint64_t *hole);
 	/* Optional: start reading a file's data into the cache, without
 	 * waiting (a hint; NULL where it would not help). */
 	void (*willneed)(struct lf_layer *l, lf_ino ino);

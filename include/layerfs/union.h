@@ -164,6 +164,12 @@ void lf_union_list_free(struct lf_union *u, struct lf_union_list *l);
  * a writable layer that is -EROFS. */
 struct lf_ufile;
 int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out);
+/* Where f's data is at or after off, and where the hole after it
+ * begins (SEEK_DATA/SEEK_HOLE through its layer); all data where the
+ * layer cannot tell. -ENXIO: only a hole from off on. Copies skip holes
+ * so (a sparse file of terabytes is its few data blocks). */
+int lf_union_data(struct lf_union *u, struct lf_ufile *f, uint64_t off, uint64_t *data,
+		  uint64_t *hole);
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 		       size_t len, uint64_t off);
 void lf_union_release(struct lf_union *u, struct lf_ufile *f);

@@ -138,6 +138,12 @@ static void keep_sd(struct capture *c, const char *path, uint64_t ino, int fd)
 
 static int copy_one(struct capture *c, const char *path, uint64_t ino, const struct lf_attr *a);
 
+/* What a file takes where it is stored: a sparse one its blocks. */
+static uint64_t stored_size(const struct lf_attr *a)
+{
+	return a->alloc < a->size ? a->alloc : a->size;
+}
+
 /* Bytes free in the staging folder's file system (UINT64_MAX: unknown). */
 static uint64_t room_left(const struct capture *c)
 {
@@ -308,12 +314,10 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 		const char *first = linked_to(c, ino);
 		rc = linkat(c->stage, first, dfd, name, 0) < 0 ? -errno : 0;
 		c->nlinks += !rc;
-	} else if (S_ISREG(a->mode) && a->size > room_left(c)) {
-		/* said now, not after minutes of copying zeros (a sparse file
-		 * of a session counts whole) */
-		cli_error("%s: %llu bytes, more than the %llu free where the capture is staged%s",
-			  path, (unsigned long long)a->size, (unsigned long long)room_left(c),
-			  a->alloc < a->size ? " (a sparse file: its holes would be copied)" : "");
+	} else if (S_ISREG(a->mode) && stored_size(a) > room_left(c)) {
+		/* said now, not after minutes of copying */
+		cli_error("%s: %llu bytes, more than the %llu free where the capture is staged",
+			  path, (unsigned long long)stored_size(a), (unsigned long long)room_left(c));
 		c->failed = 1;
 		rc = -ENOSPC;
 	} else if (S_ISREG(a->mode)) {
@@ -321,16 +325,33 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 		int out = openat(dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		rc = out < 0 ? -errno : lf_union_open_file(c->b, ino, O_RDONLY, &in);
 		static char buf[1 << 20];
-		for (uint64_t off = 0; !rc;) {
-			ssize_t n = lf_union_pread(c->b, in, buf, sizeof buf, off);
+		/* only where B has data: its holes stay holes in the staged
+		 * copy (pack keeps them), and are never read */
+		uint64_t end = 0;
+		for (uint64_t off = 0; !rc && off < a->size;) {
+			if (off >= end) {
+				uint64_t data;
+				int r = lf_union_data(c->b, in, off, &data, &end);
+				if (r == -ENXIO || (!r && data >= a->size))
+					break;
+				if (r) {
+					rc = r;
+					break;
+				}
+				off = data;
+			}
+			size_t want = end - off < sizeof buf ? (size_t)(end - off) : sizeof buf;
+			ssize_t n = lf_union_pread(c->b, in, buf, want, off);
 			if (n <= 0) {
 				rc = (int)n;
 				break;
 			}
-			if (write(out, buf, (size_t)n) != n)
+			if (pwrite(out, buf, (size_t)n, (off_t)off) != n)
 				rc = -errno;
 			off += (uint64_t)n;
 		}
+		if (!rc && ftruncate(out, (off_t)a->size) < 0)
+			rc = -errno;
 		if (in)
 			lf_union_release(c->b, in);
 		if (!rc) {

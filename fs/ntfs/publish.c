@@ -193,16 +193,11 @@ static int copy_data(struct publisher *w, const struct lf_attr *a, ntfs_inode *n
 	 * sparse file of terabytes is its few blocks), zeros left holes */
 	uint64_t end = 0;
 	for (uint64_t off = 0; !rc && sparse && a->size > HOLE_UNIT && off < a->size;) {
-		if (off >= end) {
-			uint64_t data;
-			int r = lf_union_data(w->u, f, off, &data, &end);
-			if (r == -ENXIO || (!r && data >= a->size))
-				break;
-			if (r) {
+		int r = off < end ? 1 : lf_union_next_data(w->u, f, &off, a->size, &end);
+		if (r <= 0) {
+			if (r)
 				rc = lf_err_set(w->p.err, -r, "%s: %s", w->p.path, strerror(-r));
-				break;
-			}
-			off = data;
+			break;
 		}
 		size_t want = end - off < HOLE_UNIT ? (size_t)(end - off) : HOLE_UNIT;
 		ssize_t n = lf_union_pread(w->u, f, w->p.buf, want, off);

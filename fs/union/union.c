@@ -670,18 +670,6 @@ ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 	return r;
 }
 
-int lf_union_data(struct lf_union *u, struct lf_ufile *f, uint64_t off, uint64_t *data,
-		  uint64_t *hole)
-{
-	(void)u;
-	if (f->merged || !f->layer->ops->data) {
-		*data = off;
-		*hole = UINT64_MAX;
-		return 0;
-	}
-	return f->layer->ops->data(f->layer, f->fh, off, data, hole);
-}
-
 void lf_union_release(struct lf_union *u, struct lf_ufile *f)
 {
 	if (f->merged)

@@ -170,6 +170,11 @@ int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
  * so (a sparse file of terabytes is its few data blocks). */
 int lf_union_data(struct lf_union *u, struct lf_ufile *f, uint64_t off, uint64_t *data,
 		  uint64_t *hole);
+/* The next data at or after *off of a file of size bytes: 1 with *off
+ * moved to it and *end where it ends, 0 when only holes are left, or
+ * -errno. */
+int lf_union_next_data(struct lf_union *u, struct lf_ufile *f, uint64_t *off, uint64_t size,
+		       uint64_t *end);
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 		       size_t len, uint64_t off);
 void lf_union_release(struct lf_union *u, struct lf_ufile *f);

@@ -329,16 +329,10 @@ static int copy_one(struct capture *c, const char *path, uint64_t ino, const str
 		 * copy (pack keeps them), and are never read */
 		uint64_t end = 0;
 		for (uint64_t off = 0; !rc && off < a->size;) {
-			if (off >= end) {
-				uint64_t data;
-				int r = lf_union_data(c->b, in, off, &data, &end);
-				if (r == -ENXIO || (!r && data >= a->size))
-					break;
-				if (r) {
-					rc = r;
-					break;
-				}
-				off = data;
+			int r = off < end ? 1 : lf_union_next_data(c->b, in, &off, a->size, &end);
+			if (r <= 0) {
+				rc = r;
+				break;
 			}
 			size_t want = end - off < sizeof buf ? (size_t)(end - off) : sizeof buf;
 			ssize_t n = lf_union_pread(c->b, in, buf, want, off);

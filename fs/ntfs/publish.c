@@ -381,12 +381,19 @@ static char (*dos_names(struct publisher *w, const struct lf_union_list *l))[13]
 			memcpy(given[i], dos, (size_t)n);
 			given[i][n] = 0;
 		}
+		/* a file of several names (WinSxS's) has none: NTFS keeps an
+		 * 8.3 name for a file's only name alone */
+		if (!given[i][0] && l->v[i].a.nlink > 1 && !S_ISDIR(l->v[i].a.mode))
+			memcpy(given[i], "-", 2);
 		names[i] = l->v[i].name;
 	}
 	if (!given || !names || lf_dos_names_for(names, given, l->n)) {
 		free(given);
 		given = NULL;
 	}
+	for (size_t i = 0; given && i < l->n; i++)
+		if (!strcmp(given[i], "-"))
+			given[i][0] = 0;         /* held its place, gets none */
 	free(names);
 	return given;
 }

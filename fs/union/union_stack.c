@@ -6,6 +6,21 @@
 
 #include "layerfs/union.h"
 
+int lf_layer_type_parse(const char *s, enum lf_layer_type *out)
+{
+	if (!s)
+		return -1;
+	if (!strcmp(s, "os"))
+		*out = LF_LAYER_OS;
+	else if (!strcmp(s, "platform"))
+		*out = LF_LAYER_PLATFORM;
+	else if (!strcmp(s, "app"))
+		*out = LF_LAYER_APP;
+	else
+		return -1;
+	return 0;
+}
+
 const char *lf_layer_type_name(enum lf_layer_type t)
 {
 	return t == LF_LAYER_OS ? "os" : t == LF_LAYER_PLATFORM ? "platform"
@@ -85,13 +100,7 @@ int lf_stack_add(struct lf_stack *s, const char *spec, struct lf_err *err)
 			free(l->name);
 			l->name = strdup(v);
 		} else if (!strcmp(opt, "type")) {
-			if (!strcmp(v, "os"))
-				l->type = LF_LAYER_OS;
-			else if (!strcmp(v, "platform"))
-				l->type = LF_LAYER_PLATFORM;
-			else if (!strcmp(v, "app"))
-				l->type = LF_LAYER_APP;
-			else
+			if (lf_layer_type_parse(v, &l->type))
 				rc = lf_err_set(err, EINVAL, "layer spec '%s': type must be os, platform or app", spec);
 		} else if (!strcmp(opt, "prio")) {
 			if (parse_long(v, &l->prio))

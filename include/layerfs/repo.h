@@ -115,6 +115,9 @@ struct lf_resolution {
 int lf_repo_resolve(const struct lf_repo *r, const char *user, const char *const *groups,
 		    int ngroups, const char *machine, struct lf_resolution *out, struct lf_err *err);
 void lf_resolution_free(struct lf_resolution *res);
+/* USER's Unix groups' names, as layerd's login takes them (at most max,
+ * each malloc'd for the caller): how many; 0 for an account not here. */
+int lf_unix_groups(const char *user, char **names, int max);
 
 /* The system folders of an OS layer (Windows, Windows/System32, Program
  * Files) a standard user may change (add to, delete in, re-own) by their

@@ -50,6 +50,8 @@ int lf_stack_set_upper(struct lf_stack *s, const char *dir, const char *workdir,
 		       struct lf_err *err);
 void lf_stack_free(struct lf_stack *s);
 const char *lf_layer_type_name(enum lf_layer_type t);
+/* "os", "platform" or "app" to its type: 0, or -1 for anything else. */
+int lf_layer_type_parse(const char *s, enum lf_layer_type *out);
 
 struct lf_union;
 

@@ -1,6 +1,4 @@
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +10,7 @@
 
 #include "cli.h"
 #include "layerfs/regcompose.h"
+#include "layerfs/repo.h"
 
 const char *prog = "layerctl";
 
@@ -124,19 +123,13 @@ void cli_who_fill(struct cli_who *w, const char *groups)
 	cli_who_groups(w, groups);
 	/* her Unix groups, as layerd's login gives them (a preview that
 	 * left them out showed her fewer layers than her login gets) */
-	struct passwd *pw = w->user ? getpwnam(w->user) : NULL;
-	gid_t gids[256];
-	int n = 256;
-	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, gids, &n) < 0)
-		n = 0;
-	for (int i = 0; i < n && w->ngroups < 256; i++) {
-		struct group *g = getgrgid(gids[i]);
+	w->nunix = w->user ? lf_unix_groups(w->user, w->unix_names, 256) : 0;
+	for (int i = 0; i < w->nunix && w->ngroups < 256; i++) {
 		int have = 0;
-		for (int k = 0; g && k < w->ngroups && !have; k++)
-			have = !strcmp(w->groups[k], g->gr_name);
-		if (!g || have || !(w->unix_names[w->nunix] = strdup(g->gr_name)))
-			continue;
-		w->groups[w->ngroups++] = w->unix_names[w->nunix++];
+		for (int k = 0; k < w->ngroups && !have; k++)
+			have = !strcmp(w->groups[k], w->unix_names[i]);
+		if (!have)
+			w->groups[w->ngroups++] = w->unix_names[i];
 	}
 }
 

@@ -323,9 +323,8 @@ static int repo_add(int argc, char **argv, int json)
 		char *end;
 		switch (c) {
 		case 't':
-			a.type = !strcmp(optarg, "os") ? LF_LAYER_OS
-				 : !strcmp(optarg, "platform") ? LF_LAYER_PLATFORM
-				 : !strcmp(optarg, "app") ? LF_LAYER_APP : (enum lf_layer_type)-1;
+			if (lf_layer_type_parse(optarg, &a.type))
+				a.type = (enum lf_layer_type)-1;
 			if ((int)a.type < 0)
 				return cli_usage_error("repo", "--type is os, platform or app");
 			break;

@@ -360,15 +360,6 @@ static int wanted(void *ctx, const char *note, json_t *doc)
 	return 0;
 }
 
-static int type_of(const char *t, enum lf_layer_type *out)
-{
-	if (!t)
-		return -1;
-	*out = !strcmp(t, "os") ? LF_LAYER_OS : !strcmp(t, "platform") ? LF_LAYER_PLATFORM
-	       : LF_LAYER_APP;
-	return strcmp(t, "os") && strcmp(t, "platform") && strcmp(t, "app") ? -1 : 0;
-}
-
 static int do_restore(struct lf_repo *r, void *ctx, struct lf_err *err)
 {
 	struct restoring *s = ctx;
@@ -385,7 +376,7 @@ static int do_restore(struct lf_repo *r, void *ctx, struct lf_err *err)
 		const char *sha = json_string_value(json_object_get(e, "sha256"));
 		const char *why = NULL;
 		if (!name || !sha || strlen(sha) != 64 ||
-		    type_of(json_string_value(json_object_get(e, "type")), &l.type) ||
+		    lf_layer_type_parse(json_string_value(json_object_get(e, "type")), &l.type) ||
 		    !lf_repo_rel_ok(s->v[i].was, &why))
 			return lf_err_set(err, EINVAL, "%s: not a note 'repo remove' wrote%s%s",
 					  s->v[i].note, why ? ": " : "", why ? why : "");

@@ -113,14 +113,7 @@ static int check_format(struct at *a, json_t *j, const char *want)
 static int parse_type(struct at *a, json_t *o, enum lf_layer_type *t)
 {
 	json_t *v = json_object_get(o, "type");
-	const char *s = json_is_string(v) ? json_string_value(v) : "";
-	if (!strcmp(s, "os"))
-		*t = LF_LAYER_OS;
-	else if (!strcmp(s, "platform"))
-		*t = LF_LAYER_PLATFORM;
-	else if (!strcmp(s, "app"))
-		*t = LF_LAYER_APP;
-	else
+	if (lf_layer_type_parse(json_is_string(v) ? json_string_value(v) : "", t))
 		return bad(a, "'type' must be \"os\", \"platform\" or \"app\"");
 	return 0;
 }

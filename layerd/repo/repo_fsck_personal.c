@@ -10,9 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,23 +205,6 @@ static int open_stack(struct lf_stack *s, struct lf_union **out, struct lf_err *
 	return rc;
 }
 
-/* Her Unix groups' names (as layerd's login takes them) into names[],
- * after the n there already; the new count. Strings are owned. */
-static int unix_groups(const char *user, char **names, int n, int max)
-{
-	struct passwd *pw = getpwnam(user);
-	gid_t gids[256];
-	int k = 256;
-	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, gids, &k) < 0)
-		return n;
-	for (int i = 0; i < k && n < max; i++) {
-		struct group *g = getgrgid(gids[i]);
-		if (g && (names[n] = strdup(g->gr_name)))
-			n++;
-	}
-	return n;
-}
-
 /* The layers a personalization layer of USER on OS layer os is judged
  * against: mine, the revisions she gets (her pins, her groups, this
  * machine: a copy equal to those is needless), and any, every revision
@@ -246,7 +227,7 @@ static int open_below(struct fsck *c, const struct lf_repo_layer *os, const char
 	for (int i = 0; i < c->o->ngroups && ng < 64; i++)
 		groups[ng++] = c->o->groups[i];
 	if (!c->o->user || strcmp(c->o->user, user))
-		no = unix_groups(user, owned, 0, 256);   /* --user's came with her groups */
+		no = lf_unix_groups(user, owned, 256);   /* --user's came with her groups */
 	for (int i = 0; i < no; i++)
 		groups[ng++] = owned[i];
 	char host[256] = "";

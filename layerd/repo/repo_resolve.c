@@ -5,6 +5,8 @@
  * user never gets two revisions of one layer. */
 #include <errno.h>
 #include <fnmatch.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -204,4 +206,19 @@ void lf_resolution_free(struct lf_resolution *res)
 	free(res->v);
 	free(res->skipped);
 	memset(res, 0, sizeof *res);
+}
+
+int lf_unix_groups(const char *user, char **names, int max)
+{
+	struct passwd *pw = getpwnam(user);
+	gid_t gids[256];
+	int k = 256, n = 0;
+	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, gids, &k) < 0)
+		return 0;
+	for (int i = 0; i < k && n < max; i++) {
+		struct group *g = getgrgid(gids[i]);
+		if (g && (names[n] = strdup(g->gr_name)))
+			n++;
+	}
+	return n;
 }

@@ -428,8 +428,10 @@ static int commit(fuse_req_t req, struct rfile *f)
 		rc = lf_regview_write(CTX(req)->v, p, f->buf ? f->buf : "", f->len);
 		free(p);
 	}
-	if (rc == 0)
-		f->dirty = 0;
+	/* saved or refused, once: a refused change (ENOSPC) was told to the
+	 * caller and the view put back, so a later flush or the release must
+	 * not save it behind her back when room comes again */
+	f->dirty = 0;
 	return rc;
 }
 

@@ -216,10 +216,19 @@ class Worker:
         rel = self.new_name()
         os.makedirs(os.path.dirname(self.prof(rel)), exist_ok=True)
         text = f"{self.user} {rel} " + "x" * self.rnd.randrange(0, 20000)
-        with open(self.prof(rel), "w") as f:
-            f.write(text)
-        self.files[rel] = text
+        self.write_file(rel, text)
         return f"new {rel}"
+
+    def write_file(self, rel, text):
+        try:
+            with open(self.prof(rel), "w") as f:
+                f.write(text)
+        except OSError:
+            # opened (made or cut to nothing), then the write refused
+            # (ENOSPC): what it holds is not known, so it is not judged
+            self.files.pop(rel, None)
+            raise
+        self.files[rel] = text
 
     def pick(self):
         return self.rnd.choice(sorted(self.files)) if self.files else None
@@ -229,9 +238,7 @@ class Worker:
         if not rel:
             return self.op_file_new()
         text = f"{self.user} again {self.rnd.randrange(10**9)}"
-        with open(self.prof(rel), "w") as f:
-            f.write(text)
-        self.files[rel] = text
+        self.write_file(rel, text)
         return f"write {rel}"
 
     def op_file_read(self):

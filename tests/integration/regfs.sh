@@ -272,6 +272,18 @@ try:
 except OSError as e:
     sys.exit(0 if e.errno == errno.ENOSPC and not os.path.exists(sys.argv[1]) else 2)
 sys.exit(1)" "$V/NotSaved"
+  check "a refused change is not saved later, when room comes (another fd, its release)" python3 -c "
+import errno, os, sys
+f = open(sys.argv[1], 'w'); other = os.dup(f.fileno()); f.write('7\\n')
+try:
+    f.close()
+    sys.exit(1)
+except OSError as e:
+    if e.errno != errno.ENOSPC:
+        sys.exit(2)
+os.unlink(sys.argv[2])
+os.close(other)
+sys.exit(0 if open(sys.argv[1]).read() == '5\\n' else 3)" "$V/Dw" "$WORK/full/fill"
   rm -f "$WORK/full/fill"
   check "with room again, changes are saved" bash -c "echo 6 > '$V/Dw' && [ \"\$(cat '$V/Dw')\" = 6 ]"
   umnt r8

@@ -27,6 +27,7 @@ static const char *const class_name[LF_LK_NCLASSES] = {
 	[LF_LK_REG_FILE] = "regfs open value file",
 	[LF_LK_REG_VIEW] = "regfs view",
 	[LF_LK_HIVE_CACHE] = "hive cache",
+	[LF_LK_WOF] = "Compact OS file decoder",
 	[LF_LK_LAYER] = "a layer's own lock",
 	[LF_LK_LEAF] = "leaf lock",
 	[LF_LK_HEAP_WAKE] = "heap trimmer wake-up",

@@ -11,19 +11,12 @@
 #include <string.h>
 
 #include "layerfs/layer.h"
-#include "ntfs_glue.h"
+#include "layer_ntfs_int.h"
 #include "lxattr.h"
 #include "reparse.h"
 #include "layerfs/lockcheck.h"
+#include "layerfs/wof.h"
 
-struct ntfs_layer {
-	struct lf_layer base;
-	ntfs_volume *vol;
-	pthread_mutex_t lock;
-	int have_secure;
-};
-
-#define NL(l) ((struct ntfs_layer *)(l))
 
 /* Metafiles ($MFT, $Extend...) stay hidden; the root is record 5. */
 static int hidden_record(u64 mft_no)
@@ -165,6 +158,18 @@ static void fill_attr(ntfs_inode *ni, struct lf_attr *a)
 			a->alloc = (uint64_t)((na->data_flags & (ATTR_IS_COMPRESSED | ATTR_IS_SPARSE))
 				? na->compressed_size : na->allocated_size);
 			ntfs_attr_close(na);
+		} else if (ni->flags & FILE_ATTR_ENCRYPTED) {
+			ntfs_data_record_size(ni, &a->size, &a->alloc);   /* EFS: not opened */
+		}
+		a->store = ntfs_store_of(ni, rp, rlen);
+		if (lf_store_is_wof(a->store)) {
+			/* as through Windows' overlay filter: its data, its
+			 * stream's size on disk, and neither the reparse point
+			 * nor the sparse $DATA that store it */
+			a->wattr &= ~(uint32_t)(LF_WATTR_REPARSE | LF_WATTR_SPARSE);
+			a->alloc = ntfs_wof_alloc(ni);
+		} else if (a->store == LF_STORE_ALIAS) {
+			a->size = a->alloc = 0;
 		}
 	}
 	free(rp);
@@ -351,7 +356,15 @@ static ssize_t nl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
 	if (ni && is_dir(ni))
 		rc = -EISDIR;
-	if (ni && !rc) {
+	unsigned store = LF_STORE_PLAIN;
+	uint64_t size = 0;
+	if (ni && !rc && (ni->flags & (FILE_ATTR_REPARSE_POINT | FILE_ATTR_ENCRYPTED))) {
+		struct lf_attr a;
+		fill_attr(ni, &a);
+		store = a.store;
+		size = a.size;
+	}
+	if (ni && !rc && store == LF_STORE_PLAIN) {
 		ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
 		if (!na) {
 			rc = errno == ENOENT ? 0 : -errno; /* no data: empty */
@@ -371,7 +384,14 @@ static ssize_t nl_read(struct lf_layer *l, lf_ino ino, void *buf, size_t len,
 	}
 	if (ni)
 		ntfs_inode_close(ni);
+	char why[200] = "";
+	if (rc == -EIO)
+		snprintf(why, sizeof why, "%s", lf_ntfs_log_last());
 	lf_mutex_unlock(&nl->lock);
+	if (!rc && store != LF_STORE_PLAIN)
+		return ntfs_store_read(nl, ino, store, size, buf, len, off);
+	if (rc == -EIO)
+		ntfs_say_unread(nl, ino, off + (uint64_t)done, why);
 	return rc ? rc : done;
 }
 
@@ -383,6 +403,10 @@ static int nl_open(struct lf_layer *l, lf_ino ino, uint64_t *fh)
 	int rc = nl_getattr(l, ino, &a);
 	if (!rc && S_ISDIR(a.mode))
 		rc = -EISDIR;
+	/* a Compact OS file's decoder lives while it is open: its readers
+	 * share the chunk table read and the chunks decompressed */
+	if (!rc && lf_store_is_wof(a.store))
+		rc = ntfs_wof_hold(NL(l), ino, a.store, a.size);
 	if (!rc)
 		*fh = ino;
 	return rc;
@@ -390,7 +414,9 @@ static int nl_open(struct lf_layer *l, lf_ino ino, uint64_t *fh)
 
 static ssize_t nl_pread(struct lf_layer *l, uint64_t fh, void *buf, size_t len, uint64_t off)
 {
-	return nl_read(l, fh, buf, len, off);
+	/* an open Compact OS file: straight to its decoder */
+	ssize_t n = ntfs_wof_pread_open(NL(l), fh, buf, len, off);
+	return n == -ENOENT ? nl_read(l, fh, buf, len, off) : n;
 }
 
 /* Data and holes of a sparse $DATA, from its runlist: a hole is a run
@@ -407,7 +433,15 @@ static int nl_data(struct lf_layer *l, uint64_t fh, uint64_t off, uint64_t *data
 	uint64_t size = na ? (uint64_t)na->data_size : 0;
 	*data = off;
 	*hole = size;
-	if (ni && !na) {
+	struct lf_attr a = { .store = LF_STORE_PLAIN };
+	if (ni && (ni->flags & (FILE_ATTR_REPARSE_POINT | FILE_ATTR_ENCRYPTED)))
+		fill_attr(ni, &a);
+	if (a.store != LF_STORE_PLAIN) {
+		/* its $DATA's holes are no holes of its data: all of it is
+		 * data (a read says what cannot be read) */
+		*hole = a.size;
+		rc = off >= a.size ? -ENXIO : 0;
+	} else if (ni && !na) {
 		rc = -ENXIO;                 /* no data at all */
 	} else if (na && off >= size) {
 		rc = -ENXIO;
@@ -445,8 +479,7 @@ static int nl_data(struct lf_layer *l, uint64_t fh, uint64_t off, uint64_t *data
 
 static void nl_release(struct lf_layer *l, uint64_t fh)
 {
-	(void)l;
-	(void)fh;
+	ntfs_wof_drop(NL(l), fh);
 }
 
 static ssize_t nl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
@@ -504,6 +537,19 @@ static u64 parent_of(ntfs_inode *ni)
 	return p;
 }
 
+/* Is it a Compact OS file (its reparse point and stream not shown)? */
+static int is_wof(ntfs_inode *ni)
+{
+	if (!(ni->flags & FILE_ATTR_REPARSE_POINT) || is_dir(ni))
+		return 0;
+	uint8_t *rp = malloc(LF_REPARSE_MAX);
+	int rlen = 0;
+	int wof = rp && reparse_tag(ni, rp, &rlen) == LF_REPARSE_TAG_WOF &&
+		  lf_store_is_wof(ntfs_store_of(ni, rp, rlen));
+	free(rp);
+	return wof;
+}
+
 static ssize_t put_name(char *buf, size_t size, size_t at, const char *name)
 {
 	size_t n = strlen(name) + 1;
@@ -520,13 +566,14 @@ static ssize_t nl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t si
 	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
 	if (ni) {
+		int wof = is_wof(ni);
 		at += (size_t)put_name(buf, size, at, XA_ATTRIB);
 		at += (size_t)put_name(buf, size, at, XA_TIMES);
 		if (nl->have_secure)
 			at += (size_t)put_name(buf, size, at, XA_ACL);
 		if (has_dos_name(ni))
 			at += (size_t)put_name(buf, size, at, XA_DOS);
-		if (ni->flags & FILE_ATTR_REPARSE_POINT)
+		if ((ni->flags & FILE_ATTR_REPARSE_POINT) && !wof)
 			at += (size_t)put_name(buf, size, at, XA_REPARSE);
 		ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
 		while (ctx && !ntfs_attr_lookup(AT_DATA, NULL, 0, CASE_SENSITIVE, 0,
@@ -538,6 +585,10 @@ static ssize_t nl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t si
 					     le16_to_cpu(ctx->attr->name_offset));
 			if (ntfs_ucstombs(an, ctx->attr->name_length, &s, 0) < 0)
 				continue;
+			if (wof && !strcmp(s, LF_WOF_STREAM)) {
+				free(s);
+				continue;
+			}
 			char full[600];
 			snprintf(full, sizeof full, XA_STREAM "%s", s);
 			free(s);
@@ -590,9 +641,19 @@ static ssize_t nl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 	ssize_t n = -ENODATA;
 	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
 	ntfs_inode *ni = open_ino(nl, ino, &rc);
+	int wof = ni && is_wof(ni);
 	if (ni) {
-		if (!strcmp(name, XA_ATTRIB)) {
+		if (wof && (!strcmp(name, XA_REPARSE) || !strcmp(name, XA_STREAM LF_WOF_STREAM))) {
+			n = -ENODATA;           /* its storage, not shown */
+		} else if (wof && !strcmp(name, LF_XATTR_WOF_REPARSE)) {
+			n = ntfs_get_ntfs_reparse_data(ni, buf, size);
+		} else if (!strcmp(name, XA_ATTRIB)) {
 			n = ntfs_get_ntfs_attrib(ni, buf, size);
+			if (wof && n == 4 && size >= 4) {
+				uint32_t v = le32_to_cpu(*(le32 *)buf) &
+					     ~(uint32_t)(LF_WATTR_REPARSE | LF_WATTR_SPARSE);
+				*(le32 *)buf = cpu_to_le32(v);
+			}
 		} else if (!strcmp(name, XA_TIMES)) {
 			n = ntfs_inode_get_times(ni, buf, size);
 		} else if (!strcmp(name, XA_ACL) && nl->have_secure) {
@@ -626,10 +687,39 @@ static ssize_t nl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 	return n;
 }
 
+static ssize_t nl_stream_pread(struct lf_layer *l, lf_ino ino, const char *name, void *buf,
+			       size_t len, uint64_t off)
+{
+	struct ntfs_layer *nl = NL(l);
+	ntfschar *u = NULL;
+	int ul = ntfs_mbstoucs(name, &u);
+	if (ul <= 0)
+		return -ENODATA;
+	int rc = 0;
+	ssize_t n = 0;
+	lf_mutex_lock(&nl->lock, LF_LK_LAYER);
+	ntfs_inode *ni = open_ino(nl, ino, &rc);
+	ntfs_attr *na = ni ? ntfs_attr_open(ni, AT_DATA, u, (u32)ul) : NULL;
+	if (ni && !na)
+		rc = -ENODATA;
+	if (na && off < (uint64_t)na->data_size) {
+		s64 got = ntfs_attr_pread(na, (s64)off, (s64)len, buf);
+		n = got < 0 ? -EIO : (ssize_t)got;
+	}
+	if (na)
+		ntfs_attr_close(na);
+	if (ni)
+		ntfs_inode_close(ni);
+	lf_mutex_unlock(&nl->lock);
+	free(u);
+	return rc ? rc : n;
+}
+
 static void nl_close(struct lf_layer *l)
 {
 	struct ntfs_layer *nl = NL(l);
 	if (nl->vol) {
+		ntfs_store_free(nl);
 		if (nl->have_secure)
 			ntfs_close_secure(nl->vol);
 		/* ntfs_umount frees the device; its private block is ours */
@@ -638,6 +728,7 @@ static void nl_close(struct lf_layer *l)
 		free(priv);
 	}
 	pthread_mutex_destroy(&nl->lock);
+	pthread_mutex_destroy(&nl->store_lock);
 	free(l->label);
 	free(l->path);
 	free(nl);
@@ -647,6 +738,7 @@ static const struct lf_layer_ops ntfs_ops = {
 	.lookup = nl_lookup, .getattr = nl_getattr, .readdir = nl_readdir,
 	.read = nl_read, .readlink = nl_readlink, .listxattr = nl_listxattr,
 	.getxattr = nl_getxattr, .open = nl_open, .pread = nl_pread, .data = nl_data,
+	.stream_pread = nl_stream_pread,
 	.release = nl_release, .close = nl_close,
 };
 
@@ -663,6 +755,7 @@ int lf_layer_open_ntfs(struct lf_source *src, struct lf_layer **out,
 	if (!nl)
 		return lf_err_set(err, ENOMEM, "%s: out of memory", src->path);
 	pthread_mutex_init(&nl->lock, NULL);
+	pthread_mutex_init(&nl->store_lock, NULL);
 	lf_ntfs_log_capture();
 	lf_ntfs_log_clear();
 	struct ntfs_device *dev = lf_ntfs_device_new(src, &ext);
@@ -681,6 +774,7 @@ int lf_layer_open_ntfs(struct lf_source *src, struct lf_layer **out,
 			ntfs_device_free(dev);
 		}
 		pthread_mutex_destroy(&nl->lock);
+		pthread_mutex_destroy(&nl->store_lock);
 		free(nl);
 		return rc;
 	}

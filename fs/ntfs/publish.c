@@ -21,6 +21,7 @@
 #include "layerfs/vhd.h"
 #include "layerfs/dosname.h"
 #include "layerfs/win_names.h"
+#include "layerfs/wof.h"
 #include "ntfs_glue.h"
 #include "pack_int.h"
 #include "reparse.h"
@@ -237,6 +238,57 @@ static int copy_data(struct publisher *w, const struct lf_attr *a, ntfs_inode *n
 	return rc;
 }
 
+/* A Compact OS file's stream, piece by piece (hundreds of megabytes for
+ * a big file), into a stream of the same name. */
+static int copy_wof_stream(struct publisher *w, const struct lf_attr *a, ntfs_inode *ni)
+{
+	int rc = pack_add_stream(&w->p, ni, LF_WOF_STREAM, "", 0);
+	ntfschar *uname = NULL;
+	int ulen = ntfs_mbstoucs(LF_WOF_STREAM, &uname);
+	ntfs_attr *na = rc || ulen <= 0 ? NULL : ntfs_attr_open(ni, AT_DATA, uname, (u32)ulen);
+	free(uname);
+	if (!rc && !na)
+		rc = pack_fail(&w->p, "cannot open its Compact OS stream");
+	for (uint64_t off = 0; !rc;) {
+		ssize_t n = lf_union_stream_pread(w->u, a->ino, LF_WOF_STREAM, w->p.buf, PACK_CHUNK, off);
+		if (n < 0)
+			rc = lf_err_set(w->p.err, (int)-n, "%s: cannot read its Compact OS stream: %s",
+					w->p.path, strerror((int)-n));
+		if (n <= 0)
+			break;
+		if (ntfs_attr_pwrite(na, (s64)off, n, w->p.buf) != n)
+			rc = pack_fail(&w->p, "cannot write its Compact OS stream");
+		off += (uint64_t)n;
+	}
+	if (na)
+		ntfs_attr_close(na);
+	w->st->streams += !rc;
+	return rc;
+}
+
+/* A file whose data is not plain, kept in the form it is stored in: a
+ * Compact OS file compressed as it is (its stream copied, its $DATA
+ * holes at its size), a file whose data is elsewhere as the placeholder
+ * it is (holes at its size; its reparse point comes after). An EFS
+ * file's $EFS is not carried: refused by name, never published as its
+ * ciphertext or as nothing. */
+static int keep_stored(struct publisher *w, const struct lf_attr *a, ntfs_inode *ni)
+{
+	if (a->store == LF_STORE_EFS)
+		return lf_err_set(w->p.err, EOPNOTSUPP, "%s: EFS-encrypted: its key and data "
+				  "cannot be carried into the image (decrypt it on Windows first)",
+				  w->p.path);
+	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
+	int rc = !na || (a->size && ntfs_attr_truncate(na, (s64)a->size))
+		 ? pack_fail(&w->p, "cannot size its data") : 0;
+	if (na)
+		ntfs_attr_close(na);
+	if (!rc && lf_store_is_wof(a->store))
+		rc = copy_wof_stream(w, a, ni);
+	w->st->files++;
+	return rc;
+}
+
 static int copy_streams(struct publisher *w, uint64_t ino, ntfs_inode *ni)
 {
 	char *names = NULL;
@@ -271,7 +323,9 @@ static int copy_streams(struct publisher *w, uint64_t ino, ntfs_inode *ni)
 static ssize_t reparse_of(struct publisher *w, const struct lf_attr *a, uint8_t **rp, int *own)
 {
 	char *v;
-	ssize_t n = lf_union_xattr_alloc(w->u, a->ino, "system.ntfs_reparse_data", &v);
+	/* a Compact OS file's is its storage's, not shown but kept */
+	ssize_t n = lf_union_xattr_alloc(w->u, a->ino, lf_store_is_wof(a->store)
+					 ? LF_XATTR_WOF_REPARSE : "system.ntfs_reparse_data", &v);
 	*rp = NULL;
 	*own = n >= 8;
 	if (n >= 8) {
@@ -522,7 +576,9 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		free(rp);
 		return pack_fail(&w->p, "cannot create");
 	}
-	if (S_ISREG(a->mode)) {
+	if (S_ISREG(a->mode) && a->store != LF_STORE_PLAIN && a->store != LF_STORE_ALIAS) {
+		rc = keep_stored(w, a, ni);
+	} else if (S_ISREG(a->mode)) {
 		rc = copy_data(w, a, ni, (wattr & LF_WATTR_SPARSE) != 0);
 		w->st->files++;
 		w->st->hives += (a->flags & LF_ATTR_MERGED) != 0;
@@ -545,6 +601,11 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	free(rp);
 	if (!rc) {
 		pack_set_attrib(ni, wattr);
+		/* a placeholder's: its data is offline, fetched on open or on
+		 * a read (FILE_ATTRIBUTE_OFFLINE, _RECALL_ON_OPEN,
+		 * _RECALL_ON_DATA_ACCESS) */
+		if (lf_store_missing(a->store))
+			ni->flags |= cpu_to_le32(wattr & (0x1000u | 0x40000u | 0x400000u));
 		/* a folder's says what new files in it will be: set after its own */
 		if (S_ISDIR(a->mode) && (wattr & LF_WATTR_COMPRESSED))
 			ni->flags |= FILE_ATTR_COMPRESSED;

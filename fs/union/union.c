@@ -664,7 +664,8 @@ ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,
 	if (f->merged)
 		return merged_read(f->merged, buf, len, off);
 	ssize_t r = f->layer->ops->pread(f->layer, f->fh, buf, len, off);
-	if (r == -EIO)
+	/* an NTFS layer says it itself, once a file, with the file's path */
+	if (r == -EIO && strcmp(f->layer->kind, "ntfs"))
 		union_log(u, "%s: node %llu: I/O error reading at %llu", f->layer->path,
 			  (unsigned long long)f->ino, (unsigned long long)off);
 	return r;

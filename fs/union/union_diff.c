@@ -16,6 +16,7 @@
 #include "layerfs/casefold.h"
 #include "layerfs/dosname.h"
 #include "layerfs/win_names.h"
+#include "layerfs/wof.h"
 #include "union_int.h"
 
 #define CHUNK (1u << 20)
@@ -391,6 +392,12 @@ static int one_name(struct differ *d, uint64_t pa, uint64_t pb, const struct lf_
 				why_add(why, sizeof why, "link target");
 		} else if (S_ISREG(x->a.mode) && x->a.size != y->a.size) {
 			why_add(why, sizeof why, "size");
+		} else if (S_ISREG(x->a.mode) && (lf_store_missing(x->a.store) ||
+						  lf_store_missing(y->a.store))) {
+			/* its data is not on the volume to read: the placeholders
+			 * are what is compared (reparse data, attributes, below) */
+			if (x->a.store != y->a.store)
+				why_add(why, sizeof why, "storage");
 		} else if (S_ISREG(x->a.mode) && ((d->flags & LF_DIFF_EXACT) ||
 						  !same_time(x->a.mtime, y->a.mtime))) {
 			/* not obviously the same: by content */

@@ -44,16 +44,20 @@
  * 11 regfs' v->lock (REG_VIEW): the whole registry view (see
  *    regfs/view/reg_view_int.h).
  * 12 the hive cache's c->lock (HIVE_CACHE): merged hives shared by views.
- * 13 a layer's own lock (LAYER): a folder layer's node table, an NTFS
+ * 13 a Compact OS file's decoder w->lock (WOF, fs/ntfs/wof.c): its
+ *    chunk table window, cached chunks and decompressor; its stream is
+ *    read under it (the layer's lock, next).
+ * 14 a layer's own lock (LAYER): a folder layer's node table, an NTFS
  *    volume (libntfs-3g is not thread safe). Taken under node locks;
  *    a layer never calls back into a union.
- * 14 leaves (LEAF): the 64 shard locks (the node table: lookup counts,
+ * 15 leaves (LEAF): the 64 shard locks (the node table: lookup counts,
  *    busy marks, and refs together with the node's lock), u->keep_lock
  *    (the ring of kept indexes), the access memo's lock, regfs' node
- *    table, a VHD's block bitmap cache, layerfs' invalidation queue,
+ *    table, a VHD's block bitmap cache, an NTFS layer's table of open
+ *    Compact OS decoders and of files it logged, layerfs' invalidation queue,
  *    layerd's job list. Nothing is waited for under a leaf; two leaves
  *    never nest.
- * 15 the heap trimmer's wake-up (HEAP_WAKE): the innermost; a free under
+ * 16 the heap trimmer's wake-up (HEAP_WAKE): the innermost; a free under
  *    any lock may signal the trimmer (lf_heap_freed).
  *
  * Where this map and the code disagree, the code changes. */

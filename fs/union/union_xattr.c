@@ -91,3 +91,20 @@ ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name,
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
+
+ssize_t lf_union_stream_pread(struct lf_union *u, uint64_t ino, const char *name, void *buf,
+			      size_t len, uint64_t off)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	struct unode *n = node_get(u, ino);
+	ssize_t r = -ESTALE;
+	if (n) {
+		struct lref top = node_top(u, n);
+		struct lf_layer *l = u->layers[top.layer];
+		r = l->ops->stream_pread ? l->ops->stream_pread(l, top.ino, name, buf, len, off)
+					 : -ENODATA;
+		node_put(u, n, 0);
+	}
+	lf_rwunlock(&u->cfg);
+	return r;
+}

@@ -38,6 +38,9 @@ enum lf_fsck_class {
 				  * may change (its descriptors, or a mode that gives them) */
 	LF_FSCK_FOREIGN_TOKEN,   /* a warning: a ".wh." name in a personalization layer the
 				  * union did not make, or tokens older than the union's mark */
+	LF_FSCK_DATA_ELSEWHERE,  /* a warning: files whose data is not on the volume
+				  * (deduplicated, offline, WIMBoot, EFS, cloud placeholders):
+				  * reading them is EIO */
 };
 
 struct lf_fsck_problem {

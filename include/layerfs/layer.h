@@ -40,6 +40,7 @@ struct lf_attr {
 	uint32_t wattr;          /* LF_WATTR_* */
 	uint32_t flags;          /* LF_ATTR_* */
 	uint64_t rdev;           /* device nodes */
+	uint32_t store;          /* enum lf_store (layerfs/wof.h): where its data is */
 };
 
 /* Its creation time; a folder layer's file may know none (0): then its
@@ -56,6 +57,12 @@ static inline struct timespec lf_attr_born(const struct lf_attr *a)
 /* Owner and mode come from WSL's $LX* EAs on an NTFS layer (see
  * fs/ntfs/lxattr.h), not from defaults. */
 #define LF_ATTR_LX 2
+
+/* A Compact OS file's reparse data, for publish, which keeps the file
+ * as it is stored (its stream: stream_pread). An NTFS layer answers it
+ * for such a file and never lists it (what the file shows is its data,
+ * as through Windows' overlay filter). */
+#define LF_XATTR_WOF_REPARSE "trusted.layerfs.wof.reparse"
 
 /* Link kinds, as readlink reports them. */
 enum lf_link_kind {
@@ -121,6 +128,11 @@ struct lf_layer_ops {
 	 * only a hole is left. NULL: all of it is data. */
 	int (*data)(struct lf_layer *l, uint64_t fh, uint64_t off, uint64_t *data,
 		    uint64_t *hole);
+	/* Optional: read len bytes of the file's alternate data stream NAME
+	 * at off (a Compact OS file's, which no xattr shows, for publish);
+	 * the count read, 0 at its end, -ENODATA without it. */
+	ssize_t (*stream_pread)(struct lf_layer *l, lf_ino ino, const char *name, void *buf,
+				size_t len, uint64_t off);
 	/* Optional: start reading a file's data into the cache, without
 	 * waiting (a hint; NULL where it would not help). */
 	void (*willneed)(struct lf_layer *l, lf_ino ino);

@@ -200,6 +200,11 @@ ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v);
 ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size);
+/* Read len bytes of alternate data stream NAME of ino's top copy at off
+ * (a Compact OS file's, for publish): the count, 0 at its end, -ENODATA
+ * without it or on a layer that cannot say. */
+ssize_t lf_union_stream_pread(struct lf_union *u, uint64_t ino, const char *name, void *buf,
+			      size_t len, uint64_t off);
 
 /* Changes, all into the writable layer; -EROFS without one. Errors are
  * those a local file system gives for the same call. New nodes are owned

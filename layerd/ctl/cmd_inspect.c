@@ -11,6 +11,7 @@
 
 #include "cli.h"
 #include "layerfs/security.h"
+#include "layerfs/wof.h"
 
 #define MAX_PARENTS 32
 
@@ -128,6 +129,14 @@ static json_t *entry_json(struct lf_layer *l, const char *path, const char *name
 	 * folder layer), or the defaults of an NTFS layer without them */
 	json_object_set_new(j, "owner_from", json_string(a->flags & LF_ATTR_LX ? "lx" :
 		!strcmp(l->kind, "dir") ? "host" : "default"));
+	/* where its data is, when not plainly in the file: Compact OS (read
+	 * as its data), or kept off the volume (reading it is EIO) */
+	if (lf_store_is_wof(a->store) || a->store == LF_STORE_ALIAS)
+		json_object_set_new(j, "compression", json_string(lf_store_name(a->store)));
+	else if (lf_store_missing(a->store))
+		json_object_set_new(j, "data", json_sprintf("not readable: %s (%s)",
+							    lf_store_why(a->store),
+							    lf_store_name(a->store)));
 	if (S_ISCHR(a->mode) || S_ISBLK(a->mode)) {
 		char dev[32];
 		snprintf(dev, sizeof dev, "%u:%u", major((dev_t)a->rdev), minor((dev_t)a->rdev));
@@ -310,6 +319,10 @@ static void stat_usage(FILE *f)
 		"system.ntfs_dos_name, system.ntfs_reparse_data) and each alternate data\n"
 		"stream as user.NAME. The descriptor is shown as SDDL too (as icacls and\n"
 		"Get-Acl's Sddl show it); a folder layer has one where `layerctl acl` set it.\n"
+		"A Compact OS file shows as Windows shows it, its data and size, with\n"
+		"'compression' naming its form (wof-xpress4k, wof-lzx, wof-xpress8k,\n"
+		"wof-xpress16k); a file whose data is not on the volume (dedup, hsm,\n"
+		"wimboot, efs, cloud) has 'data' saying why it cannot be read.\n"
 		"\n%s", layer_help);
 }
 

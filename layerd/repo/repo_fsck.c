@@ -19,6 +19,7 @@
 #include "layerfs/hive.h"
 #include "layerfs/layer.h"
 #include "layerfs/regcompose.h"
+#include "layerfs/wof.h"
 
 const char *lf_fsck_class_name(enum lf_fsck_class c)
 {
@@ -27,7 +28,7 @@ const char *lf_fsck_class_name(enum lf_fsck_class c)
 		"bad-disk", "bad-hive", "token-in-os-layer", "unknown-layer", "two-revisions",
 		"same-priority", "no-os-layer", "user-stack", "token-hides-nothing",
 		"same-as-below", "orphan-file", "temporary", "not-repaired", "unsafe-folder",
-		"readable-layer", "writable-os-folder", "foreign-token",
+		"readable-layer", "writable-os-folder", "foreign-token", "data-elsewhere",
 	};
 	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
 }
@@ -98,15 +99,20 @@ static int check_hive(void *ctx, const char *path, const char *mount)
 	return 0;
 }
 
-/* Delete tokens in an OS layer hide nothing (nothing lies below it) and
- * mean a capture went wrong. */
+/* Every layer's tree: delete tokens in an OS layer hide nothing (nothing
+ * lies below it) and mean a capture went wrong; files whose data is not
+ * on the volume read as EIO in every session (each is named, up to a
+ * bound, then counted). */
 struct walk {
 	struct fsck *c;
 	const struct lf_repo_layer *rl;
 	struct lf_layer *l;
 	char path[4096];
 	int depth;
+	unsigned elsewhere[LF_STORE_NKINDS];
 };
+
+#define ELSEWHERE_NAMED 20
 
 static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type);
 
@@ -126,14 +132,18 @@ static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
 	if (len + strlen(name) + 2 >= sizeof w->path)
 		return 0;
 	snprintf(w->path + len, sizeof w->path - len, "%s%s", len ? "/" : "", name);
-	if (!strncmp(name, LF_WHITEOUT_PREFIX, strlen(LF_WHITEOUT_PREFIX)))
+	if (w->rl->type == LF_LAYER_OS && !strncmp(name, LF_WHITEOUT_PREFIX, strlen(LF_WHITEOUT_PREFIX)))
 		fsck_report(w->c, LF_FSCK_OS_TOKEN, 1, 0, 0, w->rl->file,
 			    "layer %u (%s) is an OS layer and holds the delete token %s",
 			    w->rl->id, w->rl->name, w->path);
-	if (!type) {
-		struct lf_attr a;
-		if (w->l->ops->getattr(w->l, ino, &a) == 0)
-			type = a.mode & S_IFMT;
+	struct lf_attr a;
+	if ((!type || S_ISREG(type)) && w->l->ops->getattr(w->l, ino, &a) == 0) {
+		type = a.mode & S_IFMT;
+		if (lf_store_missing(a.store) && w->elsewhere[a.store]++ < ELSEWHERE_NAMED)
+			fsck_report(w->c, LF_FSCK_DATA_ELSEWHERE, FSCK_WARNING, 0, 0, w->rl->file,
+				    "layer %u (%s): %s: not readable: %s (%s)", w->rl->id,
+				    w->rl->name, w->path, lf_store_why(a.store),
+				    lf_store_name(a.store));
 	}
 	if (S_ISDIR(type))
 		walk_dir(w, ino);
@@ -210,9 +220,15 @@ static void check_layer(struct fsck *c, size_t at)
 	check_closed(c, rl->file);
 	struct hive_check hc = { c, rl, l, sev };
 	lf_hive_places_in(l, check_hive, &hc);
+	struct walk w = { .c = c, .rl = rl, .l = l };
+	walk_dir(&w, l->root);
+	for (unsigned k = 0; k < LF_STORE_NKINDS; k++)
+		if (w.elsewhere[k] > ELSEWHERE_NAMED)
+			fsck_report(c, LF_FSCK_DATA_ELSEWHERE, FSCK_WARNING, 0, 0, rl->file,
+				    "layer %u (%s): %u more files not readable: %s (%s)", rl->id,
+				    rl->name, w.elsewhere[k] - ELSEWHERE_NAMED, lf_store_why(k),
+				    lf_store_name(k));
 	if (rl->type == LF_LAYER_OS) {
-		struct walk w = { .c = c, .rl = rl, .l = l };
-		walk_dir(&w, l->root);
 		char open[200];
 		if (lf_os_layer_open_folders(l, open, sizeof open))
 			fsck_report(c, LF_FSCK_OPEN_OS, FSCK_WARNING, 0, 0, rl->file, "layer %u (%s): "

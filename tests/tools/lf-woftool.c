@@ -177,9 +177,16 @@ static int cmd_put(ntfs_volume *vol, const char *path, const char *algname, cons
 		die("memory");
 	uint64_t at = 0;             /* where the next chunk goes, after the table */
 	uint64_t raw = 0;            /* chunks stored as they are */
+	off_t next_data = 0;         /* a sparse source's holes are not read */
 	for (uint64_t i = 0; i < nchunks; i++) {
 		size_t len = i + 1 < nchunks ? chunk : (size_t)(size - i * chunk);
-		if (pread(fd, in, len, (off_t)(i * chunk)) != (ssize_t)len)
+		off_t at_chunk = (off_t)(i * chunk);
+		if (next_data >= 0 && next_data < at_chunk + (off_t)len &&
+		    (next_data = lseek(fd, at_chunk, SEEK_DATA)) < 0)
+			next_data = (off_t)size;   /* ENXIO: holes to the end */
+		if (next_data >= at_chunk + (off_t)len)
+			memset(in, 0, len);
+		else if (pread(fd, in, len, at_chunk) != (ssize_t)len)
 			die(src);
 		const uint8_t *stored = in;
 		size_t n;

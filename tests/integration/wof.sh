@@ -14,7 +14,7 @@
 SEED=${WOF_SEED:-$(( (RANDOM << 15) | RANDOM ))}
 echo "# wof: seed $SEED (WOF_SEED=$SEED reproduces it)"
 S="$WORK/s"          # the sources
-mkdir -p "$S" "$WORK/tree/Windows/System32" "$WORK/tree/Users"
+mkdir -p "$S" "$WORK/tree/Windows/System32/config" "$WORK/tree/Users"
 echo "[fonts]" >"$WORK/tree/Windows/win.ini"
 python3 - "$S" "$SEED" <<'PY'
 import random, sys
@@ -56,6 +56,10 @@ for k in dedup hsm wimboot efs cloud cloud-kept alias; do
 done
 "$WOFTOOL" tag "$WORK/os.img" "$W/OneDriveFolder" cloud-dir >>"$WORK/put.log" 2>&1 || not_ok "tag cloud-dir"
 OS="$WORK/os.img"
+# a registry hive stored compressed: the hive code reads it as its data
+printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Compact]\r\n"Os"="yes"\r\n' >"$WORK/sw.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$S/SOFTWARE" "$WORK/sw.reg"
+put "$W/config/SOFTWARE" lzx "$S/SOFTWARE" 2>/dev/null || true
 
 # --- through a mount ---
 mkdir -p "$WORK/up" "$WORK/m"
@@ -77,6 +81,10 @@ done
   || not_ok "through the mount, differ:$bad"
 check "through the mount: 200 random reads of each, the 5 GiB ones across 4 GiB (seed $SEED)" \
   wd python3 "$TESTS_DIR/wof.py" "$SEED" 200 "${pairs[@]}"
+check "through the mount: mmap of a Compact OS file reads its data" python3 -c "
+import mmap, sys
+with open(sys.argv[1], 'rb') as f, open(sys.argv[2], 'rb') as g:
+    sys.exit(0 if mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)[:] == g.read() else 1)" "$M/many.lzx" "$S/many"
 # 5 GiB read whole: many reads, not one slow one (the watchdog's bound
 # is for the whole cmp here)
 WD_SECONDS=300
@@ -160,6 +168,12 @@ assert a["compression"] == "wof-lzx" and a["size"] == int(sys.argv[3]), a
 assert not any("Wof" in k or "reparse" in k for k in a["xattrs"]), a["xattrs"]
 assert "Data Deduplication" in b["data"] and b["data"].endswith("(dedup)"), b
 PY
+
+"$LAYERCTL" reg export --layer "$OS,type=os" Windows/System32/config/SOFTWARE "$WORK/got.reg" 2>"$WORK/reg.err"
+"$LAYERCTL" reg export "$S/SOFTWARE" "$WORK/want.reg"
+grep -q '"Os"="yes"' "$WORK/got.reg" && cmp -s "$WORK/got.reg" "$WORK/want.reg" \
+  && ok "a hive stored as Compact OS (LZX) is read by the hive code as its data" \
+  || { not_ok "the compressed hive"; cat "$WORK/reg.err"; }
 
 # --- fsck lists the files whose data is elsewhere ---
 "$LAYERCTL" repo init "$WORK/repo" >/dev/null

@@ -141,6 +141,7 @@ unsigned lf_store_classify(const uint8_t *rp, size_t rplen, uint32_t wattr, int 
 
 #define TABLE_WINDOW 1024       /* chunk table entries read at once */
 #define CACHE_CHUNKS 8          /* chunks kept decompressed, per file */
+#define WOF_POOL 4              /* decompressors kept, per file */
 
 struct cached_chunk {
 	uint64_t idx;           /* UINT64_MAX: empty */
@@ -149,17 +150,18 @@ struct cached_chunk {
 };
 
 struct lf_wof {
-	pthread_mutex_t lock;   /* (WOF) everything below; the stream is read under it */
+	pthread_mutex_t lock;   /* (WOF) what changes below: pool, table window, cache */
 	unsigned store;
 	uint64_t size, stream_size, nchunks, table_size;
 	uint32_t chunk;         /* bytes of a chunk, but the last */
 	unsigned entry;         /* bytes of a table entry: 4 or 8 */
-	struct wimlib_decompressor *dec;   /* made at the first compressed chunk */
+	/* decompressors not in use: a reader takes one (or makes one) for
+	 * its run and gives it back */
+	struct wimlib_decompressor *pool[WOF_POOL];
+	int npool;
 	uint64_t win_first;     /* table entries [win_first, win_first + win_n) */
 	size_t win_n;
 	uint64_t *win;
-	uint8_t *raw;           /* a stored chunk run read from the stream */
-	size_t raw_cap;
 	struct cached_chunk cache[CACHE_CHUNKS];
 	uint64_t clock;
 };
@@ -195,11 +197,11 @@ void lf_wof_close(struct lf_wof *w)
 {
 	if (!w)
 		return;
-	wimlib_free_decompressor(w->dec);
+	for (int i = 0; i < w->npool; i++)
+		wimlib_free_decompressor(w->pool[i]);
 	for (int i = 0; i < CACHE_CHUNKS; i++)
 		free(w->cache[i].data);
 	free(w->win);
-	free(w->raw);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }
@@ -285,21 +287,23 @@ static const char *codec(unsigned s)
 	return s == LF_STORE_WOF_LZX ? "LZX" : "XPRESS";
 }
 
-/* Decode chunk i, stored as src[0..n), into out (chunk_len bytes). */
-static int decode(struct lf_wof *w, uint64_t i, const uint8_t *src, size_t n, uint8_t *out,
-		  char *why, size_t whylen)
+/* Decode chunk i, stored as src[0..n), into out (chunk_len bytes), with
+ * decompressor *dec (made here when the first compressed chunk needs
+ * one). */
+static int decode(const struct lf_wof *w, struct wimlib_decompressor **dec, uint64_t i,
+		  const uint8_t *src, size_t n, uint8_t *out, char *why, size_t whylen)
 {
 	uint32_t len = chunk_len(w, i);
 	if (n == len) {                          /* did not shrink: stored raw */
 		memcpy(out, src, n);
 		return 0;
 	}
-	if (!w->dec && wimlib_create_decompressor(w->store == LF_STORE_WOF_LZX
-						  ? WIMLIB_COMPRESSION_TYPE_LZX
-						  : WIMLIB_COMPRESSION_TYPE_XPRESS,
-						  w->chunk, &w->dec))
+	if (!*dec && wimlib_create_decompressor(w->store == LF_STORE_WOF_LZX
+						? WIMLIB_COMPRESSION_TYPE_LZX
+						: WIMLIB_COMPRESSION_TYPE_XPRESS,
+						w->chunk, dec))
 		return -ENOMEM;
-	if (wimlib_decompress(src, n, out, len, w->dec))
+	if (wimlib_decompress(src, n, out, len, *dec))
 		return BAD("chunk %llu does not decompress (%s, %zu bytes for %u)",
 			   (unsigned long long)i, codec(w->store), n, len);
 	return 0;
@@ -315,34 +319,62 @@ static struct cached_chunk *cache_find(struct lf_wof *w, uint64_t i)
 	return NULL;
 }
 
-static struct cached_chunk *cache_slot(struct lf_wof *w)
+/* Keep chunk i's data (a copy) for the next read of part of it. */
+static void cache_put(struct lf_wof *w, uint64_t i, const uint8_t *data)
 {
+	if (cache_find(w, i))
+		return;                 /* another reader kept it meanwhile */
 	struct cached_chunk *old = &w->cache[0];
 	for (int k = 1; k < CACHE_CHUNKS; k++)
 		if (w->cache[k].used < old->used)
 			old = &w->cache[k];
 	if (!old->data && !(old->data = malloc(w->chunk)))
-		return NULL;
-	old->idx = UINT64_MAX;
-	return old;
-}
-
-static int reserve_raw(struct lf_wof *w, size_t n)
-{
-	if (n <= w->raw_cap)
-		return 0;
-	uint8_t *r = realloc(w->raw, n);
-	if (!r)
-		return -ENOMEM;
-	w->raw = r;
-	w->raw_cap = n;
-	return 0;
+		return;                 /* a cache, not a promise */
+	memcpy(old->data, data, chunk_len(w, i));
+	old->idx = i;
+	old->used = ++w->clock;
 }
 
 /* The most chunks read from the stream in one call: a read of the mount
  * (128 KiB) is 32 XPRESS4K chunks, one stream read instead of 32. */
 #define RUN_BYTES (256u << 10)
+#define RUN_CHUNKS 72           /* 256 KiB of 4 KiB chunks, and some stored raw */
 
+/* A run of chunks [first, first + n) stored one after another, where the
+ * stream holds each. */
+struct run {
+	uint64_t first;
+	unsigned n;
+	uint64_t at[RUN_CHUNKS + 1];   /* chunk first + k is at[k]..at[k + 1] */
+};
+
+/* Under the lock: the run the read at pos (to end) needs next, from
+ * chunk pos is in; chunks in the cache end it. */
+static int plan(struct lf_wof *w, lf_wof_read_fn rd, void *ctx, uint64_t pos, uint64_t end,
+		struct run *r, char *why, size_t whylen)
+{
+	uint64_t from, to;
+	r->first = pos / w->chunk;
+	r->n = 1;
+	int rc = locate(w, rd, ctx, r->first, &from, &to, why, whylen);
+	r->at[0] = from;
+	r->at[1] = to;
+	for (uint64_t j = r->first + 1; !rc && j < w->nchunks && j * w->chunk < end &&
+	     r->n < RUN_CHUNKS && to - from < RUN_BYTES && !cache_find(w, j); j++) {
+		uint64_t f2, t2;
+		rc = locate(w, rd, ctx, j, &f2, &t2, why, whylen);
+		if (rc || f2 != to)
+			break;
+		to = t2;
+		r->at[++r->n] = to;
+	}
+	return rc;
+}
+
+/* Reads of one file run at once: the lock is held to look chunks up in
+ * the cache and the table (whose windows are read under it), not while
+ * a run of chunks is read and decoded, each reader with a decompressor
+ * of its own from the file's pool. */
 ssize_t lf_wof_pread(struct lf_wof *w, lf_wof_read_fn rd, void *ctx, void *buf, size_t len,
 		     uint64_t off, char *why, size_t whylen)
 {
@@ -353,71 +385,75 @@ ssize_t lf_wof_pread(struct lf_wof *w, lf_wof_read_fn rd, void *ctx, void *buf, 
 	if (w->stream_size < w->table_size)
 		return BAD("its stream (%llu bytes) is shorter than its chunk table (%llu)",
 			   (unsigned long long)w->stream_size, (unsigned long long)w->table_size);
-	lf_mutex_lock(&w->lock, LF_LK_WOF);
 	int rc = 0;
-	uint8_t *out = buf;
+	uint8_t *out = buf, *raw = NULL, *part = NULL;
+	struct wimlib_decompressor *dec = NULL;
+	struct run r;
 	uint64_t pos = off, end = off + len;
 	while (!rc && pos < end) {
 		uint64_t i = pos / w->chunk;
-		uint64_t cstart = i * w->chunk;
-		uint32_t clen = chunk_len(w, i);
-		size_t skip = (size_t)(pos - cstart);
-		size_t take = end - pos < clen - skip ? (size_t)(end - pos) : clen - skip;
+		size_t skip = (size_t)(pos - i * w->chunk);
+		lf_mutex_lock(&w->lock, LF_LK_WOF);
 		struct cached_chunk *c = cache_find(w, i);
 		if (c) {
+			size_t take = end - pos < chunk_len(w, i) - skip ? (size_t)(end - pos)
+									 : chunk_len(w, i) - skip;
 			memcpy(out + (pos - off), c->data + skip, take);
+			lf_mutex_unlock(&w->lock);
 			pos += take;
 			continue;
 		}
-		/* a run of chunks i..j-1 this read needs, stored one after
-		 * another: read in one go */
-		uint64_t from, to, j = i + 1;
-		rc = locate(w, rd, ctx, i, &from, &to, why, whylen);
-		uint64_t run_to = to;
-		while (!rc && j < w->nchunks && j * w->chunk < end && run_to - from < RUN_BYTES &&
-		       !cache_find(w, j)) {
-			uint64_t f2, t2;
-			rc = locate(w, rd, ctx, j, &f2, &t2, why, whylen);
-			if (rc || f2 != run_to)
-				break;
-			run_to = t2;
-			j++;
-		}
-		if (!rc)
-			rc = reserve_raw(w, (size_t)(run_to - from));
+		rc = plan(w, rd, ctx, pos, end, &r, why, whylen);
+		if (!rc && !dec && w->npool)
+			dec = w->pool[--w->npool];
+		lf_mutex_unlock(&w->lock);
+		size_t bytes = (size_t)(r.at[r.n] - r.at[0]);
+		uint8_t *grown = rc ? NULL : realloc(raw, bytes ? bytes : 1);
+		if (!rc && !grown)
+			rc = -ENOMEM;
 		if (!rc) {
-			rc = read_exact(rd, ctx, w->raw, (size_t)(run_to - from), from);
+			raw = grown;
+			rc = read_exact(rd, ctx, raw, bytes, r.at[0]);
 			if (rc == -EIO)
-				rc = BAD("its stream cannot be read at %llu", (unsigned long long)from);
+				rc = BAD("its stream cannot be read at %llu", (unsigned long long)r.at[0]);
 		}
 		/* each chunk of the run: into the caller's buffer when wanted
 		 * whole, through the cache when in part */
-		for (uint64_t k = i; !rc && k < j; k++) {
-			uint64_t f, t;
-			rc = locate(w, rd, ctx, k, &f, &t, why, whylen);   /* the window has it */
-			if (rc)
-				break;
-			uint64_t kstart = k * w->chunk;
-			uint32_t klen = chunk_len(w, k);
-			size_t kskip = pos > kstart ? (size_t)(pos - kstart) : 0;
-			size_t ktake = end - (kstart + kskip) < klen - kskip
-				       ? (size_t)(end - (kstart + kskip)) : klen - kskip;
-			const uint8_t *src = w->raw + (f - from);
-			if (!kskip && ktake == klen) {
-				rc = decode(w, k, src, (size_t)(t - f), out + (kstart - off), why, whylen);
+		for (unsigned k = 0; !rc && k < r.n; k++) {
+			uint64_t ci = r.first + k, cstart = ci * w->chunk;
+			uint32_t clen = chunk_len(w, ci);
+			size_t cskip = pos > cstart ? (size_t)(pos - cstart) : 0;
+			size_t take = end - (cstart + cskip) < clen - cskip
+				      ? (size_t)(end - (cstart + cskip)) : clen - cskip;
+			const uint8_t *src = raw + (r.at[k] - r.at[0]);
+			size_t n = (size_t)(r.at[k + 1] - r.at[k]);
+			if (!cskip && take == clen) {
+				rc = decode(w, &dec, ci, src, n, out + (cstart - off), why, whylen);
 			} else {
-				struct cached_chunk *slot = cache_slot(w);
-				rc = slot ? decode(w, k, src, (size_t)(t - f), slot->data, why, whylen)
-					  : -ENOMEM;
+				if (!part && !(part = malloc(w->chunk)))
+					rc = -ENOMEM;
+				if (!rc)
+					rc = decode(w, &dec, ci, src, n, part, why, whylen);
 				if (!rc) {
-					slot->idx = k;
-					slot->used = ++w->clock;
-					memcpy(out + (kstart + kskip - off), slot->data + kskip, ktake);
+					memcpy(out + (cstart + cskip - off), part + cskip, take);
+					lf_mutex_lock(&w->lock, LF_LK_WOF);
+					cache_put(w, ci, part);
+					lf_mutex_unlock(&w->lock);
 				}
 			}
-			pos = kstart + kskip + ktake;
+			pos = cstart + cskip + take;
 		}
 	}
-	lf_mutex_unlock(&w->lock);
+	if (dec) {
+		lf_mutex_lock(&w->lock, LF_LK_WOF);
+		if (w->npool < WOF_POOL) {
+			w->pool[w->npool++] = dec;
+			dec = NULL;
+		}
+		lf_mutex_unlock(&w->lock);
+		wimlib_free_decompressor(dec);
+	}
+	free(raw);
+	free(part);
 	return rc ? rc : (ssize_t)len;
 }

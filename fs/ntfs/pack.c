@@ -780,6 +780,142 @@ void pack_free(struct packer *p)
 		close(p->src_root);
 }
 
+int pack_qemu_vhdx(struct packer *p, const char *raw, const char *vhdx)
+{
+	pid_t pid = fork();
+	if (pid < 0)
+		return lf_err_set(p->err, errno, "cannot run qemu-img: %s", strerror(errno));
+	if (pid == 0) {
+		int null = open("/dev/null", O_WRONLY);
+		if (null >= 0) {
+			dup2(null, STDOUT_FILENO);
+			dup2(null, STDERR_FILENO);
+		}
+		setenv("PATH", "/usr/bin:/bin:/usr/sbin:/sbin", 1);
+		execlp("qemu-img", "qemu-img", "convert", "-q", "-f", "raw", "-O", "vhdx", "-o",
+		       "subformat=dynamic", raw, vhdx, (char *)NULL);
+		_exit(127);
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
+		return lf_err_set(p->err, ENOENT, "qemu-img not found: VHDX is written through "
+				  "qemu-img convert (install qemu-utils), or choose --format vhd");
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return lf_err_set(p->err, EIO, "%s: qemu-img convert to VHDX failed", vhdx);
+	int fd = open(vhdx, O_RDONLY | O_CLOEXEC);
+	int rc = fd < 0 || fsync(fd) < 0 ? lf_err_set(p->err, errno, "%s: %s", vhdx, strerror(errno)) : 0;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* The disk (MBR, the volume at 1 MiB) as a raw file at path, zeros left
+ * holes, then a VHDX through qemu-img at vhdx. */
+static int write_vhdx(struct packer *p, struct disk_image *d, const char *path, const char *vhdx)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return lf_err_set(p->err, errno, "%s: %s", path, strerror(errno));
+	uint64_t size = PART_START + d->vol_size;
+	int rc = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
+	for (uint64_t off = 0; !rc && off < size; off += PACK_CHUNK) {
+		size_t n = size - off < PACK_CHUNK ? (size_t)(size - off) : PACK_CHUNK;
+		rc = disk_read(d, p->buf, n, off);
+		int zero = !rc && p->buf[0] == 0 && !memcmp(p->buf, p->buf + 1, n - 1);
+		if (!rc && !zero && pwrite(fd, p->buf, n, (off_t)off) != (ssize_t)n)
+			rc = -errno;
+		write_progress(p, off + n, size);
+	}
+	close(fd);
+	if (rc) {
+		unlink(path);
+		return lf_err_set(p->err, -rc, "%s: %s", path, strerror(-rc));
+	}
+	rc = pack_qemu_vhdx(p, path, vhdx);
+	unlink(path);
+	return rc;
+}
+
+int pack_work_new(struct packer *p, const char *out, uint64_t vol_size, struct pack_work *wk)
+{
+	struct lf_err *err = p->err;
+	wk->size = vol_size;
+	wk->fd = -1;
+	p->st->volume_size = vol_size;
+	if (vol_size < (2u << 20))
+		return lf_err_set(err, EINVAL, "--size %llu is too small for an NTFS volume "
+				  "(at least 2 MiB)", (unsigned long long)vol_size);
+	size_t len = strlen(out) + 20;
+	if (!(wk->path = malloc(len)))
+		return lf_err_set(err, ENOMEM, "out of memory");
+	snprintf(wk->path, len, "%s.vol.XXXXXX", out);
+	if ((wk->fd = mkstemp(wk->path)) < 0) {
+		int e = errno;
+		free(wk->path);
+		wk->path = NULL;
+		return lf_err_set(err, e, "%s: cannot create a work file beside it: %s", out, strerror(e));
+	}
+	/* mkstemp made it 0600: a layer is 0644, raw as VHD */
+	if (fchmod(wk->fd, 0644) < 0 || ftruncate(wk->fd, (off_t)vol_size) < 0)
+		return lf_err_set(err, errno, "%s: %s", wk->path, strerror(errno));
+	return pack_mkntfs(p, wk->path, vol_size,
+			   p->o->format == LF_PACK_RAW ? 0 : PART_START / 512);
+}
+
+int pack_work_finish(struct packer *p, const char *out, struct pack_work *wk)
+{
+	if (p->o->format == LF_PACK_RAW) {
+		p->st->disk_size = wk->size;
+		if (fsync(wk->fd) < 0 || rename(wk->path, out) < 0)
+			return lf_err_set(p->err, errno, "%s: %s", out, strerror(errno));
+		free(wk->path);
+		wk->path = NULL;
+		return 0;
+	}
+	struct disk_image d = { .vol_fd = wk->fd, .vol_size = wk->size };
+	make_mbr(&d);
+	if (p->o->format == LF_PACK_VHDX) {
+		char raw[PATH_MAX], tmp[PATH_MAX];
+		snprintf(raw, sizeof raw, "%s.disk", wk->path);
+		snprintf(tmp, sizeof tmp, "%s.vhdx", wk->path);
+		char *own = p->buf ? NULL : (p->buf = malloc(PACK_CHUNK));
+		int rc = p->buf ? write_vhdx(p, &d, raw, tmp) : lf_err_set(p->err, ENOMEM, "out of memory");
+		if (own) {
+			free(own);
+			p->buf = NULL;
+		}
+		struct stat st;
+		if (!rc && rename(tmp, out) < 0)
+			rc = lf_err_set(p->err, errno, "%s: %s", out, strerror(errno));
+		if (rc)
+			unlink(tmp);
+		else
+			p->st->disk_size = stat(out, &st) == 0 ? (uint64_t)st.st_size : 0;
+		return rc;
+	}
+	struct lf_vhd_write_opts vo = {
+		.type = p->o->format == LF_PACK_VHD_FIXED ? LF_VHD_FIXED : LF_VHD_DYNAMIC,
+		.size = PART_START + wk->size,
+		.progress = write_progress, .progress_ctx = p,
+	};
+	p->st->disk_size = lf_vhd_round_size(vo.size);
+	return lf_vhd_write(out, &vo, disk_read, &d, p->err);
+}
+
+void pack_work_drop(struct pack_work *wk)
+{
+	if (wk->fd >= 0)
+		close(wk->fd);
+	wk->fd = -1;
+	if (wk->path) {
+		unlink(wk->path);
+		free(wk->path);
+		wk->path = NULL;
+	}
+}
+
 int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 	    struct lf_pack_stats *stats, struct lf_err *err)
 {
@@ -795,68 +931,22 @@ int lf_pack(const char *src_dir, const char *out, const struct lf_pack_opts *o,
 	if (!rc && !(p.buf = malloc(PACK_CHUNK)))
 		rc = lf_err_set(err, ENOMEM, "out of memory");
 	uint64_t vol_size = o->size ? o->size / 512 * 512 : lf_pack_size_for(sc.entries, sc.bytes);
-	p.st->volume_size = vol_size;
-	char *vol_path = NULL;
-	int vol_fd = -1;
-	if (!rc && vol_size < (2u << 20))
-		rc = lf_err_set(err, EINVAL, "--size %llu is too small for an NTFS volume (at least 2 MiB)",
-				(unsigned long long)vol_size);
-	if (!rc) {
-		size_t len = strlen(out) + 20;
-		vol_path = malloc(len);
-		if (!vol_path)
-			rc = lf_err_set(err, ENOMEM, "out of memory");
-		else
-			snprintf(vol_path, len, "%s.vol.XXXXXX", out);
-	}
-	if (!rc && (vol_fd = mkstemp(vol_path)) < 0) {
-		rc = lf_err_set(err, errno, "%s: cannot create a work file beside it: %s", out, strerror(errno));
-		free(vol_path);
-		vol_path = NULL;
-	} else if (!rc && fchmod(vol_fd, 0644) < 0) {
-		/* mkstemp made it 0600: a layer is 0644, raw as VHD */
-		rc = lf_err_set(err, errno, "%s: %s", vol_path, strerror(errno));
-	}
-	if (!rc && ftruncate(vol_fd, (off_t)vol_size) < 0)
-		rc = lf_err_set(err, errno, "%s: %s", vol_path, strerror(errno));
-	int raw = o->format == LF_PACK_RAW;
+	struct pack_work wk = { .fd = -1 };
 	if (!rc)
-		rc = pack_mkntfs(&p, vol_path, vol_size, raw ? 0 : PART_START / 512);
+		rc = pack_work_new(&p, out, vol_size, &wk);
 	if (!rc) {
 		lf_ntfs_log_capture();
 		lf_ntfs_log_clear();
-		p.vol = ntfs_mount(vol_path, 0);
+		p.vol = ntfs_mount(wk.path, 0);
 		if (!p.vol)
-			rc = lf_err_set(err, errno, "%s: cannot mount the new volume: %s", vol_path,
+			rc = lf_err_set(err, errno, "%s: cannot mount the new volume: %s", wk.path,
 					lf_ntfs_log_last()[0] ? lf_ntfs_log_last() : strerror(errno));
 	}
 	if (!rc)
-		rc = pack_fill_volume(&p, vol_path, fill_all);
-	if (!rc && raw) {
-		p.st->disk_size = vol_size;
-		if (fsync(vol_fd) < 0 || rename(vol_path, out) < 0)
-			rc = lf_err_set(err, errno, "%s: %s", out, strerror(errno));
-		else {
-			free(vol_path);
-			vol_path = NULL;
-		}
-	} else if (!rc) {
-		struct disk_image d = { .vol_fd = vol_fd, .vol_size = vol_size };
-		make_mbr(&d);
-		struct lf_vhd_write_opts vo = {
-			.type = o->format == LF_PACK_VHD_FIXED ? LF_VHD_FIXED : LF_VHD_DYNAMIC,
-			.size = PART_START + vol_size,
-			.progress = write_progress, .progress_ctx = &p,
-		};
-		p.st->disk_size = lf_vhd_round_size(vo.size);
-		rc = lf_vhd_write(out, &vo, disk_read, &d, err);
-	}
-	if (vol_fd >= 0)
-		close(vol_fd);
-	if (vol_path) {
-		unlink(vol_path);
-		free(vol_path);
-	}
+		rc = pack_fill_volume(&p, wk.path, fill_all);
+	if (!rc)
+		rc = pack_work_finish(&p, out, &wk);
+	pack_work_drop(&wk);
 	pack_free(&p);
 	return rc;
 }

@@ -89,4 +89,23 @@ int pack_fill_volume(struct packer *p, const char *vol_path,
 /* The packer's own memory (links, buffer, descriptor ids). */
 void pack_free(struct packer *p);
 
+/* raw (a disk image file) converted to a VHDX at vhdx by qemu-img
+ * (qemu-utils), fsynced. */
+int pack_qemu_vhdx(struct packer *p, const char *raw, const char *vhdx);
+
+/* The work file a new volume is made in, beside OUT. */
+struct pack_work {
+	char *path;
+	int fd;
+	uint64_t size;
+};
+/* A work file of vol_size bytes beside out, formatted (mkntfs) for the
+ * disk p->o->format makes. */
+int pack_work_new(struct packer *p, const char *out, uint64_t vol_size, struct pack_work *wk);
+/* The filled volume as OUT: renamed (raw), or a VHD or VHDX with an MBR
+ * around it. */
+int pack_work_finish(struct packer *p, const char *out, struct pack_work *wk);
+/* The work file gone (after a failure, or a VHD written from it). */
+void pack_work_drop(struct pack_work *wk);
+
 #endif

@@ -22,6 +22,7 @@
 #include "layerfs/dosname.h"
 #include "layerfs/win_names.h"
 #include "layerfs/wof.h"
+#include "layerfs/wim.h"
 #include "ntfs_glue.h"
 #include "pack_int.h"
 #include "reparse.h"
@@ -774,37 +775,6 @@ static int write_raw(struct publisher *w, struct lf_layout *lay, const char *pat
 	return rc ? lf_err_set(w->p.err, -rc, "%s: %s", path, strerror(-rc)) : 0;
 }
 
-static int qemu_convert(struct publisher *w, const char *raw, const char *vhdx)
-{
-	pid_t pid = fork();
-	if (pid < 0)
-		return lf_err_set(w->p.err, errno, "cannot run qemu-img: %s", strerror(errno));
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY);
-		if (null >= 0) {
-			dup2(null, STDOUT_FILENO);
-			dup2(null, STDERR_FILENO);
-		}
-		setenv("PATH", "/usr/bin:/bin:/usr/sbin:/sbin", 1);
-		execlp("qemu-img", "qemu-img", "convert", "-q", "-f", "raw", "-O", "vhdx", "-o",
-		       "subformat=dynamic", raw, vhdx, (char *)NULL);
-		_exit(127);
-	}
-	int status;
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 127)
-		return lf_err_set(w->p.err, ENOENT, "qemu-img not found: VHDX is written through "
-				  "qemu-img convert (install qemu-utils), or choose --format vhd");
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return lf_err_set(w->p.err, EIO, "%s: qemu-img convert to VHDX failed", vhdx);
-	int fd = open(vhdx, O_RDONLY | O_CLOEXEC);
-	int rc = fd < 0 || fsync(fd) < 0 ? lf_err_set(w->p.err, errno, "%s: %s", vhdx, strerror(errno)) : 0;
-	if (fd >= 0)
-		close(fd);
-	return rc;
-}
-
 /* The disk around the volume, in the format asked, at work path disk. */
 static int write_disk(struct publisher *w, struct lf_layout *lay, const char *disk,
 		      const char *out)
@@ -816,7 +786,7 @@ static int write_disk(struct publisher *w, struct lf_layout *lay, const char *di
 		work_name(raw, sizeof raw, out, "raw");
 		int rc = write_raw(w, lay, raw);
 		if (!rc)
-			rc = qemu_convert(w, raw, disk);
+			rc = pack_qemu_vhdx(&w->p, raw, disk);
 		unlink(raw);
 		return rc;
 	}
@@ -890,7 +860,9 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 				"free (a sparse file of the stack counts whole)", out,
 				(unsigned long long)need, (unsigned long long)room);
 	struct lf_layout *lay = NULL;
-	int bare = !base || !strcmp(ext.scheme, "bare");
+	/* a WIM holds a volume's files, no disk around them */
+	int wim = o->format == LF_PUBLISH_WIM;
+	int bare = wim || !base || !strcmp(ext.scheme, "bare");
 	if (!rc)
 		rc = lf_layout_new(base, bare ? NULL : &ext, vol_size, &lay, err);
 	if (!rc && !bare) {
@@ -898,7 +870,7 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 		vol_size = ext.length > vol_size ? ext.length / 512 * 512 : vol_size;
 		w.st->grown = lf_layout_grown(lay);
 	}
-	w.st->layout = bare ? (o->format == LF_PUBLISH_RAW ? "bare" : "mbr")
+	w.st->layout = wim ? "wim" : bare ? (o->format == LF_PUBLISH_RAW ? "bare" : "mbr")
 			    : lay ? lf_layout_scheme(lay) : ext.scheme;
 	w.st->volume_size = w.pst.volume_size = vol_size;
 
@@ -912,7 +884,7 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 	if (!rc && ftruncate(vol_fd, (off_t)vol_size) < 0)
 		rc = lf_err_set(err, errno, "%s: %s", vol, strerror(errno));
 	if (!rc)
-		rc = pack_mkntfs(&w.p, vol, vol_size, bare ? (o->format == LF_PUBLISH_RAW ? 0 : 2048)
+		rc = pack_mkntfs(&w.p, vol, vol_size, bare ? (o->format == LF_PUBLISH_RAW || wim ? 0 : 2048)
 							   : lf_layout_volume_offset(lay) / 512);
 	if (!rc) {
 		lf_ntfs_log_capture();
@@ -927,9 +899,20 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 		w.p.done = 0;
 		rc = pack_fill_volume(&w.p, vol, fill_root);
 	}
-	if (!rc && base)
+	if (!rc && base && !wim)
 		rc = keep_boot(&w, base, ext.offset, vol_fd, vol_size);
-	if (!rc && bare && o->format == LF_PUBLISH_RAW) {
+	if (!rc && wim) {
+		/* the volume captured: the WIM is written beside OUT and
+		 * renamed into place by lf_wim_capture */
+		struct lf_wim_capture_opts wo = {
+			.name = o->wim_name, .description = o->wim_description,
+			.compress = (enum lf_wim_compress)o->wim_compress,
+			.progress = o->progress, .progress_ctx = o->progress_ctx,
+		};
+		rc = lf_wim_capture(vol, out, &wo, err);
+		struct stat wst;
+		w.st->disk_size = !rc && stat(out, &wst) == 0 ? (uint64_t)wst.st_size : 0;
+	} else if (!rc && bare && o->format == LF_PUBLISH_RAW) {
 		/* a bare volume: the work file is the image */
 		w.st->disk_size = vol_size;
 		if (fsync(vol_fd) < 0)
@@ -941,9 +924,9 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 		rc = write_disk(&w, lay, disk, out);
 		w.st->disk_size = lf_layout_disk_size(lay);
 	}
-	if (!rc && rename(disk, out) < 0)
+	if (!rc && !wim && rename(disk, out) < 0)
 		rc = lf_err_set(err, errno, "%s: cannot rename into place: %s", out, strerror(errno));
-	if (!rc) {
+	if (!rc && !wim) {
 		/* the rename itself made durable */
 		const char *name;
 		int dfd = lf_open_parent(out, &name);

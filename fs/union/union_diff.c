@@ -294,7 +294,7 @@ static int exact_differs(struct differ *d, const struct lf_union_entry *x,
 {
 	const struct lf_attr *p = &x->a, *q = &y->a;
 	if (!same_ntfs_time(lf_attr_born(p), lf_attr_born(q)) || !same_ntfs_time(p->mtime, q->mtime) ||
-	    !same_ntfs_time(p->ctime, q->ctime))
+	    (!(d->flags & LF_DIFF_NO_CTIME) && !same_ntfs_time(p->ctime, q->ctime)))
 		why_add(why, size, "times");
 	int r = xattr_differs(d, p->ino, q->ino, "system.ntfs_dos_name");
 	/* the stack has none and the image the one publish made as Windows

@@ -7,7 +7,8 @@
 
 #include "layerfs/err.h"
 
-enum lf_pack_format { LF_PACK_VHD_DYNAMIC, LF_PACK_VHD_FIXED, LF_PACK_RAW };
+/* VHDX is written by qemu-img convert (qemu-utils), as publish writes it */
+enum lf_pack_format { LF_PACK_VHD_DYNAMIC, LF_PACK_VHD_FIXED, LF_PACK_RAW, LF_PACK_VHDX };
 
 struct lf_pack_opts {
 	enum lf_pack_format format;

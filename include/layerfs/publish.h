@@ -17,6 +17,7 @@
 
 enum lf_publish_format {
 	LF_PUBLISH_VHD_DYNAMIC, LF_PUBLISH_VHD_FIXED, LF_PUBLISH_VHDX, LF_PUBLISH_RAW,
+	LF_PUBLISH_WIM,          /* the volume captured as one WIM image (wimlib) */
 };
 
 struct lf_publish_opts {
@@ -37,6 +38,10 @@ struct lf_publish_opts {
 	int strict;
 	void (*skipped)(void *ctx, const char *path, const char *why);
 	void *skipped_ctx;
+	/* LF_PUBLISH_WIM: the image's name and description, its compression
+	 * (enum lf_wim_compress, layerfs/wim.h) */
+	const char *wim_name, *wim_description;
+	int wim_compress;
 };
 
 struct lf_publish_stats {

@@ -275,6 +275,10 @@ uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at);
  * goes, is no difference (an image publish made left it out, said) */
 #define LF_DIFF_WINDOWS 4u
 #define LF_DIFF_WINDOWS_DEPTH 256
+/* with LF_DIFF_EXACT: change times are not compared (a WIM image keeps
+ * creation, write and access times only: a volume applied from one has
+ * the time it was applied) */
+#define LF_DIFF_NO_CTIME 8u
 struct lf_diff_opts {
 	unsigned flags;          /* LF_DIFF_* */
 	/* entries compared so far, now and then; may be NULL */

@@ -120,7 +120,8 @@ int cli_stack_open(const struct cli_stack_args *a, char *base, size_t basesz,
 		   struct lf_union **u, struct lf_err *err);
 /* The image against the stack (compare's report on stdout; JSON with
  * json): 0 the same, 1 different, 2 trouble. */
-int cli_compare(const char *image, struct lf_union *stack, const char *stack_name, int json);
+int cli_compare(const char *image, struct lf_union *stack, const char *stack_name, int json,
+		int no_ctime);
 
 int cmd_pack(int argc, char **argv);
 int cmd_ls(int argc, char **argv);

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
 #include "cli.h"
+#include "layerfs/wim.h"
 #include "layerfs/hive.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/union.h"
@@ -195,10 +197,16 @@ static void compare_usage(FILE *f)
 		"not compared: reading a folder layer to compare them changes them.)\n"
 		"Each difference is one line: '+' only in the stack (missing from the\n"
 		"image), '-' only in the image, '~' in both and different, saying what.\n"
+		"IMAGE may be a WIM (FILE.wim or FILE.wim:INDEX|NAME, as publish --format\n"
+		"wim writes one): its image is applied onto a temporary volume (in\n"
+		"TMPDIR, else /var/tmp) and compared, change times left out (a WIM keeps\n"
+		"none).\n"
 		"\n"
 		CLI_STACK_HELP
 		"\n"
-		"  --json   one JSON object: files and registry, each difference\n"
+		"  --json      one JSON object: files and registry, each difference\n"
+		"  --no-ctime  leave change times out (a volume applied from a WIM has\n"
+		"              the times of its apply)\n"
 		"\n"
 		"Exit status: 0 the same, 1 different, 2 trouble (or a usage error).\n");
 }
@@ -262,15 +270,52 @@ static int count_hives(struct lf_union *u)
 	return n;
 }
 
-int cli_compare(const char *image, struct lf_union *stack, const char *stack_name, int json)
+/* A WIM image (FILE or FILE:IMAGE) applied onto a temporary raw volume
+ * (*tmp, to unlink) to be compared as the image side; 0 when image is no
+ * WIM. */
+static int wim_side(const char *image, char *tmp, size_t size)
+{
+	char file[4096];
+	snprintf(file, sizeof file, "%s", image);
+	char *colon = strrchr(file, ':');
+	if (!lf_is_wim(file) && colon && (*colon = 0, !lf_is_wim(file)))
+		return 0;
+	if (!lf_is_wim(file))
+		return 0;
+	const char *dir = getenv("TMPDIR");
+	snprintf(tmp, size, "%s/layerctl-compare-XXXXXX", dir && *dir ? dir : "/var/tmp");
+	int fd = mkstemp(tmp);
+	if (fd < 0) {
+		cli_error("%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	close(fd);
+	struct lf_pack_opts o = { .format = LF_PACK_RAW };
+	struct lf_err err = {0};
+	if (lf_pack_wim(image, tmp, &o, NULL, &err)) {
+		cli_error("%s", err.msg);
+		unlink(tmp);
+		return -1;
+	}
+	return 1;
+}
+
+int cli_compare(const char *image, struct lf_union *stack, const char *stack_name, int json,
+		int no_ctime)
 {
 	struct run r = { .files = json ? json_array() : NULL, .reg = json ? json_array() : NULL };
-	r.a = open_side(image, 1);
+	char tmp[4096];
+	int from_wim = wim_side(image, tmp, sizeof tmp);
+	if (from_wim < 0)
+		return 2;
+	r.a = open_side(from_wim ? tmp : image, 1);
 	r.b = stack;
 	struct cli_bar bar;
 	cli_bar_init(&bar, json);
 	struct lf_diff_stats st = {0};
-	struct lf_diff_opts o = { .flags = LF_DIFF_EXACT | LF_DIFF_WINDOWS, .progress = cli_bar_show,
+	/* a WIM keeps no change times: its image applied has its own */
+	unsigned flags = LF_DIFF_EXACT | LF_DIFF_WINDOWS | (from_wim || no_ctime ? LF_DIFF_NO_CTIME : 0);
+	struct lf_diff_opts o = { .flags = flags, .progress = cli_bar_show,
 				  .progress_ctx = &bar, .stats = &st };
 	int rc = r.a ? lf_union_diff(r.a, r.b, &o, file_difference, &r) : -EINVAL;
 	cli_bar_end(&bar);
@@ -298,6 +343,8 @@ int cli_compare(const char *image, struct lf_union *stack, const char *stack_nam
 		       r.n == 1 ? "" : "s", (unsigned long long)st.files,
 		       (unsigned long long)st.folders, hives);
 	lf_union_close(r.a);
+	if (from_wim)
+		unlink(tmp);
 	return rc || r.trouble ? 2 : r.n ? 1 : 0;
 }
 
@@ -305,10 +352,11 @@ int cmd_compare(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		CLI_STACK_OPTIONS, { "json", no_argument, NULL, 'j' },
+		{ "no-ctime", no_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct cli_stack_args sa = {0};
-	int json = 0, c;
+	int json = 0, no_ctime = 0, c;
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		if (c == 'h') {
@@ -317,6 +365,8 @@ int cmd_compare(int argc, char **argv)
 		}
 		if (c == 'j')
 			json = 1;
+		else if (c == 'T')
+			no_ctime = 1;
 		else if (!cli_stack_option(&sa, c, optarg))
 			return cli_bad_option("compare");
 	}
@@ -334,7 +384,7 @@ int cmd_compare(int argc, char **argv)
 		cli_error("%s", err.msg);
 		return 2;
 	}
-	rc = cli_compare(argv[optind], u, sa.repo ? sa.repo : sa.layers[0], json);
+	rc = cli_compare(argv[optind], u, sa.repo ? sa.repo : sa.layers[0], json, no_ctime);
 	lf_union_close(u);
 	return rc;
 }

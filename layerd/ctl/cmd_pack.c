@@ -1,4 +1,4 @@
-/* layerctl pack SRC_DIR OUT */
+/* layerctl pack SRC_DIR OUT | layerctl pack --wim FILE[:IMAGE] OUT */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -8,11 +8,13 @@
 
 #include "cli.h"
 #include "layerfs/pack.h"
+#include "layerfs/wim.h"
 
 static void pack_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerctl pack [OPTIONS] SRC_DIR OUT\n"
+		"       layerctl pack [OPTIONS] --wim FILE[:INDEX|:NAME] OUT\n"
 		"\n"
 		"Make a layer from the host directory SRC_DIR: an NTFS volume, made by\n"
 		"mkntfs and filled through libntfs-3g, written to OUT. Names, sizes,\n"
@@ -25,12 +27,22 @@ static void pack_usage(FILE *f)
 		"Symlinks become Windows symlinks: an absolute target is taken from the\n"
 		"layer's root (C:\\), a relative one stays relative.\n"
 		"\n"
+		"With --wim, the layer is an image of a WIM file (Microsoft's install.wim,\n"
+		"an .esd, or the first .swm of a split set, its other parts beside it),\n"
+		"applied onto the new volume by wimlib as Windows setup applies it:\n"
+		"security descriptors, 8.3 names, streams, reparse points (Compact OS\n"
+		"files stay compressed), hard links and times as the image holds them;\n"
+		"a file of several images needs its INDEX (1, 2...) or NAME. The volume\n"
+		"is sized from the image unless --size says.\n"
+		"\n"
 		"OUT is written under a temporary name and appears only when complete.\n"
 		"\n"
 		"Options:\n"
-		"  -f, --format FMT   vhd-dynamic (default), vhd-fixed or raw. VHDs hold an\n"
-		"                     MBR disk with the volume at 1 MiB, as Windows makes\n"
-		"                     them; raw is the bare volume.\n"
+		"  -f, --format FMT   vhd-dynamic (default), vhd-fixed, vhdx or raw. VHDs hold\n"
+		"                     an MBR disk with the volume at 1 MiB, as Windows makes\n"
+		"                     them (a VHDX is written through 'qemu-img convert',\n"
+		"                     from qemu-utils, as publish writes one); raw is the\n"
+		"                     bare volume.\n"
 		"  -s, --size SIZE    volume size (e.g. 512M, 20G); default: computed from\n"
 		"                     the tree with room for the file system's own needs\n"
 		"  -L, --label NAME   volume label (default: layer)\n"
@@ -56,11 +68,13 @@ int cmd_pack(int argc, char **argv)
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "no-lx", no_argument, NULL, 'X' },
+		{ "wim", required_argument, NULL, 'W' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
 	struct lf_pack_opts o = { .format = LF_PACK_VHD_DYNAMIC };
 	int quiet = 0, json = 0, c;
+	const char *wim = NULL;
 	while ((c = cli_getopt(argc, argv, "f:s:L:qh", opts)) != -1) {
 		switch (c) {
 		case 'f':
@@ -70,8 +84,11 @@ int cmd_pack(int argc, char **argv)
 				o.format = LF_PACK_VHD_FIXED;
 			else if (!strcmp(optarg, "raw"))
 				o.format = LF_PACK_RAW;
+			else if (!strcmp(optarg, "vhdx"))
+				o.format = LF_PACK_VHDX;
 			else
-				return cli_usage_error("pack", "unknown format '%s' (vhd-dynamic, vhd-fixed or raw)", optarg);
+				return cli_usage_error("pack", "unknown format '%s' (vhd-dynamic, vhd-fixed, vhdx "
+						       "or raw)", optarg);
 			break;
 		case 's': {
 			int64_t v = cli_parse_size(optarg);
@@ -84,20 +101,21 @@ int cmd_pack(int argc, char **argv)
 		case 'q': quiet = 1; break;
 		case 'j': json = 1; break;
 		case 'X': o.no_lx = 1; break;
+		case 'W': wim = optarg; break;
 		case 'h': pack_usage(stdout); return EXIT_OK;
 		default: return cli_bad_option("pack");
 		}
 	}
-	if (argc - optind != 2)
-		return cli_usage_error("pack", "needs SRC_DIR and OUT");
-	const char *src = argv[optind], *out = argv[optind + 1];
+	if (argc - optind != (wim ? 1 : 2))
+		return cli_usage_error("pack", wim ? "--wim needs OUT only" : "needs SRC_DIR and OUT");
+	const char *src = wim ? wim : argv[optind], *out = argv[optind + (wim ? 0 : 1)];
 	struct cli_bar b;
 	cli_bar_init(&b, quiet);
 	o.progress = cli_bar_show;
 	o.progress_ctx = &b;
 	struct lf_pack_stats st;
 	struct lf_err err = {0};
-	int rc = lf_pack(src, out, &o, &st, &err);
+	int rc = wim ? lf_pack_wim(wim, out, &o, &st, &err) : lf_pack(src, out, &o, &st, &err);
 	cli_bar_end(&b);
 	if (rc) {
 		cli_error("%s", err.msg);

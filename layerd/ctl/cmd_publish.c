@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "layerfs/publish.h"
+#include "layerfs/wim.h"
 
 static void publish_usage(FILE *f)
 {
@@ -46,7 +47,13 @@ static void publish_usage(FILE *f)
 		"Options:\n"
 		"  -f, --format FMT   vhd (dynamic; the default for .vhd), vhd-fixed,\n"
 		"                     vhdx (the default for .vhdx; written through\n"
-		"                     'qemu-img convert', from qemu-utils), raw (else)\n"
+		"                     'qemu-img convert', from qemu-utils), wim (the\n"
+		"                     default for .wim: the volume's files as one WIM\n"
+		"                     image, as DISM, WDS and MDT take them; no disk or\n"
+		"                     boot code around them), raw (else)\n"
+		"      --name NAME    wim: the image's name (default: Windows)\n"
+		"      --description TEXT  wim: the image's description\n"
+		"      --compress C   wim: lzx (default), xpress or none\n"
 		"  -s, --size SIZE    the Windows volume's size (e.g. 64G); default: the\n"
 		"                     partition's, or what the content needs if more\n"
 		"  -L, --label NAME   volume label (default: the OS layer's)\n"
@@ -75,7 +82,7 @@ static int parse_format(const char *v, enum lf_publish_format *f)
 	static const struct { const char *name; enum lf_publish_format f; } names[] = {
 		{ "vhd", LF_PUBLISH_VHD_DYNAMIC }, { "vhd-dynamic", LF_PUBLISH_VHD_DYNAMIC },
 		{ "vhd-fixed", LF_PUBLISH_VHD_FIXED }, { "vhdx", LF_PUBLISH_VHDX },
-		{ "raw", LF_PUBLISH_RAW },
+		{ "raw", LF_PUBLISH_RAW }, { "wim", LF_PUBLISH_WIM },
 	};
 	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
 		if (!strcmp(v, names[i].name)) {
@@ -114,6 +121,8 @@ int cmd_publish(int argc, char **argv)
 		{ "label", required_argument, NULL, 'L' }, { "verify", no_argument, NULL, 'V' },
 		{ "quiet", no_argument, NULL, 'q' }, { "json", no_argument, NULL, 'j' },
 		{ "strict", no_argument, NULL, 'S' },
+		{ "name", required_argument, NULL, 'N' }, { "description", required_argument, NULL, 'D' },
+		{ "compress", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct cli_stack_args sa = {0};
@@ -124,7 +133,7 @@ int cmd_publish(int argc, char **argv)
 		switch (c) {
 		case 'f':
 			if (parse_format(optarg, &o.format))
-				return cli_usage_error("publish", "unknown format '%s' (vhd, vhd-fixed, vhdx or raw)",
+				return cli_usage_error("publish", "unknown format '%s' (vhd, vhd-fixed, vhdx, raw or wim)",
 						       optarg);
 			fmt_given = 1;
 			break;
@@ -138,6 +147,19 @@ int cmd_publish(int argc, char **argv)
 		case 'L': o.label = optarg; break;
 		case 'V': verify = 1; break;
 		case 'S': o.strict = 1; break;
+		case 'N': o.wim_name = optarg; break;
+		case 'D': o.wim_description = optarg; break;
+		case 'C':
+			if (!strcmp(optarg, "lzx"))
+				o.wim_compress = LF_WIM_LZX;
+			else if (!strcmp(optarg, "xpress"))
+				o.wim_compress = LF_WIM_XPRESS;
+			else if (!strcmp(optarg, "none"))
+				o.wim_compress = LF_WIM_NONE;
+			else
+				return cli_usage_error("publish", "unknown compression '%s' (lzx, xpress "
+						       "or none)", optarg);
+			break;
 		case 'q': quiet = 1; break;
 		case 'j': json = 1; break;
 		case 'h': publish_usage(stdout); return EXIT_OK;
@@ -153,7 +175,8 @@ int cmd_publish(int argc, char **argv)
 		return cli_usage_error("publish", "%s", why);
 	if (!fmt_given)
 		o.format = ends_with(out, ".vhdx") ? LF_PUBLISH_VHDX
-			   : ends_with(out, ".vhd") ? LF_PUBLISH_VHD_DYNAMIC : LF_PUBLISH_RAW;
+			   : ends_with(out, ".vhd") ? LF_PUBLISH_VHD_DYNAMIC
+			   : ends_with(out, ".wim") ? LF_PUBLISH_WIM : LF_PUBLISH_RAW;
 	struct lf_err err = {0};
 	char base[4096];
 	struct lf_union *u;
@@ -199,7 +222,7 @@ int cmd_publish(int argc, char **argv)
 	int same = 0;
 	if (verify) {
 		fflush(stdout);
-		same = cli_compare(out, u, sa.repo ? sa.repo : sa.layers[0], 0);
+		same = cli_compare(out, u, sa.repo ? sa.repo : sa.layers[0], 0, 0);
 		if (same)
 			cli_error("%s: the image differs from the stack (above)", out);
 	}

@@ -60,11 +60,19 @@ static struct lf_union *open_side(const char *spec, int one)
 }
 
 
-static struct lf_hive *load_side(struct lf_union *u, const char *path)
+/* A side's hive; NULL on a failure, said, or (*stub set, not said) for a
+ * file named like a hive that is none (no "regf", too small: the stubs a
+ * volume may hold), which is compared as bytes. */
+static struct lf_hive *load_side(struct lf_union *u, const char *path, int *stub)
 {
 	struct lf_hive *h = NULL;
 	struct lf_err err = {0};
-	if (lf_hive_load_union(u, path, 1u << 30, &h, &err) && err.msg[0] && !cli_union_spoke())
+	int rc = lf_hive_load_union(u, path, 1u << 30, &h, &err);
+	if (rc == -EINVAL && strstr(err.msg, "not a registry hive")) {
+		*stub = 1;
+		return NULL;
+	}
+	if (rc && err.msg[0] && !cli_union_spoke())
 		cli_error("%s", err.msg);
 	/* compared read-only: packed into one arena, a third of the loose tree */
 	if (h && lf_hive_freeze(h)) {
@@ -81,7 +89,18 @@ struct run {
 	long n;
 	int trouble;
 	const char *hive;        /* the hive being compared, for its lines */
+	int stubs;               /* files named like hives that are none */
 };
+
+static void file_line(struct run *r, char what, const char *path, const char *why)
+{
+	r->n++;
+	if (r->files)
+		json_array_append_new(r->files, json_pack("{s:s%, s:s, s:s}", "change", &what,
+							  (size_t)1, "path", path, "what", why));
+	else
+		printf("%c %s (%s)\n", what, path, why);
+}
 
 static void reg_difference(void *ctx, char what, const char *key, const char *value)
 {
@@ -97,11 +116,61 @@ static void reg_difference(void *ctx, char what, const char *key, const char *va
 		printf("%c %s [%s]\n", what, r->hive, key);
 }
 
+/* Path's bytes on both sides: 1 the same, 0 not, <0 an error. */
+static int same_bytes(struct run *r, const char *path)
+{
+	struct lf_union *u[2] = { r->a, r->b };
+	struct lf_walk w[2] = {0};
+	struct lf_attr at[2];
+	struct lf_ufile *f[2] = { NULL, NULL };
+	int rc = 0, walked = 0;
+	for (int i = 0; i < 2 && !rc; i++) {
+		rc = lf_union_walk(u[i], path, &at[i], &w[i]);
+		walked += !rc;
+		if (!rc)
+			rc = lf_union_open_file(u[i], at[i].ino, O_RDONLY, &f[i]);
+	}
+	int same = !rc && at[0].size == at[1].size;
+	static char ba[1 << 16], bb[1 << 16];
+	for (uint64_t off = 0; !rc && same && off < at[0].size;) {
+		ssize_t na = lf_union_pread(u[0], f[0], ba, sizeof ba, off);
+		ssize_t nb = lf_union_pread(u[1], f[1], bb, sizeof bb, off);
+		if (na < 0 || nb < 0)
+			rc = (int)(na < 0 ? na : nb);
+		else if (na != nb || !na || memcmp(ba, bb, (size_t)na))
+			same = 0;
+		else
+			off += (uint64_t)na;
+	}
+	for (int i = 0; i < 2; i++) {
+		if (f[i])
+			lf_union_release(u[i], f[i]);
+		if (i < walked)
+			lf_union_walk_end(u[i], &w[i]);
+	}
+	return rc ? rc : same;
+}
+
 /* A hive on one side or both: what it holds, compared. */
 static void hive_diff(struct run *r, char what, const char *path, const char *mount)
 {
-	struct lf_hive *ha = what == '+' ? NULL : load_side(r->a, path);
-	struct lf_hive *hb = what == '-' ? NULL : load_side(r->b, path);
+	int stub = 0;
+	struct lf_hive *ha = what == '+' ? NULL : load_side(r->a, path, &stub);
+	struct lf_hive *hb = what == '-' ? NULL : load_side(r->b, path, &stub);
+	if (stub) {
+		/* a file named like a hive that is none: its bytes are what
+		 * there is to compare */
+		fprintf(stderr, "layerctl: note: %s is not a registry hive: compared as bytes\n", path);
+		r->stubs++;
+		int same = what == '~' ? same_bytes(r, path) : 0;
+		if (same < 0)
+			r->trouble = 1;
+		else if (!same)
+			file_line(r, what, path, what == '~' ? "content" : "file");
+		lf_hive_free(ha);
+		lf_hive_free(hb);
+		return;
+	}
 	struct lf_rkey *empty = lf_rkey_new("ROOT", 0);
 	if ((what != '+' && !ha) || (what != '-' && !hb) || !empty) {
 		r->trouble = 1;
@@ -127,12 +196,7 @@ static int file_difference(void *ctx, char what, const char *path, const char *w
 	}
 	if (what == 'm' || what == 'd')
 		what = '~';
-	r->n++;
-	if (r->files)
-		json_array_append_new(r->files, json_pack("{s:s%, s:s, s:s}", "change", &what,
-							  (size_t)1, "path", path, "what", why));
-	else
-		printf("%c %s (%s)\n", what, path, why);
+	file_line(r, what, path, why);
 	return 0;
 }
 
@@ -321,7 +385,7 @@ int cli_compare(const char *image, struct lf_union *stack, const char *stack_nam
 	cli_bar_end(&bar);
 	if (rc && r.a)
 		cli_error("%s: %s", image, strerror(-rc));
-	int hives = r.a && !rc ? count_hives(r.b) : 0;
+	int hives = r.a && !rc ? count_hives(r.b) - r.stubs : 0;
 	if (json && r.a && !rc)
 		cli_print_json(json_pack("{s:s, s:s, s:b, s:I, s:{s:I, s:I, s:I, s:i}, s:o, s:o}",
 					 "image", image, "stack", stack_name, "same",
@@ -336,8 +400,9 @@ int cli_compare(const char *image, struct lf_union *stack, const char *stack_nam
 	/* an admin wants to see what "the same" covered, not silence */
 	if (!json && r.a && !rc && !r.n && !r.trouble)
 		printf("identical: %llu files, %llu folders, %llu links and others, %d registry "
-		       "hives (key by key)\n", (unsigned long long)st.files,
-		       (unsigned long long)st.folders, (unsigned long long)st.other, hives);
+		       "hives (key by key)%s\n", (unsigned long long)st.files,
+		       (unsigned long long)st.folders, (unsigned long long)st.other, hives,
+		       r.stubs ? "; files named like hives that are none, as bytes" : "");
 	else if (!json && r.a && !rc)
 		printf("%ld difference%s (of %llu files, %llu folders, %d hives compared)\n", r.n,
 		       r.n == 1 ? "" : "s", (unsigned long long)st.files,

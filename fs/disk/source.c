@@ -1,6 +1,7 @@
 /* Opening a block source by what the file is, and helpers shared by the
  * formats. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,9 +112,9 @@ int lf_source_open(const char *path, const struct lf_source_opts *opts,
 		close(fd);
 		return lf_err_set(err, EISDIR, "%s: is a directory, not a disk image", path);
 	}
-	uint8_t head[8] = {0}, tail[8] = {0};
-	int have_head = st.st_size >= 8 &&
-			lf_fd_pread_full(fd, head, 8, 0) == 0;
+	uint8_t head[11] = {0}, tail[8] = {0};
+	int have_head = st.st_size >= 11 &&
+			lf_fd_pread_full(fd, head, 11, 0) == 0;
 	int have_tail = st.st_size >= VHD_FOOTER_SIZE &&
 			lf_fd_pread_full(fd, tail, 8,
 					 (uint64_t)st.st_size - VHD_FOOTER_SIZE) == 0;
@@ -121,9 +122,22 @@ int lf_source_open(const char *path, const struct lf_source_opts *opts,
 
 	if (have_head && memcmp(head, "vhdxfile", 8) == 0)
 		return lf_source_open_vhdx(path, opts, out, err);
+	/* an NTFS partition cut out of a fixed VHD keeps the disk's footer
+	 * after it: when that footer does not make a VHD of the file, the
+	 * file is the bare volume (as ntfs-3g and The Sleuth Kit read it) */
+	int ntfs_first = have_head && memcmp(head + 3, "NTFS    ", 8) == 0;
 	if ((have_tail && memcmp(tail, VHD_COOKIE, 8) == 0) ||
-	    (have_head && memcmp(head, VHD_COOKIE, 8) == 0))
-		return lf_source_open_vhd(path, opts, 0, out, err);
+	    (have_head && memcmp(head, VHD_COOKIE, 8) == 0)) {
+		int rc = lf_source_open_vhd(path, opts, 0, out, err);
+		if (!rc || !ntfs_first)
+			return rc;
+		fprintf(stderr, "layerfs: note: %s: an NTFS volume with a VHD footer after it (%s): "
+			"read as the bare volume\n", path, err && err->msg[0] ? err->msg : "not a VHD");
+		if (err) {
+			err->msg[0] = 0;
+			err->code = 0;
+		}
+	}
 	return lf_source_open_raw(path, out, err);
 }
 

@@ -31,4 +31,17 @@ if [ -d "$REGRESS" ]; then
 else
   not_ok "no ../shared/regress folder beside the clone"
 fi
+# a partition cut out of a fixed VHD, the disk's footer still after it
+# (issue 32, item 6): the bare volume, with a note, as ntfs-3g reads it
+mkdir -p "$WORK/cut/Windows" && echo "[boot]" >"$WORK/cut/Windows/win.ini"
+"$LAYERCTL" pack -q -f vhd-fixed "$WORK/cut" "$WORK/fixed.vhd"
+python3 -c "
+import sys
+d = open(sys.argv[1], 'rb').read()
+open(sys.argv[2], 'wb').write(d[1 << 20:-512] + d[-512:])" "$WORK/fixed.vhd" "$WORK/cut.img"
+out=$("$LAYERCTL" cat "$WORK/cut.img" Windows/win.ini 2>"$WORK/cut.err")
+[ "$out" = "[boot]" ] && grep -q "an NTFS volume with a VHD footer after it.*read as the bare volume" "$WORK/cut.err" \
+  && ntfscat "$WORK/cut.img" Windows/win.ini 2>/dev/null | grep -q boot \
+  && ok "an NTFS partition cut from a fixed VHD, its footer after it: read as the bare volume, with a note" \
+  || not_ok "cut partition: $out $(cat "$WORK/cut.err")"
 finish

@@ -414,9 +414,22 @@ static ssize_t dl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 	return n;
 }
 
-static int open_for_xattr(struct dir_layer *d, lf_ino ino)
+int dirl_xattr_fd(struct dir_layer *d, lf_ino ino, char proc[32])
 {
-	int fd = dirl_open_node(d, ino, O_RDONLY | O_NONBLOCK);
+	int fd = dirl_open_node(d, ino, O_PATH);
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISLNK(st.st_mode)) {
+		close(fd);
+		return -ELOOP;
+	}
+	if (fd >= 0)
+		snprintf(proc, 32, "/proc/self/fd/%d", fd);
+	return fd;
+}
+
+static int open_for_xattr(struct dir_layer *d, lf_ino ino, char proc[32])
+{
+	int fd = dirl_xattr_fd(d, ino, proc);
 	return fd == -ELOOP ? -ENOTSUP : fd; /* symlinks carry none here */
 }
 
@@ -468,16 +481,17 @@ static ssize_t list_shown(const char *host, ssize_t n, const struct dir_layer *d
 
 static ssize_t dl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t size)
 {
-	int fd = open_for_xattr(DL(l), ino);
+	char proc[32];
+	int fd = open_for_xattr(DL(l), ino, proc);
 	if (fd == -ENOTSUP)
 		return 0;
 	if (fd < 0)
 		return fd;
-	ssize_t n = flistxattr(fd, NULL, 0);
+	ssize_t n = listxattr(proc, NULL, 0);
 	char *host = n > 0 ? malloc((size_t)n) : NULL;
 	if (n > 0 && !host)
 		n = -ENOMEM;
-	else if (n > 0 && (n = flistxattr(fd, host, (size_t)n)) < 0)
+	else if (n > 0 && (n = listxattr(proc, host, (size_t)n)) < 0)
 		n = -errno;
 	else if (n < 0)
 		n = -errno;
@@ -494,12 +508,13 @@ static ssize_t dl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 	const char *hname = dirl_xattr_host(DL(l), name);
 	if (!hname)
 		return -ENODATA;
-	int fd = open_for_xattr(DL(l), ino);
+	char proc[32];
+	int fd = open_for_xattr(DL(l), ino, proc);
 	if (fd == -ENOTSUP)
 		return -ENODATA;
 	if (fd < 0)
 		return fd;
-	ssize_t n = fgetxattr(fd, hname, buf, size);
+	ssize_t n = getxattr(proc, hname, buf, size);
 	int e = errno;
 	close(fd);
 	return n < 0 ? -e : n;

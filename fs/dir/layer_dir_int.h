@@ -109,6 +109,11 @@ int dirl_parent_fd(struct dir_layer *d, lf_ino ino, char *name, size_t size, int
 void dirl_put_fd(int fd, int owned);
 /* Open a node (never through a symlink). */
 int dirl_open_node(struct dir_layer *d, lf_ino ino, int flags);
+/* A node's xattrs are read and changed by path through this O_PATH
+ * handle (proc: "/proc/self/fd/N"): a socket, FIFO or device is never
+ * opened for it (a socket's open is ENXIO, a device's may act). -ELOOP
+ * for a symlink (it carries none here). Close the returned fd. */
+int dirl_xattr_fd(struct dir_layer *d, lf_ino ino, char proc[32]);
 /* Open a regular file with flags (O_RDONLY, O_WRONLY...). O_NONBLOCK: a
  * FIFO in a hostile layer must not hang the caller; it is refused (EINVAL),
  * as are devices and symlinks; a folder is EISDIR. */

@@ -55,11 +55,14 @@ static void set_new_sd(struct dir_layer *d, int dfd, const char *name, int fd, u
 {
 	if (type == S_IFLNK)
 		return;
-	int nfd = fd >= 0 ? fd : openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY |
-				      O_CLOEXEC | (type == S_IFDIR ? O_DIRECTORY : 0));
+	/* by an O_PATH handle's proc path: a new socket or FIFO is not opened */
+	int nfd = fd >= 0 ? fd : openat(dfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC |
+				      (type == S_IFDIR ? O_DIRECTORY : 0));
 	if (nfd < 0)
 		return;
-	(void)fsetxattr(nfd, d->acl_name, w->sd, w->sdlen, 0);
+	char proc[32];
+	snprintf(proc, sizeof proc, "/proc/self/fd/%d", nfd);
+	(void)setxattr(proc, d->acl_name, w->sd, w->sdlen, 0);
 	if (nfd != fd)
 		close(nfd);
 }
@@ -370,10 +373,11 @@ static int dw_setattr(struct lf_layer *l, lf_ino ino, const uint64_t *fh,
 	return rc;
 }
 
-/* An fd to read or change a node's xattrs through; symlinks carry none. */
-static int xattr_fd(struct dir_layer *d, lf_ino ino)
+/* An fd to change a node's xattrs through (by its proc path); symlinks
+ * carry none. */
+static int xattr_fd(struct dir_layer *d, lf_ino ino, char proc[32])
 {
-	int fd = dirl_open_node(d, ino, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	int fd = dirl_xattr_fd(d, ino, proc);
 	return fd == -ELOOP ? -EPERM : fd;
 }
 
@@ -387,10 +391,11 @@ static int dw_setxattr(struct lf_layer *l, lf_ino ino, const char *name,
 		return -EINVAL;          /* FILE_ATTRIBUTE_* bits, 32 of them */
 	if (hname == DL(l)->acl_name && lf_sd_check(value, size, NULL))
 		return -EINVAL;          /* only a descriptor that reads back */
-	int fd = xattr_fd(DL(l), ino);
+	char proc[32];
+	int fd = xattr_fd(DL(l), ino, proc);
 	if (fd < 0)
 		return fd;
-	int rc = fsetxattr(fd, hname, value, size, flags) < 0 ? -errno : 0;
+	int rc = setxattr(proc, hname, value, size, flags) < 0 ? -errno : 0;
 	close(fd);
 	return rc;
 }
@@ -400,10 +405,11 @@ static int dw_removexattr(struct lf_layer *l, lf_ino ino, const char *name)
 	const char *hname = dirl_xattr_host(DL(l), name);
 	if (!hname)
 		return -EPERM;
-	int fd = xattr_fd(DL(l), ino);
+	char proc[32];
+	int fd = xattr_fd(DL(l), ino, proc);
 	if (fd < 0)
 		return fd;
-	int rc = fremovexattr(fd, hname) < 0 ? -errno : 0;
+	int rc = removexattr(proc, hname) < 0 ? -errno : 0;
 	close(fd);
 	return rc;
 }

@@ -65,6 +65,8 @@
 #define LF_UNION_INT_H
 
 #include <pthread.h>
+#include <stdio.h>
+#include <string.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -330,5 +332,23 @@ int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max);
 struct lf_layer *union_layer(struct lf_union *u, int i);
 void union_log(struct lf_union *u, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A kernel union's own xattrs: trusted.overlay.* set through the mount
+ * is kept as trusted.overlay.overlay.* in the layer (and shown back
+ * unescaped), as kernel overlayfs escapes it since Linux 6.7, so a kernel
+ * overlay later mounted over the folder never reads a user's value as
+ * its own (a folder made opaque); the layer's unescaped ones (a kernel
+ * union's, from before) are not shown. Returns the name to use in the
+ * layer (buf, or name itself). */
+#define OVL_PREFIX "trusted.overlay."
+#define OVL_ESCAPED "trusted.overlay.overlay."
+static inline const char *union_ovl_escape(const char *name, char *buf, size_t size)
+{
+	if (strncmp(name, OVL_PREFIX, sizeof OVL_PREFIX - 1))
+		return name;
+	snprintf(buf, size, "%s%s", OVL_ESCAPED, name + sizeof OVL_PREFIX - 1);
+	return buf;
+}
+ssize_t union_ovl_unescape_list(char *buf, ssize_t n, size_t size);
 
 #endif

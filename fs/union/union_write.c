@@ -833,7 +833,9 @@ static int u_setxattr(struct lf_union *u, uint64_t ino, const char *name, const 
 	if (!n)
 		return rc;
 	struct lf_layer *up = u->layers[0];
-	rc = up->ops->setxattr(up, node_top(u, n).ino, name, value, size, flags);
+	char esc[300];
+	rc = up->ops->setxattr(up, node_top(u, n).ino, union_ovl_escape(name, esc, sizeof esc),
+			       value, size, flags);
 	node_put(u, n, 0);
 	return rc;
 }
@@ -854,7 +856,8 @@ static int u_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 	if (!n)
 		return rc;
 	struct lf_layer *up = u->layers[0];
-	rc = up->ops->removexattr(up, node_top(u, n).ino, name);
+	char esc[300];
+	rc = up->ops->removexattr(up, node_top(u, n).ino, union_ovl_escape(name, esc, sizeof esc));
 	node_put(u, n, 0);
 	return rc;
 }

@@ -8,6 +8,33 @@
 #include "union_int.h"
 #include "layerfs/lockcheck.h"
 
+/* The names in buf (n bytes of a list) as a kernel union shows them:
+ * escaped ones unescaped, its own left out. The new length. */
+ssize_t union_ovl_unescape_list(char *buf, ssize_t n, size_t size)
+{
+	(void)size;
+	ssize_t out = 0;
+	for (ssize_t i = 0; i < n;) {
+		const char *name = buf + i;
+		size_t k = strlen(name) + 1;
+		i += (ssize_t)k;
+		if (!strncmp(name, OVL_ESCAPED, sizeof OVL_ESCAPED - 1)) {
+			/* shorter by "overlay.": fits where it was */
+			size_t drop = sizeof OVL_ESCAPED - sizeof OVL_PREFIX;
+			memmove(buf + out, OVL_PREFIX, sizeof OVL_PREFIX - 1);
+			memmove(buf + out + sizeof OVL_PREFIX - 1, name + sizeof OVL_ESCAPED - 1,
+				k - (sizeof OVL_ESCAPED - 1));
+			out += (ssize_t)(k - drop);
+		} else if (!strncmp(name, OVL_PREFIX, sizeof OVL_PREFIX - 1)) {
+			continue;
+		} else {
+			memmove(buf + out, name, k);
+			out += (ssize_t)k;
+		}
+	}
+	return out;
+}
+
 static ssize_t u_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
 	struct unode *n = node_get(u, ino);
@@ -16,6 +43,10 @@ static ssize_t u_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 	struct lref top = node_top(u, n);
 	struct lf_layer *l = u->layers[top.layer];
 	ssize_t r = l->ops->listxattr(l, top.ino, buf, size);
+	/* a length asked (size 0) stays an upper bound: the list is only
+	 * ever shortened */
+	if (r > 0 && size)
+		r = union_ovl_unescape_list(buf, r, size);
 	node_put(u, n, 0);
 	return r;
 }
@@ -35,6 +66,8 @@ ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 static ssize_t u_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size)
 {
+	char esc[300];
+	name = union_ovl_escape(name, esc, sizeof esc);
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;

@@ -148,6 +148,11 @@ int lf_reg_export(const struct lf_rkey *root, const char *prefix, int utf16, cha
  * the line; the tree may hold the edits before it. */
 int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
 		  const char *what, struct lf_err *err);
+/* The same into a layer's fragment of a hive: "[-KEY]" and "NAME"=- become
+ * the delete markers the merge applies to the layers below (sub-key or
+ * value ".wh.NAME"), as a layer's own files delete what is below. */
+int lf_reg_import_fragment(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
+			   const char *what, struct lf_err *err);
 /* A changeable copy of key f: its values and descriptor copied, its
  * sub-keys the same (shared) ones. NULL: out of memory. */
 struct lf_rkey *lf_rkey_thaw(const struct lf_rkey *f);

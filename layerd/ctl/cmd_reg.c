@@ -56,7 +56,9 @@ static void reg_usage(FILE *f)
 		"                   case. Exit status as diff(1): 0 the same, 1 different,\n"
 		"                   2 trouble.\n"
 		"  new OUT          make an empty hive (an app layer's fragment, say),\n"
-		"                   with FILE.reg's keys and values when given.\n"
+		"                   with FILE.reg's keys and values when given; its\n"
+		"                   [-KEY] and \"NAME\"=- lines become the delete markers\n"
+		"                   (.wh.NAME) a merge applies to the layers below.\n"
 		"  --layer SPEC     (repeatable) HIVE arguments are paths in the stack\n"
 		"                   these layers make (Windows/System32/config/SOFTWARE,\n"
 		"                   Users/alice/NTUSER.DAT), each the merge of every\n"
@@ -242,7 +244,7 @@ static int reg_export(int argc, char **argv, const char *prefix, int utf16)
 /* Apply FILE.reg (when given) to h, whose path in .reg files is prefix
  * (NULL: named after OUT), and write h to OUT. */
 static int import_and_write(struct lf_hive *h, const char *prefix, const char *regfile,
-			    const char *out)
+			    const char *out, int fragment)
 {
 	char def[512];
 	if (!prefix) {
@@ -275,7 +277,10 @@ static int import_and_write(struct lf_hive *h, const char *prefix, const char *r
 	if (f)
 		fclose(f);
 	struct lf_err err = {0};
-	int rc = regfile ? lf_reg_import(h->root, prefix, text ? text : "", len, regfile, &err) : 0;
+	/* a new hive is a layer's fragment: its deletions are markers */
+	int rc = !regfile ? 0 : fragment ? lf_reg_import_fragment(h->root, prefix, text ? text : "",
+								   len, regfile, &err)
+			  : lf_reg_import(h->root, prefix, text ? text : "", len, regfile, &err);
 	if (!rc)
 		rc = lf_hive_write(h, out, &err);
 	free(text);
@@ -298,7 +303,7 @@ static int reg_import(int argc, char **argv, const char *prefix)
 		default_prefix(argv[0], def, sizeof def);
 		prefix = def;
 	}
-	int rc = import_and_write(h, prefix, argv[1], argc == 3 ? argv[2] : argv[0]);
+	int rc = import_and_write(h, prefix, argv[1], argc == 3 ? argv[2] : argv[0], 0);
 	lf_hive_free(h);
 	return rc;
 }
@@ -320,7 +325,7 @@ static int reg_new(int argc, char **argv, const char *prefix)
 		cli_error("out of memory");
 		return EXIT_FAIL;
 	}
-	int rc = import_and_write(&h, prefix, argc == 2 ? argv[1] : NULL, argv[0]);
+	int rc = import_and_write(&h, prefix, argc == 2 ? argv[1] : NULL, argv[0], 1);
 	lf_rkey_free(h.root);
 	return rc;
 }

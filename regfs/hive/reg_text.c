@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "hive_int.h"
+#include "layerfs/layer.h"
 
 
 struct out {
@@ -186,7 +187,33 @@ struct in {
 	const char *what;
 	struct lf_err *err;
 	int line;
+	int markers;             /* deletions become ".wh." markers (a fragment) */
 };
+
+/* In a fragment, a deletion is a marker the merge applies to the layers
+ * below: sub-key or value ".wh.NAME". */
+static int mark_deleted_key(struct lf_rkey *parent, const char *name)
+{
+	char marker[1100];
+	snprintf(marker, sizeof marker, "%s%s", LF_WHITEOUT_PREFIX, name);
+	lf_rkey_remove(parent, name);
+	if (lf_rkey_find(parent, marker))
+		return 0;
+	struct lf_rkey *m = lf_rkey_new(marker, 0);
+	if (!m || lf_rkey_add(parent, m)) {
+		lf_rkey_free(m);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int mark_deleted_value(struct lf_rkey *k, const char *name)
+{
+	char marker[16400];
+	snprintf(marker, sizeof marker, "%s%s", LF_WHITEOUT_PREFIX, name);
+	lf_rval_remove(k, name);
+	return lf_rkey_set(k, marker, REG_NONE, NULL, 0) ? -ENOMEM : 0;
+}
 
 static int fail(struct in *in, const char *why)
 {
@@ -240,6 +267,8 @@ static int parse_hex(struct in *in, const char *s, uint8_t **data, uint32_t *len
 static int set_value(struct in *in, struct lf_rkey *k, const char *name, const char *spec)
 {
 	if (!strcmp(spec, "-")) {
+		if (in->markers)
+			return mark_deleted_value(k, name) ? lf_err_set(in->err, ENOMEM, "out of memory") : 0;
 		lf_rval_remove(k, name);
 		return 0;
 	}
@@ -354,10 +383,10 @@ static char *next_line(char **p)
 	return s;
 }
 
-int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
-		  const char *what, struct lf_err *err)
+static int import(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
+		  const char *what, int markers, struct lf_err *err)
 {
-	struct in in = { .what = what, .err = err };
+	struct in in = { .what = what, .err = err, .markers = markers };
 	char *all = decode(text, len);
 	if (!all)
 		return lf_err_set(err, ENOMEM, "out of memory");
@@ -430,11 +459,14 @@ int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, si
 				struct lf_rkey *parent = root;
 				if (last) {
 					*last = 0;
-					parent = walk(root, path, 0, &nomem);
+					/* a fragment's marker needs its parent key */
+					parent = walk(root, path, in.markers, &nomem);
 					path = last + 1;
 				}
 				if (!*path)
 					rc = fail(&in, "the hive's root cannot be deleted");
+				else if (parent && in.markers)
+					nomem = mark_deleted_key(parent, path) != 0;
 				else if (parent)
 					lf_rkey_remove(parent, path);
 				key = NULL;
@@ -469,4 +501,16 @@ int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, si
 	if (!rc && !header)
 		rc = lf_err_set(err, EINVAL, "%s: empty: not a .reg file", what);
 	return rc;
+}
+
+int lf_reg_import(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
+		  const char *what, struct lf_err *err)
+{
+	return import(root, prefix, text, len, what, 0, err);
+}
+
+int lf_reg_import_fragment(struct lf_rkey *root, const char *prefix, const char *text, size_t len,
+			   const char *what, struct lf_err *err)
+{
+	return import(root, prefix, text, len, what, 1, err);
 }

@@ -322,4 +322,16 @@ for f in "$WORK"/spoilt/*.hive; do
 done
 [ $crashed -eq 0 ] && ok "60 spoilt hives: $refused refused, $kept compacted and readable, 0 crashed" \
   || not_ok "spoilt hives: $crashed crashed or unreadable"
+# reg new makes a layer's fragment: [-KEY] and "V"=- become the markers
+# the merge applies to the layers below (issue 32, item 5)
+printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\Old\\Sub]\r\n"X"="1"\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\App]\r\n"Keep"="1"\r\n"Gone"="1"\r\n' >"$WORK/base.reg"
+printf 'Windows Registry Editor Version 5.00\r\n\r\n[-HKEY_LOCAL_MACHINE\\SOFTWARE\\Old\\Sub]\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\App]\r\n"Gone"=-\r\n"New"="2"\r\n' >"$WORK/del.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/base.hive" "$WORK/base.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/del.hive" "$WORK/del.reg"
+"$LAYERCTL" reg merge "$WORK/merged.hive" "$WORK/base.hive" "$WORK/del.hive" >/dev/null
+"$LAYERCTL" reg export --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/merged.hive" "$WORK/merged.reg"
+grep -q '"Keep"="1"' "$WORK/merged.reg" && grep -q '"New"="2"' "$WORK/merged.reg" && ! grep -q 'Gone\|Sub\]' "$WORK/merged.reg" \
+  && ! grep -q '\.wh\.' "$WORK/merged.reg" \
+  && ok "reg new: [-KEY] and \"V\"=- are markers a merge applies to the layer below" \
+  || { not_ok "reg new deletions"; cat "$WORK/merged.reg"; }
 finish

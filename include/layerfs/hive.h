@@ -143,6 +143,14 @@ void lf_rval_remove(struct lf_rkey *k, const char *name);
  * ("HKEY_LOCAL_MACHINE\\SOFTWARE"); UTF-8, or UTF-16LE with a BOM. */
 int lf_reg_export(const struct lf_rkey *root, const char *prefix, int utf16, char **text,
 		  size_t *len);
+#define LF_REG_UTF16 1u          /* UTF-16LE with a BOM, as regedit writes */
+#define LF_REG_ESCAPE 2u         /* names with NUL, CR or LF escaped (%00, %0D,
+				  * %0A; % as %25), said in a comment line:
+				  * this project's form, which regedit cannot read;
+				  * without it such a name is refused (EILSEQ, err
+				  * names it). lf_reg_import reads it back. */
+int lf_reg_export_ex(const struct lf_rkey *root, const char *prefix, unsigned flags, char **text,
+		     size_t *len, struct lf_err *err);
 /* Apply .reg text (UTF-16LE with a BOM, or UTF-8) to the tree under root,
  * whose path is prefix; keys outside it are an error. On error, err names
  * the line; the tree may hold the edits before it. */

@@ -47,7 +47,13 @@ static void reg_usage(FILE *f)
 		"                   a line (KEY-PATTERN a shell pattern over the key's\n"
 		"                   path from the hive's root; both ignore case).\n"
 		"  export HIVE      the hive as a regedit 5.00 .reg file (UTF-8, or UTF-16LE\n"
-		"                   with a BOM as regedit writes it) on OUT or stdout.\n"
+		"                   with a BOM as regedit writes it) on OUT or stdout. A\n"
+		"                   key or value name holding a line break (or a NUL, in\n"
+		"                   UTF-8; UTF-16 holds one as regedit writes it) has no\n"
+		"                   .reg form: refused, naming it, unless --escape writes\n"
+		"                   this project's escape (%%00 %%0D %%0A, %%25 for %%, said in\n"
+		"                   a comment line), which reg import reads back and\n"
+		"                   regedit cannot.\n"
 		"  import HIVE REG  apply a .reg file (UTF-16LE with BOM, or UTF-8): keys\n"
 		"                   and values set, [-KEY] and \"NAME\"=- delete; the result\n"
 		"                   goes to OUT, or replaces HIVE (atomically).\n"
@@ -209,7 +215,7 @@ static void default_prefix(const char *hive, char *out, size_t size)
 		*p = (char)(*p == '.' ? 0 : toupper((unsigned char)*p));
 }
 
-static int reg_export(int argc, char **argv, const char *prefix, int utf16)
+static int reg_export(int argc, char **argv, const char *prefix, unsigned flags)
 {
 	if (argc < 1 || argc > 2)
 		return cli_usage_error("reg", "export takes HIVE and maybe OUT");
@@ -223,10 +229,11 @@ static int reg_export(int argc, char **argv, const char *prefix, int utf16)
 		return EXIT_FAIL;
 	char *text;
 	size_t len;
-	int rc = lf_reg_export(h->root, prefix, utf16, &text, &len);
+	struct lf_err err = {0};
+	int rc = lf_reg_export_ex(h->root, prefix, flags, &text, &len, &err);
 	lf_hive_free(h);
 	if (rc) {
-		cli_error("%s: %s", argv[0], strerror(-rc));
+		cli_error("%s: %s", argv[0], err.msg[0] ? err.msg : strerror(-rc));
 		return EXIT_FAIL;
 	}
 	FILE *f = argc == 2 ? fopen(argv[1], "wb") : stdout;
@@ -386,7 +393,7 @@ int cmd_reg(int argc, char **argv)
 		return cli_usage_error("reg", "no subcommand (compact, merge, export, import, diff, new)");
 	const char *sub = argv[optind++];
 	/* options may also follow the subcommand */
-	int rest = optind, utf16 = 0, nlayers = 0;
+	int rest = optind, utf16 = 0, escape = 0, nlayers = 0;
 	struct lf_stack stack = {0};
 	const char *prefix = NULL, *rules = NULL;
 	int positional = 0;
@@ -403,6 +410,8 @@ int cmd_reg(int argc, char **argv)
 			json = 1;
 		else if (!strcmp(argv[i], "--utf16"))
 			utf16 = 1;
+		else if (!strcmp(argv[i], "--escape"))
+			escape = 1;
 		else if (!strcmp(argv[i], "--prefix") && i + 1 < argc)
 			prefix = argv[++i];
 		else if (!strncmp(argv[i], "--prefix=", 9))
@@ -440,7 +449,8 @@ int cmd_reg(int argc, char **argv)
 	else if (!strcmp(sub, "merge"))
 		rc = reg_merge(rest - optind, argv + optind, json, rules);
 	else if (!strcmp(sub, "export"))
-		rc = reg_export(rest - optind, argv + optind, prefix, utf16);
+		rc = reg_export(rest - optind, argv + optind, prefix,
+				(utf16 ? LF_REG_UTF16 : 0) | (escape ? LF_REG_ESCAPE : 0));
 	else if (!strcmp(sub, "import"))
 		rc = reg_import(rest - optind, argv + optind, prefix);
 	else if (!strcmp(sub, "diff"))

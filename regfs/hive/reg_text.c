@@ -16,7 +16,76 @@ struct out {
 	char *b;
 	size_t n, cap;
 	int err;
+	unsigned flags;          /* LF_REG_* */
+	char bad[300];           /* the name regedit's form cannot hold */
 };
+
+static void emit(struct out *o, const char *s, size_t n);
+static void emits(struct out *o, const char *s);
+
+/* The line that says a file uses this project's escapes (--escape): a
+ * comment to regedit, which cannot read such names anyway. */
+#define ESCAPE_NOTE "; layerctl: names escaped (%00 NUL, %0D CR, %0A LF, %25 %)"
+
+/* Can the .reg form hold this name? A line break never (it ends the
+ * line); a NUL (kept as C0 80) in UTF-16, where it is a code unit as
+ * regedit writes one, not in UTF-8, where no valid byte says it. */
+static int unwritable(const char *s, size_t n, unsigned flags)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] == '\r' || s[i] == '\n' ||
+		    (!(flags & LF_REG_UTF16) && (unsigned char)s[i] == 0xC0 && i + 1 < n &&
+		     (unsigned char)s[i + 1] == 0x80))
+			return 1;
+	return 0;
+}
+
+/* A name as a message shows it: NUL, CR, LF as %00, %0D, %0A. */
+static void shown(char *dst, size_t size, const char *src)
+{
+	size_t o = 0;
+	for (; *src && o + 4 < size; src++) {
+		unsigned char c = (unsigned char)*src;
+		if (c == 0xC0 && (unsigned char)src[1] == 0x80) {
+			memcpy(dst + o, "%00", 3), o += 3;
+			src++;
+		} else if (c == '\r' || c == '\n') {
+			memcpy(dst + o, c == '\r' ? "%0D" : "%0A", 3), o += 3;
+		} else {
+			dst[o++] = (char)c;
+		}
+	}
+	dst[o] = 0;
+}
+
+/* name as written: escaped with --escape, refused (said in o->bad) if
+ * regedit's form cannot hold it. */
+static void name_out(struct out *o, const char *s, size_t n, const char *where)
+{
+	if (!(o->flags & LF_REG_ESCAPE)) {
+		if (unwritable(s, n, o->flags) && !o->err) {
+			o->err = -EILSEQ;
+			shown(o->bad, sizeof o->bad, where);
+		}
+		emit(o, s, n);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == 0xC0 && i + 1 < n && (unsigned char)s[i + 1] == 0x80) {
+			emits(o, "%00");
+			i++;
+		} else if (c == '\r') {
+			emits(o, "%0D");
+		} else if (c == '\n') {
+			emits(o, "%0A");
+		} else if (c == '%') {
+			emits(o, "%25");
+		} else {
+			emit(o, s + i, 1);
+		}
+	}
+}
 
 static void emit(struct out *o, const char *s, size_t n)
 {
@@ -52,6 +121,21 @@ static void quoted(struct out *o, const char *s, size_t n)
 		emit(o, s + i, 1);
 	}
 	emit(o, "\"", 1);
+}
+
+/* A value's name, quoted: escaped or refused as name_out says. */
+static void quoted_name(struct out *o, const char *s, const char *key)
+{
+	struct out tmp = { .flags = o->flags };
+	char where[300];
+	snprintf(where, sizeof where, "[%.200s] \"%.60s\"", key, s);
+	name_out(&tmp, s, strlen(s), where);
+	if (tmp.err && !o->err) {
+		o->err = tmp.err;
+		memcpy(o->bad, tmp.bad, sizeof o->bad);
+	}
+	quoted(o, tmp.b ? tmp.b : "", tmp.n);
+	free(tmp.b);
 }
 
 /* A REG_SZ that regedit can write as "text": UTF-16LE ending in one NUL
@@ -111,7 +195,7 @@ static void export_key(struct out *o, const struct lf_rkey *k, char *path, size_
 			col = 2;
 		} else {
 			size_t before = o->n;
-			quoted(o, v->name, strlen(v->name));
+			quoted_name(o, v->name, path);
 			emits(o, "=");
 			col = o->n - before;
 		}
@@ -132,16 +216,26 @@ static void export_key(struct out *o, const struct lf_rkey *k, char *path, size_
 		emits(o, "\r\n");
 	}
 	for (size_t i = 0; i < k->nsub; i++) {
-		size_t n = strlen(k->sub[i]->name);
-		char *p = malloc(plen + n + 2);
+		const char *name = k->sub[i]->name;
+		struct out seg = { .flags = o->flags };
+		char where[300];
+		snprintf(where, sizeof where, "[%.*s\\%.60s]", (int)(plen < 200 ? plen : 200), path, name);
+		name_out(&seg, name, strlen(name), where);
+		if (seg.err && !o->err) {
+			o->err = seg.err;
+			memcpy(o->bad, seg.bad, sizeof o->bad);
+		}
+		char *p = malloc(plen + seg.n + 2);
 		if (!p) {
+			free(seg.b);
 			o->err = -ENOMEM;
 			return;
 		}
 		memcpy(p, path, plen);
 		p[plen] = '\\';
-		memcpy(p + plen + 1, k->sub[i]->name, n);
-		export_key(o, k->sub[i], p, plen + 1 + n, depth + 1);
+		memcpy(p + plen + 1, seg.b ? seg.b : "", seg.n);
+		free(seg.b);
+		export_key(o, k->sub[i], p, plen + 1 + seg.n, depth + 1);
 		free(p);
 	}
 }
@@ -149,8 +243,17 @@ static void export_key(struct out *o, const struct lf_rkey *k, char *path, size_
 int lf_reg_export(const struct lf_rkey *root, const char *prefix, int utf16, char **text,
 		  size_t *len)
 {
-	struct out o = {0};
+	return lf_reg_export_ex(root, prefix, utf16 ? LF_REG_UTF16 : 0, text, len, NULL);
+}
+
+int lf_reg_export_ex(const struct lf_rkey *root, const char *prefix, unsigned flags, char **text,
+		     size_t *len, struct lf_err *err)
+{
+	int utf16 = (flags & LF_REG_UTF16) != 0;
+	struct out o = { .flags = flags };
 	emits(&o, "Windows Registry Editor Version 5.00\r\n");
+	if (flags & LF_REG_ESCAPE)
+		emits(&o, ESCAPE_NOTE "\r\n");
 	char *p = strdup(prefix);
 	if (!p)
 		return -ENOMEM;
@@ -159,6 +262,11 @@ int lf_reg_export(const struct lf_rkey *root, const char *prefix, int utf16, cha
 	emits(&o, "\r\n");
 	if (o.err) {
 		free(o.b);
+		if (o.err == -EILSEQ)
+			return lf_err_set(err, EILSEQ, "%s: a name the .reg form cannot hold "
+					  "(a line break in it, or a NUL in UTF-8; shown here as "
+					  "%%0D %%0A %%00); --escape writes this project's escape, "
+					  "which regedit cannot read", o.bad);
 		return o.err;
 	}
 	if (!utf16) {
@@ -188,6 +296,7 @@ struct in {
 	struct lf_err *err;
 	int line;
 	int markers;             /* deletions become ".wh." markers (a fragment) */
+	int escaped;             /* names use this project's escapes (ESCAPE_NOTE) */
 };
 
 /* In a fragment, a deletion is a marker the merge applies to the layers
@@ -221,6 +330,29 @@ static int fail(struct in *in, const char *why)
 }
 
 /* "..." with \\ and \" escapes, from *p (at the opening quote). */
+/* A name read from a file that says it is escaped: %00 %0D %0A %25 back
+ * to NUL (C0 80), CR, LF and %, in place. */
+static void unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (*s == '%' && (!strncmp(s, "%00", 3) || !strncmp(s, "%0D", 3) ||
+				  !strncmp(s, "%0A", 3) || !strncmp(s, "%25", 3))) {
+			char c = s[2];
+			if (c == '0') {
+				*o++ = (char)0xC0;
+				*o++ = (char)0x80;
+			} else {
+				*o++ = c == 'D' ? '\r' : c == 'A' ? '\n' : '%';
+			}
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
 static int parse_quoted(struct in *in, const char **p, char *out, size_t size)
 {
 	const char *s = *p + 1;
@@ -417,6 +549,8 @@ static int import(struct lf_rkey *root, const char *prefix, const char *text, si
 		}
 		if (rc)
 			break;
+		if (!strcmp(line, ESCAPE_NOTE))
+			in.escaped = 1;
 		if (!*line || *line == ';')
 			continue;
 		if (!header) {
@@ -432,6 +566,8 @@ static int import(struct lf_rkey *root, const char *prefix, const char *text, si
 				break;
 			}
 			line[n - 1] = 0;
+			if (in.escaped)
+				unescape(line);
 			int del = line[1] == '-';
 			char *path = line + 1 + del;
 			if (strncasecmp(path, prefix, plen) || (path[plen] && path[plen] != '\\')) {
@@ -488,6 +624,8 @@ static int import(struct lf_rkey *root, const char *prefix, const char *text, si
 			s++;
 		} else if (*s == '"') {
 			rc = parse_quoted(&in, &s, name, sizeof name);
+			if (!rc && in.escaped)
+				unescape(name);
 		} else {
 			rc = fail(&in, "a value line starts with \"NAME\" or @");
 		}

@@ -334,4 +334,15 @@ grep -q '"Keep"="1"' "$WORK/merged.reg" && grep -q '"New"="2"' "$WORK/merged.reg
   && ! grep -q '\.wh\.' "$WORK/merged.reg" \
   && ok "reg new: [-KEY] and \"V\"=- are markers a merge applies to the layer below" \
   || { not_ok "reg new deletions"; cat "$WORK/merged.reg"; }
+# names regedit's form cannot hold (a NUL, a CR LF): refused by name, or
+# written with --escape and read back to the same hive
+printf 'Windows Registry Editor Version 5.00\r\n; layerctl: names escaped (%%00 NUL, %%0D CR, %%0A LF, %%25 %%)\r\n\r\n[HKEY_LOCAL_MACHINE\\SOFTWARE\\A%%00B]\r\n"line%%0D%%0Abreak"="x"\r\n"100%%25"="y"\r\n' >"$WORK/esc.reg"
+"$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/esc.hive" "$WORK/esc.reg"
+refuses "reg export of a key named with a NUL: refused, naming it" 'A' "$LAYERCTL" reg export --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/esc.hive"
+"$LAYERCTL" reg export --escape --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/esc.hive" "$WORK/esc2.reg" \
+  && "$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SOFTWARE' "$WORK/esc2.hive" "$WORK/esc2.reg" \
+  && "$LAYERCTL" reg diff "$WORK/esc.hive" "$WORK/esc2.hive" >/dev/null \
+  && [ "$(hivexregedit --export "$WORK/esc.hive" '\\' 2>/dev/null | grep -c '^\[')" -eq 2 ] \
+  && ok "reg export --escape and back: the same hive, NUL and CR LF in names kept" \
+  || { not_ok "--escape round trip"; cat "$WORK/esc2.reg"; }
 finish

@@ -439,6 +439,9 @@ static int open_for_xattr(struct dir_layer *d, lf_ino ino, char proc[32])
 #define ACL_NAME "system.ntfs_acl"
 /* and its Windows attributes (hidden, system, ...: a copy-up keeps them) */
 #define ATTRIB_NAME "system.ntfs_attrib"
+/* and an NTFS file's extended attributes and object ID, as copied up */
+#define EA_NAME "system.ntfs_ea"
+#define OBJID_NAME "system.ntfs_object_id"
 #define OWN_TRUSTED "trusted.layerfs."
 #define OWN_USER "user.layerfs."
 
@@ -454,6 +457,10 @@ const char *dirl_xattr_host(const struct dir_layer *d, const char *name)
 		return d->acl_name;
 	if (!strcmp(name, ATTRIB_NAME))
 		return d->attrib_name;
+	if (!strcmp(name, EA_NAME))
+		return d->ea_name;
+	if (!strcmp(name, OBJID_NAME))
+		return d->objid_name;
 	return own_name(name) ? NULL : name;
 }
 
@@ -467,6 +474,10 @@ static ssize_t list_shown(const char *host, ssize_t n, const struct dir_layer *d
 			name = ACL_NAME;
 		else if (!strcmp(name, d->attrib_name))
 			name = ATTRIB_NAME;
+		else if (!strcmp(name, d->ea_name))
+			name = EA_NAME;
+		else if (!strcmp(name, d->objid_name))
+			name = OBJID_NAME;
 		else if (own_name(name))
 			continue;
 		size_t k = strlen(name) + 1;
@@ -562,6 +573,8 @@ int lf_layer_open_dir(const char *path, struct lf_layer **out, struct lf_err *er
 	pthread_mutex_init(&d->lock, NULL);
 	d->acl_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_acl" : OWN_USER "ntfs_acl";
 	d->attrib_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_attrib" : OWN_USER "ntfs_attrib";
+	d->ea_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_ea" : OWN_USER "ntfs_ea";
+	d->objid_name = geteuid() == 0 ? OWN_TRUSTED "ntfs_object_id" : OWN_USER "ntfs_object_id";
 	d->tokens_marked = dirl_tokens_noted(fd);
 	d->base.ops = &dir_ops;
 	d->base.kind = "dir";

@@ -59,6 +59,8 @@ struct dir_layer {
 	struct lf_layer_ops rw_ops; /* writable: the read ops and the write ops */
 	const char *acl_name;     /* the host xattr system.ntfs_acl is kept in */
 	const char *attrib_name;  /* and system.ntfs_attrib (4 bytes) */
+	const char *ea_name;      /* system.ntfs_ea (a copy-up of a file with EAs) */
+	const char *objid_name;   /* system.ntfs_object_id */
 	int tokens_marked;        /* only ".wh." names the union marked count (dir_tokens.c) */
 };
 

@@ -14,6 +14,7 @@
 #include "layer_ntfs_int.h"
 #include "lxattr.h"
 #include "reparse.h"
+#include <ntfs-3g/object_id.h>
 #include "layerfs/lockcheck.h"
 #include "layerfs/wof.h"
 
@@ -511,6 +512,8 @@ static ssize_t nl_readlink(struct lf_layer *l, lf_ino ino, char *buf,
 #define XA_DOS "system.ntfs_dos_name"
 #define XA_REPARSE "system.ntfs_reparse_data"
 #define XA_STREAM "user."
+#define XA_EA "system.ntfs_ea"
+#define XA_OBJID "system.ntfs_object_id"
 
 static int is_dos(const FILE_NAME_ATTR *fn, void *arg)
 {
@@ -575,6 +578,12 @@ static ssize_t nl_listxattr(struct lf_layer *l, lf_ino ino, char *buf, size_t si
 			at += (size_t)put_name(buf, size, at, XA_DOS);
 		if ((ni->flags & FILE_ATTR_REPARSE_POINT) && !wof)
 			at += (size_t)put_name(buf, size, at, XA_REPARSE);
+		/* extended attributes and the object ID, where the file has
+		 * them (ntfs-3g's names) */
+		if (ntfs_get_ntfs_ea(ni, NULL, 0) > 0)
+			at += (size_t)put_name(buf, size, at, XA_EA);
+		if (ntfs_get_ntfs_object_id(ni, NULL, 0) > 0)
+			at += (size_t)put_name(buf, size, at, XA_OBJID);
 		ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
 		while (ctx && !ntfs_attr_lookup(AT_DATA, NULL, 0, CASE_SENSITIVE, 0,
 						NULL, 0, ctx)) {
@@ -656,6 +665,14 @@ static ssize_t nl_getxattr(struct lf_layer *l, lf_ino ino, const char *name,
 			}
 		} else if (!strcmp(name, XA_TIMES)) {
 			n = ntfs_inode_get_times(ni, buf, size);
+		} else if (!strcmp(name, XA_EA)) {
+			n = ntfs_get_ntfs_ea(ni, buf, size);
+			if (n == 0)
+				n = -ENODATA;
+		} else if (!strcmp(name, XA_OBJID)) {
+			n = ntfs_get_ntfs_object_id(ni, buf, size);
+			if (n == 0)
+				n = -ENODATA;
 		} else if (!strcmp(name, XA_ACL) && nl->have_secure) {
 			struct SECURITY_CONTEXT scx;
 			memset(&scx, 0, sizeof scx);

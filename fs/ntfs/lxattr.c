@@ -85,3 +85,29 @@ void lx_decode(const uint8_t *buf, size_t len, struct lx_meta *m)
 		at += next;
 	}
 }
+
+size_t lf_ea_strip_lx(const uint8_t *buf, size_t len, uint8_t *out)
+{
+	size_t at = 0, o = 0;
+	while (len - at >= EA_HEAD) {
+		const uint8_t *r = buf + at;
+		uint32_t next = le32(r);
+		size_t nlen = r[5], vlen = r[6] | (size_t)r[7] << 8;
+		size_t end = next ? next : len - at;
+		if (end > len - at || EA_HEAD + nlen + 1 + vlen > end)
+			break;
+		if (!(nlen >= 3 && !memcmp(r + EA_HEAD, "$LX", 3))) {
+			/* each record whole, its "next" its own aligned length */
+			size_t rl = (EA_HEAD + nlen + 1 + vlen + 3) & ~(size_t)3;
+			if (rl > end)
+				rl = end;
+			memcpy(out + o, r, rl);
+			put_le32(out + o, (uint32_t)rl);
+			o += rl;
+		}
+		if (!next)
+			break;
+		at += next;
+	}
+	return o;
+}

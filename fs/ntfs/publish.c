@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -26,6 +27,8 @@
 #include "ntfs_glue.h"
 #include "pack_int.h"
 #include "reparse.h"
+#include "lxattr.h"
+#include <ntfs-3g/object_id.h>
 
 #define MAX_DEPTH 256
 #define BOOT_BYTES 8192          /* $Boot: the boot sector and the loader after it */
@@ -42,6 +45,10 @@ struct publisher {
 	const char *dos_now;     /* the 8.3 name of the entry being made, or "" */
 	uint64_t *held;          /* nodes of files with more names, held */
 	size_t nheld, capheld;
+	/* object IDs given (16 bytes each): one file of the volume keeps one */
+	uint8_t (*objids)[16];
+	size_t nobjids, capobjids;
+	int ea_kept;             /* the entry being made got its $EA whole */
 };
 
 /* Folder ino read whole (l empty on an error, which is set). */
@@ -316,6 +323,70 @@ static int copy_streams(struct publisher *w, uint64_t ino, ntfs_inode *ni)
 		free(v);
 	}
 	free(names);
+	return rc;
+}
+
+/* Its extended attributes ($EA, whole: WSL's $LX* records among them)
+ * and its object ID, as its layer has them. An object ID is unique on a
+ * volume ($ObjId): where a file published before (the walk goes folder by
+ * folder, names in order) has it already, this one goes without, said. */
+static int copy_ea_objid(struct publisher *w, const struct lf_attr *a, uint64_t ino, ntfs_inode *ni)
+{
+	char *v;
+	w->ea_kept = 0;
+	ssize_t n = lf_union_xattr_alloc(w->u, ino, "system.ntfs_ea", &v);
+	int rc = 0;
+	/* its EAs but WSL's $LX*, which come from its attributes (a folder
+	 * layer's owner and mode are its host file's), one $EA of both */
+	uint8_t *ea = n > 0 ? malloc((size_t)n + 128) : NULL;
+	if (n > 0 && !ea)
+		rc = lf_err_set(w->p.err, ENOMEM, "out of memory");
+	if (ea) {
+		size_t len = lf_ea_strip_lx((const uint8_t *)v, (size_t)n, ea);
+		if (a->flags & LF_ATTR_LX) {
+			struct lx_meta m = { .has = LX_HAS_UID | LX_HAS_GID | LX_HAS_MODE,
+					     .uid = a->uid, .gid = a->gid, .mode = a->mode };
+			if (S_ISCHR(a->mode) || S_ISBLK(a->mode)) {
+				m.has |= LX_HAS_DEV;
+				m.major = major((dev_t)a->rdev);
+				m.minor = minor((dev_t)a->rdev);
+			}
+			len += lx_encode(&m, ea + len, 128);
+		}
+		if (len && ntfs_set_ntfs_ea(ni, (const char *)ea, len, 0))
+			rc = pack_fail(&w->p, "cannot set its extended attributes");
+		w->ea_kept = !rc && len > 0;
+		free(ea);
+	}
+	free(v);
+	if (rc)
+		return rc;
+	n = lf_union_xattr_alloc(w->u, ino, "system.ntfs_object_id", &v);
+	if (n >= 16) {
+		size_t i = 0;
+		while (i < w->nobjids && memcmp(w->objids[i], v, 16))
+			i++;
+		if (i < w->nobjids) {
+			if (w->o->note)
+				w->o->note(w->o->note_ctx, w->p.path, "its object ID is not kept: a "
+					   "file published before it has the same (object IDs are "
+					   "unique on a volume)");
+		} else if (ntfs_set_ntfs_object_id(ni, v, (size_t)n, 0)) {
+			rc = pack_fail(&w->p, "cannot set its object ID");
+		} else {
+			if (w->nobjids == w->capobjids) {
+				size_t cap = w->capobjids ? w->capobjids * 2 : 64;
+				uint8_t (*o)[16] = realloc(w->objids, cap * sizeof *o);
+				if (!o)
+					rc = lf_err_set(w->p.err, ENOMEM, "out of memory");
+				else
+					w->objids = o, w->capobjids = cap;
+			}
+			if (!rc)
+				memcpy(w->objids[w->nobjids++], v, 16);
+		}
+	}
+	free(v);
 	return rc;
 }
 
@@ -596,6 +667,8 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 	}
 	if (!rc)
 		rc = copy_streams(w, a->ino, ni);
+	if (!rc)
+		rc = copy_ea_objid(w, a, a->ino, ni);
 	if (!rc && rlen && ntfs_set_ntfs_reparse_data(ni, (const char *)rp, (size_t)rlen, 0))
 		rc = pack_fail(&w->p, "cannot set its reparse data");
 	w->st->reparse += !rc && rlen;
@@ -611,7 +684,7 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		if (S_ISDIR(a->mode) && (wattr & LF_WATTR_COMPRESSED))
 			ni->flags |= FILE_ATTR_COMPRESSED;
 	}
-	if (!rc && (a->flags & LF_ATTR_LX)) {
+	if (!rc && (a->flags & LF_ATTR_LX) && !w->ea_kept) {
 		struct stat st = { .st_uid = a->uid, .st_gid = a->gid, .st_mode = a->mode,
 				   .st_rdev = (dev_t)a->rdev };
 		if (pack_set_lx(ni, &st))
@@ -946,6 +1019,7 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 	for (size_t i = 0; i < w.nheld; i++)
 		lf_union_forget(u, w.held[i], 1);
 	free(w.held);
+	free(w.objids);
 	pack_free(&w.p);
 	free(w.dos);
 	return rc;

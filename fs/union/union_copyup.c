@@ -50,9 +50,10 @@ static int copy_data(struct lf_union *u, struct lref from, uint64_t to)
 }
 
 /* The user.* xattrs (NTFS streams among them), the Windows descriptor
- * and attributes (a hidden, system desktop.ini stays so once changed); the
- * other system.ntfs_* names describe an NTFS file and have no place on a
- * host file. */
+ * and attributes (a hidden, system desktop.ini stays so once changed),
+ * extended attributes and object ID (publish gives them back); the other
+ * system.ntfs_* names describe where an NTFS file lies and have no place
+ * on a host file. */
 static int copy_xattrs(struct lf_union *u, struct lref from, lf_ino to)
 {
 	struct lf_layer *l = u->layers[from.layer], *up = u->layers[0];
@@ -67,7 +68,8 @@ static int copy_xattrs(struct lf_union *u, struct lref from, lf_ino to)
 	for (ssize_t i = 0; !rc && i < size; i += (ssize_t)strlen(names + i) + 1) {
 		const char *name = names + i;
 		if (strncmp(name, "user.", 5) && strcmp(name, "system.ntfs_acl") &&
-		    strcmp(name, "system.ntfs_attrib"))
+		    strcmp(name, "system.ntfs_attrib") && strcmp(name, "system.ntfs_ea") &&
+		    strcmp(name, "system.ntfs_object_id"))
 			continue;
 		ssize_t vn = l->ops->getxattr(l, from.ino, name, NULL, 0);
 		char *v = vn >= 0 ? malloc(vn ? (size_t)vn : 1) : NULL;

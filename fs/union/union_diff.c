@@ -200,6 +200,35 @@ static int xattr_differs(struct differ *d, uint64_t ia, uint64_t ib, const char 
 	return r;
 }
 
+/* Extended attributes other than WSL's $LX* (the owner and mode, which a
+ * folder layer keeps as its host's and compare judges on their own). */
+static int ea_differs(struct differ *d, uint64_t ia, uint64_t ib)
+{
+	char *va, *vb;
+	ssize_t na = lf_union_xattr_alloc(d->a, ia, "system.ntfs_ea", &va);
+	ssize_t nb = lf_union_xattr_alloc(d->b, ib, "system.ntfs_ea", &vb);
+	int r = 0;
+	if ((na < 0 && na != -ENODATA && na != -ENOTSUP) || (nb < 0 && nb != -ENODATA && nb != -ENOTSUP)) {
+		r = na < 0 && na != -ENODATA && na != -ENOTSUP ? (int)na : (int)nb;
+	} else {
+		size_t sa = 0, sb = 0;
+		uint8_t *ea = na > 0 ? malloc((size_t)na) : NULL, *eb = nb > 0 ? malloc((size_t)nb) : NULL;
+		if ((na > 0 && !ea) || (nb > 0 && !eb))
+			r = -ENOMEM;
+		if (!r && ea)
+			sa = lf_ea_strip_lx((const uint8_t *)va, (size_t)na, ea);
+		if (!r && eb)
+			sb = lf_ea_strip_lx((const uint8_t *)vb, (size_t)nb, eb);
+		if (!r)
+			r = sa != sb || (sa && memcmp(ea, eb, sa));
+		free(ea);
+		free(eb);
+	}
+	free(va);
+	free(vb);
+	return r;
+}
+
 /* Streams (user.NAME, apart from this project's own user.layerfs.*) of
  * ino, as a '\0'-separated list (*v malloc'd): its length or -errno. */
 static ssize_t streams_of(struct lf_union *u, uint64_t ino, char **v)
@@ -342,6 +371,14 @@ static int meta_differs(struct differ *d, const struct lf_union_entry *x, const 
 		return r;
 	if (r)
 		why_add(why, size, "streams");
+	if ((r = ea_differs(d, x->a.ino, y->a.ino)) < 0)
+		return r;
+	if (r)
+		why_add(why, size, "extended attributes");
+	if ((r = xattr_differs(d, x->a.ino, y->a.ino, "system.ntfs_object_id")) < 0)
+		return r;
+	if (r)
+		why_add(why, size, "object ID");
 	if ((d->flags & LF_DIFF_TIMES) && !(d->flags & LF_DIFF_EXACT) && !S_ISDIR(x->a.mode) &&
 	    !same_time(x->a.mtime, y->a.mtime))
 		why_add(why, size, "times");

@@ -64,6 +64,12 @@ static inline struct timespec lf_attr_born(const struct lf_attr *a)
  * as through Windows' overlay filter). */
 #define LF_XATTR_WOF_REPARSE "trusted.layerfs.wof.reparse"
 
+/* An NTFS file's extended attributes (system.ntfs_ea: a run of EA
+ * records) without WSL's $LX* ones, which say the Linux owner and mode a
+ * folder layer keeps otherwise: its length in out (len bytes always do).
+ * Records that do not hold together end it. fs/ntfs/lxattr.c. */
+size_t lf_ea_strip_lx(const uint8_t *buf, size_t len, uint8_t *out);
+
 /* Link kinds, as readlink reports them. */
 enum lf_link_kind {
 	LF_LINK_RELATIVE,        /* target relative to the link's folder */

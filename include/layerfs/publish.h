@@ -38,6 +38,10 @@ struct lf_publish_opts {
 	int strict;
 	void (*skipped)(void *ctx, const char *path, const char *why);
 	void *skipped_ctx;
+	/* something of an entry not kept, said (may be NULL): an object ID
+	 * another file took first */
+	void (*note)(void *ctx, const char *path, const char *what);
+	void *note_ctx;
 	/* LF_PUBLISH_WIM: the image's name and description, its compression
 	 * (enum lf_wim_compress, layerfs/wim.h) */
 	const char *wim_name, *wim_description;

@@ -248,4 +248,41 @@ rm -f "$WORK/x.vhd"
 refuses "--size too small" "too small" "$LAYERCTL" publish -q --size 4M "${stack[@]}" "$WORK/x.vhd"
 check "publish --help" "$LAYERCTL" publish --help
 check "compare --help" "$LAYERCTL" compare --help
+# extended attributes and object IDs (issue 32, item 1): shown as
+# ntfs-3g shows them, kept by copy-up and publish, compared; an object ID
+# two layers hold goes to the file that wins, the other is said
+mkdir -p "$WORK/ea/Windows" "$WORK/ea2/Program Files"
+echo "a file with an EA" >"$WORK/ea/Windows/carrier.dll"; echo app >"$WORK/ea2/Program Files/app.exe"
+"$LAYERCTL" pack -q --format raw --size 16M "$WORK/ea" "$WORK/ea.img"
+"$LAYERCTL" pack -q --format raw --size 16M "$WORK/ea2" "$WORK/ea2.img"
+OID=0x00112233445566778899aabbccddeeff
+# one EA record: next 0, flags 0, name "PAYLOAD" (7), value "MZ..." (4)
+EA=0x14000000000704005041594c4f4144004d5a9000
+mkdir -p "$WORK/n3"
+if ntfs-3g "$WORK/ea.img" "$WORK/n3" 2>/dev/null; then
+  setfattr -n system.ntfs_ea -v "$EA" "$WORK/n3/Windows/carrier.dll" \
+    && setfattr -n system.ntfs_object_id -v "$OID" "$WORK/n3/Windows/carrier.dll" || not_ok "ntfs-3g setfattr"
+  umount "$WORK/n3"
+  ntfs-3g "$WORK/ea2.img" "$WORK/n3" && setfattr -n system.ntfs_object_id -v "$OID" "$WORK/n3/Program Files/app.exe"
+  umount "$WORK/n3"
+  "$LAYERCTL" stat --json "$WORK/ea.img" Windows/carrier.dll | grep -q '"system.ntfs_ea"' \
+    && ok "an NTFS layer shows a file's EAs and object ID (system.ntfs_ea, system.ntfs_object_id)" || not_ok "EA not shown"
+  "$LAYERCTL" publish -q --layer "$WORK/ea.img,type=os" --layer "$WORK/ea2.img,type=app,prio=5" "$WORK/ea.vhd" 2>"$WORK/ea.err"
+  "$LAYERCTL" stat --json "$WORK/ea.vhd" Windows/carrier.dll >"$WORK/ea.json" 2>&1
+  grep -q '"system.ntfs_ea"' "$WORK/ea.json" \
+    && ok "publish keeps a file's EA" || { not_ok "publish EA"; head -30 "$WORK/ea.json"; }
+  # Program Files comes before Windows: app.exe is published first
+  grep -q "carrier.dll: its object ID is not kept: a file published before it has the same" "$WORK/ea.err" \
+    && "$LAYERCTL" stat --json "$WORK/ea.vhd" "Program Files/app.exe" | grep -q ntfs_object_id \
+    && ok "an object ID two layers hold: the file published first keeps it, the other is said" \
+    || { not_ok "duplicate object ID"; cat "$WORK/ea.err"; }
+  "$LAYERCTL" compare "$WORK/ea.vhd" --layer "$WORK/ea.img,type=os" --layer "$WORK/ea2.img,type=app,prio=5" \
+    >"$WORK/ea.cmp" 2>&1
+  [ "$(cat "$WORK/ea.cmp")" = "$(printf '~ Windows/carrier.dll (object ID)\n1 difference (of 2 files, 2 folders, 0 hives compared)')" ] \
+    && ok "compare: the EA the same; the object ID publish left out is the one difference" || { not_ok "compare EA"; cat "$WORK/ea.cmp"; }
+  ntfs-3g -o ro "$WORK/ea.img" "$WORK/n3" && getfattr -n system.ntfs_ea -e hex "$WORK/n3/Windows/carrier.dll" 2>/dev/null \
+    | grep -q 5041594c4f4144 && umount "$WORK/n3" && ok "ntfs-3g reads the EA written (PAYLOAD, an MZ value)" || not_ok "EA via ntfs-3g"
+else
+  not_ok "ntfs-3g does not mount a packed volume"
+fi
 finish

@@ -1,5 +1,7 @@
-/* The compact regf writer: a hive in memory written as one hbin of cells
- * laid out key by key, with no free space but the tail. hivex cannot make
+/* The compact regf writer: a hive in memory written as cells laid out
+ * key by key in hbins of 4 KiB as Windows writes them (a cell too big for
+ * one has a bin of its own), the root key's cell first, no free space but
+ * each bin's tail. hivex cannot make
  * a hive and its writes only append, so the project writes its own.
  *
  * Three passes over the same walk: the first finds the shared security
@@ -34,6 +36,8 @@ struct sk {
 struct writer {
 	uint8_t *buf;            /* the hbin area (emit pass) */
 	size_t used;             /* offset of the next cell, from HBIN_START */
+	size_t bin_start, bin_end;   /* the hbin cells go in now */
+	int64_t mtime;           /* the first hbin's time */
 	int pass;                /* 0: descriptors, 1: layout, 2: emit */
 	int emit;
 	struct sk *sks;
@@ -48,10 +52,40 @@ struct writer {
  * loader reads it back as "none" (the key takes its parent's rules). */
 static const uint8_t default_sd[20] = { 1, 0, 0x04, 0x80 };
 
-/* A cell of n payload bytes: its offset, and where to write (emit pass). */
+/* An hbin from w->bin_end on, of size bytes: its header (emit pass). */
+static void open_bin(struct writer *w, size_t size)
+{
+	w->bin_start = w->bin_end;
+	w->bin_end = w->bin_start + size;
+	w->used = w->bin_start + HBIN_HEADER;
+	if (w->emit) {
+		uint8_t *hb = w->buf + w->bin_start;
+		memcpy(hb, "hbin", 4);
+		put_le32(hb + 4, (uint32_t)w->bin_start);
+		put_le32(hb + 8, (uint32_t)size);
+		if (!w->bin_start)
+			put_le64(hb + 0x14, (uint64_t)w->mtime);
+	}
+}
+
+/* The rest of the current hbin, a free cell. */
+static void close_bin(struct writer *w)
+{
+	if (w->emit && w->bin_end > w->used)
+		put_le32(w->buf + w->used, (uint32_t)(w->bin_end - w->used));
+	w->used = w->bin_end;
+}
+
+/* A cell of n payload bytes: its offset, and where to write (emit pass).
+ * Cells go in hbins of 4 KiB, as Windows writes them; a cell that needs
+ * more has a bin of its own, rounded to 4 KiB. */
 static uint32_t cell(struct writer *w, size_t n, uint8_t **p)
 {
 	size_t total = (n + 4 + 7) & ~(size_t)7;
+	if (w->used + total > w->bin_end) {
+		close_bin(w);
+		open_bin(w, (total + HBIN_HEADER + 4095) & ~(size_t)4095);
+	}
 	uint32_t off = (uint32_t)w->used;
 	if (w->used + total > 0x7FFFFFF0u) {
 		w->err = -EFBIG;
@@ -317,14 +351,32 @@ static uint32_t put_subkeys(struct writer *w, const struct lf_rkey *k)
 	return nlists > 1 ? rioff : first;
 }
 
-static void put_key(struct writer *w, struct lf_rkey *k, uint32_t parent, int root)
+/* Key k's nk cell: its offset in k->woff, where to write in *nk. */
+static void nk_cell(struct writer *w, struct lf_rkey *k, uint8_t **nk)
 {
 	int comp;
 	size_t nl = encode_name(k->name, NULL, &comp);
 	if (nl > 0xFFFF)
 		w->err = -ENAMETOOLONG;
+	k->woff = cell(w, 0x4C + nl, nk);
+}
+
+static void put_key_in(struct writer *w, struct lf_rkey *k, uint32_t parent, int root,
+		       uint8_t *nk);
+
+static void put_key(struct writer *w, struct lf_rkey *k, uint32_t parent, int root)
+{
 	uint8_t *nk;
-	k->woff = cell(w, 0x4C + nl, &nk);
+	nk_cell(w, k, &nk);
+	put_key_in(w, k, parent, root, nk);
+}
+
+/* The rest of key k, its nk cell made (nk: where to write it). */
+static void put_key_in(struct writer *w, struct lf_rkey *k, uint32_t parent, int root,
+		       uint8_t *nk)
+{
+	int comp;
+	size_t nl = encode_name(k->name, NULL, &comp);
 	if (w->pass == 0)
 		k->wsk = sk_of(w, k->sd, k->sdlen);
 	uint8_t *cp;
@@ -423,18 +475,25 @@ int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_er
 	if (h->root && h->root->frozen)   /* the writer keeps notes in the keys */
 		return lf_err_set(err, EROFS, "a frozen (shared) hive cannot be written: write a copy");
 	sort_keys(h->root, 0);
-	struct writer w = { .used = HBIN_HEADER };
+	struct writer w = { .mtime = h->mtime };
+	size_t hbins = 0;
 	for (w.pass = 0; w.pass < 3; w.pass++) {
-		w.used = HBIN_HEADER;
+		w.bin_end = 0;
+		open_bin(&w, 4096);
+		/* the root key's cell first, as Windows has it (regipy takes
+		 * the first cell for the root, whatever the header says) */
+		uint8_t *root_nk;
+		nk_cell(&w, h->root, &root_nk);
 		put_sks(&w);
-		put_key(&w, h->root, 0, 1);
+		put_key_in(&w, h->root, 0, 1, root_nk);
 		if (w.err)
 			break;
+		if (w.used == w.bin_end)
+			open_bin(&w, 4096);   /* a free cell ends the last bin */
+		close_bin(&w);
+		hbins = w.bin_end;
 		if (w.pass == 1) {
-			size_t sz = (w.used + 4095) & ~(size_t)4095;
-			if (sz == w.used)
-				sz += 4096;  /* room for the tail's free cell */
-			w.buf = calloc(1, HBIN_START + sz);
+			w.buf = calloc(1, HBIN_START + hbins);
 			if (!w.buf) {
 				w.err = -ENOMEM;
 				break;
@@ -444,15 +503,7 @@ int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_er
 		}
 	}
 	int rc = w.err;
-	size_t hbins = (w.used + 4095) & ~(size_t)4095;
-	if (hbins == w.used)
-		hbins += 4096;
 	if (!rc) {
-		uint8_t *hb = w.buf;
-		memcpy(hb, "hbin", 4);
-		put_le32(hb + 8, (uint32_t)hbins);
-		put_le64(hb + 0x14, (uint64_t)h->mtime);
-		put_le32(w.buf + w.used, (uint32_t)(hbins - w.used)); /* the free tail */
 		base_block(w.buf - HBIN_START, h, (uint32_t)hbins);
 		*image = w.buf - HBIN_START;
 		*size = HBIN_START + hbins;

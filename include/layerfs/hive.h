@@ -47,6 +47,7 @@ struct lf_rkey {
 struct lf_hive {
 	struct lf_rkey *root;
 	int64_t mtime;           /* the base block's last-written time */
+	int minor;               /* format version 1.minor read (3, 5...); 0: new, 1.5 */
 	size_t nkeys, nvalues;
 	int dirty;               /* seq1 != seq2: a write was not finished */
 	int log_entries;         /* .LOG1/.LOG2 entries applied (0: none found) */

@@ -182,6 +182,8 @@ static int reg_merge(int argc, char **argv, int json, const char *rules)
 		}
 		if (out.mtime < h->mtime)
 			out.mtime = h->mtime;
+		if (!out.minor)
+			out.minor = h->minor;   /* the lowest layer's format version */
 		int mr = rc ? 0 : lf_hive_merge(out.root, h->root, rules ? &m : NULL);
 		if (mr) {
 			cli_error("%s: cannot merge: %s", argv[i], strerror(-mr));

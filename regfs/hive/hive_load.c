@@ -325,6 +325,7 @@ static int load_image(const char *name, const char *file, const struct lf_hive_l
 		if (dirty && !entries)
 			snprintf(h->log_note, sizeof h->log_note, "%s", note[0] ? note : "no logs beside it");
 		h->mtime = hivex_last_modified(L.h);
+		h->minor = (int)le32(img + 0x18);   /* written back as read */
 		rc = load_key(&L, hivex_root(L.h), 0, &h->root);
 		h->nkeys = L.nkeys;
 		h->nvalues = L.nvalues;

@@ -38,6 +38,7 @@ struct writer {
 	size_t used;             /* offset of the next cell, from HBIN_START */
 	size_t bin_start, bin_end;   /* the hbin cells go in now */
 	int64_t mtime;           /* the first hbin's time */
+	int minor;               /* format 1.minor: 1.3 has lf lists, no lh */
 	int pass;                /* 0: descriptors, 1: layout, 2: emit */
 	int emit;
 	struct sk *sks;
@@ -341,11 +342,20 @@ static uint32_t put_subkeys(struct writer *w, const struct lf_rkey *k)
 			put_le32(ri + 4 + 4 * l, off);
 		if (!p)
 			continue;
-		memcpy(p, "lh", 2);
+		/* a 1.3 hive (Windows XP) has lf lists: each entry's hint the
+		 * name's first four characters; lh (a hash) came with 1.5 */
+		int lf = w->minor && w->minor < 5;
+		memcpy(p, lf ? "lf" : "lh", 2);
 		put_le16(p + 2, (uint16_t)n);
 		for (size_t i = 0; i < n; i++) {
 			put_le32(p + 4 + 8 * i, k->sub[from + i]->woff);
-			put_le32(p + 8 + 8 * i, lh_hash(k->sub[from + i]->name));
+			if (!lf) {
+				put_le32(p + 8 + 8 * i, lh_hash(k->sub[from + i]->name));
+			} else {
+				const char *nm = k->sub[from + i]->name;
+				for (int c = 0; c < 4 && nm[c]; c++)   /* ASCII of it, as Windows */
+					p[8 + 8 * i + c] = (uint8_t)nm[c] < 0x80 ? (uint8_t)nm[c] : 0;
+			}
 		}
 	}
 	return nlists > 1 ? rioff : first;
@@ -436,7 +446,7 @@ static void base_block(uint8_t *b, const struct lf_hive *h, uint32_t hbins)
 	put_le32(b + 0x08, 1);
 	put_le64(b + 0x0C, (uint64_t)h->mtime);
 	put_le32(b + 0x14, 1);
-	put_le32(b + 0x18, 5);
+	put_le32(b + 0x18, h->minor ? (uint32_t)h->minor : 5);
 	put_le32(b + 0x20, 1);
 	put_le32(b + 0x24, h->root->woff);
 	put_le32(b + 0x28, hbins);
@@ -475,7 +485,7 @@ int lf_hive_image(struct lf_hive *h, uint8_t **image, size_t *size, struct lf_er
 	if (h->root && h->root->frozen)   /* the writer keeps notes in the keys */
 		return lf_err_set(err, EROFS, "a frozen (shared) hive cannot be written: write a copy");
 	sort_keys(h->root, 0);
-	struct writer w = { .mtime = h->mtime };
+	struct writer w = { .mtime = h->mtime, .minor = h->minor };
 	size_t hbins = 0;
 	for (w.pass = 0; w.pass < 3; w.pass++) {
 		w.bin_end = 0;

@@ -369,4 +369,11 @@ if [ -d "$SUITES/regipy" ] && command -v regfexport >/dev/null; then
 else
   not_ok "the registry readers (../shared/suites/regipy, regfexport) are not here"
 fi
+# a Windows XP hive is format 1.3 (lf subkey lists, no lh): written back so
+python3 -c "
+import struct, sys
+d = open(sys.argv[1], 'rb').read()
+sys.exit(0 if struct.unpack_from('<I', d, 0x18)[0] == 3 and b'lh' not in d[0x1000:].split(b'hbin')[1][:0] else 1)" \
+  "$WORK/r_plaso_NTUSER_WinXP_joe.DAT.compact" && ok "a 1.3 hive (Windows XP) is written back as 1.3" \
+  || not_ok "the XP hive's version"
 finish

@@ -373,7 +373,16 @@ fi
 python3 -c "
 import struct, sys
 d = open(sys.argv[1], 'rb').read()
-sys.exit(0 if struct.unpack_from('<I', d, 0x18)[0] == 3 and b'lh' not in d[0x1000:].split(b'hbin')[1][:0] else 1)" \
+sigs, at = set(), 0x1000
+while at < len(d) and d[at:at + 4] == b'hbin':
+    end, c = at + struct.unpack_from('<I', d, at + 8)[0], at + 0x20
+    while c < end:
+        n = struct.unpack_from('<i', d, c)[0]
+        if n < 0:
+            sigs.add(d[c + 4:c + 6])
+        c += abs(n) or end
+    at = end
+sys.exit(0 if struct.unpack_from('<I', d, 0x18)[0] == 3 and b'lf' in sigs and b'lh' not in sigs else 1)" \
   "$WORK/r_plaso_NTUSER_WinXP_joe.DAT.compact" && ok "a 1.3 hive (Windows XP) is written back as 1.3" \
   || not_ok "the XP hive's version"
 finish

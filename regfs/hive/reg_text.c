@@ -124,11 +124,12 @@ static void quoted(struct out *o, const char *s, size_t n)
 }
 
 /* A value's name, quoted: escaped or refused as name_out says. */
-static void quoted_name(struct out *o, const char *s, const char *key)
+static void quoted_name(struct out *o, const char *s, const char *key, size_t klen)
 {
 	struct out tmp = { .flags = o->flags };
 	char where[300];
-	snprintf(where, sizeof where, "[%.200s] \"%.60s\"", key, s);
+	/* key: the path so far, klen bytes, no NUL after it */
+	snprintf(where, sizeof where, "[%.*s] \"%.60s\"", (int)(klen < 200 ? klen : 200), key, s);
 	name_out(&tmp, s, strlen(s), where);
 	if (tmp.err && !o->err) {
 		o->err = tmp.err;
@@ -195,7 +196,7 @@ static void export_key(struct out *o, const struct lf_rkey *k, char *path, size_
 			col = 2;
 		} else {
 			size_t before = o->n;
-			quoted_name(o, v->name, path);
+			quoted_name(o, v->name, path, plen);
 			emits(o, "=");
 			col = o->n - before;
 		}

@@ -216,7 +216,8 @@ int lf_rkey_set(struct lf_rkey *k, const char *name, uint32_t type, const void *
 	uint8_t *copy = malloc(len ? len : 1);
 	if (!copy)
 		return -ENOMEM;
-	memcpy(copy, data, len);
+	if (len)
+		memcpy(copy, data, len);   /* data may be NULL when empty */
 	if (!v) {
 		if (k->nval == k->capval) {
 			size_t cap = k->capval ? k->capval * 2 : 8;

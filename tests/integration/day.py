@@ -70,6 +70,7 @@ class Shared:
         self.stop = mp.Value(ctypes.c_int, 0, lock=False)
         # the admin's changes of the layer set: raised before and after each
         self.gen = mp.Value(ctypes.c_int, 0, lock=False)
+        self.t0 = mp.Value(ctypes.c_double, time.time(), lock=False)   # the run's start
         self.go.set()
 
     def begin(self, slot, kind, desc, limit=None):
@@ -111,6 +112,21 @@ class Worker:
         self.n = 0
         self.last_relog = time.time()
         self.dead = False
+        self.eacces_seen = False
+
+    def eacces_context(self, t0):
+        """The first EACCES of a user who should have none: when, and what
+        her root folders say then (an emptied token refuses them all; a
+        mount gone gives another errno)."""
+        words = [f"at {t0 - self.sh.t0.value:.0f} s into the run", f"groups {os.getgroups()}"]
+        for name, path in (("C", self.C), ("profile", self.prof()), ("REG", self.REG)):
+            try:
+                st = os.stat(path)
+                n = len(os.listdir(path))
+                words.append(f"{name}: {oct(st.st_mode)} uid {st.st_uid}, {n} names")
+            except OSError as e:
+                words.append(f"{name}: {e.strerror}")
+        return "; ".join(words)
 
     def prof(self, rel=""):
         return os.path.join(self.C, "Users", self.user, rel)
@@ -327,6 +343,9 @@ class Worker:
                 desc = f"{kind}: {e}"
                 if not self.sh.stop.value:
                     self.fail(kind, "", str(e))
+                    if e.errno == errno.EACCES and not self.eacces_seen:
+                        self.eacces_seen = True
+                        self.fail("first-eacces", "", self.eacces_context(t0))
             dt = time.time() - t0
             self.sh.end(self.slot)
             self.n += 1

@@ -811,29 +811,36 @@ int pack_qemu_vhdx(struct packer *p, const char *raw, const char *vhdx)
 	return rc;
 }
 
-/* The disk (MBR, the volume at 1 MiB) as a raw file at path, zeros left
- * holes, then a VHDX through qemu-img at vhdx. */
-static int write_vhdx(struct packer *p, struct disk_image *d, const char *path, const char *vhdx)
+int pack_write_raw_disk(struct packer *p, const char *path,
+			int (*rd)(void *ctx, void *buf, size_t len, uint64_t off), void *ctx,
+			uint64_t size)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return lf_err_set(p->err, errno, "%s: %s", path, strerror(errno));
-	uint64_t size = PART_START + d->vol_size;
 	int rc = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
 	for (uint64_t off = 0; !rc && off < size; off += PACK_CHUNK) {
 		size_t n = size - off < PACK_CHUNK ? (size_t)(size - off) : PACK_CHUNK;
-		rc = disk_read(d, p->buf, n, off);
+		rc = rd(ctx, p->buf, n, off);
+		/* zeros stay holes: a disk is mostly empty */
 		int zero = !rc && p->buf[0] == 0 && !memcmp(p->buf, p->buf + 1, n - 1);
 		if (!rc && !zero && pwrite(fd, p->buf, n, (off_t)off) != (ssize_t)n)
 			rc = -errno;
 		write_progress(p, off + n, size);
 	}
+	if (!rc && fsync(fd) < 0)
+		rc = -errno;
 	close(fd);
-	if (rc) {
-		unlink(path);
-		return lf_err_set(p->err, -rc, "%s: %s", path, strerror(-rc));
-	}
-	rc = pack_qemu_vhdx(p, path, vhdx);
+	return rc ? lf_err_set(p->err, -rc, "%s: %s", path, strerror(-rc)) : 0;
+}
+
+/* The disk (MBR, the volume at 1 MiB) as a raw file at path, then a
+ * VHDX through qemu-img at vhdx. */
+static int write_vhdx(struct packer *p, struct disk_image *d, const char *path, const char *vhdx)
+{
+	int rc = pack_write_raw_disk(p, path, disk_read, d, PART_START + d->vol_size);
+	if (!rc)
+		rc = pack_qemu_vhdx(p, path, vhdx);
 	unlink(path);
 	return rc;
 }

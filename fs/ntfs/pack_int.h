@@ -93,6 +93,12 @@ void pack_free(struct packer *p);
  * (qemu-utils), fsynced. */
 int pack_qemu_vhdx(struct packer *p, const char *raw, const char *vhdx);
 
+/* size bytes of a disk, read by rd, written as a new raw file at path
+ * (zeros left holes), fsynced; phase "write". */
+int pack_write_raw_disk(struct packer *p, const char *path,
+			int (*rd)(void *ctx, void *buf, size_t len, uint64_t off), void *ctx,
+			uint64_t size);
+
 /* The work file a new volume is made in, beside OUT. */
 struct pack_work {
 	char *path;

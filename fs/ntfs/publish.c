@@ -829,23 +829,7 @@ static void write_progress(void *ctx, uint64_t done, uint64_t total)
 
 static int write_raw(struct publisher *w, struct lf_layout *lay, const char *path)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return lf_err_set(w->p.err, errno, "%s: %s", path, strerror(errno));
-	uint64_t size = lf_layout_disk_size(lay);
-	int rc = ftruncate(fd, (off_t)size) < 0 ? -errno : 0;
-	for (uint64_t off = 0; !rc && off < size; off += PACK_CHUNK) {
-		size_t n = size - off < PACK_CHUNK ? (size_t)(size - off) : PACK_CHUNK;
-		rc = lf_layout_read(lay, w->p.buf, n, off);
-		/* zeros stay holes: a disk is mostly empty */
-		if (!rc && !all_zero(w->p.buf, n) && pwrite(fd, w->p.buf, n, (off_t)off) != (ssize_t)n)
-			rc = -errno;
-		write_progress(&w->p, off + n, size);
-	}
-	if (!rc && fsync(fd) < 0)
-		rc = -errno;
-	close(fd);
-	return rc ? lf_err_set(w->p.err, -rc, "%s: %s", path, strerror(-rc)) : 0;
+	return pack_write_raw_disk(&w->p, path, lf_layout_read, lay, lf_layout_disk_size(lay));
 }
 
 /* The disk around the volume, in the format asked, at work path disk. */

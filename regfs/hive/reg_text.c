@@ -123,18 +123,26 @@ static void quoted(struct out *o, const char *s, size_t n)
 	emit(o, "\"", 1);
 }
 
+/* Name s as written (into *piece, a buffer of its own: it is quoted or
+ * joined to a path after), a refusal passed on to o. */
+static void name_piece(struct out *o, struct out *piece, const char *s, const char *where)
+{
+	*piece = (struct out){ .flags = o->flags };
+	name_out(piece, s, strlen(s), where);
+	if (piece->err && !o->err) {
+		o->err = piece->err;
+		memcpy(o->bad, piece->bad, sizeof o->bad);
+	}
+}
+
 /* A value's name, quoted: escaped or refused as name_out says. */
 static void quoted_name(struct out *o, const char *s, const char *key, size_t klen)
 {
-	struct out tmp = { .flags = o->flags };
+	struct out tmp;
 	char where[300];
 	/* key: the path so far, klen bytes, no NUL after it */
 	snprintf(where, sizeof where, "[%.*s] \"%.60s\"", (int)(klen < 200 ? klen : 200), key, s);
-	name_out(&tmp, s, strlen(s), where);
-	if (tmp.err && !o->err) {
-		o->err = tmp.err;
-		memcpy(o->bad, tmp.bad, sizeof o->bad);
-	}
+	name_piece(o, &tmp, s, where);
 	quoted(o, tmp.b ? tmp.b : "", tmp.n);
 	free(tmp.b);
 }
@@ -218,14 +226,10 @@ static void export_key(struct out *o, const struct lf_rkey *k, char *path, size_
 	}
 	for (size_t i = 0; i < k->nsub; i++) {
 		const char *name = k->sub[i]->name;
-		struct out seg = { .flags = o->flags };
+		struct out seg;
 		char where[300];
 		snprintf(where, sizeof where, "[%.*s\\%.60s]", (int)(plen < 200 ? plen : 200), path, name);
-		name_out(&seg, name, strlen(name), where);
-		if (seg.err && !o->err) {
-			o->err = seg.err;
-			memcpy(o->bad, seg.bad, sizeof o->bad);
-		}
+		name_piece(o, &seg, name, where);
 		char *p = malloc(plen + seg.n + 2);
 		if (!p) {
 			free(seg.b);

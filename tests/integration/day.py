@@ -30,6 +30,7 @@ import multiprocessing as mp
 import os
 import pwd
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,10 +116,26 @@ class Worker:
         self.eacces_seen = False
 
     def eacces_context(self, t0):
-        """The first EACCES of a user who should have none: when, and what
-        her root folders say then (an emptied token refuses them all; a
-        mount gone gives another errno)."""
+        """The first EACCES of a user who should have none: when, who the
+        kernel says she is, what the folders above her mounts, her mounts
+        and her root folders say then, and her session as layerd holds it
+        (an emptied token refuses them all; a mount gone gives another
+        errno; a folder above the mount closed to her, EACCES before FUSE)."""
         words = [f"at {t0 - self.sh.t0.value:.0f} s into the run", f"groups {os.getgroups()}"]
+        for line in open("/proc/self/status"):
+            if line.startswith(("Uid:", "Gid:")):
+                words.append(" ".join(line.split()))
+        for path in (self.a.work, self.a.run, os.path.join(self.a.run, self.user)):
+            try:
+                st = os.stat(path)
+                words.append(f"{path}: {oct(st.st_mode)} {st.st_uid}:{st.st_gid}")
+            except OSError as e:
+                words.append(f"{path}: {e.strerror}")
+        mine = os.path.join(self.a.run, self.user) + "/"
+        for line in open("/proc/self/mountinfo"):
+            f = line.split()
+            if f[4].startswith(mine):
+                words.append("mount " + " ".join(f[4:]))
         for name, path in (("C", self.C), ("profile", self.prof()), ("REG", self.REG)):
             try:
                 st = os.stat(path)
@@ -126,7 +143,16 @@ class Worker:
                 words.append(f"{name}: {oct(st.st_mode)} uid {st.st_uid}, {n} names")
             except OSError as e:
                 words.append(f"{name}: {e.strerror}")
-        return "; ".join(words)
+        r = run([self.a.layerctl, "status", "--json"], root=True)
+        try:
+            for s in json.loads(r.stdout).get("sessions", []):
+                if s.get("user") == self.user:
+                    words.append("session " + json.dumps(s, sort_keys=True)[:600])
+        except ValueError:
+            words.append(f"status: {r.stderr.strip()[:200]}")
+        text = "; ".join(words)
+        log(f"# day: {self.user}'s first EACCES: {text}")
+        return text
 
     def prof(self, rel=""):
         return os.path.join(self.C, "Users", self.user, rel)
@@ -675,6 +701,13 @@ class Day:
                 shown += 1
         if len(self.failures) > shown:
             log(f"FAIL: ... and {len(self.failures) - shown} more")
+        keep = os.environ.get("DAY_KEEP_LOG")
+        if self.failures and keep:   # the daemon's own words, for the long run's reader
+            try:
+                shutil.copyfile(os.path.join(self.a.work, "layerd.log"), keep)
+                log(f"# day: layerd's log kept in {keep}")
+            except OSError as e:
+                log(f"# day: layerd's log not kept: {e}")
         return 0 if not self.failures else 1
 
 

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "layerfs/err.h"
 #include "layerfs/union.h"
@@ -115,6 +116,21 @@ struct lf_resolution {
 int lf_repo_resolve(const struct lf_repo *r, const char *user, const char *const *groups,
 		    int ngroups, const char *machine, struct lf_resolution *out, struct lf_err *err);
 void lf_resolution_free(struct lf_resolution *res);
+/* An account of this host as NSS gives it, copied out. Looked up with the
+ * reentrant calls only: layerd logs users in on several threads at once,
+ * and getpwnam's one static buffer is every thread's (two logins at once
+ * gave one user the other's uid, and every file of hers refused her). */
+struct lf_account {
+	uid_t uid;
+	gid_t gid;
+	char name[256];
+};
+/* By name, or by uid when name is NULL: 0, -ENOENT (no such account) or
+ * -errno (NSS could not say). */
+int lf_account_get(const char *name, uid_t uid, struct lf_account *out);
+/* Her Unix groups' names (her primary group among them), at most max,
+ * each malloc'd for the caller: how many, or -errno. */
+int lf_account_groups(const struct lf_account *a, char **names, int max);
 /* USER's Unix groups' names, as layerd's login takes them (at most max,
  * each malloc'd for the caller): how many; 0 for an account not here. */
 int lf_unix_groups(const char *user, char **names, int max);

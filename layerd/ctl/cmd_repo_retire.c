@@ -164,7 +164,8 @@ static int write_note(const char *dst, json_t *entry, const char *was, struct lf
 {
 	char when[32];
 	time_t now = time(NULL);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime(&now));
+	struct tm tm;
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 	json_t *note = json_pack("{s:s, s:O, s:s, s:s}", "format", "layerfs-retired/1", "layer",
 				 entry, "was", was, "retired", when);
 	char *text = note ? json_dumps(note, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;

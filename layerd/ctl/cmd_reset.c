@@ -150,7 +150,8 @@ static int reset_all(const char *upper, int json)
 	}
 	char when[32], aside[NAME_MAX + 1];
 	time_t now = time(NULL);
-	strftime(when, sizeof when, "%Y%m%dT%H%M%S", gmtime(&now));
+	struct tm tm;
+	strftime(when, sizeof when, "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
 	snprintf(aside, sizeof aside, "%.200s.reset-%s", name, when);
 	int rc = renameat(pfd, name, pfd, aside) < 0 ? -errno : 0;
 	if (!rc && mkdirat(pfd, name, st.st_mode & 07777) < 0)

@@ -74,7 +74,8 @@ int profile_set_aside(struct lf_union *u, const char *user, char *note, size_t n
 		const char *base;
 		char aside[300], when[32], line[1200];
 		time_t now = time(NULL);
-		strftime(when, sizeof when, "%Y%m%dT%H%M%S", gmtime(&now));
+		struct tm tm;
+		strftime(when, sizeof when, "%Y%m%dT%H%M%S", gmtime_r(&now, &tm));
 		struct lf_walk pw;
 		int rc = parent_of(u, path, &pw, &dir, &base);
 		snprintf(aside, sizeof aside, "%.200s.bad-%s", base, when);

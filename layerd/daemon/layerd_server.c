@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <time.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,8 +46,9 @@ static json_t *handle(struct daemon *d, json_t *req, uid_t peer)
 	if (!strcmp(op, "status")) {
 		if (peer == 0)
 			return session_status(d, json_string_value(json_object_get(req, "user")));
-		struct passwd *pw = getpwuid(peer);
-		return pw ? session_status(d, pw->pw_name) : error_reply("who are you?");
+		struct lf_account me;
+		return lf_account_get(NULL, peer, &me) ? error_reply("who are you?")
+						       : session_status(d, me.name);
 	}
 	if (peer != 0)
 		return error_reply("only root may log users in or off, or refresh");

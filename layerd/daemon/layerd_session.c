@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pwd.h>
-#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -282,35 +280,22 @@ static int add_group(struct session *s, const char *name)
 
 /* Her assignment groups: her Unix groups, as the host knows them (a
  * directory service through NSS), and those the caller names too. */
-static int session_groups(struct session *s, const struct passwd *pw,
+static int session_groups(struct session *s, const struct lf_account *acct,
 			  const struct login_req *req, struct lf_err *err)
 {
-	int n = 64, rc = 0;
-	gid_t *gids = NULL;
-	for (int tries = 0; tries < 4; tries++) {
-		gid_t *g = realloc(gids, (size_t)n * sizeof *g);
-		if (!g)
-			break;
-		gids = g;
-		int want = n;
-		if (getgrouplist(pw->pw_name, pw->pw_gid, gids, &want) >= 0) {
-			n = want;
-			break;
-		}
-		n = want > n ? want : n * 2;
+	enum { MAX_GROUPS = 4096 };
+	char **names = malloc(MAX_GROUPS * sizeof *names);
+	int n = names ? lf_account_groups(acct, names, MAX_GROUPS) : -ENOMEM;
+	int rc = n < 0 ? n : 0;
+	for (int i = 0; i < n; i++) {
+		if (!rc)
+			rc = add_group(s, names[i]);
+		free(names[i]);
 	}
-	if (!gids)
-		n = 0;
-	char buf[16384];
-	for (int i = 0; !rc && i < n; i++) {
-		struct group gr, *got = NULL;
-		if (getgrgid_r(gids[i], &gr, buf, sizeof buf, &got) == 0 && got)
-			rc = add_group(s, got->gr_name);
-	}
+	free(names);
 	for (int i = 0; !rc && i < req->ngroups; i++)
 		rc = add_group(s, req->groups[i]);
-	free(gids);
-	return rc ? lf_err_set(err, -rc, "out of memory") : 0;
+	return rc ? lf_err_set(err, -rc, "%s: her groups: %s", s->user, strerror(-rc)) : 0;
 }
 
 /* HKLM's fragments go to Windows/System32/config of her layer. The folder
@@ -333,9 +318,13 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	if (!lf_repo_rel_ok(req->user, &why) || strchr(req->user, '/'))
 		return lf_err_set(err, EINVAL, "user name '%s': %s", req->user,
 				  strchr(req->user, '/') ? "holds '/'" : why);
-	struct passwd *pw = getpwnam(req->user);
-	if (!pw)
+	struct lf_account acct;
+	int found = lf_account_get(req->user, 0, &acct);
+	if (found == -ENOENT)
 		return lf_err_set(err, ENOENT, "%s: no such account on this host", req->user);
+	if (found)
+		return lf_err_set(err, -found, "%s: the account database: %s", req->user,
+				  strerror(-found));
 	lf_mutex_lock(&d->lock, LF_LK_DAEMON);
 	struct arrival *a = d->arriving;
 	while (a && strcmp(a->user, req->user))
@@ -358,14 +347,14 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		s->refs = 1;
 		s->lockfd = s->upfd = -1;
 		s->user = strdup(req->user);
-		s->uid = pw->pw_uid;
-		s->gid = pw->pw_gid;
+		s->uid = acct.uid;
+		s->gid = acct.gid;
 		s->machine = strdup(req->machine ? req->machine : d->machine);
 		s->since = time(NULL);
 		rc = lf_repo_open(d->repo, &r, err);
 	}
 	if (!rc)
-		rc = session_groups(s, pw, req, err);
+		rc = session_groups(s, &acct, req, err);
 	if (!rc)
 		rc = lf_repo_resolve(r, s->user, (const char *const *)s->groups, s->ngroups,
 				     s->machine, &res, err);

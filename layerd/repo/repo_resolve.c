@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "repo_int.h"
 
@@ -208,17 +209,103 @@ void lf_resolution_free(struct lf_resolution *res)
 	memset(res, 0, sizeof *res);
 }
 
-int lf_unix_groups(const char *user, char **names, int max)
+/* NSS's buffer: as sysconf says, more while it says ERANGE. */
+static char *nss_buf(char *buf, size_t *size)
 {
-	struct passwd *pw = getpwnam(user);
-	gid_t gids[256];
-	int k = 256, n = 0;
-	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, gids, &k) < 0)
-		return 0;
-	for (int i = 0; i < k && n < max; i++) {
-		struct group *g = getgrgid(gids[i]);
-		if (g && (names[n] = strdup(g->gr_name)))
+	if (!buf) {
+		long hint = sysconf(_SC_GETPW_R_SIZE_MAX);
+		*size = hint > 0 && hint < (1 << 20) ? (size_t)hint : 16384;
+	} else {
+		*size *= 2;
+	}
+	char *b = *size <= (64u << 20) ? realloc(buf, *size) : NULL;
+	if (!b)
+		free(buf);
+	return b;
+}
+
+int lf_account_get(const char *name, uid_t uid, struct lf_account *out)
+{
+	size_t size;
+	char *buf = nss_buf(NULL, &size);
+	struct passwd pw, *got = NULL;
+	int rc = buf ? ERANGE : ENOMEM;
+	while (rc == ERANGE) {
+		rc = name ? getpwnam_r(name, &pw, buf, size, &got) : getpwuid_r(uid, &pw, buf, size, &got);
+		if (rc == ERANGE && !(buf = nss_buf(buf, &size)))
+			rc = ENOMEM;
+	}
+	if (!rc && !got)
+		rc = ENOENT;
+	if (!rc && strlen(pw.pw_name) >= sizeof out->name)
+		rc = ENAMETOOLONG;
+	if (!rc) {
+		out->uid = pw.pw_uid;
+		out->gid = pw.pw_gid;
+		strcpy(out->name, pw.pw_name);
+	}
+	free(buf);
+	return -rc;
+}
+
+/* gid's name (malloc'd) through buf (grown as NSS asks): 0, -errno. */
+static int group_name(gid_t gid, char **buf, size_t *size, char **name)
+{
+	struct group gr, *got = NULL;
+	int rc;
+	while ((rc = getgrgid_r(gid, &gr, *buf, *size, &got)) == ERANGE)
+		if (!(*buf = nss_buf(*buf, size)))
+			return -ENOMEM;
+	*name = NULL;
+	if (rc || !got)
+		return 0;      /* a gid without a name: no group to assign by */
+	return (*name = strdup(got->gr_name)) ? 0 : -ENOMEM;
+}
+
+int lf_account_groups(const struct lf_account *a, char **names, int max)
+{
+	int k = 64, n = 0, rc = 0;
+	gid_t *gids = NULL;
+	for (;;) {
+		gid_t *g = realloc(gids, (size_t)k * sizeof *g);
+		if (!g) {
+			free(gids);
+			return -ENOMEM;
+		}
+		gids = g;
+		int want = k;
+		if (getgrouplist(a->name, a->gid, gids, &want) >= 0) {
+			k = want;
+			break;
+		}
+		if (k >= 65536) {      /* NGROUPS_MAX: more is NSS gone wrong */
+			free(gids);
+			return -E2BIG;
+		}
+		k = want > k ? want : k * 2;
+	}
+	size_t size;
+	char *buf = nss_buf(NULL, &size);
+	if (!buf)
+		rc = -ENOMEM;
+	for (int i = 0; !rc && i < k && n < max; i++)
+		if (!(rc = group_name(gids[i], &buf, &size, &names[n])) && names[n])
 			n++;
+	free(buf);
+	free(gids);
+	if (rc) {
+		while (n > 0)
+			free(names[--n]);
+		return rc;
 	}
 	return n;
+}
+
+int lf_unix_groups(const char *user, char **names, int max)
+{
+	struct lf_account a;
+	if (lf_account_get(user, 0, &a))
+		return 0;
+	int n = lf_account_groups(&a, names, max);
+	return n < 0 ? 0 : n;
 }

@@ -16,7 +16,11 @@ failed=0
 
 cleanup() {
   for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null; done
-  rm -rf "$WORK"
+  # a daemon's mounts below WORK (layerd's sessions, a test killed midway)
+  # are detached, deepest first: rm must never walk into a live mount
+  awk -v w="$WORK/" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r |
+    while read -r m; do umount -l "$m" 2>/dev/null; done
+  rm -rf --one-file-system "$WORK"
 }
 trap cleanup EXIT
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include "layerfs/bytes.h"
+#include "layerfs/layer.h"
 #include "lxattr.h"
 
 #define EA_HEAD 8   /* next offset (4), flags (1), name length (1), value length (2) */

@@ -108,8 +108,7 @@ static void reg_change(void *ctx, char what, const char *key, const char *value)
 			    : !v || lf_rkey_set(fk, value, v->type, v->data, v->len)))
 			c->failed = 1;
 		*(what == '-' ? &c->nmarkers : &c->nvalues) += 1;
-	} else if (what == '+') {     /* a key of B's: whole */
-		struct lf_rkey *bk = key_at(c->broot, key, 0);
+	} else if (what == '+') {     /* a key of B's (bk, found above): whole */
 		struct lf_rkey *copy = bk ? deep_copy(c, bk, full) : NULL;
 		if (copy && !copy->nsub && !copy->nval && bk->nsub) {
 			lf_rkey_free(copy);  /* all it held was noise */

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -21,7 +20,6 @@
 #include "layerfs/win_names.h"
 #include "layerfs/security.h"
 #include "layerfs/vhd.h"
-#include "lxattr.h"
 #include "ntfs_glue.h"
 #include "pack_int.h"
 #include "reparse.h"
@@ -296,55 +294,6 @@ int pack_set_root_sd(struct packer *p, const struct stat *st)
 	return rc;
 }
 
-/* The source's Windows attributes (hidden, system, read-only, ...) where
- * it shows them (an ntfs-3g or layerfs mount: system.ntfs_attrib; a
- * capture's folder: layerfs.ntfs_attrib). */
-int pack_copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni)
-{
-	if (!S_ISREG(st->st_mode) && !S_ISDIR(st->st_mode))
-		return 0;
-	int fd = openat(dfd, name, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	/* an ntfs-3g or layerfs mount's, or kept on a folder by capture */
-	static const char *const names[] = { "system.ntfs_attrib", "trusted.layerfs.ntfs_attrib",
-					     "user.layerfs.ntfs_attrib" };
-	uint8_t v[4];
-	ssize_t n = -1;
-	for (size_t i = 0; n != 4 && i < sizeof names / sizeof names[0]; i++)
-		n = fgetxattr(fd, names[i], v, sizeof v);
-	close(fd);
-	if (n != 4)
-		return 0;
-	pack_set_attrib(ni, pack_le32(v));
-	return 0;
-}
-
-void pack_set_attrib(ntfs_inode *ni, uint32_t a)
-{
-	/* only what a file may carry: libntfs-3g keeps the folder bit */
-	a &= 0x1 | 0x2 | 0x4 | 0x20 | 0x100 | 0x2000 | 0x8000;   /* RO H S A TEMP NCI IntStream */
-	le32 keep = ni->flags & ~const_cpu_to_le32(0x1 | 0x2 | 0x4 | 0x20 | 0x100 | 0x2000 | 0x8000);
-	ni->flags = keep | cpu_to_le32(a);
-	NInoSetDirty(ni);
-	NInoFileNameSetDirty(ni);    /* the folder's index entry repeats them */
-}
-
-/* The source's owner, mode (and device numbers) as WSL keeps them. */
-int pack_set_lx(ntfs_inode *ni, const struct stat *st)
-{
-	struct lx_meta m = { .has = LX_HAS_UID | LX_HAS_GID | LX_HAS_MODE,
-			     .uid = st->st_uid, .gid = st->st_gid, .mode = st->st_mode };
-	if (S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode)) {
-		m.has |= LX_HAS_DEV;
-		m.major = major(st->st_rdev);
-		m.minor = minor(st->st_rdev);
-	}
-	uint8_t buf[128];
-	size_t n = lx_encode(&m, buf, sizeof buf);
-	return n ? ntfs_set_ntfs_ea(ni, (const char *)buf, n, 0) : -1;
-}
-
 static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -607,9 +556,7 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 		p->st->special++;
 	}
 	if (!rc && ni)
-		pack_copy_attrib(dfd, name, st, ni);
-	if (!rc && ni && !p->o->no_lx && pack_set_lx(ni, st))
-		rc = pack_fail(p, "cannot store the Linux owner and mode");
+		rc = pack_copy_meta(p, dfd, name, st, ni, 0);
 	/* Times last: writing content and children changes them. */
 	if (!rc && ni && pack_set_times(ni, st))
 		rc = pack_fail(p, "cannot set times");
@@ -771,6 +718,7 @@ void pack_free(struct packer *p)
 	free(p->links);
 	free(p->slots);
 	free(p->buf);
+	free(p->objids);
 	for (int i = 0; i < SDID_SLOTS; i++)
 		for (struct sdid *e = p->sdids[i], *nx; e; e = nx) {
 			nx = e->next;

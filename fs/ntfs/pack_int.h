@@ -30,6 +30,9 @@ struct packer {
 	char path[PATH_MAX * 4];   /* the entry being worked on, for errors */
 	char *buf;                 /* PACK_CHUNK bytes for copying contents */
 	ntfs_inode *root;
+	/* object IDs given (16 bytes each): one file of a volume has one */
+	uint8_t (*objids)[16];
+	size_t nobjids, capobjids;
 	struct sdid {              /* descriptors registered in $Secure */
 		struct sdid *next;
 		le32 id;
@@ -65,11 +68,28 @@ int pack_desc_of(struct packer *p, int dfd, const char *name, const struct stat 
 /* The id of descriptor sd in the volume's $Secure (0: none). */
 le32 pack_sec_id(struct packer *p, const uint8_t *sd, size_t len);
 le32 pack_sec_id_of(struct packer *p, int dfd, const char *name, const struct stat *st);
-int pack_copy_attrib(int dfd, const char *name, const struct stat *st, ntfs_inode *ni);
 /* FILE_ATTRIBUTE_* bits a file may carry, set on ni. */
 void pack_set_attrib(ntfs_inode *ni, uint32_t a);
-/* Owner, group, mode (and device numbers) as WSL keeps them ($LX* EAs). */
-int pack_set_lx(ntfs_inode *ni, const struct stat *st);
+/* What an entry carries beside its data (pack_meta.c). */
+struct lx_meta;
+struct pack_meta {
+	const uint8_t *ea;       /* its $EA records as its source has them */
+	size_t ealen;
+	const struct lx_meta *lx;   /* its Linux owner and mode; NULL: none */
+	const uint8_t *oid;      /* its object ID (16 bytes, or 64 with birth IDs) */
+	size_t oidlen;           /* 0: none */
+	int replace;             /* an entry kept from before: what it had goes */
+};
+/* Owner, group, mode (and device numbers) of st, as WSL keeps them. */
+void pack_lx_of(const struct stat *st, struct lx_meta *m);
+/* m's $EA (its records without $LX*, then lx's) and object ID on ni; an
+ * object ID a file made before has is left out, said through note. */
+int pack_keep_ea_objid(struct packer *p, ntfs_inode *ni, const struct pack_meta *m);
+/* The host entry's Windows attributes, $EA and object ID (ntfs-3g's
+ * system.ntfs_* or a folder layer's trusted/user.layerfs.ntfs_*) and its
+ * owner and mode (unless no_lx), on ni. */
+int pack_copy_meta(struct packer *p, int dfd, const char *name, const struct stat *st,
+		   ntfs_inode *ni, int replace);
 /* An alternate data stream NAME (UTF-8) holding data. */
 int pack_add_stream(struct packer *p, ntfs_inode *ni, const char *name, const void *data,
 		    size_t len);

@@ -137,7 +137,8 @@ static int same_file(struct packer *p, int dfd, const char *name, const struct s
 	return same;
 }
 
-/* An entry kept: the descriptor, attributes and times the folder gives. */
+/* An entry kept: the descriptor, attributes, EAs, object ID and times
+ * the folder gives. */
 static int refresh(struct packer *p, int dfd, const char *name, const struct stat *st,
 		   ntfs_inode *ni)
 {
@@ -146,7 +147,8 @@ static int refresh(struct packer *p, int dfd, const char *name, const struct sta
 		ni->security_id = id;
 		NInoSetDirty(ni);
 	}
-	pack_copy_attrib(dfd, name, st, ni);
+	if (pack_copy_meta(p, dfd, name, st, ni, 1))
+		return -1;
 	return pack_set_times(ni, st) ? pack_fail(p, "cannot set times") : 0;
 }
 

@@ -45,10 +45,6 @@ struct publisher {
 	const char *dos_now;     /* the 8.3 name of the entry being made, or "" */
 	uint64_t *held;          /* nodes of files with more names, held */
 	size_t nheld, capheld;
-	/* object IDs given (16 bytes each): one file of the volume keeps one */
-	uint8_t (*objids)[16];
-	size_t nobjids, capobjids;
-	int ea_kept;             /* the entry being made got its $EA whole */
 };
 
 /* Folder ino read whole (l empty on an error, which is set). */
@@ -326,67 +322,23 @@ static int copy_streams(struct publisher *w, uint64_t ino, ntfs_inode *ni)
 	return rc;
 }
 
-/* Its extended attributes ($EA, whole: WSL's $LX* records among them)
- * and its object ID, as its layer has them. An object ID is unique on a
- * volume ($ObjId): where a file published before (the walk goes folder by
- * folder, names in order) has it already, this one goes without, said. */
+/* Its extended attributes ($EA: WSL's $LX* records made from its owner
+ * and mode, the rest as its layer has them) and its object ID. */
 static int copy_ea_objid(struct publisher *w, const struct lf_attr *a, uint64_t ino, ntfs_inode *ni)
 {
-	char *v;
-	w->ea_kept = 0;
-	ssize_t n = lf_union_xattr_alloc(w->u, ino, "system.ntfs_ea", &v);
-	int rc = 0;
-	/* its EAs but WSL's $LX*, which come from its attributes (a folder
-	 * layer's owner and mode are its host file's), one $EA of both */
-	uint8_t *ea = n > 0 ? malloc((size_t)n + 128) : NULL;
-	if (n > 0 && !ea)
-		rc = lf_err_set(w->p.err, ENOMEM, "out of memory");
-	if (ea) {
-		size_t len = lf_ea_strip_lx((const uint8_t *)v, (size_t)n, ea);
-		if (a->flags & LF_ATTR_LX) {
-			struct lx_meta m = { .has = LX_HAS_UID | LX_HAS_GID | LX_HAS_MODE,
-					     .uid = a->uid, .gid = a->gid, .mode = a->mode };
-			if (S_ISCHR(a->mode) || S_ISBLK(a->mode)) {
-				m.has |= LX_HAS_DEV;
-				m.major = major((dev_t)a->rdev);
-				m.minor = minor((dev_t)a->rdev);
-			}
-			len += lx_encode(&m, ea + len, 128);
-		}
-		if (len && ntfs_set_ntfs_ea(ni, (const char *)ea, len, 0))
-			rc = pack_fail(&w->p, "cannot set its extended attributes");
-		w->ea_kept = !rc && len > 0;
-		free(ea);
-	}
-	free(v);
-	if (rc)
-		return rc;
-	n = lf_union_xattr_alloc(w->u, ino, "system.ntfs_object_id", &v);
-	if (n >= 16) {
-		size_t i = 0;
-		while (i < w->nobjids && memcmp(w->objids[i], v, 16))
-			i++;
-		if (i < w->nobjids) {
-			if (w->o->note)
-				w->o->note(w->o->note_ctx, w->p.path, "its object ID is not kept: a "
-					   "file published before it has the same (object IDs are "
-					   "unique on a volume)");
-		} else if (ntfs_set_ntfs_object_id(ni, v, (size_t)n, 0)) {
-			rc = pack_fail(&w->p, "cannot set its object ID");
-		} else {
-			if (w->nobjids == w->capobjids) {
-				size_t cap = w->capobjids ? w->capobjids * 2 : 64;
-				uint8_t (*o)[16] = realloc(w->objids, cap * sizeof *o);
-				if (!o)
-					rc = lf_err_set(w->p.err, ENOMEM, "out of memory");
-				else
-					w->objids = o, w->capobjids = cap;
-			}
-			if (!rc)
-				memcpy(w->objids[w->nobjids++], v, 16);
-		}
-	}
-	free(v);
+	char *ea, *oid;
+	ssize_t n = lf_union_xattr_alloc(w->u, ino, "system.ntfs_ea", &ea);
+	ssize_t k = lf_union_xattr_alloc(w->u, ino, "system.ntfs_object_id", &oid);
+	struct lx_meta lx;
+	struct stat st = { .st_uid = a->uid, .st_gid = a->gid, .st_mode = a->mode,
+			   .st_rdev = (dev_t)a->rdev };
+	pack_lx_of(&st, &lx);
+	struct pack_meta m = { .ea = (const uint8_t *)ea, .ealen = n > 0 ? (size_t)n : 0,
+			       .lx = (a->flags & LF_ATTR_LX) ? &lx : NULL,
+			       .oid = (const uint8_t *)oid, .oidlen = k >= 16 ? (size_t)k : 0 };
+	int rc = pack_keep_ea_objid(&w->p, ni, &m);
+	free(ea);
+	free(oid);
 	return rc;
 }
 
@@ -684,12 +636,6 @@ static int fill_one(struct publisher *w, const struct lf_union_entry *e, ntfs_in
 		if (S_ISDIR(a->mode) && (wattr & LF_WATTR_COMPRESSED))
 			ni->flags |= FILE_ATTR_COMPRESSED;
 	}
-	if (!rc && (a->flags & LF_ATTR_LX) && !w->ea_kept) {
-		struct stat st = { .st_uid = a->uid, .st_gid = a->gid, .st_mode = a->mode,
-				   .st_rdev = (dev_t)a->rdev };
-		if (pack_set_lx(ni, &st))
-			rc = pack_fail(&w->p, "cannot store the Linux owner and mode");
-	}
 	w->dos_now = dos;
 	if (!rc)
 		rc = want_dos_name(w, a, ni->mft_no, (*dirp)->mft_no, da);
@@ -892,7 +838,8 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 	struct publisher w = { .u = u, .o = o, .st = stats ? stats : &local };
 	memset(w.st, 0, sizeof *w.st);
 	struct lf_pack_opts po = { .label = o->label ? o->label : "Windows",
-				   .progress = o->progress, .progress_ctx = o->progress_ctx };
+				   .progress = o->progress, .progress_ctx = o->progress_ctx,
+				   .note = o->note, .note_ctx = o->note_ctx };
 	w.p = (struct packer){ .o = &po, .st = &w.pst, .err = err, .src = "", .src_root = -1 };
 	lf_publish_clean(out);
 
@@ -1003,7 +950,6 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 	for (size_t i = 0; i < w.nheld; i++)
 		lf_union_forget(u, w.held[i], 1);
 	free(w.held);
-	free(w.objids);
 	pack_free(&w.p);
 	free(w.dos);
 	return rc;

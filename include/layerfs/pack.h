@@ -19,6 +19,10 @@ struct lf_pack_opts {
 	void (*progress)(void *ctx, const char *phase, uint64_t done,
 			 uint64_t total);
 	void *progress_ctx;
+	/* what is left out of one entry and why (an object ID another has);
+	 * path is the entry's, "/"-separated; may be NULL */
+	void (*note)(void *ctx, const char *path, const char *what);
+	void *note_ctx;
 };
 
 struct lf_pack_stats {

@@ -211,3 +211,9 @@ void cli_bar_end(struct cli_bar *b)
 	if (b->on && b->last >= 0)
 		fputs("\r\033[K", stderr);
 }
+
+void cli_note(void *ctx, const char *path, const char *what)
+{
+	(void)ctx;
+	fprintf(stderr, "layerctl: note: %s: %s\n", path, what);
+}

@@ -141,4 +141,8 @@ int cmd_conflicts(int argc, char **argv);
 /* login, logoff, refresh, status (argv[0] says which) */
 int cmd_session(int argc, char **argv);
 
+/* Something of an entry not kept (an object ID another file has): one
+ * line on stderr, "layerctl: note: PATH: WHAT" (pack's and publish's note). */
+void cli_note(void *ctx, const char *path, const char *what);
+
 #endif

@@ -714,7 +714,7 @@ int cmd_capture(int argc, char **argv)
 		nref = 0;           /* said */
 	}
 	struct lf_pack_stats ps = {0};
-	struct lf_pack_opts po = { .format = LF_PACK_VHD_DYNAMIC, .label = "capture",
+	struct lf_pack_opts po = { .format = LF_PACK_VHD_DYNAMIC, .label = "capture", .note = cli_note,
 				   .progress = cli_bar_show, .progress_ctx = &bar };
 	if (!rc && (parent ? lf_pack_revision(cap.stage_path, parent, out, &po, &ps, &err)
 			   : lf_pack(cap.stage_path, out, &po, &ps, &err))) {

@@ -72,7 +72,7 @@ int cmd_pack(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	struct lf_pack_opts o = { .format = LF_PACK_VHD_DYNAMIC };
+	struct lf_pack_opts o = { .format = LF_PACK_VHD_DYNAMIC, .note = cli_note };
 	int quiet = 0, json = 0, c;
 	const char *wim = NULL;
 	while ((c = cli_getopt(argc, argv, "f:s:L:qh", opts)) != -1) {

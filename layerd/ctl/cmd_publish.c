@@ -106,13 +106,6 @@ static json_t *stats_json(const char *out, const struct lf_publish_stats *st, do
 			 "partition_grown", st->grown, "serial", serial, "seconds", secs);
 }
 
-/* Something of an entry not kept: one line each. */
-static void noted(void *ctx, const char *path, const char *what)
-{
-	(void)ctx;
-	fprintf(stderr, "layerctl: note: %s: %s\n", path, what);
-}
-
 /* An entry Windows cannot hold, left out: one line each. */
 static void left_out(void *ctx, const char *path, const char *why)
 {
@@ -133,7 +126,7 @@ int cmd_publish(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' }, { 0 },
 	};
 	struct cli_stack_args sa = {0};
-	struct lf_publish_opts o = { .skipped = left_out, .note = noted };
+	struct lf_publish_opts o = { .skipped = left_out, .note = cli_note };
 	int quiet = 0, json = 0, verify = 0, fmt_given = 0, c;
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, "f:s:L:qh", opts)) != -1) {

@@ -215,6 +215,12 @@ if [ -n "${REALDATA:-}" ] && [ -d "$REALDATA" ]; then
     "$(sgdisk -p "$X/out.raw" | grep '^Disk identifier')" ] && [ "$(sgdisk -i1 "$X/in.raw" | grep 'unique GUID')" = \
     "$(sgdisk -i1 "$X/out.raw" | grep 'unique GUID')" ] \
     && ok "its GPT is sound and keeps the disk's and the partition's GUIDs" || not_ok "GPT of the published VHDX"
+  # what dir shows (a folder's entry in its parent's index) is what its
+  # record says, read by The Sleuth Kit (issue 32, item 2)
+  check "Windows 10's published volume: every folder's index entry as its record (TSK)" \
+    python3 "$TESTS_DIR/ntfs_index.py" "$X/index.out" 128
+  check "Windows Server's published volume: every folder's index entry as its record (TSK)" \
+    python3 "$TESTS_DIR/ntfs_index.py" "$X/out.raw" 128
   rm -rf "$X"
 fi
 
@@ -272,7 +278,7 @@ if ntfs-3g "$WORK/ea.img" "$WORK/n3" 2>/dev/null; then
   grep -q '"system.ntfs_ea"' "$WORK/ea.json" \
     && ok "publish keeps a file's EA" || { not_ok "publish EA"; head -30 "$WORK/ea.json"; }
   # Program Files comes before Windows: app.exe is published first
-  grep -q "carrier.dll: its object ID is not kept: a file published before it has the same" "$WORK/ea.err" \
+  grep -q "carrier.dll: its object ID is not kept: a file made before it has the same" "$WORK/ea.err" \
     && "$LAYERCTL" stat --json "$WORK/ea.vhd" "Program Files/app.exe" | grep -q ntfs_object_id \
     && ok "an object ID two layers hold: the file published first keeps it, the other is said" \
     || { not_ok "duplicate object ID"; cat "$WORK/ea.err"; }
@@ -282,6 +288,42 @@ if ntfs-3g "$WORK/ea.img" "$WORK/n3" 2>/dev/null; then
     && ok "compare: the EA the same; the object ID publish left out is the one difference" || { not_ok "compare EA"; cat "$WORK/ea.cmp"; }
   ntfs-3g -o ro "$WORK/ea.img" "$WORK/n3" && getfattr -n system.ntfs_ea -e hex "$WORK/n3/Windows/carrier.dll" 2>/dev/null \
     | grep -q 5041594c4f4144 && umount "$WORK/n3" && ok "ntfs-3g reads the EA written (PAYLOAD, an MZ value)" || not_ok "EA via ntfs-3g"
+  # pack keeps them from a host folder too, as a copy-up leaves them
+  # (trusted.layerfs.ntfs_*); an object ID two files hold goes to the first
+  mkdir -p "$WORK/eah/Windows"; echo a >"$WORK/eah/Windows/carrier.dll"; echo b >"$WORK/eah/Windows/twin.dll"
+  for f in carrier twin; do
+    setfattr -n trusted.layerfs.ntfs_ea -v "$EA" "$WORK/eah/Windows/$f.dll"
+    setfattr -n trusted.layerfs.ntfs_object_id -v "$OID" "$WORK/eah/Windows/$f.dll"
+  done
+  "$LAYERCTL" pack -q --format raw --size 16M "$WORK/eah" "$WORK/eah.img" 2>"$WORK/eah.err"
+  ntfs-3g -o ro "$WORK/eah.img" "$WORK/n3" && {
+    getfattr -n system.ntfs_ea -e hex "$WORK/n3/Windows/carrier.dll" 2>/dev/null | grep -q 5041594c4f4144 &&
+    getfattr -n system.ntfs_object_id -e hex "$WORK/n3/Windows/carrier.dll" 2>/dev/null | grep -q "${OID#0x}" &&
+    ! getfattr -n system.ntfs_object_id "$WORK/n3/Windows/twin.dll" >/dev/null 2>&1; r=$?; umount "$WORK/n3"; [ $r -eq 0 ]; } &&
+    grep -q "/Windows/twin.dll: its object ID is not kept: a file made before it has the same" "$WORK/eah.err" \
+    && ok "pack keeps a host file's EA and object ID (ntfs-3g reads them); a second file's same ID is said" \
+    || { not_ok "pack EA and object ID"; cat "$WORK/eah.err"; }
+  # folders a Windows volume has compressed, and archived ones: publish
+  # writes each one's entry in its parent's index as its record
+  mkdir -p "$WORK/cf"
+  for i in $(seq 1 40); do mkdir -p "$WORK/cf/Windows/WinSxS/component folder $i/inner folder"; echo x >"$WORK/cf/Windows/WinSxS/component folder $i/f.txt"; done
+  "$LAYERCTL" pack -q --format raw --size 32M "$WORK/cf" "$WORK/cf.img"
+  if ntfs-3g "$WORK/cf.img" "$WORK/n3"; then
+    for i in $(seq 1 40); do
+      d="$WORK/n3/Windows/WinSxS/component folder $i"
+      a=$(( i % 2 ? 0x810 : 0x30 ))
+      setfattr -n system.ntfs_attrib_be -v "$(printf '0x%08x' $a)" "$d"
+      setfattr -n system.ntfs_attrib_be -v 0x00000830 "$d/inner folder"
+    done
+    umount "$WORK/n3"
+  fi
+  "$LAYERCTL" publish -q --format raw --layer "$WORK/cf.img,type=os" "$WORK/cf.out" 2>"$WORK/cf.err" \
+    && python3 "$TESTS_DIR/ntfs_index.py" "$WORK/cf.img" >"$WORK/cf.in" \
+    && python3 "$TESTS_DIR/ntfs_index.py" "$WORK/cf.out" >"$WORK/.out" \
+    && [ "$(cut -d' ' -f1 "$WORK/.out")" -ge 82 ] \
+    && ok "compressed and archived folders: each index entry as its record after publish (TSK: $(cat "$WORK/.out"))" \
+    || { not_ok "folders' index entries"; cat "$WORK/cf.err" "$WORK/cf.in" "$WORK/.out"; }
+  rm -f "$WORK/cf.img" "$WORK/cf.out" "$WORK/eah.img"
 else
   not_ok "ntfs-3g does not mount a packed volume"
 fi

@@ -13,6 +13,7 @@
 
 #include "layerfs/layout.h"
 #include "layerfs/source.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "layerfs/hive.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../../fs/ntfs/lxattr.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include "layerfs/hive.h"
+#include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "layerfs/security.h"
+#include "fuzz.h"
 
 static void round_trip(const uint8_t *sd, size_t len)
 {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "layerfs/wof.h"
+#include "fuzz.h"
 
 struct stream {
 	const uint8_t *p;

@@ -17,6 +17,18 @@ check "programs in PREFIX/bin; units in PREFIX/lib/systemd/system; the mount hel
            /sbin/mount.fuse.layerfs; do [ -e '$I'\$f ] || { echo missing \$f; exit 1; }; done &&
   grep -q 'ExecStart=$P/bin/layerd ' '$I$P/lib/systemd/system/layerd.service' &&
   grep -q '$P/bin/layerfs' '$I/sbin/mount.fuse.layerfs' && [ -x '$I/sbin/mount.fuse.layerfs' ]"
+# the man pages the systemd unit and every --help point at, rendered by
+# man(1) without a warning, each naming every option its program's --help has
+check "man pages layerfs(8), regfs(8), layerd(8), layerctl(8) installed, render clean, name each option" bash -c "
+  for p in layerfs regfs layerd layerctl; do
+    f='$I$P/share/man/man8/'\$p.8; [ -f \$f ] || { echo missing \$f; exit 1; }
+    w=\$(LC_ALL=C.UTF-8 MANWIDTH=80 man -l --warnings=w \$f 2>&1 >/dev/null); [ -z \"\$w\" ] || { echo \"\$w\"; exit 1; }
+    page=\$(LC_ALL=C.UTF-8 MANWIDTH=200 man -l \$f 2>/dev/null | sed 's/\x08.//g')
+    for o in \$('$BUILD_DIR'/\$([ \$p = layerfs ] && echo layerfs || { [ \$p = regfs ] && echo regfs/regfs || echo layerd/\$p; }) --help 2>&1 |
+             grep -oE '^ +(-[a-zA-Z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+'); do
+      grep -qF -- \"\$o\" <<<\"\$page\" || { echo \"\$p.8 lacks \$o\"; exit 1; }
+    done
+  done"
 export PATH="$I$P/bin:$PATH"
 S="$WORK/sample"
 bash "$SOURCE_DIR/scripts/sample/make-repo" "$S" "$I$P/bin/layerctl" >/dev/null

@@ -60,14 +60,6 @@ char *lf_arena_strdup(struct lf_arena *a, const char *s)
 	return lf_arena_dup(a, s, strlen(s) + 1);
 }
 
-size_t lf_arena_size(const struct lf_arena *a)
-{
-	size_t n = 0;
-	for (const struct lf_arena_block *b = a->head; b; b = b->next)
-		n += b->cap;
-	return n;
-}
-
 void lf_arena_free(struct lf_arena *a)
 {
 	for (struct lf_arena_block *b = a->head, *n; b; b = n) {

@@ -22,8 +22,6 @@ void *lf_arena_alloc(struct lf_arena *a, size_t n);
 void *lf_arena_bytes(struct lf_arena *a, size_t n);
 void *lf_arena_dup(struct lf_arena *a, const void *p, size_t n);
 char *lf_arena_strdup(struct lf_arena *a, const char *s);
-/* Bytes held in blocks (for reports). */
-size_t lf_arena_size(const struct lf_arena *a);
 void lf_arena_free(struct lf_arena *a);
 
 #endif

@@ -281,11 +281,3 @@ void rnodes_rename(struct rnodes *t, uint64_t parent, const char *name, uint64_t
 	}
 	lf_mutex_unlock(&t->lock);
 }
-
-uint64_t rnodes_count(struct rnodes *t)
-{
-	lf_mutex_lock(&t->lock, LF_LK_LEAF);
-	uint64_t n = t->count;
-	lf_mutex_unlock(&t->lock);
-	return n;
-}

@@ -27,7 +27,5 @@ void rnodes_unlink(struct rnodes *t, uint64_t parent, const char *name);
 /* NAME in PARENT is now TO in NEWPARENT (and what was TO is gone). */
 void rnodes_rename(struct rnodes *t, uint64_t parent, const char *name, uint64_t newparent,
 		   const char *to);
-/* How many nodes are held (for reports and tests). */
-uint64_t rnodes_count(struct rnodes *t);
 
 #endif

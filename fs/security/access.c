@@ -74,12 +74,16 @@ uint32_t lf_sd_rights(const uint8_t *sd, size_t len, const struct lf_token *t,
 	return granted;
 }
 
+int lf_rights_allow(uint32_t got, uint32_t want, const struct lf_generic_map *map)
+{
+	want = map_generic(want & ~LF_MAXIMUM_ALLOWED, map);
+	return (got & want) == want ? 0 : -EACCES;
+}
+
 int lf_sd_access(const uint8_t *sd, size_t len, const struct lf_token *t,
 		 const struct lf_generic_map *map, uint32_t want)
 {
-	want = map_generic(want & ~LF_MAXIMUM_ALLOWED, map);
-	uint32_t got = lf_sd_rights(sd, len, t, map);
-	return (got & want) == want ? 0 : -EACCES;
+	return lf_rights_allow(lf_sd_rights(sd, len, t, map), want, map);
 }
 
 unsigned lf_rights_rwx(uint32_t rights, int folder)

@@ -217,7 +217,7 @@ int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint
 	int rc = node_rights(u, t, ino, &got);
 	if (rc)
 		return rc;
-	return (got & want) == want ? 0 : -EACCES;
+	return lf_rights_allow(got, want, &lf_file_map);
 }
 
 int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,

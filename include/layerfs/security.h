@@ -115,7 +115,11 @@ int lf_sd_group(const uint8_t *sd, size_t len, struct lf_sid *out);
  * otherwise. A bad descriptor grants nothing (SYSTEM excepted). */
 uint32_t lf_sd_rights(const uint8_t *sd, size_t len, const struct lf_token *t,
 		      const struct lf_generic_map *map);
-/* 0 if every right of want (generic ones mapped) is granted, else -EACCES. */
+/* 0 if got (rights lf_sd_rights gave) holds every right of want (generic
+ * ones mapped by map), else -EACCES: the one access decision, the
+ * drive's and REG's alike. */
+int lf_rights_allow(uint32_t got, uint32_t want, const struct lf_generic_map *map);
+/* lf_rights_allow of what t has by sd. */
 int lf_sd_access(const uint8_t *sd, size_t len, const struct lf_token *t,
 		 const struct lf_generic_map *map, uint32_t want);
 

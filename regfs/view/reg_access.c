@@ -153,7 +153,7 @@ int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent
 	lf_mutex_unlock(&v->lock);
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;       /* the call itself says so */
-	return (got & want) == want ? 0 : -EACCES;
+	return lf_rights_allow(got, want, &lf_key_map);
 }
 
 static unsigned key_rwx(uint32_t got, int key)

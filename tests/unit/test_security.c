@@ -124,6 +124,12 @@ START_TEST(access_exact_rights)
 	ck_assert_uint_eq(lf_rights_rwx(lf_sd_rights(log, len, &t[T_USER], &lf_file_map), 0), 4);
 	ck_assert_uint_eq(lf_rights_rwx(lf_sd_rights(log, len, &t[T_USER], &lf_file_map), 1), 5);
 	free(log);
+	/* the decision the drive and REG make from rights they remembered */
+	ck_assert_int_eq(lf_rights_allow(lf_file_map.read, LF_GENERIC_READ, &lf_file_map), 0);
+	ck_assert_int_eq(lf_rights_allow(lf_file_map.read, LF_GENERIC_WRITE, &lf_file_map), -EACCES);
+	ck_assert_int_eq(lf_rights_allow(lf_key_map.read, LF_KEY_QUERY_VALUE, &lf_key_map), 0);
+	ck_assert_int_eq(lf_rights_allow(lf_key_map.read, LF_KEY_SET_VALUE, &lf_key_map), -EACCES);
+	ck_assert_int_eq(lf_rights_allow(0, 0, &lf_file_map), 0);
 	for (int k = 0; k < NTOK; k++)
 		lf_token_free(&t[k]);
 }

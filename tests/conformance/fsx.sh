@@ -12,7 +12,13 @@
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"
 KIND=${1:-dir} OPS=${2:-5000} SEED=${3:-1} LOWERLINK=${4:-}
 mkdir -p "$WORK/low" "$WORK/up" "$WORK/m"
-for i in 0 1 2 3 4 5; do head -c $((i * 7000 + 1)) /dev/urandom >"$WORK/low/f$i"; done
+# the lower files' bytes come from the seed too: a seed replays a run whole
+python3 -c '
+import random, sys
+r = random.Random(int(sys.argv[1]))
+for i in range(6):
+    open(f"{sys.argv[2]}/f{i}", "wb").write(bytes(r.getrandbits(8) for _ in range(i * 7000 + 1)))
+' "$SEED" "$WORK/low"
 [ -n "$LOWERLINK" ] && ln -f "$WORK/low/f0" "$WORK/low/f1"
 cp -a "$WORK/low" "$WORK/ref"
 low="$WORK/low"

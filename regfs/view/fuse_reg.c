@@ -261,6 +261,14 @@ static int load(struct lf_regview *v, const char *path, struct rfile *f)
 	return rc;
 }
 
+/* An open value file gone: its buffer, its lock, itself (the one way). */
+static void rfile_free(struct rfile *f)
+{
+	free(f->buf);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}
+
 static struct rfile *open_file(struct lf_regview *v, const char *path, uint64_t ino, int flags,
 			       int created, int *rc)
 {
@@ -275,9 +283,7 @@ static struct rfile *open_file(struct lf_regview *v, const char *path, uint64_t 
 	else
 		*rc = load(v, path, f);
 	if (*rc) {
-		free(f->buf);
-		pthread_mutex_destroy(&f->lock);
-		free(f);
+		rfile_free(f);
 		return NULL;
 	}
 	return f;
@@ -307,10 +313,8 @@ static void r_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	fi->fh = (uint64_t)(uintptr_t)f;
 	fi->direct_io = 1;       /* reads come from the buffer, whatever the size said */
-	if (fuse_reply_open(req, fi)) {
-		free(f->buf);
-		free(f);
-	}
+	if (fuse_reply_open(req, fi))
+		rfile_free(f);
 }
 
 static void r_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -342,7 +346,7 @@ static void r_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	fi->direct_io = 1;
 	if (fuse_reply_create(req, &e, fi)) {
 		rnodes_forget(c->nodes, e.ino, 1);
-		free(f);
+		rfile_free(f);
 	}
 }
 
@@ -462,9 +466,7 @@ static void r_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	struct rfile *f = FILE_OF(fi);
 	commit(req, f);          /* flush said how it went; nothing else uses f now */
-	free(f->buf);
-	pthread_mutex_destroy(&f->lock);
-	free(f);
+	rfile_free(f);
 	fuse_reply_err(req, 0);
 }
 

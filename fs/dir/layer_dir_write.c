@@ -28,7 +28,7 @@ static int valid_name(const char *name)
 }
 
 /* Intern (dir, name) and stat it into out. */
-static int found(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
+static int intern_stat(struct dir_layer *d, int dfd, lf_ino dir, const char *name,
 		 struct lf_attr *out)
 {
 	struct stat st;
@@ -126,7 +126,7 @@ static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
 	if (!rc && lf_name_reserved(name))
 		dirl_mark(dfd, name, fd);
 	if (!rc)
-		rc = found(d, dfd, dir, name, out);
+		rc = intern_stat(d, dfd, dir, name, out);
 	if (rc && fd >= 0) {
 		close(fd);
 		fd = -1;
@@ -158,7 +158,7 @@ static int dw_link(struct lf_layer *l, lf_ino ino, lf_ino dir, const char *name,
 	}
 	rc = linkat(sfd, old, dfd, name, 0) < 0 ? -errno : 0;
 	if (!rc)
-		rc = found(d, dfd, dir, name, out);
+		rc = intern_stat(d, dfd, dir, name, out);
 	dirl_put_fd(sfd, sowned);
 	dirl_put_fd(dfd, downed);
 	return rc;

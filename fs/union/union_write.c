@@ -184,7 +184,10 @@ static int name_ok(const struct lf_union *u, const char *name)
 	return u->opts.windows_names && lf_name_forbidden(name) ? -EINVAL : 0;
 }
 
-static struct unode *begin(struct lf_union *u, uint64_t parent, const char *newname, int *rc)
+/* A change begins: the write lock taken and folder parent held (NULL,
+ * *rc set, when it cannot be changed); change_end lets both go. */
+static struct unode *change_begin(struct lf_union *u, uint64_t parent, const char *newname,
+				  int *rc)
 {
 	*rc = newname ? name_ok(u, newname) : 0;
 	if (!*rc)
@@ -210,7 +213,7 @@ static struct unode *begin(struct lf_union *u, uint64_t parent, const char *newn
 	return *rc ? NULL : p;
 }
 
-static void end(struct lf_union *u, struct unode *p)
+static void change_end(struct lf_union *u, struct unode *p)
 {
 	node_put(u, p, 0);
 	lf_mutex_unlock(&u->wlock);
@@ -261,7 +264,7 @@ static int make_new(struct lf_union *u, uint64_t parent, const char *name,
 	if (rc)
 		return rc;
 	w->sd = sd;
-	struct unode *p = begin(u, parent, name, &rc);
+	struct unode *p = change_begin(u, parent, name, &rc);
 	if (!p) {
 		free(sd);
 		return rc;
@@ -289,7 +292,7 @@ static int make_new(struct lf_union *u, uint64_t parent, const char *name,
 		if (rc && fh)
 			up->ops->release(up, *fh);
 	}
-	end(u, p);
+	change_end(u, p);
 	free(sd);
 	return rc;
 }
@@ -384,7 +387,7 @@ static int u_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const ch
 		  struct lf_attr *out)
 {
 	int rc;
-	struct unode *p = begin(u, newparent, newname, &rc);
+	struct unode *p = change_begin(u, newparent, newname, &rc);
 	if (!p)
 		return rc;
 	struct unode *n = node_get(u, ino);
@@ -414,7 +417,7 @@ static int u_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const ch
 	}
 	if (n)
 		node_put(u, n, 0);
-	end(u, p);
+	change_end(u, p);
 	return rc;
 }
 
@@ -555,7 +558,7 @@ static int empty_dir(struct lf_union *u, struct unode *p, const struct found *f)
 static int remove_name(struct lf_union *u, uint64_t parent, const char *name, int dir)
 {
 	int rc;
-	struct unode *p = begin(u, parent, NULL, &rc);
+	struct unode *p = change_begin(u, parent, NULL, &rc);
 	if (!p)
 		return rc;
 	struct found f;
@@ -569,7 +572,7 @@ static int remove_name(struct lf_union *u, uint64_t parent, const char *name, in
 	if (!rc)
 		rc = take_out(u, p, &f);
 	found_free(&f);
-	end(u, p);
+	change_end(u, p);
 	return rc;
 }
 
@@ -727,7 +730,7 @@ static int u_rename(struct lf_union *u, uint64_t parent, const char *name,
 	if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE))
 		return -EINVAL;
 	int rc;
-	struct unode *p1 = begin(u, parent, newname, &rc);
+	struct unode *p1 = change_begin(u, parent, newname, &rc);
 	if (!p1)
 		return rc;
 	struct unode *p2 = node_get(u, newparent);
@@ -739,7 +742,7 @@ static int u_rename(struct lf_union *u, uint64_t parent, const char *name,
 		rc = do_rename(u, p1, name, p2, newname, flags);
 	if (p2)
 		node_put(u, p2, 0);
-	end(u, p1);
+	change_end(u, p1);
 	return rc > 0 ? 0 : rc;
 }
 

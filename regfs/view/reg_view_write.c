@@ -481,7 +481,7 @@ static int own_path(struct where *w)
 
 /* Resolve PATH (or its parent) for a change: -EROFS where nothing can
  * be written. */
-static int begin(struct lf_regview *v, const char *path, int parent, struct where *w)
+static int change_begin(struct lf_regview *v, const char *path, int parent, struct where *w)
 {
 	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	view_refresh(v, 1);      /* never write over a fragment reset meanwhile */
@@ -497,7 +497,7 @@ static int begin(struct lf_regview *v, const char *path, int parent, struct wher
 	return rc;
 }
 
-static int end(struct lf_regview *v, int rc)
+static int change_end(struct lf_regview *v, int rc)
 {
 	lf_mutex_unlock(&v->lock);
 	return rc;
@@ -506,16 +506,16 @@ static int end(struct lf_regview *v, int rc)
 int lf_regview_create(struct lf_regview *v, const char *path)
 {
 	struct where w;
-	int rc = begin(v, path, 1, &w);
+	int rc = change_begin(v, path, 1, &w);
 	if (rc)
 		return rc;
 	if (check_name(&w, 0))
-		return end(v, -EINVAL);
+		return change_end(v, -EINVAL);
 	if (lf_rval_find(w.key, w.last) || (!w.value_mark && !w.is_default &&
 					     lf_rkey_find(w.key, w.last)))
-		return end(v, -EEXIST);
+		return change_end(v, -EEXIST);
 	static const uint8_t empty[2];
-	return end(v, set_value(v, &w, w.last, REG_SZ, empty, 2));
+	return change_end(v, set_value(v, &w, w.last, REG_SZ, empty, 2));
 }
 
 /* Set the value PATH names from its own text or bytes. */
@@ -523,11 +523,11 @@ static int change_value(struct lf_regview *v, const char *path, int how, const v
 			size_t n)
 {
 	struct where w;
-	int rc = begin(v, path, 0, &w);
+	int rc = change_begin(v, path, 0, &w);
 	if (rc)
 		return rc;
 	if (w.kind != W_VALUE)
-		return end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
+		return change_end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
 	uint32_t type = w.val->type;
 	uint8_t *data = NULL;
 	uint32_t len = 0;
@@ -557,7 +557,7 @@ static int change_value(struct lf_regview *v, const char *path, int how, const v
 		rc = set_value(v, &w, name, type, data, len);
 	free(name);
 	free(data);
-	return end(v, rc);
+	return change_end(v, rc);
 }
 
 int lf_regview_write(struct lf_regview *v, const char *path, const char *text, size_t len)
@@ -578,21 +578,21 @@ int lf_regview_setxattr(struct lf_regview *v, const char *path, const char *name
 int lf_regview_unlink(struct lf_regview *v, const char *path)
 {
 	struct where w;
-	int rc = begin(v, path, 0, &w);
+	int rc = change_begin(v, path, 0, &w);
 	if (rc)
 		return rc;
 	if (w.kind != W_VALUE)
-		return end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
+		return change_end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
 	char *name = strdup(w.val->name);
 	rc = name ? drop_value(&w, name) : -ENOMEM;
 	free(name);
-	return end(v, rc ? rc : save(v, w.h));
+	return change_end(v, rc ? rc : save(v, w.h));
 }
 
 int lf_regview_mkdir(struct lf_regview *v, const char *path)
 {
 	struct where w;
-	int rc = begin(v, path, 1, &w);
+	int rc = change_begin(v, path, 1, &w);
 	if (rc)
 		return rc;
 	rc = check_name(&w, 1);
@@ -614,7 +614,7 @@ int lf_regview_mkdir(struct lf_regview *v, const char *path)
 		int again = !token(tok, sizeof tok, w.last) && fk && lf_rkey_find(fk, tok);
 		rc = put_key(&w, k, again);
 	}
-	return end(v, rc ? rc : save(v, w.h));
+	return change_end(v, rc ? rc : save(v, w.h));
 }
 
 /* w (a key) one level up: its parent's where, and its own name. */
@@ -628,20 +628,20 @@ static void up(struct where *w)
 int lf_regview_rmdir(struct lf_regview *v, const char *path)
 {
 	struct where w;
-	int rc = begin(v, path, 0, &w);
+	int rc = change_begin(v, path, 0, &w);
 	if (rc)
 		return rc;
 	if (w.kind != W_KEY)
-		return end(v, -ENOTDIR);
+		return change_end(v, -ENOTDIR);
 	if (w.depth == 0)
-		return end(v, -EBUSY);            /* a hive's root */
+		return change_end(v, -EBUSY);            /* a hive's root */
 	if (w.key->nsub || w.key->nval)
-		return end(v, -ENOTEMPTY);
+		return change_end(v, -ENOTEMPTY);
 	char name[1024];
 	snprintf(name, sizeof name, "%s", w.names[w.depth - 1]);
 	up(&w);
 	rc = drop_key(&w, name, 0);
-	return end(v, rc ? rc : save(v, w.h));
+	return change_end(v, rc ? rc : save(v, w.h));
 }
 
 /* Is key k at or above the key w resolves to? */
@@ -742,7 +742,7 @@ int lf_regview_rename(struct lf_regview *v, const char *from, const char *to, un
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		return -EINVAL;
 	struct where f, t;
-	int rc = begin(v, from, 0, &f);
+	int rc = change_begin(v, from, 0, &f);
 	if (rc)
 		return rc;
 	rc = view_resolve(v, to, 1, &t);
@@ -756,5 +756,5 @@ int lf_regview_rename(struct lf_regview *v, const char *from, const char *to, un
 		rc = rename_key(v, &f, &t, flags);
 	else if (!rc)
 		rc = -EPERM;
-	return end(v, rc);
+	return change_end(v, rc);
 }

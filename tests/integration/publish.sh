@@ -221,6 +221,31 @@ if [ -n "${REALDATA:-}" ] && [ -d "$REALDATA" ]; then
     python3 "$TESTS_DIR/ntfs_index.py" "$X/index.out" 128
   check "Windows Server's published volume: every folder's index entry as its record (TSK)" \
     python3 "$TESTS_DIR/ntfs_index.py" "$X/out.raw" 128
+  # the round trip through two readers that are not this project's: The
+  # Sleuth Kit and ntfs-3g see the same tree, sizes and bytes in each
+  # published volume as in the volume Windows wrote
+  for pair in "index.raw index.out" "in.raw out.raw"; do
+    set -- $pair
+    python3 "$TESTS_DIR/tsk_tree.py" "$X/$1" 128 >"$X/tsk.a" && python3 "$TESTS_DIR/tsk_tree.py" "$X/$2" 128 >"$X/tsk.b" \
+      && [ -s "$X/tsk.a" ] && cmp -s "$X/tsk.a" "$X/tsk.b" \
+      && ok "$1 published: The Sleuth Kit reads the same $(wc -l <"$X/tsk.a") entries, sizes and bytes" \
+      || { not_ok "$1 published: The Sleuth Kit reads another tree"; diff "$X/tsk.a" "$X/tsk.b" | head -10; }
+    mkdir -p "$X/ma" "$X/mb"
+    # ntfs-3g takes a volume: each cut out of its disk (partition 1 at sector 128)
+    dd if="$X/$1" of="$X/vol.a" bs=512 skip=128 status=none; dd if="$X/$2" of="$X/vol.b" bs=512 skip=128 status=none
+    if ntfs-3g -o ro "$X/vol.a" "$X/ma" 2>/dev/null && ntfs-3g -o ro "$X/vol.b" "$X/mb" 2>/dev/null; then
+      # a folder's size is its index's room, not content: files' sizes only
+      tree_of() { (cd "$1" && find . \( -path './$*' -o -path './System Volume Information' \) -prune -o \
+        \( -type d -printf '%y %p\n' \) -o -printf '%y %p %s\n' | sort &&
+        find . -type f ! -path './$*' ! -path './System Volume Information/*' -exec sha256sum {} + | sort); }
+      tree_of "$X/ma" >"$X/n3.a"; tree_of "$X/mb" >"$X/n3.b"
+      cmp -s "$X/n3.a" "$X/n3.b" && ok "$1 published: ntfs-3g reads the same tree, sizes and bytes" \
+        || { not_ok "$1 published: ntfs-3g reads another tree"; diff "$X/n3.a" "$X/n3.b" | head -10; }
+    else
+      not_ok "$1: ntfs-3g does not mount it or its published volume"
+    fi
+    umount "$X/ma" 2>/dev/null; umount "$X/mb" 2>/dev/null; rm -f "$X/vol.a" "$X/vol.b"
+  done
   rm -rf "$X"
 fi
 

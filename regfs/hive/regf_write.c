@@ -255,7 +255,10 @@ static void put_sks(struct writer *w)
 static uint32_t put_data(struct writer *w, const struct lf_rval *v)
 {
 	uint8_t *p;
-	if (v->len <= BIG_DATA) {
+	/* big-data records came with format 1.4: a 1.3 hive (Windows XP's)
+	 * keeps a value of any size in one cell, as XP wrote it, and 1.3
+	 * readers (reglookup) read it so */
+	if (v->len <= BIG_DATA || (w->minor && w->minor < 4)) {
 		uint32_t off = cell(w, v->len, &p);
 		if (p)
 			memcpy(p, v->data, v->len);

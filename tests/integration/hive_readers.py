@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Each reader's view of a hive (issue 32, item 4): hive_readers.py A B
 reads hive A (written by Windows) and hive B (the same written by this
-project) with python-registry, regipy and libregf's regfexport, and fails
+project) with python-registry, regipy, libregf's regfexport, reglookup and
+hivex's hivexml, and fails
 when any reader sees B other than it sees A (keys by path, each key's
 value names, types and data). The readers disagree with each other on
 Windows' own hives, so each is compared with itself."""
@@ -53,7 +54,42 @@ def by_regfexport(path):
     return {"lines": keep, "rc": r.returncode}
 
 
-readers = {"python-registry": by_python_registry, "regipy": by_regipy, "regfexport": by_regfexport}
+def by_reglookup(path):
+    # every key and value: path, type, data (reglookup's escaping); key
+    # times left out (the last field), which the writer's keys keep but
+    # a merge or a new hive does not
+    r = subprocess.run(["reglookup", "-H", path], capture_output=True, text=True, errors="replace")
+    if r.returncode:
+        raise OSError(r.stderr.strip()[:200])
+    out = {}
+    for line in r.stdout.splitlines():
+        f = line.split(",")
+        if len(f) >= 3:
+            out[(f[0].lower(), f[1])] = ",".join(f[2:-1]) if f[1] != "KEY" else ""
+    return out
+
+
+def by_hivexml(path):
+    # hivex's own dump: keys by path below the root, each value's name,
+    # type and data as hivexml gives them (text or base64)
+    import xml.etree.ElementTree as ET
+    r = subprocess.run(["hivexml", path], capture_output=True)
+    if r.returncode:
+        raise OSError(r.stderr.decode(errors="replace").strip()[:200])
+    out = {}
+
+    def walk(node, p):
+        out[p.lower()] = sorted((v.get("key", ""), v.get("type", ""), v.get("encoding", ""),
+                                 (v.get("value") or "").replace("\n", ""))
+                                for v in node.findall("value"))
+        for c in node.findall("node"):
+            walk(c, p + "\\" + c.get("name", ""))
+    walk(ET.fromstring(r.stdout).find("node"), "")
+    return out
+
+
+readers = {"python-registry": by_python_registry, "regipy": by_regipy, "regfexport": by_regfexport,
+           "reglookup": by_reglookup, "hivex": by_hivexml}
 a, b = sys.argv[1], sys.argv[2]
 bad = 0
 for name, fn in readers.items():
@@ -73,5 +109,6 @@ for name, fn in readers.items():
         print(f"{name}: sees ours differently: {diff}")
         bad += 1
     else:
-        print(f"{name}: the same ({len(ra)} keys)" if name != "regfexport" else f"{name}: the same")
+        what = {"regfexport": "", "reglookup": f" ({len(ra)} keys and values)"}.get(name, f" ({len(ra)} keys)")
+        print(f"{name}: the same{what}")
 sys.exit(1 if bad else 0)

@@ -347,11 +347,12 @@ refuses "reg export of a key named with a NUL: refused, naming it" 'A' "$LAYERCT
   && [ "$(hivexregedit --export "$WORK/esc.hive" '\\' 2>/dev/null | grep -c '^\[')" -eq 2 ] \
   && ok "reg export --escape and back: the same hive, NUL and CR LF in names kept" \
   || { not_ok "--escape round trip"; cat "$WORK/esc2.reg"; }
-# every hive this project writes is read by python-registry, regipy and
-# libregf's regfexport as each reads the hive Windows wrote (issue 32,
+# every hive this project writes is read by python-registry, regipy,
+# libregf's regfexport, reglookup and hivex's hivexml as each reads the
+# hive Windows wrote (issue 32,
 # item 4): compact, merge (one layer), and new from its own .reg export
 SUITES=${SUITES:-$SOURCE_DIR/../shared/suites}
-if [ -d "$SUITES/regipy" ] && command -v regfexport >/dev/null; then
+if [ -d "$SUITES/regipy" ] && command -v regfexport >/dev/null && command -v reglookup >/dev/null; then
   for src in win10-rathbun/SAM win10-rathbun/SECURITY win10-rathbun/NTUSER.DAT plaso_NTUSER_WinXP_joe.DAT; do
     h=$(basename "$src"); zcat "$REALDATA/hives/$src.gz" >"$WORK/r_$h"
     "$LAYERCTL" reg compact "$WORK/r_$h" "$WORK/r_$h.compact" >/dev/null 2>&1
@@ -360,14 +361,14 @@ if [ -d "$SUITES/regipy" ] && command -v regfexport >/dev/null; then
     "$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\X' "$WORK/r_$h.new" "$WORK/r_$h.reg" 2>/dev/null
     for out in compact merge new; do
       if SUITES="$SUITES" /usr/bin/python3 "$TESTS_DIR/hive_readers.py" "$WORK/r_$h" "$WORK/r_$h.$out" >"$WORK/rd.out" 2>&1; then
-        ok "$h, reg $out: read by python-registry, regipy and regfexport as Windows' own ($(head -1 "$WORK/rd.out"))"
+        ok "$h, reg $out: read by python-registry, regipy, regfexport, reglookup and hivex as Windows' own ($(head -1 "$WORK/rd.out"))"
       else
         not_ok "$h, reg $out: a reader sees it otherwise"; sed 's/^/    /' "$WORK/rd.out" | head -5
       fi
     done
   done
 else
-  not_ok "the registry readers (../shared/suites/regipy, regfexport) are not here"
+  not_ok "the registry readers (../shared/suites/regipy, regfexport, reglookup) are not here"
 fi
 # a Windows XP hive is format 1.3 (lf subkey lists, no lh): written back so
 python3 -c "

@@ -20,6 +20,7 @@
 #include <ntfs-3g/object_id.h>    /* after ntfs_glue.h: it needs ntfs_inode */
 
 #define EA_MAX 65536u           /* NTFS's own bound on a file's $EA */
+_Static_assert(PACK_CHUNK >= EA_MAX, "the host's $EA is read into the packer's buffer");
 #define OBJID_MAX 64u           /* an object ID and its three birth IDs */
 
 /* The host file's NAME ("ntfs_ea") as the first of its spellings has it:
@@ -125,7 +126,9 @@ int pack_copy_meta(struct packer *p, int dfd, const char *name, const struct sta
 	pack_lx_of(st, &lx);
 	struct pack_meta m = { .lx = p->o->no_lx ? NULL : &lx, .replace = replace };
 	uint8_t oid[OBJID_MAX];
-	uint8_t *ea = NULL;
+	/* the host's $EA into the packer's buffer (its data and streams are
+	 * copied already; pack_keep_ea_objid copies what it keeps) */
+	uint8_t *ea = (uint8_t *)p->buf;
 	int fd = -1, rc = 0;
 	/* a FIFO, socket or device has no xattrs of its own to read here:
 	 * opening one could block or reach a device */
@@ -135,13 +138,13 @@ int pack_copy_meta(struct packer *p, int dfd, const char *name, const struct sta
 		uint8_t v[4];
 		if (host_meta(fd, "ntfs_attrib", v, sizeof v) == 4)
 			pack_set_attrib(ni, pack_le32(v));
-		ssize_t n = (ea = malloc(EA_MAX)) ? host_meta(fd, "ntfs_ea", ea, EA_MAX) : -ENOMEM;
+		ssize_t n = host_meta(fd, "ntfs_ea", ea, EA_MAX);
 		if (n >= 0) {
 			m.ea = ea;
 			m.ealen = (size_t)n;
 			n = host_meta(fd, "ntfs_object_id", oid, sizeof oid);
 		}
-		if (n >= 0 && n >= 16) {
+		if (n >= 16) {
 			m.oid = oid;
 			m.oidlen = (size_t)n;
 		}
@@ -150,8 +153,5 @@ int pack_copy_meta(struct packer *p, int dfd, const char *name, const struct sta
 					p->src, p->path, strerror((int)-n));
 		close(fd);
 	}
-	if (!rc)
-		rc = pack_keep_ea_objid(p, ni, &m);
-	free(ea);
-	return rc;
+	return rc ? rc : pack_keep_ea_objid(p, ni, &m);
 }

@@ -12,6 +12,7 @@
 #include "fuse_ll_int.h"
 #include "layerfs/fuse_serve.h"
 #include "layerfs/security.h"
+#include "layerfs/union_req.h"
 
 void fl_to_stat(const struct lf_attr *a, struct stat *st)
 {
@@ -51,18 +52,13 @@ struct lf_cred fl_cred(fuse_req_t req)
 	return (struct lf_cred){ x->uid, x->gid };
 }
 
-void fl_show(fuse_req_t req, struct lf_attr *a)
-{
-	struct lf_cred cr = fl_cred(req);
-	lf_union_show(CTX(req)->u, &cr, a);
-}
-
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct ctx *c = CTX(req);
 	struct lf_attr a;
 	struct fuse_entry_param e;
-	int rc = lf_union_lookup(c->u, parent, name, &a);
+	struct lf_cred cr = fl_cred(req);
+	int rc = lf_req_lookup(c->u, &cr, parent, name, &a);
 	if (rc == -ENOENT) {
 		/* a negative entry: the kernel keeps the "no" as long */
 		memset(&e, 0, sizeof e);
@@ -71,7 +67,6 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	} else if (rc) {
 		fuse_reply_err(req, -rc);
 	} else {
-		fl_show(req, &a);
 		fl_fill_entry(c, &a, &e);
 		fuse_reply_entry(req, &e);
 	}
@@ -96,12 +91,12 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 	struct ctx *c = CTX(req);
 	struct lf_attr a;
 	struct stat st;
-	int rc = lf_union_getattr(c->u, ino, &a);
+	struct lf_cred cr = fl_cred(req);
+	int rc = lf_req_getattr(c->u, &cr, ino, &a);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fl_show(req, &a);
 	fl_to_stat(&a, &st);
 	fuse_reply_attr(req, &st, fl_attr_timeout(c, &a));
 }
@@ -120,9 +115,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct lf_ufile *f;
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_open(CTX(req)->u, &cr, ino, fi->flags);
-	if (!rc)
-		rc = lf_union_open_file(CTX(req)->u, ino, fi->flags, &f);
+	int rc = lf_req_open(CTX(req)->u, &cr, ino, fi->flags, &f);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -164,13 +157,8 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct lf_attr a;
-	int rc = lf_union_getattr(CTX(req)->u, ino, &a);
-	if (!rc && !S_ISDIR(a.mode))
-		rc = -ENOTDIR;
 	struct lf_cred cr = fl_cred(req);
-	if (!rc)
-		rc = lf_union_may(CTX(req)->u, &cr, ino, LF_FILE_LIST_DIRECTORY);
+	int rc = lf_req_opendir(CTX(req)->u, &cr, ino);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
@@ -182,10 +170,10 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 /* A listing is made in two steps. The union hands over each entry with
  * the folder's lock held, so nothing may call back into it then: the
- * entries are only kept (and measured against the reply's room). Then,
- * with no lock held, each is shown as the caller may see it (her rights
- * from its descriptor, which may read a merged hive: lf_union_show goes
- * back into the union) and put in the reply. */
+ * entries are only kept (and measured against the reply's room). The
+ * union then shows each as the caller may see it (her rights from its
+ * descriptor, with the folder's lock let go: it may read a merged hive),
+ * and they are put in the reply. */
 struct pending {
 	char *name;
 	struct lf_attr a;
@@ -232,12 +220,17 @@ static int keep_entry(void *vctx, const char *name, const struct lf_attr *a, uin
 	return 0;
 }
 
+static struct lf_attr *kept_attr(void *vctx, size_t i)
+{
+	struct dirbuf *d = vctx;
+	return i < d->n ? &d->v[i].a : NULL;
+}
+
 static size_t put_entry(struct ctx *c, fuse_req_t req, char *buf, size_t size, int plus,
 			struct pending *p)
 {
 	if (plus) {
 		struct fuse_entry_param e;
-		fl_show(req, &p->a);
 		fl_fill_entry(c, &p->a, &e);
 		return fuse_add_direntry_plus(req, buf, size, p->name, &e, p->off);
 	}
@@ -272,8 +265,9 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 	int rc = 0;
 	uint64_t from = off > DOT_ENTRIES ? (uint64_t)off - DOT_ENTRIES : 0;
 	struct dirbuf d = { req, size - used, plus, NULL, 0, 0 };
+	struct lf_cred cr = fl_cred(req);
 	if (used < size)
-		rc = lf_union_readdir(c->u, ino, from, plus, keep_entry, &d);
+		rc = lf_req_readdir(c->u, &cr, ino, from, plus, keep_entry, kept_attr, &d);
 	for (size_t i = 0; i < d.n; i++) {
 		used += put_entry(c, req, buf + used, size - used, plus, &d.v[i]);
 		free(d.v[i].name);
@@ -316,17 +310,12 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 		return;
 	}
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_xattr(u, &cr, ino, name, 0);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t n = lf_union_getxattr(CTX(req)->u, ino, name, buf, size);
+	ssize_t n = lf_req_getxattr(u, &cr, ino, name, buf, size);
 	lf_fuse_reply_sized(req, n, buf, size);
 	free(buf);
 }
@@ -334,17 +323,12 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_list_xattrs(CTX(req)->u, &cr, ino);
-	if (rc) {
-		fuse_reply_err(req, -rc);
-		return;
-	}
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
-	ssize_t n = lf_union_listxattr(CTX(req)->u, ino, buf, size);
+	ssize_t n = lf_req_listxattr(CTX(req)->u, &cr, ino, buf, size);
 	lf_fuse_reply_sized(req, n, buf, size);
 	free(buf);
 }
@@ -371,7 +355,7 @@ static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
 	struct lf_cred cr = fl_cred(req);
-	fuse_reply_err(req, -lf_union_may_access(CTX(req)->u, &cr, ino, mask));
+	fuse_reply_err(req, -lf_req_access(CTX(req)->u, &cr, ino, mask));
 }
 
 static const struct fuse_lowlevel_ops read_ops = {

@@ -22,9 +22,6 @@ void fl_to_stat(const struct lf_attr *a, struct stat *st);
 void fl_fill_entry(struct ctx *c, const struct lf_attr *a, struct fuse_entry_param *e);
 /* Who sent the request. */
 struct lf_cred fl_cred(fuse_req_t req);
-/* a's owner and mode as the request's sender is shown them (a session:
- * her rights). */
-void fl_show(fuse_req_t req, struct lf_attr *a);
 /* Wait (up to 5 s) until the kernel has had every notice a reset sent:
  * `layerctl reset` asks, so what it reset shows at once when it returns. */
 void fl_inval_settle(void);

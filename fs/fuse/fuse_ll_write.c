@@ -12,6 +12,7 @@
 
 #include "fuse_ll_int.h"
 #include "layerfs/union.h"
+#include "layerfs/union_req.h"
 #include "layerfs/lockcheck.h"
 
 #define FILE_OF(fi) ((struct lf_ufile *)(uintptr_t)(fi)->fh)
@@ -22,7 +23,6 @@ static void reply_entry(fuse_req_t req, int rc, struct lf_attr *a)
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fl_show(req, a);
 	struct fuse_entry_param e;
 	fl_fill_entry(CTX(req), a, &e);
 	if (fuse_reply_entry(req, &e))
@@ -36,14 +36,11 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
 	struct lf_ufile *f;
-	int rc = lf_union_may_make(c->u, &cr, parent, S_IFREG);
-	if (!rc)
-		rc = lf_union_create(c->u, parent, name, mode, fi->flags, &cr, &a, &f);
+	int rc = lf_req_create(c->u, &cr, parent, name, mode, fi->flags, &a, &f);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fl_show(req, &a);
 	struct fuse_entry_param e;
 	fl_fill_entry(c, &a, &e);
 	fi->fh = (uint64_t)(uintptr_t)f;
@@ -60,73 +57,48 @@ static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	struct ctx *c = CTX(req);
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
-	int rc = lf_union_may_make(c->u, &cr, parent, mode & S_IFMT);
-	if (!rc && S_ISREG(mode)) {
-		struct lf_ufile *f;
-		rc = lf_union_create(c->u, parent, name, mode, O_WRONLY, &cr, &a, &f);
-		if (!rc)
-			lf_union_release(c->u, f);
-	} else if (!rc) {
-		/* FIFOs, sockets (bind), devices: in the writable layer's folder,
-		 * which holds them as any Linux folder does */
-		rc = lf_union_mknod(c->u, parent, name, mode, rdev, &cr, &a);
-	}
-	reply_entry(req, rc, &a);
+	reply_entry(req, lf_req_mknod(c->u, &cr, parent, name, mode, rdev, &a), &a);
 }
 
 static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
-	int rc = lf_union_may_make(CTX(req)->u, &cr, parent, S_IFDIR);
-	if (!rc)
-		rc = lf_union_mkdir(CTX(req)->u, parent, name, mode, &cr, &a);
-	reply_entry(req, rc, &a);
+	reply_entry(req, lf_req_mkdir(CTX(req)->u, &cr, parent, name, mode, &a), &a);
 }
 
 static void ll_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
-	int rc = lf_union_may_make(CTX(req)->u, &cr, parent, S_IFLNK);
-	if (!rc)
-		rc = lf_union_symlink(CTX(req)->u, parent, name, target, &cr, &a);
-	reply_entry(req, rc, &a);
+	reply_entry(req, lf_req_symlink(CTX(req)->u, &cr, parent, name, target, &a), &a);
 }
 
 static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
-	int rc = lf_union_may_link(CTX(req)->u, &cr, ino, newparent);
-	if (!rc)
-		rc = lf_union_link(CTX(req)->u, ino, newparent, newname, &a);
-	reply_entry(req, rc, &a);
+	reply_entry(req, lf_req_link(CTX(req)->u, &cr, ino, newparent, newname, &a), &a);
 }
 
 static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_delete(CTX(req)->u, &cr, parent, name);
-	fuse_reply_err(req, -(rc ? rc : lf_union_unlink(CTX(req)->u, parent, name)));
+	fuse_reply_err(req, -lf_req_unlink(CTX(req)->u, &cr, parent, name));
 }
 
 static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_delete(CTX(req)->u, &cr, parent, name);
-	fuse_reply_err(req, -(rc ? rc : lf_union_rmdir(CTX(req)->u, parent, name)));
+	fuse_reply_err(req, -lf_req_rmdir(CTX(req)->u, &cr, parent, name));
 }
 
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_rename(CTX(req)->u, &cr, parent, name, newparent, newname);
-	if (!rc && (flags & RENAME_EXCHANGE))   /* both go both ways */
-		rc = lf_union_may_rename(CTX(req)->u, &cr, newparent, newname, parent, name);
-	fuse_reply_err(req, -(rc ? rc : lf_union_rename(CTX(req)->u, parent, name, newparent,
-							  newname, flags)));
+	fuse_reply_err(req, -lf_req_rename(CTX(req)->u, &cr, parent, name, newparent, newname,
+					  flags));
 }
 
 static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
@@ -149,15 +121,11 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 	struct lf_attr out;
 	struct ctx *c = CTX(req);
 	struct lf_cred cr = fl_cred(req);
-	/* a size set through a file opened for writing was checked at open */
-	int rc = lf_union_may_setattr(c->u, &cr, ino, fi ? valid & ~LF_SET_SIZE : valid);
-	if (!rc)
-		rc = lf_union_setattr(c->u, ino, fi ? FILE_OF(fi) : NULL, &a, valid, &out);
+	int rc = lf_req_setattr(c->u, &cr, ino, fi ? FILE_OF(fi) : NULL, &a, valid, &out);
 	if (rc) {
 		fuse_reply_err(req, -rc);
 		return;
 	}
-	fl_show(req, &out);
 	struct stat res;
 	fl_to_stat(&out, &res);
 	fuse_reply_attr(req, &res, fl_attr_timeout(c, &out));
@@ -280,16 +248,13 @@ static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 		return;
 	}
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_xattr(CTX(req)->u, &cr, ino, name, 1);
-	fuse_reply_err(req, -(rc ? rc : lf_union_setxattr(CTX(req)->u, ino, name, value, size,
-							    flags)));
+	fuse_reply_err(req, -lf_req_setxattr(CTX(req)->u, &cr, ino, name, value, size, flags));
 }
 
 static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct lf_cred cr = fl_cred(req);
-	int rc = lf_union_may_xattr(CTX(req)->u, &cr, ino, name, 1);
-	fuse_reply_err(req, -(rc ? rc : lf_union_removexattr(CTX(req)->u, ino, name)));
+	fuse_reply_err(req, -lf_req_removexattr(CTX(req)->u, &cr, ino, name));
 }
 
 void fl_write_ops(struct fuse_lowlevel_ops *ops)

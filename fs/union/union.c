@@ -550,8 +550,8 @@ int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 	return rc;
 }
 
-static int u_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
-		     lf_union_dirent_fn fn, void *ctx)
+int union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
+		  lf_union_dirent_fn fn, void *ctx)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
@@ -593,59 +593,79 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		     lf_union_dirent_fn fn, void *ctx)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_readdir(u, ino, off, plus, fn, ctx);
+	int rc = union_readdir(u, ino, off, plus, fn, ctx);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-static int u_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
+/* A file several layers hold and the union merges (a hive): read from
+ * its merged bytes; the registry's merge makes it, and regfs changes it. */
+static int open_merged(struct lf_union *u, struct unode *n, int flags, struct lf_ufile *f)
+{
+	if (union_wants_write(flags)) {
+		union_log(u, "%s: it is merged from several layers and cannot be written "
+			  "(change the registry through regfs)", n->name);
+		merged_put(u, f->merged);
+		f->merged = NULL;
+		return -EPERM;
+	}
+	f->layer = NULL;
+	f->ino = n->ino;
+	return 0;
+}
+
+/* Open node n into f: merged, copied up for writing, or its top layer's. */
+static int open_node(struct lf_union *u, struct unode *n, int flags, struct lf_ufile *f)
+{
+	if (f->beside) {
+		int rc = merged_get(u, n, &f->merged);
+		if (rc != -ENOENT)
+			return rc ? rc : open_merged(u, n, flags, f);
+	}
+	if (union_wants_write(flags))
+		return union_open_rw(u, n, flags, f);
+	struct lref top = node_top(u, n);
+	f->layer = u->layers[top.layer];
+	f->ino = top.ino;
+	return f->layer->ops->open(f->layer, f->ino, &f->fh);
+}
+
+/* The first file opened in a folder: its siblings will likely follow. */
+static void read_siblings_ahead(struct lf_union *u, uint64_t parent)
+{
+	struct unode *p = u->prefetch ? node_get(u, parent) : NULL;
+	if (!p)
+		return;
+	node_lock(p);
+	if (p->dir && !p->dir->data_asked) {
+		p->dir->data_asked = 1;
+		prefetch_data(u->prefetch, p->dir);
+	}
+	node_unlock(p);
+	node_put(u, p, 0);
+}
+
+int union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
 		return -ESTALE;
-	struct lf_ufile *f = calloc(1, sizeof *f);
-	int rc = f ? 0 : -ENOMEM;
-	int mrc = f && stacked_is(u, n) ? merged_get(u, n, &f->merged) : -ENOENT;
-	if (f && S_ISDIR(n->type))
-		rc = -EISDIR;
-	else if (mrc != -ENOENT && (mrc || union_wants_write(flags))) {
-		/* a merged hive is made by the registry's merge: regfs changes it */
-		rc = mrc ? mrc : -EPERM;
-		if (!mrc)
-			union_log(u, "%s: it is merged from several layers and cannot be written "
-				  "(change the registry through regfs)", n->name);
-		if (f->merged)
-			merged_put(u, f->merged);
-	} else if (f && f->merged) {
-		f->layer = NULL;
-		f->ino = n->ino;
-	} else if (f && union_wants_write(flags))
-		rc = union_open_rw(u, n, flags, f);
-	else if (f) {
-		struct lref top = node_top(u, n);
-		f->layer = u->layers[top.layer];
-		f->ino = top.ino;
-		rc = f->layer->ops->open(f->layer, f->ino, &f->fh);
+	struct lf_ufile *f = NULL;
+	int rc = S_ISDIR(n->type) ? -EISDIR : 0;
+	if (!rc && !(f = calloc(1, sizeof *f)))
+		rc = -ENOMEM;
+	if (!rc) {
+		/* a hive's path: merged, or changed beside the mount */
+		f->beside = stacked_is(u, n);
+		rc = open_node(u, n, flags, f);
 	}
 	uint64_t parent = n->parent;
-	if (f)
-		f->beside = stacked_is(u, n);
 	node_put(u, n, 0);
 	if (rc) {
 		free(f);
 		return rc;
 	}
-	/* The first file opened in a folder: its siblings will likely follow. */
-	struct unode *p = u->prefetch ? node_get(u, parent) : NULL;
-	if (p) {
-		node_lock(p);
-		if (p->dir && !p->dir->data_asked) {
-			p->dir->data_asked = 1;
-			prefetch_data(u->prefetch, p->dir);
-		}
-		node_unlock(p);
-		node_put(u, p, 0);
-	}
+	read_siblings_ahead(u, parent);
 	*out = f;
 	return 0;
 }
@@ -653,7 +673,7 @@ static int u_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_uf
 int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_open_file(u, ino, flags, out);
+	int rc = union_open_file(u, ino, flags, out);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }

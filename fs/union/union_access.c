@@ -102,10 +102,68 @@ static const struct lf_token *who(const struct access *a, const struct lf_cred *
 	return c->uid == a->uid ? &a->token : NULL;
 }
 
-/* Node ino's descriptor (*sd malloc'd): its own, or one made from the
- * mode of an entry that has none, owned by the session user when the
- * host file is hers (her files in the writable layer). */
-int union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
+/* A request through the mount (union_req.c) asks for the same
+ * descriptors more than once: a create checks the folder's and then
+ * inherits from it, a rename checks both folders twice, and its reply
+ * shows the entry. While a request runs on this thread the descriptors
+ * read are kept (a copy handed out each time) until it leaves or changes
+ * the tree. Thread-local: a request runs on one thread, start to end. */
+struct sd_seen {
+	uint64_t ino;
+	uint8_t *sd;
+	size_t len;
+};
+static _Thread_local struct {
+	int on;
+	int n;
+	struct sd_seen v[4];
+} req_seen;
+
+void union_sds_begin(void)
+{
+	req_seen.on = 1;
+	req_seen.n = 0;
+}
+
+void union_sds_forget(void)
+{
+	for (int i = 0; i < req_seen.n; i++)
+		free(req_seen.v[i].sd);
+	req_seen.n = 0;
+}
+
+void union_sds_end(void)
+{
+	union_sds_forget();
+	req_seen.on = 0;
+}
+
+static int sd_copy(const uint8_t *from, size_t len, uint8_t **sd, size_t *out)
+{
+	*sd = malloc(len ? len : 1);
+	if (!*sd)
+		return -ENOMEM;
+	memcpy(*sd, from, len);
+	*out = len;
+	return 0;
+}
+
+static void sd_keep(uint64_t ino, const uint8_t *sd, size_t len)
+{
+	if (!req_seen.on || req_seen.n == (int)(sizeof req_seen.v / sizeof req_seen.v[0]))
+		return;
+	struct sd_seen *e = &req_seen.v[req_seen.n];
+	if (sd_copy(sd, len, &e->sd, &e->len) == 0) {
+		e->ino = ino;
+		req_seen.n++;
+	}
+}
+
+/* Node ino's descriptor as read from its layers (*sd malloc'd): its own,
+ * or one made from the mode of an entry that has none, owned by the
+ * session user when the host file is hers (her files in the writable
+ * layer). */
+static int read_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 {
 	char *own;
 	ssize_t n = union_xattr_alloc(u, ino, ACL_XATTR, &own);
@@ -124,6 +182,17 @@ int union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 	const struct access *a = u->access;
 	return lf_sd_from_mode(at.mode, a && at.uid == a->uid && a->uid ? &a->token.user : NULL,
 			       sd, len);
+}
+
+int union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
+{
+	for (int i = 0; i < req_seen.n; i++)
+		if (req_seen.v[i].ino == ino)
+			return sd_copy(req_seen.v[i].sd, req_seen.v[i].len, sd, len);
+	int rc = read_sd(u, ino, sd, len);
+	if (!rc)
+		sd_keep(ino, *sd, *len);
+	return rc;
 }
 
 int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
@@ -197,7 +266,7 @@ static int node_rights(struct lf_union *u, const struct lf_token *t, uint64_t in
 	}
 	uint8_t *sd;
 	size_t len;
-	int rc = lf_union_win_sd(u, ino, &sd, &len);
+	int rc = union_win_sd(u, ino, &sd, &len);
 	if (rc)
 		return rc;
 	*out = rights_by(u->access, t, sd, len);
@@ -205,7 +274,7 @@ static int node_rights(struct lf_union *u, const struct lf_token *t, uint64_t in
 	return 0;
 }
 
-int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want)
+int union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want)
 {
 	struct access *a = u->access;
 	if (!a || a->plain)
@@ -220,20 +289,20 @@ int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint
 	return lf_rights_allow(got, want, &lf_file_map);
 }
 
-int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
-			const char *name)
+int union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+		     const char *name)
 {
 	if (!lf_union_checks_access(u))
 		return 0;
 	/* FILE_DELETE_CHILD on the folder lets any entry in it go */
-	if (lf_union_may(u, c, parent, LF_FILE_DELETE_CHILD) == 0)
+	if (union_may(u, c, parent, LF_FILE_DELETE_CHILD) == 0)
 		return 0;
 	struct lf_attr at;
-	int rc = lf_union_lookup(u, parent, name, &at);
+	int rc = union_lookup(u, parent, name, &at);
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;    /* the call itself says ENOENT */
-	rc = lf_union_may(u, c, at.ino, LF_DELETE);
-	lf_union_forget(u, at.ino, 1);
+	rc = union_may(u, c, at.ino, LF_DELETE);
+	union_forget(u, at.ino, 1);
 	return rc;
 }
 
@@ -246,12 +315,10 @@ static int from_upper(struct lf_union *u, uint64_t ino)
 {
 	if (!u->upper)
 		return 0;
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
 	struct unode *n = node_get(u, ino);
 	int r = n && node_top(u, n).layer == 0;
 	if (n)
 		node_put(u, n, 0);
-	lf_rwunlock(&u->cfg);
 	return r;
 }
 
@@ -261,7 +328,7 @@ static void show_plain(struct lf_union *u, struct lf_attr *at)
 	if ((at->flags & LF_ATTR_LX) || from_upper(u, at->ino))
 		return;
 	uint8_t buf[4096];
-	ssize_t n = lf_union_getxattr(u, at->ino, ACL_XATTR, buf, sizeof buf);
+	ssize_t n = union_getxattr(u, at->ino, ACL_XATTR, buf, sizeof buf);
 	if (n <= 0 || lf_sd_check(buf, (size_t)n, NULL))
 		return;                  /* none (or one we cannot read): POSIX as it is */
 	uint32_t bits = remembered(a, buf, (size_t)n);
@@ -274,7 +341,7 @@ static void show_plain(struct lf_union *u, struct lf_attr *at)
 	at->uid = at->gid = 0;
 }
 
-void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *at)
+void union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *at)
 {
 	struct access *a = u->access;
 	if (!a)
@@ -291,7 +358,7 @@ void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *
 	uint8_t *sd = NULL;
 	size_t len = 0;
 	int hers = 0;
-	if (lf_union_win_sd(u, at->ino, &sd, &len) == 0) {
+	if (union_win_sd(u, at->ino, &sd, &len) == 0) {
 		got = rights_by(a, &a->token, sd, len);
 		struct lf_sid owner;
 		hers = lf_sd_owner(sd, len, &owner) == 0 && lf_sid_eq(&owner, &a->token.user);
@@ -335,7 +402,7 @@ int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent
 
 /* ---- the right each request needs ---- */
 
-int lf_union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags)
+int union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags)
 {
 	if (!lf_union_checks_access(u))
 		return 0;
@@ -349,47 +416,47 @@ int lf_union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
 								  : LF_FILE_WRITE_DATA;
 	if (flags & O_TRUNC)
 		want |= LF_FILE_WRITE_DATA;
-	return lf_union_may(u, c, ino, want);
+	return union_may(u, c, ino, want);
 }
 
-int lf_union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
-		      uint32_t type)
+int union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+		   uint32_t type)
 {
-	return lf_union_may(u, c, parent, S_ISDIR(type) ? LF_FILE_ADD_SUBDIRECTORY
+	return union_may(u, c, parent, S_ISDIR(type) ? LF_FILE_ADD_SUBDIRECTORY
 						       : LF_FILE_ADD_FILE);
 }
 
-int lf_union_may_link(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
-		      uint64_t newparent)
+int union_may_link(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+		   uint64_t newparent)
 {
 	/* Windows' hard-link mitigation (since Windows 10 1709; Project
 	 * Zero's "Between a Rock and a Hard Link"): the file linked must be
 	 * one she may change the attributes of, or a second name of SAM in
 	 * her profile is hers to read */
-	int rc = lf_union_may(u, c, ino, LF_FILE_WRITE_ATTRIBUTES);
-	return rc ? rc : lf_union_may_make(u, c, newparent, S_IFREG);
+	int rc = union_may(u, c, ino, LF_FILE_WRITE_ATTRIBUTES);
+	return rc ? rc : union_may_make(u, c, newparent, S_IFREG);
 }
 
-int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
-			const char *name, uint64_t newparent, const char *newname)
+int union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+		     const char *name, uint64_t newparent, const char *newname)
 {
 	if (!lf_union_checks_access(u))
 		return 0;
 	struct lf_attr at;
-	int rc = lf_union_lookup(u, parent, name, &at);
+	int rc = union_lookup(u, parent, name, &at);
 	if (rc)
 		return rc == -ENOENT ? 0 : rc;
-	lf_union_forget(u, at.ino, 1);
-	rc = lf_union_may_delete(u, c, parent, name);
+	union_forget(u, at.ino, 1);
+	rc = union_may_delete(u, c, parent, name);
 	if (!rc)
-		rc = lf_union_may_make(u, c, newparent, at.mode & S_IFMT);
+		rc = union_may_make(u, c, newparent, at.mode & S_IFMT);
 	if (!rc)             /* what it replaces goes */
-		rc = lf_union_may_delete(u, c, newparent, newname);
+		rc = union_may_delete(u, c, newparent, newname);
 	return rc;
 }
 
-int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
-			 unsigned valid)
+int union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+		      unsigned valid)
 {
 	if (!lf_union_checks_access(u))
 		return 0;
@@ -403,43 +470,43 @@ int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t i
 		want |= LF_FILE_WRITE_DATA;
 	if (valid & (LF_SET_ATIME | LF_SET_MTIME | LF_SET_ATIME_NOW | LF_SET_MTIME_NOW))
 		want |= LF_FILE_WRITE_ATTRIBUTES;
-	return lf_union_may(u, c, ino, want);
+	return union_may(u, c, ino, want);
 }
 
-int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
-		       const char *name, int set)
+int union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
+		    const char *name, int set)
 {
 	if (!lf_union_checks_access(u))
 		return 0;
 	if (!strcmp(name, ACL_XATTR))
-		return lf_union_may(u, c, ino, set ? LF_WRITE_DAC : LF_READ_CONTROL);
+		return union_may(u, c, ino, set ? LF_WRITE_DAC : LF_READ_CONTROL);
 	if (!strncmp(name, "system.ntfs_", 12))
-		return lf_union_may(u, c, ino, set ? LF_FILE_WRITE_ATTRIBUTES
+		return union_may(u, c, ino, set ? LF_FILE_WRITE_ATTRIBUTES
 						   : LF_FILE_READ_ATTRIBUTES);
 	/* user.NAME is the stream FILE:NAME: opening it asks what opening
 	 * the file's data asks (FILE_READ_DATA / FILE_WRITE_DATA) */
 	if (!strncmp(name, "user.", 5))
-		return lf_union_may(u, c, ino, set ? LF_FILE_WRITE_DATA : LF_FILE_READ_DATA);
+		return union_may(u, c, ino, set ? LF_FILE_WRITE_DATA : LF_FILE_READ_DATA);
 	/* others (security.*, trusted.*: the union answers them itself,
 	 * refusing or empty) ask only to be set */
-	return set ? lf_union_may(u, c, ino, LF_FILE_WRITE_EA) : 0;
+	return set ? union_may(u, c, ino, LF_FILE_WRITE_EA) : 0;
 }
 
-int lf_union_may_list_xattrs(struct lf_union *u, const struct lf_cred *c, uint64_t ino)
+int union_may_list_xattrs(struct lf_union *u, const struct lf_cred *c, uint64_t ino)
 {
 	/* the names of a file's streams and EAs: what FileStreamInformation
 	 * and FileFullEaInformation ask */
 	if (!lf_union_checks_access(u))
 		return 0;
-	return lf_union_may(u, c, ino, LF_FILE_READ_ATTRIBUTES | LF_FILE_READ_EA);
+	return union_may(u, c, ino, LF_FILE_READ_ATTRIBUTES | LF_FILE_READ_EA);
 }
 
-int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask)
+int union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask)
 {
 	if (!lf_union_checks_access(u))
 		return 0;
 	struct lf_attr at;
-	int rc = lf_union_getattr(u, ino, &at);
+	int rc = union_getattr(u, ino, &at);
 	if (rc)
 		return rc;
 	int dir = S_ISDIR(at.mode);
@@ -450,5 +517,5 @@ int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t in
 		want |= LF_FILE_WRITE_DATA;
 	if ((mask & X_OK) && !dir)
 		want |= LF_FILE_EXECUTE;
-	return lf_union_may(u, c, ino, want);
+	return union_may(u, c, ino, want);
 }

@@ -1,9 +1,10 @@
 /* Copy-up: before a node from a read-only layer is changed, the writable
  * layer gets a copy of it (its folders first). The copy is made under a
  * temporary name in the work folder, with its data, owner, mode, user.*
- * xattrs and times, and only then renamed into place: a daemon killed
- * half-way leaves a temporary (emptied at the next mount), never a
- * half-copied file in the view. The node keeps its number. */
+ * xattrs and times, its data fsynced, and only then renamed into place:
+ * a daemon killed (or a host crashed) half-way leaves a temporary
+ * (emptied at the next mount), never a half-copied file in the view. The
+ * node keeps its number. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -85,45 +86,124 @@ static int copy_xattrs(struct lf_union *u, struct lref from, lf_ino to)
 	return rc < 0 ? rc : 0;
 }
 
-/* Make a copy of node n (from layer node `from`) in the work folder;
- * its node in the writable layer goes in *made, the layer's link count of
- * what it copied in *layer_nlink. */
-static int make_copy(struct lf_union *u, struct unode *n, struct lref from, int nodata,
-		     const char *tmp, lf_ino *made, uint32_t *layer_nlink)
+/* One node's copy-up (the kernel's ovl_copy_up_ctx): what is copied,
+ * into which folder, and what is made on the way. */
+struct copy_up {
+	struct unode *n;          /* the node copied (busy) */
+	struct unode *p;          /* its folder, in the writable layer (busy) */
+	struct lref from;         /* the layer node copied: n's top */
+	int nodata;               /* its data is not wanted (a truncate, a folder) */
+	char tmp[64];             /* the copy's name in the work folder */
+	lf_ino made;              /* the copy, in the writable layer (0: none yet) */
+	uint32_t layer_nlink;     /* the layer's link count of what was copied */
+};
+
+/* Make the copy of c->n in the work folder: c->made, c->layer_nlink. A
+ * file's data is fsynced before the copy is renamed into place (as the
+ * kernel's overlayfs does): the name must never show a copy whose data
+ * a crash could still take away, over a lower file that had it. */
+static int make_copy(struct lf_union *u, struct copy_up *c)
 {
-	struct lf_layer *l = u->layers[from.layer], *up = u->layers[0];
+	struct lf_layer *l = u->layers[c->from.layer], *up = u->layers[0];
 	struct lf_attr a, t;
-	int rc = l->ops->getattr(l, from.ino, &a);
+	int rc = l->ops->getattr(l, c->from.ino, &a);
 	if (rc)
 		return rc;
-	*layer_nlink = S_ISDIR(a.mode) ? 1 : a.nlink;
+	c->layer_nlink = S_ISDIR(a.mode) ? 1 : a.nlink;
 	char target[4096];
 	struct lf_new w = { .mode = a.mode, .uid = a.uid, .gid = a.gid, .flags = O_WRONLY,
 			    .rdev = a.rdev };
 	if (S_ISLNK(a.mode)) {
 		/* as the view shows it: a target from the layer's root was
 		 * made relative, and stays so in the copy */
-		ssize_t tn = union_link_target(u, n, target, sizeof target);
+		ssize_t tn = union_link_target(u, c->n, target, sizeof target);
 		if (tn < 0)
 			return (int)tn;
 		w.target = target;
 	}
 	/* FIFOs, sockets and devices (a layer packed from Linux keeps them)
-	 * are made anew: they have no data */
+	 * are made anew: they have no data, and are never opened */
 	uint64_t fh = (uint64_t)-1;
-	rc = up->ops->mkobj(up, up->work, tmp, &w, &t, S_ISREG(a.mode) ? &fh : NULL);
+	rc = up->ops->mkobj(up, up->work, c->tmp, &w, &t, S_ISREG(a.mode) ? &fh : NULL);
 	if (rc)
 		return rc;
-	if (S_ISREG(a.mode) && !nodata)
-		rc = copy_data(u, from, fh);
+	c->made = t.ino;
+	if (S_ISREG(a.mode) && !c->nodata) {
+		rc = copy_data(u, c->from, fh);
+		if (!rc && up->ops->fsync)
+			rc = up->ops->fsync(up, fh, 1);
+	}
 	if (S_ISREG(a.mode))
 		up->ops->release(up, fh);
 	if (!rc)
-		rc = copy_xattrs(u, from, t.ino);
+		rc = copy_xattrs(u, c->from, t.ino);
 	if (!rc)
 		rc = up->ops->setattr(up, t.ino, NULL, &a, LF_SET_ATIME | LF_SET_MTIME, NULL);
-	*made = t.ino;
 	return rc;
+}
+
+/* Rename the copy into n's folder under n's name. */
+static int put_in_place(struct lf_union *u, struct copy_up *c)
+{
+	struct lf_layer *up = u->layers[0];
+	int rc = up->ops->rename(up, up->work, c->tmp, c->p->refs[0].ino, c->n->name,
+				 RENAME_NOREPLACE);
+	struct lf_attr there;
+	if (rc == -EEXIST && S_ISDIR(c->n->type) &&
+	    up->ops->lookup(up, c->p->refs[0].ino, c->n->name, &there) == 0 &&
+	    S_ISDIR(there.mode)) {
+		/* the folder is in the writable layer already, made beside the
+		 * union (the registry view saves its fragments under
+		 * Windows/System32/config itself): that one is the copy */
+		up->ops->remove(up, up->work, c->tmp, LF_RM_TREE);
+		c->made = there.ino;
+		return 0;
+	}
+	if (rc && c->made)
+		up->ops->remove(up, up->work, c->tmp, LF_RM_TREE);
+	return rc;
+}
+
+/* n now reads the copy: its refs, its folder's entry, its number kept. */
+static int take_copy(struct lf_union *u, struct copy_up *c)
+{
+	struct unode *n = c->n;
+	/* a folder goes on merging with the ones below it */
+	int nrefs = S_ISDIR(n->type) ? n->nrefs + 1 : 1;
+	struct lref *refs = malloc((size_t)nrefs * sizeof *refs);
+	if (!refs)
+		return -ENOMEM;
+	refs[0] = (struct lref){ 0, c->made };
+	memcpy(refs + 1, n->refs, (size_t)(nrefs - 1) * sizeof *refs);
+	int rc = alias_add(u, c->made, n->ino);
+	node_lock(n);
+	if (!rc)
+		rc = node_set_refs(u, n, refs, nrefs);
+	if (!rc && n->dir)
+		n->dir->nused++;
+	node_unlock(n);
+	if (!rc)
+		union_dir_update(u, c->p, n->name, n->ino, refs, nrefs);
+	if (!rc && c->layer_nlink > 1)
+		links_shadow(u, n->ino, c->layer_nlink);   /* the copy shadows this name */
+	free(refs);
+	return rc;
+}
+
+/* Copy n up, its folder p being in the writable layer already. */
+static int copy_one(struct lf_union *u, struct unode *n, struct unode *p, int nodata)
+{
+	if (n->refs[0].layer == 0)
+		return 0;
+	if (n->detached)
+		return -ESTALE;  /* its layer left the set: read only, until forgotten */
+	struct copy_up c = { .n = n, .p = p, .from = n->refs[0], .nodata = nodata,
+			     .layer_nlink = 1 };
+	union_tmp_name(u, c.tmp, sizeof c.tmp);
+	int rc = make_copy(u, &c);
+	if (!rc)
+		rc = put_in_place(u, &c);
+	return rc ? rc : take_copy(u, &c);
 }
 
 int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
@@ -132,56 +212,39 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 		return 0;        /* there already (the root always is) */
 	if (n->detached)
 		return -ESTALE;  /* its layer left the set: read only, until forgotten */
-	struct unode *p = node_get(u, n->parent);
-	if (!p)
-		return -ESTALE;
-	int rc = union_copy_up(u, p, 1);
-	struct lf_layer *up = u->layers[0];
-	char tmp[64];
-	union_tmp_name(u, tmp, sizeof tmp);
-	lf_ino made = 0;
-	uint32_t layer_nlink = 1;
-	if (!rc)
-		rc = make_copy(u, n, n->refs[0], nodata, tmp, &made, &layer_nlink);
-	if (!rc)
-		rc = up->ops->rename(up, up->work, tmp, p->refs[0].ino, n->name, RENAME_NOREPLACE);
-	struct lf_attr there;
-	if (rc == -EEXIST && S_ISDIR(n->type) &&
-	    up->ops->lookup(up, p->refs[0].ino, n->name, &there) == 0 && S_ISDIR(there.mode)) {
-		/* the folder is in the writable layer already, made beside the
-		 * union (the registry view saves its fragments under
-		 * Windows/System32/config itself): that one is the copy */
-		up->ops->remove(up, up->work, tmp, LF_RM_TREE);
-		made = there.ino;
-		rc = 0;
-	} else if (rc && made) {
-		up->ops->remove(up, up->work, tmp, LF_RM_TREE);
+	/* The folders above that are not copied yet, nearest first (busy):
+	 * a loop, not recursion, as a path may be 65,535 folders deep. */
+	struct unode **up = NULL;
+	size_t k = 0, cap = 0;
+	int rc = 0;
+	for (struct unode *at = n; !rc;) {
+		struct unode *p = node_get(u, at->parent);
+		if (!p) {
+			rc = -ESTALE;
+			break;
+		}
+		if (k == cap) {
+			cap = cap ? cap * 2 : 8;
+			struct unode **v = realloc(up, cap * sizeof *v);
+			if (!v) {
+				node_put(u, p, 0);
+				rc = -ENOMEM;
+				break;
+			}
+			up = v;
+		}
+		up[k++] = p;
+		if (p->refs[0].layer == 0)
+			break;
+		at = p;
 	}
-	struct lref *refs = NULL;
-	int nrefs = 0;
-	if (!rc) {
-		/* a folder goes on merging with the ones below it */
-		nrefs = S_ISDIR(n->type) ? n->nrefs + 1 : 1;
-		refs = malloc((size_t)nrefs * sizeof *refs);
-		if (!refs)
-			rc = -ENOMEM;
-	}
-	if (!rc) {
-		refs[0] = (struct lref){ 0, made };
-		memcpy(refs + 1, n->refs, (size_t)(nrefs - 1) * sizeof *refs);
-		rc = alias_add(u, made, n->ino);
-		node_lock(n);
-		if (!rc)
-			rc = node_set_refs(u, n, refs, nrefs);
-		if (!rc && n->dir)
-			n->dir->nused++;
-		node_unlock(n);
-	}
+	/* up[k - 1] is in the writable layer: copy each below it, top down */
+	for (size_t i = k - 1; !rc && i > 0; i--)
+		rc = copy_one(u, up[i - 1], up[i], 1);
 	if (!rc)
-		union_dir_update(u, p, n->name, n->ino, refs, nrefs);
-	if (!rc && layer_nlink > 1)
-		links_shadow(u, n->ino, layer_nlink);   /* the copy shadows this name */
-	free(refs);
-	node_put(u, p, 0);
+		rc = copy_one(u, n, up[0], nodata);
+	for (size_t i = 0; i < k; i++)
+		node_put(u, up[i], 0);
+	free(up);
 	return rc;
 }

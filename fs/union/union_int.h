@@ -333,6 +333,76 @@ struct lf_layer *union_layer(struct lf_union *u, int i);
 void union_log(struct lf_union *u, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/* The engine's calls with cfg held (their lf_union_* wrappers take it;
+ * union_req.c calls them inside a request's one entry). */
+int union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out);
+int union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
+		  lf_union_dirent_fn fn, void *ctx);
+ssize_t union_getxattr(struct lf_union *u, uint64_t ino, const char *name, void *buf,
+		       size_t size);
+ssize_t union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size);
+int union_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		 int flags, const struct lf_cred *c, struct lf_attr *out, struct lf_ufile **file);
+int union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		const struct lf_cred *c, struct lf_attr *out);
+int union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		uint64_t rdev, const struct lf_cred *c, struct lf_attr *out);
+int union_symlink(struct lf_union *u, uint64_t parent, const char *name, const char *target,
+		  const struct lf_cred *c, struct lf_attr *out);
+int union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
+	       struct lf_attr *out);
+int union_unlink(struct lf_union *u, uint64_t parent, const char *name);
+int union_rmdir(struct lf_union *u, uint64_t parent, const char *name);
+int union_rename(struct lf_union *u, uint64_t parent, const char *name, uint64_t newparent,
+		 const char *newname, unsigned flags);
+int union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
+		  const struct lf_attr *a, unsigned valid, struct lf_attr *out);
+int union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+		   size_t size, int flags);
+int union_removexattr(struct lf_union *u, uint64_t ino, const char *name);
+
+/* The rights each request needs (union_access.c; cfg held). All 0 when
+ * rights are not checked; else 0 or -EACCES (-EPERM for a mode).
+ * union_may: every right in want (LF_FILE_*, LF_DELETE, ... of
+ * layerfs/security.h) on node ino. delete: DELETE on NAME or
+ * FILE_DELETE_CHILD on the folder. open by its flags (O_APPEND alone:
+ * FILE_APPEND_DATA); make an entry of type (S_IF*) in parent:
+ * FILE_ADD_SUBDIRECTORY for a folder, FILE_ADD_FILE for anything else;
+ * link: FILE_WRITE_ATTRIBUTES on the file (Windows' hard-link rule) and
+ * FILE_ADD_FILE on the folder; rename: delete the source, make it in the
+ * new folder, delete what it replaces; setattr: owner -> WRITE_OWNER,
+ * size -> FILE_WRITE_DATA, times -> FILE_WRITE_ATTRIBUTES, mode -> EPERM
+ * but for SYSTEM (Windows has no mode: the descriptor is set through
+ * system.ntfs_acl); xattrs: system.ntfs_acl READ_CONTROL / WRITE_DAC,
+ * other system.ntfs_* the attribute rights, user.* (streams)
+ * FILE_READ_DATA / FILE_WRITE_DATA as the stream's open, setting others
+ * FILE_WRITE_EA; listing them FILE_READ_ATTRIBUTES and FILE_READ_EA;
+ * access(2)'s mask. */
+int union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want);
+int union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+		     const char *name);
+int union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags);
+int union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent, uint32_t type);
+int union_may_link(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint64_t newparent);
+int union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
+		     const char *name, uint64_t newparent, const char *newname);
+int union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino, unsigned valid);
+int union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino, const char *name,
+		    int set);
+int union_may_list_xattrs(struct lf_union *u, const struct lf_cred *c, uint64_t ino);
+int union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask);
+/* Owner and mode as shown: rwx from the session user's rights, whoever
+ * asks (the kernel keeps one set of attributes per file; root is checked
+ * by the union, not by the mode), folders always x; owner her when the
+ * descriptor's owner is her. c is unused in a session. */
+void union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *a);
+/* A request's descriptors, read once (union_access.c): kept from begin
+ * to end on this thread; forget drops them after the request changed
+ * the tree. */
+void union_sds_begin(void);
+void union_sds_forget(void);
+void union_sds_end(void);
+
 /* A kernel union's own xattrs: trusted.overlay.* set through the mount
  * is kept as trusted.overlay.overlay.* in the layer (and shown back
  * unescaped), as kernel overlayfs escapes it since Linux 6.7, so a kernel

@@ -304,7 +304,7 @@ static struct lf_new owned(uint32_t mode, const struct lf_cred *c)
 				.gid = c ? c->gid : LF_KEEP_ID };
 }
 
-static int u_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+int union_create(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		    int flags, const struct lf_cred *c, struct lf_attr *out,
 		    struct lf_ufile **file)
 {
@@ -329,12 +329,12 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 		    struct lf_ufile **file)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_create(u, parent, name, mode, flags, c, out, file);
+	int rc = union_create(u, parent, name, mode, flags, c, out, file);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-static int u_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+int union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		   const struct lf_cred *c, struct lf_attr *out)
 {
 	struct lf_new w = owned(S_IFDIR | (mode & 07777), c);
@@ -345,13 +345,13 @@ int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32
 		   const struct lf_cred *c, struct lf_attr *out)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_mkdir(u, parent, name, mode, c, out);
+	int rc = union_mkdir(u, parent, name, mode, c, out);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
-		   uint64_t rdev, const struct lf_cred *c, struct lf_attr *out)
+int union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		uint64_t rdev, const struct lf_cred *c, struct lf_attr *out)
 {
 	uint32_t type = mode & S_IFMT;
 	if (type != S_IFIFO && type != S_IFSOCK && type != S_IFCHR && type != S_IFBLK)
@@ -360,13 +360,19 @@ int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32
 		return -EPERM;
 	struct lf_new w = owned(type | (mode & 07777), c);
 	w.rdev = rdev;
+	return make_new(u, parent, name, &w, c, out, NULL);
+}
+
+int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
+		   uint64_t rdev, const struct lf_cred *c, struct lf_attr *out)
+{
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = make_new(u, parent, name, &w, c, out, NULL);
+	int rc = union_mknod(u, parent, name, mode, rdev, c, out);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-static int u_symlink(struct lf_union *u, uint64_t parent, const char *name,
+int union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out)
 {
 	struct lf_new w = owned(S_IFLNK | 0777, c);
@@ -378,12 +384,12 @@ int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_symlink(u, parent, name, target, c, out);
+	int rc = union_symlink(u, parent, name, target, c, out);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-static int u_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
+int union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
 		  struct lf_attr *out)
 {
 	int rc;
@@ -425,7 +431,7 @@ int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const ch
 		  struct lf_attr *out)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_link(u, ino, newparent, newname, out);
+	int rc = union_link(u, ino, newparent, newname, out);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
@@ -576,7 +582,7 @@ static int remove_name(struct lf_union *u, uint64_t parent, const char *name, in
 	return rc;
 }
 
-static int u_unlink(struct lf_union *u, uint64_t parent, const char *name)
+int union_unlink(struct lf_union *u, uint64_t parent, const char *name)
 {
 	return remove_name(u, parent, name, 0);
 }
@@ -584,12 +590,12 @@ static int u_unlink(struct lf_union *u, uint64_t parent, const char *name)
 int lf_union_unlink(struct lf_union *u, uint64_t parent, const char *name)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_unlink(u, parent, name);
+	int rc = union_unlink(u, parent, name);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-static int u_rmdir(struct lf_union *u, uint64_t parent, const char *name)
+int union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 {
 	return remove_name(u, parent, name, 1);
 }
@@ -597,7 +603,7 @@ static int u_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_rmdir(u, parent, name);
+	int rc = union_rmdir(u, parent, name);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
@@ -722,7 +728,7 @@ static int do_rename(struct lf_union *u, struct unode *p1, const char *name,
 	return rc;
 }
 
-static int u_rename(struct lf_union *u, uint64_t parent, const char *name,
+int union_rename(struct lf_union *u, uint64_t parent, const char *name,
 		    uint64_t newparent, const char *newname, unsigned flags)
 {
 	if (flags & ~(unsigned)(RENAME_NOREPLACE | RENAME_EXCHANGE))
@@ -750,7 +756,7 @@ int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
 		    uint64_t newparent, const char *newname, unsigned flags)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_rename(u, parent, name, newparent, newname, flags);
+	int rc = union_rename(u, parent, name, newparent, newname, flags);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
@@ -800,7 +806,7 @@ static struct unode *upper_node(struct lf_union *u, uint64_t ino, int nodata, in
 	return n;
 }
 
-static int u_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
+int union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 		     const struct lf_attr *a, unsigned valid, struct lf_attr *out)
 {
 	int rc;
@@ -823,12 +829,12 @@ int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 		     const struct lf_attr *a, unsigned valid, struct lf_attr *out)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_setattr(u, ino, f, a, valid, out);
+	int rc = union_setattr(u, ino, f, a, valid, out);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-static int u_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+int union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
 		      size_t size, int flags)
 {
 	int rc;
@@ -847,12 +853,12 @@ int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const 
 		      size_t size, int flags)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_setxattr(u, ino, name, value, size, flags);
+	int rc = union_setxattr(u, ino, name, value, size, flags);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
 
-static int u_removexattr(struct lf_union *u, uint64_t ino, const char *name)
+int union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 {
 	int rc;
 	struct unode *n = upper_node(u, ino, 0, &rc);
@@ -868,7 +874,7 @@ static int u_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_removexattr(u, ino, name);
+	int rc = union_removexattr(u, ino, name);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }

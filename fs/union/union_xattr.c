@@ -35,7 +35,7 @@ ssize_t union_ovl_unescape_list(char *buf, ssize_t n, size_t size)
 	return out;
 }
 
-static ssize_t u_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
+ssize_t union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
 	struct unode *n = node_get(u, ino);
 	if (!n)
@@ -54,7 +54,7 @@ static ssize_t u_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
 ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	ssize_t rc = u_listxattr(u, ino, buf, size);
+	ssize_t rc = union_listxattr(u, ino, buf, size);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
@@ -63,7 +63,7 @@ ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t s
  * highest layer that has them: a merged folder's copy in a writable or
  * folder layer (made to hold what was put in it) often keeps none, and
  * the folder is still the layers' below. Anything else is the top's. */
-static ssize_t u_getxattr(struct lf_union *u, uint64_t ino, const char *name,
+ssize_t union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size)
 {
 	char esc[300];
@@ -90,7 +90,7 @@ ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size)
 {
 	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	ssize_t rc = u_getxattr(u, ino, name, buf, size);
+	ssize_t rc = union_getxattr(u, ino, name, buf, size);
 	lf_rwunlock(&u->cfg);
 	return rc;
 }
@@ -101,12 +101,12 @@ ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, ch
 {
 	*v = NULL;
 	for (int tries = 0; tries < 4; tries++) {
-		ssize_t n = u_getxattr(u, ino, name, NULL, 0);
+		ssize_t n = union_getxattr(u, ino, name, NULL, 0);
 		if (n < 0)
 			return n;
 		if (!(*v = malloc((size_t)n + 1)))
 			return -ENOMEM;
-		ssize_t got = u_getxattr(u, ino, name, *v, (size_t)n + 1);
+		ssize_t got = union_getxattr(u, ino, name, *v, (size_t)n + 1);
 		if (got >= 0)
 			return got;
 		free(*v);

@@ -310,45 +310,6 @@ int lf_union_set_access(struct lf_union *u, uint32_t uid, uint32_t gid, const st
 int lf_union_set_plain_access(struct lf_union *u);
 /* Whether requests are checked against descriptors (a session). */
 int lf_union_checks_access(const struct lf_union *u);
-/* 0, or -EACCES unless c holds every right in want (LF_FILE_*, LF_DELETE,
- * ... of layerfs/security.h) on node ino. 0 when rights are not checked. */
-int lf_union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want);
-/* May c remove NAME from folder parent: DELETE on it, or
- * FILE_DELETE_CHILD on the folder. */
-int lf_union_may_delete(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
-			const char *name);
-/* The right each request needs (all 0 when rights are not checked):
- * open by its flags (O_APPEND alone: FILE_APPEND_DATA); making an entry
- * of type (S_IF*) in parent: FILE_ADD_SUBDIRECTORY for a folder,
- * FILE_ADD_FILE for anything else; rename: delete the source, make it
- * in the new folder, delete what it replaces; setattr: owner ->
- * WRITE_OWNER, size -> FILE_WRITE_DATA, times -> FILE_WRITE_ATTRIBUTES,
- * mode -> EPERM but for SYSTEM (Windows has no mode: the descriptor is
- * set through system.ntfs_acl); xattrs: system.ntfs_acl READ_CONTROL /
- * WRITE_DAC, other system.ntfs_* the attribute rights, user.* (streams)
- * FILE_READ_DATA / FILE_WRITE_DATA as the stream's open, setting others
- * FILE_WRITE_EA; access(2)'s mask. */
-int lf_union_may_open(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int flags);
-int lf_union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
-		      uint32_t type);
-/* A second name of file ino in newparent: FILE_WRITE_ATTRIBUTES on the
- * file (Windows' hard-link rule) and FILE_ADD_FILE on the folder. */
-int lf_union_may_link(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
-		      uint64_t newparent);
-/* Listing a file's streams and EAs: FILE_READ_ATTRIBUTES and FILE_READ_EA. */
-int lf_union_may_list_xattrs(struct lf_union *u, const struct lf_cred *c, uint64_t ino);
-int lf_union_may_rename(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
-			const char *name, uint64_t newparent, const char *newname);
-int lf_union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
-			 unsigned valid);
-int lf_union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
-		       const char *name, int set);
-int lf_union_may_access(struct lf_union *u, const struct lf_cred *c, uint64_t ino, int mask);
-/* Owner and mode as shown: rwx from the session user's rights, whoever
- * asks (the kernel keeps one set of attributes per file; root is checked
- * by the union, not by the mode), folders always x; owner her when the
- * descriptor's owner is her. c is unused in a session. */
-void lf_union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *a);
 /* The descriptor an entry c makes in folder parent gets (*sd malloc'd;
  * NULL when rights are not checked). */
 int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,

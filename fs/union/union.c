@@ -4,6 +4,7 @@
  * share it. Nodes live in a table split into shards, each with its own
  * lock; a folder's merged index is built once, under the folder's lock. */
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -603,8 +604,10 @@ int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 static int open_merged(struct lf_union *u, struct unode *n, int flags, struct lf_ufile *f)
 {
 	if (union_wants_write(flags)) {
+		char name[NAME_MAX * 3 + 1];
+		node_where(n, name, sizeof name);
 		union_log(u, "%s: it is merged from several layers and cannot be written "
-			  "(change the registry through regfs)", n->name);
+			  "(change the registry through regfs)", name);
 		merged_put(u, f->merged);
 		f->merged = NULL;
 		return -EPERM;
@@ -631,9 +634,9 @@ static int open_node(struct lf_union *u, struct unode *n, int flags, struct lf_u
 }
 
 /* The first file opened in a folder: its siblings will likely follow. */
-static void read_siblings_ahead(struct lf_union *u, uint64_t parent)
+static void read_siblings_ahead(struct lf_union *u, struct unode *n)
 {
-	struct unode *p = u->prefetch ? node_get(u, parent) : NULL;
+	struct unode *p = u->prefetch ? node_get(u, node_where(n, NULL, 0)) : NULL;
 	if (!p)
 		return;
 	node_lock(p);
@@ -659,13 +662,13 @@ int union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile
 		f->beside = stacked_is(u, n);
 		rc = open_node(u, n, flags, f);
 	}
-	uint64_t parent = n->parent;
+	if (!rc)
+		read_siblings_ahead(u, n);
 	node_put(u, n, 0);
 	if (rc) {
 		free(f);
 		return rc;
 	}
-	read_siblings_ahead(u, parent);
 	*out = f;
 	return 0;
 }

@@ -20,10 +20,12 @@
  *    the trimmer runs each union's sweep, which only *tries* cfg.
  *  3 u->cfg (UNION_CFG), a rwlock: the layer set (layers, specs, slot,
  *    n) and what a new set rewrites (every node's refs). Each public
- *    lf_union_* call read-locks it once, at its entry, and never calls
- *    another public lf_union_* call inside (the union_lookup, _getattr,
- *    _forget and _walk internals are for that): a request enters the
- *    union once. Write-locked by lf_union_set_layers and the sweep.
+ *    lf_union_* call, and each lf_req_* call the mount's glue makes for
+ *    a request (union_req.c: her rights checked inside), read-locks it
+ *    once, at its entry, and never calls another public call inside
+ *    (the union_* internals, declared below, are for that): a request
+ *    enters the union once. Write-locked by lf_union_set_layers and the
+ *    sweep. The fields each lock guards are said at each struct below.
  *  4 u->wlock (UNION_WRITE): one change of the tree at a time (copy-up,
  *    create, rename, unlink, reset, a new layer set).
  *  5 layerd's layer cache lock (LAYER_CACHE): which layer files are open
@@ -93,7 +95,10 @@ int nameset_add(struct nameset *s, const char *name);   /* index, or -ENOMEM */
 int nameset_find(const struct nameset *s, const char *name); /* index or -1 */
 void nameset_free(struct nameset *s);
 
-/* One name in a merged folder. */
+/* One name in a merged folder. Every field is guarded by the folder
+ * node's lock (n->lock, rank 6), as the index that holds it is: built
+ * under it, changed under it (with wlock too, for a change through the
+ * mount), read under it. */
 struct uentry {
 	char *name;              /* as the highest layer providing it spells it */
 	uint64_t ino;            /* the union's node number */
@@ -112,7 +117,7 @@ struct uentry {
  * layer references) sits in a few blocks freed together: a walk builds
  * thousands of indexes and lets them go, and single allocations would leave
  * the heap too scattered to shrink. */
-struct udir {
+struct udir {                /* all of it: the folder node's lock */
 	struct uentry *v;
 	size_t n, cap;
 	struct nameset index;    /* names of v, same positions */
@@ -139,31 +144,46 @@ int udir_set_refs(struct uentry *e, const struct lref *refs, int nrefs);
 #define INO_LAYER_SHIFT 48
 #define INO_MASK ((1ull << INO_LAYER_SHIFT) - 1)
 
+/* A node the kernel or a call holds. The locks named are the lock map's
+ * (top of this file): "shard" is the shard's lock of the node's number,
+ * "lock" the node's own futex word, "cfg" the union's layer set lock
+ * (write-held: no call runs), "wlock" the union's write lock. A field
+ * said "fixed" is set before the node is put in its shard and never
+ * changed. */
 struct unode {
-	uint64_t ino;
-	uint64_t nlookup;        /* the kernel's references */
-	uint64_t parent;         /* the folder it was found in (moves on rename) */
-	char *name;              /* its name there: inline_name, or malloc'd after a rename */
-	uint64_t hold_fh;
-	struct lref *refs;       /* highest first; changed under lock and the
-				  * shard's lock, read under either; &ref1
-				  * when there is one (most nodes) */
-	struct lref ref1;
-	struct udir *dir;        /* guarded by lock */
-	struct unode *next;
-	uint32_t busy;           /* calls in progress using this node */
-	uint32_t smask;          /* stacked-file patterns its path is on */
-	uint16_t type;           /* S_IFMT bits */
-	uint16_t depth;          /* folders between the root and this node (at most 65535) */
-	atomic_uint lock;        /* node_lock(): guards dir and changes of refs */
-	uint16_t nrefs;
-	uint8_t unlinked;        /* its name was deleted through the mount */
-	uint8_t gone;            /* its layers were taken away: stale */
-	uint8_t held;            /* hold_fh keeps an unlinked upper node readable */
-	uint8_t negative;        /* folders: a lookup in it was told "no such name" */
-	uint8_t detached;        /* its path left with a layer; it reads the
-				  * detached layer until the kernel forgets it */
-	char inline_name[];      /* the name it was made with */
+	uint64_t ino;            /* fixed */
+	uint64_t nlookup;        /* shard: the kernel's references */
+	uint64_t parent;         /* wlock and lock to change (a rename), either
+				  * to read (node_where): the folder it is in */
+	char *name;              /* as parent: its name there; inline_name, or
+				  * malloc'd after a rename (the old one freed) */
+	uint64_t hold_fh;        /* written once, under wlock, before held is set */
+	struct lref *refs;       /* lock and shard to change, either to read;
+				  * highest first; &ref1 when there is one
+				  * (most nodes); cfg write-held rewrites all */
+	struct lref ref1;        /* as refs */
+	struct udir *dir;        /* lock: the folder's merged index, or NULL */
+	struct unode *next;      /* shard: the bucket's chain */
+	uint32_t busy;           /* shard: calls in progress using this node */
+	uint32_t smask;          /* fixed: stacked-file patterns its path is on */
+	uint16_t type;           /* fixed: S_IFMT bits */
+	uint16_t depth;          /* as parent: folders between the root and it
+				  * (at most 65535) */
+	atomic_uint lock;        /* the node's lock (node_lock) */
+	uint16_t nrefs;          /* as refs */
+	_Atomic uint8_t unlinked; /* set and cleared under wlock, read with no
+				  * lock (atomic): its name was deleted */
+	uint8_t gone;            /* cfg write-held to set, shard to read in
+				  * node_get: its layers were taken away */
+	_Atomic uint8_t held;    /* set under wlock after hold_fh, read with no
+				  * lock (atomic): hold_fh keeps an unlinked
+				  * upper node readable */
+	uint8_t negative;        /* lock: a lookup in this folder was told
+				  * "no such name" (the kernel may keep it) */
+	uint8_t detached;        /* cfg write-held to change: its path left
+				  * with a layer; it reads the detached layer
+				  * until the kernel forgets it */
+	char inline_name[];      /* fixed: the name it was made with */
 };
 
 /* A node's lock is a futex word, not a pthread mutex: 4 bytes against 40
@@ -178,46 +198,61 @@ void node_unlock_at(struct unode *n, const char *where);
 #define node_lock_child(n) node_lock_at((n), LF_LK_NODE_CHILD, LF_LK_HERE)
 #define node_trylock(n) node_trylock_at((n), LF_LK_HERE)
 #define node_unlock(n) node_unlock_at((n), LF_LK_HERE)
-/* Give node n a new name (rename); it keeps the old one if out of memory. */
+/* Give node n a new name (rename; wlock and n's lock held); it keeps the
+ * old one if out of memory. */
 int node_rename(struct unode *n, const char *name);
+/* n's name (into name, size bytes: 766 hold any; NULL, 0 for none) and its folder's
+ * number, as they are now: for a reader without wlock, whom a rename
+ * could otherwise change them under. Takes n's lock: not under another
+ * node's lock unless n is a file. */
+uint64_t node_where(struct unode *n, char *name, size_t size);
 
 struct shard {
-	pthread_mutex_t lock;
-	struct unode **buckets;
-	size_t nbuckets, count;
+	pthread_mutex_t lock;    /* a leaf (rank 15) */
+	struct unode **buckets;  /* lock: the table, grown and shrunk under it */
+	size_t nbuckets, count;  /* lock */
 };
 
 struct alias;
 struct links;
 
+/* "fixed": set by lf_union_open (or before the union serves a call:
+ * lf_union_set_access) and never changed; "cfg": read under cfg held
+ * either way, changed only with it write-held (a new layer set, the
+ * sweep); other locks as named. */
 struct lf_union {
-	int n;                        /* layers of the set: [0, n) */
-	int nall;                     /* with those detached behind it: [n, nall) */
-	struct lf_layer **layers;     /* highest first; then the detached layers */
-	uint16_t *slot;               /* each layer's slot: the top bits of its nodes' numbers */
-	uint16_t next_slot;           /* for a layer added later (never reused) */
-	struct lf_layer_spec *specs;
-	struct lf_union_opts opts;
-	struct shard shards[NSHARDS];
-	struct unode *root;
-	struct prefetch *prefetch;   /* NULL unless asked for */
-	int upper;                    /* layers[0] is the writable layer */
-	pthread_rwlock_t cfg;         /* calls read-lock it; a new layer set write-locks it */
+	int n;                        /* cfg: layers of the set: [0, n) */
+	int nall;                     /* cfg: with those detached behind it: [n, nall) */
+	struct lf_layer **layers;     /* cfg: highest first; then the detached layers */
+	uint16_t *slot;               /* cfg: each layer's slot, the top bits of its
+				       * nodes' numbers */
+	uint16_t next_slot;           /* cfg: for a layer added later (never reused) */
+	struct lf_layer_spec *specs;  /* cfg */
+	struct lf_union_opts opts;    /* fixed */
+	struct shard shards[NSHARDS]; /* each its own lock */
+	struct unode *root;           /* fixed (its fields as any node's) */
+	struct prefetch *prefetch;    /* fixed: NULL unless asked for; its own lock */
+	int upper;                    /* fixed: layers[0] is the writable layer */
+	pthread_rwlock_t cfg;         /* calls read-lock it once; a new layer set
+				       * write-locks it */
 	pthread_mutex_t wlock;        /* one change of the tree at a time */
-	pthread_mutex_t alias_lock;
-	struct alias *alias;          /* upper node -> the number it kept */
-	struct links *_Atomic links;  /* lower hard links' counts (links_shadow) */
-	uint64_t tmp_seq;             /* names of temporaries */
-	struct spattern { char **c; int n; } spat[32]; /* opts.stacked, split */
-	int nspat;
-	pthread_mutex_t stacked_lock;
-	struct merged *merged;        /* built merged files, by node number */
-	struct access *access;        /* Windows rights decide (a session), or NULL */
-	size_t gc_kept, gc_held;      /* the last sweep (union_gc.c): layer nodes it
-				       * kept, and nodes the kernel held then */
-	pthread_mutex_t keep_lock;
-	uint64_t *keep;               /* folders whose index was built last (a ring) */
-	size_t keep_at;
+	pthread_mutex_t alias_lock;   /* rank 9: guards alias and links' records */
+	struct alias *alias;          /* alias_lock: upper node -> the number it kept */
+	struct links *_Atomic links;  /* alias_lock to change; lower hard links'
+				       * counts (links_shadow) */
+	uint64_t tmp_seq;             /* wlock: names of temporaries */
+	struct spattern { char **c; int n; } spat[32]; /* fixed: opts.stacked, split */
+	int nspat;                    /* fixed */
+	pthread_mutex_t stacked_lock; /* rank 9: guards merged */
+	struct merged *merged;        /* stacked_lock: built merged files, by number */
+	struct access *access;        /* fixed: Windows rights decide (a session),
+				       * or NULL; its memo has its own lock */
+	size_t gc_kept, gc_held;      /* cfg (the sweep write-holds it): the last
+				       * sweep's layer nodes kept, nodes held */
+	pthread_mutex_t keep_lock;    /* a leaf: guards keep and keep_at */
+	uint64_t *keep;               /* keep_lock: folders whose index was built
+				       * last (a ring) */
+	size_t keep_at;               /* keep_lock */
 };
 
 /* Nodes (union.c). node_get marks a node busy; node_put drops that
@@ -274,7 +309,9 @@ int node_refs_copy(struct lf_union *u, struct unode *n, struct lref *out, int ma
 /* Replace n's refs (a copy is made); caller holds n->lock. */
 int node_set_refs(struct lf_union *u, struct unode *n, const struct lref *refs,
 		  int nrefs);
-/* An open file: reads and writes go straight to the layer's handle. */
+/* An open file: reads and writes go straight to the layer's handle.
+ * Fixed once opened (the kernel serializes nothing, and nothing here
+ * changes); a merged file's bytes are shared and read only. */
 struct lf_ufile {
 	struct lf_layer *layer;  /* NULL for a merged file: */
 	uint64_t fh;

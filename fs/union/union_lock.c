@@ -1,6 +1,7 @@
 /* Node locks: a futex word per node (see union_int.h for why). The
  * classic three-state lock: 0 free, 1 held, 2 held with waiters. */
 #include <errno.h>
+#include <stdio.h>
 #include <linux/futex.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,15 @@ void node_unlock_at(struct unode *n, const char *where)
 		atomic_store(&n->lock, 0);
 		futex(&n->lock, FUTEX_WAKE_PRIVATE, 1);
 	}
+}
+
+uint64_t node_where(struct unode *n, char *name, size_t size)
+{
+	node_lock(n);
+	snprintf(name, size, "%s", n->name);
+	uint64_t parent = n->parent;
+	node_unlock(n);
+	return parent;
 }
 
 int node_rename(struct unode *n, const char *name)

@@ -46,18 +46,21 @@ struct ready {
 
 #define RBUCKETS 8192             /* power of two, >= MAX_PENDING */
 
+/* Everything under lock (PREFETCH, rank 8) but u and ino_of, fixed at
+ * prefetch_new; a job and a ready entry belong to whoever unlinked them
+ * from these lists. */
 struct prefetch {
-	struct lf_union *u;
+	struct lf_union *u;      /* fixed */
 	pthread_mutex_t lock;
-	pthread_cond_t work, finished;
-	struct job *head;        /* newest first */
-	struct ready *buckets[RBUCKETS];
-	struct ready *newest, *oldest;
-	int count, stop;
-	int with_data;           /* files are being read: read data ahead too */
-	uint64_t (*ino_of)(const struct uentry *); /* a subfolder's node number */
-	pthread_t threads[WORKERS];
-	int nthreads;
+	pthread_cond_t work, finished;   /* waited on with lock */
+	struct job *head;        /* lock: newest first */
+	struct ready *buckets[RBUCKETS]; /* lock */
+	struct ready *newest, *oldest;   /* lock */
+	int count, stop;         /* lock */
+	int with_data;           /* lock: files are being read, read data ahead too */
+	uint64_t (*ino_of)(const struct uentry *); /* fixed: a subfolder's node number */
+	pthread_t threads[WORKERS];      /* lock to add; joined once stop is set */
+	int nthreads;            /* lock to add; read by prefetch_stop after stop */
 };
 
 static struct ready **bucket_of(struct prefetch *p, uint64_t ino)

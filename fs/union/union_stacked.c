@@ -9,6 +9,7 @@
  * folder's when the node is made. */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,14 +51,16 @@ static void find_logs(struct lf_layer *l, lf_ino dir, const char *name, struct s
 	}
 }
 
+/* A merged file's bytes. refs and next under stacked_lock; the rest is
+ * fixed once it is in the list (readers share it, read only). */
 struct merged {
 	uint64_t ino;
-	int refs;                /* under stacked_lock: the cache's and each user's */
+	int refs;                /* stacked_lock: the cache's and each user's */
 	uint8_t *data;
 	size_t len;
 	int nst;
 	struct stamp st[MAX_COPIES];
-	struct merged *next;
+	struct merged *next;     /* stacked_lock: u->merged's list */
 };
 
 int stacked_init(struct lf_union *u)
@@ -176,12 +179,14 @@ static void upper_copy(struct lf_union *u, struct unode *p, const char *name, st
 	(*nst)++;
 }
 
-/* The copies of n's name in the layer folders its folder is made of,
- * highest first, down to a delete token or to something not a file. */
-static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *nst)
+/* The copies of NAME in the layer folders its folder (node parent) is
+ * made of, highest first, down to a delete token or to something not a
+ * file. */
+static int gather(struct lf_union *u, uint64_t parent, const char *name, struct stamp *st,
+		  int *nst)
 {
 	*nst = 0;
-	struct unode *p = node_get(u, n->parent);
+	struct unode *p = node_get(u, parent);
 	if (!p)
 		return -ENOENT;
 	struct udir *d;
@@ -190,17 +195,17 @@ static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *ns
 		node_put(u, p, 0);
 		return rc;
 	}
-	char token[1024];
-	snprintf(token, sizeof token, "%s%s", LF_WHITEOUT_PREFIX, n->name);
+	char token[NAME_MAX * 3 + sizeof LF_WHITEOUT_PREFIX];
+	snprintf(token, sizeof token, "%s%s", LF_WHITEOUT_PREFIX, name);
 	for (int r = 0; r < d->nused && *nst < MAX_COPIES; r++) {
 		struct lf_layer *l = u->layers[p->refs[r].layer];
 		struct lf_attr a;
-		int found = l->ops->lookup(l, p->refs[r].ino, n->name, &a) == 0;
+		int found = l->ops->lookup(l, p->refs[r].ino, name, &a) == 0;
 		if (found && !S_ISREG(a.mode))
 			break;
 		if (found) {
 			st[*nst] = (struct stamp){ p->refs[r].layer, a.ino, a.size, a.mtime, {0}, {0} };
-			find_logs(l, p->refs[r].ino, n->name, &st[*nst]);
+			find_logs(l, p->refs[r].ino, name, &st[*nst]);
 			(*nst)++;
 		}
 		if (l->ops->lookup(l, p->refs[r].ino, token, &a) == 0)
@@ -209,7 +214,7 @@ static int gather(struct lf_union *u, struct unode *n, struct stamp *st, int *ns
 	int top_is_upper = p->refs[0].layer == 0;
 	node_unlock(p);
 	if (u->upper && !top_is_upper && (*nst == 0 || st[0].layer != 0))
-		upper_copy(u, p, n->name, st, nst);
+		upper_copy(u, p, name, st, nst);
 	node_put(u, p, 0);
 	return 0;
 }
@@ -335,7 +340,9 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	struct merged *m = calloc(1, sizeof *m);
 	if (!m)
 		return -ENOMEM;
-	int rc = gather(u, n, m->st, &m->nst);
+	char name[NAME_MAX * 3 + 1];
+	uint64_t parent = node_where(n, name, sizeof name);
+	int rc = gather(u, parent, name, m->st, &m->nst);
 	if (!rc && m->nst < 2)
 		rc = -ENOENT;          /* one copy: an ordinary file */
 	if (rc) {
@@ -360,11 +367,11 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	if (rc)
 		lf_err_set(&err, -rc, "cannot read a copy: %s", strerror(-rc));
 	else
-		rc = u->opts.stack(u->opts.stack_ctx, n->name, copies, m->nst, &data, &m->len, &err);
+		rc = u->opts.stack(u->opts.stack_ctx, name, copies, m->nst, &data, &m->len, &err);
 	if (copies)
 		copies_free(copies, m->nst);
 	if (rc) {
-		union_log(u, "%s: cannot merge the copies of %d layers: %s", n->name, m->nst,
+		union_log(u, "%s: cannot merge the copies of %d layers: %s", name, m->nst,
 			  err.msg);
 		free(m);
 		return -EIO;
@@ -399,8 +406,9 @@ static int u_copies(struct lf_union *u, const char *path, int with_data, struct 
 	int nst = 0;
 	if (!rc && (!node || !S_ISREG(node->type)))
 		rc = -ENOENT;
+	char name[NAME_MAX * 3 + 1];
 	if (!rc)
-		rc = gather(u, node, st, &nst);
+		rc = gather(u, node_where(node, name, sizeof name), name, st, &nst);
 	if (!rc)
 		rc = nst ? read_copies(u, st, nst, with_data, copies) : -ENOENT;
 	if (!rc)

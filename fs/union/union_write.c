@@ -627,12 +627,16 @@ static int copy_up_entry(struct lf_union *u, struct unode *p, const struct found
 	return rc ? rc : b ? 0 : -ESTALE;
 }
 
+/* Under wlock and n's lock: readers that hold neither (a merged file's
+ * build, a log line) copy the name under n's lock (node_where). */
 static void moved(struct unode *n, struct unode *to, const char *name)
 {
-	if (node_rename(n, name))
-		return;  /* keeps the old name: only a later copy-up would miss it */
-	n->parent = to->ino;
-	n->depth = to->depth + 1;
+	node_lock(n);
+	if (node_rename(n, name) == 0) {
+		n->parent = to->ino;
+		n->depth = to->depth + 1;
+	}   /* else it keeps the old name: only a later copy-up would miss it */
+	node_unlock(n);
 }
 
 static int do_rename(struct lf_union *u, struct unode *p1, const char *name,

@@ -29,7 +29,7 @@ struct rctx {
 
 /* An open value: its text, and whether it was changed. */
 struct rfile {
-	uint64_t ino;
+	uint64_t ino;            /* fixed at open */
 	pthread_mutex_t lock;    /* buf, len, cap, dirty: reads and writes of one
 				  * open file come from several threads */
 	char *buf;

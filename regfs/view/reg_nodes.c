@@ -13,6 +13,8 @@
 #include "layerfs/lockcheck.h"
 
 
+/* Every field under the table's lock (t->lock, a leaf), but ino and
+ * inline_name, fixed when the node is made. */
 struct rnode {
 	uint64_t ino, nlookup;
 	struct rnode *parent;
@@ -32,7 +34,7 @@ static void free_node(struct rnode *n)
 }
 
 struct rnodes {
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;        /* a leaf: everything below, and every node */
 	struct rnode **byino, **byname;
 	size_t nslots;               /* of each table, a power of two */
 	uint64_t count, next;

@@ -9,16 +9,19 @@
 
 #define MAX_KEY_DEPTH 512
 
+/* One hive of the view. "fixed": set when the view is made, never
+ * changed; the rest under the view's lock (v->lock, REG_VIEW). */
 struct vhive {
-	char top[16];            /* "HKLM" */
-	char *name;              /* "SOFTWARE" */
-	struct lf_hive *lower;   /* the read-only layers, merged */
-	struct lf_rkey *view;    /* what shows: lower with the fragment on it */
-	struct lf_rkey *frag;    /* the writable layer's fragment, or NULL */
-	char *frag_file;
-	int is_system;           /* HKLM/SYSTEM: CurrentControlSet shows */
-	const char *read_only;   /* shown read-only: why (lower->base_only), or NULL */
-	struct frag_id {         /* the fragment file as the view last read or wrote it */
+	char top[16];            /* fixed: "HKLM" */
+	char *name;              /* fixed: "SOFTWARE" */
+	struct lf_hive *lower;   /* fixed: the read-only layers, merged (frozen,
+				  * shared through the hive cache; read only) */
+	struct lf_rkey *view;    /* v->lock: what shows, lower with the fragment on it */
+	struct lf_rkey *frag;    /* v->lock: the writable layer's fragment, or NULL */
+	char *frag_file;         /* fixed */
+	int is_system;           /* fixed: HKLM/SYSTEM, CurrentControlSet shows */
+	const char *read_only;   /* fixed: shown read-only, why (lower->base_only), or NULL */
+	struct frag_id {         /* v->lock: the fragment file as the view last read or wrote it */
 		dev_t dev;
 		ino_t ino;
 		off_t size;
@@ -35,21 +38,23 @@ struct vhive {
  * which never calls another; under it only the hive cache's lock and
  * leaves (regfs' node table is taken by the glue alone, never under it).
  * The view never calls into a union while it holds its lock. */
-struct lf_regview {
-	pthread_mutex_t lock;    /* REG_VIEW: everything below */
-	struct vhive *h;
-	int n;
-	const struct lf_merge *rules;
-	void (*log)(void *ctx, const char *line);
-	void *log_ctx;
-	int64_t started;         /* FILETIME: the synthetic folders' time */
-	int frag_root;           /* fragments below it are reached through it, or -1 */
-	char *frag_root_path;
-	uid_t uid;               /* who everything belongs to */
-	int private_root;        /* one user's view: the root is closed to others */
-	gid_t gid;
-	struct regaccess *access; /* Windows rights decide (a session), or NULL */
-	struct timespec checked;  /* when the fragments were last looked at */
+struct lf_regview {          /* "fixed": set by lf_regview_new, never changed */
+	pthread_mutex_t lock;    /* REG_VIEW */
+	struct vhive *h;         /* fixed array; each hive's fields as it says */
+	int n;                   /* fixed */
+	const struct lf_merge *rules;               /* fixed */
+	void (*log)(void *ctx, const char *line);   /* fixed */
+	void *log_ctx;           /* fixed */
+	int64_t started;         /* fixed: FILETIME, the synthetic folders' time */
+	int frag_root;           /* fixed: fragments below it are reached through it, or -1 */
+	char *frag_root_path;    /* fixed */
+	uid_t uid;               /* fixed: who everything belongs to */
+	int private_root;        /* fixed: one user's view, the root closed to others */
+	gid_t gid;               /* fixed */
+	struct regaccess *access; /* set before the view serves (lf_regview_set_access):
+				   * Windows rights decide (a session), or NULL;
+				   * its memo under lock */
+	struct timespec checked;  /* lock: when the fragments were last looked at */
 };
 
 enum where_kind { W_ROOT, W_TOP, W_KEY, W_VALUE, W_LINK };

@@ -25,6 +25,7 @@ static const char *const class_name[LF_LK_NCLASSES] = {
 	[LF_LK_PREFETCH] = "read-ahead queues",
 	[LF_LK_UNION_MAPS] = "union alias/link/merged tables",
 	[LF_LK_REG_FILE] = "regfs open value file",
+	[LF_LK_REG_SAVE] = "regfs change and its save",
 	[LF_LK_REG_VIEW] = "regfs view",
 	[LF_LK_HIVE_CACHE] = "hive cache",
 	[LF_LK_WOF] = "Compact OS file decoder",

@@ -67,15 +67,20 @@ static void set_new_sd(struct dir_layer *d, int dfd, const char *name, int fd, u
 		close(nfd);
 }
 
+/* The fd of folder dir, for a change of NAME in it: -EINVAL (or what
+ * valid_name says) for a name no host file may have. */
+static int named_dir_fd(struct dir_layer *d, lf_ino dir, const char *name, int *owned)
+{
+	int rc = valid_name(name);
+	return rc ? rc : dirl_dir_fd(d, dir, owned);
+}
+
 static int dw_mkobj(struct lf_layer *l, lf_ino dir, const char *name,
 		    const struct lf_new *w, struct lf_attr *out, uint64_t *fh)
 {
 	struct dir_layer *d = DL(l);
-	int rc = valid_name(name);
-	if (rc)
-		return rc;
-	int owned;
-	int dfd = dirl_dir_fd(d, dir, &owned);
+	int owned, rc = 0;
+	int dfd = named_dir_fd(d, dir, name, &owned);
 	if (dfd < 0)
 		return dfd;
 	int fd = -1;
@@ -217,11 +222,8 @@ static int remove_tree(struct dir_layer *d, int dfd, lf_ino dir, const char *nam
 static int dw_remove(struct lf_layer *l, lf_ino dir, const char *name, int how)
 {
 	struct dir_layer *d = DL(l);
-	int rc = valid_name(name);
-	if (rc)
-		return rc;
-	int owned;
-	int dfd = dirl_dir_fd(d, dir, &owned);
+	int owned, rc = 0;
+	int dfd = named_dir_fd(d, dir, name, &owned);
 	if (dfd < 0)
 		return dfd;
 	if (how == LF_RM_TREE)

@@ -437,10 +437,8 @@ int union_lookup(struct lf_union *u, uint64_t parent, const char *name, struct l
 int lf_union_lookup(struct lf_union *u, uint64_t parent, const char *name,
 		    struct lf_attr *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_lookup(u, parent, name, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, u_lookup(u, parent, name, out));
 }
 
 static void u_forget(struct lf_union *u, uint64_t ino, uint64_t nlookup)
@@ -502,10 +500,8 @@ void union_walk_end(struct lf_union *u, struct lf_walk *w)
 
 int lf_union_walk(struct lf_union *u, const char *path, struct lf_attr *out, struct lf_walk *w)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_walk(u, path, out, w);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_walk(u, path, out, w));
 }
 
 void lf_union_walk_end(struct lf_union *u, struct lf_walk *w)
@@ -545,10 +541,8 @@ int union_plain_attr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 
 int lf_union_getattr(struct lf_union *u, uint64_t ino, struct lf_attr *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_getattr(u, ino, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, u_getattr(u, ino, out));
 }
 
 int union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
@@ -593,10 +587,8 @@ int union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 int lf_union_readdir(struct lf_union *u, uint64_t ino, uint64_t off, int plus,
 		     lf_union_dirent_fn fn, void *ctx)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_readdir(u, ino, off, plus, fn, ctx);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_readdir(u, ino, off, plus, fn, ctx));
 }
 
 /* A file several layers hold and the union merges (a hive): read from
@@ -675,10 +667,8 @@ int union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile
 
 int lf_union_open_file(struct lf_union *u, uint64_t ino, int flags, struct lf_ufile **out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_open_file(u, ino, flags, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_open_file(u, ino, flags, out));
 }
 
 ssize_t lf_union_pread(struct lf_union *u, struct lf_ufile *f, void *buf,

@@ -197,10 +197,8 @@ int union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 
 int lf_union_win_sd(struct lf_union *u, uint64_t ino, uint8_t **sd, size_t *len)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_win_sd(u, ino, sd, len);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_win_sd(u, ino, sd, len));
 }
 
 uint32_t lf_union_win_attrib(struct lf_union *u, const struct lf_attr *at)
@@ -274,16 +272,26 @@ static int node_rights(struct lf_union *u, const struct lf_token *t, uint64_t in
 	return 0;
 }
 
-int union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want)
+/* In a session, the token c acts with (*t; -EACCES for nobody); *t NULL
+ * where rights are not checked. */
+static int caller(struct lf_union *u, const struct lf_cred *c, const struct lf_token **t)
 {
 	struct access *a = u->access;
+	*t = NULL;
 	if (!a || a->plain)
 		return 0;
-	const struct lf_token *t = who(a, c);
-	if (!t)
-		return -EACCES;
+	*t = who(a, c);
+	return *t ? 0 : -EACCES;
+}
+
+int union_may(struct lf_union *u, const struct lf_cred *c, uint64_t ino, uint32_t want)
+{
+	const struct lf_token *t;
+	int rc = caller(u, c, &t);
+	if (rc || !t)
+		return rc;
 	uint32_t got;
-	int rc = node_rights(u, t, ino, &got);
+	rc = node_rights(u, t, ino, &got);
 	if (rc)
 		return rc;
 	return lf_rights_allow(got, want, &lf_file_map);
@@ -373,17 +381,15 @@ void union_show(struct lf_union *u, const struct lf_cred *c, struct lf_attr *at)
 int union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
 		 uint8_t **sd, size_t *len)
 {
-	struct access *a = u->access;
 	*sd = NULL;
 	*len = 0;
-	if (!a || a->plain)
-		return 0;
-	const struct lf_token *t = who(a, c);
-	if (!t)
-		return -EACCES;
+	const struct lf_token *t;
+	int rc = caller(u, c, &t);
+	if (rc || !t)
+		return rc;
 	uint8_t *psd = NULL;
 	size_t plen = 0;
-	int rc = union_win_sd(u, parent, &psd, &plen);
+	rc = union_win_sd(u, parent, &psd, &plen);
 	if (rc)
 		return rc;
 	rc = lf_sd_inherit(psd, plen, t, folder, &lf_file_map, sd, len);
@@ -394,10 +400,8 @@ int union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, i
 int lf_union_new_sd(struct lf_union *u, const struct lf_cred *c, uint64_t parent, int folder,
 		    uint8_t **sd, size_t *len)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_new_sd(u, c, parent, folder, sd, len);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_new_sd(u, c, parent, folder, sd, len));
 }
 
 /* ---- the right each request needs ---- */

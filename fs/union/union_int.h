@@ -43,6 +43,9 @@
  *    records, the merged files built; a sweep marks their numbers in the
  *    layers (a layer's lock) under them, nothing else is taken.
  * 10 regfs' f->lock (REG_FILE): an open value file's buffer.
+ * 10a regfs' v->save_lock (REG_SAVE): one change of the view at a time,
+ *    held from its start to its fragment's rename, so a change's save
+ *    runs with the view's lock let go (readers go on during the fsync).
  * 11 regfs' v->lock (REG_VIEW): the whole registry view (see
  *    regfs/view/reg_view_int.h).
  * 12 the hive cache's c->lock (HIVE_CACHE): merged hives shared by views.
@@ -369,6 +372,11 @@ int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max);
 struct lf_layer *union_layer(struct lf_union *u, int i);
 void union_log(struct lf_union *u, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* A call's one entry: cfg read-locked; leave unlocks it and gives rc
+ * back (`return union_leave(u, union_x(u, ...))`). */
+void union_enter(struct lf_union *u);
+int union_leave(struct lf_union *u, int rc);
 
 /* The engine's calls with cfg held (their lf_union_* wrappers take it;
  * union_req.c calls them inside a request's one entry). */

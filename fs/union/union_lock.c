@@ -15,6 +15,17 @@ static void futex(atomic_uint *w, int op, unsigned val)
 	syscall(SYS_futex, w, op, val, NULL, NULL, 0);
 }
 
+void union_enter(struct lf_union *u)
+{
+	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+}
+
+int union_leave(struct lf_union *u, int rc)
+{
+	lf_rwunlock(&u->cfg);
+	return rc;
+}
+
 int node_trylock_at(struct unode *n, const char *where)
 {
 	unsigned c = 0;

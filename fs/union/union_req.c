@@ -17,15 +17,14 @@
 
 static void enter(struct lf_union *u)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
+	union_enter(u);
 	union_sds_begin();
 }
 
 static int leave(struct lf_union *u, int rc)
 {
 	union_sds_end();
-	lf_rwunlock(&u->cfg);
-	return rc;
+	return union_leave(u, rc);
 }
 
 /* After a change: what the reply shows is read afresh. */

@@ -223,8 +223,6 @@ static int u_reset(struct lf_union *u, const char *path, struct lf_reset_inval *
 
 int lf_union_reset(struct lf_union *u, const char *path, struct lf_reset_inval *inval)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_reset(u, path, inval);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, u_reset(u, path, inval));
 }

@@ -421,18 +421,14 @@ static int u_copies(struct lf_union *u, const char *path, int with_data, struct 
 
 int lf_union_copies(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_copies(u, path, 1, copies, n);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, u_copies(u, path, 1, copies, n));
 }
 
 int lf_union_copy_stamps(struct lf_union *u, const char *path, struct lf_copy **copies, int *n)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_copies(u, path, 0, copies, n);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, u_copies(u, path, 0, copies, n));
 }
 
 void merged_forget_all(struct lf_union *u)

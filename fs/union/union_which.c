@@ -159,8 +159,6 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 
 int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_which(u, path, w);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, u_which(u, path, w));
 }

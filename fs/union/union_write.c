@@ -328,10 +328,8 @@ int lf_union_create(struct lf_union *u, uint64_t parent, const char *name, uint3
 		    int flags, const struct lf_cred *c, struct lf_attr *out,
 		    struct lf_ufile **file)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_create(u, parent, name, mode, flags, c, out, file);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_create(u, parent, name, mode, flags, c, out, file));
 }
 
 int union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
@@ -344,10 +342,8 @@ int union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t 
 int lf_union_mkdir(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		   const struct lf_cred *c, struct lf_attr *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_mkdir(u, parent, name, mode, c, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_mkdir(u, parent, name, mode, c, out));
 }
 
 int union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
@@ -366,10 +362,8 @@ int union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t 
 int lf_union_mknod(struct lf_union *u, uint64_t parent, const char *name, uint32_t mode,
 		   uint64_t rdev, const struct lf_cred *c, struct lf_attr *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_mknod(u, parent, name, mode, rdev, c, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_mknod(u, parent, name, mode, rdev, c, out));
 }
 
 int union_symlink(struct lf_union *u, uint64_t parent, const char *name,
@@ -383,10 +377,8 @@ int union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 int lf_union_symlink(struct lf_union *u, uint64_t parent, const char *name,
 		     const char *target, const struct lf_cred *c, struct lf_attr *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_symlink(u, parent, name, target, c, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_symlink(u, parent, name, target, c, out));
 }
 
 int union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
@@ -430,10 +422,8 @@ int union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char 
 int lf_union_link(struct lf_union *u, uint64_t ino, uint64_t newparent, const char *newname,
 		  struct lf_attr *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_link(u, ino, newparent, newname, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_link(u, ino, newparent, newname, out));
 }
 
 /* Entry f still names a lower file whose node is already in the writable
@@ -589,10 +579,8 @@ int union_unlink(struct lf_union *u, uint64_t parent, const char *name)
 
 int lf_union_unlink(struct lf_union *u, uint64_t parent, const char *name)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_unlink(u, parent, name);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_unlink(u, parent, name));
 }
 
 int union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
@@ -602,10 +590,8 @@ int union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 
 int lf_union_rmdir(struct lf_union *u, uint64_t parent, const char *name)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_rmdir(u, parent, name);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_rmdir(u, parent, name));
 }
 
 /* The node of entry f, copied up; busy (node_put it). */
@@ -759,10 +745,8 @@ int union_rename(struct lf_union *u, uint64_t parent, const char *name,
 int lf_union_rename(struct lf_union *u, uint64_t parent, const char *name,
 		    uint64_t newparent, const char *newname, unsigned flags)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_rename(u, parent, name, newparent, newname, flags);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_rename(u, parent, name, newparent, newname, flags));
 }
 
 int union_wants_write(int flags)
@@ -832,14 +816,13 @@ int union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 int lf_union_setattr(struct lf_union *u, uint64_t ino, struct lf_ufile *f,
 		     const struct lf_attr *a, unsigned valid, struct lf_attr *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_setattr(u, ino, f, a, valid, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_setattr(u, ino, f, a, valid, out));
 }
 
-int union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
-		      size_t size, int flags)
+/* Set (value) or remove (value NULL) xattr NAME of node ino, copied up. */
+static int change_xattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+			size_t size, int flags)
 {
 	int rc;
 	struct unode *n = upper_node(u, ino, 0, &rc);
@@ -847,40 +830,37 @@ int union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const voi
 		return rc;
 	struct lf_layer *up = u->layers[0];
 	char esc[300];
-	rc = up->ops->setxattr(up, node_top(u, n).ino, union_ovl_escape(name, esc, sizeof esc),
-			       value, size, flags);
+	name = union_ovl_escape(name, esc, sizeof esc);
+	lf_ino top = node_top(u, n).ino;
+	rc = value ? up->ops->setxattr(up, top, name, value, size, flags)
+		   : up->ops->removexattr(up, top, name);
 	node_put(u, n, 0);
 	return rc;
+}
+
+int union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
+		   size_t size, int flags)
+{
+	/* an empty value is a value, not a removal */
+	return change_xattr(u, ino, name, value ? value : "", size, flags);
 }
 
 int lf_union_setxattr(struct lf_union *u, uint64_t ino, const char *name, const void *value,
 		      size_t size, int flags)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_setxattr(u, ino, name, value, size, flags);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_setxattr(u, ino, name, value, size, flags));
 }
 
 int union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 {
-	int rc;
-	struct unode *n = upper_node(u, ino, 0, &rc);
-	if (!n)
-		return rc;
-	struct lf_layer *up = u->layers[0];
-	char esc[300];
-	rc = up->ops->removexattr(up, node_top(u, n).ino, union_ovl_escape(name, esc, sizeof esc));
-	node_put(u, n, 0);
-	return rc;
+	return change_xattr(u, ino, name, NULL, 0, 0);
 }
 
 int lf_union_removexattr(struct lf_union *u, uint64_t ino, const char *name)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = union_removexattr(u, ino, name);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, union_removexattr(u, ino, name));
 }
 
 ssize_t lf_union_pwrite(struct lf_union *u, struct lf_ufile *f, const void *buf, size_t len,
@@ -931,8 +911,6 @@ static int u_statfs(struct lf_union *u, struct statvfs *out)
 
 int lf_union_statfs(struct lf_union *u, struct statvfs *out)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	int rc = u_statfs(u, out);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave(u, u_statfs(u, out));
 }

@@ -29,6 +29,7 @@ enum lf_lock_class {
 	LF_LK_PREFETCH,      /* the read-ahead queues */
 	LF_LK_UNION_MAPS,    /* a union's alias, link and merged-file tables */
 	LF_LK_REG_FILE,      /* regfs: one open value file's buffer */
+	LF_LK_REG_SAVE,      /* regfs: one change of the view, its save included */
 	LF_LK_REG_VIEW,      /* regfs: the registry view */
 	LF_LK_HIVE_CACHE,    /* merged hives shared between views */
 	LF_LK_WOF,           /* a Compact OS file's decoder (its stream read under it) */

@@ -42,6 +42,7 @@ int lf_regview_new(const struct lf_merge *rules, void (*log)(void *ctx, const ch
 	struct lf_regview *v = calloc(1, sizeof *v);
 	if (!v)
 		return -ENOMEM;
+	pthread_mutex_init(&v->save_lock, NULL);
 	pthread_mutex_init(&v->lock, NULL);
 	v->rules = rules;
 	v->log = log;
@@ -109,6 +110,8 @@ static void free_hives(struct vhive *h, int n)
 
 void lf_regview_take(struct lf_regview *v, struct lf_regview *from)
 {
+	/* not while a change's save is under way: it goes to its hive */
+	lf_mutex_lock(&v->save_lock, LF_LK_REG_SAVE);
 	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct vhive *h = v->h;
 	int n = v->n;
@@ -120,6 +123,7 @@ void lf_regview_take(struct lf_regview *v, struct lf_regview *from)
 	 * fragment newer than what they hold: shown now, not 100 ms later */
 	view_refresh(v, 1);
 	lf_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->save_lock);
 	lf_regview_free(from);
 }
 
@@ -133,6 +137,7 @@ void lf_regview_free(struct lf_regview *v)
 		close(v->frag_root);
 	free(v->frag_root_path);
 	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->save_lock);
 	free(v);
 }
 

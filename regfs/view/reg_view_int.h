@@ -21,6 +21,8 @@ struct vhive {
 	char *frag_file;         /* fixed */
 	int is_system;           /* fixed: HKLM/SYSTEM, CurrentControlSet shows */
 	const char *read_only;   /* fixed: shown read-only, why (lower->base_only), or NULL */
+	int saving;              /* v->lock: a save of it is under way (save_lock
+				  * held): view_refresh leaves it alone */
 	struct frag_id {         /* v->lock: the fragment file as the view last read or wrote it */
 		dev_t dev;
 		ino_t ino;
@@ -32,13 +34,19 @@ struct vhive {
 
 /* Locks of regfs (their place in the one map: fs/union/union_int.h):
  * regfs' FUSE glue takes an open value file's f->lock (REG_FILE) before
- * the view's, to write the buffer it holds; the view's lock (REG_VIEW)
- * guards everything below (the hives, what shows, the fragments, the
- * access memo) and is held for the whole of each lf_regview_* call,
- * which never calls another; under it only the hive cache's lock and
- * leaves (regfs' node table is taken by the glue alone, never under it).
- * The view never calls into a union while it holds its lock. */
+ * the view's, to write the buffer it holds. A change takes save_lock
+ * (REG_SAVE) first and holds it to the end, its save included; the
+ * view's lock (REG_VIEW) guards everything below (the hives, what shows,
+ * the fragments, the access memo) and is held for the whole of each
+ * lf_regview_* call, which never calls another, but for a change's
+ * save: the fragment's bytes are made under it, then written, fsynced
+ * and renamed with it let go (readers of any key go on; other changes
+ * wait on save_lock), and on a failure the view is put back under it.
+ * Under the view's lock only the hive cache's lock and leaves (regfs'
+ * node table is taken by the glue alone, never under it). The view
+ * never calls into a union while it holds its lock. */
 struct lf_regview {          /* "fixed": set by lf_regview_new, never changed */
+	pthread_mutex_t save_lock; /* REG_SAVE: one change at a time, to its save */
 	pthread_mutex_t lock;    /* REG_VIEW */
 	struct vhive *h;         /* fixed array; each hive's fields as it says */
 	int n;                   /* fixed */
@@ -55,6 +63,10 @@ struct lf_regview {          /* "fixed": set by lf_regview_new, never changed */
 				   * Windows rights decide (a session), or NULL;
 				   * its memo under lock */
 	struct timespec checked;  /* lock: when the fragments were last looked at */
+	struct vhive *pending;    /* save_lock: the hive the change under way
+				   * saves when it ends, or NULL */
+	uint8_t *pending_img;     /* save_lock: its fragment's bytes */
+	size_t pending_size;      /* save_lock */
 };
 
 enum where_kind { W_ROOT, W_TOP, W_KEY, W_VALUE, W_LINK };

@@ -282,7 +282,7 @@ void view_refresh(struct lf_regview *v, int force)
 	v->checked = now;
 	for (int i = 0; i < v->n; i++) {
 		struct vhive *h = &v->h[i];
-		if (!h->frag_file || !h->frag)
+		if (!h->frag_file || !h->frag || h->saving)
 			continue;
 		struct frag_id id = frag_now(v, h);
 		if (same_id(&id, &h->seen))
@@ -295,59 +295,85 @@ void view_refresh(struct lf_regview *v, int force)
 	}
 }
 
-/* Write the fragment out. A failure is told to the caller (its own
- * errno: ENOSPC, EDQUOT) and to the log, and the view is put back as the
- * saved fragment says: nothing shows that is not saved. */
-static int save(struct lf_regview *v, struct vhive *h)
+/* Write a fragment's bytes to h's file: a temporary, fsynced, renamed.
+ * Runs with the view's lock let go (save_lock held): it reads only what
+ * is fixed (the file's name, the fragments' root). */
+static int write_frag(struct lf_regview *v, const struct vhive *h, const uint8_t *img,
+		      size_t size, struct lf_err *err)
 {
-	struct lf_hive f = { .root = h->frag, .mtime = view_now() };
-	struct lf_err err;
-	int rc;
+	char dir[4096];
 	const char *rel = frag_rel(v, h->frag_file);
+	snprintf(dir, sizeof dir, "%s", rel ? rel : h->frag_file);
+	char *slash = strrchr(dir, '/');
+	const char *name = slash ? slash + 1 : dir;
+	if (slash)
+		*slash = 0;
+	int dfd, wfd = -1;
 	if (rel) {
 		/* its folder may not be there yet (a first change): made
 		 * beneath the root, never through a symlink */
-		char dir[4096];
-		snprintf(dir, sizeof dir, "%s", rel);
-		char *slash = strrchr(dir, '/');
-		const char *name = slash ? slash + 1 : rel;
-		if (slash)
-			*slash = 0;
-		int dfd = slash ? lf_safe_mkdirs(v->frag_root, dir, 0755, (uid_t)-1, (gid_t)-1)
-			      : fcntl(v->frag_root, F_DUPFD_CLOEXEC, 0);
+		dfd = slash ? lf_safe_mkdirs(v->frag_root, dir, 0755, (uid_t)-1, (gid_t)-1)
+			    : fcntl(v->frag_root, F_DUPFD_CLOEXEC, 0);
+		if (dfd == -1)
+			dfd = -errno;
 		/* the temporary in the union's work folder when there is one:
 		 * a listing of the hive's folder through the drive never shows
 		 * it (Explorer in her profile while REG saves NTUSER.DAT) */
-		int wfd = dfd < 0 ? -1 : lf_safe_open(v->frag_root, LF_WORK_NAME,
-						       O_PATH | O_DIRECTORY, 0);
-		rc = dfd < 0 ? lf_err_set(&err, dfd == -1 ? errno : -dfd, "%s: %s", dir,
-					  strerror(dfd == -1 ? errno : -dfd))
-			     : lf_hive_write_via(&f, wfd >= 0 ? wfd : dfd, dfd, name, &err);
-		if (wfd >= 0)
-			close(wfd);
 		if (dfd >= 0)
-			close(dfd);
+			wfd = lf_safe_open(v->frag_root, LF_WORK_NAME, O_PATH | O_DIRECTORY, 0);
 	} else {
-		char dir[4096];
-		snprintf(dir, sizeof dir, "%s", h->frag_file);
-		char *slash = strrchr(dir, '/');
-		if (slash && slash != dir) {
-			*slash = 0;
+		if (slash && slash != dir)
 			lf_mkdirs(dir, 0755, (uid_t)-1, (gid_t)-1, NULL);
-		}
-		rc = lf_hive_write(&f, h->frag_file, &err);
+		const char *base;
+		dfd = lf_open_parent(h->frag_file, &base);
+		name = base;
 	}
-	if (rc) {
-		int e = err.code ? err.code : EIO;
-		view_log(v, "%s/%s: the change is not saved: %s", h->top, h->name, err.msg);
-		/* what shows goes back to what is saved: the fragment on disk
-		 * is as it was before this change */
-		if (reload(v, h))
-			view_log(v, "%s/%s: the unsaved change still shows (out of memory to undo "
-				 "it)", h->top, h->name);
-		return -e;
+	if (dfd < 0)
+		return lf_err_set(err, -dfd, "%s: %s", h->frag_file, strerror(-dfd));
+	int rc = lf_safe_replace_via(wfd >= 0 ? wfd : dfd, dfd, name, img, size, 0600);
+	if (wfd >= 0)
+		close(wfd);
+	close(dfd);
+	return rc ? lf_err_set(err, -rc, "%s: %s", h->frag_file, strerror(-rc)) : 0;
+}
+
+/* A failed save: told to the caller (its own errno: ENOSPC, EDQUOT) and
+ * to the log, and the view is put back as the saved fragment says:
+ * nothing shows that is not saved. Caller holds the view's lock. */
+static int not_saved(struct lf_regview *v, struct vhive *h, const struct lf_err *err)
+{
+	int e = err->code ? err->code : EIO;
+	view_log(v, "%s/%s: the change is not saved: %s", h->top, h->name, err->msg);
+	/* the fragment on disk is as it was before this change */
+	if (reload(v, h))
+		view_log(v, "%s/%s: the unsaved change still shows (out of memory to undo "
+			 "it)", h->top, h->name);
+	return -e;
+}
+
+/* The change under way is to be saved: its fragment's bytes are made
+ * now (the view's lock held), and written when the change ends
+ * (change_end), with the lock let go. */
+static int save(struct lf_regview *v, struct vhive *h)
+{
+	struct lf_hive f = { .root = h->frag, .mtime = view_now() };
+	struct lf_err err = {0};
+	uint8_t *img = NULL;
+	size_t size = 0;
+	if (lf_hive_image(&f, &img, &size, &err))
+		return not_saved(v, h, &err);
+	if (v->pending && v->pending != h) {
+		/* a change never spans hives (a rename across is EXDEV); if one
+		 * did, the first hive's bytes are written here, lock held */
+		if (write_frag(v, v->pending, v->pending_img, v->pending_size, &err))
+			not_saved(v, v->pending, &err);
+		else
+			v->pending->seen = frag_now(v, v->pending);
 	}
-	h->seen = frag_now(v, h);
+	free(v->pending_img);
+	v->pending = h;
+	v->pending_img = img;
+	v->pending_size = size;
 	return 0;
 }
 
@@ -483,6 +509,7 @@ static int own_path(struct where *w)
  * be written. */
 static int change_begin(struct lf_regview *v, const char *path, int parent, struct where *w)
 {
+	lf_mutex_lock(&v->save_lock, LF_LK_REG_SAVE);
 	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	view_refresh(v, 1);      /* never write over a fragment reset meanwhile */
 	int rc = view_resolve(v, path, parent, w);
@@ -492,14 +519,38 @@ static int change_begin(struct lf_regview *v, const char *path, int parent, stru
 		rc = -EROFS;
 	if (!rc)
 		rc = own_path(w);
-	if (rc)
+	if (rc) {
 		lf_mutex_unlock(&v->lock);
+		lf_mutex_unlock(&v->save_lock);
+	}
 	return rc;
 }
 
+/* The end of a change: its save, if it made one, is written with the
+ * view's lock let go (save_lock still held: the next change waits, and
+ * so does a new layer set), then the view learns how it went. */
 static int change_end(struct lf_regview *v, int rc)
 {
+	struct vhive *h = v->pending;
+	if (h) {
+		uint8_t *img = v->pending_img;
+		size_t size = v->pending_size;
+		v->pending = NULL;
+		v->pending_img = NULL;
+		h->saving = 1;
+		lf_mutex_unlock(&v->lock);
+		struct lf_err err = {0};
+		int wrc = write_frag(v, h, img, size, &err);
+		free(img);
+		lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
+		h->saving = 0;
+		if (wrc)
+			rc = not_saved(v, h, &err);
+		else
+			h->seen = frag_now(v, h);
+	}
 	lf_mutex_unlock(&v->lock);
+	lf_mutex_unlock(&v->save_lock);
 	return rc;
 }
 

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "helpers.h"
+#include "union_helpers.h"
 #include "layerfs/publish.h"
 #include "layerfs/union.h"
 
@@ -306,17 +307,23 @@ static int collect_walk(void *ctx, const char *name, const struct lf_attr *a, ui
 	return 0;
 }
 
+/* The next entries of folder ino from *off (into w): how many; 0 at
+ * its end. */
+static int next_batch(struct lf_union *u, uint64_t ino, uint64_t *off, struct walked *w)
+{
+	memset(w, 0, sizeof *w);
+	ck_assert_int_eq(lf_union_readdir(u, ino, *off, 0, collect_walk, w), 0);
+	*off = w->next;
+	return w->n;
+}
+
 /* As find walks: list a folder, look up each entry, go down, forget.
  * Returns the number of entries seen below ino. */
 static long find_walk(struct lf_union *u, uint64_t ino)
 {
 	long seen = 0;
-	for (uint64_t off = 0;;) {
-		struct walked w = {0};
-		ck_assert_int_eq(lf_union_readdir(u, ino, off, 0, collect_walk, &w), 0);
-		if (!w.n)
-			break;
-		off = w.next;
+	struct walked w;
+	for (uint64_t off = 0; next_batch(u, ino, &off, &w);) {
 		for (int i = 0; i < w.n; i++) {
 			struct lf_attr a;
 			ck_assert_int_eq(lf_union_lookup(u, ino, w.names[i], &a), 0);
@@ -356,12 +363,8 @@ static void listing(struct lf_union *u, uint64_t ino, char *out, size_t size)
 {
 	char names[64][32];
 	int n = 0;
-	for (uint64_t off = 0;;) {
-		struct walked w = {0};
-		ck_assert_int_eq(lf_union_readdir(u, ino, off, 0, collect_walk, &w), 0);
-		if (!w.n)
-			break;
-		off = w.next;
+	struct walked w;
+	for (uint64_t off = 0; next_batch(u, ino, &off, &w);) {
 		for (int i = 0; i < w.n && n < 64; i++)
 			snprintf(names[n++], sizeof names[0], "%s", w.names[i]);
 	}
@@ -379,16 +382,7 @@ START_TEST(kept_indexes_rebuild_the_same)
 	th_run("mkdir -p '%s/up' && cd '%s' && mkdir many && cd many && for i in $(seq 60); do "
 	       "for j in $(seq 100); do mkdir -p g$i/f$j && echo x > g$i/f$j/a && echo y > g$i/f$j/b;"
 	       " done; done", th_tmpdir(), th_tmpdir());
-	struct lf_stack s = {0};
-	struct lf_err err = {0};
-	char spec[600];
-	snprintf(spec, sizeof spec, "%s/many,type=os", th_tmpdir());
-	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
-	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
-	ck_assert_int_eq(lf_stack_set_upper(&s, th_path("up"), NULL, &err), 0);
-	struct lf_union *u = NULL;
-	ck_assert_msg(lf_union_open(&s, NULL, &u, &err) == 0, "%s", err.msg);
-	lf_stack_free(&s);
+	struct lf_union *u = th_union_open(th_path("many"), th_path("up"), NULL);
 	enum { G = 60, F = 100 };
 	static uint64_t dirs[G][F], files[G][F];
 	struct lf_attr a;
@@ -458,17 +452,8 @@ START_TEST(sweep_forgets_what_no_one_holds)
 	th_run("mkdir -p '%s/up' && cd '%s' && mkdir os && cd os && for i in $(seq 20); do "
 	       "mkdir -p g$i && for j in $(seq 100); do echo $i.$j > g$i/f$j; done; done",
 	       th_tmpdir(), th_tmpdir());
-	struct lf_stack s = {0};
-	struct lf_err err = {0};
-	char spec[600];
-	snprintf(spec, sizeof spec, "%s/os,type=os", th_tmpdir());
-	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
-	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
-	ck_assert_int_eq(lf_stack_set_upper(&s, th_path("up"), NULL, &err), 0);
 	struct lf_union_opts o = { .prefetch = 1 };
-	struct lf_union *u = NULL;
-	ck_assert_msg(lf_union_open(&s, &o, &u, &err) == 0, "%s", err.msg);
-	lf_stack_free(&s);
+	struct lf_union *u = th_union_open(th_path("os"), th_path("up"), &o);
 	struct lf_attr a, held, copied, linked;
 	/* held: a file open, a folder looked up; copied up; a hard link */
 	ck_assert_int_eq(walk_keep(u, "g7", &a, 1), 0);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "helpers.h"
+#include "union_helpers.h"
 #include "layerfs/union.h"
 
 static void put(const char *rel, const char *data)
@@ -36,16 +37,7 @@ static struct lf_union *open_rw(void)
 	put("os/Docs/a.txt", "lower a");
 	put("os/Old/x.txt", "x");
 	th_run("mkdir -p '%s'", th_path("up"));
-	struct lf_stack s = {0};
-	struct lf_err err = {0};
-	char spec[600];
-	snprintf(spec, sizeof spec, "%s,type=os", th_path("os"));
-	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
-	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
-	ck_assert_int_eq(lf_stack_set_upper(&s, th_path("up"), NULL, &err), 0);
-	struct lf_union *u = NULL;
-	ck_assert_msg(lf_union_open(&s, NULL, &u, &err) == 0, "%s", err.msg);
-	lf_stack_free(&s);
+	struct lf_union *u = th_union_open(th_path("os"), th_path("up"), NULL);
 	ck_assert(lf_union_writable(u));
 	return u;
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuse_ll_int.h"
+#include "layerfs/grow.h"
 #include "layerfs/fuse_serve.h"
 #include "layerfs/security.h"
 #include "layerfs/union_req.h"
@@ -204,14 +205,8 @@ static int keep_entry(void *vctx, const char *name, const struct lf_attr *a, uin
 	size_t len = entry_size(d, name);
 	if (len > d->room)
 		return 1;                  /* full: not taken */
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 64;
-		struct pending *v = realloc(d->v, cap * sizeof *v);
-		if (!v)
-			return 1;
-		d->v = v;
-		d->cap = cap;
-	}
+	if (lf_grow(&d->v, &d->cap, d->n, sizeof *d->v, 64))
+		return 1;
 	char *copy = strdup(name);
 	if (!copy)
 		return 1;

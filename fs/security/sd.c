@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "layerfs/bytes.h"
+#include "layerfs/grow.h"
 #include "sd_int.h"
 
 static int object_type(uint8_t t)
@@ -174,14 +175,8 @@ int lf_sd_group(const uint8_t *sd, size_t len, struct lf_sid *out)
 int sd_build_add(struct sd_build *b, uint8_t type, uint8_t flags, uint32_t mask,
 		 const struct lf_sid *sid)
 {
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 8;
-		struct ace *v = realloc(b->aces, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		b->aces = v;
-		b->cap = cap;
-	}
+	if (lf_grow(&b->aces, &b->cap, b->n, sizeof *b->aces, 8))
+		return -ENOMEM;
 	struct ace *a = &b->aces[b->n++];
 	memset(a, 0, sizeof *a);
 	a->type = type;

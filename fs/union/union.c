@@ -712,10 +712,8 @@ static ssize_t u_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t si
 
 ssize_t lf_union_readlink(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	ssize_t rc = u_readlink(u, ino, buf, size);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave_n(u, u_readlink(u, ino, buf, size));
 }
 
 int union_node_layers(struct lf_union *u, uint64_t ino, int *layers, int max)

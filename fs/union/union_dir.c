@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "layerfs/casefold.h"
+#include "layerfs/grow.h"
 #include "union_int.h"
 
 static int grow_slots(struct nameset *s)
@@ -157,15 +158,9 @@ int udir_set_refs(struct uentry *e, const struct lref *refs, int nrefs)
 
 static int add_entry(struct udir *d, struct item *it, uint16_t layer)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 8;
-		struct uentry *v = realloc(d->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		/* the name set borrows the names, which do not move */
-		d->v = v;
-		d->cap = cap;
-	}
+	/* the name set borrows the names, which do not move */
+	if (lf_grow(&d->v, &d->cap, d->n, sizeof *d->v, 8))
+		return -ENOMEM;
 	struct uentry *e = &d->v[d->n];
 	size_t len = strlen(it->name) + 1;
 	e->refs = lf_arena_alloc(&d->blocks, sizeof *e->refs);

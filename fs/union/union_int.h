@@ -377,6 +377,7 @@ void union_log(struct lf_union *u, const char *fmt, ...)
  * back (`return union_leave(u, union_x(u, ...))`). */
 void union_enter(struct lf_union *u);
 int union_leave(struct lf_union *u, int rc);
+ssize_t union_leave_n(struct lf_union *u, ssize_t n);   /* for a length */
 
 /* The engine's calls with cfg held (their lf_union_* wrappers take it;
  * union_req.c calls them inside a request's one entry). */

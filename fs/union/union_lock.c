@@ -26,6 +26,12 @@ int union_leave(struct lf_union *u, int rc)
 	return rc;
 }
 
+ssize_t union_leave_n(struct lf_union *u, ssize_t n)
+{
+	lf_rwunlock(&u->cfg);
+	return n;
+}
+
 int node_trylock_at(struct unode *n, const char *where)
 {
 	unsigned c = 0;

@@ -102,8 +102,7 @@ ssize_t lf_req_getxattr(struct lf_union *u, const struct lf_cred *c, uint64_t in
 	if (!n)
 		n = union_getxattr(u, ino, name, buf, size);
 	union_sds_end();
-	lf_rwunlock(&u->cfg);
-	return n;
+	return union_leave_n(u, n);
 }
 
 ssize_t lf_req_listxattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino, char *buf,
@@ -114,8 +113,7 @@ ssize_t lf_req_listxattr(struct lf_union *u, const struct lf_cred *c, uint64_t i
 	if (!n)
 		n = union_listxattr(u, ino, buf, size);
 	union_sds_end();
-	lf_rwunlock(&u->cfg);
-	return n;
+	return union_leave_n(u, n);
 }
 
 int lf_req_create(struct lf_union *u, const struct lf_cred *c, uint64_t parent,

@@ -53,10 +53,8 @@ ssize_t union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size
 
 ssize_t lf_union_listxattr(struct lf_union *u, uint64_t ino, char *buf, size_t size)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	ssize_t rc = union_listxattr(u, ino, buf, size);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave_n(u, union_listxattr(u, ino, buf, size));
 }
 
 /* The descriptor and the Windows attributes are those of the node's
@@ -89,10 +87,8 @@ ssize_t union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 ssize_t lf_union_getxattr(struct lf_union *u, uint64_t ino, const char *name,
 			  void *buf, size_t size)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	ssize_t rc = union_getxattr(u, ino, name, buf, size);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave_n(u, union_getxattr(u, ino, name, buf, size));
 }
 
 /* Extended attribute name of ino (*v malloc'd): its length, or -errno
@@ -119,10 +115,8 @@ ssize_t union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, ch
 
 ssize_t lf_union_xattr_alloc(struct lf_union *u, uint64_t ino, const char *name, char **v)
 {
-	lf_rdlock(&u->cfg, LF_LK_UNION_CFG);
-	ssize_t rc = union_xattr_alloc(u, ino, name, v);
-	lf_rwunlock(&u->cfg);
-	return rc;
+	union_enter(u);
+	return union_leave_n(u, union_xattr_alloc(u, ino, name, v));
 }
 
 ssize_t lf_union_stream_pread(struct lf_union *u, uint64_t ino, const char *name, void *buf,

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "layerfs/grow.h"
 #include "layerfs/security.h"
 #include "layerfs/wof.h"
 
@@ -162,14 +163,8 @@ static int collect(void *ctx, const char *name, lf_ino ino, uint32_t type)
 {
 	(void)type;
 	struct listing *ls = ctx;
-	if (ls->n == ls->cap) {
-		size_t cap = ls->cap ? ls->cap * 2 : 64;
-		struct ent *v = realloc(ls->v, cap * sizeof *v);
-		if (!v)
-			return 1;
-		ls->v = v;
-		ls->cap = cap;
-	}
+	if (lf_grow(&ls->v, &ls->cap, ls->n, sizeof *ls->v, 64))
+		return 1;
 	ls->v[ls->n].name = strdup(name);
 	ls->v[ls->n].ino = ino;
 	ls->n++;

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "layerfs/fuse_reg.h"
+#include "layerfs/grow.h"
 #include "layerfs/fuse_serve.h"
 #include "layerfs/security.h"
 #include "layerfs/arena.h"
@@ -144,14 +145,8 @@ static void r_readlink(fuse_req_t req, fuse_ino_t ino)
 static int add_listed(void *ctx, const char *name, const struct stat *st)
 {
 	struct rlist *l = ctx;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct rentry *v = realloc(l->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
+	if (lf_grow(&l->v, &l->cap, l->n, sizeof *l->v, 64))
+		return -ENOMEM;
 	const char *n = lf_arena_strdup(&l->mem, name);
 	if (!n)
 		return -ENOMEM;

@@ -526,6 +526,17 @@ static int change_begin(struct lf_regview *v, const char *path, int parent, stru
 	return rc;
 }
 
+static int change_end(struct lf_regview *v, int rc);
+
+/* change_begin for PATH, which must be a value: -EISDIR for a key. */
+static int change_value_begin(struct lf_regview *v, const char *path, struct where *w)
+{
+	int rc = change_begin(v, path, 0, w);
+	if (!rc && w->kind != W_VALUE)
+		rc = change_end(v, w->kind == W_KEY ? -EISDIR : -EPERM);
+	return rc;
+}
+
 /* The end of a change: its save, if it made one, is written with the
  * view's lock let go (save_lock still held: the next change waits, and
  * so does a new layer set), then the view learns how it went. */
@@ -574,11 +585,9 @@ static int change_value(struct lf_regview *v, const char *path, int how, const v
 			size_t n)
 {
 	struct where w;
-	int rc = change_begin(v, path, 0, &w);
+	int rc = change_value_begin(v, path, &w);
 	if (rc)
 		return rc;
-	if (w.kind != W_VALUE)
-		return change_end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
 	uint32_t type = w.val->type;
 	uint8_t *data = NULL;
 	uint32_t len = 0;
@@ -629,11 +638,9 @@ int lf_regview_setxattr(struct lf_regview *v, const char *path, const char *name
 int lf_regview_unlink(struct lf_regview *v, const char *path)
 {
 	struct where w;
-	int rc = change_begin(v, path, 0, &w);
+	int rc = change_value_begin(v, path, &w);
 	if (rc)
 		return rc;
-	if (w.kind != W_VALUE)
-		return change_end(v, w.kind == W_KEY ? -EISDIR : -EPERM);
 	char *name = strdup(w.val->name);
 	rc = name ? drop_value(&w, name) : -ENOMEM;
 	free(name);

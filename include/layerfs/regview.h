@@ -94,13 +94,26 @@ int lf_regview_set_plain_access(struct lf_regview *v);
 /* 0, or -EACCES unless uid holds want (LF_KEY_*, LF_DELETE) on PATH's key
  * (a value: its key; parent: the key PATH would be made in). */
 int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want);
-/* st's mode as shown: the session user's rights whoever asks (uid is
- * unused): r lists a key or reads a value, w makes subkeys or sets it. */
-void lf_regview_show(struct lf_regview *v, uid_t uid, const char *path, struct stat *st);
+
+typedef int (*lf_regview_fn)(void *ctx, const char *name, const struct stat *st);
+
+/* The mount's requests. uid is who asks: her rights are checked inside
+ * the call (a session), PATH resolved once under one hold of the view's
+ * lock, and attributes come back with the mode the session user is
+ * shown (her rights whoever asks: r lists a key or reads a value, w
+ * makes subkeys or sets it). */
+int lf_regview_stat_as(struct lf_regview *v, uid_t uid, const char *path, struct stat *st);
+/* A listing: KEY_ENUMERATE_SUB_KEYS; fn gets each entry as shown. */
+int lf_regview_list_as(struct lf_regview *v, uid_t uid, const char *path, lf_regview_fn fn,
+		       void *ctx);
+/* Opening a value's file for flags: EISDIR, EROFS, KEY_QUERY_VALUE to
+ * read, KEY_SET_VALUE to write or truncate; its text (*text malloc'd)
+ * unless text is NULL. */
+int lf_regview_open_as(struct lf_regview *v, uid_t uid, const char *path, int flags,
+		       char **text, size_t *len);
 
 /* Paths are '/'-separated from the view's root, as FUSE gives them. */
 int lf_regview_stat(struct lf_regview *v, const char *path, struct stat *st);
-typedef int (*lf_regview_fn)(void *ctx, const char *name, const struct stat *st);
 int lf_regview_list(struct lf_regview *v, const char *path, lf_regview_fn fn, void *ctx);
 int lf_regview_read(struct lf_regview *v, const char *path, char **text, size_t *len);
 int lf_regview_readlink(struct lf_regview *v, const char *path, char *buf, size_t size);
@@ -108,15 +121,25 @@ ssize_t lf_regview_listxattr(struct lf_regview *v, const char *path, char *buf, 
 ssize_t lf_regview_getxattr(struct lf_regview *v, const char *path, const char *name,
 			    void *buf, size_t size);
 
-/* Changes; -EROFS without a fragment. */
-int lf_regview_setxattr(struct lf_regview *v, const char *path, const char *name,
+/* Changes; -EROFS without a fragment. Each is asked by uid, whose rights
+ * it checks (as lf_regview_may; uid 0 is SYSTEM): setxattr and unlink
+ * KEY_SET_VALUE on the value's key, create KEY_SET_VALUE and mkdir
+ * KEY_CREATE_SUB_KEY on the key it is made in, rmdir DELETE on the key,
+ * rename of a key DELETE on it and KEY_CREATE_SUB_KEY where it goes, of a
+ * value KEY_SET_VALUE on both keys. create and mkdir fill st (unless
+ * NULL) as lf_regview_stat_as would. write checks nothing: the file was
+ * opened for writing (lf_regview_open_as). truncate: the value's file
+ * cut or zero-filled to size bytes, parsed as a write would be. */
+int lf_regview_setxattr(struct lf_regview *v, uid_t uid, const char *path, const char *name,
 			const void *value, size_t size);
-int lf_regview_create(struct lf_regview *v, const char *path);
+int lf_regview_create(struct lf_regview *v, uid_t uid, const char *path, struct stat *st);
 int lf_regview_write(struct lf_regview *v, const char *path, const char *text, size_t len);
-int lf_regview_mkdir(struct lf_regview *v, const char *path);
-int lf_regview_rmdir(struct lf_regview *v, const char *path);
-int lf_regview_unlink(struct lf_regview *v, const char *path);
+int lf_regview_truncate(struct lf_regview *v, uid_t uid, const char *path, size_t size);
+int lf_regview_mkdir(struct lf_regview *v, uid_t uid, const char *path, struct stat *st);
+int lf_regview_rmdir(struct lf_regview *v, uid_t uid, const char *path);
+int lf_regview_unlink(struct lf_regview *v, uid_t uid, const char *path);
 /* flags: RENAME_NOREPLACE; within one hive (else -EXDEV). */
-int lf_regview_rename(struct lf_regview *v, const char *from, const char *to, unsigned flags);
+int lf_regview_rename(struct lf_regview *v, uid_t uid, const char *from, const char *to,
+		      unsigned flags);
 
 #endif

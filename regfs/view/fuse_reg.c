@@ -60,28 +60,24 @@ static char *path_of(fuse_req_t req, fuse_ino_t ino, const char *name)
 	return p;
 }
 
-/* May the request's sender do want on PATH's key (see lf_regview_may)? */
-static int may(fuse_req_t req, const char *path, int parent, uint32_t want)
+/* Who sends the request: her rights are checked in the view's calls. */
+static uid_t asker(fuse_req_t req)
 {
-	return lf_regview_may(CTX(req)->v, fuse_req_ctx(req)->uid, path, parent, want);
+	return fuse_req_ctx(req)->uid;
 }
 
-static void show(fuse_req_t req, const char *path, struct stat *st)
-{
-	lf_regview_show(CTX(req)->v, fuse_req_ctx(req)->uid, path, st);
-}
-
-/* Reply the entry at PATH (a child NAME of PARENT), a lookup taken. */
-static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name, const char *path)
+/* Reply the entry NAME of PARENT whose attributes (as shown) are st (rc:
+ * how getting them went), a lookup taken. */
+static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name, int rc,
+			const struct stat *st)
 {
 	struct rctx *c = CTX(req);
 	struct fuse_entry_param e = { .attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT };
-	int rc = lf_regview_stat(c->v, path, &e.attr);
+	if (!rc)
+		e.attr = *st;
 	if (!rc && !(e.ino = rnodes_lookup(c->nodes, parent, name)))
 		rc = -ENOMEM;
 	e.attr.st_ino = e.ino;
-	if (!rc)
-		show(req, path, &e.attr);
 	if (rc)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_entry(req, &e))
@@ -91,8 +87,10 @@ static void reply_entry(fuse_req_t req, fuse_ino_t parent, const char *name, con
 static void r_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	char *p = path_of(req, parent, name);
+	struct stat st;
 	if (p)
-		reply_entry(req, parent, name, p);
+		reply_entry(req, parent, name, lf_regview_stat_as(CTX(req)->v, asker(req), p, &st),
+			    &st);
 	free(p);
 }
 
@@ -112,14 +110,12 @@ static void r_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data
 static void reply_attr(fuse_req_t req, fuse_ino_t ino, const char *path)
 {
 	struct stat st;
-	int rc = lf_regview_stat(CTX(req)->v, path, &st);
+	int rc = lf_regview_stat_as(CTX(req)->v, asker(req), path, &st);
 	st.st_ino = ino;
-	if (rc) {
+	if (rc)
 		fuse_reply_err(req, -rc);
-	} else {
-		show(req, path, &st);
+	else
 		fuse_reply_attr(req, &st, TIMEOUT);
-	}
 }
 
 static void r_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -166,13 +162,11 @@ static void r_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	char *p = path_of(req, ino, NULL);
 	if (!p)
 		return;
-	int rc = may(req, p, 0, LF_KEY_ENUMERATE_SUB_KEYS);
-	struct rlist *l = rc ? NULL : calloc(1, sizeof *l);
-	if (!rc && !l)
-		rc = -ENOMEM;
+	struct rlist *l = calloc(1, sizeof *l);
+	int rc = l ? 0 : -ENOMEM;
 	if (l) {
 		lf_arena_init(&l->mem, 4096, 256 * 1024);
-		rc = lf_regview_list(CTX(req)->v, p, add_listed, l);
+		rc = lf_regview_list_as(CTX(req)->v, asker(req), p, add_listed, l);
 	}
 	free(p);
 	if (rc) {
@@ -247,15 +241,6 @@ static void r_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *
 	fuse_reply_err(req, 0);
 }
 
-static int load(struct lf_regview *v, const char *path, struct rfile *f)
-{
-	free(f->buf);
-	f->buf = NULL;
-	int rc = lf_regview_read(v, path, &f->buf, &f->len);
-	f->cap = f->len;
-	return rc;
-}
-
 /* An open value file gone: its buffer, its lock, itself (the one way). */
 static void rfile_free(struct rfile *f)
 {
@@ -264,7 +249,9 @@ static void rfile_free(struct rfile *f)
 	free(f);
 }
 
-static struct rfile *open_file(struct lf_regview *v, const char *path, uint64_t ino, int flags,
+/* An open value file for node ino: its text loaded by the view's open
+ * (the caller's rights checked there), or none when created or cut. */
+static struct rfile *open_file(fuse_req_t req, const char *path, uint64_t ino, int flags,
 			       int created, int *rc)
 {
 	struct rfile *f = calloc(1, sizeof *f);
@@ -273,10 +260,14 @@ static struct rfile *open_file(struct lf_regview *v, const char *path, uint64_t 
 		return NULL;
 	f->ino = ino;
 	pthread_mutex_init(&f->lock, NULL);
-	if (created || (flags & O_TRUNC))
+	if (created)
 		f->dirty = (flags & O_TRUNC) != 0;
 	else
-		*rc = load(v, path, f);
+		*rc = lf_regview_open_as(CTX(req)->v, asker(req), path, flags,
+					 flags & O_TRUNC ? NULL : &f->buf, &f->len);
+	if (!created && (flags & O_TRUNC))
+		f->dirty = 1;
+	f->cap = f->len;
 	if (*rc) {
 		rfile_free(f);
 		return NULL;
@@ -286,21 +277,11 @@ static struct rfile *open_file(struct lf_regview *v, const char *path, uint64_t 
 
 static void r_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	struct lf_regview *v = CTX(req)->v;
 	char *p = path_of(req, ino, NULL);
 	if (!p)
 		return;
-	struct stat st;
-	int rc = lf_regview_stat(v, p, &st);
-	if (!rc && S_ISDIR(st.st_mode))
-		rc = -EISDIR;
-	if (!rc && (fi->flags & O_ACCMODE) != O_RDONLY && !(st.st_mode & 0200))
-		rc = -EROFS;
-	int acc = fi->flags & O_ACCMODE;
-	if (!rc)
-		rc = may(req, p, 0, (acc != O_WRONLY ? LF_KEY_QUERY_VALUE : 0) |
-				    (acc != O_RDONLY || (fi->flags & O_TRUNC) ? LF_KEY_SET_VALUE : 0));
-	struct rfile *f = rc ? NULL : open_file(v, p, ino, fi->flags, 0, &rc);
+	int rc;
+	struct rfile *f = open_file(req, p, ino, fi->flags, 0, &rc);
 	free(p);
 	if (rc) {
 		fuse_reply_err(req, -rc);
@@ -321,14 +302,10 @@ static void r_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	if (!p)
 		return;
 	struct fuse_entry_param e = { .attr_timeout = TIMEOUT, .entry_timeout = TIMEOUT };
-	int rc = may(req, p, 1, LF_KEY_SET_VALUE);
-	if (!rc)
-		rc = lf_regview_create(c->v, p);
-	if (!rc)
-		rc = lf_regview_stat(c->v, p, &e.attr);
+	int rc = lf_regview_create(c->v, asker(req), p, &e.attr);
 	if (!rc && !(e.ino = rnodes_lookup(c->nodes, parent, name)))
 		rc = -ENOMEM;
-	struct rfile *f = rc ? NULL : open_file(c->v, p, e.ino, fi->flags, 1, &rc);
+	struct rfile *f = rc ? NULL : open_file(req, p, e.ino, fi->flags, 1, &rc);
 	free(p);
 	if (rc) {
 		if (e.ino)
@@ -479,21 +456,14 @@ static void r_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
 	if (!p)
 		return;
 	int rc = 0;
-	if ((to_set & FUSE_SET_ATTR_SIZE) && !fi)   /* through a handle: checked at open */
-		rc = may(req, p, 0, LF_KEY_SET_VALUE);
-	if (!rc && (to_set & FUSE_SET_ATTR_SIZE)) {
-		struct rfile tmp = { .ino = ino }, *f = fi ? FILE_OF(fi) : &tmp;
-		if (fi)
-			lf_mutex_lock(&f->lock, LF_LK_REG_FILE);
-		rc = fi ? 0 : load(v, p, f);
-		if (!rc)
-			rc = resize(f, (size_t)attr->st_size);
-		if (!rc && !fi)
-			rc = commit(req, f);
-		if (fi)
-			lf_mutex_unlock(&f->lock);
-		else
-			free(tmp.buf);
+	if ((to_set & FUSE_SET_ATTR_SIZE) && fi) {   /* through a handle: checked at open */
+		struct rfile *f = FILE_OF(fi);
+		lf_mutex_lock(&f->lock, LF_LK_REG_FILE);
+		rc = resize(f, (size_t)attr->st_size);
+		lf_mutex_unlock(&f->lock);
+	} else if (to_set & FUSE_SET_ATTR_SIZE) {
+		rc = attr->st_size > 0x3FFFFFFF ? -EFBIG
+			: lf_regview_truncate(v, asker(req), p, (size_t)attr->st_size);
 	}
 	if (rc)
 		fuse_reply_err(req, -rc);
@@ -502,17 +472,15 @@ static void r_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_
 	free(p);
 }
 
-/* A change by name in PARENT (want: the right it needs on PATH's key):
- * fn on the path, nodes told after. */
-static void by_name(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_t want,
-		    int (*fn)(struct lf_regview *, const char *))
+/* A removal by name in PARENT: fn on the path (it checks her right),
+ * nodes told after. */
+static void by_name(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    int (*fn)(struct lf_regview *, uid_t, const char *))
 {
 	char *p = path_of(req, parent, name);
 	if (!p)
 		return;
-	int rc = may(req, p, 0, want);
-	if (!rc)
-		rc = fn(CTX(req)->v, p);
+	int rc = fn(CTX(req)->v, asker(req), p);
 	free(p);
 	if (!rc)
 		rnodes_unlink(CTX(req)->nodes, parent, name);
@@ -521,12 +489,12 @@ static void by_name(fuse_req_t req, fuse_ino_t parent, const char *name, uint32_
 
 static void r_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	by_name(req, parent, name, LF_KEY_SET_VALUE, lf_regview_unlink);
+	by_name(req, parent, name, lf_regview_unlink);
 }
 
 static void r_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	by_name(req, parent, name, LF_DELETE, lf_regview_rmdir);
+	by_name(req, parent, name, lf_regview_rmdir);
 }
 
 static void r_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
@@ -535,13 +503,8 @@ static void r_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t 
 	char *p = path_of(req, parent, name);
 	if (!p)
 		return;
-	int rc = may(req, p, 1, LF_KEY_CREATE_SUB_KEY);
-	if (!rc)
-		rc = lf_regview_mkdir(CTX(req)->v, p);
-	if (rc)
-		fuse_reply_err(req, -rc);
-	else
-		reply_entry(req, parent, name, p);
+	struct stat st;
+	reply_entry(req, parent, name, lf_regview_mkdir(CTX(req)->v, asker(req), p, &st), &st);
 	free(p);
 }
 
@@ -555,17 +518,7 @@ static void r_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_i
 		free(from);
 		return;
 	}
-	/* a key: DELETE on it, a new subkey where it goes; a value: set
-	 * values on both keys */
-	struct stat st;
-	int rc = lf_regview_stat(c->v, from, &st);
-	int key = !rc && S_ISDIR(st.st_mode);
-	if (!rc)
-		rc = may(req, from, 0, key ? LF_DELETE : LF_KEY_SET_VALUE);
-	if (!rc)
-		rc = may(req, to, 1, key ? LF_KEY_CREATE_SUB_KEY : LF_KEY_SET_VALUE);
-	if (!rc)
-		rc = lf_regview_rename(c->v, from, to, flags);
+	int rc = lf_regview_rename(c->v, asker(req), from, to, flags);
 	if (!rc)
 		rnodes_rename(c->nodes, parent, name, newparent, newname);
 	free(from);
@@ -602,9 +555,9 @@ static void r_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const c
 {
 	(void)flags;
 	char *p = path_of(req, ino, NULL);
-	int rc = p ? may(req, p, 0, LF_KEY_SET_VALUE) : 0;
 	if (p)
-		fuse_reply_err(req, -(rc ? rc : lf_regview_setxattr(CTX(req)->v, p, name, value, size)));
+		fuse_reply_err(req, -lf_regview_setxattr(CTX(req)->v, asker(req), p, name, value,
+							 size));
 	free(p);
 }
 

@@ -142,6 +142,13 @@ static uint32_t rights_of(struct regaccess *a, const struct lf_token *t, const s
 	return lf_sd_rights(sd, len, t, &lf_key_map);
 }
 
+int view_may(struct lf_regview *v, uid_t uid, const struct where *w, uint32_t want)
+{
+	if (!v->access)
+		return 0;
+	return lf_rights_allow(view_rights(v, uid, w), want, &lf_key_map);
+}
+
 int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want)
 {
 	if (!v->access)
@@ -149,11 +156,10 @@ int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent
 	struct where w;
 	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	int rc = view_resolve(v, path, parent, &w);
-	uint32_t got = rc ? 0 : view_rights(v, uid, &w);
+	if (!rc)
+		rc = view_may(v, uid, &w, want);
 	lf_mutex_unlock(&v->lock);
-	if (rc)
-		return rc == -ENOENT ? 0 : rc;       /* the call itself says so */
-	return lf_rights_allow(got, want, &lf_key_map);
+	return rc == -ENOENT ? 0 : rc;       /* the call itself says so */
 }
 
 static unsigned key_rwx(uint32_t got, int key)
@@ -163,23 +169,16 @@ static unsigned key_rwx(uint32_t got, int key)
 	return (got & LF_KEY_QUERY_VALUE ? 4 : 0) | (got & LF_KEY_SET_VALUE ? 2 : 0);
 }
 
-void lf_regview_show(struct lf_regview *v, uid_t uid, const char *path, struct stat *st)
+void view_show(struct lf_regview *v, const struct where *w, struct stat *st)
 {
-	if (!v->access)
-		return;
 	/* her rights, whoever looks: the kernel keeps one set of attributes
 	 * per node for every caller; root is checked here, not by the mode.
 	 * A plain mount: owner bits Administrators', the others a user's. */
-	(void)uid;
 	struct regaccess *a = v->access;
-	struct where w;
-	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
-	int rc = view_resolve(v, path, 0, &w);
-	uint32_t got = rc ? 0 : rights_of(a, &a->token, &w);
-	uint32_t own = rc || !a->plain ? got : rights_of(a, &a->admin, &w);
-	lf_mutex_unlock(&v->lock);
-	if (S_ISLNK(st->st_mode))
+	if (!a || S_ISLNK(st->st_mode))
 		return;
+	uint32_t got = rights_of(a, &a->token, w);
+	uint32_t own = !a->plain ? got : rights_of(a, &a->admin, w);
 	unsigned m = key_rwx(got, S_ISDIR(st->st_mode)), o = key_rwx(own, S_ISDIR(st->st_mode));
 	st->st_mode = (st->st_mode & S_IFMT) | o << 6 | m << 3 | m;
 	if (a->plain)

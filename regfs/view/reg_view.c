@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "layerfs/security.h"
 #include "reg_view_int.h"
 #include "layerfs/lockcheck.h"
 
@@ -279,7 +280,7 @@ static int writable(const struct lf_regview *v, const struct vhive *h)
 	return 0;
 }
 
-static int stat_of(struct lf_regview *v, const struct where *w, struct stat *st)
+int view_stat(struct lf_regview *v, const struct where *w, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_uid = v->uid;
@@ -333,18 +334,22 @@ int lf_regview_stat(struct lf_regview *v, const char *path, struct stat *st)
 	struct where w;
 	int rc = view_resolve(v, path, 0, &w);
 	if (!rc)
-		rc = stat_of(v, &w, st);
+		rc = view_stat(v, &w, st);
 	lf_mutex_unlock(&v->lock);
 	return rc;
 }
 
-static int list_key(struct lf_regview *v, struct where *w, lf_regview_fn fn, void *ctx)
+/* w's entries to fn; with shown, each with the mode she is shown. */
+static int list_key(struct lf_regview *v, struct where *w, int shown, lf_regview_fn fn,
+		    void *ctx)
 {
 	struct lf_rkey *k = w->key;
 	char name[1100];
 	struct stat st;
 	struct where c = *w;
 	c.kind = W_KEY;
+	if (w->depth < MAX_KEY_DEPTH)
+		c.depth = w->depth + 1;      /* a subkey's rights: its own path */
 	for (size_t i = 0; i < k->nsub; i++) {
 		if (lf_regname_encode(k->sub[i]->name, 0, 0, name, sizeof name) < 0) {
 			view_log(v, "%s/%s: a key name too long to show", w->top ? w->top : "",
@@ -352,11 +357,17 @@ static int list_key(struct lf_regview *v, struct where *w, lf_regview_fn fn, voi
 			continue;
 		}
 		c.key = k->sub[i];
-		if (!stat_of(v, &c, &st) && fn(ctx, name, &st))
+		if (w->depth < MAX_KEY_DEPTH)
+			c.names[w->depth] = k->sub[i]->name;
+		if (view_stat(v, &c, &st))
+			continue;
+		if (shown)
+			view_show(v, &c, &st);
+		if (fn(ctx, name, &st))
 			return 0;
 	}
+	c = *w;
 	c.kind = W_VALUE;
-	c.key = k;
 	for (size_t i = 0; i < k->nval; i++) {
 		const char *vn = k->val[i].name;
 		int mark = *vn && lf_rkey_find(k, vn) != NULL;
@@ -365,31 +376,40 @@ static int list_key(struct lf_regview *v, struct where *w, lf_regview_fn fn, voi
 			continue;
 		}
 		c.val = &k->val[i];
-		if (!stat_of(v, &c, &st) && fn(ctx, name, &st))
+		if (view_stat(v, &c, &st))
+			continue;
+		if (shown)
+			view_show(v, &c, &st);
+		if (fn(ctx, name, &st))
 			return 0;
 	}
 	int set = w->depth == 0 && w->h->is_system ? view_current_set(k) : 0;
 	if (set) {
 		c.kind = W_LINK;
-		if (!stat_of(v, &c, &st))
+		if (!view_stat(v, &c, &st))
 			fn(ctx, "CurrentControlSet", &st);
 	}
 	return 0;
 }
 
-int lf_regview_list(struct lf_regview *v, const char *path, lf_regview_fn fn, void *ctx)
+/* The listing of PATH; with uid_asks, uid must hold
+ * KEY_ENUMERATE_SUB_KEYS and the entries come as she is shown them. */
+static int list_path(struct lf_regview *v, const char *path, int uid_asks, uid_t uid,
+		     lf_regview_fn fn, void *ctx)
 {
 	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
 	int rc = view_resolve(v, path, 0, &w);
+	if (!rc && uid_asks)
+		rc = view_may(v, uid, &w, LF_KEY_ENUMERATE_SUB_KEYS);
 	struct stat st;
 	if (!rc && (w.kind == W_VALUE || w.kind == W_LINK))
 		rc = -ENOTDIR;
 	else if (!rc && w.kind == W_KEY)
-		rc = list_key(v, &w, fn, ctx);
+		rc = list_key(v, &w, uid_asks, fn, ctx);
 	else if (!rc) {
 		/* the root lists the tops, a top its hives; each name once */
-		stat_of(v, &w, &st);
+		view_stat(v, &w, &st);
 		for (int i = 0; i < v->n; i++) {
 			int seen = 0;
 			for (int j = 0; j < i && w.kind == W_ROOT; j++)
@@ -400,6 +420,56 @@ int lf_regview_list(struct lf_regview *v, const char *path, lf_regview_fn fn, vo
 				break;
 		}
 	}
+	lf_mutex_unlock(&v->lock);
+	return rc;
+}
+
+int lf_regview_list(struct lf_regview *v, const char *path, lf_regview_fn fn, void *ctx)
+{
+	return list_path(v, path, 0, 0, fn, ctx);
+}
+
+int lf_regview_list_as(struct lf_regview *v, uid_t uid, const char *path, lf_regview_fn fn,
+		       void *ctx)
+{
+	return list_path(v, path, 1, uid, fn, ctx);
+}
+
+int lf_regview_stat_as(struct lf_regview *v, uid_t uid, const char *path, struct stat *st)
+{
+	(void)uid;               /* her rights are shown whoever asks */
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
+	struct where w;
+	int rc = view_resolve(v, path, 0, &w);
+	if (!rc)
+		rc = view_stat(v, &w, st);
+	if (!rc)
+		view_show(v, &w, st);
+	lf_mutex_unlock(&v->lock);
+	return rc;
+}
+
+int lf_regview_open_as(struct lf_regview *v, uid_t uid, const char *path, int flags,
+		       char **text, size_t *len)
+{
+	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
+	struct where w;
+	struct stat st;
+	int rc = view_resolve(v, path, 0, &w);
+	if (!rc)
+		rc = view_stat(v, &w, &st);
+	int acc = flags & O_ACCMODE;
+	if (!rc && S_ISDIR(st.st_mode))
+		rc = -EISDIR;
+	if (!rc && acc != O_RDONLY && !(st.st_mode & 0200))
+		rc = -EROFS;
+	if (!rc)
+		rc = view_may(v, uid, &w, (acc != O_WRONLY ? LF_KEY_QUERY_VALUE : 0) |
+				      (acc != O_RDONLY || (flags & O_TRUNC) ? LF_KEY_SET_VALUE : 0));
+	if (!rc && w.kind != W_VALUE)
+		rc = -EINVAL;            /* a link: read through readlink */
+	if (!rc && text)
+		rc = lf_regval_text(w.val->type, w.val->data, w.val->len, text, len);
 	lf_mutex_unlock(&v->lock);
 	return rc;
 }

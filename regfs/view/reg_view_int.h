@@ -4,6 +4,7 @@
 #define LF_REG_VIEW_INT_H
 
 #include <pthread.h>
+#include <sys/stat.h>
 
 #include "layerfs/regview.h"
 
@@ -101,6 +102,13 @@ int64_t view_now(void);
 /* reg_access.c: the rights uid has on w's key (all when rights are not
  * checked); a new key's descriptor, inherited from parent's; freeing. */
 uint32_t view_rights(struct lf_regview *v, uid_t uid, const struct where *w);
+/* 0, or -EACCES unless uid holds want (LF_KEY_*, LF_DELETE) on w's key
+ * (a value: its key); 0 when rights are not checked. */
+int view_may(struct lf_regview *v, uid_t uid, const struct where *w, uint32_t want);
+/* st's mode as shown: the session user's rights whoever asks. */
+void view_show(struct lf_regview *v, const struct where *w, struct stat *st);
+/* reg_view.c: w's attributes. */
+int view_stat(struct lf_regview *v, const struct where *w, struct stat *st);
 int view_new_key_sd(struct lf_regview *v, const struct where *parent, struct lf_rkey *k);
 void view_access_free(struct lf_regview *v);
 

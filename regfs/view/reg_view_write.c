@@ -17,6 +17,7 @@
 #include "layerfs/casefold.h"
 #include "layerfs/layer.h"
 #include "layerfs/safe_path.h"
+#include "layerfs/security.h"
 #include "reg_view_int.h"
 #include "layerfs/lockcheck.h"
 
@@ -505,14 +506,18 @@ static int own_path(struct where *w)
 	return 0;
 }
 
-/* Resolve PATH (or its parent) for a change: -EROFS where nothing can
- * be written. */
-static int change_begin(struct lf_regview *v, const char *path, int parent, struct where *w)
+/* Resolve PATH (or its parent) for a change uid asks for, which needs
+ * want on the key resolved (0: checked by the caller): -EACCES without
+ * it, -EROFS where nothing can be written. */
+static int change_begin(struct lf_regview *v, uid_t uid, uint32_t want, const char *path,
+			int parent, struct where *w)
 {
 	lf_mutex_lock(&v->save_lock, LF_LK_REG_SAVE);
 	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	view_refresh(v, 1);      /* never write over a fragment reset meanwhile */
 	int rc = view_resolve(v, path, parent, w);
+	if (!rc && want)
+		rc = view_may(v, uid, w, want);
 	if (!rc && (w->kind == W_ROOT || w->kind == W_TOP))
 		rc = parent ? -EPERM : -EBUSY;
 	if (!rc && !w->h->frag)
@@ -528,10 +533,24 @@ static int change_begin(struct lf_regview *v, const char *path, int parent, stru
 
 static int change_end(struct lf_regview *v, int rc);
 
-/* change_begin for PATH, which must be a value: -EISDIR for a key. */
-static int change_value_begin(struct lf_regview *v, const char *path, struct where *w)
+/* What a create or mkdir replies: PATH's attributes as she is shown
+ * them (st NULL: none asked). */
+static int reply_stat(struct lf_regview *v, const char *path, struct stat *st)
 {
-	int rc = change_begin(v, path, 0, w);
+	struct where w;
+	int rc = st ? view_resolve(v, path, 0, &w) : 0;
+	if (st && !rc)
+		rc = view_stat(v, &w, st);
+	if (st && !rc)
+		view_show(v, &w, st);
+	return rc;
+}
+
+/* change_begin for PATH, which must be a value: -EISDIR for a key. */
+static int change_value_begin(struct lf_regview *v, uid_t uid, uint32_t want, const char *path,
+			      struct where *w)
+{
+	int rc = change_begin(v, uid, want, path, 0, w);
 	if (!rc && w->kind != W_VALUE)
 		rc = change_end(v, w->kind == W_KEY ? -EISDIR : -EPERM);
 	return rc;
@@ -565,10 +584,10 @@ static int change_end(struct lf_regview *v, int rc)
 	return rc;
 }
 
-int lf_regview_create(struct lf_regview *v, const char *path)
+int lf_regview_create(struct lf_regview *v, uid_t uid, const char *path, struct stat *st)
 {
 	struct where w;
-	int rc = change_begin(v, path, 1, &w);
+	int rc = change_begin(v, uid, LF_KEY_SET_VALUE, path, 1, &w);
 	if (rc)
 		return rc;
 	if (check_name(&w, 0))
@@ -577,15 +596,16 @@ int lf_regview_create(struct lf_regview *v, const char *path)
 					     lf_rkey_find(w.key, w.last)))
 		return change_end(v, -EEXIST);
 	static const uint8_t empty[2];
-	return change_end(v, set_value(v, &w, w.last, REG_SZ, empty, 2));
+	rc = set_value(v, &w, w.last, REG_SZ, empty, 2);
+	return change_end(v, rc ? rc : reply_stat(v, path, st));
 }
 
 /* Set the value PATH names from its own text or bytes. */
-static int change_value(struct lf_regview *v, const char *path, int how, const void *p,
-			size_t n)
+static int change_value(struct lf_regview *v, uid_t uid, uint32_t want, const char *path,
+			int how, const void *p, size_t n)
 {
 	struct where w;
-	int rc = change_value_begin(v, path, &w);
+	int rc = change_value_begin(v, uid, want, path, &w);
 	if (rc)
 		return rc;
 	uint32_t type = w.val->type;
@@ -603,6 +623,19 @@ static int change_value(struct lf_regview *v, const char *path, int how, const v
 			rc = lf_regval_parse(type, text, tl, &data, &len);
 			free(text);
 		}
+	} else if (how == 3) {                /* its text cut (or zero-filled) to n bytes */
+		char *text = NULL;
+		size_t tl = 0;
+		rc = lf_regval_text(type, w.val->data, w.val->len, &text, &tl);
+		char *cut = rc ? NULL : calloc(1, n ? n : 1);
+		if (!rc && !cut)
+			rc = -ENOMEM;
+		if (cut) {
+			memcpy(cut, text, tl < n ? tl : n);
+			rc = lf_regval_parse(type, cut, n, &data, &len);
+		}
+		free(text);
+		free(cut);
 	} else {                              /* user.reg.raw */
 		data = malloc(n ? n : 1);
 		rc = data ? 0 : -ENOMEM;
@@ -622,23 +655,28 @@ static int change_value(struct lf_regview *v, const char *path, int how, const v
 
 int lf_regview_write(struct lf_regview *v, const char *path, const char *text, size_t len)
 {
-	return change_value(v, path, 0, text, len);
+	return change_value(v, 0, 0, path, 0, text, len);
 }
 
-int lf_regview_setxattr(struct lf_regview *v, const char *path, const char *name,
+int lf_regview_truncate(struct lf_regview *v, uid_t uid, const char *path, size_t size)
+{
+	return change_value(v, uid, LF_KEY_SET_VALUE, path, 3, NULL, size);
+}
+
+int lf_regview_setxattr(struct lf_regview *v, uid_t uid, const char *path, const char *name,
 			const void *value, size_t size)
 {
 	if (!strcmp(name, LF_REG_TYPE_XATTR))
-		return change_value(v, path, 1, value, size);
+		return change_value(v, uid, LF_KEY_SET_VALUE, path, 1, value, size);
 	if (!strcmp(name, LF_REG_RAW_XATTR))
-		return change_value(v, path, 2, value, size);
+		return change_value(v, uid, LF_KEY_SET_VALUE, path, 2, value, size);
 	return -ENOTSUP;
 }
 
-int lf_regview_unlink(struct lf_regview *v, const char *path)
+int lf_regview_unlink(struct lf_regview *v, uid_t uid, const char *path)
 {
 	struct where w;
-	int rc = change_value_begin(v, path, &w);
+	int rc = change_value_begin(v, uid, LF_KEY_SET_VALUE, path, &w);
 	if (rc)
 		return rc;
 	char *name = strdup(w.val->name);
@@ -647,10 +685,10 @@ int lf_regview_unlink(struct lf_regview *v, const char *path)
 	return change_end(v, rc ? rc : save(v, w.h));
 }
 
-int lf_regview_mkdir(struct lf_regview *v, const char *path)
+int lf_regview_mkdir(struct lf_regview *v, uid_t uid, const char *path, struct stat *st)
 {
 	struct where w;
-	int rc = change_begin(v, path, 1, &w);
+	int rc = change_begin(v, uid, LF_KEY_CREATE_SUB_KEY, path, 1, &w);
 	if (rc)
 		return rc;
 	rc = check_name(&w, 1);
@@ -672,7 +710,9 @@ int lf_regview_mkdir(struct lf_regview *v, const char *path)
 		int again = !token(tok, sizeof tok, w.last) && fk && lf_rkey_find(fk, tok);
 		rc = put_key(&w, k, again);
 	}
-	return change_end(v, rc ? rc : save(v, w.h));
+	if (!rc)
+		rc = save(v, w.h);
+	return change_end(v, rc ? rc : reply_stat(v, path, st));
 }
 
 /* w (a key) one level up: its parent's where, and its own name. */
@@ -683,10 +723,10 @@ static void up(struct where *w)
 	w->kind = W_KEY;
 }
 
-int lf_regview_rmdir(struct lf_regview *v, const char *path)
+int lf_regview_rmdir(struct lf_regview *v, uid_t uid, const char *path)
 {
 	struct where w;
-	int rc = change_begin(v, path, 0, &w);
+	int rc = change_begin(v, uid, LF_DELETE, path, 0, &w);
 	if (rc)
 		return rc;
 	if (w.kind != W_KEY)
@@ -795,15 +835,23 @@ static int rename_key(struct lf_regview *v, struct where *from, struct where *to
 	return rc ? rc : save(v, to->h);
 }
 
-int lf_regview_rename(struct lf_regview *v, const char *from, const char *to, unsigned flags)
+int lf_regview_rename(struct lf_regview *v, uid_t uid, const char *from, const char *to,
+		       unsigned flags)
 {
 	if (flags & ~(unsigned)RENAME_NOREPLACE)
 		return -EINVAL;
 	struct where f, t;
-	int rc = change_begin(v, from, 0, &f);
+	int rc = change_begin(v, uid, 0, from, 0, &f);
 	if (rc)
 		return rc;
-	rc = view_resolve(v, to, 1, &t);
+	/* a key: DELETE on it, a new subkey where it goes; a value: set
+	 * values on both keys */
+	int key = f.kind == W_KEY;
+	rc = view_may(v, uid, &f, key ? LF_DELETE : LF_KEY_SET_VALUE);
+	if (!rc)
+		rc = view_resolve(v, to, 1, &t);
+	if (!rc)
+		rc = view_may(v, uid, &t, key ? LF_KEY_CREATE_SUB_KEY : LF_KEY_SET_VALUE);
 	if (!rc && t.h != f.h)
 		rc = -EXDEV;
 	if (!rc)

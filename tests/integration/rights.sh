@@ -165,6 +165,12 @@ check "HKLM\\SYSTEM is read-only to lfalice: she lists Tcpip, cannot add a value
 check "ls -l shows her key rights: Tcpip r-x, HKU\\lfalice rwx" bash -c "
   [ \"\$(runuser -u lfalice -- stat -c %A '$G/HKLM/SYSTEM/ControlSet001/Services/Tcpip')\" = dr-xr-xr-x ] &&
   [ \"\$(runuser -u lfalice -- stat -c %A '$G/HKU/lfalice')\" = drwxrwxrwx ]"
+check "a listing (readdirplus) gives each key and value her rights, as a lookup does" bash -c "
+  d='$G/HKLM/SYSTEM/ControlSet001/Control'
+  runuser -u lfalice -- sh -c 'cd \"\$1\" && ls -l >/dev/null && stat -c \"%A %n\" * | head -200' sh \"\$d\" >'$WORK/listed'
+  sync; echo 2 >/proc/sys/vm/drop_caches
+  runuser -u lfalice -- sh -c 'cd \"\$1\" && stat -c \"%A %n\" * | head -200' sh \"\$d\" >'$WORK/looked'
+  [ -s '$WORK/listed' ] && grep -q '^dr-x' '$WORK/listed' && diff '$WORK/listed' '$WORK/looked'"
 check "HKCU is hers: a value set in HKU\\lfalice lands in her NTUSER.DAT (hivex reads it)" bash -c "
   runuser -u lfalice -- mkdir -p '$G/HKU/lfalice/Software/Mine' &&
   runuser -u lfalice -- sh -c 'echo blue > \"$G/HKU/lfalice/Software/Mine/Color\"' &&

@@ -333,17 +333,17 @@ START_TEST(view_changes)
 	const char *frag = th_path("frag/SOFTWARE");
 	ck_assert_int_eq(lf_regview_add(v, "HKLM/SOFTWARE", low, frag, &err), 0);
 	ck_assert_int_eq(lf_regview_write(v, "/HKLM/SOFTWARE/A/keep", "7\n", 2), 0);
-	ck_assert_int_eq(lf_regview_create(v, "/HKLM/SOFTWARE/A/new"), 0);
-	ck_assert_int_eq(lf_regview_create(v, "/HKLM/SOFTWARE/A/new"), -EEXIST);
-	ck_assert_int_eq(lf_regview_create(v, "/HKLM/SOFTWARE/A/.wh.x"), -EINVAL);
-	ck_assert_int_eq(lf_regview_unlink(v, "/HKLM/SOFTWARE/A/B/v"), 0);
-	ck_assert_int_eq(lf_regview_rmdir(v, "/HKLM/SOFTWARE/A"), -ENOTEMPTY);
-	ck_assert_int_eq(lf_regview_rmdir(v, "/HKLM/SOFTWARE/Gone"), 0);
-	ck_assert_int_eq(lf_regview_mkdir(v, "/HKLM/SOFTWARE/Gone"), 0);
-	ck_assert_int_eq(lf_regview_mkdir(v, "/HKLM/SOFTWARE/A/b"), -EEXIST);
-	ck_assert_int_eq(lf_regview_rename(v, "/HKLM/SOFTWARE/A/B", "/HKLM/SOFTWARE/C", 0), 0);
-	ck_assert_int_eq(lf_regview_rename(v, "/HKLM/SOFTWARE/C", "/HKLM/SOFTWARE/C/D", 0), -EINVAL);
-	ck_assert_int_eq(lf_regview_setxattr(v, "/HKLM/SOFTWARE/A/keep", LF_REG_TYPE_XATTR,
+	ck_assert_int_eq(lf_regview_create(v, 0, "/HKLM/SOFTWARE/A/new", NULL), 0);
+	ck_assert_int_eq(lf_regview_create(v, 0, "/HKLM/SOFTWARE/A/new", NULL), -EEXIST);
+	ck_assert_int_eq(lf_regview_create(v, 0, "/HKLM/SOFTWARE/A/.wh.x", NULL), -EINVAL);
+	ck_assert_int_eq(lf_regview_unlink(v, 0, "/HKLM/SOFTWARE/A/B/v"), 0);
+	ck_assert_int_eq(lf_regview_rmdir(v, 0, "/HKLM/SOFTWARE/A"), -ENOTEMPTY);
+	ck_assert_int_eq(lf_regview_rmdir(v, 0, "/HKLM/SOFTWARE/Gone"), 0);
+	ck_assert_int_eq(lf_regview_mkdir(v, 0, "/HKLM/SOFTWARE/Gone", NULL), 0);
+	ck_assert_int_eq(lf_regview_mkdir(v, 0, "/HKLM/SOFTWARE/A/b", NULL), -EEXIST);
+	ck_assert_int_eq(lf_regview_rename(v, 0, "/HKLM/SOFTWARE/A/B", "/HKLM/SOFTWARE/C", 0), 0);
+	ck_assert_int_eq(lf_regview_rename(v, 0, "/HKLM/SOFTWARE/C", "/HKLM/SOFTWARE/C/D", 0), -EINVAL);
+	ck_assert_int_eq(lf_regview_setxattr(v, 0, "/HKLM/SOFTWARE/A/keep", LF_REG_TYPE_XATTR,
 					     "REG_SZ", 6), 0);
 	char *text;
 	size_t tl;
@@ -426,9 +426,9 @@ START_TEST(views_share_a_frozen_hive)
 					&err), 0);
 	ck_assert_int_eq(lf_regview_add(b, "HKLM/SOFTWARE", low, th_path("fb/SOFTWARE"), &err), 0);
 	ck_assert_int_eq(lf_regview_write(a, "/HKLM/SOFTWARE/Key7/Deep/Deeper/v", "mine\n", 5), 0);
-	ck_assert_int_eq(lf_regview_unlink(a, "/HKLM/SOFTWARE/Many/Val5"), 0);
-	ck_assert_int_eq(lf_regview_rename(a, "/HKLM/SOFTWARE/Key8", "/HKLM/SOFTWARE/Key7/Moved", 0), 0);
-	ck_assert_int_eq(lf_regview_rmdir(a, "/HKLM/SOFTWARE/Key9"), 0);
+	ck_assert_int_eq(lf_regview_unlink(a, 0, "/HKLM/SOFTWARE/Many/Val5"), 0);
+	ck_assert_int_eq(lf_regview_rename(a, 0, "/HKLM/SOFTWARE/Key8", "/HKLM/SOFTWARE/Key7/Moved", 0), 0);
+	ck_assert_int_eq(lf_regview_rmdir(a, 0, "/HKLM/SOFTWARE/Key9"), 0);
 	char *text;
 	size_t tl;
 	ck_assert_int_eq(lf_regview_read(a, "/HKLM/SOFTWARE/Key7/Deep/Deeper/v", &text, &tl), 0);

@@ -70,6 +70,56 @@ else
   not_ok "mount the image with ntfs-3g and the stack with layerfs"
 fi
 
+# --- the hives publish composes, read by five readers (issue 32): an OS
+# layer holding Windows' own SAM, DEFAULT and NTUSER.DAT (the last two
+# dirty, with their logs beside them), an app layer with a fragment of
+# each (SAM's empty, so its composed hive must read exactly as Windows'
+# own; the others add keys, so theirs must read as `reg merge` of the
+# same two). Each of python-registry, regipy,
+# regfexport, reglookup and hivex is held to itself. ---
+SUITES=${SUITES:-$SOURCE_DIR/../shared/suites}
+if [ -d "$SUITES/regipy" ] && command -v regfexport >/dev/null && command -v reglookup >/dev/null; then
+  H5="$WORK/h5"; mkdir -p "$H5/os/Windows/System32/config" "$H5/os/Users/jo" \
+    "$H5/app/Windows/System32/config" "$H5/app/Users/jo" "$H5/m"
+  for h in SAM DEFAULT DEFAULT.LOG1 DEFAULT.LOG2; do
+    zcat "$REALDATA/hives/win10-rathbun/$h.gz" >"$H5/os/Windows/System32/config/$h"
+  done
+  for h in NTUSER.DAT ntuser.dat.LOG1 ntuser.dat.LOG2; do
+    zcat "$REALDATA/hives/win10-rathbun/$h.gz" >"$H5/os/Users/jo/$h"
+  done
+  printf 'Windows Registry Editor Version 5.00\r\n\r\n' >"$H5/sam.reg"
+  printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_USERS\\.DEFAULT\\LayerfsTest]\r\n"Name"="value"\r\n"Num"=dword:00000007\r\n\r\n[HKEY_USERS\\.DEFAULT\\Control Panel\\LayerfsSub]\r\n"X"=hex:01,02\r\n' >"$H5/default.reg"
+  printf 'Windows Registry Editor Version 5.00\r\n\r\n[HKEY_CURRENT_USER\\Software\\Vendor]\r\n"Color"="blue"\r\n\r\n[HKEY_CURRENT_USER\\Software\\Vendor\\Deep\\Deeper]\r\n"Size"=hex(b):00,00,00,00,01,00,00,00\r\n' >"$H5/ntuser.reg"
+  "$LAYERCTL" reg new --prefix 'HKEY_LOCAL_MACHINE\SAM' "$H5/app/Windows/System32/config/SAM" "$H5/sam.reg"
+  "$LAYERCTL" reg new --prefix 'HKEY_USERS\.DEFAULT' "$H5/app/Windows/System32/config/DEFAULT" "$H5/default.reg"
+  "$LAYERCTL" reg new --prefix 'HKEY_CURRENT_USER' "$H5/app/Users/jo/NTUSER.DAT" "$H5/ntuser.reg"
+  "$LAYERCTL" reg merge "$H5/DEFAULT.ref" "$H5/os/Windows/System32/config/DEFAULT" \
+    "$H5/app/Windows/System32/config/DEFAULT" >/dev/null
+  "$LAYERCTL" reg merge "$H5/NTUSER.ref" "$H5/os/Users/jo/NTUSER.DAT" "$H5/app/Users/jo/NTUSER.DAT" >/dev/null
+  if "$LAYERCTL" publish -q --format raw --layer "$H5/os,type=os" --layer "$H5/app,prio=10" "$H5/img" &&
+     read -r _ _ _ off len < <("$DISKTOOL" info "$H5/img" | grep '^volume') &&
+     dd if="$H5/img" of="$H5/vol" bs=512 skip=$((off / 512)) count=$((len / 512)) status=none &&
+     ntfs-3g -o ro "$H5/vol" "$H5/m" && MOUNTS+=("$H5/m"); then
+    for pair in "SAM|Windows/System32/config/SAM|os/Windows/System32/config/SAM" \
+                "DEFAULT|Windows/System32/config/DEFAULT|DEFAULT.ref" \
+                "NTUSER.DAT|Users/jo/NTUSER.DAT|NTUSER.ref"; do
+      IFS='|' read -r name inimg ref <<<"$pair"
+      cp "$H5/m/$inimg" "$H5/$name.published"
+      if ! cmp -s "$H5/$name.published" "$H5/os/$inimg" &&
+         SUITES="$SUITES" /usr/bin/python3 "$TESTS_DIR/hive_readers.py" "$H5/$ref" "$H5/$name.published" >"$WORK/rd.out" 2>&1; then
+        ok "published $name (composed by publish's writer): five readers see it as $(basename "$ref") ($(tr '\n' ';' <"$WORK/rd.out" | cut -c1-120))"
+      else
+        not_ok "published $name: a reader sees it otherwise, or publish did not compose it"; sed 's/^/    /' "$WORK/rd.out" | head -6
+      fi
+    done
+    umount "$H5/m"
+  else
+    not_ok "publish the hive stack and mount its image with ntfs-3g"
+  fi
+else
+  not_ok "the registry readers (../shared/suites/regipy, regfexport, reglookup) are not here"
+fi
+
 # --- an OS layer made as a Windows disk: GPT with EFI, MSR, Windows, recovery ---
 G="$WORK/gpt"; os="$G/os"
 mkdir -p "$os/Windows/System32" "$os/Windows/WinSxS/x86_a" "$os/Windows/WinSxS/amd64_b" \

@@ -378,7 +378,7 @@ static void keep_up(struct dir_layer *d, lf_ino x)
 
 /* Keep node x, and every name of its file: a writable layer's hard links
  * are one node under several names, any of which may be the one left. */
-static void keep(struct dir_layer *d, lf_ino x)
+static void mark_kept(struct dir_layer *d, lf_ino x)
 {
 	keep_up(d, x);
 	lf_ino head = node_of(d, x);
@@ -391,14 +391,14 @@ size_t dirl_gc_sweep(struct lf_layer *l)
 {
 	struct dir_layer *d = DL(l);
 	lf_mutex_lock(&d->lock, LF_LK_LAYER);
-	keep(d, DIR_ROOT);
+	mark_kept(d, DIR_ROOT);
 	if (l->work)
-		keep(d, l->work);
+		mark_kept(d, l->work);
 	for (size_t c = 0; c < d->nchunks; c++) {
 		struct dchunk *ch = d->chunks[c];
 		for (size_t i = 0; ch && i < DCHUNK; i++)
 			if (ch->v[i].name && ch->v[i].mark)
-				keep(d, c * DCHUNK + i);
+				mark_kept(d, c * DCHUNK + i);
 	}
 	/* survivors' names into new blocks: the old ones hold every name
 	 * the walk saw */

@@ -101,7 +101,7 @@ static size_t slot(const struct taken *t, const char *s)
 	return i;
 }
 
-static void take(struct taken *t, const char *s)
+static void mark_taken(struct taken *t, const char *s)
 {
 	char up[13];
 	size_t k = 0;
@@ -120,9 +120,9 @@ int lf_dos_names_for(const char *const *names, char (*given)[13], size_t n)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		if (given[i][0])
-			take(&t, given[i]);
+			mark_taken(&t, given[i]);
 		else if (lf_dos_legal(names[i]))
-			take(&t, names[i]);
+			mark_taken(&t, names[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (given[i][0] || lf_dos_legal(names[i]))
@@ -131,7 +131,7 @@ int lf_dos_names_for(const char *const *names, char (*given)[13], size_t n)
 			char c[13];
 			lf_dos_make(names[i], k, c);
 			if (!t.v[slot(&t, c)][0]) {
-				take(&t, c);
+				mark_taken(&t, c);
 				memcpy(given[i], c, 13);
 				break;
 			}

@@ -135,7 +135,7 @@ static uint64_t stream_size(struct ntfs_layer *nl, lf_ino ino)
 	return n;
 }
 
-static struct ntfs_wof_open *find(struct ntfs_layer *nl, lf_ino ino)
+static struct ntfs_wof_open *wof_open_find(struct ntfs_layer *nl, lf_ino ino)
 {
 	for (struct ntfs_wof_open *o = nl->wof_open; o; o = o->next)
 		if (o->ino == ino)
@@ -144,11 +144,11 @@ static struct ntfs_wof_open *find(struct ntfs_layer *nl, lf_ino ino)
 }
 
 /* A decoder for ino, held (a reference taken), new or the open one. */
-static struct ntfs_wof_open *take(struct ntfs_layer *nl, lf_ino ino, unsigned s, uint64_t size,
+static struct ntfs_wof_open *wof_open_take(struct ntfs_layer *nl, lf_ino ino, unsigned s, uint64_t size,
 				  int *rc)
 {
 	lf_mutex_lock(&nl->store_lock, LF_LK_LEAF);
-	struct ntfs_wof_open *o = find(nl, ino);
+	struct ntfs_wof_open *o = wof_open_find(nl, ino);
 	if (o)
 		o->refs++;
 	lf_mutex_unlock(&nl->store_lock);
@@ -164,7 +164,7 @@ static struct ntfs_wof_open *take(struct ntfs_layer *nl, lf_ino ino, unsigned s,
 	n->ino = ino;
 	n->refs = 1;
 	lf_mutex_lock(&nl->store_lock, LF_LK_LEAF);
-	if ((o = find(nl, ino))) {      /* another reader made one meanwhile */
+	if ((o = wof_open_find(nl, ino))) {      /* another reader made one meanwhile */
 		o->refs++;
 	} else {
 		n->next = nl->wof_open;
@@ -179,7 +179,7 @@ static struct ntfs_wof_open *take(struct ntfs_layer *nl, lf_ino ino, unsigned s,
 	return n;
 }
 
-static void put(struct ntfs_layer *nl, lf_ino ino)
+static void wof_open_put(struct ntfs_layer *nl, lf_ino ino)
 {
 	struct ntfs_wof_open *gone = NULL;
 	lf_mutex_lock(&nl->store_lock, LF_LK_LEAF);
@@ -201,12 +201,12 @@ static void put(struct ntfs_layer *nl, lf_ino ino)
 int ntfs_wof_hold(struct ntfs_layer *nl, lf_ino ino, unsigned s, uint64_t size)
 {
 	int rc = 0;
-	return take(nl, ino, s, size, &rc) ? 0 : rc;
+	return wof_open_take(nl, ino, s, size, &rc) ? 0 : rc;
 }
 
 void ntfs_wof_drop(struct ntfs_layer *nl, lf_ino ino)
 {
-	put(nl, ino);
+	wof_open_put(nl, ino);
 }
 
 void ntfs_store_free(struct ntfs_layer *nl)
@@ -319,7 +319,7 @@ void ntfs_say_unread(struct ntfs_layer *nl, lf_ino ino, uint64_t off, const char
 ssize_t ntfs_wof_pread_open(struct ntfs_layer *nl, lf_ino ino, void *buf, size_t len, uint64_t off)
 {
 	lf_mutex_lock(&nl->store_lock, LF_LK_LEAF);
-	struct ntfs_wof_open *o = find(nl, ino);
+	struct ntfs_wof_open *o = wof_open_find(nl, ino);
 	if (o)
 		o->refs++;
 	lf_mutex_unlock(&nl->store_lock);
@@ -329,7 +329,7 @@ ssize_t ntfs_wof_pread_open(struct ntfs_layer *nl, lf_ino ino, void *buf, size_t
 	char why[200] = "";
 	ssize_t n = lf_wof_pread(o->w, read_stream, &ctx, buf, len, off, why, sizeof why);
 	unsigned s = lf_wof_store(o->w);
-	put(nl, ino);
+	wof_open_put(nl, ino);
 	if (n == -EIO)
 		say_undecoded(nl, ino, s, why);
 	return n;
@@ -345,13 +345,13 @@ ssize_t ntfs_store_read(struct ntfs_layer *nl, lf_ino ino, unsigned s, uint64_t 
 		return -EIO;
 	}
 	int rc = 0;
-	struct ntfs_wof_open *o = take(nl, ino, s, size, &rc);
+	struct ntfs_wof_open *o = wof_open_take(nl, ino, s, size, &rc);
 	if (!o)
 		return rc;
 	struct stream_ctx ctx = { nl, ino };
 	char why[200] = "";
 	ssize_t n = lf_wof_pread(o->w, read_stream, &ctx, buf, len, off, why, sizeof why);
-	put(nl, ino);
+	wof_open_put(nl, ino);
 	if (n == -EIO)
 		say_undecoded(nl, ino, s, why);
 	return n;

@@ -245,8 +245,8 @@ struct text {
 	int oom;
 };
 
-static void put(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void put(struct text *t, const char *fmt, ...)
+static void text_printf(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_printf(struct text *t, const char *fmt, ...)
 {
 	va_list ap;
 	for (;;) {
@@ -276,10 +276,10 @@ static void put_sid(struct text *t, const struct lf_sid *sid)
 	lf_sid_to_text(sid, buf, sizeof buf);
 	for (size_t i = 0; i < N(sid_alias); i++)
 		if (!strcmp(buf, sid_alias[i].sid)) {
-			put(t, "%s", sid_alias[i].alias);
+			text_printf(t, "%s", sid_alias[i].alias);
 			return;
 		}
-	put(t, "%s", buf);
+	text_printf(t, "%s", buf);
 }
 
 static void put_mask(struct text *t, uint32_t mask, int label)
@@ -291,13 +291,13 @@ static void put_mask(struct text *t, uint32_t mask, int label)
 		if (mask && !(mask & ~known)) {
 			for (size_t i = 0; i < N(label_rights); i++)
 				if (mask & label_rights[i].mask)
-					put(t, "%s", label_rights[i].code);
+					text_printf(t, "%s", label_rights[i].code);
 			return;
 		}
 	} else {
 		for (size_t i = 0; i < NWHOLE; i++)
 			if (mask == rights[i].mask) {
-				put(t, "%s", rights[i].code);
+				text_printf(t, "%s", rights[i].code);
 				return;
 			}
 		uint32_t known = 0;
@@ -306,18 +306,18 @@ static void put_mask(struct text *t, uint32_t mask, int label)
 		if (mask && !(mask & ~known)) {
 			for (size_t i = NWHOLE; i < N(rights); i++)
 				if (mask & rights[i].mask)
-					put(t, "%s", rights[i].code);
+					text_printf(t, "%s", rights[i].code);
 			return;
 		}
 	}
-	put(t, "0x%x", mask);
+	text_printf(t, "0x%x", mask);
 }
 
 static void put_guid(struct text *t, const uint8_t *g)
 {
 	if (!g)
 		return;
-	put(t, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	text_printf(t, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
 	    g[3], g[2], g[1], g[0], g[5], g[4], g[7], g[6], g[8], g[9], g[10], g[11], g[12],
 	    g[13], g[14], g[15]);
 }
@@ -326,13 +326,13 @@ static void put_acl(struct text *t, const struct sd_view *v, uint32_t off, int s
 {
 	uint16_t c = v->control;
 	if (c & (sacl ? 0x2000 : 0x1000))
-		put(t, "P");
+		text_printf(t, "P");
 	if (c & (sacl ? 0x0200 : 0x0100))
-		put(t, "AR");
+		text_printf(t, "AR");
 	if (c & (sacl ? 0x0800 : 0x0400))
-		put(t, "AI");
+		text_printf(t, "AI");
 	if (!off) {
-		put(t, "NO_ACCESS_CONTROL");
+		text_printf(t, "NO_ACCESS_CONTROL");
 		return;
 	}
 	struct ace_it it;
@@ -344,22 +344,22 @@ static void put_acl(struct text *t, const struct sd_view *v, uint32_t off, int s
 			if (ace_types[i].type == a.type)
 				type = ace_types[i].code;
 		if (type)
-			put(t, "(%s;", type);
+			text_printf(t, "(%s;", type);
 		else
-			put(t, "(0x%02x;", a.type);
+			text_printf(t, "(0x%02x;", a.type);
 		for (size_t i = 0; i < N(ace_flags); i++)
 			if (a.flags & ace_flags[i].flag)
-				put(t, "%s", ace_flags[i].code);
-		put(t, ";");
+				text_printf(t, "%s", ace_flags[i].code);
+		text_printf(t, ";");
 		put_mask(t, a.mask, a.type == 0x11);
-		put(t, ";");
+		text_printf(t, ";");
 		put_guid(t, a.guid);
-		put(t, ";");
+		text_printf(t, ";");
 		put_guid(t, a.iguid);
-		put(t, ";");
+		text_printf(t, ";");
 		if (a.has_sid)
 			put_sid(t, &a.sid);
-		put(t, ")");
+		text_printf(t, ")");
 	}
 }
 
@@ -370,21 +370,21 @@ int lf_sd_to_sddl(const uint8_t *sd, size_t len, char **out)
 		return -EINVAL;
 	struct text t = { 0 };
 	struct lf_sid s;
-	put(&t, "%s", "");
+	text_printf(&t, "%s", "");
 	if (v.owner && lf_sid_read(sd + v.owner, len - v.owner, &s) > 0) {
-		put(&t, "O:");
+		text_printf(&t, "O:");
 		put_sid(&t, &s);
 	}
 	if (v.group && lf_sid_read(sd + v.group, len - v.group, &s) > 0) {
-		put(&t, "G:");
+		text_printf(&t, "G:");
 		put_sid(&t, &s);
 	}
 	if (v.control & LF_SE_DACL_PRESENT) {
-		put(&t, "D:");
+		text_printf(&t, "D:");
 		put_acl(&t, &v, v.dacl, 0);
 	}
 	if (v.control & LF_SE_SACL_PRESENT) {
-		put(&t, "S:");
+		text_printf(&t, "S:");
 		put_acl(&t, &v, v.sacl, 1);
 	}
 	if (t.oom) {

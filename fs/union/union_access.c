@@ -95,7 +95,7 @@ int lf_union_checks_access(const struct lf_union *u)
 }
 
 /* The token a request's caller holds: NULL for nobody. */
-static const struct lf_token *who(const struct access *a, const struct lf_cred *c)
+static const struct lf_token *caller_token_of(const struct access *a, const struct lf_cred *c)
 {
 	if (!c || c->uid == 0)
 		return &a->system;
@@ -280,7 +280,7 @@ static int caller(struct lf_union *u, const struct lf_cred *c, const struct lf_t
 	*t = NULL;
 	if (!a || a->plain)
 		return 0;
-	*t = who(a, c);
+	*t = caller_token_of(a, c);
 	return *t ? 0 : -EACCES;
 }
 
@@ -466,7 +466,7 @@ int union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
 		return 0;
 	/* a mode is what her rights show, not a setting: Windows has none */
 	if (valid & LF_SET_MODE)
-		return who(u->access, c) && who(u->access, c)->system ? 0 : -EPERM;
+		return caller_token_of(u->access, c) && caller_token_of(u->access, c)->system ? 0 : -EPERM;
 	uint32_t want = 0;
 	if (valid & (LF_SET_UID | LF_SET_GID))
 		want |= LF_WRITE_OWNER;

@@ -183,7 +183,7 @@ static int report(struct differ *d, char what, const char *why, const struct lf_
 	return d->stop;
 }
 
-static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth);
+static int diff_folders(struct differ *d, uint64_t ia, uint64_t ib, int depth);
 
 /* Do a's and b's values of xattr name differ? (<0: an error) */
 /* An object ID's length that counts: its three birth IDs all zero are
@@ -470,13 +470,13 @@ static int one_name(struct differ *d, uint64_t pa, uint64_t pb, const struct lf_
 		if (!rc && why[0])
 			report(d, S_ISDIR(x->a.mode) ? 'd' : '~', why, &y->a);
 		if (!rc && S_ISDIR(x->a.mode))
-			rc = walk(d, x->a.ino, y->a.ino, depth + 1);
+			rc = diff_folders(d, x->a.ino, y->a.ino, depth + 1);
 	}
 	d->path[len] = 0;
 	return rc;
 }
 
-static int walk(struct differ *d, uint64_t ia, uint64_t ib, int depth)
+static int diff_folders(struct differ *d, uint64_t ia, uint64_t ib, int depth)
 {
 	if (depth > MAX_DEPTH)
 		return -ELOOP;
@@ -506,7 +506,7 @@ int lf_union_diff(struct lf_union *a, struct lf_union *b, const struct lf_diff_o
 	o = o ? o : &none;
 	struct differ d = { .a = a, .b = b, .flags = o->flags, .o = o, .fn = fn, .ctx = ctx, .ba = malloc(CHUNK),
 			    .bb = malloc(CHUNK) };
-	int rc = d.ba && d.bb ? walk(&d, LF_UNION_ROOT, LF_UNION_ROOT, 0) : -ENOMEM;
+	int rc = d.ba && d.bb ? diff_folders(&d, LF_UNION_ROOT, LF_UNION_ROOT, 0) : -ENOMEM;
 	links_free(&d);
 	free(d.ba);
 	free(d.bb);

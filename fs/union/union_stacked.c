@@ -297,7 +297,7 @@ int merged_known(struct lf_union *u, uint64_t ino, uint64_t *size, struct timesp
 	return m != NULL;
 }
 
-static void drop(struct merged *m)
+static void merged_unref(struct merged *m)
 {
 	if (--m->refs == 0) {
 		free(m->data);
@@ -308,7 +308,7 @@ static void drop(struct merged *m)
 void merged_put(struct lf_union *u, struct merged *m)
 {
 	lf_mutex_lock(&u->stacked_lock, LF_LK_UNION_MAPS);
-	drop(m);
+	merged_unref(m);
 	lf_mutex_unlock(&u->stacked_lock);
 }
 
@@ -386,7 +386,7 @@ int merged_get(struct lf_union *u, struct unode *n, struct merged **out)
 	if (*pp) {
 		struct merged *old = *pp;
 		*pp = old->next;
-		drop(old);
+		merged_unref(old);
 	}
 	m->next = u->merged;
 	u->merged = m;
@@ -438,7 +438,7 @@ void merged_forget_all(struct lf_union *u)
 	u->merged = NULL;
 	while (m) {
 		struct merged *nx = m->next;
-		drop(m);             /* the cache's reference; open files keep theirs */
+		merged_unref(m);             /* the cache's reference; open files keep theirs */
 		m = nx;
 	}
 	lf_mutex_unlock(&u->stacked_lock);

@@ -99,7 +99,7 @@ static struct lf_union *stack_union;
 
 /* HIVE loaded (a file, or a path in the stack), or NULL after saying why;
  * a dirty one is warned of. */
-static struct lf_hive *load(const char *hive)
+static struct lf_hive *hive_load_named(const char *hive)
 {
 	struct lf_err err = {0};
 	struct lf_hive *h = NULL;
@@ -132,7 +132,7 @@ static int reg_compact(int argc, char **argv, int json)
 	if (argc != 2)
 		return cli_usage_error("reg", "compact takes IN and OUT");
 	struct lf_err err = {0};
-	struct lf_hive *h = load(argv[0]);
+	struct lf_hive *h = hive_load_named(argv[0]);
 	if (!h)
 		return EXIT_FAIL;
 	if (lf_hive_write(h, argv[1], &err)) {
@@ -168,7 +168,7 @@ static int reg_merge(int argc, char **argv, int json, const char *rules)
 	}
 	int rc = EXIT_OK;
 	for (int i = 1; i < argc && rc == EXIT_OK; i++) {
-		struct lf_hive *h = load(argv[i]);
+		struct lf_hive *h = hive_load_named(argv[i]);
 		if (!h) {
 			rc = EXIT_FAIL;
 			break;
@@ -226,7 +226,7 @@ static int reg_export(int argc, char **argv, const char *prefix, unsigned flags)
 		default_prefix(argv[0], def, sizeof def);
 		prefix = def;
 	}
-	struct lf_hive *h = load(argv[0]);
+	struct lf_hive *h = hive_load_named(argv[0]);
 	if (!h)
 		return EXIT_FAIL;
 	char *text;
@@ -304,7 +304,7 @@ static int reg_import(int argc, char **argv, const char *prefix)
 {
 	if (argc < 2 || argc > 3)
 		return cli_usage_error("reg", "import takes HIVE, FILE.reg and maybe OUT");
-	struct lf_hive *h = load(argv[0]);
+	struct lf_hive *h = hive_load_named(argv[0]);
 	if (!h)
 		return EXIT_FAIL;
 	char def[512];
@@ -361,7 +361,7 @@ static int reg_diff(int argc, char **argv, int json)
 {
 	if (argc != 2)
 		return cli_usage_error("reg", "diff takes two hives");
-	struct lf_hive *a = load(argv[0]), *b = a ? load(argv[1]) : NULL;
+	struct lf_hive *a = hive_load_named(argv[0]), *b = a ? hive_load_named(argv[1]) : NULL;
 	if (!b) {
 		lf_hive_free(a);
 		return 2;

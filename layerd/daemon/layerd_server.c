@@ -37,7 +37,7 @@ static json_t *error_reply(const char *msg)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
-static json_t *handle(struct daemon *d, json_t *req, uid_t peer)
+static json_t *handle_request(struct daemon *d, json_t *req, uid_t peer)
 {
 	const char *op = json_string_value(json_object_get(req, "op"));
 	struct lf_err err = {0};
@@ -157,7 +157,7 @@ static json_t *answer(struct daemon *d, const char *buf, size_t got, uid_t uid)
 			 req ? "another JSON value" : je.text);
 		reply = error_reply(msg);
 	} else {
-		reply = handle(d, req, uid);
+		reply = handle_request(d, req, uid);
 	}
 	json_decref(req);
 	return reply;

@@ -61,7 +61,7 @@ struct session {
 	struct session *next;
 };
 
-static struct session *find(struct daemon *d, const char *user)
+static struct session *session_find(struct daemon *d, const char *user)
 {
 	struct session *s = d->sessions;
 	while (s && strcmp(s->user, user))
@@ -329,7 +329,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 	struct arrival *a = d->arriving;
 	while (a && strcmp(a->user, req->user))
 		a = a->next;
-	if (find(d, req->user) || a) {
+	if (session_find(d, req->user) || a) {
 		lf_mutex_unlock(&d->lock);
 		return lf_err_set(err, EBUSY, "%s is logged in already", req->user);
 	}

@@ -58,7 +58,7 @@ static int same_bytes(struct lf_union *u, uint64_t ino, int fd, uint64_t size)
 	return same;
 }
 
-static void walk(struct pwalk *w, int opaque);
+static void walk_personal(struct pwalk *w, int opaque);
 
 static void entry(struct pwalk *w, const char *name, int opaque)
 {
@@ -104,7 +104,7 @@ static void entry(struct pwalk *w, const char *name, int opaque)
 		if (fd >= 0) {
 			int up = w->dfd;
 			w->dfd = fd;
-			walk(w, opaque);
+			walk_personal(w, opaque);
 			w->dfd = up;
 			close(fd);
 		}
@@ -140,7 +140,7 @@ out:
 	w->rel[rl] = 0;
 }
 
-static void walk(struct pwalk *w, int opaque)
+static void walk_personal(struct pwalk *w, int opaque)
 {
 	if (w->depth > 256)
 		return;
@@ -362,7 +362,7 @@ static void check_one(struct fsck *c, int hfd, dev_t dev, const char *user, cons
 	}
 	if ((size_t)snprintf(w.host, sizeof w.host, "%s", host) < sizeof w.host &&
 	    (size_t)snprintf(w.rel, sizeof w.rel, "/%s", rel) < sizeof w.rel)
-		walk(&w, 0);
+		walk_personal(&w, 0);
 	if (fd >= 0)
 		close(fd);
 	close(lfd);

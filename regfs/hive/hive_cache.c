@@ -29,7 +29,7 @@ struct lf_hive_cache *lf_hive_cache_new(void)
 	return c;
 }
 
-static void drop(struct cached *e)
+static void cached_unref(struct cached *e)
 {
 	lf_hive_free(e->hive);
 	free(e->key);
@@ -42,7 +42,7 @@ void lf_hive_cache_free(struct lf_hive_cache *c)
 		return;
 	for (struct cached *e = c->list, *nx; e; e = nx) {
 		nx = e->next;
-		drop(e);
+		cached_unref(e);
 	}
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -57,7 +57,7 @@ static int trim(struct lf_hive_cache *c)
 		struct cached *e = *pp;
 		if (__atomic_load_n(&e->hive->extra_refs, __ATOMIC_ACQUIRE) == 0) {
 			*pp = e->next;
-			drop(e);
+			cached_unref(e);
 			n++;
 		} else {
 			pp = &e->next;
@@ -77,7 +77,7 @@ int lf_hive_cache_trim(struct lf_hive_cache *c)
 }
 
 /* The entry of that key, or NULL. Caller holds the lock. */
-static struct cached *find(struct lf_hive_cache *c, const char *key)
+static struct cached *cached_find(struct lf_hive_cache *c, const char *key)
 {
 	struct cached *e = c->list;
 	while (e && strcmp(e->key, key))
@@ -139,7 +139,7 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
 	if (!key)
 		return lf_err_set(err, ENOMEM, "out of memory");
 	lf_mutex_lock(&c->lock, LF_LK_HIVE_CACHE);
-	struct cached *e = find(c, key);
+	struct cached *e = cached_find(c, key);
 	struct lf_hive *h = e ? lf_hive_ref(e->hive) : NULL;
 	lf_mutex_unlock(&c->lock);
 	if (h) {
@@ -159,7 +159,7 @@ int lf_hive_cache_compose(struct lf_hive_cache *c, struct lf_union *u, const str
 		return rc;
 	}
 	lf_mutex_lock(&c->lock, LF_LK_HIVE_CACHE);
-	e = find(c, key);
+	e = cached_find(c, key);
 	if (e) {                 /* another login of the same stack was first */
 		lf_hive_free(h);
 		free(ne);

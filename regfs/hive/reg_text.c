@@ -460,7 +460,7 @@ static int set_value(struct in *in, struct lf_rkey *k, const char *name, const c
 }
 
 /* The key at PATH (from the root, '\'-separated), made if create. */
-static struct lf_rkey *walk(struct lf_rkey *root, char *path, int create, int *nomem)
+static struct lf_rkey *key_at_path(struct lf_rkey *root, char *path, int create, int *nomem)
 {
 	struct lf_rkey *k = root;
 	for (char *save, *c = strtok_r(path, "\\", &save); c && k; c = strtok_r(NULL, "\\", &save)) {
@@ -601,7 +601,7 @@ static int import(struct lf_rkey *root, const char *prefix, const char *text, si
 				if (last) {
 					*last = 0;
 					/* a fragment's marker needs its parent key */
-					parent = walk(root, path, in.markers, &nomem);
+					parent = key_at_path(root, path, in.markers, &nomem);
 					path = last + 1;
 				}
 				if (!*path)
@@ -612,7 +612,7 @@ static int import(struct lf_rkey *root, const char *prefix, const char *text, si
 					lf_rkey_remove(parent, path);
 				key = NULL;
 			} else {
-				key = walk(root, path, 1, &nomem);
+				key = key_at_path(root, path, 1, &nomem);
 			}
 			if (nomem)
 				rc = lf_err_set(err, ENOMEM, "out of memory");

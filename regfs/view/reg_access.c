@@ -96,7 +96,7 @@ void view_access_free(struct lf_regview *v)
 }
 
 /* A plain mount: root is SYSTEM, anyone else a standard user. */
-static const struct lf_token *who(const struct regaccess *a, uid_t uid)
+static const struct lf_token *token_of_uid(const struct regaccess *a, uid_t uid)
 {
 	return uid == 0 ? &a->system : uid == a->uid || a->plain ? &a->token : NULL;
 }
@@ -126,7 +126,7 @@ uint32_t view_rights(struct lf_regview *v, uid_t uid, const struct where *w)
 	struct regaccess *a = v->access;
 	if (!a)
 		return lf_key_map.all;
-	const struct lf_token *t = who(a, uid);
+	const struct lf_token *t = token_of_uid(a, uid);
 	return t ? rights_of(a, t, w) : 0;
 }
 

@@ -501,7 +501,7 @@ int lf_regview_readlink(struct lf_regview *v, const char *path, char *buf, size_
 }
 
 /* Copy out an xattr's value as getxattr(2) does: size 0 asks the length. */
-static ssize_t give(const void *p, size_t n, void *buf, size_t size)
+static ssize_t give_xattr(const void *p, size_t n, void *buf, size_t size)
 {
 	if (size == 0)
 		return (ssize_t)n;
@@ -518,7 +518,7 @@ ssize_t lf_regview_listxattr(struct lf_regview *v, const char *path, char *buf, 
 	ssize_t rc = view_resolve(v, path, 0, &w);
 	static const char names[] = LF_REG_TYPE_XATTR "\0" LF_REG_RAW_XATTR;
 	if (!rc)
-		rc = w.kind == W_VALUE ? give(names, sizeof names, buf, size) : 0;
+		rc = w.kind == W_VALUE ? give_xattr(names, sizeof names, buf, size) : 0;
 	lf_mutex_unlock(&v->lock);
 	return rc;
 }
@@ -534,10 +534,10 @@ ssize_t lf_regview_getxattr(struct lf_regview *v, const char *path, const char *
 	else if (!rc && !strcmp(name, LF_REG_TYPE_XATTR)) {
 		char t[40];
 		int n = lf_regtype_name(w.val->type, t, sizeof t);
-		rc = give(t, (size_t)n, buf, size);
+		rc = give_xattr(t, (size_t)n, buf, size);
 	} else if (!rc && !strcmp(name, LF_REG_RAW_XATTR)) {
 		/* an xattr holds 64 KiB at most (Linux's limit); the file has it */
-		rc = w.val->len > 65536 ? -E2BIG : give(w.val->data, w.val->len, buf, size);
+		rc = w.val->len > 65536 ? -E2BIG : give_xattr(w.val->data, w.val->len, buf, size);
 		if (rc == -E2BIG)
 			view_log(v, "%s: user.reg.raw: the value's %u bytes are more than an xattr "
 				 "holds (64 KiB): read the value's file instead", path, w.val->len);

@@ -218,7 +218,7 @@ int lf_regview_add(struct lf_regview *v, const char *mount, struct lf_hive *lowe
 
 /* The key at names[0..depth) under root; with tmpl (a parallel view of
  * the same path), missing keys are made, spelt and timed as there. */
-static struct lf_rkey *walk(struct lf_rkey *root, const char *const *names, int depth,
+static struct lf_rkey *key_at_names(struct lf_rkey *root, const char *const *names, int depth,
 			    int create)
 {
 	struct lf_rkey *k = root;
@@ -355,7 +355,7 @@ static int not_saved(struct lf_regview *v, struct vhive *h, const struct lf_err 
 /* The change under way is to be saved: its fragment's bytes are made
  * now (the view's lock held), and written when the change ends
  * (change_end), with the lock let go. */
-static int save(struct lf_regview *v, struct vhive *h)
+static int save_later(struct lf_regview *v, struct vhive *h)
 {
 	struct lf_hive f = { .root = h->frag, .mtime = view_now() };
 	struct lf_err err = {0};
@@ -390,7 +390,7 @@ static void touch(struct lf_rkey *view, struct lf_rkey *frag)
 static int set_value(struct lf_regview *v, struct where *w, const char *name, uint32_t type,
 		     const uint8_t *data, uint32_t len)
 {
-	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 1);
+	struct lf_rkey *fk = key_at_names(w->h->frag, w->names, w->depth, 1);
 	char tok[1100];
 	if (!fk || token(tok, sizeof tok, name))
 		return fk ? -ENAMETOOLONG : -ENOMEM;
@@ -400,7 +400,7 @@ static int set_value(struct lf_regview *v, struct where *w, const char *name, ui
 		rc = lf_rkey_set(fk, name, type, data, len);
 	}
 	touch(w->key, fk);
-	return rc ? rc : save(v, w->h);
+	return rc ? rc : save_later(v, w->h);
 }
 
 /* Delete value NAME of the key w resolves to (no save). */
@@ -410,12 +410,12 @@ static int drop_value(struct where *w, const char *name)
 	if (token(tok, sizeof tok, name))
 		return -ENAMETOOLONG;
 	lf_rval_remove(w->key, name);
-	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 0);
+	struct lf_rkey *fk = key_at_names(w->h->frag, w->names, w->depth, 0);
 	if (fk)
 		lf_rval_remove(fk, name);
-	struct lf_rkey *lk = walk(w->h->lower->root, w->names, w->depth, 0);
+	struct lf_rkey *lk = key_at_names(w->h->lower->root, w->names, w->depth, 0);
 	if (lk && lf_rval_find(lk, name)) {
-		fk = walk(w->h->frag, w->names, w->depth, 1);
+		fk = key_at_names(w->h->frag, w->names, w->depth, 1);
 		if (!fk || lf_rkey_set(fk, tok, REG_NONE, "", 0))
 			return -ENOMEM;
 	}
@@ -442,12 +442,12 @@ static int drop_key(struct where *w, const char *name, int keep)
 			lf_rkey_changed(k);
 			break;
 		}
-	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 0);
+	struct lf_rkey *fk = key_at_names(w->h->frag, w->names, w->depth, 0);
 	if (fk)
 		lf_rkey_remove(fk, nm);
-	struct lf_rkey *lk = walk(w->h->lower->root, w->names, w->depth, 0);
+	struct lf_rkey *lk = key_at_names(w->h->lower->root, w->names, w->depth, 0);
 	if (lk && lf_rkey_find(lk, nm)) {
-		fk = walk(w->h->frag, w->names, w->depth, 1);
+		fk = key_at_names(w->h->frag, w->names, w->depth, 1);
 		struct lf_rkey *t = fk && !lf_rkey_find(fk, tok) ? lf_rkey_new(tok, view_now()) : NULL;
 		if (!fk || (t && lf_rkey_add(fk, t))) {
 			lf_rkey_free(t);
@@ -463,7 +463,7 @@ static int drop_key(struct where *w, const char *name, int keep)
 static int put_key(struct where *w, const struct lf_rkey *k, int opaque)
 {
 	char tok[1100];
-	struct lf_rkey *fk = walk(w->h->frag, w->names, w->depth, 1);
+	struct lf_rkey *fk = key_at_names(w->h->frag, w->names, w->depth, 1);
 	if (!fk || token(tok, sizeof tok, k->name))
 		return -ENOMEM;
 	lf_rkey_remove(fk, tok);
@@ -682,7 +682,7 @@ int lf_regview_unlink(struct lf_regview *v, uid_t uid, const char *path)
 	char *name = strdup(w.val->name);
 	rc = name ? drop_value(&w, name) : -ENOMEM;
 	free(name);
-	return change_end(v, rc ? rc : save(v, w.h));
+	return change_end(v, rc ? rc : save_later(v, w.h));
 }
 
 int lf_regview_mkdir(struct lf_regview *v, uid_t uid, const char *path, struct stat *st)
@@ -706,20 +706,20 @@ int lf_regview_mkdir(struct lf_regview *v, uid_t uid, const char *path, struct s
 	if (!rc) {
 		/* made again after a deletion: nothing of the old one below */
 		char tok[1100];
-		struct lf_rkey *fk = walk(w.h->frag, w.names, w.depth, 0);
+		struct lf_rkey *fk = key_at_names(w.h->frag, w.names, w.depth, 0);
 		int again = !token(tok, sizeof tok, w.last) && fk && lf_rkey_find(fk, tok);
 		rc = put_key(&w, k, again);
 	}
 	if (!rc)
-		rc = save(v, w.h);
+		rc = save_later(v, w.h);
 	return change_end(v, rc ? rc : reply_stat(v, path, st));
 }
 
 /* w (a key) one level up: its parent's where, and its own name. */
-static void up(struct where *w)
+static void where_up(struct where *w)
 {
 	w->depth--;
-	w->key = walk(w->h->view, w->names, w->depth, 0);
+	w->key = key_at_names(w->h->view, w->names, w->depth, 0);
 	w->kind = W_KEY;
 }
 
@@ -737,16 +737,16 @@ int lf_regview_rmdir(struct lf_regview *v, uid_t uid, const char *path)
 		return change_end(v, -ENOTEMPTY);
 	char name[1024];
 	snprintf(name, sizeof name, "%s", w.names[w.depth - 1]);
-	up(&w);
+	where_up(&w);
 	rc = drop_key(&w, name, 0);
-	return change_end(v, rc ? rc : save(v, w.h));
+	return change_end(v, rc ? rc : save_later(v, w.h));
 }
 
 /* Is key k at or above the key w resolves to? */
 static int contains(const struct where *w, const struct lf_rkey *k)
 {
 	for (int i = 0; i <= w->depth; i++)
-		if (walk(w->h->view, w->names, i, 0) == k)
+		if (key_at_names(w->h->view, w->names, i, 0) == k)
 			return 1;
 	return 0;
 }
@@ -792,7 +792,7 @@ static int rename_key(struct lf_regview *v, struct where *from, struct where *to
 	struct lf_rkey *there = lf_rkey_find(to->key, to->last);
 	if (there == k) {                         /* a new spelling */
 		char *n = strdup(to->last);
-		struct lf_rkey *fk = n ? walk(from->h->frag, from->names, from->depth, 1) : NULL;
+		struct lf_rkey *fk = n ? key_at_names(from->h->frag, from->names, from->depth, 1) : NULL;
 		char *fn = fk ? strdup(to->last) : NULL;
 		if (!fn) {
 			free(n);
@@ -802,13 +802,13 @@ static int rename_key(struct lf_regview *v, struct where *from, struct where *to
 		k->name = n;
 		free(fk->name);
 		fk->name = fn;
-		up(from);
+		where_up(from);
 		lf_rkey_changed(from->key);
-		struct lf_rkey *fp = walk(from->h->frag, from->names, from->depth, 0);
+		struct lf_rkey *fp = key_at_names(from->h->frag, from->names, from->depth, 0);
 		if (fp)
 			lf_rkey_changed(fp);
 		touch(from->key, fp);
-		return save(v, from->h);
+		return save_later(v, from->h);
 	}
 	if (there && (flags & RENAME_NOREPLACE))
 		return -EEXIST;
@@ -816,7 +816,7 @@ static int rename_key(struct lf_regview *v, struct where *from, struct where *to
 		return -ENOTEMPTY;
 	char name[1024];
 	snprintf(name, sizeof name, "%s", from->names[from->depth - 1]);
-	up(from);
+	where_up(from);
 	int rc = there ? drop_key(to, there->name, 0) : 0;
 	if (!rc)
 		rc = drop_key(from, name, 1);     /* k stays ours */
@@ -832,7 +832,7 @@ static int rename_key(struct lf_regview *v, struct where *from, struct where *to
 	}
 	if (!rc)
 		rc = put_key(to, k, 1);
-	return rc ? rc : save(v, to->h);
+	return rc ? rc : save_later(v, to->h);
 }
 
 int lf_regview_rename(struct lf_regview *v, uid_t uid, const char *from, const char *to,

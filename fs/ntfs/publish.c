@@ -445,8 +445,10 @@ static int want_dos_name(struct publisher *w, const struct lf_attr *a, u64 mft, 
 }
 
 /* The 8.3 names of a folder's entries: the stack's where it has them,
- * else as Windows makes them (the stack from folder layers has none;
- * old installers and 16-bit paths use PROGRA~1). */
+ * none where an NTFS layer's entry has none (a volume Windows wrote with
+ * 8.3 names off keeps none: nothing is made up), else as Windows makes
+ * them (the stack from folder layers has none; old installers and
+ * 16-bit paths use PROGRA~1). */
 static char (*dos_names(struct publisher *w, const struct lf_union_list *l))[13]
 {
 	char (*given)[13] = calloc(l->n ? l->n : 1, sizeof *given);
@@ -463,6 +465,9 @@ static char (*dos_names(struct publisher *w, const struct lf_union_list *l))[13]
 		 * 8.3 name for a file's only name alone */
 		if (!given[i][0] && l->v[i].a.nlink > 1 && !S_ISDIR(l->v[i].a.mode))
 			memcpy(given[i], "-", 2);
+		const char *kind = given[i][0] ? NULL : lf_union_top_kind(w->u, l->v[i].a.ino);
+		if (kind && !strcmp(kind, "ntfs"))
+			memcpy(given[i], "-", 2);   /* Windows gave it none */
 		names[i] = l->v[i].name;
 	}
 	if (!given || !names || lf_dos_names_for(names, given, l->n)) {

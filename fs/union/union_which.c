@@ -157,6 +157,24 @@ static int u_which(struct lf_union *u, const char *path, struct lf_which *w)
 	return rc == -ENOENT ? 0 : rc;
 }
 
+static const char *top_kind(struct lf_union *u, uint64_t ino)
+{
+	struct unode *n = node_get(u, ino);
+	if (!n)
+		return NULL;
+	const char *kind = u->layers[node_top(u, n).layer]->kind;
+	node_put(u, n, 0);
+	return kind;
+}
+
+const char *lf_union_top_kind(struct lf_union *u, uint64_t ino)
+{
+	union_enter(u);
+	const char *kind = top_kind(u, ino);
+	union_leave(u, 0);
+	return kind;
+}
+
 int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w)
 {
 	union_enter(u);

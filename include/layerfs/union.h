@@ -351,6 +351,10 @@ typedef void (*lf_inval_fn)(void *ctx, uint64_t ino, const char *name);
 int lf_union_set_layers(struct lf_union *u, const struct lf_stack *s, lf_inval_fn fn, void *ctx,
 			struct lf_err *err);
 
+/* The kind ("ntfs", "dir", ...) of the layer node ino shows from (its
+ * top layer), or NULL for a node the union does not hold. */
+const char *lf_union_top_kind(struct lf_union *u, uint64_t ino);
+
 /* Who provides PATH and who it shadows (for `layerctl which`). */
 struct lf_which {
 	int found;               /* PATH exists in the merged view */

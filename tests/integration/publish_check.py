@@ -2,8 +2,14 @@
 """publish's independent check: the published volume mounted by ntfs-3g's
 own driver (IMAGE_MOUNT, -o ro,streams_interface=xattr) against the stack
 mounted by layerfs (UNION_MOUNT): the same names, and for each file the
-same bytes, system.ntfs_acl, system.ntfs_attrib, system.ntfs_times and
-streams (user.*). Prints each difference; exit 1 if any."""
+same bytes, system.ntfs_acl, system.ntfs_attrib, system.ntfs_times,
+system.ntfs_reparse_data, system.ntfs_ea, system.ntfs_object_id and
+streams (user.*). Prints each difference; exit 1 if any. The two may
+be any two trees (two ntfs-3g mounts: a volume Windows wrote and its
+published copy); --except NAME leaves out the top-level entry NAME and
+what is below it (what an app layer added).
+
+    publish_check.py [--except NAME] IMAGE_MOUNT UNION_MOUNT"""
 import os
 import sys
 
@@ -17,7 +23,8 @@ def xattrs(path):
     for n in names:
         if n.startswith("user.") and not n.startswith("user.layerfs."):
             out[n] = os.getxattr(path, n, follow_symlinks=False)
-    for n in ("system.ntfs_acl", "system.ntfs_attrib", "system.ntfs_times"):
+    for n in ("system.ntfs_acl", "system.ntfs_attrib", "system.ntfs_times",
+              "system.ntfs_reparse_data", "system.ntfs_ea", "system.ntfs_object_id"):
         try:
             out[n] = os.getxattr(path, n, follow_symlinks=False)
         except OSError:
@@ -39,18 +46,24 @@ def target(root, rel, path):
     return t
 
 
-def walk(root):
+def walk(root, skip):
     seen = {}
     for d, dirs, files in os.walk(root):
         for n in dirs + files:
             p = os.path.join(d, n)
-            seen[os.path.relpath(p, root)] = p
+            rel = os.path.relpath(p, root)
+            if skip is None or rel.split("/")[0] != skip:
+                seen[rel] = p
     return seen
 
 
 def main():
-    image, union = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
-    a, b = walk(image), walk(union)
+    args = sys.argv[1:]
+    skip = None
+    if args[:1] == ["--except"]:
+        skip, args = args[1], args[2:]
+    image, union = os.path.abspath(args[0]), os.path.abspath(args[1])
+    a, b = walk(image, skip), walk(union, skip)
     bad = 0
     for rel in sorted(set(a) | set(b)):
         if rel not in a or rel not in b:

@@ -96,6 +96,10 @@ if [ -d "$SUITES/regipy" ] && command -v regfexport >/dev/null && command -v reg
   "$LAYERCTL" reg merge "$H5/DEFAULT.ref" "$H5/os/Windows/System32/config/DEFAULT" \
     "$H5/app/Windows/System32/config/DEFAULT" >/dev/null
   "$LAYERCTL" reg merge "$H5/NTUSER.ref" "$H5/os/Users/jo/NTUSER.DAT" "$H5/app/Users/jo/NTUSER.DAT" >/dev/null
+  for f in app/Windows/System32/config/SAM app/Windows/System32/config/DEFAULT app/Users/jo/NTUSER.DAT \
+           DEFAULT.ref NTUSER.ref; do
+    [ -s "$H5/$f" ] || not_ok "the hive stack's $f was not made (reg new, reg merge)"
+  done
   if "$LAYERCTL" publish -q --format raw --layer "$H5/os,type=os" --layer "$H5/app,prio=10" "$H5/img" &&
      read -r _ _ _ off len < <("$DISKTOOL" info "$H5/img" | grep '^volume') &&
      dd if="$H5/img" of="$H5/vol" bs=512 skip=$((off / 512)) count=$((len / 512)) status=none &&

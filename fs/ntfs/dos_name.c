@@ -101,14 +101,26 @@ static size_t slot(const struct taken *t, const char *s)
 	return i;
 }
 
-static void mark_taken(struct taken *t, const char *s)
+static void upper12(const char *s, char up[13])
 {
-	char up[13];
 	size_t k = 0;
 	for (; s[k] && k < 12; k++)
 		up[k] = s[k] >= 'a' && s[k] <= 'z' ? (char)(s[k] - 32) : s[k];
 	up[k] = 0;
+}
+
+static void mark_taken(struct taken *t, const char *s)
+{
+	char up[13];
+	upper12(s, up);
 	memcpy(t->v[slot(t, up)], up, 13);
+}
+
+static int is_taken(const struct taken *t, const char *s)
+{
+	char up[13];
+	upper12(s, up);
+	return t->v[slot(t, up)][0] != 0;
 }
 
 int lf_dos_names_for(const char *const *names, char (*given)[13], size_t n)
@@ -118,11 +130,19 @@ int lf_dos_names_for(const char *const *names, char (*given)[13], size_t n)
 		t.cap *= 2;
 	if (!(t.v = calloc(t.cap, sizeof *t.v)))
 		return -ENOMEM;
-	for (size_t i = 0; i < n; i++) {
-		if (given[i][0])
-			mark_taken(&t, given[i]);
-		else if (lf_dos_legal(names[i]))
+	/* a long name that is a legal 8.3 name holds it; a given 8.3 name
+	 * another entry holds already (two layers' folders merged, each
+	 * with its own PROGRA~1) is made anew */
+	for (size_t i = 0; i < n; i++)
+		if (lf_dos_legal(names[i]))
 			mark_taken(&t, names[i]);
+	for (size_t i = 0; i < n; i++) {
+		if (!given[i][0] || !strcmp(given[i], "-"))
+			continue;
+		if (is_taken(&t, given[i]))
+			given[i][0] = 0;
+		else
+			mark_taken(&t, given[i]);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (given[i][0] || lf_dos_legal(names[i]))

@@ -21,6 +21,7 @@
 #include "layerfs/security.h"
 #include "layerfs/vhd.h"
 #include "ntfs_glue.h"
+#include "layerfs/dosname.h"
 #include "pack_int.h"
 #include "reparse.h"
 
@@ -76,6 +77,30 @@ static int check_case_clash(struct packer *p, char **names, size_t n)
 	return rc;
 }
 
+/* The 8.3 names Windows gives a folder's entries (names, sorted): one
+ * for each name that is not a legal 8.3 name itself, but for a file of
+ * several names (NTFS keeps an 8.3 name for a file's only name alone).
+ * NULL without memory. */
+static char (*dos_names_of(struct packer *p, int dfd, char **names, size_t n))[13]
+{
+	(void)p;
+	char (*given)[13] = calloc(n ? n : 1, sizeof *given);
+	for (size_t i = 0; given && i < n; i++) {
+		struct stat st;
+		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+		    st.st_nlink > 1)
+			memcpy(given[i], "-", 2);
+	}
+	if (given && lf_dos_names_for((const char *const *)names, given, n)) {
+		free(given);
+		return NULL;
+	}
+	for (size_t i = 0; given && i < n; i++)
+		if (!strcmp(given[i], "-"))
+			given[i][0] = 0;         /* held its place, gets none */
+	return given;
+}
+
 /* Each entry of folder dfd, in name order so that volumes are repeatable. */
 int pack_each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 {
@@ -112,10 +137,14 @@ int pack_each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 		qsort(names, n, sizeof *names, strcmp_ptr);
 	if (!rc)
 		rc = check_case_clash(p, names, n);
+	char (*dos)[13] = !rc && fn == pack_fill_entry ? dos_names_of(p, dirfd(d), names, n) : NULL;
+	if (!rc && fn == pack_fill_entry && n && !dos)
+		rc = lf_err_set(p->err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		if (!rc) {
 			struct stat st;
 			size_t keep = pack_path_push(p, names[i]);
+			snprintf(p->dos_now, sizeof p->dos_now, "%s", dos ? dos[i] : "");
 			if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
 				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path,
 						strerror(errno));
@@ -125,6 +154,7 @@ int pack_each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 		}
 		free(names[i]);
 	}
+	free(dos);
 	free(names);
 	closedir(d);
 	return rc;
@@ -475,10 +505,26 @@ int pack_remember_link(struct packer *p, dev_t dev, ino_t ino, u64 mft)
 	return 0;
 }
 
+/* The entry gets its 8.3 name at the end (p->dos_now, set by
+ * pack_each_entry), its times and its folder's put back after. */
+static int want_dos(struct packer *p, int dfd, const char *dos, const struct stat *st,
+		    ntfs_inode *ni, ntfs_inode *dir_ni)
+{
+	struct stat dst;
+	if (!*dos || fstat(dfd, &dst))
+		return 0;
+	/* as pack_set_times sets them: created and changed at the change time */
+	struct timespec t[4] = { st->st_mtim, st->st_mtim, st->st_atim, { 0, 0 } };
+	struct timespec dt[4] = { dst.st_mtim, dst.st_mtim, dst.st_atim, { 0, 0 } };
+	return pack_dos_want(p, ni->mft_no, dir_ni->mft_no, dos, t, dt);
+}
+
 int pack_fill_entry(struct packer *p, int dfd, const char *name,
 		      const struct stat *st, void *arg)
 {
 	ntfs_inode *dir_ni = arg;
+	char dos[sizeof p->dos_now];
+	memcpy(dos, p->dos_now, sizeof dos);     /* children change it */
 	ntfschar *uname = NULL;
 	int ulen = ntfs_mbstoucs(name, &uname);
 	if (ulen <= 0)
@@ -557,6 +603,8 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 	}
 	if (!rc && ni)
 		rc = pack_copy_meta(p, dfd, name, st, ni, 0);
+	if (!rc && ni)
+		rc = want_dos(p, dfd, dos, st, ni, dir_ni);
 	/* Times last: writing content and children changes them. */
 	if (!rc && ni && pack_set_times(ni, st))
 		rc = pack_fail(p, "cannot set times");
@@ -685,7 +733,17 @@ static void write_progress(void *ctx, uint64_t done, uint64_t total)
 
 static int fill_all(struct packer *p, int dfd, ntfs_inode **dirp)
 {
-	return pack_each_entry(p, dfd, pack_fill_entry, *dirp);
+	int rc = pack_each_entry(p, dfd, pack_fill_entry, *dirp);
+	if (!rc && p->ndos) {
+		/* with nothing open, the root neither */
+		size_t given = 0;
+		ntfs_inode_close(*dirp);
+		rc = pack_dos_give(p, &given);
+		p->st->dos_names += given;
+		if (!(*dirp = ntfs_inode_open(p->vol, FILE_root)) && !rc)
+			rc = pack_fail(p, "cannot open the root again");
+	}
+	return rc;
 }
 
 int pack_fill_volume(struct packer *p, const char *vol_path,
@@ -719,6 +777,7 @@ void pack_free(struct packer *p)
 	free(p->slots);
 	free(p->buf);
 	free(p->objids);
+	free(p->dos);
 	for (int i = 0; i < SDID_SLOTS; i++)
 		for (struct sdid *e = p->sdids[i], *nx; e; e = nx) {
 			nx = e->next;

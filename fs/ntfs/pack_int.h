@@ -14,6 +14,15 @@
 
 struct hardlink { dev_t dev; ino_t ino; u64 mft; };
 
+/* An 8.3 name to give at the end (pack_dos.c), and the times of the
+ * record and its folder to put back after: (creation, change, access,
+ * MFT change; an MFT change time of 0 is left as libntfs-3g sets it). */
+struct pack_dos {
+	u64 mft, dir;
+	struct timespec times[4], dir_times[4];
+	char name[13];
+};
+
 #define SDID_SLOTS 1024
 
 struct packer {
@@ -33,6 +42,9 @@ struct packer {
 	/* object IDs given (16 bytes each): one file of a volume has one */
 	uint8_t (*objids)[16];
 	size_t nobjids, capobjids;
+	struct pack_dos *dos;      /* 8.3 names to give at the end */
+	size_t ndos, capdos;
+	char dos_now[13];          /* the entry being made: its 8.3 name, or "" */
 	struct sdid {              /* descriptors registered in $Secure */
 		struct sdid *next;
 		le32 id;
@@ -47,6 +59,14 @@ typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
 		       const struct stat *st, void *arg);
 
 void pack_progress(struct packer *p, const char *phase);
+/* pack_dos.c: a record's four times (t as pack_dos keeps them); an 8.3
+ * name to give record mft in folder dir at the end (name "" or too
+ * long: none), with both records' times to put back; give them all
+ * (nothing else open), counting them in *given. 0 or -errno (p->err). */
+int pack_put_times(ntfs_inode *ni, const struct timespec t[4]);
+int pack_dos_want(struct packer *p, u64 mft, u64 dir, const char *name,
+		  const struct timespec t[4], const struct timespec dir_t[4]);
+int pack_dos_give(struct packer *p, size_t *given);
 /* 4 bytes little-endian (layerfs/bytes.h's le32 is a type to libntfs-3g). */
 uint32_t pack_le32(const uint8_t *b);
 /* What in name Windows cannot hold (a forbidden character, a trailing dot

@@ -40,8 +40,6 @@ struct publisher {
 	struct lf_publish_stats *st;
 	struct lf_pack_stats pst;
 	uint64_t entries, clusters;
-	struct dos_name *dos;    /* 8.3 names to give at the end */
-	size_t ndos, capdos;
 	const char *dos_now;     /* the 8.3 name of the entry being made, or "" */
 	uint64_t *held;          /* nodes of files with more names, held */
 	size_t nheld, capheld;
@@ -135,38 +133,12 @@ static void times_of(const struct lf_attr *a, struct timespec t[4])
 	t[3] = a->ctime;
 }
 
-/* All four, the MFT change time too (ntfs_inode_set_times sets it to now). */
+/* All four, the MFT change time too (pack_put_times). */
 static int set_times(ntfs_inode *ni, const struct lf_attr *a)
 {
 	struct timespec t[4];
 	times_of(a, t);
-	u64 v[3];
-	for (int i = 0; i < 3; i++)
-		v[i] = (u64)sle64_to_cpu(timespec2ntfs(t[i]));
-	if (ntfs_inode_set_times(ni, (const char *)v, sizeof v, 0))
-		return -1;
-	/* it marks the times as set (kept at close); the change time goes
-	 * where it put "now": the standard information and each name */
-	sle64 c = timespec2ntfs(t[3]);
-	ni->last_mft_change_time = c;
-	ntfs_attr_search_ctx *ctx = ntfs_attr_get_search_ctx(ni, NULL);
-	if (!ctx)
-		return -1;
-	int rc = ntfs_attr_lookup(AT_STANDARD_INFORMATION, AT_UNNAMED, 0, CASE_SENSITIVE, 0, NULL,
-				  0, ctx);
-	if (!rc) {
-		STANDARD_INFORMATION *si = (STANDARD_INFORMATION *)((u8 *)ctx->attr +
-					    le16_to_cpu(ctx->attr->value_offset));
-		si->last_mft_change_time = c;
-		ntfs_inode_mark_dirty(ctx->ntfs_ino);
-		ntfs_attr_reinit_search_ctx(ctx);
-		while (!ntfs_attr_lookup(AT_FILE_NAME, AT_UNNAMED, 0, CASE_SENSITIVE, 0, NULL, 0, ctx))
-			((FILE_NAME_ATTR *)((u8 *)ctx->attr +
-					    le16_to_cpu(ctx->attr->value_offset)))->last_mft_change_time = c;
-	}
-	ntfs_attr_put_search_ctx(ctx);
-	NInoFileNameSetDirty(ni);
-	return rc;
+	return pack_put_times(ni, t);
 }
 
 static int all_zero(const char *b, size_t n)
@@ -410,38 +382,13 @@ static int link_to_dir(struct publisher *w, const struct lf_attr *a)
 
 static int fill_dir(struct publisher *w, const struct lf_attr *da, ntfs_inode **dirp, int depth);
 
-/* 8.3 names are given last, when nothing else is open: libntfs-3g
- * closes the file and its folder in giving one, and a folder closed while
- * its own folder is open elsewhere cannot update its entry there. */
-struct dos_name {
-	u64 mft, dir;
-	struct timespec times[4], dir_times[4];
-	char name[40];
-};
-
 static int want_dos_name(struct publisher *w, const struct lf_attr *a, u64 mft, u64 dir,
 			 const struct lf_attr *dir_attr)
 {
-	const char *dos = w->dos_now;
-	size_t n = dos ? strlen(dos) : 0;
-	if (!n)
-		return 0;
-	if (w->ndos == w->capdos) {
-		size_t cap = w->capdos ? w->capdos * 2 : 256;
-		struct dos_name *v = realloc(w->dos, cap * sizeof *v);
-		if (!v)
-			return lf_err_set(w->p.err, ENOMEM, "out of memory");
-		w->dos = v;
-		w->capdos = cap;
-	}
-	struct dos_name *d = &w->dos[w->ndos++];
-	d->mft = mft;
-	d->dir = dir;
-	times_of(a, d->times);
-	times_of(dir_attr, d->dir_times);
-	memcpy(d->name, dos, n);
-	d->name[n] = 0;
-	return 0;
+	struct timespec t[4], dt[4];
+	times_of(a, t);
+	times_of(dir_attr, dt);
+	return w->dos_now && *w->dos_now ? pack_dos_want(&w->p, mft, dir, w->dos_now, t, dt) : 0;
 }
 
 /* The 8.3 names of a folder's entries: the stack's where it has them,
@@ -481,36 +428,11 @@ static char (*dos_names(struct publisher *w, const struct lf_union_list *l))[13]
 	return given;
 }
 
-/* Record mft's times again (t as times_of gives them). */
-static int reset_times(struct publisher *w, u64 mft, const struct timespec t[4])
-{
-	struct lf_attr a = { .btime = t[0], .mtime = t[1], .atime = t[2], .ctime = t[3] };
-	ntfs_inode *ni = ntfs_inode_open(w->p.vol, mft);
-	int rc = !ni || set_times(ni, &a) ? -1 : 0;
-	if (ni && ntfs_inode_close(ni))
-		rc = -1;
-	return rc;
-}
-
 static int give_dos_names(struct publisher *w)
 {
-	int rc = 0;
-	for (size_t i = 0; i < w->ndos && !rc; i++) {
-		const struct dos_name *d = &w->dos[i];
-		ntfs_inode *dir = ntfs_inode_open(w->p.vol, d->dir);
-		ntfs_inode *ni = dir ? ntfs_inode_open(w->p.vol, d->mft) : NULL;
-		if (!ni) {
-			if (dir)
-				ntfs_inode_close(dir);
-			rc = pack_fail(&w->p, "cannot open a file for its 8.3 name");
-		} else if (ntfs_set_ntfs_dos_name(ni, dir, d->name, strlen(d->name), 0)) {
-			rc = lf_err_set(w->p.err, errno, "cannot give MFT record %llu its 8.3 name %s: %s",
-					(unsigned long long)d->mft, d->name, strerror(errno));
-		} else if (reset_times(w, d->mft, d->times) || reset_times(w, d->dir, d->dir_times)) {
-			rc = pack_fail(&w->p, "cannot set times after an 8.3 name");
-		}
-		w->st->dos_names += !rc;
-	}
+	size_t given = 0;
+	int rc = pack_dos_give(&w->p, &given);
+	w->st->dos_names += given;
 	return rc;
 }
 
@@ -689,7 +611,7 @@ static int fill_root(struct packer *p, int dfd, ntfs_inode **dirp)
 	if (rc)
 		return lf_err_set(p->err, rc, "cannot read the root: %s", strerror(rc));
 	rc = fill_dir(w, &a, dirp, 0);
-	if (!rc && w->ndos) {
+	if (!rc && w->p.ndos) {
 		/* with nothing open, the root neither */
 		ntfs_inode_close(*dirp);
 		rc = give_dos_names(w);
@@ -956,6 +878,5 @@ int lf_publish(struct lf_union *u, const char *out, const struct lf_publish_opts
 		lf_union_forget(u, w.held[i], 1);
 	free(w.held);
 	pack_free(&w.p);
-	free(w.dos);
 	return rc;
 }

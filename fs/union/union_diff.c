@@ -342,11 +342,15 @@ static int exact_differs(struct differ *d, const struct lf_union_entry *x,
 	    (!(d->flags & LF_DIFF_NO_CTIME) && !same_ntfs_time(p->ctime, q->ctime)))
 		why_add(why, size, "times");
 	int r = xattr_differs(d, p->ino, q->ino, "system.ntfs_dos_name");
-	/* the stack has none and the image the one publish made as Windows
-	 * makes them: the same */
-	char dos[16];
-	ssize_t n;
-	if (r > 0 && !has_xattr(d->b, q->ino, "system.ntfs_dos_name") &&
+	/* the stack has none, or one another layer's folder held too (two
+	 * layers' PROGRA~1 merged), and the image the one publish made as
+	 * Windows makes them: the same */
+	char dos[16], sdos[16];
+	ssize_t n, sn = 0;
+	if (r > 0 &&
+	    (!has_xattr(d->b, q->ino, "system.ntfs_dos_name") ||
+	     ((sn = lf_union_getxattr(d->b, q->ino, "system.ntfs_dos_name", sdos, sizeof sdos - 1)) > 0 &&
+	      (sdos[sn] = 0, lf_dos_made_for(y->name, sdos)))) &&
 	    (n = lf_union_getxattr(d->a, p->ino, "system.ntfs_dos_name", dos, sizeof dos - 1)) > 0) {
 		dos[n] = 0;
 		if (lf_dos_made_for(y->name, dos))

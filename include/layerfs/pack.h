@@ -27,6 +27,7 @@ struct lf_pack_opts {
 
 struct lf_pack_stats {
 	uint64_t files, dirs, symlinks, hardlinks, special;
+	uint64_t dos_names;      /* 8.3 names given, as Windows gives them */
 	uint64_t bytes;          /* file contents */
 	uint64_t volume_size;
 	uint64_t disk_size;

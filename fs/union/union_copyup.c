@@ -159,8 +159,6 @@ static int put_in_place(struct lf_union *u, struct copy_up *c)
 		c->made = there.ino;
 		return 0;
 	}
-	if (rc && c->made)
-		up->ops->remove(up, up->work, c->tmp, LF_RM_TREE);
 	return rc;
 }
 
@@ -203,6 +201,11 @@ static int copy_one(struct lf_union *u, struct unode *n, struct unode *p, int no
 	int rc = make_copy(u, &c);
 	if (!rc)
 		rc = put_in_place(u, &c);
+	if (rc && c.made) {
+		/* a half copy (no room for its data, say) or one not placed */
+		struct lf_layer *up = u->layers[0];
+		up->ops->remove(up, up->work, c.tmp, LF_RM_TREE);
+	}
 	return rc ? rc : take_copy(u, &c);
 }
 

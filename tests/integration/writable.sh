@@ -94,6 +94,25 @@ assert a[16 * 65536:] == b[16 * 65536:]
 PY
 fusermount3 -u "$P/m"
 
+# A copy-up the writable layer has no room for: ENOSPC, and neither a
+# temporary in the work folder nor a copy is left
+if [ "$(id -u)" -eq 0 ] && mkdir -p "$P/small" && mount -t tmpfs -o size=1m tmpfs "$P/small"; then
+  mkdir -p "$P/small/up"
+  mnt par/m3 -o "lowerdir=$P/L0,upperdir=$P/small/up"
+  check "a copy-up with no room: ENOSPC, no temporary left, no copy" python3 - "$P/m3/big.bin" "$P/small/up" <<'PY'
+import errno, os, sys
+try:
+    os.close(os.open(sys.argv[1], os.O_WRONLY))
+    sys.exit("the copy-up did not fail")
+except OSError as e:
+    assert e.errno == errno.ENOSPC, e
+work = os.path.join(sys.argv[2], ".wh..wh..work")
+assert os.listdir(work) == [], os.listdir(work)
+assert not os.path.exists(os.path.join(sys.argv[2], "big.bin"))
+PY
+  fusermount3 -u "$P/m3"; umount "$P/small"
+fi
+
 # The mount-helper form with upperdir= and workdir=; temporaries there.
 mkdir -p "$P/w2" "$P/up2"
 echo left >"$P/w2/tmp.1.1"

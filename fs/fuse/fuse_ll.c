@@ -12,7 +12,6 @@
 #include "fuse_ll_int.h"
 #include "layerfs/grow.h"
 #include "layerfs/fuse_serve.h"
-#include "layerfs/security.h"
 #include "layerfs/union_req.h"
 
 void fl_to_stat(const struct lf_attr *a, struct stat *st)

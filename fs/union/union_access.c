@@ -427,7 +427,7 @@ int union_may_make(struct lf_union *u, const struct lf_cred *c, uint64_t parent,
 		   uint32_t type)
 {
 	return union_may(u, c, parent, S_ISDIR(type) ? LF_FILE_ADD_SUBDIRECTORY
-						       : LF_FILE_ADD_FILE);
+						    : LF_FILE_ADD_FILE);
 }
 
 int union_may_link(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
@@ -465,8 +465,10 @@ int union_may_setattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
 	if (!lf_union_checks_access(u))
 		return 0;
 	/* a mode is what her rights show, not a setting: Windows has none */
-	if (valid & LF_SET_MODE)
-		return caller_token_of(u->access, c) && caller_token_of(u->access, c)->system ? 0 : -EPERM;
+	if (valid & LF_SET_MODE) {
+		const struct lf_token *t = caller_token_of(u->access, c);
+		return t && t->system ? 0 : -EPERM;
+	}
 	uint32_t want = 0;
 	if (valid & (LF_SET_UID | LF_SET_GID))
 		want |= LF_WRITE_OWNER;
@@ -486,7 +488,7 @@ int union_may_xattr(struct lf_union *u, const struct lf_cred *c, uint64_t ino,
 		return union_may(u, c, ino, set ? LF_WRITE_DAC : LF_READ_CONTROL);
 	if (!strncmp(name, "system.ntfs_", 12))
 		return union_may(u, c, ino, set ? LF_FILE_WRITE_ATTRIBUTES
-						   : LF_FILE_READ_ATTRIBUTES);
+						: LF_FILE_READ_ATTRIBUTES);
 	/* user.NAME is the stream FILE:NAME: opening it asks what opening
 	 * the file's data asks (FILE_READ_DATA / FILE_WRITE_DATA) */
 	if (!strncmp(name, "user.", 5))

@@ -10,7 +10,6 @@
 #include <stdio.h>
 #include <sys/stat.h>
 
-#include "layerfs/lockcheck.h"
 #include "layerfs/security.h"
 #include "layerfs/union_req.h"
 #include "union_int.h"

@@ -91,9 +91,6 @@ int lf_regview_set_access(struct lf_regview *v, const char *user, uid_t uid, gid
  * user (Everyone, Users, ...), checked the same way; owner bits show what
  * Administrators may do. */
 int lf_regview_set_plain_access(struct lf_regview *v);
-/* 0, or -EACCES unless uid holds want (LF_KEY_*, LF_DELETE) on PATH's key
- * (a value: its key; parent: the key PATH would be made in). */
-int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want);
 
 typedef int (*lf_regview_fn)(void *ctx, const char *name, const struct stat *st);
 
@@ -122,11 +119,12 @@ ssize_t lf_regview_getxattr(struct lf_regview *v, const char *path, const char *
 			    void *buf, size_t size);
 
 /* Changes; -EROFS without a fragment. Each is asked by uid, whose rights
- * it checks (as lf_regview_may; uid 0 is SYSTEM): setxattr and unlink
- * KEY_SET_VALUE on the value's key, create KEY_SET_VALUE and mkdir
- * KEY_CREATE_SUB_KEY on the key it is made in, rmdir DELETE on the key,
- * rename of a key DELETE on it and KEY_CREATE_SUB_KEY where it goes, of a
- * value KEY_SET_VALUE on both keys. create and mkdir fill st (unless
+ * it checks as lf_regview_set_access says (-EACCES; uid 0 is SYSTEM):
+ * setxattr and unlink KEY_SET_VALUE on the value's key, create
+ * KEY_SET_VALUE and mkdir KEY_CREATE_SUB_KEY on the key it is made in,
+ * rmdir DELETE on the key, rename of a key DELETE on it and
+ * KEY_CREATE_SUB_KEY where it goes, of a value KEY_SET_VALUE on both
+ * keys. create and mkdir fill st (unless
  * NULL) as lf_regview_stat_as would. write checks nothing: the file was
  * opened for writing (lf_regview_open_as). truncate: the value's file
  * cut or zero-filled to size bytes, parsed as a write would be. */

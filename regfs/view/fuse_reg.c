@@ -260,13 +260,10 @@ static struct rfile *open_file(fuse_req_t req, const char *path, uint64_t ino, i
 		return NULL;
 	f->ino = ino;
 	pthread_mutex_init(&f->lock, NULL);
-	if (created)
-		f->dirty = (flags & O_TRUNC) != 0;
-	else
+	f->dirty = (flags & O_TRUNC) != 0;      /* emptied: saved at flush */
+	if (!created)
 		*rc = lf_regview_open_as(CTX(req)->v, asker(req), path, flags,
-					 flags & O_TRUNC ? NULL : &f->buf, &f->len);
-	if (!created && (flags & O_TRUNC))
-		f->dirty = 1;
+					 f->dirty ? NULL : &f->buf, &f->len);
 	f->cap = f->len;
 	if (*rc) {
 		rfile_free(f);

@@ -149,19 +149,6 @@ int view_may(struct lf_regview *v, uid_t uid, const struct where *w, uint32_t wa
 	return lf_rights_allow(view_rights(v, uid, w), want, &lf_key_map);
 }
 
-int lf_regview_may(struct lf_regview *v, uid_t uid, const char *path, int parent, uint32_t want)
-{
-	if (!v->access)
-		return 0;
-	struct where w;
-	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
-	int rc = view_resolve(v, path, parent, &w);
-	if (!rc)
-		rc = view_may(v, uid, &w, want);
-	lf_mutex_unlock(&v->lock);
-	return rc == -ENOENT ? 0 : rc;       /* the call itself says so */
-}
-
 static unsigned key_rwx(uint32_t got, int key)
 {
 	if (key)

@@ -454,14 +454,12 @@ int lf_regview_open_as(struct lf_regview *v, uid_t uid, const char *path, int fl
 {
 	lf_mutex_lock(&v->lock, LF_LK_REG_VIEW);
 	struct where w;
-	struct stat st;
 	int rc = view_resolve(v, path, 0, &w);
-	if (!rc)
-		rc = view_stat(v, &w, &st);
 	int acc = flags & O_ACCMODE;
-	if (!rc && S_ISDIR(st.st_mode))
+	/* what view_stat says of w, without making the value's text twice */
+	if (!rc && w.kind != W_VALUE && w.kind != W_LINK)
 		rc = -EISDIR;
-	if (!rc && acc != O_RDONLY && !(st.st_mode & 0200))
+	if (!rc && w.kind == W_VALUE && acc != O_RDONLY && !writable(v, w.h))
 		rc = -EROFS;
 	if (!rc)
 		rc = view_may(v, uid, &w, (acc != O_WRONLY ? LF_KEY_QUERY_VALUE : 0) |

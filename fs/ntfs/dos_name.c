@@ -157,6 +157,9 @@ int lf_dos_names_for(const char *const *names, char (*given)[13], size_t n)
 			}
 		}
 	}
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(given[i], "-"))
+			given[i][0] = 0;         /* held its place, gets none */
 	free(t.v);
 	return 0;
 }

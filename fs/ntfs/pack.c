@@ -77,27 +77,20 @@ static int check_case_clash(struct packer *p, char **names, size_t n)
 	return rc;
 }
 
-/* The 8.3 names Windows gives a folder's entries (names, sorted): one
- * for each name that is not a legal 8.3 name itself, but for a file of
- * several names (NTFS keeps an 8.3 name for a file's only name alone).
- * NULL without memory. */
-static char (*dos_names_of(struct packer *p, int dfd, char **names, size_t n))[13]
+/* The 8.3 names Windows gives a folder's entries (names, sorted, with
+ * their stats): one for each name that is not a legal 8.3 name itself,
+ * but for a file of several names (NTFS keeps an 8.3 name for a file's
+ * only name alone). NULL without memory. */
+static char (*dos_names_of(char **names, const struct stat *sts, size_t n))[13]
 {
-	(void)p;
 	char (*given)[13] = calloc(n ? n : 1, sizeof *given);
-	for (size_t i = 0; given && i < n; i++) {
-		struct stat st;
-		if (fstatat(dfd, names[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
-		    st.st_nlink > 1)
+	for (size_t i = 0; given && i < n; i++)
+		if (S_ISREG(sts[i].st_mode) && sts[i].st_nlink > 1)
 			memcpy(given[i], "-", 2);
-	}
 	if (given && lf_dos_names_for((const char *const *)names, given, n)) {
 		free(given);
 		return NULL;
 	}
-	for (size_t i = 0; given && i < n; i++)
-		if (!strcmp(given[i], "-"))
-			given[i][0] = 0;         /* held its place, gets none */
 	return given;
 }
 
@@ -137,23 +130,30 @@ int pack_each_entry(struct packer *p, int dfd, walk_fn fn, void *arg)
 		qsort(names, n, sizeof *names, strcmp_ptr);
 	if (!rc)
 		rc = check_case_clash(p, names, n);
-	char (*dos)[13] = !rc && fn == pack_fill_entry ? dos_names_of(p, dirfd(d), names, n) : NULL;
+	/* each entry's stat first: the 8.3 names need them all */
+	struct stat *sts = !rc && n ? calloc(n, sizeof *sts) : NULL;
+	if (!rc && n && !sts)
+		rc = lf_err_set(p->err, ENOMEM, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++) {
+		if (fstatat(dirfd(d), names[i], &sts[i], AT_SYMLINK_NOFOLLOW) < 0) {
+			size_t keep = pack_path_push(p, names[i]);
+			rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+			p->path[keep] = 0;
+		}
+	}
+	char (*dos)[13] = !rc && fn == pack_fill_entry ? dos_names_of(names, sts, n) : NULL;
 	if (!rc && fn == pack_fill_entry && n && !dos)
 		rc = lf_err_set(p->err, ENOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		if (!rc) {
-			struct stat st;
 			size_t keep = pack_path_push(p, names[i]);
 			snprintf(p->dos_now, sizeof p->dos_now, "%s", dos ? dos[i] : "");
-			if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) < 0)
-				rc = lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path,
-						strerror(errno));
-			else
-				rc = fn(p, dirfd(d), names[i], &st, arg);
+			rc = fn(p, dirfd(d), names[i], &sts[i], arg);
 			p->path[keep] = 0;
 		}
 		free(names[i]);
 	}
+	free(sts);
 	free(dos);
 	free(names);
 	closedir(d);

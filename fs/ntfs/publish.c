@@ -421,9 +421,6 @@ static char (*dos_names(struct publisher *w, const struct lf_union_list *l))[13]
 		free(given);
 		given = NULL;
 	}
-	for (size_t i = 0; given && i < l->n; i++)
-		if (!strcmp(given[i], "-"))
-			given[i][0] = 0;         /* held its place, gets none */
 	free(names);
 	return given;
 }

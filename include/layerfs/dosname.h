@@ -19,7 +19,8 @@ void lf_dos_make(const char *name, unsigned n, char out[13]);
 /* A folder's 8.3 names: given[i] holds names[i]'s from the source, or ""
  * (then made here for a name that is not a legal 8.3 name itself: the
  * first lf_dos_make candidate no name of the folder has, long or short);
- * left "" for a legal one; "-" holds a place that gets none. A given
+ * left "" for a legal one; "-" holds a place that gets none (left ""
+ * too). A given
  * name another entry holds already (a legal long name, or an earlier
  * given one: two layers' folders merged) is made anew. 0 or -ENOMEM. */
 int lf_dos_names_for(const char *const *names, char (*given)[13], size_t n);

@@ -13,6 +13,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "layerfs/grow.h"
 #include "layerfs/layer.h"
 #include "lxattr.h"
 #include "pack_int.h"
@@ -69,14 +70,8 @@ static int objid_given(struct packer *p, const uint8_t *oid)
 	for (size_t i = 0; i < p->nobjids; i++)
 		if (!memcmp(p->objids[i], oid, 16))
 			return 1;
-	if (p->nobjids == p->capobjids) {
-		size_t cap = p->capobjids ? p->capobjids * 2 : 64;
-		uint8_t (*o)[16] = realloc(p->objids, cap * sizeof *o);
-		if (!o)
-			return -ENOMEM;
-		p->objids = o;
-		p->capobjids = cap;
-	}
+	if (lf_grow(&p->objids, &p->capobjids, p->nobjids, sizeof *p->objids, 64))
+		return -ENOMEM;
 	memcpy(p->objids[p->nobjids++], oid, 16);
 	return 0;
 }

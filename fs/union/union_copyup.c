@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "layerfs/grow.h"
 #include "union_write_int.h"
 
 #define COPY_CHUNK (1u << 20)
@@ -226,15 +227,10 @@ int union_copy_up(struct lf_union *u, struct unode *n, int nodata)
 			rc = -ESTALE;
 			break;
 		}
-		if (k == cap) {
-			cap = cap ? cap * 2 : 8;
-			struct unode **v = realloc(up, cap * sizeof *v);
-			if (!v) {
-				node_put(u, p, 0);
-				rc = -ENOMEM;
-				break;
-			}
-			up = v;
+		if (lf_grow(&up, &cap, k, sizeof *up, 8)) {
+			node_put(u, p, 0);
+			rc = -ENOMEM;
+			break;
 		}
 		up[k++] = p;
 		if (p->refs[0].layer == 0)

@@ -96,49 +96,85 @@ int lf_source_depth(const struct lf_source *s)
 
 /* What the file is: VHDX has its signature at offset 0; a VHD has
  * "conectix" in its last 512 bytes (or, truncated, only in its first). */
-int lf_source_open(const char *path, const struct lf_source_opts *opts,
-		   struct lf_source **out, struct lf_err *err)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
-		int e = errno;
-		close(fd);
-		return lf_err_set(err, e, "%s: %s", path, strerror(e));
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return lf_err_set(err, EISDIR, "%s: is a directory, not a disk image", path);
-	}
-	uint8_t head[11] = {0}, tail[8] = {0};
-	int have_head = st.st_size >= 11 &&
-			lf_fd_pread_full(fd, head, 11, 0) == 0;
-	int have_tail = st.st_size >= VHD_FOOTER_SIZE &&
-			lf_fd_pread_full(fd, tail, 8,
-					 (uint64_t)st.st_size - VHD_FOOTER_SIZE) == 0;
-	close(fd);
+enum image_kind { IMAGE_RAW, IMAGE_VHD, IMAGE_VHD_OR_BARE, IMAGE_VHDX };
 
+static enum image_kind sniff(struct lf_file *f)
+{
+	uint8_t head[11] = {0}, tail[8] = {0};
+	int have_head = f->size >= 11 && lf_file_pread(f, head, 11, 0) == 0;
+	int have_tail = f->size >= VHD_FOOTER_SIZE &&
+			lf_file_pread(f, tail, 8, f->size - VHD_FOOTER_SIZE) == 0;
 	if (have_head && memcmp(head, "vhdxfile", 8) == 0)
-		return lf_source_open_vhdx(path, opts, out, err);
-	/* an NTFS partition cut out of a fixed VHD keeps the disk's footer
-	 * after it: when that footer does not make a VHD of the file, the
-	 * file is the bare volume (as ntfs-3g and The Sleuth Kit read it) */
-	int ntfs_first = have_head && memcmp(head + 3, "NTFS    ", 8) == 0;
+		return IMAGE_VHDX;
 	if ((have_tail && memcmp(tail, VHD_COOKIE, 8) == 0) ||
-	    (have_head && memcmp(head, VHD_COOKIE, 8) == 0)) {
-		int rc = lf_source_open_vhd(path, opts, 0, out, err);
-		if (!rc || !ntfs_first)
-			return rc;
+	    (have_head && memcmp(head, VHD_COOKIE, 8) == 0))
+		/* an NTFS partition cut out of a fixed VHD keeps the disk's
+		 * footer after it */
+		return have_head && memcmp(head + 3, "NTFS    ", 8) == 0 ? IMAGE_VHD_OR_BARE
+									 : IMAGE_VHD;
+	return IMAGE_RAW;
+}
+
+/* A VHD, or when its footer does not make a VHD of the file, the bare
+ * volume before it (as ntfs-3g and The Sleuth Kit read it). */
+static int open_vhd_or_bare(struct lf_file *f, const struct lf_source_opts *opts,
+			    struct lf_source **out, struct lf_err *err)
+{
+	char *name = strdup(f->name);
+	if (!name) {
+		lf_file_close(f);
+		return lf_err_set(err, ENOMEM, "out of memory");
+	}
+	/* the VHD opener takes the file; the bare volume is opened anew */
+	int rc = lf_source_open_vhd_file(f, opts, 0, out, err);
+	if (rc) {
 		fprintf(stderr, "layerfs: note: %s: an NTFS volume with a VHD footer after it (%s): "
-			"read as the bare volume\n", path, err && err->msg[0] ? err->msg : "not a VHD");
+			"read as the bare volume\n", name, err && err->msg[0] ? err->msg : "not a VHD");
 		if (err) {
 			err->msg[0] = 0;
 			err->code = 0;
 		}
+		rc = lf_source_open_raw(name, out, err);
 	}
-	return lf_source_open_raw(path, out, err);
+	free(name);
+	return rc;
+}
+
+int lf_source_open_file(struct lf_file *f, const struct lf_source_opts *opts,
+			struct lf_source **out, struct lf_err *err)
+{
+	switch (sniff(f)) {
+	case IMAGE_VHDX: {
+		int rc = lf_err_set(err, ENOTSUP, "%s: a VHDX read from a registry is not supported "
+				    "yet: pull it (layerctl pull) or push it as a VHD", f->name);
+		lf_file_close(f);
+		return rc;
+	}
+	case IMAGE_VHD:
+		return lf_source_open_vhd_file(f, opts, 0, out, err);
+	case IMAGE_VHD_OR_BARE:
+		if (f->ino)
+			return open_vhd_or_bare(f, opts, out, err);
+		return lf_source_open_vhd_file(f, opts, 0, out, err);
+	case IMAGE_RAW:
+		break;
+	}
+	return lf_source_open_raw_file(f, out, err);
+}
+
+int lf_source_open(const char *path, const struct lf_source_opts *opts,
+		   struct lf_source **out, struct lf_err *err)
+{
+	struct lf_file *f;
+	int rc = lf_file_open_local(path, &f, err);
+	if (rc)
+		return rc;
+	if (sniff(f) == IMAGE_VHDX) {
+		/* libvhdi reads a host file by its path */
+		lf_file_close(f);
+		return lf_source_open_vhdx(path, opts, out, err);
+	}
+	return lf_source_open_file(f, opts, out, err);
 }
 
 static char *join_dir(const char *dir, const char *name)

@@ -18,7 +18,7 @@
 
 struct vhd_source {
 	struct lf_source base;
-	int fd;
+	struct lf_file *file;
 	uint64_t file_size;
 	uint8_t uuid[16];
 	/* dynamic and differencing */
@@ -41,9 +41,18 @@ struct open_chain {
 	const struct open_chain *next;
 };
 
-static int vhd_open_chain(const char *path, const struct lf_source_opts *opts,
+static int vhd_open_chain(struct lf_file *file, const struct lf_source_opts *opts,
 			  int depth, const struct open_chain *seen,
 			  struct vhd_source **out, struct lf_err *err);
+
+/* Exactly len bytes of the file at off; why it failed, in the source's */
+static int file_read(struct vhd_source *v, void *buf, size_t len, uint64_t off)
+{
+	int rc = lf_file_pread(v->file, buf, len, off);
+	if (rc && v->file->why[0])
+		memcpy(v->base.why, v->file->why, sizeof v->base.why);
+	return rc;
+}
 
 static const uint8_t *block_bitmap(struct vhd_source *v, uint32_t blk, int *rc)
 {
@@ -53,8 +62,8 @@ static const uint8_t *block_bitmap(struct vhd_source *v, uint32_t blk, int *rc)
 		uint8_t *buf = malloc(v->bitmap_size);
 		if (!buf) {
 			*rc = -ENOMEM;
-		} else if ((*rc = lf_fd_pread_full(v->fd, buf, v->bitmap_size,
-						   (uint64_t)v->bat[blk] * VHD_SECTOR)) == 0) {
+		} else if ((*rc = file_read(v, buf, v->bitmap_size,
+					    (uint64_t)v->bat[blk] * VHD_SECTOR)) == 0) {
 			uint32_t used = v->block_size / VHD_SECTOR / 8;
 			uint32_t i = 0;
 			while (i < used && buf[i] == 0xFF)
@@ -83,8 +92,13 @@ static inline int sector_present(const uint8_t *bm, uint32_t sector)
 static int read_absent(struct vhd_source *v, uint8_t *buf, size_t len,
 		       uint64_t off)
 {
-	if (v->base.parent)
-		return v->base.parent->ops->pread(v->base.parent, buf, len, off);
+	if (v->base.parent) {
+		struct lf_source *p = v->base.parent;
+		int rc = p->ops->pread(p, buf, len, off);
+		if (rc && p->why[0])
+			memcpy(v->base.why, p->why, sizeof v->base.why);
+		return rc;
+	}
 	memset(buf, 0, len);
 	return 0;
 }
@@ -94,7 +108,7 @@ static int vhd_pread(struct lf_source *s, void *vbuf, size_t len, uint64_t off)
 	struct vhd_source *v = (struct vhd_source *)s;
 	uint8_t *buf = vbuf;
 	if (s->kind == LF_SRC_VHD_FIXED)
-		return lf_fd_pread_full(v->fd, buf, len, off);
+		return file_read(v, buf, len, off);
 	while (len) {
 		uint32_t blk = (uint32_t)(off / v->block_size);
 		uint32_t in = (uint32_t)(off % v->block_size);
@@ -121,7 +135,7 @@ static int vhd_pread(struct lf_source *s, void *vbuf, size_t len, uint64_t off)
 				if (run > n - done)
 					run = n - done;
 				if (present)
-					rc = lf_fd_pread_full(v->fd, buf + done, run, data + pos);
+					rc = file_read(v, buf + done, run, data + pos);
 				else
 					rc = read_absent(v, buf + done, run, off + done);
 				done += run;
@@ -147,8 +161,7 @@ static void vhd_close(struct lf_source *s)
 	}
 	free(v->bat);
 	pthread_mutex_destroy(&v->bitmap_lock);
-	if (v->fd >= 0)
-		close(v->fd);
+	lf_file_close(v->file);
 	lf_source_fini(s);
 	free(v);
 }
@@ -184,14 +197,13 @@ static int read_footer(struct vhd_source *v, const char *path, uint8_t *f,
 	if (v->file_size < VHD_FOOTER_SIZE)
 		return lf_err_set(err, EINVAL, "%s: too small to be a VHD (%llu bytes)",
 				  path, (unsigned long long)v->file_size);
-	int rc = lf_fd_pread_full(v->fd, f, VHD_FOOTER_SIZE,
-				  v->file_size - VHD_FOOTER_SIZE);
+	int rc = file_read(v, f, VHD_FOOTER_SIZE, v->file_size - VHD_FOOTER_SIZE);
 	if (rc)
 		return lf_err_set(err, -rc, "%s: cannot read the VHD footer: %s",
 				  path, strerror(-rc));
 	if (memcmp(f + VF_COOKIE, VHD_COOKIE, 8) != 0) {
 		uint8_t head[8];
-		if (lf_fd_pread_full(v->fd, head, 8, 0) == 0 &&
+		if (file_read(v, head, 8, 0) == 0 &&
 		    memcmp(head, VHD_COOKIE, 8) == 0)
 			return lf_err_set(err, EINVAL,
 					  "%s: truncated VHD: the footer at the end of the file is missing (its copy at the start is there)",
@@ -217,7 +229,7 @@ static int read_dynamic(struct vhd_source *v, const char *path,
 		return lf_err_set(err, EINVAL,
 				  "%s: truncated VHD: dynamic header at offset %llu is past the end of the file",
 				  path, (unsigned long long)hoff);
-	int rc = lf_fd_pread_full(v->fd, h, VHD_DYNHDR_SIZE, hoff);
+	int rc = file_read(v, h, VHD_DYNHDR_SIZE, hoff);
 	if (rc)
 		return lf_err_set(err, -rc, "%s: cannot read the dynamic header: %s",
 				  path, strerror(-rc));
@@ -252,7 +264,7 @@ static int read_dynamic(struct vhd_source *v, const char *path,
 		free(raw);
 		return lf_err_set(err, ENOMEM, "%s: out of memory for the block table", path);
 	}
-	rc = lf_fd_pread_full(v->fd, raw, (size_t)need * 4, toff);
+	rc = file_read(v, raw, (size_t)need * 4, toff);
 	if (rc) {
 		free(raw);
 		return lf_err_set(err, -rc, "%s: cannot read the block table: %s",
@@ -305,7 +317,7 @@ static int open_parent(struct vhd_source *v, const char *path,
 		    loff > v->file_size || v->file_size - loff < len)
 			continue;
 		uint8_t *buf = malloc(len + 1);
-		if (!buf || lf_fd_pread_full(v->fd, buf, len, loff)) {
+		if (!buf || file_read(v, buf, len, loff)) {
 			free(buf);
 			continue;
 		}
@@ -336,7 +348,10 @@ static int open_parent(struct vhd_source *v, const char *path,
 	for (int i = 0; i < n; i++) {
 		if (rc == -ENOENT && access(cand[i], F_OK) == 0) {
 			struct vhd_source *p = NULL;
-			int r = vhd_open_chain(cand[i], opts, depth + 1, seen, &p, &perr);
+			struct lf_file *pf = NULL;
+			int r = lf_file_open_local(cand[i], &pf, &perr);
+			if (r == 0)
+				r = vhd_open_chain(pf, opts, depth + 1, seen, &p, &perr);
 			if (r == 0 && memcmp(p->uuid, h + VD_PARENT_UUID, 16) != 0) {
 				char got[40];
 				uuid_str(p->uuid, got);
@@ -384,39 +399,66 @@ static int open_parent(struct vhd_source *v, const char *path,
 			  path, want, n ? tried : "no locator");
 }
 
-static int vhd_open_chain(const char *path, const struct lf_source_opts *opts,
+/* The parent a registry names by digest, through opts->open_parent. */
+static int open_given_parent(struct vhd_source *v, const char *path, const uint8_t *h,
+			     const struct lf_source_opts *opts, int depth,
+			     const struct open_chain *seen, struct lf_err *err)
+{
+	struct lf_file *pf = NULL;
+	struct vhd_source *p = NULL;
+	int rc = opts->open_parent(opts->parent_ctx, depth, &pf, err);
+	if (!rc)
+		rc = vhd_open_chain(pf, opts, depth + 1, seen, &p, err);
+	if (rc)
+		return rc;
+	if (memcmp(p->uuid, h + VD_PARENT_UUID, 16) != 0 || p->base.size != v->base.size) {
+		char want[40], got[40];
+		uuid_str(h + VD_PARENT_UUID, want);
+		uuid_str(p->uuid, got);
+		rc = lf_err_set(err, EINVAL, "%s: parent %s (unique id %s, %llu bytes) is not the disk "
+				"the child was made on (%s, %llu bytes)", path, p->base.path, got,
+				(unsigned long long)p->base.size, want,
+				(unsigned long long)v->base.size);
+		lf_source_close(&p->base);
+		return rc;
+	}
+	v->base.parent = &p->base;
+	return 0;
+}
+
+/* Takes FILE over: closed with the source, or here on an error. */
+static int vhd_open_chain(struct lf_file *file, const struct lf_source_opts *opts,
 			  int depth, const struct open_chain *seen,
 			  struct vhd_source **out, struct lf_err *err)
 {
-	if (depth >= LF_MAX_CHAIN)
-		return lf_err_set(err, ELOOP, "%s: parent chain deeper than %d disks",
-				  path, LF_MAX_CHAIN);
-	struct vhd_source *v = calloc(1, sizeof *v);
-	if (!v)
-		return lf_err_set(err, ENOMEM, "%s: out of memory", path);
-	pthread_mutex_init(&v->bitmap_lock, NULL);
-	if (lf_source_init(&v->base, &vhd_ops, LF_SRC_VHD_FIXED, path, 0)) {
-		free(v);
-		return lf_err_set(err, ENOMEM, "%s: out of memory", path);
-	}
-	v->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (v->fd < 0) {
-		int rc = lf_err_set(err, errno, "%s: %s", path, strerror(errno));
-		vhd_close(&v->base);
+	const char *path = file->name;
+	if (depth >= LF_MAX_CHAIN) {
+		int rc = lf_err_set(err, ELOOP, "%s: parent chain deeper than %d disks",
+				    path, LF_MAX_CHAIN);
+		lf_file_close(file);
 		return rc;
 	}
-	struct stat st;
-	fstat(v->fd, &st);
-	for (const struct open_chain *c = seen; c; c = c->next) {
-		if (c->dev == st.st_dev && c->ino == st.st_ino) {
+	struct vhd_source *v = calloc(1, sizeof *v);
+	if (!v || lf_source_init(&v->base, &vhd_ops, LF_SRC_VHD_FIXED, path, 0)) {
+		free(v);
+		int rc = lf_err_set(err, ENOMEM, "%s: out of memory", path);
+		lf_file_close(file);
+		return rc;
+	}
+	pthread_mutex_init(&v->bitmap_lock, NULL);
+	v->file = file;
+	path = v->base.path;
+	for (const struct open_chain *c = seen; c && file->ino; c = c->next) {
+		if (c->dev == file->dev && c->ino == file->ino) {
+			int rc = lf_err_set(err, ELOOP,
+					    "%s: the parent chain loops (this disk is its own ancestor)",
+					    path);
 			vhd_close(&v->base);
-			return lf_err_set(err, ELOOP,
-					  "%s: the parent chain loops (this disk is its own ancestor)",
-					  path);
+			return rc;
 		}
 	}
-	struct open_chain me = { st.st_dev, st.st_ino, seen };
-	v->file_size = (uint64_t)st.st_size;
+	struct open_chain me = { file->dev, file->ino, seen };
+	v->file_size = file->size;
 
 	uint8_t f[VHD_FOOTER_SIZE], h[VHD_DYNHDR_SIZE];
 	int rc = read_footer(v, path, f, err);
@@ -442,7 +484,11 @@ static int vhd_open_chain(const char *path, const struct lf_source_opts *opts,
 		v->base.kind = type == 3 ? LF_SRC_VHD_DYNAMIC : LF_SRC_VHD_DIFF;
 		if ((rc = read_dynamic(v, path, f, h, err)))
 			goto fail;
-		if (type == 4 && (rc = open_parent(v, path, h, opts, depth, &me, err)))
+		if (type == 4 && opts && opts->open_parent)
+			rc = open_given_parent(v, path, h, opts, depth, &me, err);
+		else if (type == 4)
+			rc = open_parent(v, path, h, opts, depth, &me, err);
+		if (rc)
 			goto fail;
 		break;
 	default:
@@ -456,12 +502,20 @@ fail:
 	return rc;
 }
 
-int lf_source_open_vhd(const char *path, const struct lf_source_opts *opts,
-		       int depth, struct lf_source **out, struct lf_err *err)
+int lf_source_open_vhd_file(struct lf_file *file, const struct lf_source_opts *opts,
+			    int depth, struct lf_source **out, struct lf_err *err)
 {
 	struct vhd_source *v = NULL;
-	int rc = vhd_open_chain(path, opts, depth, NULL, &v, err);
+	int rc = vhd_open_chain(file, opts, depth, NULL, &v, err);
 	if (rc == 0)
 		*out = &v->base;
 	return rc;
+}
+
+int lf_source_open_vhd(const char *path, const struct lf_source_opts *opts,
+		       int depth, struct lf_source **out, struct lf_err *err)
+{
+	struct lf_file *f;
+	int rc = lf_file_open_local(path, &f, err);
+	return rc ? rc : lf_source_open_vhd_file(f, opts, depth, out, err);
 }

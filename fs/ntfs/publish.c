@@ -734,7 +734,7 @@ static int open_base(const struct lf_publish_opts *o, struct lf_source **src,
 	struct stat st;
 	if (!o->base || (stat(o->base, &st) == 0 && S_ISDIR(st.st_mode)))
 		return 0;
-	struct lf_source_opts so = { o->base_parents, o->nbase_parents };
+	struct lf_source_opts so = { .parents = o->base_parents, .nparents = o->nbase_parents };
 	int rc = lf_source_open(o->base, &so, src, err);
 	if (!rc && (rc = lf_partition_find_ntfs(*src, ext, err))) {
 		lf_source_close(*src);

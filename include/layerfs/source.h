@@ -16,6 +16,29 @@ enum lf_source_kind {
 	LF_SRC_VHDX,
 };
 
+/* The bytes of a disk image file: a host file, or one whose chunks are
+ * fetched from a registry on demand (layerfs/oci.h). The formats read
+ * through it. Thread-safe reads. */
+struct lf_file;
+struct lf_file_ops {
+	/* Read exactly len bytes at off (off+len <= size); 0 or -errno,
+	 * with f->why saying more when the file knows more than errno. */
+	int (*pread)(struct lf_file *f, void *buf, size_t len, uint64_t off);
+	void (*close)(struct lf_file *f);
+};
+struct lf_file {
+	const struct lf_file_ops *ops;
+	uint64_t size;
+	char *name;              /* a host path or an oci:// reference */
+	dev_t dev;               /* a host file's, to catch a parent chain that */
+	ino_t ino;               /* loops; 0 for a fetched one */
+	char why[200];           /* per thread of use: set by a failed pread */
+};
+int lf_file_open_local(const char *path, struct lf_file **out, struct lf_err *err);
+/* Bounds-checked read: -EIO past the end. */
+int lf_file_pread(struct lf_file *f, void *buf, size_t len, uint64_t off);
+void lf_file_close(struct lf_file *f);
+
 struct lf_source;
 
 struct lf_source_ops {
@@ -42,6 +65,11 @@ struct lf_source_opts {
 	 * parent locators. The parent's unique id must still match. */
 	const char *const *parents;
 	int nparents;
+	/* Opens the parent of the disk at depth (0: the child's) when the
+	 * locators mean nothing: a registry's revision names its parent by
+	 * digest. NULL: the locators and parents above. */
+	int (*open_parent)(void *ctx, int depth, struct lf_file **out, struct lf_err *err);
+	void *parent_ctx;
 };
 
 /* Open PATH as a block source, sniffing the format (VHD footer, VHDX
@@ -61,11 +89,21 @@ const char *lf_source_kind_name(enum lf_source_kind k);
 /* Chain depth (1 for a disk without parent). */
 int lf_source_depth(const struct lf_source *s);
 
-/* Format openers, used by lf_source_open (and by tests). */
+/* A block source over FILE, sniffed as lf_source_open does; FILE is the
+ * source's from then on, closed with it (or here, on an error). */
+int lf_source_open_file(struct lf_file *file, const struct lf_source_opts *opts,
+			struct lf_source **out, struct lf_err *err);
+
+/* Format openers, used by lf_source_open (and by tests). The file ones
+ * take FILE over as above. */
 int lf_source_open_raw(const char *path, struct lf_source **out,
 		       struct lf_err *err);
+int lf_source_open_raw_file(struct lf_file *file, struct lf_source **out,
+			    struct lf_err *err);
 int lf_source_open_vhd(const char *path, const struct lf_source_opts *opts,
 		       int depth, struct lf_source **out, struct lf_err *err);
+int lf_source_open_vhd_file(struct lf_file *file, const struct lf_source_opts *opts,
+			    int depth, struct lf_source **out, struct lf_err *err);
 int lf_source_open_vhdx(const char *path, const struct lf_source_opts *opts,
 			struct lf_source **out, struct lf_err *err);
 

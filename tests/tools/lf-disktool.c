@@ -28,7 +28,7 @@ int main(int argc, char **argv)
 {
 	struct lf_err err = {0};
 	if (argc >= 3 && !strcmp(argv[1], "dump")) {
-		struct lf_source_opts o = { (const char *const *)argv + 3, argc - 3 };
+		struct lf_source_opts o = { .parents = (const char *const *)argv + 3, .nparents = argc - 3 };
 		struct lf_source *s;
 		if (lf_source_open(argv[2], &o, &s, &err)) {
 			fprintf(stderr, "%s\n", err.msg);

@@ -241,12 +241,12 @@ START_TEST(parents_are_found)
 	th_run("mv '%s' '%s'", th_path("moved/child/p.vhd"), th_path("elsewhere.vhd"));
 	expect_error(th_path("moved/child/c.vhd"), NULL, "not found");
 	const char *parents[] = { th_path("elsewhere.vhd") };
-	struct lf_source_opts o = { parents, 1 };
+	struct lf_source_opts o = { .parents = parents, .nparents = 1 };
 	check_reads(th_path("moved/child/c.vhd"), expect, psize, &o);
 	/* A disk with another unique id is not the parent. */
 	write_vhd(th_path("impostor.vhd"), LF_VHD_FIXED, base, size, NULL, 0);
 	const char *wrong[] = { th_path("impostor.vhd") };
-	struct lf_source_opts w = { wrong, 1 };
+	struct lf_source_opts w = { .parents = wrong, .nparents = 1 };
 	expect_error(th_path("moved/child/c.vhd"), &w, "unique id");
 	free(expect);
 	free(base);

@@ -7,17 +7,23 @@
 #include <unistd.h>
 
 #include "layerfs/layer.h"
+#include "layerfs/oci.h"
 
 int lf_layer_open(const char *path, const struct lf_layer_opts *opts,
 		  struct lf_layer **out, struct lf_err *err)
 {
 	struct stat st;
-	if (stat(path, &st) < 0)
-		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
-	if (S_ISDIR(st.st_mode))
-		return lf_layer_open_dir(path, out, err);
 	struct lf_source *src = NULL;
-	int rc = lf_source_open(path, opts ? &opts->source : NULL, &src, err);
+	int rc;
+	if (lf_oci_is_uri(path)) {
+		rc = lf_source_open_oci(path, &src, err);
+	} else if (stat(path, &st) < 0) {
+		return lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+	} else if (S_ISDIR(st.st_mode)) {
+		return lf_layer_open_dir(path, out, err);
+	} else {
+		rc = lf_source_open(path, opts ? &opts->source : NULL, &src, err);
+	}
 	if (rc)
 		return rc;
 	rc = lf_layer_open_ntfs(src, out, err);

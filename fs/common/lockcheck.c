@@ -30,6 +30,7 @@ static const char *const class_name[LF_LK_NCLASSES] = {
 	[LF_LK_HIVE_CACHE] = "hive cache",
 	[LF_LK_WOF] = "Compact OS file decoder",
 	[LF_LK_LAYER] = "a layer's own lock",
+	[LF_LK_OCI] = "registry clients' or chunk cache's table",
 	[LF_LK_LEAF] = "leaf lock",
 	[LF_LK_HEAP_WAKE] = "heap trimmer wake-up",
 };

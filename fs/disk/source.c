@@ -31,6 +31,40 @@ int lf_fd_pread_full(int fd, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+int lf_read_by_unit(void *ctx, void *vbuf, size_t len, uint64_t off, uint64_t unit,
+		    int (*one)(void *ctx, uint8_t *buf, size_t n, uint64_t off, uint64_t index,
+			       uint64_t in))
+{
+	uint8_t *buf = vbuf;
+	while (len) {
+		uint64_t in = off % unit;
+		size_t n = unit - in < len ? (size_t)(unit - in) : len;
+		int rc = one(ctx, buf, n, off, off / unit, in);
+		if (rc)
+			return rc;
+		buf += n;
+		off += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int lf_fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	while (len) {
+		ssize_t n = pwrite(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
 int lf_source_init(struct lf_source *s, const struct lf_source_ops *ops,
 		   enum lf_source_kind kind, const char *path, uint64_t size)
 {
@@ -98,21 +132,27 @@ int lf_source_depth(const struct lf_source *s)
  * "conectix" in its last 512 bytes (or, truncated, only in its first). */
 enum image_kind { IMAGE_RAW, IMAGE_VHD, IMAGE_VHD_OR_BARE, IMAGE_VHDX };
 
-static enum image_kind sniff(struct lf_file *f)
+static int sniff(struct lf_file *f, enum image_kind *kind, struct lf_err *err)
 {
 	uint8_t head[11] = {0}, tail[8] = {0};
-	int have_head = f->size >= 11 && lf_file_pread(f, head, 11, 0) == 0;
-	int have_tail = f->size >= VHD_FOOTER_SIZE &&
-			lf_file_pread(f, tail, 8, f->size - VHD_FOOTER_SIZE) == 0;
+	int rc = 0, have_head = 0, have_tail = 0;
+	if (f->size >= 11 && !(rc = lf_file_pread(f, head, 11, 0)))
+		have_head = 1;
+	if (!rc && f->size >= VHD_FOOTER_SIZE &&
+	    !(rc = lf_file_pread(f, tail, 8, f->size - VHD_FOOTER_SIZE)))
+		have_tail = 1;
+	if (rc)
+		return lf_err_set(err, -rc, "%s: %s", f->name, f->why[0] ? f->why : strerror(-rc));
+	*kind = IMAGE_RAW;
 	if (have_head && memcmp(head, "vhdxfile", 8) == 0)
-		return IMAGE_VHDX;
-	if ((have_tail && memcmp(tail, VHD_COOKIE, 8) == 0) ||
-	    (have_head && memcmp(head, VHD_COOKIE, 8) == 0))
+		*kind = IMAGE_VHDX;
+	else if ((have_tail && memcmp(tail, VHD_COOKIE, 8) == 0) ||
+		 (have_head && memcmp(head, VHD_COOKIE, 8) == 0))
 		/* an NTFS partition cut out of a fixed VHD keeps the disk's
 		 * footer after it */
-		return have_head && memcmp(head + 3, "NTFS    ", 8) == 0 ? IMAGE_VHD_OR_BARE
-									 : IMAGE_VHD;
-	return IMAGE_RAW;
+		*kind = have_head && memcmp(head + 3, "NTFS    ", 8) == 0 ? IMAGE_VHD_OR_BARE
+									  : IMAGE_VHD;
+	return 0;
 }
 
 /* A VHD, or when its footer does not make a VHD of the file, the bare
@@ -143,13 +183,15 @@ static int open_vhd_or_bare(struct lf_file *f, const struct lf_source_opts *opts
 int lf_source_open_file(struct lf_file *f, const struct lf_source_opts *opts,
 			struct lf_source **out, struct lf_err *err)
 {
-	switch (sniff(f)) {
-	case IMAGE_VHDX: {
-		int rc = lf_err_set(err, ENOTSUP, "%s: a VHDX read from a registry is not supported "
-				    "yet: pull it (layerctl pull) or push it as a VHD", f->name);
+	enum image_kind kind;
+	int rc = sniff(f, &kind, err);
+	if (rc) {
 		lf_file_close(f);
 		return rc;
 	}
+	switch (kind) {
+	case IMAGE_VHDX:
+		return lf_source_open_vhdx_file(f, opts, 0, out, err);
 	case IMAGE_VHD:
 		return lf_source_open_vhd_file(f, opts, 0, out, err);
 	case IMAGE_VHD_OR_BARE:
@@ -169,7 +211,12 @@ int lf_source_open(const char *path, const struct lf_source_opts *opts,
 	int rc = lf_file_open_local(path, &f, err);
 	if (rc)
 		return rc;
-	if (sniff(f) == IMAGE_VHDX) {
+	enum image_kind kind;
+	if ((rc = sniff(f, &kind, err))) {
+		lf_file_close(f);
+		return rc;
+	}
+	if (kind == IMAGE_VHDX) {
 		/* libvhdi reads a host file by its path */
 		lf_file_close(f);
 		return lf_source_open_vhdx(path, opts, out, err);

@@ -8,9 +8,6 @@
 #include "layerfs/source.h"
 #include "layerfs/utf16.h"
 
-/* Read exactly len bytes at off from fd; 0, -EIO on a short file, or
- * -errno. */
-int lf_fd_pread_full(int fd, void *buf, size_t len, uint64_t off);
 
 /* A parent named in a child disk, as written by Windows or by us: a
  * relative or absolute Windows path (backslashes) or a host path. The

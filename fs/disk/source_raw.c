@@ -40,6 +40,7 @@ int lf_source_open_raw_file(struct lf_file *file, struct lf_source **out,
 		return rc;
 	}
 	r->file = file;
+	r->base.file = file;
 	*out = &r->base;
 	return 0;
 }

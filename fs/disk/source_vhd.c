@@ -54,30 +54,42 @@ static int file_read(struct vhd_source *v, void *buf, size_t len, uint64_t off)
 	return rc;
 }
 
+/* A block's sector bitmap, read on first use and kept. Read with the lock
+ * let go: the file may be a registry's, its chunk fetched over the
+ * network; two first readers both read it, one keeps its copy. */
 static const uint8_t *block_bitmap(struct vhd_source *v, uint32_t blk, int *rc)
 {
 	lf_mutex_lock(&v->bitmap_lock, LF_LK_LEAF);
 	uint8_t *bm = v->bitmaps[blk];
-	if (!bm) {
-		uint8_t *buf = malloc(v->bitmap_size);
-		if (!buf) {
-			*rc = -ENOMEM;
-		} else if ((*rc = file_read(v, buf, v->bitmap_size,
-					    (uint64_t)v->bat[blk] * VHD_SECTOR)) == 0) {
-			uint32_t used = v->block_size / VHD_SECTOR / 8;
-			uint32_t i = 0;
-			while (i < used && buf[i] == 0xFF)
-				i++;
-			if (i == used) {
-				free(buf);
-				bm = &all_present;
-			} else {
-				bm = buf;
-			}
-			v->bitmaps[blk] = bm;
-		} else {
-			free(buf);
-		}
+	lf_mutex_unlock(&v->bitmap_lock);
+	if (bm)
+		return bm;
+	uint8_t *buf = malloc(v->bitmap_size);
+	if (!buf) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	if ((*rc = file_read(v, buf, v->bitmap_size, (uint64_t)v->bat[blk] * VHD_SECTOR))) {
+		free(buf);
+		return NULL;
+	}
+	uint32_t used = v->block_size / VHD_SECTOR / 8;
+	uint32_t i = 0;
+	while (i < used && buf[i] == 0xFF)
+		i++;
+	if (i == used) {
+		free(buf);
+		bm = &all_present;
+	} else {
+		bm = buf;
+	}
+	lf_mutex_lock(&v->bitmap_lock, LF_LK_LEAF);
+	if (v->bitmaps[blk]) {
+		if (bm != &all_present)
+			free(bm);
+		bm = v->bitmaps[blk];
+	} else {
+		v->bitmaps[blk] = bm;
 	}
 	lf_mutex_unlock(&v->bitmap_lock);
 	return bm;
@@ -103,51 +115,45 @@ static int read_absent(struct vhd_source *v, uint8_t *buf, size_t len,
 	return 0;
 }
 
-static int vhd_pread(struct lf_source *s, void *vbuf, size_t len, uint64_t off)
+/* One block's part of a read. */
+static int read_block(void *ctx, uint8_t *buf, size_t n, uint64_t off, uint64_t index,
+		      uint64_t block_off)
+{
+	struct vhd_source *v = ctx;
+	uint32_t blk = (uint32_t)index, in = (uint32_t)block_off;
+	if (blk >= v->nblocks || v->bat[blk] == VHD_BAT_UNUSED)
+		return read_absent(v, buf, n, off);
+	int rc = 0;
+	const uint8_t *bm = block_bitmap(v, blk, &rc);
+	uint64_t data = (uint64_t)v->bat[blk] * VHD_SECTOR + v->bitmap_size;
+	size_t done = 0;
+	while (!rc && done < n) {
+		/* One run of sectors that are all present or all absent. */
+		uint32_t pos = in + (uint32_t)done;
+		uint32_t sec = pos / VHD_SECTOR;
+		int present = sector_present(bm, sec);
+		uint32_t end = sec + 1;
+		uint32_t last = (uint32_t)((in + n - 1) / VHD_SECTOR);
+		while (end <= last && sector_present(bm, end) == present)
+			end++;
+		size_t run = (size_t)end * VHD_SECTOR - pos;
+		if (run > n - done)
+			run = n - done;
+		if (present)
+			rc = file_read(v, buf + done, run, data + pos);
+		else
+			rc = read_absent(v, buf + done, run, off + done);
+		done += run;
+	}
+	return rc;
+}
+
+static int vhd_pread(struct lf_source *s, void *buf, size_t len, uint64_t off)
 {
 	struct vhd_source *v = (struct vhd_source *)s;
-	uint8_t *buf = vbuf;
 	if (s->kind == LF_SRC_VHD_FIXED)
 		return file_read(v, buf, len, off);
-	while (len) {
-		uint32_t blk = (uint32_t)(off / v->block_size);
-		uint32_t in = (uint32_t)(off % v->block_size);
-		size_t n = v->block_size - in;
-		if (n > len)
-			n = len;
-		int rc = 0;
-		if (blk >= v->nblocks || v->bat[blk] == VHD_BAT_UNUSED) {
-			rc = read_absent(v, buf, n, off);
-		} else {
-			const uint8_t *bm = block_bitmap(v, blk, &rc);
-			uint64_t data = (uint64_t)v->bat[blk] * VHD_SECTOR + v->bitmap_size;
-			size_t done = 0;
-			while (!rc && done < n) {
-				/* One run of sectors that are all present or all absent. */
-				uint32_t pos = in + (uint32_t)done;
-				uint32_t sec = pos / VHD_SECTOR;
-				int present = sector_present(bm, sec);
-				uint32_t end = sec + 1;
-				uint32_t last = (uint32_t)((in + n - 1) / VHD_SECTOR);
-				while (end <= last && sector_present(bm, end) == present)
-					end++;
-				size_t run = (size_t)end * VHD_SECTOR - pos;
-				if (run > n - done)
-					run = n - done;
-				if (present)
-					rc = file_read(v, buf + done, run, data + pos);
-				else
-					rc = read_absent(v, buf + done, run, off + done);
-				done += run;
-			}
-		}
-		if (rc)
-			return rc;
-		buf += n;
-		off += n;
-		len -= n;
-	}
-	return 0;
+	return lf_read_by_unit(v, buf, len, off, v->block_size, read_block);
 }
 
 static void vhd_close(struct lf_source *s)
@@ -447,6 +453,7 @@ static int vhd_open_chain(struct lf_file *file, const struct lf_source_opts *opt
 	}
 	pthread_mutex_init(&v->bitmap_lock, NULL);
 	v->file = file;
+	v->base.file = file;
 	path = v->base.path;
 	for (const struct open_chain *c = seen; c && file->ino; c = c->next) {
 		if (c->dev == file->dev && c->ino == file->ino) {

@@ -17,6 +17,7 @@
 #include "layerfs/heap.h"
 #include "layerfs/fuse_ll.h"
 #include "layerfs/fuse_serve.h"
+#include "layerfs/oci.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/union.h"
 
@@ -28,7 +29,9 @@ static void usage(FILE *f)
 		"       layerfs SOURCE MOUNTPOINT -o lowerdir=LAYER[:LAYER]...[,OPTION]...\n"
 		"\n"
 		"Mount layers as one merged Windows drive. A LAYER is a .vhd, a .vhdx,\n"
-		"a raw NTFS image or a directory. Without --upper the drive is read-only;\n"
+		"a raw NTFS image, a directory, or a layer revision in an OCI registry,\n"
+		"oci://HOST[:PORT]/NAME[:TAG|@DIGEST] (pushed by 'layerctl push'): its\n"
+		"chunks are fetched as reads need them. Without --upper the drive is read-only;\n"
 		"with it, every change goes into DIR, the user's personalization layer.\n"
 		"\n"
 		"  SPEC is PATH[,name=NAME][,type=os|platform|app][,prio=N]. The OS layer\n"
@@ -58,6 +61,17 @@ static void usage(FILE *f)
 		"                           DIR/.wh..wh..work); same file system as DIR\n"
 		"      --priority NAME=N    give layer NAME priority N\n"
 		"  -p, --parent FILE        the parent of a differencing disk (repeatable)\n"
+		"      --cache DIR          where chunks of oci:// layers are kept, shared\n"
+		"                           by every mount and layerd (default\n"
+		"                           /var/cache/layerfs; made root's and 0700)\n"
+		"      --cache-size SIZE    its bound (default 10G; K, M, G, T), the least\n"
+		"                           recently used chunks evicted past it\n"
+		"      --prefetch           fetch the rest of every oci:// layer in the\n"
+		"                           background\n"
+		"      --registry-auth FILE registry credentials, as container tools keep\n"
+		"                           them (auth.json; root's, 0600)\n"
+		"      --registry-ca FILE   the CA a registry's TLS certificate is checked\n"
+		"                           against (default: the system's)\n"
 		"  -o OPTIONS               mount options: lowerdir=A:B:C (leftmost highest,\n"
 		"                           as overlayfs), upperdir=DIR, workdir=DIR,\n"
 		"                           FUSE options (allow_other,\n"
@@ -141,6 +155,7 @@ struct cmdline {
 	int no_allow_other, no_default_permissions;
 	int access_posix;         /* --access posix: descriptors are not looked at */
 	int windows_names;        /* -o windows_names: Windows' names on a posix mount too */
+	struct lf_oci_config oci; /* oci:// layers: cache, credentials */
 };
 
 static void add_fuse_opt(struct cmdline *c, const char *o)
@@ -215,6 +230,11 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 		{ "parent", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "access", required_argument, NULL, 'A' },
+		{ "cache", required_argument, NULL, 'C' },
+		{ "cache-size", required_argument, NULL, 'Z' },
+		{ "prefetch", no_argument, NULL, 'F' },
+		{ "registry-auth", required_argument, NULL, 'R' },
+		{ "registry-ca", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ 0 },
@@ -255,6 +275,15 @@ static int parse_args(int argc, char **argv, struct cmdline *c, struct lf_fuse_o
 			if (lf_access_arg("layerfs", optarg, &c->access_posix))
 				return 2;
 			break;
+		case 'C': c->oci.cache_dir = optarg; break;
+		case 'Z':
+			if (lf_parse_size(optarg, &c->oci.cache_max) || c->oci.cache_max < (1 << 20))
+				return fprintf(stderr, "layerfs: bad --cache-size '%s' (a size of "
+					       "1M or more: 512M, 20G)\n", optarg), 2;
+			break;
+		case 'F': c->oci.prefetch = 1; break;
+		case 'R': c->oci.auth_file = optarg; break;
+		case 'T': c->oci.ca_file = optarg; break;
 		case 'f': fo->foreground = 1; break;
 		case 's': fo->single_thread = 1; break;
 		case 'd': fo->debug = fo->foreground = 1; break;
@@ -315,6 +344,7 @@ int main(int argc, char **argv)
 	}
 	c.stack.parents = parents;
 	c.stack.nparents = nparents;
+	lf_oci_configure(&c.oci);
 	raise_fd_limit();
 	/* The kernel applied the caller's umask already; new files get
 	 * exactly the mode it sends. */

@@ -783,7 +783,7 @@ int lf_union_open(const struct lf_stack *s, const struct lf_union_opts *o,
 	for (int i = 0; !rc && i < total; i++)
 		u->slot[i] = (uint16_t)i;
 	u->next_slot = (uint16_t)total;
-	struct lf_layer_opts lo = { .source = { s->parents, s->nparents } };
+	struct lf_layer_opts lo = { .source = { .parents = s->parents, .nparents = s->nparents } };
 	for (int i = 0; i < total && !rc; i++) {
 		if (up && i == 0) {
 			/* the personalization layer: always the highest */

@@ -55,12 +55,19 @@
  * 14 a layer's own lock (LAYER): a folder layer's node table, an NTFS
  *    volume (libntfs-3g is not thread safe). Taken under node locks;
  *    a layer never calls back into a union.
+ * 14a the tables of the process's registry clients and its chunk cache
+ *    (OCI, fs/oci/): registries_lock, cache_lock (the cache counted under
+ *    it when first opened, which takes the cache's own leaf lock).
  * 15 leaves (LEAF): the 64 shard locks (the node table: lookup counts,
  *    busy marks, and refs together with the node's lock), u->keep_lock
  *    (the ring of kept indexes), the access memo's lock, regfs' node
  *    table, a VHD's block bitmap cache, an NTFS layer's table of open
  *    Compact OS decoders and of files it logged, layerfs' invalidation queue,
- *    layerd's job list. Nothing is waited for under a leaf; two leaves
+ *    layerd's job list; fs/oci/'s: a registry client's (its idle handles,
+ *    token), the chunk cache's counts, a layer file's chunk table (a
+ *    reader waits on its condition variable for a chunk another is
+ *    fetching, the lock let go; the fetch runs with none held, under the
+ *    layer's own). Nothing is waited for under a leaf; two leaves
  *    never nest.
  * 16 the heap trimmer's wake-up (HEAP_WAKE): the innermost; a free under
  *    any lock may signal the trimmer (lf_heap_freed).

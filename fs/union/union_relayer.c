@@ -72,7 +72,7 @@ static int open_set(struct lf_union *u, const struct lf_stack *s, struct newset 
 		ns->slot[0] = u->slot[0];
 		ns->old_to_new[0] = 0;
 	}
-	struct lf_layer_opts lo = { .source = { s->parents, s->nparents } };
+	struct lf_layer_opts lo = { .source = { .parents = s->parents, .nparents = s->nparents } };
 	for (int i = 0; i < s->n; i++) {
 		const struct lf_layer_spec *sp = &s->v[i];
 		int k = up + i, j = up;

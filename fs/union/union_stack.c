@@ -140,6 +140,23 @@ int lf_stack_add(struct lf_stack *s, const char *spec, struct lf_err *err)
 	return 0;
 }
 
+/* The end of the lowerdir entry at p: the next ':', but inside an oci://
+ * reference (its port, tag and digest have their own), which must end in
+ * :TAG or @DIGEST there. */
+static const char *entry_end(const char *p)
+{
+	if (strncmp(p, "oci://", 6))
+		return p + strcspn(p, ":");
+	const char *q = p + 6;
+	q += strcspn(q, "/");
+	q += strcspn(q, "@:");
+	if (*q == '@' && !strncmp(q + 1, "sha256:", 7))
+		q += 8;
+	else if (*q == ':')
+		q++;
+	return q + strcspn(q, ":");
+}
+
 int lf_stack_add_lowerdir(struct lf_stack *s, const char *dirs, struct lf_err *err)
 {
 	/* overlayfs lists the highest first; we add in stacking order. */
@@ -148,13 +165,19 @@ int lf_stack_add_lowerdir(struct lf_stack *s, const char *dirs, struct lf_err *e
 		return lf_err_set(err, ENOMEM, "out of memory");
 	char *parts[256];
 	int n = 0, rc = 0;
-	char *save = NULL;
-	for (char *p = strtok_r(copy, ":", &save); p; p = strtok_r(NULL, ":", &save)) {
-		if (n == 256) {
+	for (char *p = copy; *p;) {
+		char *end = (char *)entry_end(p);
+		int last = !*end;
+		*end = 0;
+		if (*p && n == 256) {
 			rc = lf_err_set(err, E2BIG, "lowerdir: more than 256 layers");
 			break;
 		}
-		parts[n++] = p;
+		if (*p)
+			parts[n++] = p;
+		if (last)
+			break;
+		p = end + 1;
 	}
 	if (!rc && n == 0)
 		rc = lf_err_set(err, EINVAL, "lowerdir= names no layer");

@@ -34,6 +34,7 @@ enum lf_lock_class {
 	LF_LK_HIVE_CACHE,    /* merged hives shared between views */
 	LF_LK_WOF,           /* a Compact OS file's decoder (its stream read under it) */
 	LF_LK_LAYER,         /* a layer's own state (folder, NTFS volume) */
+	LF_LK_OCI,           /* the process's registry clients and chunk cache (fs/oci/) */
 	LF_LK_LEAF,          /* the rest: nothing is taken under them */
 	LF_LK_HEAP_WAKE,     /* the heap trimmer's wake-up: innermost of all */
 	LF_LK_NCLASSES

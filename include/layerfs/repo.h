@@ -55,6 +55,9 @@ struct lf_repo {
 	size_t nlayers;
 	struct lf_repo_assignment *assign;
 	size_t nassign;
+	/* from a registry's control artifact: each layer's file is an
+	 * oci:// reference by digest, root holds the Users/ folder alone */
+	char *registry;            /* HOST/NAME, or NULL */
 };
 
 /* Make an empty repository at ROOT (its folders and control files).
@@ -68,6 +71,29 @@ int lf_repo_close_layer(int fd, const char *path);
  * and the field ("LayerAssignment.txt: assignments[2].layers[0].id: ..."). */
 int lf_repo_open(const char *root, struct lf_repo **out, struct lf_err *err);
 void lf_repo_free(struct lf_repo *r);
+
+/* The repository as a registry's control artifact REF (HOST/NAME, tag
+ * "control" unless given) says it is, its layers oci:// references; the
+ * personalization layers under ROOT/Users. When the registry cannot be
+ * reached, the cached control artifact (said in one line). */
+int lf_repo_open_registry(const char *ref, const char *root, struct lf_repo **out,
+			  struct lf_err *err);
+/* Push the control files of R as the control artifact of HOST/NAME
+ * (tagged "control" and "control-YYYYMMDDTHHMMSSZ"): MANIFESTS[i] is
+ * layer i's revision pushed. Its digest into digest. */
+int lf_repo_push_control(const struct lf_repo *r, const char *host, const char *name,
+			 char (*const manifests)[72], char digest[72], char *version, size_t vsize,
+			 struct lf_err *err);
+/* A control artifact's layers: (id, revision, manifest digest), n of
+ * them (malloc'd), and its two files' texts. */
+struct lf_control_layer {
+	uint32_t id, revision;
+	char manifest[72];
+};
+int lf_repo_fetch_control(const char *host, const char *name, const char *tag,
+			  struct lf_control_layer **layers, size_t *n, char **layers_text,
+			  size_t *llen, char **assign_text, size_t *alen, char digest[72],
+			  struct lf_err *err);
 
 /* Changes: take the lock (on a shared file system too), read the files
  * afresh, change, save, unlock. Saving writes each control file to a

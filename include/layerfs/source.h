@@ -32,12 +32,24 @@ struct lf_file {
 	char *name;              /* a host path or an oci:// reference */
 	dev_t dev;               /* a host file's, to catch a parent chain that */
 	ino_t ino;               /* loops; 0 for a fetched one */
-	char why[200];           /* per thread of use: set by a failed pread */
+	char why[400];           /* per thread of use: set by a failed pread */
 };
 int lf_file_open_local(const char *path, struct lf_file **out, struct lf_err *err);
 /* Bounds-checked read: -EIO past the end. */
 int lf_file_pread(struct lf_file *f, void *buf, size_t len, uint64_t off);
 void lf_file_close(struct lf_file *f);
+
+/* Read exactly len bytes at off from fd; 0, -EIO on a short file, or
+ * -errno. */
+int lf_fd_pread_full(int fd, void *buf, size_t len, uint64_t off);
+/* Read len bytes at off in pieces that never cross a multiple of UNIT (a
+ * disk format's block, a fetched file's chunk): one(ctx, buf, n, off,
+ * index of the unit, offset in it) for each, up to the first error. */
+int lf_read_by_unit(void *ctx, void *buf, size_t len, uint64_t off, uint64_t unit,
+		    int (*one)(void *ctx, uint8_t *buf, size_t n, uint64_t off, uint64_t index,
+			       uint64_t in));
+/* Write exactly len bytes at off; 0 or -errno. */
+int lf_fd_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
 struct lf_source;
 
@@ -53,9 +65,10 @@ struct lf_source {
 	char *path;
 	uint64_t size;           /* virtual disk size in bytes */
 	struct lf_source *parent; /* differencing disks: the next in the chain */
+	struct lf_file *file;     /* the file it reads (NULL: a library reads it) */
 	/* why the last read failed, when the format knows more than EIO
 	 * (set by ops->pread, said by lf_source_pread); "" when not */
-	char why[200];
+	char why[400];
 };
 
 #define LF_MAX_CHAIN 32
@@ -106,6 +119,10 @@ int lf_source_open_vhd_file(struct lf_file *file, const struct lf_source_opts *o
 			    int depth, struct lf_source **out, struct lf_err *err);
 int lf_source_open_vhdx(const char *path, const struct lf_source_opts *opts,
 			struct lf_source **out, struct lf_err *err);
+/* VHDX through FILE, our own reader (a registry's layer: libvhdi reads
+ * host paths only); its parent only through opts->open_parent. */
+int lf_source_open_vhdx_file(struct lf_file *file, const struct lf_source_opts *opts,
+			     int depth, struct lf_source **out, struct lf_err *err);
 
 /* Where the NTFS volume lies on the disk. */
 struct lf_volume_extent {

@@ -64,7 +64,7 @@ int64_t cli_parse_size(const char *s)
 struct lf_layer *cli_open_layer(const char *path, const char *const *parents,
 				int nparents)
 {
-	struct lf_layer_opts o = { .source = { parents, nparents } };
+	struct lf_layer_opts o = { .source = { .parents = parents, .nparents = nparents } };
 	struct lf_layer *l = NULL;
 	struct lf_err err = {0};
 	if (lf_layer_open(path, &o, &l, &err)) {

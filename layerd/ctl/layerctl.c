@@ -17,6 +17,8 @@ static const struct command {
 	{ "reg", cmd_reg, "registry hives: compact a hive, merge layers' hives by priority" },
 	{ "repo", cmd_repo, "the layer repository: init, add, remove, restore, assign, unassign,\n"
 			    "             priority, list, resolve (a user's stack)" },
+	{ "push", cmd_push, "push layer revisions and the control files to an OCI registry" },
+	{ "pull", cmd_pull, "pull layer revisions (or a whole repository) from an OCI registry" },
 	{ "fsck", cmd_fsck, "check a layer repository (and reclaim what is safe)" },
 	{ "conflicts", cmd_conflicts, "what more than one app layer provides, and who wins" },
 	{ "login", cmd_session, "layerd: compose a user's desktop and mount it" },

@@ -27,7 +27,8 @@ void layer_cache_count(struct layer_cache *c, int *layers, int *refs);
 
 /* --- sessions (layerd_session.c) --- */
 struct daemon {
-	char *repo;              /* the repository's folder */
+	char *repo;              /* the repository's folder (with --registry: Users/ alone) */
+	char *registry;          /* --registry HOST/NAME[:TAG]: the control artifact, or NULL */
 	char *run;               /* where mounts go: RUN/USER/C, RUN/USER/REG */
 	char *machine;
 	struct layer_cache *layers;
@@ -41,6 +42,10 @@ struct daemon {
 	void (*log)(const char *fmt, ...);
 	char *admin_group;       /* its members' tokens hold BUILTIN\Administrators */
 };
+
+/* The repository as it is now: the folder's control files, or the
+ * registry's control artifact (its layers oci:// references). */
+int daemon_repo_open(struct daemon *d, struct lf_repo **r, struct lf_err *err);
 
 /* Who logs in, for her token. */
 struct session_who {

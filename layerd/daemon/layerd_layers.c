@@ -14,6 +14,7 @@
 
 #include "layerd_int.h"
 #include "layerfs/lockcheck.h"
+#include "layerfs/oci.h"
 
 struct shared {
 	char *path;              /* resolved */
@@ -76,7 +77,8 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 		     struct lf_layer **out, struct lf_err *err)
 {
 	struct layer_cache *c = ctx;
-	char *real = realpath(path, NULL);
+	/* a registry's layer: its reference by digest names it */
+	char *real = lf_oci_is_uri(path) ? strdup(path) : realpath(path, NULL);
 	if (!real && errno == ENOENT) {
 		/* the file is gone (a share's hiccup, a retired revision):
 		 * a layer open already stays in use until its last holder
@@ -108,7 +110,7 @@ int layer_cache_open(void *ctx, const char *path, const struct lf_layer_opts *o,
 	} else {
 		struct lf_layer *l;
 		struct stat st;
-		int known = stat(real, &st) == 0;
+		int known = !lf_oci_is_uri(real) && stat(real, &st) == 0;
 		struct failed *f = known ? failed_find(c, &st) : NULL;
 		if (f && err)
 			*err = f->err;

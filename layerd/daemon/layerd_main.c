@@ -3,6 +3,7 @@
  * or socket activation with layerd.socket). */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +17,24 @@
 
 #include "layerd_int.h"
 #include "layerfs/heap.h"
+#include "layerfs/oci.h"
 
 #define DEFAULT_RUN "/run/layerd"
 #define DEFAULT_SOCKET "/run/layerd/layerd.sock"
+
+static const char *repo_users(const char *repo, char *out, size_t size)
+{
+	snprintf(out, size, "%s/Users", repo);
+	return out;
+}
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerd --repo REPO [--socket PATH] [--run DIR] [--machine NAME]\n"
 		"              [--admin-group GROUP]\n"
+		"       layerd --registry HOST[:PORT]/NAME[:TAG] [--repo DIR] [--cache DIR]\n"
+		"              [--prefetch] [OPTIONS]\n"
 		"\n"
 		"Compose each user's Windows desktop from the layer repository REPO at\n"
 		"login, and serve it until logoff. One process serves every session: a\n"
@@ -40,7 +50,21 @@ static void usage(FILE *f)
 		"the personalization layer.\n"
 		"\n"
 		"Options:\n"
-		"  --repo REPO       the layer repository (docs/REPOSITORY.md)\n"
+		"  --repo REPO       the layer repository (docs/REPOSITORY.md); with\n"
+		"                    --registry, the folder of the personalization layers\n"
+		"                    alone (REPO/Users; default /var/lib/layerfs)\n"
+		"  --registry REF    take the control files and layers from an OCI\n"
+		"                    registry: REF's control artifact (tag 'control'\n"
+		"                    unless given), pushed by 'layerctl push REPO all',\n"
+		"                    read afresh at each login and refresh; layers are\n"
+		"                    fetched a chunk at a time as sessions read them\n"
+		"                    (docs/REGISTRY.md)\n"
+		"  --cache DIR       the host's chunk cache (default /var/cache/layerfs)\n"
+		"  --cache-size SIZE its bound (default 10G)\n"
+		"  --prefetch        fetch the rest of each layer in the background once\n"
+		"                    it is opened\n"
+		"  --registry-auth FILE, --registry-ca FILE  credentials (auth.json) and\n"
+		"                    the CA for the registry's TLS certificate\n"
 		"  --socket PATH     where layerctl reaches layerd (default %s);\n"
 		"                    with systemd socket activation, the socket given\n"
 		"  --run DIR         where sessions are mounted (default %s)\n"
@@ -109,9 +133,16 @@ int main(int argc, char **argv)
 		{ "repo", required_argument, NULL, 'r' }, { "socket", required_argument, NULL, 's' },
 		{ "run", required_argument, NULL, 'R' }, { "machine", required_argument, NULL, 'm' },
 		{ "admin-group", required_argument, NULL, 'a' },
+		{ "registry", required_argument, NULL, 'g' }, { "cache", required_argument, NULL, 'C' },
+		{ "cache-size", required_argument, NULL, 'Z' }, { "prefetch", no_argument, NULL, 'F' },
+		{ "registry-auth", required_argument, NULL, 'A' },
+		{ "registry-ca", required_argument, NULL, 'T' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { 0 },
 	};
 	const char *repo = NULL, *sock = DEFAULT_SOCKET, *run = DEFAULT_RUN, *machine = NULL;
+	const char *registry = NULL;
+	struct lf_oci_config oci = {0};
+	char users[4200];
 	const char *admin_group = NULL;
 	int c;
 	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
@@ -121,11 +152,24 @@ int main(int argc, char **argv)
 		case 'R': run = optarg; break;
 		case 'm': machine = optarg; break;
 		case 'a': admin_group = optarg; break;
+		case 'g': registry = optarg; break;
+		case 'C': oci.cache_dir = optarg; break;
+		case 'Z':
+			if (lf_parse_size(optarg, &oci.cache_max) || oci.cache_max < (1 << 20)) {
+				fprintf(stderr, "layerd: bad --cache-size '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'F': oci.prefetch = 1; break;
+		case 'A': oci.auth_file = optarg; break;
+		case 'T': oci.ca_file = optarg; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("layerd %s\n", LF_VERSION); return 0;
 		default: fprintf(stderr, "Try 'layerd --help'.\n"); return 2;
 		}
 	}
+	if (registry && !repo)
+		repo = "/var/lib/layerfs";
 	if (!repo || optind != argc) {
 		fprintf(stderr, "layerd: %s\nTry 'layerd --help'.\n",
 			!repo ? "--repo REPO is needed" : "too many arguments");
@@ -143,13 +187,22 @@ int main(int argc, char **argv)
 	}
 	struct lf_repo *r;
 	struct lf_err err = {0};
-	if (lf_repo_open(repo, &r, &err)) {
-		fprintf(stderr, "layerd: %s\n", err.msg);
+	lf_oci_configure(&oci);
+	/* with a registry, REPO holds Users/ alone: made as repo init makes it */
+	if (registry && (lf_mkdirs(repo, 0755, 0, 0, &err) ||
+			 (mkdir(repo_users(repo, users, sizeof users), 0700) < 0 && errno != EEXIST))) {
+		fprintf(stderr, "layerd: %s\n", err.msg[0] ? err.msg : strerror(errno));
 		return 1;
 	}
-	struct daemon d = { .repo = strdup(r->root), .run = strdup(run), .machine = strdup(machine),
+	struct daemon d = { .run = strdup(run), .machine = strdup(machine),
+			    .registry = registry ? strdup(registry) : NULL,
 			    .layers = layer_cache_new(), .hives = lf_hive_cache_new(),
 			    .log = log_line, .admin_group = admin_group ? strdup(admin_group) : NULL };
+	d.repo = realpath(repo, NULL);
+	if (!d.repo || daemon_repo_open(&d, &r, &err)) {
+		fprintf(stderr, "layerd: %s\n", d.repo ? err.msg : strerror(errno));
+		return 1;
+	}
 	lf_repo_free(r);
 	pthread_mutex_init(&d.lock, NULL);
 	/* layers keep descriptors; many sessions, many files */
@@ -179,6 +232,7 @@ int main(int argc, char **argv)
 	lf_hive_cache_free(d.hives);
 	pthread_mutex_destroy(&d.lock);
 	free(d.repo);
+	free(d.registry);
 	free(d.run);
 	free(d.machine);
 	free(d.admin_group);

@@ -17,6 +17,7 @@
 #include "layerfs/fuse_ll.h"
 #include "layerfs/fuse_reg.h"
 #include "layerd_int.h"
+#include "layerfs/oci.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/safe_path.h"
 #include "layerfs/security.h"
@@ -167,7 +168,7 @@ static int build_stack(struct daemon *d, const char *user, const struct lf_repo 
 			"revision", (int)l->revision, "name", l->name, "type",
 			lf_layer_type_name(l->type), "priority", (int)l->priority);
 		/* open from before, its file gone meanwhile: kept, and said */
-		if (access(path, F_OK) < 0 && errno == ENOENT) {
+		if (!lf_oci_is_uri(path) && access(path, F_OK) < 0 && errno == ENOENT) {
 			d->log("%s: %s layer %s (%u): its file %s is missing; the open layer stays "
 			       "until logoff", user, lf_layer_type_name(l->type), l->name, l->id, path);
 			json_object_set_new(lj, "file_missing", json_true());
@@ -351,7 +352,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		s->gid = acct.gid;
 		s->machine = strdup(req->machine ? req->machine : d->machine);
 		s->since = time(NULL);
-		rc = lf_repo_open(d->repo, &r, err);
+		rc = daemon_repo_open(d, &r, err);
 	}
 	if (!rc)
 		rc = session_groups(s, &acct, req, err);
@@ -661,10 +662,16 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 	return out;
 }
 
+int daemon_repo_open(struct daemon *d, struct lf_repo **r, struct lf_err *err)
+{
+	return d->registry ? lf_repo_open_registry(d->registry, d->repo, r, err)
+			   : lf_repo_open(d->repo, r, err);
+}
+
 int session_refresh(struct daemon *d, int at_logoff, json_t **reply, struct lf_err *err)
 {
 	struct lf_repo *r;
-	if (lf_repo_open(d->repo, &r, err))
+	if (daemon_repo_open(d, &r, err))
 		return -err->code;
 	json_t *list = json_array();
 	/* the sessions as they are now, each held; then one at a time under

@@ -78,17 +78,19 @@ static int get_str(struct at *a, json_t *o, const char *key, char **out)
 }
 
 /* The whole file as JSON, or an error naming the line. */
-static json_t *read_json(const char *root, const char *name, struct lf_err *err)
+static json_t *read_json(const char *root, const char *name, const struct repo_text *text,
+			 struct lf_err *err)
 {
 	char path[4096];
 	snprintf(path, sizeof path, "%s/%s", root, name);
-	if (access(path, F_OK) < 0) {
+	if (!text && access(path, F_OK) < 0) {
 		lf_err_set(err, errno, "%s: %s (is %s a repository? 'layerctl repo init')", name,
 			   strerror(errno), root);
 		return NULL;
 	}
 	json_error_t je;
-	json_t *j = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+	json_t *j = text ? json_loadb(text->s, text->len, JSON_REJECT_DUPLICATES, &je)
+			 : json_load_file(path, JSON_REJECT_DUPLICATES, &je);
 	if (!j)
 		lf_err_set(err, EINVAL, "%s: line %d, column %d: %s", name, je.line, je.column,
 			   je.text);
@@ -168,9 +170,10 @@ static int parse_layer(struct at *a, json_t *o, struct lf_repo_layer *l)
 	return rc;
 }
 
-static int parse_layers(const char *root, struct lf_repo *r, struct lf_err *err)
+static int parse_layers(const char *root, const struct repo_text *text, struct lf_repo *r,
+			struct lf_err *err)
 {
-	json_t *j = read_json(root, LF_REPO_LAYERS_FILE, err);
+	json_t *j = read_json(root, LF_REPO_LAYERS_FILE, text, err);
 	if (!j)
 		return -err->code;
 	struct at a = { .file = LF_REPO_LAYERS_FILE, .err = err };
@@ -245,9 +248,10 @@ static int parse_assignment(struct at *a, json_t *o, struct lf_repo_assignment *
 	return rc;
 }
 
-static int parse_assignments(const char *root, struct lf_repo *r, struct lf_err *err)
+static int parse_assignments(const char *root, const struct repo_text *text, struct lf_repo *r,
+			     struct lf_err *err)
 {
-	json_t *j = read_json(root, LF_REPO_ASSIGN_FILE, err);
+	json_t *j = read_json(root, LF_REPO_ASSIGN_FILE, text, err);
 	if (!j)
 		return -err->code;
 	struct at a = { .file = LF_REPO_ASSIGN_FILE, .err = err };
@@ -277,8 +281,15 @@ static int parse_assignments(const char *root, struct lf_repo *r, struct lf_err 
 
 int repo_read(const char *root, struct lf_repo *r, struct lf_err *err)
 {
-	int rc = parse_layers(root, r, err);
-	return rc ? rc : parse_assignments(root, r, err);
+	int rc = parse_layers(root, NULL, r, err);
+	return rc ? rc : parse_assignments(root, NULL, r, err);
+}
+
+int repo_read_texts(const struct repo_text *layers, const struct repo_text *assign,
+		    struct lf_repo *r, struct lf_err *err)
+{
+	int rc = parse_layers("", layers, r, err);
+	return rc ? rc : parse_assignments("", assign, r, err);
 }
 
 /* --- writing --- */

@@ -12,6 +12,7 @@
 
 #include <nettle/sha2.h>
 
+#include "layerfs/oci.h"
 #include "layerfs/safe_path.h"
 #include "repo_int.h"
 
@@ -30,6 +31,7 @@ void lf_repo_free(struct lf_repo *r)
 	free(r->layers);
 	free(r->assign);
 	free(r->root);
+	free(r->registry);
 	free(r);
 }
 
@@ -52,16 +54,27 @@ int lf_repo_open(const char *root, struct lf_repo **out, struct lf_err *err)
 
 /* Write JSON to ROOT/NAME through a temporary: the rename is the only
  * moment the file changes, whoever reads it from wherever. */
-static int replace_file(const char *root, const char *name, json_t *j, struct lf_err *err)
+char *repo_json_text(json_t *j, size_t *len)
 {
 	char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
-	size_t len = text ? strlen(text) : 0;
-	char *line = text ? realloc(text, len + 2) : NULL;
+	size_t n = text ? strlen(text) : 0;
+	char *line = text ? realloc(text, n + 2) : NULL;
 	if (!line) {
 		free(text);
-		return lf_err_set(err, ENOMEM, "%s: out of memory", name);
+		return NULL;
 	}
-	line[len++] = '\n';
+	line[n++] = '\n';
+	line[n] = 0;
+	*len = n;
+	return line;
+}
+
+static int replace_file(const char *root, const char *name, json_t *j, struct lf_err *err)
+{
+	size_t len;
+	char *line = repo_json_text(j, &len);
+	if (!line)
+		return lf_err_set(err, ENOMEM, "%s: out of memory", name);
 	/* a new temporary (never through a link), fsynced, renamed, the
 	 * folder fsynced: the rename must survive a crash too */
 	int dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -189,6 +202,11 @@ int lf_repo_path(const struct lf_repo *r, const char *rel, char *out, size_t siz
 		 struct lf_err *err)
 {
 	const char *why;
+	if (r->registry && lf_oci_is_uri(rel)) {     /* a registry's layer */
+		if ((size_t)snprintf(out, size, "%s", rel) >= size)
+			return lf_err_set(err, ENAMETOOLONG, "%s: too long", rel);
+		return 0;
+	}
 	if (!lf_repo_rel_ok(rel, &why))
 		return lf_err_set(err, EINVAL, "%s: \"%s\": %s", r->root, rel, why);
 	if ((size_t)snprintf(out, size, "%s/%s", r->root, rel) >= size)

@@ -1,6 +1,7 @@
 /* libFuzzer target: a disk as it comes from a hostile file. The bytes are
  * opened as a block source (VHD footer and tables, VHDX through libvhdi,
- * or raw), the NTFS volume is looked for in the MBR or GPT
+ * or raw), and again as a registry's layer file is (through an lf_file:
+ * VHDX by our own reader), the NTFS volume is looked for in the MBR or GPT
  * (fs/disk/partition.c), and the disk publish would write around a new
  * volume is made and read whole (fs/disk/layout.c: the GPT rewritten for
  * a grown partition and a larger disk). Nothing may crash or read past
@@ -15,19 +16,16 @@
 #include "layerfs/source.h"
 #include "fuzz.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/* WAY 0: as a host file is opened; 1: through an lf_file. */
+static void try_disk(const char *path, int way)
 {
-	int fd = memfd_create("disk", 0);
-	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	char path[64];
-	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
 	struct lf_source *s = NULL;
+	struct lf_file *f = NULL;
 	struct lf_err err = {0};
-	if (lf_source_open(path, NULL, &s, &err) == 0) {
+	int rc = way ? lf_file_open_local(path, &f, &err) : 0;
+	if (!rc)
+		rc = way ? lf_source_open_file(f, NULL, &s, &err) : lf_source_open(path, NULL, &s, &err);
+	if (rc == 0) {
 		struct lf_volume_extent ext;
 		uint8_t buf[65536];
 		/* what the source says it holds, read in pieces (a bounded share) */
@@ -49,6 +47,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		lf_source_close(s);
 	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	int fd = memfd_create("disk", 0);
+	if (fd < 0 || write(fd, data, size) != (ssize_t)size) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	for (int way = 0; way < 2; way++)
+		try_disk(path, way);
 	close(fd);
 	return 0;
 }

@@ -13,12 +13,16 @@ with open(sys.argv[1], "wb") as f:
         f.write(bytes(1 << 20) if i % 3 == 0 else r.randbytes(1 << 20) if i % 3 == 1 else bytes([i]) * (1 << 20))
     f.write(r.randbytes(5 * 512))
 PY
-for spec in vpc:subformat=fixed,force_size=on vpc:subformat=dynamic,force_size=on vhdx:subformat=fixed vhdx:subformat=dynamic; do
+for spec in vpc:subformat=fixed,force_size=on vpc:subformat=dynamic,force_size=on vhdx:subformat=fixed vhdx:subformat=dynamic \
+    vhdx:subformat=dynamic,block_size=1M vhdx:subformat=dynamic,block_size=64M,log_size=8M; do
   fmt=${spec%%:*} opts=${spec#*:}
-  out="$WORK/q.$fmt.${opts%%,*}"
+  out="$WORK/q.$fmt.${opts//[=,]/_}"
   qemu-img convert -f raw -O "$fmt" -o "$opts" "$WORK/disk.raw" "$out"
   "$DISKTOOL" dump "$out" | head -c "$(stat -c %s "$WORK/disk.raw")" > "$WORK/dump"
-  check "qemu-img $fmt ${opts%%,*}: same bytes" cmp "$WORK/disk.raw" "$WORK/dump"
+  check "qemu-img $fmt $opts: same bytes" cmp "$WORK/disk.raw" "$WORK/dump"
+  # as a registry's layer is read: through an lf_file (our own VHDX reader)
+  "$DISKTOOL" dump-file "$out" | head -c "$(stat -c %s "$WORK/disk.raw")" > "$WORK/dump"
+  check "qemu-img $fmt $opts, read as a registry's layer: same bytes" cmp "$WORK/disk.raw" "$WORK/dump"
 done
 
 # And the other way: qemu-img reads our VHDs.

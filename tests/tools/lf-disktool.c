@@ -1,5 +1,8 @@
 /* Test helper: the block-source layer from the shell.
  *   lf-disktool dump DISK [PARENT...]        raw contents to stdout
+ *   lf-disktool dump-file DISK               the same through an lf_file (the
+ *                                            readers a registry's layer gets:
+ *                                            our own VHDX reader, not libvhdi)
  *   lf-disktool info DISK                     kind, size, chain, volume
  *   lf-disktool vhd fixed|dynamic RAW OUT     write a VHD of RAW's bytes
  *   lf-disktool vhd diff RAW OUT PARENT       a child of PARENT holding RAW */
@@ -27,10 +30,14 @@ static int fd_read(void *ctx, void *buf, size_t len, uint64_t off)
 int main(int argc, char **argv)
 {
 	struct lf_err err = {0};
-	if (argc >= 3 && !strcmp(argv[1], "dump")) {
+	if (argc >= 3 && (!strcmp(argv[1], "dump") || !strcmp(argv[1], "dump-file"))) {
 		struct lf_source_opts o = { .parents = (const char *const *)argv + 3, .nparents = argc - 3 };
 		struct lf_source *s;
-		if (lf_source_open(argv[2], &o, &s, &err)) {
+		struct lf_file *f = NULL;
+		int rc = strcmp(argv[1], "dump") ? lf_file_open_local(argv[2], &f, &err) : 0;
+		if (!rc)
+			rc = f ? lf_source_open_file(f, NULL, &s, &err) : lf_source_open(argv[2], &o, &s, &err);
+		if (rc) {
 			fprintf(stderr, "%s\n", err.msg);
 			return 1;
 		}

@@ -329,11 +329,16 @@ static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return lf_err_set(p->err, errno, "%s%s: %s", p->src, p->path, strerror(errno));
+	int rc = pack_copy_data_fd(p, fd, ni);
+	close(fd);
+	return rc;
+}
+
+int pack_copy_data_fd(struct packer *p, int fd, ntfs_inode *ni)
+{
 	ntfs_attr *na = ntfs_attr_open(ni, AT_DATA, AT_UNNAMED, 0);
-	if (!na) {
-		close(fd);
+	if (!na)
 		return pack_fail(p, "cannot open its data");
-	}
 	char *buf = p->buf;
 	int rc = 0;
 	struct stat st;
@@ -377,7 +382,6 @@ static int copy_data(struct packer *p, int dfd, const char *name, ntfs_inode *ni
 		pack_progress(p, "fill");
 	}
 	ntfs_attr_close(na);
-	close(fd);
 	return rc;
 }
 
@@ -548,6 +552,8 @@ int pack_fill_entry(struct packer *p, int dfd, const char *name,
 		ni = ntfs_create(dir_ni, pack_sec_id_of(p, dfd, name, st), uname, (u8)ulen, S_IFREG);
 		if (!ni)
 			rc = pack_fail(p, "cannot create");
+		else if (p->defer && st->st_size > PACK_RESIDENT)
+			rc = pack_later_add(p, ni->mft_no, st);
 		else
 			rc = copy_data(p, dfd, name, ni);
 		if (!rc)
@@ -731,14 +737,18 @@ static void write_progress(void *ctx, uint64_t done, uint64_t total)
 	pack_progress(p, "write");
 }
 
+/* Every name, then the files' data (pack_later.c says why), then the 8.3
+ * names: the last two with nothing open, the root neither. */
 static int fill_all(struct packer *p, int dfd, ntfs_inode **dirp)
 {
+	p->defer = 1;
 	int rc = pack_each_entry(p, dfd, pack_fill_entry, *dirp);
-	if (!rc && p->ndos) {
-		/* with nothing open, the root neither */
-		size_t given = 0;
+	if (!rc && (p->ndos || p->nlater)) {
 		ntfs_inode_close(*dirp);
-		rc = pack_dos_give(p, &given);
+		rc = pack_later_write(p);
+		size_t given = 0;
+		if (!rc && p->ndos)
+			rc = pack_dos_give(p, &given);
 		p->st->dos_names += given;
 		if (!(*dirp = ntfs_inode_open(p->vol, FILE_root)) && !rc)
 			rc = pack_fail(p, "cannot open the root again");
@@ -778,6 +788,7 @@ void pack_free(struct packer *p)
 	free(p->buf);
 	free(p->objids);
 	free(p->dos);
+	pack_later_free(p);
 	for (int i = 0; i < SDID_SLOTS; i++)
 		for (struct sdid *e = p->sdids[i], *nx; e; e = nx) {
 			nx = e->next;

@@ -45,6 +45,9 @@ struct packer {
 	struct pack_dos *dos;      /* 8.3 names to give at the end */
 	size_t ndos, capdos;
 	char dos_now[13];          /* the entry being made: its 8.3 name, or "" */
+	int defer;                 /* files' data after every name (pack_later.c) */
+	struct pack_later *later;  /* the files whose data is still to write */
+	size_t nlater, caplater;
 	struct sdid {              /* descriptors registered in $Secure */
 		struct sdid *next;
 		le32 id;
@@ -54,11 +57,20 @@ struct packer {
 };
 
 #define PACK_CHUNK (1u << 20)
+/* a file this small lives in its MFT record: its data is written at once */
+#define PACK_RESIDENT 600
 
 typedef int (*walk_fn)(struct packer *p, int dfd, const char *name,
 		       const struct stat *st, void *arg);
 
 void pack_progress(struct packer *p, const char *phase);
+/* The data of the host file open as fd into ni's unnamed stream. */
+int pack_copy_data_fd(struct packer *p, int fd, ntfs_inode *ni);
+/* pack_later.c: a file (record mft, p->path, what it was) whose data is
+ * written after every name is made; write them all (nothing open). */
+int pack_later_add(struct packer *p, u64 mft, const struct stat *st);
+int pack_later_write(struct packer *p);
+void pack_later_free(struct packer *p);
 /* pack_dos.c: a record's four times (t as pack_dos keeps them); an 8.3
  * name to give record mft in folder dir at the end (name "" or too
  * long: none), with both records' times to put back; give them all

@@ -20,6 +20,10 @@
 /* fds kept open a layer: a chunk's first read checks it, later ones
  * reuse the fd; the oldest unused close past this many */
 #define MAX_OPEN 256
+/* a reader that reads chunks in order (an MFT scan, a hive, a file) has
+ * the next ones fetched ahead of it, by this many threads a layer */
+#define READ_AHEAD 16
+#define FETCHERS 2
 
 struct chunk {
 	int fd;                  /* checked and open; -1: not yet */
@@ -41,12 +45,15 @@ struct oci_file {
 	size_t *ring, ring_head, nopen; /* chunks with an open fd, oldest first */
 	int closing;
 	int opening;                    /* lf_source_open_oci has not returned yet */
-	pthread_t prefetch[2];          /* set once, before they run */
-	struct prefetcher {
-		struct oci_file *f;
-		int backwards;
-	} prefetchers[2];
-	int nprefetch;
+	/* the fetchers' work: chunks ahead of a reader that reads on in
+	 * order (ra_next..ra_end), then with --prefetch every chunk (sweep) */
+	pthread_cond_t work;
+	size_t last_read;               /* the chunk a reader took last, + 1 */
+	size_t ra_next, ra_end, sweep;
+	int prefetch;
+	pthread_t fetchers[FETCHERS];
+	int nfetchers;
+	pid_t fetch_pid;                /* the process the fetchers run in */
 };
 
 /* A chunk's fd from the cache, else fetched (checked, put in the cache). */
@@ -103,9 +110,53 @@ static void trim_open(struct oci_file *f)
 	}
 }
 
-static int take_chunk(struct oci_file *f, size_t i)
+/* A reader at chunk i right after chunk i - 1: fetch ahead (under lock). */
+static void read_on(struct oci_file *f, size_t i)
+{
+	size_t n = f->layer.nchunks;
+	if (f->last_read == i && i + 1 < n) {       /* i follows the last one read */
+		size_t end = i + 1 + READ_AHEAD < n ? i + 1 + READ_AHEAD : n;
+		if (f->ra_end < end) {
+			if (f->ra_next < i + 1 || f->ra_next >= f->ra_end)
+				f->ra_next = i + 1;
+			f->ra_end = end;
+			pthread_cond_signal(&f->work);
+		}
+	}
+	f->last_read = i + 1;
+}
+
+static void *fetcher_run(void *arg);
+
+/* The fetchers run in this process (under lock). Started with the first
+ * read, and again in a new process: layerfs opens its layers, then forks
+ * to the background, where threads of before are gone, and with them
+ * any fetch they had under way. */
+static void fetchers_here(struct oci_file *f)
+{
+	pid_t me = getpid();
+	if (f->fetch_pid == me)
+		return;
+	if (f->fetch_pid) {
+		for (size_t i = 0; i < f->layer.nchunks; i++)
+			f->chunks[i].busy = 0;
+		pthread_cond_broadcast(&f->got);
+	}
+	f->fetch_pid = me;
+	f->nfetchers = 0;
+	for (int i = 0; i < FETCHERS; i++)
+		if (pthread_create(&f->fetchers[f->nfetchers], NULL, fetcher_run, f) == 0)
+			f->nfetchers++;
+}
+
+/* READER: a read's, not a fetcher's (only reads move the read-ahead). */
+static int take_chunk(struct oci_file *f, size_t i, int reader)
 {
 	lf_mutex_lock(&f->lock, LF_LK_LEAF);
+	if (reader) {
+		fetchers_here(f);
+		read_on(f, i);
+	}
 	for (;;) {
 		struct chunk *c = &f->chunks[i];
 		if (c->fd >= 0) {
@@ -146,7 +197,7 @@ static int read_chunk(void *ctx, uint8_t *buf, size_t n, uint64_t off, uint64_t 
 {
 	struct oci_file *f = ctx;
 	(void)off;
-	int fd = take_chunk(f, (size_t)i);
+	int fd = take_chunk(f, (size_t)i, 1);
 	if (fd < 0)
 		return fd;
 	int rc = lf_fd_pread_full(fd, buf, n, in);
@@ -165,9 +216,11 @@ static void oci_close(struct lf_file *lf)
 	struct oci_file *f = (struct oci_file *)lf;
 	lf_mutex_lock(&f->lock, LF_LK_LEAF);
 	f->closing = 1;
+	pthread_cond_broadcast(&f->work);
 	lf_mutex_unlock(&f->lock);
-	for (int i = 0; i < f->nprefetch; i++)
-		pthread_join(f->prefetch[i], NULL);
+	/* fetchers of another process (before layerfs forked) are not ours */
+	for (int i = 0; f->fetch_pid == getpid() && i < f->nfetchers; i++)
+		pthread_join(f->fetchers[i], NULL);
 	for (size_t i = 0; f->chunks && i < f->layer.nchunks; i++)
 		if (f->chunks[i].fd >= 0)
 			close(f->chunks[i].fd);
@@ -175,6 +228,7 @@ static void oci_close(struct lf_file *lf)
 	free(f->ring);
 	lf_oci_layer_free(&f->layer);
 	pthread_cond_destroy(&f->got);
+	pthread_cond_destroy(&f->work);
 	pthread_mutex_destroy(&f->lock);
 	free(f->base.name);
 	free(f);
@@ -182,30 +236,34 @@ static void oci_close(struct lf_file *lf)
 
 static const struct lf_file_ops oci_ops = { oci_pread, oci_close };
 
-/* --prefetch: every chunk, two threads walking from both ends, after
- * the layer opened. */
-static void *prefetch_run(void *arg)
+/* A layer's fetchers: the chunks ahead of a reader first, then (with
+ * --prefetch) every chunk not had yet, until the layer closes. */
+static void *fetcher_run(void *arg)
 {
-	struct prefetcher *p = arg;
-	struct oci_file *f = p->f;
-	for (size_t k = 0; k < f->layer.nchunks; k++) {
-		size_t i = p->backwards ? f->layer.nchunks - 1 - k : k;
-		lf_mutex_lock(&f->lock, LF_LK_LEAF);
-		int stop = f->closing;
-		int have = f->chunks[i].fd >= 0 || f->chunks[i].busy;
-		lf_mutex_unlock(&f->lock);
-		if (stop)
-			break;
-		if (have)
+	struct oci_file *f = arg;
+	lf_mutex_lock(&f->lock, LF_LK_LEAF);
+	while (!f->closing) {
+		size_t i;
+		if (f->ra_next < f->ra_end) {
+			i = f->ra_next++;
+		} else if (f->prefetch && f->sweep < f->layer.nchunks) {
+			i = f->sweep++;
+		} else {
+			pthread_cond_wait(&f->work, &f->lock);
 			continue;
-		int fd = take_chunk(f, i);
+		}
+		if (f->chunks[i].fd >= 0 || f->chunks[i].busy)
+			continue;
+		lf_mutex_unlock(&f->lock);
+		int fd = take_chunk(f, i, 0);
 		if (fd >= 0)
 			give_chunk(f, i);
+		lf_mutex_lock(&f->lock, LF_LK_LEAF);
 	}
+	lf_mutex_unlock(&f->lock);
 	return NULL;
 }
 
-static void start_prefetch(struct oci_file *f);
 
 static int file_open(struct lf_registry *reg, struct lf_chunk_cache *cache, const char *host,
 		     const char *repo, const char *reference, struct oci_file **out,
@@ -245,9 +303,9 @@ static int file_open(struct lf_registry *reg, struct lf_chunk_cache *cache, cons
 		 f->layer.name, f->layer.id, f->layer.revision, name);
 	pthread_mutex_init(&f->lock, NULL);
 	pthread_cond_init(&f->got, NULL);
+	pthread_cond_init(&f->work, NULL);
 	f->opening = 1;
-	if (lf_oci_config()->prefetch)
-		start_prefetch(f);
+	f->prefetch = lf_oci_config()->prefetch;
 	*out = f;
 	return 0;
 }
@@ -287,16 +345,6 @@ static int open_parent(void *ctx, int depth, struct lf_file **out, struct lf_err
 	memcpy(p->next, f->layer.parent, sizeof p->next);
 	*out = &f->base;
 	return 0;
-}
-
-static void start_prefetch(struct oci_file *f)
-{
-	for (int i = 0; i < 2; i++) {
-		f->prefetchers[f->nprefetch] = (struct prefetcher){ f, i };
-		if (pthread_create(&f->prefetch[f->nprefetch], NULL, prefetch_run,
-				   &f->prefetchers[f->nprefetch]) == 0)
-			f->nprefetch++;
-	}
 }
 
 int lf_source_open_oci(const char *uri, struct lf_source **out, struct lf_err *err)

@@ -128,21 +128,21 @@ check "mount the same layers from their files" "$LAYERFS" \
 MOUNTS+=("$M2")
 check "the drive from the registry shows the OS and the app" test -f "$M1/Windows/win.ini" -a -d "$M1/Program Files/Office"
 check "the two drives hold the same names and bytes" wd diff -r "$M1" "$M2"
-check "and the same NTFS metadata (every system.ntfs_* xattr)" bash -c "
+check "and the same NTFS metadata (every system.ntfs_* xattr)" wd bash -c "
   cd '$M1' && getfattr -R -d -m - --absolute-names . 2>/dev/null | grep -v '^# file' | sort >'$WORK/x1'
   cd '$M2' && getfattr -R -d -m - --absolute-names . 2>/dev/null | grep -v '^# file' | sort >'$WORK/x2'
   [ -s '$WORK/x1' ] && cmp '$WORK/x1' '$WORK/x2'"
 check "the cache is root's and closed: 0700, its chunks 0600" bash -c "
   [ \"\$(stat -c %a '$CACHE1')\" = 700 ] && [ -z \"\$(find '$CACHE1' -type f ! -perm 600)\" ] &&
   [ -n \"\$(find '$CACHE1/blobs' -type f)\" ]"
-check "what skopeo pushed mounts, and is the same layer" bash -c "
+check "what skopeo pushed mounts, and is the same layer" wd bash -c "
   '$LAYERFS' --cache '$CACHE1' --layer 'oci://$REG/desktop:1.1,type=os' --layer 'oci://$REG/viaskopeo:office' '$M3' &&
   diff -r '$M3' '$M2'"
 MOUNTS+=("$M3")
 fusermount3 -u "$M3"
 
 # a cache bound far smaller than the layers: chunks evicted under reads
-check "a 1 MiB cache bound still gives right data (eviction under reads)" bash -c "
+check "a 1 MiB cache bound still gives right data (eviction under reads)" wd bash -c "
   '$LAYERFS' --cache '$WORK/cache-small' --cache-size 1M --layer 'oci://$REG/desktop:1.1,type=os' \
     --layer 'oci://$REG/desktop:101.1' '$M4' &&
   '$LAYERFS' --layer '$OS,type=os' --layer '$AT' '$WORK/m-l2' &&
@@ -182,7 +182,7 @@ check "the same user logs in from the folder repository on another host" \
 D1="$WORK/run1/lfalice/C"
 check "her drive from the registry shows her apps" test -d "$D2/Program Files/Office" -a -d "$D2/Program Files/Tools"
 check "her two drives hold the same names and bytes" wd diff -r "$D1" "$D2"
-check "and her registry reads the same through the drive and through REG" bash -c "
+check "and her registry reads the same through the drive and through REG" wd bash -c "
   diff -r '$WORK/run1/lfalice/REG' '$WORK/run2/lfalice/REG'"
 check "layerctl diff of the two stacks (registry and files) finds nothing" L diff \
   "$AT:$OF:$OS" \
@@ -195,19 +195,19 @@ M5="$WORK/m-fine"; mkdir -p "$M5"
 LPIDS+=($!)
 for _ in $(seq 50); do mountpoint -q "$M5" && break; sleep 0.1; done
 MOUNTS+=("$M5")
-check "its folders list" bash -c "ls -R '$M5' >/dev/null"
+check "its folders list" wd bash -c "ls -R '$M5' >/dev/null"
 # what a first look reads, then the registry goes away
 find "$D2" >/dev/null
 find "$D2/Windows" -type f | head -50 | while read -r f; do cat "$f" >/dev/null; done
 stop_registry
-check "with the registry stopped, what was read reads on" bash -c "
+check "with the registry stopped, what was read reads on" wd bash -c "
   find '$D2/Windows' -type f | head -50 | while read -r f; do cat \"\$f\" >/dev/null || exit 1; done"
 check "a listing of the whole drive still works (its metadata is cached)" wd find "$D2"
-check "logoff and a new login of the same stack work from the cache" bash -c "
+check "logoff and a new login of the same stack work from the cache" wd bash -c "
   '$LAYERCTL' logoff lfalice && '$LAYERCTL' login lfalice --groups finance && ls '$D2/Windows' >/dev/null"
 check "the log says the control artifact came from the cache" grep -q "using the cached" "$WORK/layerd-reg.log"
 OFILE=$(find "$M5" -type f -size +1k | head -1)
-check "a file whose chunks were never fetched reads as EIO, not zeros" bash -c "
+check "a file whose chunks were never fetched reads as EIO, not zeros" wd bash -c "
   ! cat '$OFILE' >/dev/null 2>'$WORK/eio' && grep -q 'Input/output error' '$WORK/eio'"
 check "said in one log line naming the layer" bash -c "
   [ \$(grep -c 'app layer Office 100.1 .*is not cached and cannot be fetched' '$WORK/fine.log') -ge 1 ] &&

@@ -372,25 +372,3 @@ int lf_source_open_oci(const char *uri, struct lf_source **out, struct lf_err *e
 		opened(*out);
 	return rc;
 }
-
-double lf_oci_cached_share(const char *uri)
-{
-	struct lf_oci_ref ref;
-	struct lf_registry *reg;
-	struct lf_chunk_cache *cache;
-	struct lf_oci_layer l;
-	if (lf_oci_ref_parse(uri, &ref, NULL) || lf_registry_get(ref.host, &reg, NULL) ||
-	    lf_chunk_cache_get(&cache, NULL) ||
-	    lf_oci_layer_fetch(reg, ref.host, ref.name, ref.digest[0] ? ref.digest : ref.tag[0] ?
-			       ref.tag : "latest", &l, NULL))
-		return -1;
-	uint64_t have = 0;
-	for (size_t i = 0; i < l.nchunks; i++) {
-		uint64_t size = i + 1 < l.nchunks ? l.chunk_size : l.file_size - i * l.chunk_size;
-		if (lf_chunk_cache_has(cache, l.chunks[i], size))
-			have += size;
-	}
-	double share = l.file_size ? (double)have / (double)l.file_size : 1.0;
-	lf_oci_layer_free(&l);
-	return share;
-}

@@ -197,8 +197,5 @@ const char *lf_chunk_cache_dir(const struct lf_chunk_cache *c);
 /* The disk of oci://HOST/NAME[:TAG|@DIGEST]: its chunks fetched on
  * demand, through the cache; a differencing revision's parent by digest. */
 int lf_source_open_oci(const char *uri, struct lf_source **out, struct lf_err *err);
-/* How much of the layer at URI (a digest reference) the cache holds, 0..1;
- * -1 if unknown. */
-double lf_oci_cached_share(const char *uri);
 
 #endif

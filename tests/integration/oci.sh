@@ -212,5 +212,22 @@ check "a file whose chunks were never fetched reads as EIO, not zeros" wd bash -
 check "said in one log line naming the layer" bash -c "
   [ \$(grep -c 'app layer Office 100.1 .*is not cached and cannot be fetched' '$WORK/fine.log') -ge 1 ] &&
   [ \$(grep -c 'cannot be fetched' '$WORK/fine.log') -eq 1 ]"
-start_registry >/dev/null
+check "the registry starts again" start_registry
+
+# --- a differencing revision: its parent pushed first, named by digest ---
+"$DISKTOOL" dump "$OF" >"$WORK/office2.raw"
+printf 'a sector of revision 2' | dd of="$WORK/office2.raw" bs=1 seek=$((9 * 1048576 + 512)) conv=notrunc 2>/dev/null
+"$DISKTOOL" vhd diff "$WORK/office2.raw" "$WORK/office2.vhd" "$OF"
+"$LAYERCTL" repo add "$R" "$WORK/office2.vhd" --type app --name Office >/dev/null
+OF2="$R/Layers/App/Office.100.2.vhd"
+check "revision 2 of Office is a differencing disk on revision 1's file" bash -c "
+  '$DISKTOOL' info '$OF2' | grep -q 'kind vhd-differencing'"
+check "push of revision 2 (its parent, revision 1, first)" L push -q "$R" 100:2 "$REG/desktop"
+check "mounted from the registry, revision 2 reads as from its files (its parent by digest)" wd bash -c "
+  mkdir -p '$WORK/m-d1' '$WORK/m-d2' &&
+  '$LAYERFS' --cache '$WORK/cache-diff' --layer 'oci://$REG/desktop:1.1,type=os' --layer 'oci://$REG/desktop:100.2' '$WORK/m-d1' &&
+  '$LAYERFS' --layer '$OS,type=os' --layer '$OF2' '$WORK/m-d2' &&
+  diff -r '$WORK/m-d1' '$WORK/m-d2' && [ -d '$WORK/m-d1/Program Files/Office' ]; rc=\$?
+  fusermount3 -u '$WORK/m-d1'; fusermount3 -u '$WORK/m-d2'; exit \$rc"
+
 finish

@@ -129,13 +129,23 @@ static void read_on(struct oci_file *f, size_t i)
 static void *fetcher_run(void *arg);
 
 /* The fetchers run in this process (under lock). Started with the first
- * read, and again in a new process: layerfs opens its layers, then forks
- * to the background, where threads of before are gone, and with them
- * any fetch they had under way. */
+ * read once the program lets them (lf_oci_hold_fetchers): layerfs opens
+ * its layers, then forks to the background, and a child inherits the
+ * locks and condition variables of threads it does not have (a broadcast
+ * waited for ever for the parent's waiters, and a chunk they were
+ * fetching stayed busy for ever). Started again in a new process all
+ * the same. */
+static _Atomic int fetchers_held = 1;
+
+void lf_oci_hold_fetchers(int hold)
+{
+	fetchers_held = hold;
+}
+
 static void fetchers_here(struct oci_file *f)
 {
 	pid_t me = getpid();
-	if (f->fetch_pid == me)
+	if (f->fetch_pid == me || fetchers_held)
 		return;
 	if (f->fetch_pid) {
 		for (size_t i = 0; i < f->layer.nchunks; i++)

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "layerfs/oci.h"
 
 static const struct command {
 	const char *name;
@@ -54,6 +55,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	lf_oci_hold_fetchers(0);     /* a registry's layers read ahead (diff, which) */
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -141,6 +141,13 @@ check "what skopeo pushed mounts, and is the same layer" wd bash -c "
 MOUNTS+=("$M3")
 fusermount3 -u "$M3"
 
+# layerfs opened its layers, then went to the background: a child with
+# none of the parent's threads (a broadcast on the fetchers' condition
+# variable waited for ever at unmount, and the daemon never exited)
+P1=$(pgrep -f -- "layerfs --cache $CACHE1 .*$M1" | head -1)
+check "unmounted, the daemon of a registry's layers exits" bash -c "
+  fusermount3 -u '$M1' && for _ in \$(seq 100); do kill -0 $P1 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
+
 # a cache bound far smaller than the layers: chunks evicted under reads
 check "a 1 MiB cache bound still gives right data (eviction under reads)" wd bash -c "
   '$LAYERFS' --cache '$WORK/cache-small' --cache-size 1M --layer 'oci://$REG/desktop:1.1,type=os' \

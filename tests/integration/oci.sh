@@ -148,6 +148,25 @@ P1=$(pgrep -f -- "layerfs --cache $CACHE1 .*$M1" | head -1)
 check "unmounted, the daemon of a registry's layers exits" bash -c "
   fusermount3 -u '$M1' && for _ in \$(seq 100); do kill -0 $P1 2>/dev/null || exit 0; sleep 0.1; done; exit 1"
 
+# --prefetch: after the first read, the rest of the layer comes in the
+# background (the OS layer in 16 KiB chunks, so one read fetches few)
+"$LAYERCTL" push -q --chunk-size 16K "$R" 1 "$REG/fine:os"
+WANT=$(skopeo inspect --raw --tls-verify=false "docker://$REG/fine:os" |
+  python3 -c 'import json,sys; print(len({l["digest"] for l in json.load(sys.stdin)["layers"]}))')
+blobs() { find "$1/blobs" -type f | wc -l; }
+mkdir -p "$WORK/m-pf"
+"$LAYERFS" --cache "$WORK/cache-nopf" --layer "oci://$REG/fine:os,type=os" "$WORK/m-pf" &&
+  cat "$WORK/m-pf/Windows/win.ini" >/dev/null; sleep 1; fusermount3 -u "$WORK/m-pf"
+NOPF=$(blobs "$WORK/cache-nopf")
+check "without --prefetch, a first read fetches a part of the layer ($NOPF of $WANT chunks)" test "$NOPF" -lt "$WANT"
+check "with --prefetch, every chunk of it is cached soon after the first read" wd bash -c "
+  '$LAYERFS' --cache '$WORK/cache-pf' --prefetch --layer 'oci://$REG/fine:os,type=os' '$WORK/m-pf' &&
+  cat '$WORK/m-pf/Windows/win.ini' >/dev/null &&
+  for _ in \$(seq 80); do
+    [ \$(find '$WORK/cache-pf/blobs' -type f | wc -l) -ge $WANT ] && { fusermount3 -u '$WORK/m-pf'; exit 0; }
+    sleep 0.1
+  done; fusermount3 -u '$WORK/m-pf'; exit 1"
+
 # a cache bound far smaller than the layers: chunks evicted under reads
 check "a 1 MiB cache bound still gives right data (eviction under reads)" wd bash -c "
   '$LAYERFS' --cache '$WORK/cache-small' --cache-size 1M --layer 'oci://$REG/desktop:1.1,type=os' \

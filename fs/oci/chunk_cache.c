@@ -145,7 +145,7 @@ int lf_chunk_cache_get(struct lf_chunk_cache **out, struct lf_err *err)
 	int rc = 0;
 	if (!c) {
 		const struct lf_oci_config *cf = lf_oci_config();
-		const char *dir = cf->cache_dir ? cf->cache_dir : "/var/cache/layerfs";
+		const char *dir = lf_oci_cache_dir();
 		struct lf_err e = {0};
 		rc = lf_mkdirs(dir, 0700, (uid_t)-1, (gid_t)-1, &e);
 		int fd = rc ? -1 : open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);

@@ -28,6 +28,12 @@ const struct lf_oci_config *lf_oci_config(void)
 	return &config;
 }
 
+const char *lf_oci_cache_dir(void)
+{
+	const char *d = lf_oci_config()->cache_dir;
+	return d ? d : "/var/cache/layerfs";
+}
+
 int lf_parse_size(const char *s, uint64_t *out)
 {
 	char *end;

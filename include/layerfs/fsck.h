@@ -32,8 +32,9 @@ enum lf_fsck_class {
 	LF_FSCK_BUSY,            /* a note: not repaired (in use by a session, or a layer below does not open) */
 	LF_FSCK_UNSAFE,          /* Users/, Users/USER or a personalization layer a user could bend:
 				  * a symlink, not a folder, open to others, not root's, another file system */
-	LF_FSCK_READABLE,        /* a warning: Layers/ or a layer file others may read (every
-				  * layer holds SAM and SECURITY); --repair closes it */
+	LF_FSCK_READABLE,        /* a warning: Layers/, a layer file or the host's chunk cache
+				  * others may read (every layer holds SAM and SECURITY);
+				  * --repair closes it */
 	LF_FSCK_OPEN_OS,         /* a warning: an OS layer's Windows or Program Files any user
 				  * may change (its descriptors, or a mode that gives them) */
 	LF_FSCK_FOREIGN_TOKEN,   /* a warning: a ".wh." name in a personalization layer the

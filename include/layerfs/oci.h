@@ -51,6 +51,8 @@ struct lf_oci_config {
 	int jobs;                    /* chunks fetched at once by push, pull, prefetch; 0: 4 */
 };
 void lf_oci_configure(const struct lf_oci_config *c);
+/* The chunk cache's folder: configured, $LAYERFS_CACHE, or /var/cache/layerfs. */
+const char *lf_oci_cache_dir(void);
 /* "512M", "20G", "1T", "4096": bytes; -1 if not a size. */
 int lf_parse_size(const char *s, uint64_t *out);
 const struct lf_oci_config *lf_oci_config(void);

@@ -18,6 +18,7 @@
 #include "fsck_int.h"
 #include "layerfs/hive.h"
 #include "layerfs/layer.h"
+#include "layerfs/oci.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/wof.h"
 
@@ -175,6 +176,30 @@ static void check_closed(struct fsck *c, const char *rel)
 		    "account may read %s (a layer holds SAM and SECURITY)%s",
 		    S_ISDIR(st.st_mode) ? "folder" : "layer file", (unsigned)(st.st_mode & 07777),
 		    S_ISDIR(st.st_mode) ? "the layers in it" : "it",
+		    fixed ? ": closed to others" : "; 'layerctl fsck --repair' closes it");
+}
+
+/* The host's chunk cache of registry layers (docs/REGISTRY.md): root's
+ * and 0700; one others may read hands them every cached layer's SAM and
+ * SECURITY. With repair, closed through an fd. */
+static void check_cache(struct fsck *c)
+{
+	const char *dir = lf_oci_cache_dir();
+	struct stat st;
+	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !(st.st_mode & 077))
+		return;
+	int fixed = 0;
+	if (c->o->repair) {
+		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		struct stat now;
+		fixed = fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st.st_ino &&
+			fchmod(fd, 0700) == 0;
+		if (fd >= 0)
+			close(fd);
+	}
+	fsck_report(c, LF_FSCK_READABLE, FSCK_WARNING, fixed, 0, dir, "chunk cache %04o: other "
+		    "accounts may reach the chunks of registry layers it holds (a layer holds SAM "
+		    "and SECURITY)%s", (unsigned)(st.st_mode & 07777),
 		    fixed ? ": closed to others" : "; 'layerctl fsck --repair' closes it");
 }
 
@@ -400,6 +425,7 @@ int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *
 						      "Layers/App", "Retired" };
 		for (size_t i = 0; i < sizeof closed / sizeof *closed; i++)
 			check_closed(&c, closed[i]);
+		check_cache(&c);
 	}
 	fsck_personal(&c);
 	lf_repo_unlock(lock);

@@ -135,6 +135,11 @@ check "and the same NTFS metadata (every system.ntfs_* xattr)" wd bash -c "
 check "the cache is root's and closed: 0700, its chunks 0600" bash -c "
   [ \"\$(stat -c %a '$CACHE1')\" = 700 ] && [ -z \"\$(find '$CACHE1' -type f ! -perm 600)\" ] &&
   [ -n \"\$(find '$CACHE1/blobs' -type f)\" ]"
+chmod 755 "$CACHE1"
+check "fsck warns of a chunk cache others may reach" bash -c "
+  LAYERFS_CACHE='$CACHE1' '$LAYERCTL' fsck '$R' 2>&1 | grep -q 'chunk cache 0755'"
+check "fsck --repair closes it" bash -c "
+  LAYERFS_CACHE='$CACHE1' '$LAYERCTL' fsck --repair '$R' >/dev/null 2>&1; [ \$(stat -c %a '$CACHE1') = 700 ]"
 check "what skopeo pushed mounts, and is the same layer" wd bash -c "
   '$LAYERFS' --cache '$CACHE1' --layer 'oci://$REG/desktop:1.1,type=os' --layer 'oci://$REG/viaskopeo:office' '$M3' &&
   diff -r '$M3' '$M2'"

@@ -155,6 +155,19 @@ static int walk_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
 /* Layers/ and each layer file: root's and a group's, never everyone's
  * (a layer holds the machine's SAM and SECURITY). With repair, what is
  * open to others is closed, through an fd (never a link followed). */
+/* PATH (what was lstat'ed as st) to MODE, through an fd (never a link
+ * followed): 1 when done. */
+static int close_to_others(const char *path, const struct stat *st, mode_t mode)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat now;
+	int done = fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st->st_ino &&
+		   fchmod(fd, mode) == 0;
+	if (fd >= 0)
+		close(fd);
+	return done;
+}
+
 static void check_closed(struct fsck *c, const char *rel)
 {
 	char p[PATH_MAX];
@@ -163,15 +176,7 @@ static void check_closed(struct fsck *c, const char *rel)
 	if (lstat(p, &st) < 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode)) ||
 	    !(st.st_mode & 0007))
 		return;
-	int fixed = 0;
-	if (c->o->repair) {
-		int fd = open(p, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-		struct stat now;
-		fixed = fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st.st_ino &&
-			fchmod(fd, now.st_mode & 07770) == 0;
-		if (fd >= 0)
-			close(fd);
-	}
+	int fixed = c->o->repair && close_to_others(p, &st, st.st_mode & 07770);
 	fsck_report(c, LF_FSCK_READABLE, FSCK_WARNING, fixed, 0, rel, "%s %04o: every local "
 		    "account may read %s (a layer holds SAM and SECURITY)%s",
 		    S_ISDIR(st.st_mode) ? "folder" : "layer file", (unsigned)(st.st_mode & 07777),
@@ -188,15 +193,7 @@ static void check_cache(struct fsck *c)
 	struct stat st;
 	if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || !(st.st_mode & 077))
 		return;
-	int fixed = 0;
-	if (c->o->repair) {
-		int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		struct stat now;
-		fixed = fd >= 0 && fstat(fd, &now) == 0 && now.st_ino == st.st_ino &&
-			fchmod(fd, 0700) == 0;
-		if (fd >= 0)
-			close(fd);
-	}
+	int fixed = c->o->repair && close_to_others(dir, &st, 0700);
 	fsck_report(c, LF_FSCK_READABLE, FSCK_WARNING, fixed, 0, dir, "chunk cache %04o: other "
 		    "accounts may reach the chunks of registry layers it holds (a layer holds SAM "
 		    "and SECURITY)%s", (unsigned)(st.st_mode & 07777),

@@ -155,7 +155,7 @@ check "unmounted, the daemon of a registry's layers exits" bash -c "
 
 # --prefetch: after the first read, the rest of the layer comes in the
 # background (the OS layer in 16 KiB chunks, so one read fetches few)
-"$LAYERCTL" push -q --chunk-size 16K "$R" 1 "$REG/fine:os"
+"$LAYERCTL" push -q --chunk-size 16K "$R" 1 "$REG/fine:os" >/dev/null
 WANT=$(skopeo inspect --raw --tls-verify=false "docker://$REG/fine:os" |
   python3 -c 'import json,sys; print(len({l["digest"] for l in json.load(sys.stdin)["layers"]}))')
 blobs() { find "$1/blobs" -type f | wc -l; }
@@ -261,4 +261,38 @@ check "mounted from the registry, revision 2 reads as from its files (its parent
   diff -r '$WORK/m-d1' '$WORK/m-d2' && [ -d '$WORK/m-d1/Program Files/Office' ]; rc=\$?
   fusermount3 -u '$WORK/m-d1'; fusermount3 -u '$WORK/m-d2'; exit \$rc"
 
+# --- a branch reflector: CNCF distribution as a pull-through cache in front
+# of the origin (its proxy: remoteurl), as a branch office would run it ---
+PPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PROXY=127.0.0.1:$PPORT
+mkdir -p "$WORK/proxy-store"
+printf '%s\n' 'version: 0.1' 'log:' '  level: error' 'storage:' '  filesystem:' \
+  "    rootdirectory: $WORK/proxy-store" 'http:' "  addr: $PROXY" 'proxy:' \
+  "  remoteurl: http://$REG" >"$WORK/proxy.yml"
+docker-registry serve "$WORK/proxy.yml" >"$WORK/proxy.log" 2>&1 &
+PXPID=$!
+LPIDS+=("$PXPID")
+for _ in $(seq 100); do curl -sf "http://$PROXY/v2/" >/dev/null && break; sleep 0.1; done
+# mount through the reflector (the OS layer and Office 1), compare with the files
+through() {   # CACHE MOUNTPOINT
+  mkdir -p "$2" "$2.local" &&
+  "$LAYERFS" --cache "$1" --layer "oci://$PROXY/desktop:1.1,type=os" --layer "oci://$PROXY/desktop:100.1" "$2" &&
+  "$LAYERFS" --layer "$OS,type=os" --layer "$OF" "$2.local" &&
+  diff -r "$2" "$2.local" && [ -f "$2/Windows/win.ini" ]
+  local rc=$?
+  fusermount3 -u "$2"; fusermount3 -u "$2.local"
+  return $rc
+}
+check "a host behind the reflector gets the origin's layers, the same as the files" wd through "$WORK/cache-px1" "$WORK/m-px1"
+origin_blobs() { grep -c 'GET /v2/desktop/blobs/' "$WORK/registry.log" || true; }
+before=$(origin_blobs)
+check "a second host behind it reads the same" wd through "$WORK/cache-px2" "$WORK/m-px2"
+after=$(origin_blobs)
+check "and fetches no chunk from the origin ($((after - before)) blob requests reached it, of $before before)" \
+  test "$before" -gt 0 -a "$after" -eq "$before"
+refuses "a push to the reflector is refused, saying why" "pull-through" \
+  "$LAYERCTL" push -q "$R" 100 "$PROXY/desktop"
+stop_registry
+check "with the origin stopped, a new host still gets its layers through the reflector" \
+  wd through "$WORK/cache-px3" "$WORK/m-px3"
 finish

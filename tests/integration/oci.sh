@@ -295,4 +295,32 @@ refuses "a push to the reflector is refused, saying why" "pull-through" \
 stop_registry
 check "with the origin stopped, a new host still gets its layers through the reflector" \
   wd through "$WORK/cache-px3" "$WORK/m-px3"
+# --- credentials: a registry with htpasswd (basic) auth, as container
+# tools keep them (auth.json, root's and 0600) ---
+command -v htpasswd >/dev/null || { not_ok "no htpasswd (apache2-utils)"; finish; exit; }
+APORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+AREG=127.0.0.1:$APORT
+mkdir -p "$WORK/auth-store"
+htpasswd -Bbn lfpusher 'pa55:word' >"$WORK/htpasswd"
+printf '%s\n' 'version: 0.1' 'log:' '  level: error' 'storage:' '  filesystem:' \
+  "    rootdirectory: $WORK/auth-store" 'http:' "  addr: $AREG" 'auth:' '  htpasswd:' \
+  '    realm: layerfs-test' "    path: $WORK/htpasswd" >"$WORK/auth-registry.yml"
+docker-registry serve "$WORK/auth-registry.yml" >"$WORK/auth-registry.log" 2>&1 &
+LPIDS+=($!)
+for _ in $(seq 100); do [ "$(curl -s -o /dev/null -w '%{http_code}' "http://$AREG/v2/")" = 401 ] && break; sleep 0.1; done
+refuses "a push without credentials is refused, saying so" "no credentials" \
+  "$LAYERCTL" push -q "$R" 1 "$AREG/desktop"
+printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$AREG" "$(printf 'lfpusher:pa55:word' | base64)" >"$WORK/auth.json"
+chmod 644 "$WORK/auth.json"
+refuses "a credentials file others may read is refused" "others may read it" \
+  "$LAYERCTL" push -q --registry-auth "$WORK/auth.json" "$R" 1 "$AREG/desktop"
+chmod 600 "$WORK/auth.json"
+check "with auth.json (0600), the push goes" L push -q --registry-auth "$WORK/auth.json" "$R" 1 "$AREG/desktop"
+check "and REGISTRY_AUTH_FILE names it as well, for a pull" \
+  env REGISTRY_AUTH_FILE="$WORK/auth.json" "$LAYERCTL" pull -q "$AREG/desktop:1.1" "$WORK/auth-pulled"
+check "the pulled layer is the pushed one" cmp "$OS" "$WORK/auth-pulled/Layers/OS/Windows10.1.1.vhd"
+check "a mount with --registry-auth reads the layer" wd bash -c "
+  mkdir -p '$WORK/m-auth' && '$LAYERFS' --cache '$WORK/cache-auth' --registry-auth '$WORK/auth.json' \
+    --layer 'oci://$AREG/desktop:1.1,type=os' '$WORK/m-auth' &&
+  cat '$WORK/m-auth/Windows/win.ini' >/dev/null; rc=\$?; fusermount3 -u '$WORK/m-auth'; exit \$rc"
 finish

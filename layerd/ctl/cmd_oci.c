@@ -235,8 +235,10 @@ int cmd_push(int argc, char **argv)
 		rc = lf_repo_open(argv[optind], &p.repo, &err);
 	if (!rc)
 		rc = lf_registry_get(p.ref.host, &p.reg, &err);
-	if (rc)
+	if (rc) {
+		lf_repo_free(p.repo);
 		return repo_fail(&err);
+	}
 	p.manifests = calloc(p.repo->nlayers + 1, sizeof *p.manifests);
 	p.report = json_array();
 	if (all) {

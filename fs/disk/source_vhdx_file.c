@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "layerfs/bytes.h"
 #include "layerfs/lockcheck.h"
 #include "layerfs/source.h"
 #include "layerfs/utf16.h"
@@ -49,16 +50,6 @@ struct vhdx_file_source {
 	pthread_mutex_t lock;            /* guards bitmaps */
 	uint8_t **bitmaps;               /* a sector bitmap block a chunk, loaded on use */
 };
-
-static uint32_t le32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
-static uint64_t le64(const uint8_t *p)
-{
-	return le32(p) | (uint64_t)le32(p + 4) << 32;
-}
 
 /* CRC-32C (Castagnoli), as VHDX checksums its headers and tables. */
 static uint32_t crc_table[256];

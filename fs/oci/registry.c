@@ -451,6 +451,14 @@ int lf_registry_put_blob(struct lf_registry *r, const char *name, const char *di
 	return rc;
 }
 
+int lf_registry_ensure_blob(struct lf_registry *r, const char *name, const void *buf,
+			    size_t size, char digest[LF_OCI_DIGEST_MAX], struct lf_err *err)
+{
+	lf_oci_digest(buf, size, digest);
+	int has = lf_registry_has_blob(r, name, digest, err);
+	return has < 0 ? has : has ? 0 : lf_registry_put_blob(r, name, digest, buf, size, err);
+}
+
 int lf_registry_tags(struct lf_registry *r, const char *name, char ***tags, struct lf_err *err)
 {
 	char path[1024];

@@ -207,11 +207,8 @@ int lf_oci_push_layer(struct lf_registry *reg, const char *repo, const char *pat
 	char *config = rc ? NULL : lf_oci_layer_config(meta, &clen);
 	if (!rc && !config)
 		rc = lf_err_set(err, ENOMEM, "out of memory");
-	if (!rc) {
-		lf_oci_digest(config, clen, cdigest);
-		int has = lf_registry_has_blob(reg, repo, cdigest, err);
-		rc = has < 0 ? has : has ? 0 : lf_registry_put_blob(reg, repo, cdigest, config, clen, err);
-	}
+	if (!rc)
+		rc = lf_registry_ensure_blob(reg, repo, config, clen, cdigest, err);
 	char title[600];
 	snprintf(title, sizeof title, "%s", meta->file_name);
 	char *manifest = rc ? NULL : lf_oci_manifest(LF_OCI_LAYER_CONFIG, cdigest, clen, LF_OCI_CHUNK,

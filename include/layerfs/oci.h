@@ -84,6 +84,10 @@ int lf_registry_get_blob(struct lf_registry *r, const char *name, const char *di
 			 void *buf, size_t size, struct lf_err *err);
 int lf_registry_put_blob(struct lf_registry *r, const char *name, const char *digest,
 			 const void *buf, size_t size, struct lf_err *err);
+/* BUF in NAME as a blob (its digest into digest), sent only if the
+ * registry lacks it. */
+int lf_registry_ensure_blob(struct lf_registry *r, const char *name, const void *buf,
+			    size_t size, char digest[LF_OCI_DIGEST_MAX], struct lf_err *err);
 /* The tags of NAME, each malloc'd; how many, or -errno. */
 int lf_registry_tags(struct lf_registry *r, const char *name, char ***tags,
 		     struct lf_err *err);

@@ -17,14 +17,6 @@
 
 #define CONTROL_FORMAT "layerfs-repository/1"
 
-static int put_small(struct lf_registry *reg, const char *name, const char *body, size_t len,
-		     char digest[LF_OCI_DIGEST_MAX], struct lf_err *err)
-{
-	lf_oci_digest(body, len, digest);
-	int has = lf_registry_has_blob(reg, name, digest, err);
-	return has < 0 ? has : has ? 0 : lf_registry_put_blob(reg, name, digest, body, len, err);
-}
-
 int lf_repo_push_control(const struct lf_repo *r, const char *host, const char *name,
 			 char (*const manifests)[72], char digest[72], char *version, size_t vsize,
 			 struct lf_err *err)
@@ -53,7 +45,7 @@ int lf_repo_push_control(const struct lf_repo *r, const char *host, const char *
 	char d[3][LF_OCI_DIGEST_MAX];
 	uint64_t sizes[2];
 	for (int i = 0; i < 3 && !rc; i++)
-		rc = texts[i] ? put_small(reg, name, texts[i], strlen(texts[i]), d[i], err)
+		rc = texts[i] ? lf_registry_ensure_blob(reg, name, texts[i], strlen(texts[i]), d[i], err)
 			      : lf_err_set(err, ENOMEM, "out of memory");
 	size_t mlen = 0;
 	char *m = NULL;

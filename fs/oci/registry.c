@@ -317,14 +317,21 @@ int registry_request(struct lf_registry *r, const struct req *rq, struct resp *r
 			resp_reset(rs);
 			continue;
 		}
-		char says[300];
+		char says[300], who[200] = " (no credentials for it, or wrong ones)";
 		registry_says(rs, says, sizeof says);
+		lf_mutex_lock(&r->lock, LF_LK_LEAF);
+		if (r->basic)      /* "user:password": the user's name, never the password */
+			snprintf(who, sizeof who, " (denied to %.*s: wrong password, or not "
+				 "allowed)", (int)strcspn(r->basic, ":"), r->basic);
+		lf_mutex_unlock(&r->lock);
 		int code = rs->status == 404 ? ENOENT
 			 : rs->status == 401 || rs->status == 403 ? EACCES
 			 : rs->status == 405 ? EROFS : EIO;
 		return lf_err_set(err, code, "%s: %s %s: HTTP %ld%s%s%s", r->host, rq->method,
 				  rq->path, rs->status,
-				  rs->status == 401 ? " (no credentials for it, or wrong ones)" :
+				  rs->status == 401 ? who :
+				  rs->status == 405 && !strcmp(rq->method, "DELETE") ?
+				  " (the registry does not allow deletes: storage: delete: enabled: true)" :
 				  rs->status == 405 ? " (the registry refuses it: a pull-through cache?)" : "",
 				  says[0] ? ": " : "", says);
 	}

@@ -164,8 +164,10 @@ int registry_authenticate(struct lf_registry *r, const char *ch, struct lf_err *
 		rc = lf_err_set(err, EACCES, "%s: the token service %s gave no token", r->host, realm);
 	lf_mutex_lock(&r->lock, LF_LK_LEAF);
 	r->use_basic = had_basic;
-	if (!rc)
+	if (!rc) {                        /* the newest token, when threads asked at once */
+		free(r->bearer);
 		r->bearer = strdup(tok);
+	}
 	lf_mutex_unlock(&r->lock);
 	json_decref(j);
 	return rc;

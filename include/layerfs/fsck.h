@@ -42,6 +42,7 @@ enum lf_fsck_class {
 	LF_FSCK_DATA_ELSEWHERE,  /* a warning: files whose data is not on the volume
 				  * (deduplicated, offline, WIMBoot, EFS, cloud placeholders):
 				  * reading them is EIO */
+	LF_FSCK_PARENT,          /* --registry: a differencing revision whose parent is not there */
 };
 
 struct lf_fsck_problem {
@@ -73,5 +74,13 @@ const char *lf_fsck_class_name(enum lf_fsck_class c);
 /* Check REPO; each problem goes to o->report. Returns the fsck(8) status;
  * LF_FSCK_FAILED with err set when the check itself could not run. */
 int lf_repo_fsck(const char *root, const struct lf_fsck_opts *o, struct lf_err *err);
+/* Check the repository REF (HOST/NAME: every tag; HOST/NAME:TAG or
+ * @DIGEST: that revision, or that control artifact, and what it names)
+ * as the registry serves it: manifests, configs, control files and
+ * parents there and matching their digests; every chunk fetched and
+ * hashed, or with QUICK only asked for. The program sets
+ * lf_oci_config()->verify (no cached copy stands in). Returns as above. */
+int lf_registry_fsck(const char *ref, const struct lf_fsck_opts *o, int quick,
+		     struct lf_err *err);
 
 #endif

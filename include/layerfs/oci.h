@@ -49,6 +49,8 @@ struct lf_oci_config {
 	const char *ca_file;         /* NULL: the system's CAs */
 	int prefetch;                /* fetch every chunk of an opened layer, in the background */
 	int jobs;                    /* chunks fetched at once by push, pull, prefetch; 0: 4 */
+	int verify;                  /* fsck: manifests and configs from the registry alone,
+				      * never the cache's copies */
 };
 void lf_oci_configure(const struct lf_oci_config *c);
 /* The chunk cache's folder: configured, $LAYERFS_CACHE, or /var/cache/layerfs. */

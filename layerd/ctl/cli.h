@@ -139,6 +139,7 @@ int cmd_repo(int argc, char **argv);
 int cmd_fsck(int argc, char **argv);
 int cmd_push(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_delete(int argc, char **argv);
 int cmd_conflicts(int argc, char **argv);
 /* login, logoff, refresh, status (argv[0] says which) */
 int cmd_session(int argc, char **argv);

@@ -9,12 +9,15 @@
 
 #include "cli.h"
 #include "layerfs/fsck.h"
+#include "layerfs/oci.h"
 
 static void fsck_usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: layerctl fsck [--json] [--repair] [--user USER [--groups G,...]\n"
 		"                     [--machine M]] REPO\n"
+		"       layerctl fsck [--json] [--quick] [--jobs N] [--registry-auth FILE]\n"
+		"                     [--registry-ca FILE] --registry HOST[:PORT]/NAME[:TAG]\n"
 		"\n"
 		"Check a layer repository:\n"
 		"  - the control files parse and follow the schema (docs/REPOSITORY.md);\n"
@@ -49,6 +52,14 @@ static void fsck_usage(FILE *f)
 		"  --groups G,...  USER's groups; --machine M the host (default: this one)\n"
 		"  --repair        remove what is safe to remove, and say so\n"
 		"  --json          one JSON object: the problems, the counts, the status\n"
+		"\n"
+		"With --registry, the repository a registry holds (layerctl push), as the\n"
+		"registry serves it, never the host's cached copies: every tag (or the\n"
+		"one given); each revision's manifest and config there and matching its\n"
+		"digest; each chunk fetched and hashed (--quick: only asked for); each\n"
+		"differencing revision's parent there; each control artifact's files\n"
+		"whole and the revisions it names there. A chunk revisions share is\n"
+		"fetched once, --jobs N (default 4) at a time. Nothing is written.\n"
 		"\n"
 		"A problem of an old revision no one gets (not the newest, pinned by no\n"
 		"assignment) is a warning: it hurts no one until it is assigned.\n"
@@ -91,16 +102,56 @@ static void report(void *ctx, const struct lf_fsck_problem *p)
 	       p->path, *p->path ? ": " : "", p->what);
 }
 
+/* Problems to O (a list, for --json), progress to its bar. */
+static void out_start(struct out *o, struct lf_fsck_opts *fo, int json)
+{
+	*o = (struct out){ .list = json ? json_array() : NULL };
+	fo->ctx = o;
+	cli_bar_init(&o->bar, json);
+	fo->progress = cli_bar_show;
+	fo->progress_ctx = &o->bar;
+}
+
+/* --registry REF: the engine's status, the same report and summary. */
+static int fsck_registry(const char *ref, int extra, struct lf_oci_config *cf, int quick, int json)
+{
+	if (extra)
+		return cli_usage_error("fsck", "--registry REF takes no REPO"), 16;
+	lf_oci_configure(cf);
+	lf_oci_hold_fetchers(0);
+	struct lf_fsck_opts fo = { .report = report };
+	struct out o;
+	out_start(&o, &fo, json);
+	struct lf_err err = {0};
+	int status = lf_registry_fsck(ref, &fo, quick, &err);
+	cli_bar_end(&o.bar);
+	if (status == LF_FSCK_FAILED)
+		cli_error("%s", err.msg);
+	if (json)
+		cli_print_json(json_pack("{s:s, s:o, s:i, s:i, s:i}", "registry", ref, "problems",
+					 o.list, "errors", o.errors, "warnings", o.warnings,
+					 "status", status));
+	else if (status != LF_FSCK_FAILED)
+		printf("%s: %d error%s\n", ref, o.errors, o.errors == 1 ? "" : "s");
+	return status;
+}
+
 int cmd_fsck(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' }, { "groups", required_argument, NULL, 'g' },
 		{ "machine", required_argument, NULL, 'm' }, { "repair", no_argument, NULL, 'r' },
-		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' }, { 0 },
+		{ "json", no_argument, NULL, 'j' }, { "help", no_argument, NULL, 'h' },
+		{ "registry", required_argument, NULL, 'R' }, { "quick", no_argument, NULL, 'Q' },
+		{ "jobs", required_argument, NULL, 'J' },
+		{ "registry-auth", required_argument, NULL, 'A' },
+		{ "registry-ca", required_argument, NULL, 'T' }, { 0 },
 	};
 	struct lf_fsck_opts fo = { .report = report };
-	int json = 0, c;
+	struct lf_oci_config cf = { .verify = 1 };
+	int json = 0, quick = 0, c;
 	char *groups = NULL;
+	const char *registry = NULL;
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, "h", opts)) != -1) {
 		switch (c) {
@@ -110,9 +161,26 @@ int cmd_fsck(int argc, char **argv)
 		case 'r': fo.repair = 1; break;
 		case 'j': json = 1; break;
 		case 'h': fsck_usage(stdout); return 0;
+		case 'R': registry = optarg; break;
+		case 'Q': quick = 1; break;
+		case 'A': cf.auth_file = optarg; break;
+		case 'T': cf.ca_file = optarg; break;
+		case 'J': {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 32)
+				return cli_usage_error("fsck", "--jobs is 1 to 32"), 16;
+			cf.jobs = (int)n;
+			break;
+		}
 		default: return cli_bad_option("fsck"), 16;  /* fsck(8) */
 		}
 	}
+	if (registry)
+		return fsck_registry(registry, argc - optind, &cf, quick, json);
+	if (quick || cf.jobs || cf.auth_file || cf.ca_file)
+		return cli_usage_error("fsck", "--quick, --jobs, --registry-auth and --registry-ca "
+				       "go with --registry"), 16;
 	if (argc - optind != 1)
 		return cli_usage_error("fsck", "give one REPO"), 16;
 	if ((groups || fo.machine) && !fo.user)
@@ -122,11 +190,8 @@ int cmd_fsck(int argc, char **argv)
 	fo.machine = who.machine;
 	fo.groups = who.groups;
 	fo.ngroups = who.ngroups;
-	struct out o = { .list = json ? json_array() : NULL };
-	fo.ctx = &o;
-	cli_bar_init(&o.bar, json);
-	fo.progress = cli_bar_show;
-	fo.progress_ctx = &o.bar;
+	struct out o;
+	out_start(&o, &fo, json);
 	struct lf_err err = {0};
 	int status = lf_repo_fsck(argv[optind], &fo, &err);
 	cli_bar_end(&o.bar);

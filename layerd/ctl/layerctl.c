@@ -20,6 +20,7 @@ static const struct command {
 			    "             priority, list, resolve (a user's stack)" },
 	{ "push", cmd_push, "push layer revisions and the control files to an OCI registry" },
 	{ "pull", cmd_pull, "pull layer revisions (or a whole repository) from an OCI registry" },
+	{ "delete", cmd_delete, "delete a layer revision from an OCI registry (then its garbage collection)" },
 	{ "fsck", cmd_fsck, "check a layer repository (and reclaim what is safe)" },
 	{ "conflicts", cmd_conflicts, "what more than one app layer provides, and who wins" },
 	{ "login", cmd_session, "layerd: compose a user's desktop and mount it" },

@@ -30,6 +30,7 @@ const char *lf_fsck_class_name(enum lf_fsck_class c)
 		"same-priority", "no-os-layer", "user-stack", "token-hides-nothing",
 		"same-as-below", "orphan-file", "temporary", "not-repaired", "unsafe-folder",
 		"readable-layer", "writable-os-folder", "foreign-token", "data-elsewhere",
+		"no-parent",
 	};
 	return (size_t)c < sizeof names / sizeof *names ? names[c] : "?";
 }

@@ -79,7 +79,8 @@ int lf_repo_fetch_control(const char *host, const char *name, const char *tag,
 	int rc = lf_registry_get(host, &reg, err);
 	if (rc)
 		return rc;
-	lf_chunk_cache_get(&cache, &ce);
+	if (!lf_oci_config()->verify)
+		lf_chunk_cache_get(&cache, &ce);
 	char *m = NULL, *c = NULL, cdigest[LF_OCI_DIGEST_MAX];
 	size_t mlen = 0, clen = 0;
 	uint64_t csize = 0;

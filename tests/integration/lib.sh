@@ -15,6 +15,7 @@ passed=0
 failed=0
 
 cleanup() {
+  [ -n "${FUSE_WATCH:-}" ] && kill "$FUSE_WATCH" 2>/dev/null
   for m in "${MOUNTS[@]}"; do fusermount3 -u "$m" 2>/dev/null || umount "$m" 2>/dev/null; done
   # a daemon's mounts below WORK (layerd's sessions, a test killed midway)
   # are detached, deepest first: rm must never walk into a live mount
@@ -68,6 +69,14 @@ refuses() {
 # command ends and the test fails with the cause, never stuck. Exit 124.
 WD_SECONDS=${WD_SECONDS:-10}
 exec 9>&2          # the test's own stderr: a dump is never cut by check's tail
+# ...and beside wd, one for every command the test runs: fuse_watch.py
+# fails the test (through finish) when any of them waits WD_SECONDS in one
+# FUSE request, with the daemons' threads, and aborts the connection
+if [ "$(id -u)" -eq 0 ] && [ -e /dev/fuse ]; then
+  # not a job of this shell (a bare wait in a test must not wait for it)
+  FUSE_WATCH=$( (python3 "$TESTS_DIR/fuse_watch.py" $$ "$WORK" "$WD_SECONDS" "$WORK/watchdog.log" \
+                 </dev/null >/dev/null 2>&1 & echo $!) )
+fi
 WD_TRIPS=0
 wd_dump() {
   local pids=${WD_PIDS:-$(pgrep -d ' ' -x 'layerfs|regfs|layerd' || true)}
@@ -100,7 +109,9 @@ wd() {
     n=$((n + 1))
     if [ "$n" -ge "$limit" ]; then
       WD_TRIPS=$((WD_TRIPS + 1))
-      echo "WATCHDOG: '$*' took more than ${WD_SECONDS} s" | tee /dev/fd/9 >&2
+      # to both (tee /dev/fd/9 would reopen, and truncate, a log file)
+      echo "WATCHDOG: '$*' took more than ${WD_SECONDS} s" >&9
+      echo "WATCHDOG: '$*' took more than ${WD_SECONDS} s" >&2
       wd_dump >&9
       wd_abort >&9
       wait "$pid" 2>/dev/null
@@ -114,6 +125,10 @@ finish() {
   if [ -s "$LF_LOCKCHECK_LOG" ]; then
     not_ok "a lock was taken against the lock map (fs/union/union_int.h):"
     sed 's/^/    /' "$LF_LOCKCHECK_LOG" | head -40
+  fi
+  if [ -s "$WORK/watchdog.log" ]; then
+    not_ok "a file operation hung (the test-wide watchdog, fuse_watch.py):"
+    sed 's/^/    /' "$WORK/watchdog.log" | head -300
   fi
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -235,4 +235,29 @@ else
   echo "# real Windows volume check skipped: no ../shared/realdata"
 fi
 
+
+# The watchdogs fail a hang with its cause: with the daemon stopped, wd
+# ends a wrapped stat in WD_SECONDS (exit 124) and the test-wide one
+# (fuse_watch.py) ends an unwrapped one, each with the daemon's threads
+if [ "$(id -u)" -eq 0 ] && mnt hang --layer "$WORK/L0.vhd,type=os"; then
+  HP=$(pgrep -n -f -- "layerfs.*$WORK/hang\$")
+  kill -STOP "$HP"
+  out=$(WD_SECONDS=2 wd stat "$WORK/hang/a" 2>&1 9>&1); rc=$?
+  [ "$rc" = 124 ] && grep -q "WATCHDOG: 'stat" <<<"$out" && grep -q "== threads of $HP" <<<"$out" \
+    && grep -q "aborted the FUSE connection of $WORK/hang" <<<"$out" \
+    && ok "wd: a stat the daemon never answers ends at the bound, with the threads, exit 124" \
+    || not_ok "wd: rc $rc: $(head -3 <<<"$out")"
+  kill -CONT "$HP"; unmnt hang 2>/dev/null
+  mnt hang --layer "$WORK/L0.vhd,type=os" && HP=$(pgrep -n -f -- "layerfs.*$WORK/hang\$") && kill -STOP "$HP"
+  t0=$SECONDS
+  stat "$WORK/hang/a" >/dev/null 2>&1; rc=$?
+  sleep 1
+  [ "$rc" != 0 ] && [ $((SECONDS - t0)) -lt $((WD_SECONDS + 60)) ] && grep -q "WATCHDOG: 'stat" "$WORK/watchdog.log" \
+    && grep -q "request_wait_answer" "$WORK/watchdog.log" && grep -q "== threads of $HP" "$WORK/watchdog.log" \
+    && ok "fuse_watch: an unwrapped stat that hangs fails the test, with its wait and the threads ($((SECONDS - t0)) s)" \
+    || not_ok "fuse_watch: rc $rc after $((SECONDS - t0)) s: $(head -3 "$WORK/watchdog.log" 2>/dev/null)"
+  mv "$WORK/watchdog.log" "$WORK/watchdog.expected" 2>/dev/null   # this hang was the test's own
+  kill -CONT "$HP"; kill "$HP"; unmnt hang 2>/dev/null
+fi
+
 finish

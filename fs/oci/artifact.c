@@ -270,3 +270,31 @@ int lf_oci_layer_fetch(struct lf_registry *r, const char *host, const char *name
 	free(c);
 	return rc;
 }
+
+int lf_oci_layer_cached(const char *uri, uint64_t *cached, uint64_t *total, struct lf_err *err)
+{
+	struct lf_oci_ref ref;
+	struct lf_registry *r;
+	struct lf_chunk_cache *cache;
+	struct lf_oci_layer l;
+	int rc = lf_oci_ref_parse(uri, &ref, err);
+	if (!rc)
+		rc = lf_chunk_cache_get(&cache, err);
+	if (!rc)
+		rc = lf_registry_get(ref.host, &r, err);
+	if (!rc)
+		rc = lf_oci_layer_fetch(r, ref.host, ref.name, ref.digest[0] ? ref.digest
+					: ref.tag[0] ? ref.tag : "latest", &l, err);
+	if (rc)
+		return rc;
+	*cached = 0;
+	*total = l.file_size;
+	for (size_t i = 0; i < l.nchunks; i++) {
+		uint64_t at = (uint64_t)i * l.chunk_size;
+		uint64_t size = l.file_size - at < l.chunk_size ? l.file_size - at : l.chunk_size;
+		if (lf_chunk_cache_has(cache, l.chunks[i], size))
+			*cached += size;
+	}
+	lf_oci_layer_free(&l);
+	return 0;
+}

@@ -146,6 +146,9 @@ int lf_oci_small_blob(struct lf_registry *r, struct lf_chunk_cache *cache, const
  * above. */
 int lf_oci_layer_fetch(struct lf_registry *r, const char *host, const char *name,
 		       const char *reference, struct lf_oci_layer *out, struct lf_err *err);
+/* How much of the layer oci://HOST/NAME[:TAG|@DIGEST] this host's cache
+ * holds: bytes of its file in chunks there, and its file's size. */
+int lf_oci_layer_cached(const char *uri, uint64_t *cached, uint64_t *total, struct lf_err *err);
 /* The registry cannot be reached (as opposed to: it said no). */
 int lf_oci_unreachable(int code);
 

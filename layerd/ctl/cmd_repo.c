@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "cli.h"
+#include "layerfs/oci.h"
 #include "cmd_repo.h"
 #include "layerfs/regcompose.h"
 #include "layerfs/repo.h"
@@ -31,6 +32,8 @@ static void repo_usage(FILE *f)
 		"       layerctl repo unassign REPO --user|--group|--machine NAME ID...\n"
 		"       layerctl repo priority REPO ID N\n"
 		"       layerctl repo list [--json] REPO\n"
+		"       layerctl repo list [--json] [--cache DIR] [--registry-auth FILE]\n"
+		"                          [--registry-ca FILE] oci://HOST/NAME[:TAG]\n"
 		"       layerctl repo resolve [--json] REPO --user USER [--groups G,...] [--machine M]\n"
 		"\n"
 		"The layer repository: layers in Layers/{OS,Platform,App}/, the control files\n"
@@ -72,7 +75,10 @@ static void repo_usage(FILE *f)
 		"            newest at login.\n"
 		"  unassign  take layers back.\n"
 		"  priority  set the priority of every revision of layer ID (higher wins).\n"
-		"  list      the layers and the assignments.\n"
+		"  list      the layers and the assignments, and where each layer lives:\n"
+		"            'local' (a file of the folder), or 'registry' and how much of it\n"
+		"            this host's chunk cache holds (oci://: a repository pushed to\n"
+		"            a registry, as its control artifact says).\n"
 		"  resolve   the exact stack USER gets on machine M (default: this host),\n"
 		"            lowest first, with why each layer is there and why others are not.\n"
 		"\n"
@@ -537,18 +543,82 @@ json_t *repo_layer_json(const struct lf_repo_layer *l)
 			 "size", (json_int_t)l->size);
 }
 
+/* Where layer L lives, for list: its file on this host, or a registry's
+ * artifact and how much of it this host has cached. */
+struct where {
+	int registry;
+	uint64_t cached, total;
+	int known;               /* the cache could be asked */
+};
+
+static struct where where_of(const struct lf_repo_layer *l)
+{
+	struct where w = { .registry = lf_oci_is_uri(l->file) };
+	struct lf_err e = {0};
+	if (w.registry)
+		w.known = lf_oci_layer_cached(l->file, &w.cached, &w.total, &e) == 0;
+	return w;
+}
+
+static void where_text(const struct where *w, char *out, size_t size)
+{
+	if (!w->registry)
+		snprintf(out, size, "local");
+	else if (!w->known)
+		snprintf(out, size, "registry ?");
+	else
+		snprintf(out, size, "registry %3d%%", w->total ? (int)(w->cached * 100 / w->total) : 100);
+}
+
 static int repo_list(int argc, char **argv, int json)
 {
-	if (argc != 2)
-		return cli_usage_error("repo", "list takes REPO");
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' }, { "cache", required_argument, NULL, 'C' },
+		{ "registry-auth", required_argument, NULL, 'A' },
+		{ "registry-ca", required_argument, NULL, 'T' }, { 0 },
+	};
+	struct lf_oci_config cf = {0};
+	int c;
+	optind = 1;
+	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
+		switch (c) {
+		case 'j': json = 1; break;
+		case 'C': cf.cache_dir = optarg; break;
+		case 'A': cf.auth_file = optarg; break;
+		case 'T': cf.ca_file = optarg; break;
+		default: return cli_bad_option("repo");
+		}
+	}
+	if (argc - optind != 1)
+		return cli_usage_error("repo", "list takes REPO, or oci://HOST/NAME[:TAG]");
+	const char *where = argv[optind];
+	lf_oci_configure(&cf);
 	struct lf_err err = {0};
 	struct lf_repo *r;
-	if (lf_repo_open(argv[1], &r, &err))
+	/* a registry's repository: its control artifact (Users/ is not
+	 * looked at: "/" stands for the folder) */
+	if (lf_oci_is_uri(where) ? lf_repo_open_registry(where, "/", &r, &err)
+				 : lf_repo_open(where, &r, &err))
 		return repo_fail(&err);
+	struct where *ws = calloc(r->nlayers + 1, sizeof *ws);
+	if (!ws) {
+		lf_repo_free(r);
+		return repo_fail(&(struct lf_err){ ENOMEM, "out of memory" });
+	}
+	for (size_t i = 0; i < r->nlayers; i++)
+		ws[i] = where_of(&r->layers[i]);
 	if (json) {
 		json_t *ls = json_array(), *as = json_array();
-		for (size_t i = 0; i < r->nlayers; i++)
-			json_array_append_new(ls, repo_layer_json(&r->layers[i]));
+		for (size_t i = 0; i < r->nlayers; i++) {
+			json_t *o = repo_layer_json(&r->layers[i]);
+			json_object_set_new(o, "where", json_string(ws[i].registry ? "registry" : "local"));
+			if (ws[i].registry && ws[i].known) {
+				json_object_set_new(o, "cached_bytes", json_integer((json_int_t)ws[i].cached));
+				json_object_set_new(o, "cached_percent", json_real(ws[i].total ?
+					100.0 * (double)ws[i].cached / (double)ws[i].total : 100.0));
+			}
+			json_array_append_new(ls, o);
+		}
 		for (size_t i = 0; i < r->nassign; i++) {
 			json_t *ids = json_array();
 			for (size_t k = 0; k < r->assign[i].nlayers; k++) {
@@ -565,13 +635,15 @@ static int repo_list(int argc, char **argv, int json)
 		cli_print_json(json_pack("{s:s, s:o, s:o}", "repository", r->root, "layers", ls,
 					 "assignments", as));
 	} else {
-		printf("%-6s %-4s %-9s %-8s %-5s %12s  %s\n", "ID", "REV", "TYPE", "PRIORITY", "OS",
-		       "SIZE", "NAME / FILE");
+		printf("%-6s %-4s %-9s %-8s %-5s %12s  %-13s  %s\n", "ID", "REV", "TYPE", "PRIORITY",
+		       "OS", "SIZE", "WHERE", "NAME / FILE");
 		for (size_t i = 0; i < r->nlayers; i++) {
 			const struct lf_repo_layer *l = &r->layers[i];
-			printf("%-6u %-4u %-9s %-8ld %-5u %12llu  %s  %s\n", l->id, l->revision,
+			char w[32];
+			where_text(&ws[i], w, sizeof w);
+			printf("%-6u %-4u %-9s %-8ld %-5u %12llu  %-13s  %s  %s\n", l->id, l->revision,
 			       lf_layer_type_name(l->type), l->priority, l->os_layer,
-			       (unsigned long long)l->size, l->name, l->file);
+			       (unsigned long long)l->size, w, l->name, l->file);
 		}
 		for (size_t i = 0; i < r->nassign; i++) {
 			printf("%s %s:", lf_principal_name(r->assign[i].kind), r->assign[i].name);
@@ -583,6 +655,7 @@ static int repo_list(int argc, char **argv, int json)
 			printf("\n");
 		}
 	}
+	free(ws);
 	lf_repo_free(r);
 	return EXIT_OK;
 }
@@ -700,7 +773,7 @@ int cmd_repo(int argc, char **argv)
 			n -= 2;
 			break;
 		}
-	for (int i = 1; (!strcmp(sub, "init") || !strcmp(sub, "list")) && i < n; i++)
+	for (int i = 1; !strcmp(sub, "init") && i < n; i++)
 		if (rest[i][0] == '-' && rest[i][1]) {
 			static const char *const known[] = { "json", "group" };
 			const char *near = cli_nearest(rest[i] + strspn(rest[i], "-"), known, 2);

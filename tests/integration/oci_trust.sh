@@ -122,6 +122,25 @@ sleep $((TOKEN_LIFE + 1))
 check "after its token expired, every file reads as the local layers' do" wd diff -r "$M" "$M.local"
 n1=$(grep -c '^lfreader' "$WORK/tokens.log")
 [ "$n1" -gt "$n0" ] && ok "a new token was had for it ($n0, then $n1 grants)" || not_ok "token renewal: $n0 then $n1"
+# where each layer lives: the registry, and how much this host has
+where() {   # CACHE: "ID where percent" a line
+  "$LAYERCTL" repo list --json --cache "$1" --registry-ca "$T/ca.pem" --registry-auth "$WORK/reader.json" \
+    "oci://$ORIGIN/desktop" | python3 -c '
+import json, sys
+for l in json.load(sys.stdin)["layers"]:
+    print(l["id"], l["where"], int(l.get("cached_percent", -1)))'
+}
+w=$(where "$WORK/cache-m")
+[ "$(awk '$2 != "registry"' <<<"$w")" = "" ] && [ "$(awk '$1 == 300 {print ($3 >= 90)}' <<<"$w")" = 1 ] \
+  && [ "$(awk '$3 < 0 || $3 > 100' <<<"$w")" = "" ] \
+  && ok "repo list oci://: every layer in the registry; of Big, read whole, $(awk '$1 == 300 {print $3}' <<<"$w")% cached" \
+  || not_ok "where, cache-m: $w"
+w=$(where "$WORK/cache-none")
+[ "$(awk '$3 != 0' <<<"$w")" = "" ] && [ -n "$w" ] && ok "and with another cache, 0% of each" || not_ok "where, empty: $w"
+check "the table says it too, beside a folder's 'local'" bash -c "
+  '$LAYERCTL' repo list --cache '$WORK/cache-m' --registry-ca '$T/ca.pem' --registry-auth '$WORK/reader.json' \
+    'oci://$ORIGIN/desktop' | grep -q '^300 .* registry  *[0-9]*%  *Big' &&
+  '$LAYERCTL' repo list '$R' | grep -q '^300 .* local  *Big'"
 fusermount3 -u "$M"; fusermount3 -u "$M.local"
 
 

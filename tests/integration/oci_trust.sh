@@ -87,6 +87,7 @@ for i in 1 2 3; do head -c 8M /dev/urandom >"$WORK/big/Program Files/Big/part$i.
 "$LAYERCTL" pack -q "$WORK/big" "$WORK/big.vhd" &&
   "$LAYERCTL" repo add "$R" "$WORK/big.vhd" --type app --name Big --id 300 >/dev/null
 BIG=$(ls "$R"/Layers/App/Big.300.1.vhd)
+"$LAYERCTL" repo assign "$R" --group finance 1 100 >/dev/null
 auth_json() {   # FILE USER PASSWORD
   printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$ORIGIN" "$(printf '%s:%s' "$2" "$3" | base64 -w0)" >"$1"
   chmod 600 "$1"
@@ -162,6 +163,41 @@ check "a branch host mounts through it, with no credentials, the same files as t
   mkdir -p '$WORK/m-pl' && '$LAYERFS' --layer '$OS,type=os' --layer '$OF' '$WORK/m-pl' &&
   diff -r '$WORK/m-px' '$WORK/m-pl'; rc=\$?; fusermount3 -u '$WORK/m-px'; fusermount3 -u '$WORK/m-pl'; exit \$rc"
 
+
+# --- roaming: her personalization layer on a share two registry-backed
+# hosts use (--repo SHARE holds Users/ alone); the session lock is a
+# flock on the share, which NFS, SMB and CephFS keep on the server ---
+id lfalice >/dev/null 2>&1 || useradd -M -s /bin/sh lfalice
+chmod 755 "$WORK"   # she reaches her mounts below it
+SHARE="$WORK/share"; mkdir -p "$SHARE"
+host() {   # N: host N's layerd, from the registry, Users/ on the share
+  "$LAYERD" --registry "$ORIGIN/desktop" --registry-ca "$T/ca.pem" --registry-auth "$WORK/reader.json" \
+    --repo "$SHARE" --cache "$WORK/cache-host$1" --socket "$WORK/host$1.sock" --run "$WORK/run$1" \
+    --machine "WKS-$1" 2>>"$WORK/host$1.log" &
+  HPID[$1]=$!; PIDS+=("${HPID[$1]}")
+  for _ in $(seq 100); do [ -S "$WORK/host$1.sock" ] && break; sleep 0.1; done
+}
+on() { local n=$1; shift; LAYERD_SOCKET="$WORK/host$n.sock" wd "$LAYERCTL" "$@"; }
+declare -a HPID
+host 1; host 2
+check "host 1 logs lfalice in from the registry" on 1 login lfalice --groups finance
+check "she saves a document, and a setting in HKCU through REG" bash -c "
+  runuser -u lfalice -- sh -c 'mkdir -p \"$WORK/run1/lfalice/C/Users/lfalice/Documents\" &&
+    echo roams > \"$WORK/run1/lfalice/C/Users/lfalice/Documents/roam.txt\" &&
+    echo teal > \"$WORK/run1/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Color\"'"
+refuses "host 2 refuses her second login, saying where" "in use by another session" \
+  env LAYERD_SOCKET="$WORK/host2.sock" "$LAYERCTL" login lfalice --groups finance
+check "she logs off host 1" on 1 logoff lfalice
+check "and in on host 2: her document and her setting are there" bash -c "
+  LAYERD_SOCKET='$WORK/host2.sock' '$LAYERCTL' login lfalice --groups finance &&
+  [ \"\$(cat '$WORK/run2/lfalice/C/Users/lfalice/Documents/roam.txt')\" = roams ] &&
+  [ \"\$(cat '$WORK/run2/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Color')\" = teal ]"
+kill -9 "${HPID[2]}"; wait "${HPID[2]}" 2>/dev/null
+for m in "$WORK/run2/lfalice/C" "$WORK/run2/lfalice/REG"; do umount -l "$m" 2>/dev/null; done
+check "host 2 dies with her logged in: the lock dies with it, and host 1 logs her in" \
+  on 1 login lfalice --groups finance
+check "with what she had" bash -c "[ \"\$(cat '$WORK/run1/lfalice/C/Users/lfalice/Documents/roam.txt')\" = roams ]"
+on 1 logoff lfalice >/dev/null
 
 # --- fsck --registry: the repository as the registry serves it ---
 CA=(--registry-ca "$T/ca.pem")

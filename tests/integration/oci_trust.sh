@@ -92,6 +92,7 @@ auth_json() {   # FILE USER PASSWORD
   printf '{"auths": {"%s": {"auth": "%s"}}}\n' "$ORIGIN" "$(printf '%s:%s' "$2" "$3" | base64 -w0)" >"$1"
   chmod 600 "$1"
 }
+CA=(--registry-ca "$T/ca.pem")
 auth_json "$WORK/pusher.json" lfpusher pa55word
 auth_json "$WORK/reader.json" lfreader r3ader
 
@@ -192,6 +193,16 @@ check "and in on host 2: her document and her setting are there" bash -c "
   LAYERD_SOCKET='$WORK/host2.sock' '$LAYERCTL' login lfalice --groups finance &&
   [ \"\$(cat '$WORK/run2/lfalice/C/Users/lfalice/Documents/roam.txt')\" = roams ] &&
   [ \"\$(cat '$WORK/run2/lfalice/REG/HKU/lfalice/Control Panel/Desktop/Color')\" = teal ]"
+# the admin changes the repository while she works: Big assigned to her
+# group, the control files pushed; host 2 refreshes her session
+"$LAYERCTL" repo assign "$R" --group finance 300 >/dev/null
+check "the admin assigns Big and pushes the control files while she is logged in" \
+  L push -q "${CA[@]}" --registry-auth "$WORK/pusher.json" "$R" all "$ORIGIN/desktop"
+check "host 2's refresh brings Big into her running session, her document still there" bash -c "
+  LAYERD_SOCKET='$WORK/host2.sock' '$LAYERCTL' refresh >/dev/null &&
+  [ -f '$WORK/run2/lfalice/C/Program Files/Big/part1.bin' ] &&
+  cmp '$WORK/run2/lfalice/C/Program Files/Big/part3.bin' '$WORK/big/Program Files/Big/part3.bin' &&
+  [ \"\$(cat '$WORK/run2/lfalice/C/Users/lfalice/Documents/roam.txt')\" = roams ]"
 kill -9 "${HPID[2]}"; wait "${HPID[2]}" 2>/dev/null
 for m in "$WORK/run2/lfalice/C" "$WORK/run2/lfalice/REG"; do umount -l "$m" 2>/dev/null; done
 check "host 2 dies with her logged in: the lock dies with it, and host 1 logs her in" \
@@ -200,7 +211,6 @@ check "with what she had" bash -c "[ \"\$(cat '$WORK/run1/lfalice/C/Users/lfalic
 on 1 logoff lfalice >/dev/null
 
 # --- fsck --registry: the repository as the registry serves it ---
-CA=(--registry-ca "$T/ca.pem")
 F() { wd "$LAYERCTL" fsck "${CA[@]}" --registry-auth "$WORK/reader.json" "$@"; }
 check "fsck --registry: every tag, every chunk fetched and hashed: clean" F --registry "$ORIGIN/desktop"
 # Big, revision 2: a differencing disk on revision 1, pushed

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "fuse_ll_int.h"
+#include "layerfs/metrics.h"
 #include "layerfs/grow.h"
 #include "layerfs/fuse_serve.h"
 #include "layerfs/union_req.h"
@@ -54,6 +55,7 @@ struct lf_cred fl_cred(fuse_req_t req)
 
 static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	LF_FUSE_TIMED(lookup);
 	struct ctx *c = CTX(req);
 	struct lf_attr a;
 	struct fuse_entry_param e;
@@ -74,12 +76,14 @@ static void ll_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 
 static void ll_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
+	LF_FUSE_TIMED(forget);
 	lf_union_forget(CTX(req)->u, ino, nlookup);
 	fuse_reply_none(req);
 }
 
 static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *f)
 {
+	LF_FUSE_TIMED(forget);
 	for (size_t i = 0; i < count; i++)
 		lf_union_forget(CTX(req)->u, f[i].ino, f[i].nlookup);
 	fuse_reply_none(req);
@@ -87,6 +91,7 @@ static void ll_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 
 static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(getattr);
 	(void)fi;
 	struct ctx *c = CTX(req);
 	struct lf_attr a;
@@ -103,6 +108,7 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 
 static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 {
+	LF_FUSE_TIMED(readlink);
 	char buf[8192];
 	ssize_t n = lf_union_readlink(CTX(req)->u, ino, buf, sizeof buf);
 	if (n < 0)
@@ -113,6 +119,7 @@ static void ll_readlink(fuse_req_t req, fuse_ino_t ino)
 
 static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(open);
 	struct lf_ufile *f;
 	struct lf_cred cr = fl_cred(req);
 	int rc = lf_req_open(CTX(req)->u, &cr, ino, fi->flags, &f);
@@ -132,6 +139,7 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(release);
 	(void)ino;
 	lf_union_release(CTX(req)->u, (struct lf_ufile *)(uintptr_t)fi->fh);
 	fuse_reply_err(req, 0);
@@ -140,6 +148,7 @@ static void ll_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		    struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(read);
 	(void)ino;
 	char *buf = malloc(size ? size : 1);
 	if (!buf) {
@@ -157,6 +166,7 @@ static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(opendir);
 	struct lf_cred cr = fl_cred(req);
 	int rc = lf_req_opendir(CTX(req)->u, &cr, ino);
 	if (rc) {
@@ -277,6 +287,7 @@ static void readdir_common(fuse_req_t req, fuse_ino_t ino, size_t size, off_t of
 static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		       struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(readdir);
 	(void)fi;
 	readdir_common(req, ino, size, off, 0);
 }
@@ -284,12 +295,14 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ll_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			   struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(readdirplus);
 	(void)fi;
 	readdir_common(req, ino, size, off, 1);
 }
 
 static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	LF_FUSE_TIMED(getxattr);
 	struct lf_union *u = CTX(req)->u;
 	if (ino == FUSE_ROOT_ID && !strcmp(name, LF_UPPER_XATTR) && lf_union_writable(u)) {
 		/* which personalization layer this is, for `layerctl reset` */
@@ -316,6 +329,7 @@ static void ll_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t
 
 static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
+	LF_FUSE_TIMED(listxattr);
 	struct lf_cred cr = fl_cred(req);
 	char *buf = size ? malloc(size) : NULL;
 	if (size && !buf) {
@@ -329,6 +343,7 @@ static void ll_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 {
+	LF_FUSE_TIMED(statfs);
 	(void)ino;
 	struct statvfs sv;
 	int rc = lf_union_statfs(CTX(req)->u, &sv);
@@ -342,12 +357,14 @@ static void ll_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg
 		     struct fuse_file_info *fi, unsigned flags, const void *in, size_t insz,
 		     size_t outsz)
 {
+	LF_FUSE_TIMED(ioctl);
 	(void)ino; (void)cmd; (void)arg; (void)fi; (void)flags; (void)in; (void)insz; (void)outsz;
 	fuse_reply_err(req, ENOTTY);  /* as a local file system for one it does not know */
 }
 
 static void ll_access(fuse_req_t req, fuse_ino_t ino, int mask)
 {
+	LF_FUSE_TIMED(access);
 	struct lf_cred cr = fl_cred(req);
 	fuse_reply_err(req, -lf_req_access(CTX(req)->u, &cr, ino, mask));
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fuse_ll_int.h"
+#include "layerfs/metrics.h"
 #include "layerfs/union.h"
 #include "layerfs/union_req.h"
 #include "layerfs/lockcheck.h"
@@ -32,6 +33,7 @@ static void reply_entry(fuse_req_t req, int rc, struct lf_attr *a)
 static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		      struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(create);
 	struct ctx *c = CTX(req);
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
@@ -54,6 +56,7 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		     dev_t rdev)
 {
+	LF_FUSE_TIMED(mknod);
 	struct ctx *c = CTX(req);
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
@@ -62,6 +65,7 @@ static void ll_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
+	LF_FUSE_TIMED(mkdir);
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
 	reply_entry(req, lf_req_mkdir(CTX(req)->u, &cr, parent, name, mode, &a), &a);
@@ -69,6 +73,7 @@ static void ll_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 
 static void ll_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, const char *name)
 {
+	LF_FUSE_TIMED(symlink);
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
 	reply_entry(req, lf_req_symlink(CTX(req)->u, &cr, parent, name, target, &a), &a);
@@ -76,6 +81,7 @@ static void ll_symlink(fuse_req_t req, const char *target, fuse_ino_t parent, co
 
 static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
+	LF_FUSE_TIMED(link);
 	struct lf_cred cr = fl_cred(req);
 	struct lf_attr a;
 	reply_entry(req, lf_req_link(CTX(req)->u, &cr, ino, newparent, newname, &a), &a);
@@ -83,12 +89,14 @@ static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const 
 
 static void ll_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	LF_FUSE_TIMED(unlink);
 	struct lf_cred cr = fl_cred(req);
 	fuse_reply_err(req, -lf_req_unlink(CTX(req)->u, &cr, parent, name));
 }
 
 static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	LF_FUSE_TIMED(rmdir);
 	struct lf_cred cr = fl_cred(req);
 	fuse_reply_err(req, -lf_req_rmdir(CTX(req)->u, &cr, parent, name));
 }
@@ -96,6 +104,7 @@ static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		      fuse_ino_t newparent, const char *newname, unsigned int flags)
 {
+	LF_FUSE_TIMED(rename);
 	struct lf_cred cr = fl_cred(req);
 	fuse_reply_err(req, -lf_req_rename(CTX(req)->u, &cr, parent, name, newparent, newname,
 					  flags));
@@ -104,6 +113,7 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_set,
 		       struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(setattr);
 	static const struct { int fuse; unsigned lf; } map[] = {
 		{ FUSE_SET_ATTR_MODE, LF_SET_MODE }, { FUSE_SET_ATTR_UID, LF_SET_UID },
 		{ FUSE_SET_ATTR_GID, LF_SET_GID }, { FUSE_SET_ATTR_SIZE, LF_SET_SIZE },
@@ -134,6 +144,7 @@ static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *st, int to_s
 static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(write);
 	(void)ino;
 	ssize_t n = lf_union_pwrite(CTX(req)->u, FILE_OF(fi), buf, size, (uint64_t)off);
 	if (n < 0)
@@ -144,12 +155,14 @@ static void ll_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 
 static void ll_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(fsync);
 	(void)ino;
 	fuse_reply_err(req, -lf_union_fsync(CTX(req)->u, FILE_OF(fi), datasync));
 }
 
 static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(fsyncdir);
 	(void)ino;
 	(void)datasync;
 	(void)fi;
@@ -159,6 +172,7 @@ static void ll_fsyncdir(fuse_req_t req, fuse_ino_t ino, int datasync, struct fus
 static void ll_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
 			 struct fuse_file_info *fi)
 {
+	LF_FUSE_TIMED(fallocate);
 	(void)ino;
 	fuse_reply_err(req, -lf_union_fallocate(CTX(req)->u, FILE_OF(fi), mode, (uint64_t)off,
 						(uint64_t)len));
@@ -243,6 +257,7 @@ static void reset_request(fuse_req_t req, const char *value, size_t size)
 static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
 			size_t size, int flags)
 {
+	LF_FUSE_TIMED(setxattr);
 	if (ino == FUSE_ROOT_ID && !strcmp(name, LF_RESET_XATTR)) {
 		reset_request(req, value, size);
 		return;
@@ -253,6 +268,7 @@ static void ll_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const 
 
 static void ll_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
+	LF_FUSE_TIMED(removexattr);
 	struct lf_cred cr = fl_cred(req);
 	fuse_reply_err(req, -lf_req_removexattr(CTX(req)->u, &cr, ino, name));
 }

@@ -15,6 +15,7 @@
 
 #include "layerfs/grow.h"
 #include "union_write_int.h"
+#include "layerfs/metrics.h"
 
 #define COPY_CHUNK (1u << 20)
 
@@ -44,6 +45,8 @@ static int copy_data(struct lf_union *u, struct lref from, uint64_t to)
 		ssize_t w = up->ops->pwrite(up, to, buf, (size_t)n, off);
 		if (w != n)
 			rc = w < 0 ? (int)w : -EIO;
+		else
+			lf_metrics()->copyup_bytes += (uint64_t)n;
 		off += (uint64_t)n;
 	}
 	free(buf);
@@ -207,6 +210,8 @@ static int copy_one(struct lf_union *u, struct unode *n, struct unode *p, int no
 		struct lf_layer *up = u->layers[0];
 		up->ops->remove(up, up->work, c.tmp, LF_RM_TREE);
 	}
+	if (!rc)
+		lf_metrics()->copyups++;
 	return rc ? rc : take_copy(u, &c);
 }
 

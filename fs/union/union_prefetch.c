@@ -14,6 +14,7 @@
 #include "layerfs/heap.h"
 #include "union_prefetch.h"
 #include "layerfs/lockcheck.h"
+#include "layerfs/metrics.h"
 
 #define WORKERS 4
 #define AHEAD 2          /* levels below a folder in use */
@@ -370,6 +371,10 @@ struct udir *prefetch_take(struct prefetch *p, uint64_t ino)
 		pthread_cond_wait(&p->finished, &p->lock);
 	}
 	lf_mutex_unlock(&p->lock);
+	if (d)
+		lf_metrics()->readahead_hits++;
+	else
+		lf_metrics()->readahead_misses++;
 	return d;
 }
 

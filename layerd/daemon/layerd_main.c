@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "layerd_int.h"
+#include "console.h"
 #include "layerfs/heap.h"
 #include "layerfs/oci.h"
 
@@ -70,6 +71,14 @@ static void usage(FILE *f)
 		"  --run DIR         where sessions are mounted (default %s)\n"
 		"  --machine NAME    this host's name for machine assignments (default:\n"
 		"                    the host name)\n"
+		"  --http unix:PATH|ADDR:PORT  serve the web console (docs/CONSOLE.md):\n"
+		"                    its pages on a unix socket, to root and the members\n"
+		"                    of --http-viewers (default layerfs-viewers) and\n"
+		"                    --http-admins (default layerfs-admins); /metrics\n"
+		"                    (Prometheus) there and on a loopback TCP address,\n"
+		"                    to the addresses --metrics-allow lists (default\n"
+		"                    127.0.0.0/8,::1); --metrics-names adds user names.\n"
+		"                    Up to 4 --http.\n"
 		"  --admin-group GROUP  members of GROUP (a Unix group, or one given at\n"
 		"                    login) are administrators: their token holds\n"
 		"                    BUILTIN\\Administrators (default: nobody)\n"
@@ -137,8 +146,14 @@ int main(int argc, char **argv)
 		{ "cache-size", required_argument, NULL, 'Z' }, { "prefetch", no_argument, NULL, 'F' },
 		{ "registry-auth", required_argument, NULL, 'A' },
 		{ "registry-ca", required_argument, NULL, 'T' },
+		{ "http", required_argument, NULL, 'H' },
+		{ "http-viewers", required_argument, NULL, 'W' },
+		{ "http-admins", required_argument, NULL, 'D' },
+		{ "metrics-allow", required_argument, NULL, 'M' },
+		{ "metrics-names", no_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { 0 },
 	};
+	struct console_opts co = {0};
 	const char *repo = NULL, *sock = DEFAULT_SOCKET, *run = DEFAULT_RUN, *machine = NULL;
 	const char *registry = NULL;
 	struct lf_oci_config oci = {0};
@@ -163,6 +178,17 @@ int main(int argc, char **argv)
 		case 'F': oci.prefetch = 1; break;
 		case 'A': oci.auth_file = optarg; break;
 		case 'T': oci.ca_file = optarg; break;
+		case 'H':
+			if (co.nlisten == 4) {
+				fprintf(stderr, "layerd: at most 4 --http listeners\n");
+				return 2;
+			}
+			co.listen[co.nlisten++] = optarg;
+			break;
+		case 'W': co.viewers = optarg; break;
+		case 'D': co.admins = optarg; break;
+		case 'M': co.metrics_allow = optarg; break;
+		case 'N': co.metrics_names = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("layerd %s\n", LF_VERSION); return 0;
 		default: fprintf(stderr, "Try 'layerd --help'.\n"); return 2;
@@ -223,7 +249,14 @@ int main(int argc, char **argv)
 	recover_mounts(&d, NULL);
 	int ours;
 	int fd = listen_on(sock, &ours);
+	struct console *console = NULL;
+	if (fd >= 0 && co.nlisten && console_start(&d, &co, &console, &err)) {
+		log_line("%s", err.msg);
+		close(fd);
+		fd = -1;
+	}
 	int status = fd < 0 ? 1 : server_run(&d, fd);
+	console_stop(console);
 	/* a new socket may well be fd 3 too: whose it is decides */
 	if (fd >= 0 && ours)
 		unlink(sock);

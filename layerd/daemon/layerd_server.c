@@ -24,6 +24,7 @@
 
 #include "layerd_int.h"
 #include "layerfs/lockcheck.h"
+#include "layerfs/metrics.h"
 
 #define MAX_REQUEST 65536
 #define USER_CONNS 16            /* open connections a user may hold */
@@ -82,7 +83,13 @@ static json_t *handle_request(struct daemon *d, json_t *req, uid_t peer)
 	}
 	struct login_req lr = { user, groups, ng, m ? json_string_value(m) : NULL };
 	json_t *reply = NULL;
-	if (session_login(d, &lr, &reply, &err)) {
+	uint64_t t0 = lf_now_ns();
+	int failed = session_login(d, &lr, &reply, &err);
+	struct lf_metrics *mt = lf_metrics();
+	mt->logins++;
+	lf_histogram_observe(&mt->login, lf_now_ns() - t0);
+	if (failed) {
+		mt->login_failures++;
 		d->log("login %s failed: %s", user, err.msg);
 		return error_reply(err.msg);
 	}

@@ -20,6 +20,7 @@
 #include "layerfs/security.h"
 #include "reg_view_int.h"
 #include "layerfs/lockcheck.h"
+#include "layerfs/metrics.h"
 
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE 1
@@ -335,6 +336,10 @@ static int write_frag(struct lf_regview *v, const struct vhive *h, const uint8_t
 	if (wfd >= 0)
 		close(wfd);
 	close(dfd);
+	if (rc)
+		lf_metrics()->hive_save_failures++;
+	else
+		lf_metrics()->hive_saves++;
 	return rc ? lf_err_set(err, -rc, "%s: %s", h->frag_file, strerror(-rc)) : 0;
 }
 

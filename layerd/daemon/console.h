@@ -1,0 +1,57 @@
+/* layerd's web console (docs/CONSOLE.md): the repository and the sessions
+ * as pages, and /metrics for monitoring, served by libmicrohttpd beside
+ * the control socket. Who asks decides what is served: on a unix socket
+ * the peer's account (SO_PEERCRED) must be root or in the viewer (or
+ * admin) group; on TCP only /metrics, and only to the addresses allowed. */
+#ifndef LAYERD_CONSOLE_H
+#define LAYERD_CONSOLE_H
+
+#include "layerfs/err.h"
+
+struct daemon;
+
+struct console_opts {
+	const char *listen[4];       /* "unix:PATH" or "ADDR:PORT" ("[::1]:PORT") */
+	int nlisten;
+	const char *viewers;         /* group that may read (default layerfs-viewers) */
+	const char *admins;          /* group that may act (default layerfs-admins) */
+	const char *metrics_allow;   /* "127.0.0.0/8,::1": who may scrape over TCP */
+	int metrics_names;           /* user and layer names in /metrics */
+};
+
+struct console;
+int console_start(struct daemon *d, const struct console_opts *o, struct console **out,
+		  struct lf_err *err);
+void console_stop(struct console *c);
+
+/* --- what the pages share (console_html.c) --- */
+struct sbuf {
+	char *s;
+	size_t len, cap;
+	int failed;                  /* out of memory: the page is a 500 */
+};
+void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* TEXT with <, >, &, " and ' escaped. */
+void sb_html(struct sbuf *b, const char *text);
+/* The page's head and its navigation, then its end. */
+void sb_page_start(struct sbuf *b, const char *title, const char *here);
+void sb_page_end(struct sbuf *b);
+
+/* --- the pages (console_pages.c) and /metrics (console_metrics.c):
+ * each fills b, or returns an HTTP status other than 200 with b the
+ * message --- */
+struct console_req {
+	struct daemon *d;
+	const struct console_opts *o;
+	const char *path;
+	const char *(*arg)(void *ctx, const char *name);   /* a query argument, or NULL */
+	void *ctx;
+};
+int page_overview(const struct console_req *r, struct sbuf *b);
+int page_layers(const struct console_req *r, struct sbuf *b);
+int page_assignments(const struct console_req *r, struct sbuf *b);
+int page_sessions(const struct console_req *r, struct sbuf *b);
+int page_health(const struct console_req *r, struct sbuf *b);
+int page_metrics(const struct console_req *r, struct sbuf *b);
+
+#endif

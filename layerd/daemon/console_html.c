@@ -1,0 +1,88 @@
+/* What the console's pages share: a growing text buffer, HTML escaping,
+ * and the frame every page has (its head, style and navigation). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "console.h"
+
+static int reserve(struct sbuf *b, size_t more)
+{
+	if (b->failed)
+		return -1;
+	if (b->len + more + 1 <= b->cap)
+		return 0;
+	size_t cap = b->cap ? b->cap : 4096;
+	while (cap < b->len + more + 1)
+		cap *= 2;
+	char *s = realloc(b->s, cap);
+	if (!s) {
+		b->failed = 1;
+		return -1;
+	}
+	b->s = s;
+	b->cap = cap;
+	return 0;
+}
+
+void sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || reserve(b, (size_t)n))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+}
+
+void sb_html(struct sbuf *b, const char *text)
+{
+	for (const char *p = text ? text : ""; *p; p++) {
+		switch (*p) {
+		case '<': sb_printf(b, "&lt;"); break;
+		case '>': sb_printf(b, "&gt;"); break;
+		case '&': sb_printf(b, "&amp;"); break;
+		case '"': sb_printf(b, "&quot;"); break;
+		case '\'': sb_printf(b, "&#39;"); break;
+		default:
+			if (!reserve(b, 1))
+				b->s[b->len++] = *p, b->s[b->len] = 0;
+		}
+	}
+}
+
+void sb_page_start(struct sbuf *b, const char *title, const char *here)
+{
+	static const char *const nav[][2] = {
+		{ "/", "Overview" }, { "/layers", "Layers" }, { "/assignments", "Assignments" },
+		{ "/sessions", "Sessions" }, { "/health", "Health" },
+	};
+	sb_printf(b, "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+		  "<title>");
+	sb_html(b, title);
+	sb_printf(b, " - layerd</title><style>"
+		  "body{font:14px/1.4 system-ui,sans-serif;margin:0;color:#222}"
+		  "nav{background:#1f3a5f;padding:8px 16px}"
+		  "nav a{color:#fff;margin-right:16px;text-decoration:none}"
+		  "nav a.here{font-weight:bold;text-decoration:underline}"
+		  "main{padding:16px}table{border-collapse:collapse}"
+		  "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
+		  "th{background:#eef2f7}td.n{text-align:right}.bad{color:#a00}.good{color:#070}"
+		  "</style></head><body><nav>");
+	for (size_t i = 0; i < sizeof nav / sizeof *nav; i++)
+		sb_printf(b, "<a href=\"%s\"%s>%s</a>", nav[i][0],
+			  !strcmp(here, nav[i][0]) ? " class=\"here\"" : "", nav[i][1]);
+	sb_printf(b, "</nav><main><h1>");
+	sb_html(b, title);
+	sb_printf(b, "</h1>\n");
+}
+
+void sb_page_end(struct sbuf *b)
+{
+	sb_printf(b, "</main></body></html>\n");
+}

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# layerd's web console (issue 35, part a): the sample repository with two
+# sessions, its pages read through layerd's unix socket by root, by a
+# viewer and by someone who is neither; over TCP only /metrics; promtool
+# checks /metrics, a Prometheus started here scrapes it and a query gives
+# the session count; headless Chromium loads each page (through socat run
+# as the viewer, as a local reverse proxy would) and its DOM holds the
+# layers, assignments and sessions; a screenshot of each is kept.
+. "$(dirname "$0")/lib.sh"
+: "${LAYERD:?}"
+[ "$(id -u)" -eq 0 ] || skip_all "needs root (layerd)"
+[ -e /dev/fuse ] || skip_all "no /dev/fuse"
+for t in curl promtool prometheus socat chromium; do
+  command -v $t >/dev/null || skip_all "no $t (scripts/setup installs it)"
+done
+chmod 755 "$WORK"
+for u in lfcon1 lfcon2 lfview; do id $u >/dev/null 2>&1 || useradd -M -s /bin/sh $u; done
+getent group lfviewers >/dev/null || groupadd lfviewers
+usermod -a -G lfviewers lfview
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; cleanup' EXIT
+
+R="$WORK/repo"
+sample_repo "$R"
+"$LAYERCTL" repo assign "$R" --group finance 1 100 >/dev/null
+HS="$WORK/http.sock" PORT=$(free_port)
+export LAYERD_SOCKET="$WORK/layerd.sock"
+refuses "a --metrics-allow that is not an address is refused, naming it" "not-an-address" \
+  "$LAYERD" --repo "$R" --socket "$WORK/x.sock" --run "$WORK/xrun" --http "unix:$WORK/x-http.sock" \
+  --metrics-allow 127.0.0.1,not-an-address
+refuses "a TCP listener off loopback is refused (it would need TLS)" "not a loopback address" \
+  "$LAYERD" --repo "$R" --socket "$WORK/x.sock" --run "$WORK/xrun" --http 192.0.2.1:8080
+"$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$WORK/run" --http "unix:$HS" \
+  --http "127.0.0.1:$PORT" --http-viewers lfviewers 2>"$WORK/layerd.log" &
+LPID=$!; PIDS+=("$LPID")
+for _ in $(seq 100); do [ -S "$HS" ] && [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
+check "two users log in" bash -c "'$LAYERCTL' login lfcon1 --groups finance && '$LAYERCTL' login lfcon2 --groups finance"
+wd ls -R "$WORK/run/lfcon1/C/Windows" >/dev/null
+
+get() { curl -s --max-time 10 --unix-socket "$HS" -o "$WORK/page" -w '%{http_code}' "http://layerd$1"; }
+[ "$(get /layers)" = 200 ] && grep -q '<tr class="layer" data-id="1" data-revision="1">' "$WORK/page" \
+  && grep -q '<td>Office</td>' "$WORK/page" && grep -q 'group finance' "$WORK/page" \
+  && grep -q 'lfcon1, lfcon2\|lfcon2, lfcon1' "$WORK/page" \
+  && ok "/layers: every layer and revision, who gets it by which assignment, who uses it now" \
+  || not_ok "/layers: $(head -c 600 "$WORK/page")"
+[ "$(get /assignments)" = 200 ] && grep -q '<tr class="assignment"><td>group</td><td>finance</td><td>Windows10 (1), Office (100)' "$WORK/page" \
+  && ok "/assignments: the group and its layers" || not_ok "/assignments: $(head -c 600 "$WORK/page")"
+[ "$(get /sessions)" = 200 ] && [ "$(grep -c '<tr class="session">' "$WORK/page")" = 2 ] \
+  && grep -q 'Windows10, Office' "$WORK/page" && ok "/sessions: both sessions, their layers" \
+  || not_ok "/sessions: $(head -c 600 "$WORK/page")"
+[ "$(get /)" = 200 ] && grep -q 'id="n-sessions">2<' "$WORK/page" && grep -q 'id="n-layers">2<' "$WORK/page" \
+  && ok "/: the counts" || not_ok "/: $(head -c 600 "$WORK/page")"
+[ "$(get /health)" = 200 ] && grep -q '2 there, each of its recorded size' "$WORK/page" \
+  && ok "/health: control files read, layer files there" || not_ok "/health: $(head -c 600 "$WORK/page")"
+[ "$(get /nowhere)" = 404 ] && ok "an unknown page is 404" || not_ok "404"
+code=$(curl -s --unix-socket "$HS" -X POST -o /dev/null -w '%{http_code}' http://layerd/layers)
+[ "$code" = 405 ] && ok "a POST is refused (no actions yet)" || not_ok "POST: $code"
+code=$(runuser -u lfview -- curl -s --unix-socket "$HS" -o /dev/null -w '%{http_code}' http://layerd/sessions)
+[ "$code" = 200 ] && ok "a member of the viewer group reads the pages" || not_ok "viewer: $code"
+out=$(runuser -u lfcon1 -- curl -s --unix-socket "$HS" -w ' %{http_code}' http://layerd/sessions)
+[ "${out##* }" = 403 ] && grep -q "neither root nor in group lfviewers" <<<"$out" \
+  && ok "someone in neither group is refused (403), saying why" || not_ok "non-viewer: $out"
+code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/sessions")
+[ "$code" = 401 ] && ok "over TCP, a page is refused: a connection there carries no identity" || not_ok "tcp page: $code"
+
+# --- /metrics ---
+curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
+check "promtool check metrics passes on /metrics" bash -c "promtool check metrics <'$WORK/metrics.txt'"
+grep -q '^layerd_sessions 2$' "$WORK/metrics.txt" && grep -q '^layerd_logins_total 2$' "$WORK/metrics.txt" \
+  && awk '/^layerfs_fuse_request_duration_seconds_count\{op="lookup"\}/ {exit !($2 > 0)}' "$WORK/metrics.txt" \
+  && grep -q '^layerd_login_duration_seconds_count 2$' "$WORK/metrics.txt" \
+  && ! grep -q lfcon1 "$WORK/metrics.txt" \
+  && ok "/metrics: 2 sessions, 2 logins timed, FUSE lookups counted; no user names" \
+  || not_ok "metrics: $(grep -E '^layerd_(sessions|logins_total)' "$WORK/metrics.txt")"
+cat >"$WORK/prometheus.yml" <<EOF
+global:
+  scrape_interval: 1s
+scrape_configs:
+  - job_name: layerd
+    static_configs:
+      - targets: ['127.0.0.1:$PORT']
+EOF
+PPORT=$(free_port)
+prometheus --config.file="$WORK/prometheus.yml" --storage.tsdb.path="$WORK/tsdb" \
+  --web.listen-address="127.0.0.1:$PPORT" >"$WORK/prometheus.log" 2>&1 &
+PIDS+=($!)
+query() {
+  curl -s --max-time 5 "http://127.0.0.1:$PPORT/api/v1/query?query=layerd_sessions" |
+    python3 -c 'import json, sys; r = json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1] if r else "")' 2>/dev/null
+}
+got=
+for _ in $(seq 150); do got=$(query); [ -n "$got" ] && break; sleep 0.2; done
+[ "$got" = 2 ] && ok "Prometheus scrapes layerd; the query layerd_sessions gives 2" \
+  || not_ok "prometheus: '$got' $(tail -3 "$WORK/prometheus.log")"
+
+# --- a real browser: Chromium through socat run as the viewer ---
+BPORT=$(free_port)
+setpriv --reuid=lfview --regid="$(id -g lfview)" --init-groups \
+  socat "TCP-LISTEN:$BPORT,bind=127.0.0.1,fork,reuseaddr" "UNIX-CONNECT:$HS" &
+PIDS+=($!)
+for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break; sleep 0.1; done
+ART="${BUILD_DIR:-$WORK}/meson-logs/console"
+mkdir -p "$ART"
+browse() {   # PAGE: its DOM into WORK/dom, a screenshot into ART
+  local name=${1#/}; name=${name:-overview}
+  timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/chrome" \
+    --dump-dom "http://127.0.0.1:$BPORT$1" >"$WORK/dom" 2>>"$WORK/chrome.log" &&
+  timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/chrome" \
+    --window-size=1280,800 --screenshot="$ART/$name.png" "http://127.0.0.1:$BPORT$1" >>"$WORK/chrome.log" 2>&1
+}
+browse /layers && grep -q 'data-id="100"' "$WORK/dom" && [ -s "$ART/layers.png" ] \
+  && ok "Chromium: /layers' DOM holds the layers (screenshot $ART/layers.png)" || not_ok "chromium layers: $(tail -3 "$WORK/chrome.log")"
+browse /assignments && grep -q 'class="assignment"' "$WORK/dom" \
+  && ok "Chromium: /assignments' DOM holds the assignment" || not_ok "chromium assignments"
+browse /sessions && [ "$(grep -o 'class="session"' "$WORK/dom" | wc -l)" = 2 ] \
+  && ok "Chromium: /sessions' DOM holds both sessions" || not_ok "chromium sessions"
+browse / && grep -q 'id="n-sessions">2<' "$WORK/dom" && ok "Chromium: the overview" || not_ok "chromium overview"
+
+check "logoff of both" bash -c "'$LAYERCTL' logoff lfcon1 && '$LAYERCTL' logoff lfcon2"
+kill "$LPID"; wait "$LPID" 2>/dev/null
+check "layerd stops and takes its console's socket away" test ! -e "$HS"
+finish

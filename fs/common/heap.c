@@ -7,6 +7,7 @@
 
 #include "layerfs/heap.h"
 #include "layerfs/lockcheck.h"
+#include "layerfs/background.h"
 
 #define TRIM_EVERY 8192     /* objects freed that make a trim worth its walk */
 #define QUIET_MS 500        /* a burst is over after this long without frees */
@@ -119,7 +120,15 @@ static void start(void)
 void lf_heap_freed(size_t n)
 {
 	size_t before = atomic_fetch_add_explicit(&freed, n, memory_order_relaxed);
-	if (before == 0 || (before < TRIM_EVERY && before + n >= TRIM_EVERY)) {
+	int now = before == 0 || (before < TRIM_EVERY && before + n >= TRIM_EVERY);
+	if (!atomic_load(&started)) {
+		/* counted; the trimmer starts once threads may (background.h:
+		 * regfs frees nodes as it opens, then forks) */
+		if (!lf_background_allowed())
+			return;
+		now = 1;
+	}
+	if (now) {
 		if (!atomic_exchange(&started, 1))
 			start();
 		/* under the lock: the trimmer cannot be between its test and

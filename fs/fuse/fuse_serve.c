@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "layerfs/fuse_serve.h"
-#include "layerfs/oci.h"
+#include "layerfs/background.h"
 
 struct fuse_args lf_fuse_args(char **argv, const char *prog, int debug, const char *opts)
 {
@@ -32,8 +32,8 @@ int lf_fuse_serve(struct fuse_session *se, const char *prog, const char *mountpo
 	}
 	/* The mount is live: only now may the caller go on. */
 	fuse_daemonize(foreground);
-	/* in the process that stays: threads of a registry's layers may start */
-	lf_oci_hold_fetchers(0);
+	/* in the process that stays: its own threads may start now */
+	lf_background_allow();
 	if (single_thread) {
 		status = fuse_session_loop(se) < 0;
 	} else {

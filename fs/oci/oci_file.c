@@ -16,6 +16,7 @@
 #include "layerfs/lockcheck.h"
 #include "layerfs/oci.h"
 #include "layerfs/source.h"
+#include "layerfs/background.h"
 
 /* fds kept open a layer: a chunk's first read checks it, later ones
  * reuse the fd; the oldest unused close past this many */
@@ -129,23 +130,14 @@ static void read_on(struct oci_file *f, size_t i)
 static void *fetcher_run(void *arg);
 
 /* The fetchers run in this process (under lock). Started with the first
- * read once the program lets them (lf_oci_hold_fetchers): layerfs opens
- * its layers, then forks to the background, and a child inherits the
- * locks and condition variables of threads it does not have (a broadcast
- * waited for ever for the parent's waiters, and a chunk they were
- * fetching stayed busy for ever). Started again in a new process all
- * the same. */
-static _Atomic int fetchers_held = 1;
-
-void lf_oci_hold_fetchers(int hold)
-{
-	fetchers_held = hold;
-}
-
+ * read once the program lets its threads start (background.h): a child
+ * forked from a process whose fetchers had started would inherit a chunk
+ * they were fetching as busy for ever. Started again in a new process
+ * all the same. */
 static void fetchers_here(struct oci_file *f)
 {
 	pid_t me = getpid();
-	if (f->fetch_pid == me || fetchers_held)
+	if (f->fetch_pid == me || !lf_background_allowed())
 		return;
 	if (f->fetch_pid) {
 		for (size_t i = 0; i < f->layer.nchunks; i++)

@@ -208,11 +208,5 @@ const char *lf_chunk_cache_dir(const struct lf_chunk_cache *c);
 /* The disk of oci://HOST/NAME[:TAG|@DIGEST]: its chunks fetched on
  * demand, through the cache; a differencing revision's parent by digest. */
 int lf_source_open_oci(const char *uri, struct lf_source **out, struct lf_err *err);
-/* A layer's fetchers (read-ahead, --prefetch) are threads: none start
- * while held, as they are from the start. A program lets them once it
- * will not fork to go on in the child (layerd, layerctl at start; the
- * FUSE glue once it went to the background); reads meanwhile are
- * fetched by the readers themselves. */
-void lf_oci_hold_fetchers(int hold);
 
 #endif

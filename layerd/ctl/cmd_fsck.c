@@ -118,7 +118,6 @@ static int fsck_registry(const char *ref, int extra, struct lf_oci_config *cf, i
 	if (extra)
 		return cli_usage_error("fsck", "--registry REF takes no REPO"), 16;
 	lf_oci_configure(cf);
-	lf_oci_hold_fetchers(0);
 	struct lf_fsck_opts fo = { .report = report };
 	struct out o;
 	out_start(&o, &fo, json);

@@ -4,6 +4,7 @@
 
 #include "cli.h"
 #include "layerfs/oci.h"
+#include "layerfs/background.h"
 
 static const struct command {
 	const char *name;
@@ -56,7 +57,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-	lf_oci_hold_fetchers(0);     /* a registry's layers read ahead (diff, which) */
+	lf_background_allow();       /* layerctl never forks to go on */
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

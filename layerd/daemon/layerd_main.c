@@ -19,6 +19,7 @@
 #include "console.h"
 #include "layerfs/heap.h"
 #include "layerfs/oci.h"
+#include "layerfs/background.h"
 
 #define DEFAULT_RUN "/run/layerd"
 #define DEFAULT_SOCKET "/run/layerd/layerd.sock"
@@ -214,7 +215,7 @@ int main(int argc, char **argv)
 	struct lf_repo *r;
 	struct lf_err err = {0};
 	lf_oci_configure(&oci);
-	lf_oci_hold_fetchers(0);     /* layerd forks only to exec fusermount3 */
+	lf_background_allow();       /* layerd forks only to exec fusermount3 */
 	/* with a registry, REPO holds Users/ alone: made as repo init makes it */
 	if (registry && (lf_mkdirs(repo, 0755, 0, 0, &err) ||
 			 (mkdir(repo_users(repo, users, sizeof users), 0700) < 0 && errno != EEXIST))) {

@@ -62,13 +62,18 @@ def switches(tid_dir):
     return n
 
 
-# where a thread waits for a FUSE daemon's answer (a daemon's own threads
-# wait for requests in fuse_dev_do_read, which is not a wait for anyone)
-WAITS = ("request_wait_answer", "fuse_wait_on_", "fuse_sync_writes")
+# where a thread waits for a FUSE daemon: any frame of the kernel's fuse
+# (an answer in request_wait_answer, a first INIT or a congested
+# connection in fuse_get_req, writeback in fuse_wait_on_*), except a
+# daemon's own threads waiting for requests (fuse_dev_*)
+DAEMON_SIDE = ("fuse_dev_do_read", "fuse_dev_read", "fuse_dev_splice_read", "fuse_dev_poll")
 
 
 def in_fuse(stack):
-    return any(w in stack for w in WAITS)
+    frames = [l.split("]", 1)[-1].strip() for l in stack.splitlines()]
+    if any(f.startswith(DAEMON_SIDE) for f in frames):
+        return False
+    return any(f.startswith("fuse_") or f.startswith("request_wait_answer") for f in frames)
 
 
 def cmdline(pid):

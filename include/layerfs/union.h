@@ -370,4 +370,24 @@ struct lf_which {
 };
 int lf_union_which(struct lf_union *u, const char *path, struct lf_which *w);
 
+/* What each layer gives the merged view below FOLDER (the console's stack
+ * picture). Row 0 is FOLDER's own files; then a row a folder in it, for
+ * its whole subtree. By layer (the union's index, highest first): the
+ * files that show from it and their bytes; its files a higher layer's
+ * copy hides (shadowed); its names a delete token or an opaque folder
+ * above takes away (deleted; a folder counts once). Layers below an
+ * opaque folder are not read. */
+struct lf_census_row {
+	char *name;              /* as the merged view spells it; "" for row 0 */
+	int dir;
+	uint64_t *files, *bytes, *shadowed, *deleted;   /* [nlayers] each */
+};
+struct lf_census {
+	int nlayers;
+	struct lf_census_row *rows;
+	size_t nrows;
+};
+int lf_union_census(struct lf_union *u, const char *folder, struct lf_census *out);
+void lf_census_free(struct lf_census *c);
+
 #endif

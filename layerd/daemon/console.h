@@ -33,6 +33,9 @@ struct sbuf {
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* TEXT with <, >, &, " and ' escaped. */
 void sb_html(struct sbuf *b, const char *text);
+/* S as a URL's query value: unreserved characters as they are, the
+ * rest %XX (so nothing in it needs HTML escaping either). */
+void sb_url(struct sbuf *b, const char *s);
 /* The page's head and its navigation, then its end. */
 void sb_page_start(struct sbuf *b, const char *title, const char *here);
 void sb_page_end(struct sbuf *b);
@@ -52,6 +55,7 @@ int page_layers(const struct console_req *r, struct sbuf *b);
 int page_assignments(const struct console_req *r, struct sbuf *b);
 int page_sessions(const struct console_req *r, struct sbuf *b);
 int page_health(const struct console_req *r, struct sbuf *b);
+int page_stack(const struct console_req *r, struct sbuf *b);
 int page_metrics(const struct console_req *r, struct sbuf *b);
 
 #endif

@@ -56,6 +56,17 @@ void sb_html(struct sbuf *b, const char *text)
 	}
 }
 
+void sb_url(struct sbuf *b, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		    strchr("-._~", *p))
+			sb_printf(b, "%c", *p);
+		else
+			sb_printf(b, "%%%02X", *p);
+	}
+}
+
 void sb_page_start(struct sbuf *b, const char *title, const char *here)
 {
 	static const char *const nav[][2] = {

@@ -180,7 +180,8 @@ static const struct {
 	int (*page)(const struct console_req *, struct sbuf *);
 } pages[] = {
 	{ "/", page_overview }, { "/layers", page_layers }, { "/assignments", page_assignments },
-	{ "/sessions", page_sessions }, { "/health", page_health }, { "/metrics", page_metrics },
+	{ "/sessions", page_sessions }, { "/health", page_health }, { "/stack", page_stack },
+	{ "/metrics", page_metrics },
 };
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,

@@ -194,9 +194,18 @@ int page_sessions(const struct console_req *r, struct sbuf *b)
 		char when[64];
 		struct tm tm;
 		strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", gmtime_r(&since, &tm));
-		sb_printf(b, "<tr class=\"session\"><td>");
-		sb_html(b, json_string_value(json_object_get(s, "user")));
-		sb_printf(b, "</td><td>");
+		const char *user = json_string_value(json_object_get(s, "user"));
+		sb_printf(b, "<tr class=\"session\"><td><a href=\"/stack?user=");
+		sb_url(b, user);
+		size_t gi;
+		json_t *g;
+		json_array_foreach(json_object_get(s, "groups"), gi, g) {
+			sb_printf(b, gi ? "," : "&amp;groups=");
+			sb_url(b, json_string_value(g));
+		}
+		sb_printf(b, "\">");
+		sb_html(b, user);
+		sb_printf(b, "</a></td><td>");
 		sb_html(b, json_string_value(json_object_get(s, "machine")));
 		sb_printf(b, "</td><td>%s</td><td>", when);
 		size_t k;

@@ -77,6 +77,16 @@ struct login_req {
 int session_login(struct daemon *d, const struct login_req *r, json_t **reply, struct lf_err *err);
 int session_logoff(struct daemon *d, const char *user, struct lf_err *err);
 void session_logoff_all(struct daemon *d);
+/* The merged view USER would get at a login (her stack, read only, no
+ * personalization layer), for the console's pictures: its union, its
+ * layers as a login reports them, what was left out. */
+struct stack_view {
+	struct lf_union *u;
+	json_t *layers, *skipped;
+};
+int stack_view_open(struct daemon *d, const struct login_req *req, struct stack_view *v,
+		    struct lf_err *err);
+void stack_view_close(struct stack_view *v);
 /* Sessions as JSON; only USER's unless user is NULL. */
 json_t *session_status(struct daemon *d, const char *user);
 /* Read the control files again and bring every session's app layers in

@@ -515,6 +515,10 @@ json_t *session_status(struct daemon *d, const char *user)
 		if (s->profile_note[0])
 			json_object_set_new(one, "profile", json_string(s->profile_note));
 		json_object_set(one, "detached", s->detached);
+		json_t *g = json_array();
+		for (int k = 0; k < s->ngroups; k++)
+			json_array_append_new(g, json_string(s->groups[k]));
+		json_object_set_new(one, "groups", g);
 		json_array_append_new(list, one);
 	}
 	lf_mutex_unlock(&d->lock);
@@ -660,6 +664,54 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 	lf_stack_free(&st);
 	lf_resolution_free(&res);
 	return out;
+}
+
+int stack_view_open(struct daemon *d, const struct login_req *req, struct stack_view *v,
+		    struct lf_err *err)
+{
+	memset(v, 0, sizeof *v);
+	/* her Unix groups, when she has an account here, and those given */
+	enum { MAX_GROUPS = 4096 };
+	char **names = calloc(MAX_GROUPS + 256, sizeof *names);
+	struct lf_account acct;
+	int n = 0;
+	if (names && lf_account_get(req->user, 0, &acct) == 0)
+		n = lf_account_groups(&acct, names, MAX_GROUPS);
+	for (int i = 0; names && n >= 0 && i < req->ngroups; i++)
+		names[n++] = strdup(req->groups[i]);
+	struct lf_repo *r = NULL;
+	struct lf_resolution res = {0};
+	struct lf_stack st = {0};
+	struct held h = {0};
+	int rc = !names || n < 0 ? lf_err_set(err, ENOMEM, "%s: her groups", req->user)
+				 : daemon_repo_open(d, &r, err);
+	if (!rc)
+		rc = lf_repo_resolve(r, req->user, (const char *const *)names, n,
+				     req->machine ? req->machine : d->machine, &res, err);
+	if (!rc)
+		rc = build_stack(d, req->user, r, &res, &st, &v->layers, &v->skipped, &h, err);
+	struct lf_union_opts uo = union_opts(d);
+	if (!rc)
+		rc = lf_union_open(&st, &uo, &v->u, err);
+	held_release(d, &h);
+	lf_stack_free(&st);
+	lf_resolution_free(&res);
+	lf_repo_free(r);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	if (rc)
+		stack_view_close(v);
+	return rc;
+}
+
+void stack_view_close(struct stack_view *v)
+{
+	if (v->u)
+		lf_union_close(v->u);
+	json_decref(v->layers);
+	json_decref(v->skipped);
+	memset(v, 0, sizeof *v);
 }
 
 int daemon_repo_open(struct daemon *d, struct lf_repo **r, struct lf_err *err)

@@ -54,6 +54,24 @@ get() { curl -s --max-time 10 --unix-socket "$HS" -o "$WORK/page" -w '%{http_cod
 [ "$(get /health)" = 200 ] && grep -q '2 there, each of its recorded size' "$WORK/page" \
   && ok "/health: control files read, layer files there" || not_ok "/health: $(head -c 600 "$WORK/page")"
 [ "$(get /nowhere)" = 404 ] && ok "an unknown page is 404" || not_ok "404"
+
+# --- the stack, pictured (SVG made by layerd from the union's census) ---
+[ "$(get /sessions)" = 200 ] && grep -q 'href="/stack?user=lfcon1&amp;groups=[^"]*finance' "$WORK/page" \
+  && ok "/sessions links each user to her stack's picture, with her groups" || not_ok "stack link: $(grep -o 'href="/stack[^"]*"' "$WORK/page")"
+[ "$(get '/stack?user=lfcon1&groups=finance')" = 200 ] && grep -q '<svg id="stack"' "$WORK/page" \
+  && grep -q '<g class="layer" data-layer="Windows10">' "$WORK/page" && grep -q '<g class="layer" data-layer="Office">' "$WORK/page" \
+  && grep -q '<g class="folder" data-name="Program Files" data-files="3">' "$WORK/page" \
+  && grep -q '<rect class="seg" data-layer="Office"' "$WORK/page" \
+  && ok "/stack: her layers bottom to top, each folder's bar cut by the layers that give it" \
+  || not_ok "/stack: $(head -c 800 "$WORK/page")"
+# the census against the files: Program Files has 3 files in the merged view
+n=$(find "$WORK/run/lfcon1/C/Program Files" -type f | wc -l)
+[ "$n" = 3 ] && ok "and its count is the drive's ($n files in Program Files)" || not_ok "drive has $n files"
+[ "$(get '/stack?user=lfcon1&groups=finance&path=Program%20Files')" = 200 ] \
+  && grep -q 'data-name="Office" data-files="2"' "$WORK/page" && grep -q '>Program Files</a>' "$WORK/page" \
+  && ok "a folder's link goes one level down, with the way back up" || not_ok "/stack down: $(head -c 600 "$WORK/page")"
+[ "$(get '/stack?user=lfcon1&groups=finance&path=Nowhere')" = 404 ] && ok "a folder not there is 404" || not_ok "stack 404"
+[ "$(get '/stack')" = 400 ] && ok "/stack without a user is 400, saying what it wants" || not_ok "stack 400"
 code=$(curl -s --unix-socket "$HS" -X POST -o /dev/null -w '%{http_code}' http://layerd/layers)
 [ "$code" = 405 ] && ok "a POST is refused (no actions yet)" || not_ok "POST: $code"
 code=$(runuser -u lfview -- curl -s --unix-socket "$HS" -o /dev/null -w '%{http_code}' http://layerd/sessions)
@@ -103,11 +121,11 @@ for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$BPORT/" && break;
 ART="${BUILD_DIR:-$WORK}/meson-logs/console"
 mkdir -p "$ART"
 browse() {   # PAGE: its DOM into WORK/dom, a screenshot into ART
-  local name=${1#/}; name=${name:-overview}
+  local name=${1#/}; name=${name:-overview}; name=${name//[^A-Za-z0-9]/-}
   timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/chrome" \
     --dump-dom "http://127.0.0.1:$BPORT$1" >"$WORK/dom" 2>>"$WORK/chrome.log" &&
   timeout 60 chromium --headless --no-sandbox --disable-gpu --user-data-dir="$WORK/chrome" \
-    --window-size=1280,800 --screenshot="$ART/$name.png" "http://127.0.0.1:$BPORT$1" >>"$WORK/chrome.log" 2>&1
+    --window-size=1400,800 --screenshot="$ART/$name.png" "http://127.0.0.1:$BPORT$1" >>"$WORK/chrome.log" 2>&1
 }
 browse /layers && grep -q 'data-id="100"' "$WORK/dom" && [ -s "$ART/layers.png" ] \
   && ok "Chromium: /layers' DOM holds the layers (screenshot $ART/layers.png)" || not_ok "chromium layers: $(tail -3 "$WORK/chrome.log")"
@@ -116,6 +134,9 @@ browse /assignments && grep -q 'class="assignment"' "$WORK/dom" \
 browse /sessions && [ "$(grep -o 'class="session"' "$WORK/dom" | wc -l)" = 2 ] \
   && ok "Chromium: /sessions' DOM holds both sessions" || not_ok "chromium sessions"
 browse / && grep -q 'id="n-sessions">2<' "$WORK/dom" && ok "Chromium: the overview" || not_ok "chromium overview"
+browse '/stack?user=lfcon1&groups=finance' && grep -q '<rect class="seg" data-layer="Office"' "$WORK/dom" \
+  && [ -s "$ART/stack-user-lfcon1-groups-finance.png" ] \
+  && ok "Chromium: the stack picture's SVG is in the DOM (screenshot kept)" || not_ok "chromium stack: $(tail -2 "$WORK/chrome.log")"
 
 check "logoff of both" bash -c "'$LAYERCTL' logoff lfcon1 && '$LAYERCTL' logoff lfcon2"
 kill "$LPID"; wait "$LPID" 2>/dev/null

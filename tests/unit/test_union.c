@@ -160,6 +160,57 @@ static void check_union(struct lf_union *u)
 	ck_assert_str_eq(w.shadowed[0].why, "deleted by a token");
 }
 
+static const struct lf_census_row *census_row(const struct lf_census *c, const char *name)
+{
+	for (size_t i = 0; i < c->nrows; i++)
+		if (!strcmp(c->rows[i].name, name))
+			return &c->rows[i];
+	ck_abort_msg("no census row '%s'", name);
+	return NULL;
+}
+
+/* Layers: 0 b, 1 a, 2 os (highest first). */
+START_TEST(census_says_who_gives_what)
+{
+	struct lf_union *u = open_stack(0);
+	struct lf_census c;
+	ck_assert_int_eq(lf_union_census(u, "", &c), 0);
+	ck_assert_int_eq(c.nlayers, 3);
+	ck_assert_uint_eq(c.nrows, 3);
+	/* the root's own files: a's "conflict" over the OS layer's folder */
+	const struct lf_census_row *r = census_row(&c, "");
+	ck_assert_uint_eq(r->files[1], 1);
+	ck_assert_uint_eq(r->bytes[1], strlen("a file over a folder"));
+	ck_assert_uint_eq(r->shadowed[2], 1);
+	/* Program Files: b's x.dll over the OS layer's, a's a.exe */
+	r = census_row(&c, "Program Files");
+	ck_assert(r->dir);
+	ck_assert_uint_eq(r->files[0], 1);
+	ck_assert_uint_eq(r->bytes[0], 3);
+	ck_assert_uint_eq(r->files[1], 1);
+	ck_assert_uint_eq(r->files[2], 0);
+	ck_assert_uint_eq(r->shadowed[2], 1);
+	/* Windows: a's win.ini over the OS layer's, b's token on notepad.exe,
+	 * b's opaque Temp (the OS layer's old.log is not read) */
+	r = census_row(&c, "Windows");
+	ck_assert_uint_eq(r->files[1], 1);
+	ck_assert_uint_eq(r->bytes[1], 5);
+	ck_assert_uint_eq(r->files[0], 1);
+	ck_assert_uint_eq(r->shadowed[2], 1);
+	ck_assert_uint_eq(r->deleted[2], 1);
+	ck_assert_uint_eq(r->files[2], 0);
+	lf_census_free(&c);
+	/* one folder down; a file is not a folder; nothing is not there */
+	ck_assert_int_eq(lf_union_census(u, "windows", &c), 0);
+	ck_assert_uint_eq(census_row(&c, "Temp")->files[0], 1);
+	ck_assert_uint_eq(census_row(&c, "")->deleted[2], 1);
+	lf_census_free(&c);
+	ck_assert_int_eq(lf_union_census(u, "conflict", &c), -ENOTDIR);
+	ck_assert_int_eq(lf_union_census(u, "nowhere", &c), -ENOENT);
+	lf_union_close(u);
+}
+END_TEST
+
 START_TEST(merges_without_prefetch)
 {
 	struct lf_union *u = open_stack(0);
@@ -588,6 +639,6 @@ int main(void)
 	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks,
 				       new_layer_set_in_place, read_ahead_past_its_limit,
 				       kept_indexes_rebuild_the_same, sweep_forgets_what_no_one_holds,
-				       publish_is_the_union };
+				       publish_is_the_union, census_says_who_gives_what };
 	return th_run_suite("union", tests, sizeof tests / sizeof tests[0]);
 }

@@ -1,0 +1,256 @@
+/* What each layer gives the merged view below a folder (the console's
+ * stack picture): for each folder in it, the files that show and their
+ * bytes by the layer they come from, and by layer what does not show: a
+ * copy a higher layer's hides (shadowed), a name a delete token or an
+ * opaque folder above takes away (deleted). Built from the folders'
+ * merged indexes as a lookup builds them (udir_build), without nodes, so
+ * a census of a whole drive leaves the node table as it was; and from
+ * each layer's own listing of the same folders. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "union_int.h"
+#include "layerfs/lockcheck.h"
+
+struct census_walk {
+	struct lf_union *u;
+	struct lf_census_row *row;   /* where this subtree's counts go */
+	const struct udir *d;        /* the merged index being compared */
+	int layer;                   /* the layer whose listing is read */
+	int depth;
+	int err;
+};
+
+/* One entry of a layer's own listing: does it show? */
+static int hidden_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
+{
+	struct census_walk *w = ctx;
+	size_t tl = strlen(LF_WHITEOUT_PREFIX);
+	if (!strncmp(name, LF_WHITEOUT_PREFIX, tl))
+		return 0;                /* tokens and markers (the work folder) are not names */
+	struct lf_layer *l = w->u->layers[w->layer];
+	if (!type) {
+		struct lf_attr a;
+		type = l->ops->getattr(l, ino, &a) == 0 ? a.mode & S_IFMT : S_IFREG;
+	}
+	const struct uentry *e = udir_find(w->d, name);
+	if (!e || e->gone) {
+		w->row->deleted[w->layer]++;
+		return 0;
+	}
+	int here = 0;
+	for (int k = 0; k < e->nrefs; k++)
+		here |= e->refs[k].layer == (uint64_t)w->layer;
+	if (!here)
+		w->row->shadowed[w->layer]++;
+	return 0;
+}
+
+static void count_folder(struct census_walk *w, const struct lref *refs, int nrefs);
+
+/* The files of an index that show, by their layer; its folders walked. */
+static void count_shown(struct census_walk *w, const struct udir *d)
+{
+	for (size_t i = 0; i < d->n && !w->err; i++) {
+		const struct uentry *e = &d->v[i];
+		if (e->gone || !e->nrefs)
+			continue;
+		if (S_ISDIR(e->type)) {
+			count_folder(w, e->refs, e->nrefs);
+			continue;
+		}
+		int top = (int)e->refs[0].layer;
+		struct lf_layer *l = w->u->layers[top];
+		struct lf_attr a;
+		w->row->files[top]++;
+		if (l->ops->getattr(l, e->refs[0].ino, &a) == 0)
+			w->row->bytes[top] += a.size;
+	}
+}
+
+/* What the layers' own listings of this folder hold that does not show. */
+static void count_hidden(struct census_walk *w, const struct udir *d, const struct lref *refs)
+{
+	const struct udir *was = w->d;
+	w->d = d;
+	for (int k = 0; k < d->nused && !w->err; k++) {
+		w->layer = (int)refs[k].layer;
+		struct lf_layer *l = w->u->layers[w->layer];
+		l->ops->readdir(l, refs[k].ino, hidden_entry, w);
+	}
+	w->d = was;
+}
+
+static void count_folder(struct census_walk *w, const struct lref *refs, int nrefs)
+{
+	struct udir *d;
+	if (w->depth >= 256)
+		return;
+	int rc = udir_build(w->u, refs, nrefs, &d);
+	if (rc) {
+		w->err = rc;
+		return;
+	}
+	w->depth++;
+	count_shown(w, d);
+	count_hidden(w, d, refs);
+	w->depth--;
+	udir_free(d);
+}
+
+static int add_row(struct lf_census *c, const char *name, int dir)
+{
+	struct lf_census_row *v = realloc(c->rows, (c->nrows + 1) * sizeof *v);
+	if (!v)
+		return -ENOMEM;
+	c->rows = v;
+	struct lf_census_row *r = &v[c->nrows];
+	memset(r, 0, sizeof *r);
+	r->name = strdup(name);
+	r->dir = dir;
+	r->files = calloc((size_t)c->nlayers * 4, sizeof *r->files);
+	if (!r->name || !r->files) {
+		free(r->name);
+		free(r->files);
+		return -ENOMEM;
+	}
+	r->bytes = r->files + c->nlayers;
+	r->shadowed = r->bytes + c->nlayers;
+	r->deleted = r->shadowed + c->nlayers;
+	c->nrows++;
+	return 0;
+}
+
+/* The refs of the folder at PATH (walked through the merged indexes
+ * from the root's), copied into *refs. */
+static int folder_refs(struct lf_union *u, const char *path, struct lref **refs, int *nrefs)
+{
+	struct unode *root = node_get(u, LF_UNION_ROOT);
+	if (!root)
+		return -ESTALE;
+	node_lock(root);
+	int n = root->nrefs;
+	struct lref *v = malloc((size_t)n * sizeof *v);
+	if (v)
+		memcpy(v, root->refs, (size_t)n * sizeof *v);
+	node_unlock(root);
+	node_put(u, root, 0);
+	if (!v)
+		return -ENOMEM;
+	int rc = 0;
+	for (const char *p = path; *p && !rc;) {
+		while (*p == '/')
+			p++;
+		size_t len = strcspn(p, "/");
+		if (!len)
+			break;
+		char name[1024];
+		if (len >= sizeof name) {
+			rc = -ENAMETOOLONG;
+			break;
+		}
+		memcpy(name, p, len);
+		name[len] = 0;
+		p += len;
+		struct udir *d;
+		rc = udir_build(u, v, n, &d);
+		if (rc)
+			break;
+		const struct uentry *e = udir_find(d, name);
+		if (!e || e->gone)
+			rc = -ENOENT;
+		else if (!S_ISDIR(e->type))
+			rc = -ENOTDIR;
+		if (!rc) {
+			struct lref *w = malloc(e->nrefs * sizeof *w);
+			if (!w) {
+				rc = -ENOMEM;
+			} else {
+				memcpy(w, e->refs, e->nrefs * sizeof *w);
+				free(v);
+				v = w;
+				n = e->nrefs;
+			}
+		}
+		udir_free(d);
+	}
+	if (rc) {
+		free(v);
+		return rc;
+	}
+	*refs = v;
+	*nrefs = n;
+	return 0;
+}
+
+static int u_census(struct lf_union *u, const char *folder, struct lf_census *c)
+{
+	memset(c, 0, sizeof *c);
+	c->nlayers = u->n;
+	struct lref *refs;
+	int nrefs;
+	int rc = folder_refs(u, folder, &refs, &nrefs);
+	if (rc)
+		return rc;
+	struct udir *d;
+	rc = udir_build(u, refs, nrefs, &d);
+	if (rc) {
+		free(refs);
+		return rc;
+	}
+	/* row 0: the folder's own files and names; then one a subfolder */
+	rc = add_row(c, "", 0);
+	struct census_walk w = { .u = u, .row = NULL };
+	for (size_t i = 0; i < d->n && !rc; i++) {
+		const struct uentry *e = &d->v[i];
+		if (e->gone || !e->nrefs || !S_ISDIR(e->type))
+			continue;
+		rc = add_row(c, e->name, 1);
+		if (rc)
+			break;
+		w.row = &c->rows[c->nrows - 1];
+		w.depth = 1;
+		count_folder(&w, e->refs, e->nrefs);
+		rc = w.err;
+	}
+	if (!rc) {
+		/* the folder's own files, and what its layers hold that does not show */
+		w.row = &c->rows[0];
+		w.depth = 0;
+		for (size_t i = 0; i < d->n; i++) {
+			const struct uentry *e = &d->v[i];
+			if (e->gone || !e->nrefs || S_ISDIR(e->type))
+				continue;
+			struct lf_layer *l = u->layers[e->refs[0].layer];
+			struct lf_attr a;
+			w.row->files[e->refs[0].layer]++;
+			if (l->ops->getattr(l, e->refs[0].ino, &a) == 0)
+				w.row->bytes[e->refs[0].layer] += a.size;
+		}
+		count_hidden(&w, d, refs);
+		rc = w.err;
+	}
+	udir_free(d);
+	free(refs);
+	if (rc)
+		lf_census_free(c);
+	return rc;
+}
+
+int lf_union_census(struct lf_union *u, const char *folder, struct lf_census *out)
+{
+	union_enter(u);
+	return union_leave(u, u_census(u, folder, out));
+}
+
+void lf_census_free(struct lf_census *c)
+{
+	for (size_t i = 0; i < c->nrows; i++) {
+		free(c->rows[i].name);
+		free(c->rows[i].files);
+	}
+	free(c->rows);
+	memset(c, 0, sizeof *c);
+}

@@ -6,6 +6,8 @@
 #ifndef LAYERD_CONSOLE_H
 #define LAYERD_CONSOLE_H
 
+#include <stddef.h>
+
 #include "layerfs/err.h"
 
 struct daemon;
@@ -56,6 +58,16 @@ int page_assignments(const struct console_req *r, struct sbuf *b);
 int page_sessions(const struct console_req *r, struct sbuf *b);
 int page_health(const struct console_req *r, struct sbuf *b);
 int page_stack(const struct console_req *r, struct sbuf *b);
+int page_conflicts(const struct console_req *r, struct sbuf *b);
+/* The stack ?user=NAME&groups=G,...&machine=M would get at a login, open
+ * read only (console_view_close): 0, or an HTTP status with b the message
+ * (400: no user; 404: it does not resolve). */
+struct console_view;
+int console_view_open(const struct console_req *r, struct console_view **out, struct sbuf *b);
+void console_view_close(struct console_view *cv);
+const char *console_view_user(const struct console_view *cv);
+struct lf_union *console_view_union(const struct console_view *cv);
+struct json_t *console_view_skipped(const struct console_view *cv);
 int page_metrics(const struct console_req *r, struct sbuf *b);
 
 #endif

@@ -5,7 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "console.h"
+#include "layerd_int.h"
 
 static int reserve(struct sbuf *b, size_t more)
 {
@@ -65,6 +68,62 @@ void sb_url(struct sbuf *b, const char *s)
 		else
 			sb_printf(b, "%%%02X", *p);
 	}
+}
+
+struct console_view {
+	struct login_req req;
+	const char *gv[256];
+	char gbuf[4096];
+	struct stack_view v;
+};
+
+int console_view_open(const struct console_req *r, struct console_view **out, struct sbuf *b)
+{
+	const char *user = r->arg(r->ctx, "user"), *groups = r->arg(r->ctx, "groups");
+	if (!user || !*user) {
+		sb_printf(b, "%s wants ?user=NAME (and groups=G,..., machine=M)", r->path);
+		return 400;
+	}
+	struct console_view *cv = calloc(1, sizeof *cv);
+	if (!cv) {
+		sb_printf(b, "out of memory");
+		return 500;
+	}
+	int ng = 0;
+	snprintf(cv->gbuf, sizeof cv->gbuf, "%s", groups ? groups : "");
+	for (char *save, *t = strtok_r(cv->gbuf, ",", &save); t && ng < 256;
+	     t = strtok_r(NULL, ",", &save))
+		cv->gv[ng++] = t;
+	cv->req = (struct login_req){ user, cv->gv, ng, r->arg(r->ctx, "machine") };
+	struct lf_err err = {0};
+	if (stack_view_open(r->d, &cv->req, &cv->v, &err)) {
+		sb_html(b, err.msg);
+		free(cv);
+		return 404;
+	}
+	*out = cv;
+	return 0;
+}
+
+void console_view_close(struct console_view *cv)
+{
+	stack_view_close(&cv->v);
+	free(cv);
+}
+
+const char *console_view_user(const struct console_view *cv)
+{
+	return cv->req.user;
+}
+
+struct lf_union *console_view_union(const struct console_view *cv)
+{
+	return cv->v.u;
+}
+
+json_t *console_view_skipped(const struct console_view *cv)
+{
+	return cv->v.skipped;
 }
 
 void sb_page_start(struct sbuf *b, const char *title, const char *here)

@@ -152,29 +152,18 @@ static void picture(struct sbuf *b, const struct console_req *r, const struct lf
 
 int page_stack(const struct console_req *r, struct sbuf *b)
 {
-	const char *user = r->arg(r->ctx, "user"), *groups = r->arg(r->ctx, "groups");
 	const char *path = r->arg(r->ctx, "path");
-	if (!user || !*user) {
-		sb_printf(b, "/stack wants ?user=NAME (and groups=G,..., machine=M, path=FOLDER)");
-		return 400;
-	}
-	char gbuf[4096];
-	const char *gv[256];
-	int ng = 0;
-	snprintf(gbuf, sizeof gbuf, "%s", groups ? groups : "");
-	for (char *save, *t = strtok_r(gbuf, ",", &save); t && ng < 256; t = strtok_r(NULL, ",", &save))
-		gv[ng++] = t;
-	struct login_req req = { user, gv, ng, r->arg(r->ctx, "machine") };
-	struct stack_view v;
-	struct lf_err err = {0};
-	if (stack_view_open(r->d, &req, &v, &err)) {
-		sb_html(b, err.msg);
-		return 404;
-	}
+	struct console_view *cv;
+	int status = console_view_open(r, &cv, b);
+	if (status)
+		return status;
+	const char *user = console_view_user(cv);
+	struct lf_union *u = console_view_union(cv);
+	json_t *skipped = console_view_skipped(cv);
 	struct lf_census c;
-	int rc = lf_union_census(v.u, path ? path : "", &c);
+	int rc = lf_union_census(u, path ? path : "", &c);
 	if (rc) {
-		stack_view_close(&v);
+		console_view_close(cv);
 		sb_printf(b, "%s: %s", path ? path : "", strerror(-rc));
 		return rc == -ENOENT || rc == -ENOTDIR ? 404 : 500;
 	}
@@ -203,15 +192,15 @@ int page_stack(const struct console_req *r, struct sbuf *b)
 			p = slash ? slash + 1 : NULL;
 		}
 	}
-	size_t nskip = json_array_size(v.skipped);
+	size_t nskip = json_array_size(skipped);
 	sb_printf(b, "</p>%s", nskip ? "<p class=\"bad\">Left out: " : "");
 	for (size_t i = 0; i < nskip; i++) {
-		sb_html(b, json_string_value(json_object_get(json_array_get(v.skipped, i), "why")));
+		sb_html(b, json_string_value(json_object_get(json_array_get(skipped, i), "why")));
 		sb_printf(b, "%s", i + 1 < nskip ? "; " : "</p>");
 	}
-	picture(b, r, v.u, &c, path ? path : "");
+	picture(b, r, u, &c, path ? path : "");
 	lf_census_free(&c);
-	stack_view_close(&v);
+	console_view_close(cv);
 	sb_page_end(b);
 	return 200;
 }

@@ -24,6 +24,9 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; do
 R="$WORK/repo"
 sample_repo "$R"
 "$LAYERCTL" repo assign "$R" --group finance 1 100 >/dev/null
+# AdminTools, for another group, fights Office over mso.dll
+"$LAYERCTL" repo add "$R" "$S/App/AdminTools.102.1.vhd" --type app --name AdminTools --priority 20 >/dev/null
+"$LAYERCTL" repo assign "$R" --group tools 101 >/dev/null
 HS="$WORK/http.sock" PORT=$(free_port)
 export LAYERD_SOCKET="$WORK/layerd.sock"
 refuses "a --metrics-allow that is not an address is refused, naming it" "not-an-address" \
@@ -49,9 +52,9 @@ get() { curl -s --max-time 10 --unix-socket "$HS" -o "$WORK/page" -w '%{http_cod
 [ "$(get /sessions)" = 200 ] && [ "$(grep -c '<tr class="session">' "$WORK/page")" = 2 ] \
   && grep -q 'Windows10, Office' "$WORK/page" && ok "/sessions: both sessions, their layers" \
   || not_ok "/sessions: $(head -c 600 "$WORK/page")"
-[ "$(get /)" = 200 ] && grep -q 'id="n-sessions">2<' "$WORK/page" && grep -q 'id="n-layers">2<' "$WORK/page" \
+[ "$(get /)" = 200 ] && grep -q 'id="n-sessions">2<' "$WORK/page" && grep -q 'id="n-layers">3<' "$WORK/page" \
   && ok "/: the counts" || not_ok "/: $(head -c 600 "$WORK/page")"
-[ "$(get /health)" = 200 ] && grep -q '2 there, each of its recorded size' "$WORK/page" \
+[ "$(get /health)" = 200 ] && grep -q '3 there, each of its recorded size' "$WORK/page" \
   && ok "/health: control files read, layer files there" || not_ok "/health: $(head -c 600 "$WORK/page")"
 [ "$(get /nowhere)" = 404 ] && ok "an unknown page is 404" || not_ok "404"
 
@@ -72,6 +75,16 @@ n=$(find "$WORK/run/lfcon1/C/Program Files" -type f | wc -l)
   && ok "a folder's link goes one level down, with the way back up" || not_ok "/stack down: $(head -c 600 "$WORK/page")"
 [ "$(get '/stack?user=lfcon1&groups=finance&path=Nowhere')" = 404 ] && ok "a folder not there is 404" || not_ok "stack 404"
 [ "$(get '/stack')" = 400 ] && ok "/stack without a user is 400, saying what it wants" || not_ok "stack 400"
+
+# --- conflicts, pictured: the grid of her app layers, then the list ---
+[ "$(get '/conflicts?user=lfcon1&groups=finance,tools')" = 200 ] && grep -q 'id="n-conflicts" data-n="1"' "$WORK/page" \
+  && grep -q '<g class="pair" data-a="AdminTools" data-b="Office" data-both="1" data-wins="1">' "$WORK/page" \
+  && grep -q '<g class="pair" data-a="Office" data-b="AdminTools" data-both="1" data-wins="0">' "$WORK/page" \
+  && grep -qi '<code>PROGRAM FILES/COMMON FILES/Shared/mso.dll</code></td><td><b>AdminTools</b></td><td>Office</td>' "$WORK/page" \
+  && ok "/conflicts: AdminTools and Office both have mso.dll, AdminTools (priority 20) wins; as layerctl conflicts says" \
+  || not_ok "/conflicts: $(head -c 900 "$WORK/page")"
+out=$("$LAYERCTL" conflicts "$R" --user lfcon1 --groups finance,tools)   # exit 1: there are some
+grep -qi 'mso.dll: AdminTools' <<<"$out" && ok "layerctl conflicts agrees" || not_ok "layerctl conflicts: $out"
 code=$(curl -s --unix-socket "$HS" -X POST -o /dev/null -w '%{http_code}' http://layerd/layers)
 [ "$code" = 405 ] && ok "a POST is refused (no actions yet)" || not_ok "POST: $code"
 code=$(runuser -u lfview -- curl -s --unix-socket "$HS" -o /dev/null -w '%{http_code}' http://layerd/sessions)
@@ -134,6 +147,8 @@ browse /assignments && grep -q 'class="assignment"' "$WORK/dom" \
 browse /sessions && [ "$(grep -o 'class="session"' "$WORK/dom" | wc -l)" = 2 ] \
   && ok "Chromium: /sessions' DOM holds both sessions" || not_ok "chromium sessions"
 browse / && grep -q 'id="n-sessions">2<' "$WORK/dom" && ok "Chromium: the overview" || not_ok "chromium overview"
+browse '/conflicts?user=lfcon1&groups=finance,tools' && grep -q 'class="pair"' "$WORK/dom" \
+  && ok "Chromium: the conflicts grid is in the DOM" || not_ok "chromium conflicts"
 browse '/stack?user=lfcon1&groups=finance' && grep -q '<rect class="seg" data-layer="Office"' "$WORK/dom" \
   && [ -s "$ART/stack-user-lfcon1-groups-finance.png" ] \
   && ok "Chromium: the stack picture's SVG is in the DOM (screenshot kept)" || not_ok "chromium stack: $(tail -2 "$WORK/chrome.log")"

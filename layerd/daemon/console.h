@@ -59,6 +59,7 @@ int page_sessions(const struct console_req *r, struct sbuf *b);
 int page_health(const struct console_req *r, struct sbuf *b);
 int page_stack(const struct console_req *r, struct sbuf *b);
 int page_conflicts(const struct console_req *r, struct sbuf *b);
+int page_diff(const struct console_req *r, struct sbuf *b);
 /* The stack ?user=NAME&groups=G,...&machine=M would get at a login, open
  * read only (console_view_close): 0, or an HTTP status with b the message
  * (400: no user; 404: it does not resolve). */

@@ -181,7 +181,7 @@ static const struct {
 } pages[] = {
 	{ "/", page_overview }, { "/layers", page_layers }, { "/assignments", page_assignments },
 	{ "/sessions", page_sessions }, { "/health", page_health }, { "/stack", page_stack },
-	{ "/conflicts", page_conflicts },
+	{ "/conflicts", page_conflicts }, { "/diff", page_diff },
 	{ "/metrics", page_metrics },
 };
 

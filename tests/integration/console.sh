@@ -153,6 +153,23 @@ browse '/stack?user=lfcon1&groups=finance' && grep -q '<rect class="seg" data-la
   && [ -s "$ART/stack-user-lfcon1-groups-finance.png" ] \
   && ok "Chromium: the stack picture's SVG is in the DOM (screenshot kept)" || not_ok "chromium stack: $(tail -2 "$WORK/chrome.log")"
 
+# --- a change, pictured: revision 2 of Office (AdminTools' file, for the
+# test) against revision 1, as a tree; the same entries layerctl diff finds
+"$LAYERCTL" repo add "$R" "$S/App/AdminTools.102.1.vhd" --type app --name Office >/dev/null
+"$LAYERCTL" diff "$R/Layers/App/Office.100.1.vhd" "$R/Layers/App/Office.100.2.vhd" >"$WORK/diff.txt"
+# layerctl diff says a hive's change as registry values; the page as the
+# hive file that changed: every other path is the same
+grep '^[-+~] ' "$WORK/diff.txt" | grep -v '^[-+~] HK[A-Z]*/' | sed 's/^[-+~] //; s/ ([a-z]*)$//' >"$WORK/diff.paths"
+nd=$(wc -l <"$WORK/diff.paths")
+code=$(get '/diff?a=100:1&b=100:2')
+grep -o 'data-path="[^"]*"' "$WORK/page" | sed 's/data-path="//; s/"$//' | grep -vi '^Windows/System32/config/' |
+  sort -u >"$WORK/page.paths"
+missing=$(sort -u "$WORK/diff.paths" | grep -vxiF -f "$WORK/page.paths" || true)
+[ "$code" = 200 ] && [ -z "$missing" ] && grep -q '<li class="folder" data-path="' "$WORK/page" \
+  && ok "/diff: revision 1 to 2 of Office as a tree of folders, holding the $nd paths layerctl diff finds" \
+  || not_ok "/diff: $code; missing: $missing"
+[ "$(get '/diff?a=100:1&b=100:9')" = 404 ] && ok "/diff of a revision not there is 404" || not_ok "diff 404"
+browse '/diff?a=100:1&b=100:2' && grep -q '<details' "$WORK/dom" && ok "Chromium: the change tree" || not_ok "chromium diff"
 check "logoff of both" bash -c "'$LAYERCTL' logoff lfcon1 && '$LAYERCTL' logoff lfcon2"
 kill "$LPID"; wait "$LPID" 2>/dev/null
 check "layerd stops and takes its console's socket away" test ! -e "$HS"

@@ -19,6 +19,7 @@ struct console_opts {
 	const char *admins;          /* group that may act (default layerfs-admins) */
 	const char *metrics_allow;   /* "127.0.0.0/8,::1": who may scrape over TCP */
 	int metrics_names;           /* user and layer names in /metrics */
+	int fsck_hours;              /* /health's fsck: every this many hours (0: at start) */
 };
 
 struct console;
@@ -45,8 +46,10 @@ void sb_page_end(struct sbuf *b);
 /* --- the pages (console_pages.c) and /metrics (console_metrics.c):
  * each fills b, or returns an HTTP status other than 200 with b the
  * message --- */
+struct health;
 struct console_req {
 	struct daemon *d;
+	struct health *health;       /* the last fsck (console_health.c) */
 	const struct console_opts *o;
 	const char *path;
 	const char *(*arg)(void *ctx, const char *name);   /* a query argument, or NULL */
@@ -70,5 +73,11 @@ const char *console_view_user(const struct console_view *cv);
 struct lf_union *console_view_union(const struct console_view *cv);
 struct json_t *console_view_skipped(const struct console_view *cv);
 int page_metrics(const struct console_req *r, struct sbuf *b);
+
+/* The repository checked in the background, now and every HOURS (0: once);
+ * what the last check found, as part of a page. */
+struct health *health_start(struct daemon *d, unsigned hours);
+void health_stop(struct health *h);
+void health_page(struct health *h, struct sbuf *b);
 
 #endif

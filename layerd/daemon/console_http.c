@@ -42,6 +42,7 @@ struct listener {
 
 struct console {
 	struct daemon *d;
+	struct health *health;
 	struct console_opts o;
 	struct listener l[4];
 	int n;
@@ -221,7 +222,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		if (!ci || !allowed(c, ci->client_addr))
 			return plain(conn, 403, "/metrics: this address is not in --metrics-allow");
 	}
-	struct console_req rq = { c->d, &c->o, url, query_arg, conn };
+	struct console_req rq = { c->d, c->health, &c->o, url, query_arg, conn };
 	struct sbuf b = {0};
 	int status = pages[k].page(&rq, &b);
 	return answer(conn, status, &b, metrics ? "text/plain; version=0.0.4; charset=utf-8"
@@ -344,6 +345,8 @@ int console_start(struct daemon *d, const struct console_opts *o, struct console
 			rc = lf_err_set(err, EIO, "--http %s: the HTTP server did not start",
 					o->listen[i]);
 	}
+	if (!rc)
+		c->health = health_start(d, o->fsck_hours > 0 ? (unsigned)o->fsck_hours : 0);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (rc) {
 		console_stop(c);
@@ -366,5 +369,6 @@ void console_stop(struct console *c)
 			unlink(c->l[i].unix_path);
 		free(c->l[i].unix_path);
 	}
+	health_stop(c->health);
 	free(c);
 }

@@ -262,9 +262,8 @@ int page_health(const struct console_req *r, struct sbuf *b)
 		size_text(b, lf_registry_fetched());
 		sb_printf(b, "</td></tr>\n");
 	}
-	sb_printf(b, "</table>\n<p>For the whole check (digests, disks, hives, personalization "
-		  "layers) run <code>layerctl fsck %s</code>.</p>\n",
-		  repo && repo->registry ? "--registry REF" : "REPO");
+	sb_printf(b, "</table>\n");
+	health_page(r->health, b);
 	sb_page_end(b);
 	lf_repo_free(repo);
 	return 200;

@@ -79,7 +79,9 @@ static void usage(FILE *f)
 		"                    (Prometheus) there and on a loopback TCP address,\n"
 		"                    to the addresses --metrics-allow lists (default\n"
 		"                    127.0.0.0/8,::1); --metrics-names adds user names.\n"
-		"                    Up to 4 --http.\n"
+		"                    Up to 4 --http. /health shows the last fsck, run\n"
+		"                    at start and every --fsck-every HOURS (default 24;\n"
+		"                    0: at start only), at the lowest priority.\n"
 		"  --admin-group GROUP  members of GROUP (a Unix group, or one given at\n"
 		"                    login) are administrators: their token holds\n"
 		"                    BUILTIN\\Administrators (default: nobody)\n"
@@ -152,9 +154,10 @@ int main(int argc, char **argv)
 		{ "http-admins", required_argument, NULL, 'D' },
 		{ "metrics-allow", required_argument, NULL, 'M' },
 		{ "metrics-names", no_argument, NULL, 'N' },
+		{ "fsck-every", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { 0 },
 	};
-	struct console_opts co = {0};
+	struct console_opts co = { .fsck_hours = 24 };
 	const char *repo = NULL, *sock = DEFAULT_SOCKET, *run = DEFAULT_RUN, *machine = NULL;
 	const char *registry = NULL;
 	struct lf_oci_config oci = {0};
@@ -190,6 +193,16 @@ int main(int argc, char **argv)
 		case 'D': co.admins = optarg; break;
 		case 'M': co.metrics_allow = optarg; break;
 		case 'N': co.metrics_names = 1; break;
+		case 'K': {
+			char *end;
+			long h = strtol(optarg, &end, 10);
+			if (*end || h < 0 || h > 24 * 365) {
+				fprintf(stderr, "layerd: --fsck-every is hours, 0 to 8760\n");
+				return 2;
+			}
+			co.fsck_hours = (int)h;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("layerd %s\n", LF_VERSION); return 0;
 		default: fprintf(stderr, "Try 'layerd --help'.\n"); return 2;

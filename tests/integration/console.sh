@@ -27,6 +27,7 @@ sample_repo "$R"
 # AdminTools, for another group, fights Office over mso.dll
 "$LAYERCTL" repo add "$R" "$S/App/AdminTools.102.1.vhd" --type app --name AdminTools --priority 20 >/dev/null
 "$LAYERCTL" repo assign "$R" --group tools 101 >/dev/null
+chmod o+r "$R/Layers/App/Office.100.1.vhd"   # a warning for /health's fsck to find
 HS="$WORK/http.sock" PORT=$(free_port)
 export LAYERD_SOCKET="$WORK/layerd.sock"
 refuses "a --metrics-allow that is not an address is refused, naming it" "not-an-address" \
@@ -56,6 +57,13 @@ get() { curl -s --max-time 10 --unix-socket "$HS" -o "$WORK/page" -w '%{http_cod
   && ok "/: the counts" || not_ok "/: $(head -c 600 "$WORK/page")"
 [ "$(get /health)" = 200 ] && grep -q '3 there, each of its recorded size' "$WORK/page" \
   && ok "/health: control files read, layer files there" || not_ok "/health: $(head -c 600 "$WORK/page")"
+for _ in $(seq 100); do get /health >/dev/null; grep -q 'id="fsck" data-status="[0-9]' "$WORK/page" && break; sleep 0.1; done
+"$LAYERCTL" fsck --json "$R" >"$WORK/fsck.json"; fs=$?
+want=$(python3 -c 'import json, sys; d = json.load(open(sys.argv[1])); print(d["errors"], d["warnings"])' "$WORK/fsck.json")
+got=$(grep -o 'id="fsck" data-status="[0-9]*" data-errors="[0-9]*" data-warnings="[0-9]*"' "$WORK/page" |
+  sed 's/.*data-status="\([0-9]*\)" data-errors="\([0-9]*\)" data-warnings="\([0-9]*\)"/\1 \2 \3/')
+[ "$got" = "$fs $want" ] && [ "${want#* }" -ge 1 ] && grep -q 'readable-layer' "$WORK/page" && ok "/health: the last fsck layerd ran in the background, as layerctl fsck finds it (status, errors, warnings: $got)" \
+  || not_ok "/health fsck: page '$got', layerctl fsck '$fs $want'"
 [ "$(get /nowhere)" = 404 ] && ok "an unknown page is 404" || not_ok "404"
 
 # --- the stack, pictured (SVG made by layerd from the union's census) ---

@@ -84,6 +84,17 @@ int console_view_open(const struct console_req *r, struct console_view **out, st
 		sb_printf(b, "%s wants ?user=NAME (and groups=G,..., machine=M)", r->path);
 		return 400;
 	}
+	/* as a login takes it: it goes into layerd's log */
+	const char *why;
+	for (const char *p = groups ? groups : ""; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			sb_printf(b, "groups: a control character");
+			return 400;
+		}
+	if (!lf_repo_rel_ok(user, &why) || strchr(user, '/')) {
+		sb_printf(b, "user name: %s", strchr(user, '/') ? "holds '/'" : why);
+		return 400;
+	}
 	struct console_view *cv = calloc(1, sizeof *cv);
 	if (!cv) {
 		sb_printf(b, "out of memory");

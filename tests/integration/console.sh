@@ -83,6 +83,8 @@ n=$(find "$WORK/run/lfcon1/C/Program Files" -type f | wc -l)
   && ok "a folder's link goes one level down, with the way back up" || not_ok "/stack down: $(head -c 600 "$WORK/page")"
 [ "$(get '/stack?user=lfcon1&groups=finance&path=Nowhere')" = 404 ] && ok "a folder not there is 404" || not_ok "stack 404"
 [ "$(get '/stack')" = 400 ] && ok "/stack without a user is 400, saying what it wants" || not_ok "stack 400"
+[ "$(get '/stack?user=lf%0Aforged')" = 400 ] && grep -q 'control character' "$WORK/page" && ! grep -q forged "$WORK/layerd.log" \
+  && ok "a user name with a newline is 400 (it would go into layerd's log)" || not_ok "stack control char: $(cat "$WORK/page")"
 
 # --- conflicts, pictured: the grid of her app layers, then the list ---
 [ "$(get '/conflicts?user=lfcon1&groups=finance,tools')" = 200 ] && grep -q 'id="n-conflicts" data-n="1"' "$WORK/page" \

@@ -67,8 +67,9 @@
  *    token), the chunk cache's counts, a layer file's chunk table (a
  *    reader waits on its condition variable for a chunk another is
  *    fetching, the lock let go; the fetch runs with none held, under the
- *    layer's own). Nothing is waited for under a leaf; two leaves
- *    never nest.
+ *    layer's own); layerd's console: the last fsck's results (a
+ *    thread of its own runs the check with none held). Nothing is
+ *    waited for under a leaf; two leaves never nest.
  * 16 the heap trimmer's wake-up (HEAP_WAKE): the innermost; a free under
  *    any lock may signal the trimmer (lf_heap_freed).
  *

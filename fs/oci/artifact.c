@@ -290,8 +290,7 @@ int lf_oci_layer_cached(const char *uri, uint64_t *cached, uint64_t *total, stru
 	*cached = 0;
 	*total = l.file_size;
 	for (size_t i = 0; i < l.nchunks; i++) {
-		uint64_t at = (uint64_t)i * l.chunk_size;
-		uint64_t size = l.file_size - at < l.chunk_size ? l.file_size - at : l.chunk_size;
+		uint64_t size = lf_oci_chunk_len(l.file_size, l.chunk_size, i);
 		if (lf_chunk_cache_has(cache, l.chunks[i], size))
 			*cached += size;
 	}

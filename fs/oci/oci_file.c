@@ -62,7 +62,7 @@ static int obtain(struct oci_file *f, size_t i)
 {
 	const char *digest = f->layer.chunks[i];
 	uint64_t cs = f->layer.chunk_size;
-	size_t size = (size_t)(i + 1 < f->layer.nchunks ? cs : f->layer.file_size - i * cs);
+	size_t size = (size_t)lf_oci_chunk_len(f->layer.file_size, cs, i);
 	int fd = lf_chunk_cache_open(f->cache, digest, size);
 	if (fd >= 0)
 		return fd;

@@ -41,9 +41,15 @@ struct job {
 	void *pctx;
 };
 
+uint64_t lf_oci_chunk_len(uint64_t file_size, uint64_t chunk_size, size_t i)
+{
+	uint64_t at = (uint64_t)i * chunk_size;
+	return file_size - at < chunk_size ? file_size - at : chunk_size;
+}
+
 static uint64_t chunk_len(const struct job *j, size_t i)
 {
-	return i + 1 < j->nchunks ? j->chunk_size : j->file_size - i * j->chunk_size;
+	return lf_oci_chunk_len(j->file_size, j->chunk_size, i);
 }
 
 /* Has this push taken DIGEST already? Marks it taken (under j->lock). */

@@ -160,6 +160,9 @@ struct lf_oci_stats {
 };
 /* The chunk size for a layer file of FILE_SIZE bytes, as above. */
 uint64_t lf_oci_chunk_size(uint64_t file_size);
+/* The length of chunk I of a file of FILE_SIZE bytes in chunks of
+ * CHUNK_SIZE (the last one shorter). */
+uint64_t lf_oci_chunk_len(uint64_t file_size, uint64_t chunk_size, size_t i);
 /* Push the layer file PATH as a revision of REPO tagged TAG (NULL: by
  * digest alone): META is its control record (file_size, chunk_size and
  * manifest_digest are filled in). Only chunks the registry lacks are

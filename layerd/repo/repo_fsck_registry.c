@@ -12,6 +12,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "layerfs/grow.h"
 #include "layerfs/oci.h"
 #include "fsck_int.h"
 
@@ -29,6 +30,7 @@ struct chunk {
 	uint64_t size;
 	size_t first;            /* the revision (in seen) named when it is bad */
 	size_t index;            /* its place in that revision's file */
+	size_t seq;              /* the order it was listed in */
 	int rc;                  /* 0, -ENOENT, -EBADMSG, or another -errno */
 	char msg[300];
 };
@@ -55,42 +57,51 @@ static const struct seen *seen_find(const struct rcheck *k, const char *digest)
 
 static struct seen *seen_add(struct rcheck *k, const char *digest)
 {
-	if (k->nseen == k->capseen) {
-		size_t cap = k->capseen ? k->capseen * 2 : 32;
-		struct seen *v = realloc(k->seen, cap * sizeof *v);
-		if (!v)
-			return NULL;
-		k->seen = v;
-		k->capseen = cap;
-	}
+	if (lf_grow(&k->seen, &k->capseen, k->nseen, sizeof *k->seen, 32))
+		return NULL;
 	struct seen n = {0};
 	snprintf(n.digest, sizeof n.digest, "%s", digest);
 	k->seen[k->nseen] = n;
 	return &k->seen[k->nseen++];
 }
 
-/* Each chunk once. A linear probe: a repository's revisions hold some
- * tens of thousands of chunks, and each is fetched over the network. */
+/* Every revision's chunks, as listed; chunks_once then keeps each digest
+ * once, where it was first listed. */
 static int chunk_add(struct rcheck *k, const char *digest, uint64_t size, size_t rev, size_t index)
 {
-	for (size_t i = 0; i < k->nchunks; i++)
-		if (!strcmp(k->chunks[i].digest, digest))
-			return 0;
-	if (k->nchunks == k->capchunks) {
-		size_t cap = k->capchunks ? k->capchunks * 2 : 1024;
-		struct chunk *v = realloc(k->chunks, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		k->chunks = v;
-		k->capchunks = cap;
-	}
-	struct chunk *ch = &k->chunks[k->nchunks++];
-	memset(ch, 0, sizeof *ch);
+	if (lf_grow(&k->chunks, &k->capchunks, k->nchunks, sizeof *k->chunks, 1024))
+		return -ENOMEM;
+	struct chunk *ch = &k->chunks[k->nchunks];
+	*ch = (struct chunk){ .size = size, .first = rev, .index = index, .seq = k->nchunks };
 	snprintf(ch->digest, sizeof ch->digest, "%s", digest);
-	ch->size = size;
-	ch->first = rev;
-	ch->index = index;
+	k->nchunks++;
 	return 0;
+}
+
+static int by_seq(const void *a, const void *b)
+{
+	const struct chunk *x = a, *y = b;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static int by_digest_then_seq(const void *a, const void *b)
+{
+	int c = strcmp(((const struct chunk *)a)->digest, ((const struct chunk *)b)->digest);
+	return c ? c : by_seq(a, b);
+}
+
+/* A chunk revisions share is fetched once: sorted by digest (a
+ * repository's revisions hold tens of thousands), the first listing kept,
+ * then back in the order listed (problems are said in it). */
+static void chunks_once(struct rcheck *k)
+{
+	qsort(k->chunks, k->nchunks, sizeof *k->chunks, by_digest_then_seq);
+	size_t n = 0;
+	for (size_t i = 0; i < k->nchunks; i++)
+		if (!n || strcmp(k->chunks[n - 1].digest, k->chunks[i].digest))
+			k->chunks[n++] = k->chunks[i];
+	k->nchunks = n;
+	qsort(k->chunks, n, sizeof *k->chunks, by_seq);
 }
 
 /* How a revision came to be checked: the error for one not there. */
@@ -134,9 +145,7 @@ static void check_revision(struct rcheck *k, const char *reference, enum via via
 		 l.revision);
 	size_t rev = (size_t)(s - k->seen);
 	for (size_t i = 0; i < l.nchunks; i++) {
-		uint64_t at = (uint64_t)i * l.chunk_size;
-		uint64_t size = l.file_size - at < l.chunk_size ? l.file_size - at : l.chunk_size;
-		if (chunk_add(k, l.chunks[i], size, rev, i))
+		if (chunk_add(k, l.chunks[i], lf_oci_chunk_len(l.file_size, l.chunk_size, i), rev, i))
 			break;
 	}
 	char mine[600], parent[LF_OCI_DIGEST_MAX];
@@ -280,6 +289,7 @@ int lf_registry_fsck(const char *ref, const struct lf_fsck_opts *o, int quick, s
 	for (int i = 0; i < ntags; i++)
 		free(tags[i]);
 	free(tags);
+	chunks_once(&k);
 	run_chunks(&k);
 	report_chunks(&k);
 	free(k.seen);

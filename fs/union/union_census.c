@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "union_int.h"
+#include "layerfs/grow.h"
 #include "layerfs/lockcheck.h"
 
 struct census_walk {
@@ -50,23 +51,29 @@ static int hidden_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
 
 static void count_folder(struct census_walk *w, const struct lref *refs, int nrefs);
 
-/* The files of an index that show, by their layer; its folders walked. */
-static void count_shown(struct census_walk *w, const struct udir *d)
+/* A file that shows, to the layer it comes from. */
+static void count_file(struct census_walk *w, const struct uentry *e)
+{
+	int top = (int)e->refs[0].layer;
+	struct lf_layer *l = w->u->layers[top];
+	struct lf_attr a;
+	w->row->files[top]++;
+	if (l->ops->getattr(l, e->refs[0].ino, &a) == 0)
+		w->row->bytes[top] += a.size;
+}
+
+/* The files of an index that show, by their layer; its folders walked
+ * too unless files_only. */
+static void count_shown(struct census_walk *w, const struct udir *d, int files_only)
 {
 	for (size_t i = 0; i < d->n && !w->err; i++) {
 		const struct uentry *e = &d->v[i];
 		if (e->gone || !e->nrefs)
 			continue;
-		if (S_ISDIR(e->type)) {
+		if (!S_ISDIR(e->type))
+			count_file(w, e);
+		else if (!files_only)
 			count_folder(w, e->refs, e->nrefs);
-			continue;
-		}
-		int top = (int)e->refs[0].layer;
-		struct lf_layer *l = w->u->layers[top];
-		struct lf_attr a;
-		w->row->files[top]++;
-		if (l->ops->getattr(l, e->refs[0].ino, &a) == 0)
-			w->row->bytes[top] += a.size;
 	}
 }
 
@@ -94,19 +101,18 @@ static void count_folder(struct census_walk *w, const struct lref *refs, int nre
 		return;
 	}
 	w->depth++;
-	count_shown(w, d);
+	count_shown(w, d, 0);
 	count_hidden(w, d, refs);
 	w->depth--;
 	udir_free(d);
 }
 
-static int add_row(struct lf_census *c, const char *name, int dir)
+/* A folder of 20,000 folders is 20,000 rows: room made by doubling. */
+static int add_row(struct lf_census *c, size_t *cap, const char *name, int dir)
 {
-	struct lf_census_row *v = realloc(c->rows, (c->nrows + 1) * sizeof *v);
-	if (!v)
+	if (lf_grow(&c->rows, cap, c->nrows, sizeof *c->rows, 16))
 		return -ENOMEM;
-	c->rows = v;
-	struct lf_census_row *r = &v[c->nrows];
+	struct lf_census_row *r = &c->rows[c->nrows];
 	memset(r, 0, sizeof *r);
 	r->name = strdup(name);
 	r->dir = dir;
@@ -201,13 +207,14 @@ static int u_census(struct lf_union *u, const char *folder, struct lf_census *c)
 		return rc;
 	}
 	/* row 0: the folder's own files and names; then one a subfolder */
-	rc = add_row(c, "", 0);
+	size_t cap = 0;
+	rc = add_row(c, &cap, "", 0);
 	struct census_walk w = { .u = u, .row = NULL };
 	for (size_t i = 0; i < d->n && !rc; i++) {
 		const struct uentry *e = &d->v[i];
 		if (e->gone || !e->nrefs || !S_ISDIR(e->type))
 			continue;
-		rc = add_row(c, e->name, 1);
+		rc = add_row(c, &cap, e->name, 1);
 		if (rc)
 			break;
 		w.row = &c->rows[c->nrows - 1];
@@ -219,16 +226,7 @@ static int u_census(struct lf_union *u, const char *folder, struct lf_census *c)
 		/* the folder's own files, and what its layers hold that does not show */
 		w.row = &c->rows[0];
 		w.depth = 0;
-		for (size_t i = 0; i < d->n; i++) {
-			const struct uentry *e = &d->v[i];
-			if (e->gone || !e->nrefs || S_ISDIR(e->type))
-				continue;
-			struct lf_layer *l = u->layers[e->refs[0].layer];
-			struct lf_attr a;
-			w.row->files[e->refs[0].layer]++;
-			if (l->ops->getattr(l, e->refs[0].ino, &a) == 0)
-				w.row->bytes[e->refs[0].layer] += a.size;
-		}
+		count_shown(&w, d, 1);
 		count_hidden(&w, d, refs);
 		rc = w.err;
 	}

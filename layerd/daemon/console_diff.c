@@ -10,6 +10,7 @@
 
 #include "console.h"
 #include "layerd_int.h"
+#include "layerfs/grow.h"
 #include "layerfs/union.h"
 
 #define MAX_CHANGES 100000
@@ -35,14 +36,8 @@ static int on_change(void *ctx, char what, const char *path, const char *why,
 		c->truncated = 1;
 		return 1;
 	}
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 256;
-		struct change *v = realloc(c->v, cap * sizeof *v);
-		if (!v)
-			return -ENOMEM;
-		c->v = v;
-		c->cap = cap;
-	}
+	if (lf_grow(&c->v, &c->cap, c->n, sizeof *c->v, 256))
+		return -ENOMEM;
 	c->v[c->n] = (struct change){ strdup(path), what, a ? a->size : 0 };
 	if (!c->v[c->n].path)
 		return -ENOMEM;

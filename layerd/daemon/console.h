@@ -7,6 +7,7 @@
 #define LAYERD_CONSOLE_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "layerfs/err.h"
 
@@ -36,6 +37,8 @@ struct sbuf {
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* TEXT with <, >, &, " and ' escaped. */
 void sb_html(struct sbuf *b, const char *text);
+/* N bytes as people read them: "512 B", "10.0 MiB". */
+void sb_size(struct sbuf *b, uint64_t n);
 /* S as a URL's query value: unreserved characters as they are, the
  * rest %XX (so nothing in it needs HTML escaping either). */
 void sb_url(struct sbuf *b, const char *s);

@@ -59,6 +59,18 @@ void sb_html(struct sbuf *b, const char *text)
 	}
 }
 
+void sb_size(struct sbuf *b, uint64_t n)
+{
+	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	sb_printf(b, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
+}
+
 void sb_url(struct sbuf *b, const char *s)
 {
 	for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {

@@ -16,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <microhttpd.h>
@@ -244,21 +242,10 @@ static int listen_socket(const char *spec, char **unix_path, struct lf_err *err)
 {
 	*unix_path = NULL;
 	if (!strncmp(spec, "unix:", 5)) {
-		struct sockaddr_un a = { .sun_family = AF_UNIX };
-		if (strlen(spec + 5) >= sizeof a.sun_path || !spec[5])
-			return lf_err_set(err, EINVAL, "--http %s: not a socket path", spec);
-		strcpy(a.sun_path, spec + 5);
-		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		unlink(a.sun_path);
-		if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 64) < 0) {
-			lf_err_set(err, errno, "--http %s: %s", spec, strerror(errno));
-			if (fd >= 0)
-				close(fd);
-			return -1;
-		}
-		/* anyone may connect; the peer's account decides what it gets */
-		chmod(a.sun_path, 0666);
-		*unix_path = strdup(a.sun_path);
+		int fd = server_listen_unix(spec + 5, err);
+		if (fd < 0)
+			return lf_err_prefix(err, "--http "), -1;
+		*unix_path = strdup(spec + 5);
 		return fd;
 	}
 	char host[256];

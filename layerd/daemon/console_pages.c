@@ -41,18 +41,6 @@ static const char *kind_name(enum lf_principal k)
 	return k == LF_PRINCIPAL_USER ? "user" : k == LF_PRINCIPAL_GROUP ? "group" : "machine";
 }
 
-static void size_text(struct sbuf *b, uint64_t n)
-{
-	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	double v = (double)n;
-	int u = 0;
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	sb_printf(b, u ? "%.1f %s" : "%.0f %s", v, unit[u]);
-}
-
 int page_overview(const struct console_req *r, struct sbuf *b)
 {
 	struct lf_repo *repo;
@@ -115,7 +103,7 @@ int page_layers(const struct console_req *r, struct sbuf *b)
 		sb_html(b, l->name);
 		sb_printf(b, "</td><td>%s</td><td>%u</td><td class=\"n\">%ld</td><td class=\"n\">",
 			  lf_layer_type_name(l->type), l->os_layer, l->priority);
-		size_text(b, l->size);
+		sb_size(b, l->size);
 		sb_printf(b, "</td><td><code>");
 		sb_html(b, l->file);
 		sb_printf(b, "</code></td><td>");
@@ -257,9 +245,9 @@ int page_health(const struct console_req *r, struct sbuf *b)
 		if (lf_chunk_cache_get(&c, &err) == 0)
 			lf_chunk_cache_usage(c, &bytes, &blobs);
 		sb_printf(b, "<tr><th>Chunk cache</th><td>%llu blobs, ", (unsigned long long)blobs);
-		size_text(b, bytes);
+		sb_size(b, bytes);
 		sb_printf(b, "; fetched since start: ");
-		size_text(b, lf_registry_fetched());
+		sb_size(b, lf_registry_fetched());
 		sb_printf(b, "</td></tr>\n");
 	}
 	sb_printf(b, "</table>\n");

@@ -28,18 +28,6 @@ static const char *color(int i)
 	return palette[i % (int)(sizeof palette / sizeof *palette)];
 }
 
-static void sb_size(struct sbuf *b, uint64_t n)
-{
-	if (n >= (1u << 30))
-		sb_printf(b, "%.1f GiB", (double)n / (1u << 30));
-	else if (n >= (1u << 20))
-		sb_printf(b, "%.1f MiB", (double)n / (1u << 20));
-	else if (n >= 1024)
-		sb_printf(b, "%.1f KiB", (double)n / 1024);
-	else
-		sb_printf(b, "%llu B", (unsigned long long)n);
-}
-
 /* The link to this page for another folder, the user and her groups kept. */
 static void stack_link(struct sbuf *b, const struct console_req *r, const char *path)
 {

@@ -116,6 +116,10 @@ int recover_mounts(struct daemon *d, const char *user);
 /* --- the socket (layerd_server.c) --- */
 /* Serve requests on fd until a signal asks to stop. */
 int server_run(struct daemon *d, int listen_fd);
+/* A listening unix socket at PATH (a stale one from a crash replaced),
+ * open to anyone: who connects decides what it may do (SO_PEERCRED).
+ * The layerd socket's and the console's. The fd, or -1 with err set. */
+int server_listen_unix(const char *path, struct lf_err *err);
 
 /* A first login: C:\Users\Default copied to C:\Users\USER through the
  * session's union, owned by her (layerd_profile.c); *made says whether it

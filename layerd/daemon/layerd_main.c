@@ -9,9 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,22 +117,10 @@ static int listen_on(const char *path, int *ours)
 	if (fds && pid && atoi(fds) == 1 && atoi(pid) == getpid())
 		return 3;
 	*ours = 1;
-	struct sockaddr_un a = { .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof a.sun_path) {
-		log_line("%s: too long for a socket path", path);
-		return -1;
-	}
-	strcpy(a.sun_path, path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	unlink(path);            /* a stale socket from a crash */
-	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 64) < 0) {
-		log_line("%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return -1;
-	}
-	/* anyone may ask; who they are decides what they may do */
-	chmod(path, 0666);
+	struct lf_err err = {0};
+	int fd = server_listen_unix(path, &err);
+	if (fd < 0)
+		log_line("%s", err.msg);
 	return fd;
 }
 

@@ -19,6 +19,8 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -332,4 +334,23 @@ int server_run(struct daemon *d, int listen_fd)
 	close(sfd);
 	session_logoff_all(d);
 	return 0;
+}
+
+int server_listen_unix(const char *path, struct lf_err *err)
+{
+	struct sockaddr_un a = { .sun_family = AF_UNIX };
+	if (!*path || strlen(path) >= sizeof a.sun_path)
+		return lf_err_set(err, ENAMETOOLONG, "%s: not a socket path (empty, or too long)",
+				  path), -1;
+	strcpy(a.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	unlink(path);            /* a stale socket from a crash */
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof a) < 0 || listen(fd, 64) < 0) {
+		lf_err_set(err, errno, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	chmod(path, 0666);
+	return fd;
 }

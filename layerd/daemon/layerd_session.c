@@ -264,39 +264,41 @@ static int mount_all(struct daemon *d, struct session *s, struct lf_err *err)
 	return 0;
 }
 
-static int add_group(struct session *s, const char *name)
+static int add_group(char ***groups, int *ngroups, const char *name)
 {
-	for (int i = 0; i < s->ngroups; i++)
-		if (!strcmp(s->groups[i], name))
+	for (int i = 0; i < *ngroups; i++)
+		if (!strcmp((*groups)[i], name))
 			return 0;
-	char **g = realloc(s->groups, (size_t)(s->ngroups + 1) * sizeof *g);
+	char **g = realloc(*groups, (size_t)(*ngroups + 1) * sizeof *g);
 	if (!g)
 		return -ENOMEM;
-	s->groups = g;
-	if (!(g[s->ngroups] = strdup(name)))
+	*groups = g;
+	if (!(g[*ngroups] = strdup(name)))
 		return -ENOMEM;
-	s->ngroups++;
+	(*ngroups)++;
 	return 0;
 }
 
-/* Her assignment groups: her Unix groups, as the host knows them (a
- * directory service through NSS), and those the caller names too. */
-static int session_groups(struct session *s, const struct lf_account *acct,
-			  const struct login_req *req, struct lf_err *err)
+/* Her assignment groups, into *groups (each malloc'd): her Unix groups,
+ * as the host knows them (a directory service through NSS; none without
+ * an account, ACCT NULL), and those the caller names too. */
+static int login_groups(const char *user, const struct lf_account *acct,
+			const struct login_req *req, char ***groups, int *ngroups,
+			struct lf_err *err)
 {
 	enum { MAX_GROUPS = 4096 };
-	char **names = malloc(MAX_GROUPS * sizeof *names);
-	int n = names ? lf_account_groups(acct, names, MAX_GROUPS) : -ENOMEM;
+	char **names = acct ? malloc(MAX_GROUPS * sizeof *names) : NULL;
+	int n = !acct ? 0 : names ? lf_account_groups(acct, names, MAX_GROUPS) : -ENOMEM;
 	int rc = n < 0 ? n : 0;
 	for (int i = 0; i < n; i++) {
 		if (!rc)
-			rc = add_group(s, names[i]);
+			rc = add_group(groups, ngroups, names[i]);
 		free(names[i]);
 	}
 	free(names);
 	for (int i = 0; !rc && i < req->ngroups; i++)
-		rc = add_group(s, req->groups[i]);
-	return rc ? lf_err_set(err, -rc, "%s: her groups: %s", s->user, strerror(-rc)) : 0;
+		rc = add_group(groups, ngroups, req->groups[i]);
+	return rc ? lf_err_set(err, -rc, "%s: her groups: %s", user, strerror(-rc)) : 0;
 }
 
 /* HKLM's fragments go to Windows/System32/config of her layer. The folder
@@ -355,7 +357,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		rc = daemon_repo_open(d, &r, err);
 	}
 	if (!rc)
-		rc = session_groups(s, &acct, req, err);
+		rc = login_groups(s->user, &acct, req, &s->groups, &s->ngroups, err);
 	if (!rc)
 		rc = lf_repo_resolve(r, s->user, (const char *const *)s->groups, s->ngroups,
 				     s->machine, &res, err);
@@ -670,21 +672,17 @@ int stack_view_open(struct daemon *d, const struct login_req *req, struct stack_
 		    struct lf_err *err)
 {
 	memset(v, 0, sizeof *v);
-	/* her Unix groups, when she has an account here, and those given */
-	enum { MAX_GROUPS = 4096 };
-	char **names = calloc(MAX_GROUPS + 256, sizeof *names);
 	struct lf_account acct;
+	char **names = NULL;
 	int n = 0;
-	if (names && lf_account_get(req->user, 0, &acct) == 0)
-		n = lf_account_groups(&acct, names, MAX_GROUPS);
-	for (int i = 0; names && n >= 0 && i < req->ngroups; i++)
-		names[n++] = strdup(req->groups[i]);
 	struct lf_repo *r = NULL;
 	struct lf_resolution res = {0};
 	struct lf_stack st = {0};
 	struct held h = {0};
-	int rc = !names || n < 0 ? lf_err_set(err, ENOMEM, "%s: her groups", req->user)
-				 : daemon_repo_open(d, &r, err);
+	int rc = login_groups(req->user, lf_account_get(req->user, 0, &acct) == 0 ? &acct : NULL,
+			      req, &names, &n, err);
+	if (!rc)
+		rc = daemon_repo_open(d, &r, err);
 	if (!rc)
 		rc = lf_repo_resolve(r, req->user, (const char *const *)names, n,
 				     req->machine ? req->machine : d->machine, &res, err);

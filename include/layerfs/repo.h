@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <jansson.h>
+
 #include "layerfs/err.h"
 #include "layerfs/union.h"
 
@@ -102,6 +104,53 @@ int lf_repo_fetch_control(const char *host, const char *name, const char *tag,
 int lf_repo_lock(const char *root, int *fd, struct lf_err *err);
 void lf_repo_unlock(int fd);
 int lf_repo_save(const struct lf_repo *r, struct lf_err *err);
+
+/* lf_repo_lock, a fresh lf_repo_open, change(), lf_repo_save, unlock:
+ * 0, or -1 with err set (by change() when it refused). */
+typedef int (*lf_repo_change)(struct lf_repo *r, void *ctx, struct lf_err *err);
+int lf_repo_update(const char *root, lf_repo_change change, void *ctx, struct lf_err *err);
+
+/* Give (or with take, take back) layers to a user, a group or a machine
+ * pattern, under the lock (lf_repo_update); a ref's revision pins it (0:
+ * the newest at login). An entry left with no layers goes. */
+struct lf_repo_assign_req {
+	enum lf_principal kind;
+	const char *name;
+	const struct lf_repo_ref *refs;
+	size_t nrefs;
+	int take;
+};
+int lf_repo_update_assign(const char *root, const struct lf_repo_assign_req *a,
+			  struct lf_err *err);
+#define LF_PRIORITY_MIN (-1000000)
+#define LF_PRIORITY_MAX 1000000
+/* Every revision of layer ID gets PRIORITY (higher wins), under the lock. */
+int lf_repo_update_priority(const char *root, uint32_t id, long priority, struct lf_err *err);
+/* A layer entry as repo list --json and a retired layer's note show it. */
+json_t *lf_repo_layer_json(const struct lf_repo_layer *l);
+
+/* Retire layer ID (every revision) or ID:REVISION: its entries leave
+ * the control file, its files go to REPO/Retired/ (each with NAME.json,
+ * its entry, for restore) or with purge are deleted. Refused (EBUSY, the
+ * reason in err) while another revision's file is a differencing disk
+ * on one that goes; without force also while an assignment needs it, a
+ * layer is built on it, or one of SESSIONS (layerd's status reply, or
+ * NULL) uses it. *done: [{file, now}] for each file moved or deleted,
+ * also when a later one failed. */
+struct lf_repo_retire_req {
+	uint32_t id, revision;
+	int force, purge;
+	json_t *sessions;
+};
+int lf_repo_retire(const char *root, const struct lf_repo_retire_req *q, json_t **done,
+		   struct lf_err *err);
+
+/* One line appended to REPO/History.txt (WHEN WHO FROM WHAT RESULT, tab
+ * separated, control characters as '?'), under the repository's lock,
+ * the file rewritten to a temporary, fsynced and renamed. */
+#define LF_REPO_HISTORY_FILE "History.txt"
+int lf_repo_history(const char *root, const char *who, const char *from, const char *what,
+		    const char *result, struct lf_err *err);
 
 /* REPO/REL as a host path, if REL stays inside REPO: relative, no "..",
  * and no symlink on the way that leads out. The file itself need not be

@@ -91,23 +91,10 @@ int repo_fail(struct lf_err *err)
 	return EXIT_FAIL;
 }
 
-/* Lock, read afresh, hand over to change(), save, unlock. */
-int repo_update(const char *root, int (*change)(struct lf_repo *r, void *ctx, struct lf_err *err),
-		  void *ctx)
+int repo_update(const char *root, lf_repo_change change, void *ctx)
 {
 	struct lf_err err = {0};
-	struct lf_repo *r = NULL;
-	int fd;
-	if (lf_repo_lock(root, &fd, &err))
-		return repo_fail(&err);
-	int rc = lf_repo_open(root, &r, &err);
-	if (!rc)
-		rc = change(r, ctx, &err);
-	if (!rc)
-		rc = lf_repo_save(r, &err);
-	lf_repo_unlock(fd);
-	lf_repo_free(r);
-	return rc ? repo_fail(&err) : EXIT_OK;
+	return lf_repo_update(root, change, ctx, &err) ? repo_fail(&err) : EXIT_OK;
 }
 
 int repo_parse_uint(const char *s, uint32_t *out)
@@ -346,7 +333,7 @@ static int repo_add(int argc, char **argv, int json)
 			break;
 		case 'p':
 			a.priority = strtol(optarg, &end, 10);
-			if (*end || !*optarg || a.priority < -1000000 || a.priority > 1000000)
+			if (*end || !*optarg || a.priority < LF_PRIORITY_MIN || a.priority > LF_PRIORITY_MAX)
 				return cli_usage_error("repo", "bad --priority");
 			a.priority_given = 1;
 			break;
@@ -404,77 +391,14 @@ static int repo_add(int argc, char **argv, int json)
 
 /* --- assign, unassign, priority --- */
 
-struct assign {
-	enum lf_principal kind;
-	const char *name;
-	struct lf_repo_ref refs[256];
-	int nrefs, take;         /* take: unassign */
-	long priority;
-};
-
-static int do_assign(struct lf_repo *r, void *ctx, struct lf_err *err)
-{
-	struct assign *a = ctx;
-	struct lf_repo_assignment *s = NULL;
-	for (size_t i = 0; i < r->nassign && !s; i++)
-		if (r->assign[i].kind == a->kind && !strcmp(r->assign[i].name, a->name))
-			s = &r->assign[i];
-	if (!s && a->take)
-		return lf_err_set(err, ENOENT, "%s '%s' has no assignments",
-				  lf_principal_name(a->kind), a->name);
-	if (!s) {
-		struct lf_repo_assignment *v = realloc(r->assign, (r->nassign + 1) * sizeof *v);
-		if (!v)
-			return lf_err_set(err, ENOMEM, "out of memory");
-		r->assign = v;
-		s = &v[r->nassign++];
-		*s = (struct lf_repo_assignment){ a->kind, strdup(a->name), NULL, 0 };
-		if (!s->name)
-			return lf_err_set(err, ENOMEM, "out of memory");
-	}
-	for (int k = 0; k < a->nrefs; k++) {
-		const struct lf_repo_ref *ref = &a->refs[k];
-		size_t at = s->nlayers;
-		for (size_t i = 0; i < s->nlayers; i++)
-			if (s->layers[i].id == ref->id)
-				at = i;
-		if (a->take) {
-			if (at == s->nlayers)
-				return lf_err_set(err, ENOENT, "%s '%s' is not assigned layer %u",
-						  lf_principal_name(a->kind), a->name, ref->id);
-			memmove(s->layers + at, s->layers + at + 1, (s->nlayers - at - 1) * sizeof *s->layers);
-			s->nlayers--;
-			continue;
-		}
-		if (!lf_repo_find(r, ref->id, ref->revision))
-			return lf_err_set(err, ENOENT, "layer %u%s is not in the repository", ref->id,
-					  ref->revision ? " at that revision" : "");
-		if (at == s->nlayers) {
-			struct lf_repo_ref *v = realloc(s->layers, (s->nlayers + 1) * sizeof *v);
-			if (!v)
-				return lf_err_set(err, ENOMEM, "out of memory");
-			s->layers = v;
-			s->nlayers++;
-		}
-		s->layers[at] = *ref;
-	}
-	if (!s->nlayers) {          /* nothing left: the entry goes */
-		free(s->name);
-		free(s->layers);
-		size_t i = (size_t)(s - r->assign);
-		memmove(r->assign + i, r->assign + i + 1, (r->nassign - i - 1) * sizeof *s);
-		r->nassign--;
-	}
-	return 0;
-}
-
 static int repo_assign(int argc, char **argv, int take)
 {
 	static const struct option opts[] = {
 		{ "user", required_argument, NULL, 'u' }, { "group", required_argument, NULL, 'g' },
 		{ "machine", required_argument, NULL, 'm' }, { 0 },
 	};
-	struct assign a = { .take = take };
+	struct lf_repo_ref refs[256];
+	struct lf_repo_assign_req a = { .take = take, .refs = refs };
 	int c, kinds = 0;
 	optind = 1;
 	while ((c = cli_getopt(argc, argv, "", opts)) != -1) {
@@ -493,55 +417,32 @@ static int repo_assign(int argc, char **argv, int take)
 		if (a.nrefs == 256)
 			return cli_usage_error("repo", "too many layers at once");
 		char *colon = strchr(argv[i], ':');
-		struct lf_repo_ref *ref = &a.refs[a.nrefs++];
+		struct lf_repo_ref *ref = &refs[a.nrefs++];
 		if (colon)
 			*colon = 0;
 		if (repo_parse_uint(argv[i], &ref->id) || (colon && (take || repo_parse_uint(colon + 1, &ref->revision))))
 			return cli_usage_error("repo", "'%s': want a layer ID%s", argv[i],
 					       take ? "" : " or ID:REVISION");
 	}
-	return repo_update(argv[optind], do_assign, &a);
-}
-
-struct prio {
-	uint32_t id;
-	long priority;
-};
-
-static int do_priority(struct lf_repo *r, void *ctx, struct lf_err *err)
-{
-	struct prio *p = ctx;
-	int found = 0;
-	for (size_t i = 0; i < r->nlayers; i++)
-		if (r->layers[i].id == p->id) {
-			r->layers[i].priority = p->priority;
-			found = 1;
-		}
-	return found ? 0 : lf_err_set(err, ENOENT, "layer %u is not in the repository", p->id);
+	struct lf_err err = {0};
+	return lf_repo_update_assign(argv[optind], &a, &err) ? repo_fail(&err) : EXIT_OK;
 }
 
 static int repo_priority(int argc, char **argv)
 {
-	struct prio p;
+	uint32_t id;
 	char *end;
-	if (argc != 4 || repo_parse_uint(argv[2], &p.id))
+	if (argc != 4 || repo_parse_uint(argv[2], &id))
 		return cli_usage_error("repo", "priority takes REPO, a layer ID and a number");
-	p.priority = strtol(argv[3], &end, 10);
-	if (*end || !*argv[3] || p.priority < -1000000 || p.priority > 1000000)
-		return cli_usage_error("repo", "priority: a whole number from -1000000 to 1000000");
-	return repo_update(argv[1], do_priority, &p);
+	long priority = strtol(argv[3], &end, 10);
+	if (*end || !*argv[3] || priority < LF_PRIORITY_MIN || priority > LF_PRIORITY_MAX)
+		return cli_usage_error("repo", "priority: a whole number from %d to %d",
+				       LF_PRIORITY_MIN, LF_PRIORITY_MAX);
+	struct lf_err err = {0};
+	return lf_repo_update_priority(argv[1], id, priority, &err) ? repo_fail(&err) : EXIT_OK;
 }
 
 /* --- list, resolve --- */
-
-json_t *repo_layer_json(const struct lf_repo_layer *l)
-{
-	return json_pack("{s:i, s:i, s:s, s:s, s:i, s:i, s:s, s:s, s:I}", "id", (int)l->id,
-			 "revision", (int)l->revision, "name", l->name,
-			 "type", lf_layer_type_name(l->type), "os_layer", (int)l->os_layer,
-			 "priority", (int)l->priority, "file", l->file, "sha256", l->sha256,
-			 "size", (json_int_t)l->size);
-}
 
 /* Where layer L lives, for list: its file on this host, or a registry's
  * artifact and how much of it this host has cached. */
@@ -610,7 +511,7 @@ static int repo_list(int argc, char **argv, int json)
 	if (json) {
 		json_t *ls = json_array(), *as = json_array();
 		for (size_t i = 0; i < r->nlayers; i++) {
-			json_t *o = repo_layer_json(&r->layers[i]);
+			json_t *o = lf_repo_layer_json(&r->layers[i]);
 			json_object_set_new(o, "where", json_string(ws[i].registry ? "registry" : "local"));
 			if (ws[i].registry && ws[i].known) {
 				json_object_set_new(o, "cached_bytes", json_integer((json_int_t)ws[i].cached));
@@ -698,7 +599,7 @@ static int repo_resolve(int argc, char **argv, int json)
 	if (json) {
 		json_t *st = json_array(), *sk = json_array();
 		for (size_t i = 0; i < res.n; i++) {
-			json_t *o = repo_layer_json(res.v[i].layer);
+			json_t *o = lf_repo_layer_json(res.v[i].layer);
 			json_object_set_new(o, "why", json_string(res.v[i].why));
 			json_array_append_new(st, o);
 		}

@@ -12,13 +12,10 @@
 
 /* Say err; EXIT_FAIL. */
 int repo_fail(struct lf_err *err);
-/* Change the repository under its lock: read afresh, change, save. */
-int repo_update(const char *root, int (*change)(struct lf_repo *r, void *ctx, struct lf_err *err),
-		void *ctx);
+/* lf_repo_update, its failure said: EXIT_OK or EXIT_FAIL. */
+int repo_update(const char *root, lf_repo_change change, void *ctx);
 /* A whole number 1..2^31-1, or -1. */
 int repo_parse_uint(const char *s, uint32_t *out);
-/* A layer entry as repo list --json shows it. */
-json_t *repo_layer_json(const struct lf_repo_layer *l);
 /* The highest id a retired revision had (Retired/ *.json), or 0, and the
  * highest retired revision of layer id: a new layer never takes the id,
  * nor a new revision the number, of one that may come back. */

@@ -126,7 +126,7 @@ int page_conflicts(const struct console_req *r, struct sbuf *b)
 	}
 	char title[600];
 	snprintf(title, sizeof title, "Conflicts in the stack of %s", console_view_user(cv));
-	sb_page_start(b, title, "/conflicts");
+	sb_page_start(b, r, title, "/conflicts");
 	sb_printf(b, "<p id=\"n-conflicts\" data-n=\"%zu\">%zu paths and registry values are "
 		  "provided by more than one platform or app layer.</p>\n", nc, nc);
 	grid(b, v, n, both, wins);

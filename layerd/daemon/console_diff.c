@@ -168,7 +168,7 @@ int page_diff(const struct console_req *r, struct sbuf *b)
 	qsort(c.v, c.n, sizeof *c.v, by_path);
 	char title[300];
 	snprintf(title, sizeof title, "From layer %s to %s", a_arg, b_arg);
-	sb_page_start(b, title, "/diff");
+	sb_page_start(b, r, title, "/diff");
 	sb_printf(b, "<style>.wa{color:#070}.wd{color:#a00}.wc{color:#a60}ul{list-style:none}"
 		  "</style><p id=\"n-changes\" data-n=\"%zu\">%zu entries differ%s.</p>\n", c.n, c.n,
 		  c.truncated ? " (the first 100,000)" : "");

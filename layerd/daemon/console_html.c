@@ -149,7 +149,8 @@ json_t *console_view_skipped(const struct console_view *cv)
 	return cv->v.skipped;
 }
 
-void sb_page_start(struct sbuf *b, const char *title, const char *here)
+void sb_page_start(struct sbuf *b, const struct console_req *r, const char *title,
+		   const char *here)
 {
 	static const char *const nav[][2] = {
 		{ "/", "Overview" }, { "/layers", "Layers" }, { "/assignments", "Assignments" },
@@ -166,13 +167,45 @@ void sb_page_start(struct sbuf *b, const char *title, const char *here)
 		  "main{padding:16px}table{border-collapse:collapse}"
 		  "th,td{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}"
 		  "th{background:#eef2f7}td.n{text-align:right}.bad{color:#a00}.good{color:#070}"
+		  "form.act{display:inline;margin:0 2px}form.act input{width:5em}"
+		  "nav span{color:#cfd8e3;float:right}nav form{display:inline}"
 		  "</style></head><body><nav>");
 	for (size_t i = 0; i < sizeof nav / sizeof *nav; i++)
 		sb_printf(b, "<a href=\"%s\"%s>%s</a>", nav[i][0],
 			  !strcmp(here, nav[i][0]) ? " class=\"here\"" : "", nav[i][1]);
+	const struct console_caller *who = r->who;
+	if (who && who->name[0]) {
+		sb_printf(b, "<span id=\"who\" data-role=\"%s\">", who->role == ROLE_ADMIN ? "admin"
+			  : "viewer");
+		sb_html(b, who->name);
+		sb_printf(b, " (%s)", who->role == ROLE_ADMIN ? "may act" : "reads");
+		if (who->sid[0]) {
+			sb_printf(b, " <form method=\"post\" action=\"/logout\">"
+				  "<input type=\"hidden\" name=\"csrf\" value=\"");
+			sb_html(b, who->csrf);
+			sb_printf(b, "\"><button id=\"sign-out\">Sign out</button></form>");
+		}
+		sb_printf(b, "</span>");
+	}
 	sb_printf(b, "</nav><main><h1>");
 	sb_html(b, title);
 	sb_printf(b, "</h1>\n");
+}
+
+int sb_form(struct sbuf *b, const struct console_req *r, const char *name, const char *cls)
+{
+	if (!r->who || r->who->role != ROLE_ADMIN)
+		return 0;
+	sb_printf(b, "<form method=\"post\" action=\"/act/%s\" class=\"%s\">"
+		  "<input type=\"hidden\" name=\"csrf\" value=\"", name, cls);
+	sb_html(b, r->who->csrf);
+	sb_printf(b, "\">");
+	return 1;
+}
+
+void sb_form_end(struct sbuf *b)
+{
+	sb_printf(b, "</form>");
 }
 
 void sb_page_end(struct sbuf *b)

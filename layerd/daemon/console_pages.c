@@ -51,7 +51,7 @@ int page_overview(const struct console_req *r, struct sbuf *b)
 	size_t ids = 0;
 	for (size_t i = 0; i < repo->nlayers; i++)
 		ids += newest(repo, repo->layers[i].id) == (int)repo->layers[i].revision;
-	sb_page_start(b, "layerd", "/");
+	sb_page_start(b, r, "layerd", "/");
 	sb_printf(b, "<p>Repository <code>");
 	sb_html(b, repo->registry ? repo->registry : repo->root);
 	sb_printf(b, "</code>%s on <code>", repo->registry ? " (a registry's control artifact)" : "");
@@ -83,6 +83,30 @@ static int session_uses(json_t *s, uint32_t id, uint32_t rev)
 	return 0;
 }
 
+/* An admin's buttons for revision L: its layer's priority, retire it
+ * (to Retired/) or delete it, each even if in use when ticked. */
+static void layer_actions(const struct console_req *r, struct sbuf *b,
+			  const struct lf_repo_layer *l)
+{
+	if (!r->who || r->who->role != ROLE_ADMIN)
+		return;
+	sb_printf(b, "<td>");
+	sb_form(b, r, "priority", "act");
+	sb_printf(b, "<input type=\"hidden\" name=\"id\" value=\"%u\"><input name=\"priority\" "
+		  "type=\"number\" value=\"%ld\" aria-label=\"priority\"><button>Set</button>",
+		  l->id, l->priority);
+	sb_form_end(b);
+	static const char *const what[][2] = { { "retire", "Retire" }, { "remove", "Delete" } };
+	for (int k = 0; k < 2; k++) {
+		sb_form(b, r, what[k][0], "act");
+		sb_printf(b, "<input type=\"hidden\" name=\"id\" value=\"%u\"><input type=\"hidden\" "
+			  "name=\"revision\" value=\"%u\"><button>%s</button>", l->id, l->revision,
+			  what[k][1]);
+		sb_form_end(b);
+	}
+	sb_printf(b, "</td>");
+}
+
 int page_layers(const struct console_req *r, struct sbuf *b)
 {
 	struct lf_repo *repo;
@@ -90,10 +114,11 @@ int page_layers(const struct console_req *r, struct sbuf *b)
 	if (rc)
 		return rc;
 	json_t *st = session_status(r->d, NULL), *sessions = json_object_get(st, "sessions");
-	sb_page_start(b, "Layers", "/layers");
+	sb_page_start(b, r, "Layers", "/layers");
 	sb_printf(b, "<table id=\"layers\"><tr><th>ID</th><th>Revision</th><th>Name</th>"
 		  "<th>Type</th><th>OS layer</th><th>Priority</th><th>Size</th><th>File</th>"
-		  "<th>Who gets it</th><th>In use by</th></tr>\n");
+		  "<th>Who gets it</th><th>In use by</th>%s</tr>\n",
+		  r->who && r->who->role == ROLE_ADMIN ? "<th>Actions</th>" : "");
 	for (size_t i = 0; i < repo->nlayers; i++) {
 		const struct lf_repo_layer *l = &repo->layers[i];
 		int is_newest = newest(repo, l->id) == (int)l->revision;
@@ -129,7 +154,9 @@ int page_layers(const struct console_req *r, struct sbuf *b)
 				sb_printf(b, "%s", any++ ? ", " : "");
 				sb_html(b, json_string_value(json_object_get(one, "user")));
 			}
-		sb_printf(b, "</td></tr>\n");
+		sb_printf(b, "</td>");
+		layer_actions(r, b, l);
+		sb_printf(b, "</tr>\n");
 	}
 	sb_printf(b, "</table>\n");
 	sb_page_end(b);
@@ -144,8 +171,9 @@ int page_assignments(const struct console_req *r, struct sbuf *b)
 	int rc = repo_or_error(r, &repo, b);
 	if (rc)
 		return rc;
-	sb_page_start(b, "Assignments", "/assignments");
-	sb_printf(b, "<table id=\"assignments\"><tr><th>To</th><th>Name</th><th>Layers</th></tr>\n");
+	sb_page_start(b, r, "Assignments", "/assignments");
+	sb_printf(b, "<table id=\"assignments\"><tr><th>To</th><th>Name</th><th>Layers</th>%s</tr>\n",
+		  r->who && r->who->role == ROLE_ADMIN ? "<th>Take back</th>" : "");
 	for (size_t a = 0; a < repo->nassign; a++) {
 		const struct lf_repo_assignment *as = &repo->assign[a];
 		sb_printf(b, "<tr class=\"assignment\"><td>%s</td><td>", kind_name(as->kind));
@@ -161,9 +189,33 @@ int page_assignments(const struct console_req *r, struct sbuf *b)
 				sb_printf(b, "%u", as->layers[k].revision);
 			sb_printf(b, ")");
 		}
-		sb_printf(b, "</td></tr>\n");
+		sb_printf(b, "</td>");
+		for (size_t k = 0; r->who && r->who->role == ROLE_ADMIN && k < as->nlayers; k++) {
+			const struct lf_repo_layer *l = lf_repo_find(repo, as->layers[k].id, 0);
+			sb_printf(b, "%s", k ? "" : "<td>");
+			sb_form(b, r, "unassign", "act");
+			sb_printf(b, "<input type=\"hidden\" name=\"kind\" value=\"%s\">"
+				  "<input type=\"hidden\" name=\"name\" value=\"", kind_name(as->kind));
+			sb_html(b, as->name);
+			sb_printf(b, "\"><input type=\"hidden\" name=\"layers\" value=\"%u\">"
+				  "<button title=\"take it back\">&#215; ", as->layers[k].id);
+			sb_html(b, l ? l->name : "?");
+			sb_printf(b, "</button>");
+			sb_form_end(b);
+		}
+		sb_printf(b, "%s", r->who && r->who->role == ROLE_ADMIN && as->nlayers ? "</td>" : "");
+		sb_printf(b, "</tr>\n");
 	}
 	sb_printf(b, "</table>\n");
+	if (sb_form(b, r, "assign", "assign")) {
+		sb_printf(b, "<h2>Assign</h2><p><select name=\"kind\" id=\"assign-kind\">"
+			  "<option>group</option><option>user</option><option>machine</option>"
+			  "</select> <input name=\"name\" id=\"assign-name\" required "
+			  "placeholder=\"name (a machine: a pattern, WKS-*)\"> gets <input "
+			  "name=\"layers\" id=\"assign-layers\" required placeholder=\"ID or ID:REV, "
+			  "...\"> <button id=\"assign-submit\">Assign</button></p>");
+		sb_form_end(b);
+	}
 	sb_page_end(b);
 	lf_repo_free(repo);
 	return 200;
@@ -172,9 +224,10 @@ int page_assignments(const struct console_req *r, struct sbuf *b)
 int page_sessions(const struct console_req *r, struct sbuf *b)
 {
 	json_t *st = session_status(r->d, NULL);
-	sb_page_start(b, "Sessions", "/sessions");
+	sb_page_start(b, r, "Sessions", "/sessions");
 	sb_printf(b, "<table id=\"sessions\"><tr><th>User</th><th>Machine</th><th>Since</th>"
-		  "<th>Layers, lowest first</th><th>Drive</th></tr>\n");
+		  "<th>Layers, lowest first</th><th>Drive</th>%s</tr>\n",
+		  r->who && r->who->role == ROLE_ADMIN ? "<th></th>" : "");
 	size_t i;
 	json_t *s;
 	json_array_foreach(json_object_get(st, "sessions"), i, s) {
@@ -204,9 +257,26 @@ int page_sessions(const struct console_req *r, struct sbuf *b)
 		}
 		sb_printf(b, "</td><td><code>");
 		sb_html(b, json_string_value(json_object_get(s, "drive")));
-		sb_printf(b, "</code></td></tr>\n");
+		sb_printf(b, "</code></td>");
+		if (r->who && r->who->role == ROLE_ADMIN) {
+			sb_printf(b, "<td>");
+			sb_form(b, r, "logoff", "act");
+			sb_printf(b, "<input type=\"hidden\" name=\"user\" value=\"");
+			sb_html(b, user);
+			sb_printf(b, "\"><button>Log off</button>");
+			sb_form_end(b);
+			sb_printf(b, "</td>");
+		}
+		sb_printf(b, "</tr>\n");
 	}
 	sb_printf(b, "</table>\n");
+	if (sb_form(b, r, "refresh", "refresh")) {
+		sb_printf(b, "<p><button id=\"refresh\">Refresh</button> every session's app layers "
+			  "from the control files now (<label><input type=\"checkbox\" "
+			  "name=\"at_logoff\" value=\"1\"> at each one's next login instead</label>)"
+			  "</p>");
+		sb_form_end(b);
+	}
 	sb_page_end(b);
 	json_decref(st);
 	return 200;
@@ -217,7 +287,7 @@ int page_health(const struct console_req *r, struct sbuf *b)
 	struct lf_repo *repo = NULL;
 	struct lf_err err = {0};
 	int readable = daemon_repo_open(r->d, &repo, &err) == 0;
-	sb_page_start(b, "Health", "/health");
+	sb_page_start(b, r, "Health", "/health");
 	sb_printf(b, "<table id=\"health\"><tr><th>Control files</th><td class=\"%s\">",
 		  readable ? "good" : "bad");
 	sb_html(b, readable ? "read" : err.msg);

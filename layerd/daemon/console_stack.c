@@ -157,7 +157,7 @@ int page_stack(const struct console_req *r, struct sbuf *b)
 	}
 	char title[600];
 	snprintf(title, sizeof title, "The stack of %s", user);
-	sb_page_start(b, title, "/stack");
+	sb_page_start(b, r, title, "/stack");
 	sb_printf(b, "<p>");
 	if (path && *path) {
 		/* the way back up, a folder at a time */

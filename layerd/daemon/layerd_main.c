@@ -70,16 +70,24 @@ static void usage(FILE *f)
 		"  --run DIR         where sessions are mounted (default %s)\n"
 		"  --machine NAME    this host's name for machine assignments (default:\n"
 		"                    the host name)\n"
-		"  --http unix:PATH|ADDR:PORT  serve the web console (docs/CONSOLE.md):\n"
-		"                    its pages on a unix socket, to root and the members\n"
-		"                    of --http-viewers (default layerfs-viewers) and\n"
-		"                    --http-admins (default layerfs-admins); /metrics\n"
-		"                    (Prometheus) there and on a loopback TCP address,\n"
-		"                    to the addresses --metrics-allow lists (default\n"
+		"  --http unix:PATH|ADDR:PORT  serve the web console (docs/CONSOLE.md).\n"
+		"                    Root and the members of --http-admins (default\n"
+		"                    layerfs-admins) read and act, those of\n"
+		"                    --http-viewers (default layerfs-viewers) read. On a\n"
+		"                    unix socket the caller's account decides; on TCP\n"
+		"                    she signs in at /login (PAM service layerd; a\n"
+		"                    sign-in ends --http-idle MINUTES unused, default\n"
+		"                    15; or 90s, 2h) or a script sends the first line of\n"
+		"                    --http-token FILE (root's, mode 600) as a bearer\n"
+		"                    token. A TCP listener off loopback needs TLS:\n"
+		"                    --http-cert FILE and --http-key FILE (PEM).\n"
+		"                    /metrics (Prometheus) needs no sign-in: it goes to\n"
+		"                    the addresses --metrics-allow lists (default\n"
 		"                    127.0.0.0/8,::1); --metrics-names adds user names.\n"
 		"                    Up to 4 --http. /health shows the last fsck, run\n"
 		"                    at start and every --fsck-every HOURS (default 24;\n"
-		"                    0: at start only), at the lowest priority.\n"
+		"                    0: at start only), at the lowest priority. Each\n"
+		"                    action is logged here and in REPO/History.txt.\n"
 		"  --admin-group GROUP  members of GROUP (a Unix group, or one given at\n"
 		"                    login) are administrators: their token holds\n"
 		"                    BUILTIN\\Administrators (default: nobody)\n"
@@ -141,6 +149,10 @@ int main(int argc, char **argv)
 		{ "metrics-allow", required_argument, NULL, 'M' },
 		{ "metrics-names", no_argument, NULL, 'N' },
 		{ "fsck-every", required_argument, NULL, 'K' },
+		{ "http-token", required_argument, NULL, 'k' },
+		{ "http-cert", required_argument, NULL, 'c' },
+		{ "http-key", required_argument, NULL, 'y' },
+		{ "http-idle", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' }, { 0 },
 	};
 	struct console_opts co = { .fsck_hours = 24 };
@@ -179,6 +191,23 @@ int main(int argc, char **argv)
 		case 'D': co.admins = optarg; break;
 		case 'M': co.metrics_allow = optarg; break;
 		case 'N': co.metrics_names = 1; break;
+		case 'k': co.token_file = optarg; break;
+		case 'c': co.cert = optarg; break;
+		case 'y': co.key = optarg; break;
+		case 'I': {
+			/* minutes, or with a unit: 90s, 15m, 2h */
+			char *end;
+			long v = strtol(optarg, &end, 10);
+			long unit = !*end || !strcmp(end, "m") ? 60 : !strcmp(end, "s") ? 1
+				    : !strcmp(end, "h") ? 3600 : 0;
+			if (!unit || end == optarg || v < 1 || v * unit > 24 * 3600) {
+				fprintf(stderr, "layerd: --http-idle is minutes (or 90s, 2h), at "
+					"most a day\n");
+				return 2;
+			}
+			co.idle_seconds = (int)(v * unit);
+			break;
+		}
 		case 'K': {
 			char *end;
 			long h = strtol(optarg, &end, 10);

@@ -7,6 +7,7 @@
 # as the viewer, as a local reverse proxy would) and its DOM holds the
 # layers, assignments and sessions; a screenshot of each is kept.
 . "$(dirname "$0")/lib.sh"
+FLOOR=37
 : "${LAYERD:?}"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (layerd)"
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"
@@ -17,7 +18,6 @@ chmod 755 "$WORK"
 for u in lfcon1 lfcon2 lfview; do id $u >/dev/null 2>&1 || useradd -M -s /bin/sh $u; done
 getent group lfviewers >/dev/null || groupadd lfviewers
 usermod -a -G lfviewers lfview
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; cleanup' EXIT
 
@@ -33,7 +33,7 @@ export LAYERD_SOCKET="$WORK/layerd.sock"
 refuses "a --metrics-allow that is not an address is refused, naming it" "not-an-address" \
   "$LAYERD" --repo "$R" --socket "$WORK/x.sock" --run "$WORK/xrun" --http "unix:$WORK/x-http.sock" \
   --metrics-allow 127.0.0.1,not-an-address
-refuses "a TCP listener off loopback is refused (it would need TLS)" "not a loopback address" \
+refuses "a TCP listener off loopback without TLS is refused" "needs TLS" \
   "$LAYERD" --repo "$R" --socket "$WORK/x.sock" --run "$WORK/xrun" --http 192.0.2.1:8080
 "$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$WORK/run" --http "unix:$HS" \
   --http "127.0.0.1:$PORT" --http-viewers lfviewers 2>"$WORK/layerd.log" &
@@ -96,14 +96,14 @@ n=$(find "$WORK/run/lfcon1/C/Program Files" -type f | wc -l)
 out=$("$LAYERCTL" conflicts "$R" --user lfcon1 --groups finance,tools)   # exit 1: there are some
 grep -qi 'mso.dll: AdminTools' <<<"$out" && ok "layerctl conflicts agrees" || not_ok "layerctl conflicts: $out"
 code=$(curl -s --unix-socket "$HS" -X POST -o /dev/null -w '%{http_code}' http://layerd/layers)
-[ "$code" = 405 ] && ok "a POST is refused (no actions yet)" || not_ok "POST: $code"
+[ "$code" = 405 ] && ok "a POST to a page is refused (405: actions are /act/..., console_actions.sh)" || not_ok "POST: $code"
 code=$(runuser -u lfview -- curl -s --unix-socket "$HS" -o /dev/null -w '%{http_code}' http://layerd/sessions)
 [ "$code" = 200 ] && ok "a member of the viewer group reads the pages" || not_ok "viewer: $code"
 out=$(runuser -u lfcon1 -- curl -s --unix-socket "$HS" -w ' %{http_code}' http://layerd/sessions)
 [ "${out##* }" = 403 ] && grep -q "neither root nor in group lfviewers" <<<"$out" \
   && ok "someone in neither group is refused (403), saying why" || not_ok "non-viewer: $out"
 code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/sessions")
-[ "$code" = 401 ] && ok "over TCP, a page is refused: a connection there carries no identity" || not_ok "tcp page: $code"
+[ "$code" = 303 ] && ok "over TCP, a page without a sign-in goes to /login: a connection there carries no identity" || not_ok "tcp page: $code"
 
 # --- /metrics ---
 curl -s --max-time 10 "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"

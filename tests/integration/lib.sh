@@ -38,6 +38,21 @@ sample_repo() {
   "$LAYERCTL" repo add "$1" "$S/App/Office.101.3.vhd" --type app --name Office --priority 10 >/dev/null
 }
 not_ok() { failed=$((failed + 1)); echo "not ok - $*"; }
+# a TCP port free on 127.0.0.1 now
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# make_test_ca DIR: a CA (DIR/ca.pem, ca.key) made for this run and a
+# server certificate it signs for 127.0.0.1 and localhost (srv.pem,
+# srv.key); openssl's chatter into DIR/openssl.log
+make_test_ca() {
+  mkdir -p "$1" && (
+    cd "$1" &&
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=layerfs-test-CA &&
+    openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 &&
+    printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'basicConstraints=CA:FALSE' \
+      'extendedKeyUsage=serverAuth' >srv.ext &&
+    openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile srv.ext
+  ) >"$1/openssl.log" 2>&1
+}
 
 # check DESCRIPTION COMMAND...: the command must succeed
 check() {
@@ -129,6 +144,11 @@ finish() {
   if [ -s "$WORK/watchdog.log" ]; then
     not_ok "a file operation hung (the test-wide watchdog, fuse_watch.py):"
     sed 's/^/    /' "$WORK/watchdog.log" | head -300
+  fi
+  # a test whose checks stop early (a loop that ran no times, a section
+  # that quietly did nothing) must not pass: FLOOR is how many it has
+  if [ -n "${FLOOR:-}" ] && [ $((passed + failed)) -lt "$FLOOR" ]; then
+    not_ok "only $((passed + failed)) checks ran; this test has $FLOOR"
   fi
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

@@ -19,22 +19,15 @@ command -v docker-registry >/dev/null || skip_all "no docker-registry (Debian do
 command -v openssl >/dev/null || skip_all "no openssl"
 L() { wd "$LAYERCTL" "$@"; }
 export LAYERFS_CACHE="$WORK/cache-ctl"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; cleanup' EXIT
 
 # --- a CA, the registries' certificate (127.0.0.1, localhost), the key
 # the token issuer signs with ---
-T="$WORK/tls"; mkdir -p "$T"
-(
-  cd "$T" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=layerfs-test-CA &&
-  openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj /CN=127.0.0.1 &&
-  printf '%s\n' 'subjectAltName=IP:127.0.0.1,DNS:localhost' 'basicConstraints=CA:FALSE' \
-    'extendedKeyUsage=serverAuth' >srv.ext &&
-  openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 2 -extfile srv.ext &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout tok.key -out tok.pem -days 2 -subj /CN=layerfs-test-tokens
-) >"$WORK/openssl.log" 2>&1
+T="$WORK/tls"
+make_test_ca "$T" &&
+  (cd "$T" && openssl req -x509 -newkey rsa:2048 -nodes -keyout tok.key -out tok.pem -days 2 \
+     -subj /CN=layerfs-test-tokens) >>"$T/openssl.log" 2>&1
 check "openssl made a CA, a certificate for 127.0.0.1 signed by it, a token key" \
   openssl verify -CAfile "$T/ca.pem" "$T/srv.pem"
 

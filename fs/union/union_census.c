@@ -5,7 +5,9 @@
  * opaque folder above takes away (deleted). Built from the folders'
  * merged indexes as a lookup builds them (udir_build), without nodes, so
  * a census of a whole drive leaves the node table as it was; and from
- * each layer's own listing of the same folders. */
+ * each layer's own listing of the same folders. A subtree one NTFS layer
+ * alone gives is counted once per layer file: its counts go to the
+ * layer's memo (union_census_memo.c) and come from there after. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,12 +19,16 @@
 
 struct census_walk {
 	struct lf_union *u;
+	struct lf_census_memo *const *memos;   /* by layer, or NULL */
 	struct lf_census_row *row;   /* where this subtree's counts go */
 	const struct udir *d;        /* the merged index being compared */
 	int layer;                   /* the layer whose listing is read */
 	int depth;
+	int cut;                     /* a subtree deeper than MAX_DEPTH was left out */
 	int err;
 };
+
+#define MAX_DEPTH 256
 
 /* One entry of a layer's own listing: does it show? */
 static int hidden_entry(void *ctx, const char *name, lf_ino ino, uint32_t type)
@@ -90,11 +96,41 @@ static void count_hidden(struct census_walk *w, const struct udir *d, const stru
 	w->d = was;
 }
 
+/* The memo of the layer that alone gives a folder, if it has one (an
+ * NTFS layer's folder numbers are the same at every open). */
+static struct lf_census_memo *memo_of(struct census_walk *w, const struct lref *refs, int nrefs)
+{
+	if (!w->memos || nrefs != 1 || !w->memos[refs[0].layer])
+		return NULL;
+	return strcmp(w->u->layers[refs[0].layer]->kind, "ntfs") ? NULL : w->memos[refs[0].layer];
+}
+
+static void counts_of(const struct lf_census_row *r, int layer, struct lf_census_counts *c)
+{
+	*c = (struct lf_census_counts){ r->files[layer], r->bytes[layer], r->shadowed[layer],
+					r->deleted[layer] };
+}
+
 static void count_folder(struct census_walk *w, const struct lref *refs, int nrefs)
 {
-	struct udir *d;
-	if (w->depth >= 256)
+	if (w->depth >= MAX_DEPTH) {
+		w->cut = 1;
 		return;
+	}
+	struct lf_census_memo *memo = memo_of(w, refs, nrefs);
+	int layer = (int)refs[0].layer;
+	struct lf_census_counts before, c;
+	if (memo && lf_census_memo_get(memo, refs[0].ino, &c)) {
+		w->row->files[layer] += c.files;
+		w->row->bytes[layer] += c.bytes;
+		w->row->shadowed[layer] += c.shadowed;
+		w->row->deleted[layer] += c.deleted;
+		return;
+	}
+	counts_of(w->row, layer, &before);
+	int cut = w->cut;
+	w->cut = 0;
+	struct udir *d;
 	int rc = udir_build(w->u, refs, nrefs, &d);
 	if (rc) {
 		w->err = rc;
@@ -105,6 +141,17 @@ static void count_folder(struct census_walk *w, const struct lref *refs, int nre
 	count_hidden(w, d, refs);
 	w->depth--;
 	udir_free(d);
+	/* a subtree only this layer gives counts only to this layer: what it
+	 * added is the subtree's, in any stack */
+	if (memo && !w->err && !w->cut) {
+		counts_of(w->row, layer, &c);
+		c.files -= before.files;
+		c.bytes -= before.bytes;
+		c.shadowed -= before.shadowed;
+		c.deleted -= before.deleted;
+		lf_census_memo_put(memo, refs[0].ino, &c);
+	}
+	w->cut |= cut;
 }
 
 /* A folder of 20,000 folders is 20,000 rows: room made by doubling. */
@@ -191,7 +238,8 @@ static int folder_refs(struct lf_union *u, const char *path, struct lref **refs,
 	return 0;
 }
 
-static int u_census(struct lf_union *u, const char *folder, struct lf_census *c)
+static int u_census(struct lf_union *u, const char *folder, struct lf_census_memo *const *memos,
+		    struct lf_census *c)
 {
 	memset(c, 0, sizeof *c);
 	c->nlayers = u->n;
@@ -209,7 +257,7 @@ static int u_census(struct lf_union *u, const char *folder, struct lf_census *c)
 	/* row 0: the folder's own files and names; then one a subfolder */
 	size_t cap = 0;
 	rc = add_row(c, &cap, "", 0);
-	struct census_walk w = { .u = u, .row = NULL };
+	struct census_walk w = { .u = u, .memos = memos };
 	for (size_t i = 0; i < d->n && !rc; i++) {
 		const struct uentry *e = &d->v[i];
 		if (e->gone || !e->nrefs || !S_ISDIR(e->type))
@@ -237,10 +285,11 @@ static int u_census(struct lf_union *u, const char *folder, struct lf_census *c)
 	return rc;
 }
 
-int lf_union_census(struct lf_union *u, const char *folder, struct lf_census *out)
+int lf_union_census(struct lf_union *u, const char *folder, struct lf_census_memo *const *memos,
+		    struct lf_census *out)
 {
 	union_enter(u);
-	return union_leave(u, u_census(u, folder, out));
+	return union_leave(u, u_census(u, folder, memos, out));
 }
 
 void lf_census_free(struct lf_census *c)

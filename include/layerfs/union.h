@@ -387,7 +387,38 @@ struct lf_census {
 	struct lf_census_row *rows;
 	size_t nrows;
 };
-int lf_union_census(struct lf_union *u, const char *folder, struct lf_census *out);
+/* MEMOS (NULL, or one per layer, NULL where none): what earlier censuses
+ * learnt of each NTFS layer (below), used and added to. */
+struct lf_census_memo;
+int lf_union_census(struct lf_union *u, const char *folder, struct lf_census_memo *const *memos,
+		    struct lf_census *out);
 void lf_census_free(struct lf_census *c);
+
+/* A census memo (union_census_memo.c): for one read-only NTFS layer file,
+ * the counts of each subtree only that layer gives, by its folder's MFT
+ * number, so a census of any stack with that layer reads such a subtree
+ * once. Kept in a file named by the layer's SHA-256 (KEY, at most 64
+ * characters), read strictly. Safe to share between threads. */
+struct lf_census_counts {
+	uint64_t files, bytes, shadowed, deleted;
+};
+struct lf_census_memo *lf_census_memo_new(void);
+void lf_census_memo_free(struct lf_census_memo *m);
+int lf_census_memo_get(struct lf_census_memo *m, uint64_t ino, struct lf_census_counts *out);
+void lf_census_memo_put(struct lf_census_memo *m, uint64_t ino, const struct lf_census_counts *c);
+/* Has it learnt anything since it was loaded or saved? */
+int lf_census_memo_dirty(struct lf_census_memo *m);
+/* NAME beneath DIRFD into m, or m to it (a temporary, fsynced, renamed):
+ * 0, or a negative errno with err naming the file and what is wrong. */
+int lf_census_memo_load(struct lf_census_memo *m, int dirfd, const char *name, const char *key,
+			struct lf_err *err);
+int lf_census_memo_save(struct lf_census_memo *m, int dirfd, const char *name, const char *key,
+			struct lf_err *err);
+/* The file's bytes into m (*why: what is wrong, m then holds part), and
+ * m as those bytes (*out malloc'd; *count entries). */
+int lf_census_memo_decode(struct lf_census_memo *m, const uint8_t *data, size_t len,
+			  const char *key, const char **why);
+int lf_census_memo_encode(struct lf_census_memo *m, const char *key, uint8_t **out, size_t *len,
+			  size_t *count);
 
 #endif

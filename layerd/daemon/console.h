@@ -100,6 +100,7 @@ struct health;
 struct console_req {
 	struct daemon *d;
 	struct health *health;       /* the last fsck (console_health.c) */
+	struct memo_store *memos;    /* the stack picture's (console_memo.c) */
 	const struct console_opts *o;
 	const char *path;
 	const char *(*arg)(void *ctx, const char *name);   /* a query argument, or NULL */
@@ -125,9 +126,23 @@ struct console_view;
 int console_view_open(const struct console_req *r, struct console_view **out, struct sbuf *b);
 void console_view_close(struct console_view *cv);
 const char *console_view_user(const struct console_view *cv);
+struct lf_union;
 struct lf_union *console_view_union(const struct console_view *cv);
 struct json_t *console_view_skipped(const struct console_view *cv);
+struct json_t *console_view_layers(const struct console_view *cv);
 int page_metrics(const struct console_req *r, struct sbuf *b);
+
+/* The stack picture's census memos by layer file (console_memo.c). */
+struct memo_store;
+struct lf_census_memo;
+struct memo_store *memo_store_new(struct daemon *d);
+void memo_store_free(struct memo_store *s);
+/* For each of u's N layers its memo (NULL: none), by the SHA-256 the
+ * view's LAYERS say its file has. */
+void memo_store_pick(struct memo_store *s, struct lf_union *u, int n, struct json_t *layers,
+		     struct lf_census_memo **out);
+/* Save those that learnt something (a failure is logged). */
+void memo_store_save(struct memo_store *s, struct lf_census_memo *const *v, int n);
 
 /* --- actions (console_actions.c): a POST to /act/NAME, from an admin
  * whose CSRF token the caller checked: done, logged (layerd's log and the

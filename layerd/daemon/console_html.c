@@ -144,6 +144,11 @@ struct lf_union *console_view_union(const struct console_view *cv)
 	return cv->v.u;
 }
 
+json_t *console_view_layers(const struct console_view *cv)
+{
+	return cv->v.layers;
+}
+
 json_t *console_view_skipped(const struct console_view *cv)
 {
 	return cv->v.skipped;

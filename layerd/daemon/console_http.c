@@ -48,6 +48,7 @@ struct console {
 	struct daemon *d;
 	struct health *health;
 	struct console_auth *auth;
+	struct memo_store *memos;
 	char *cert, *key;            /* PEM, for MHD */
 	struct console_opts o;
 	struct listener l[4];
@@ -470,7 +471,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 				 "layerd_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0");
 	}
 	char location[512] = "/";
-	struct console_req rq = { c->d, c->health, &c->o, url, query_arg, conn, &who,
+	struct console_req rq = { c->d, c->health, c->memos, &c->o, url, query_arg, conn, &who,
 				  form_arg, q, location, sizeof location };
 	struct sbuf b = {0};
 	if (act) {
@@ -598,6 +599,8 @@ int console_start(struct daemon *d, const struct console_opts *o, struct console
 		rc = -1;
 	if (!rc)
 		rc = auth_start(&c->o, &c->auth, err);
+	if (!rc && !(c->memos = memo_store_new(d)))
+		rc = lf_err_set(err, ENOMEM, "out of memory");
 	/* the server's threads take no signal (they inherit this mask): a
 	 * SIGTERM is layerd's main loop's, read from its signalfd, and would
 	 * otherwise end the process in whichever thread it found */
@@ -656,6 +659,7 @@ void console_stop(struct console *c)
 	}
 	health_stop(c->health);
 	auth_stop(c->auth);
+	memo_store_free(c->memos);
 	free(c->cert);
 	if (c->key)
 		explicit_bzero(c->key, strlen(c->key));

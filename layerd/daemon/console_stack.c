@@ -148,8 +148,19 @@ int page_stack(const struct console_req *r, struct sbuf *b)
 	const char *user = console_view_user(cv);
 	struct lf_union *u = console_view_union(cv);
 	json_t *skipped = console_view_skipped(cv);
+	int nl = lf_union_nlayers(u);
+	struct lf_census_memo **memos = calloc((size_t)nl + 1, sizeof *memos);
+	if (!memos) {
+		console_view_close(cv);
+		sb_printf(b, "out of memory");
+		return 500;
+	}
+	memo_store_pick(r->memos, u, nl, console_view_layers(cv), memos);
 	struct lf_census c;
-	int rc = lf_union_census(u, path ? path : "", &c);
+	int rc = lf_union_census(u, path ? path : "", memos, &c);
+	if (!rc)
+		memo_store_save(r->memos, memos, nl);
+	free(memos);
 	if (rc) {
 		console_view_close(cv);
 		sb_printf(b, "%s: %s", path ? path : "", strerror(-rc));

@@ -126,9 +126,12 @@ static void held_release(struct daemon *d, struct held *h)
 	memset(h, 0, sizeof *h);
 }
 
+/* The stack res resolves to, its layers open (held); *layers as a login
+ * reports them, with each one's host file and SHA-256 when with_files
+ * (the console's, not a user's status). */
 static int build_stack(struct daemon *d, const char *user, const struct lf_repo *r,
 		       const struct lf_resolution *res, struct lf_stack *st, json_t **layers,
-		       json_t **skipped, struct held *h, struct lf_err *err)
+		       json_t **skipped, struct held *h, int with_files, struct lf_err *err)
 {
 	*layers = json_array();
 	*skipped = json_array();
@@ -167,6 +170,10 @@ static int build_stack(struct daemon *d, const char *user, const struct lf_repo 
 		json_t *lj = json_pack("{s:i, s:i, s:s, s:s, s:i}", "id", (int)l->id,
 			"revision", (int)l->revision, "name", l->name, "type",
 			lf_layer_type_name(l->type), "priority", (int)l->priority);
+		if (with_files) {
+			json_object_set_new(lj, "file", json_string(path));
+			json_object_set_new(lj, "sha256", json_string(l->sha256));
+		}
 		/* open from before, its file gone meanwhile: kept, and said */
 		if (!lf_oci_is_uri(path) && access(path, F_OK) < 0 && errno == ENOENT) {
 			d->log("%s: %s layer %s (%u): its file %s is missing; the open layer stays "
@@ -365,7 +372,7 @@ int session_login(struct daemon *d, const struct login_req *req, json_t **reply,
 		if (res.skipped[i].required)
 			rc = lf_err_set(err, ENOENT, "%s", res.skipped[i].why);
 	if (!rc)
-		rc = build_stack(d, s->user, r, &res, &st, &s->layers, &s->skipped, &held, err);
+		rc = build_stack(d, s->user, r, &res, &st, &s->layers, &s->skipped, &held, 0, err);
 	if (!rc)
 		s->os_id = res.os->id;
 	/* the personalization layer, made on first login, with the lock */
@@ -608,7 +615,7 @@ static json_t *refresh_one(struct daemon *d, struct session *s, const struct lf_
 		if (res.skipped[i].required)
 			rc = lf_err_set(&err, ENOENT, "%s: the session keeps its layers", res.skipped[i].why);
 	if (!rc)
-		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &held, &err);
+		rc = build_stack(d, s->user, r, &res, &st, &layers, &skipped, &held, 0, &err);
 	if (!rc && same_layers(layers, s->layers)) {
 		shown(d, s, NULL, NULL, NULL, 0);   /* nothing waits for her next login */
 		out = json_pack("{s:s, s:b}", "user", s->user, "changed", 0);
@@ -687,7 +694,7 @@ int stack_view_open(struct daemon *d, const struct login_req *req, struct stack_
 		rc = lf_repo_resolve(r, req->user, (const char *const *)names, n,
 				     req->machine ? req->machine : d->machine, &res, err);
 	if (!rc)
-		rc = build_stack(d, req->user, r, &res, &st, &v->layers, &v->skipped, &h, err);
+		rc = build_stack(d, req->user, r, &res, &st, &v->layers, &v->skipped, &h, 1, err);
 	struct lf_union_opts uo = union_opts(d);
 	if (!rc)
 		rc = lf_union_open(&st, &uo, &v->u, err);

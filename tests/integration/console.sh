@@ -7,7 +7,7 @@
 # as the viewer, as a local reverse proxy would) and its DOM holds the
 # layers, assignments and sessions; a screenshot of each is kept.
 . "$(dirname "$0")/lib.sh"
-FLOOR=37
+FLOOR=39
 : "${LAYERD:?}"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (layerd)"
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"
@@ -36,7 +36,7 @@ refuses "a --metrics-allow that is not an address is refused, naming it" "not-an
 refuses "a TCP listener off loopback without TLS is refused" "needs TLS" \
   "$LAYERD" --repo "$R" --socket "$WORK/x.sock" --run "$WORK/xrun" --http 192.0.2.1:8080
 "$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$WORK/run" --http "unix:$HS" \
-  --http "127.0.0.1:$PORT" --http-viewers lfviewers 2>"$WORK/layerd.log" &
+  --http "127.0.0.1:$PORT" --http-viewers lfviewers --cache "$WORK/cache" 2>"$WORK/layerd.log" &
 LPID=$!; PIDS+=("$LPID")
 for _ in $(seq 100); do [ -S "$HS" ] && [ -S "$LAYERD_SOCKET" ] && break; sleep 0.1; done
 check "two users log in" bash -c "'$LAYERCTL' login lfcon1 --groups finance && '$LAYERCTL' login lfcon2 --groups finance"
@@ -78,6 +78,15 @@ got=$(grep -o 'id="fsck" data-status="[0-9]*" data-errors="[0-9]*" data-warnings
 # the census against the files: Program Files has 3 files in the merged view
 n=$(find "$WORK/run/lfcon1/C/Program Files" -type f | wc -l)
 [ "$n" = 3 ] && ok "and its count is the drive's ($n files in Program Files)" || not_ok "drive has $n files"
+# what the census learnt of the OS layer's folders is kept (a memo by the
+# layer file's SHA-256); the picture from it is the same picture
+counts() { grep -o '<g class="folder" data-name="[^"]*" data-files="[0-9]*"' "$WORK/page"; }
+get '/stack?user=lfcon1&groups=finance' >/dev/null; counts >"$WORK/counts1"
+os_sha=$("$LAYERCTL" repo list --json "$R" | python3 -c 'import json, sys; print([l["sha256"] for l in json.load(sys.stdin)["layers"] if l["id"] == 1][0])')
+get '/stack?user=lfcon1&groups=finance' >/dev/null; counts >"$WORK/counts2"
+[ -s "$WORK/cache/census/$os_sha.memo" ] && [ -s "$WORK/counts1" ] && cmp -s "$WORK/counts1" "$WORK/counts2" \
+  && ok "the OS layer's census memo is kept in CACHE/census/SHA256.memo; the picture drawn from it is the same" \
+  || not_ok "memo: $(ls "$WORK/cache/census" 2>&1) / $(diff "$WORK/counts1" "$WORK/counts2")"
 [ "$(get '/stack?user=lfcon1&groups=finance&path=Program%20Files')" = 200 ] \
   && grep -q 'data-name="Office" data-files="2"' "$WORK/page" && grep -q '>Program Files</a>' "$WORK/page" \
   && ok "a folder's link goes one level down, with the way back up" || not_ok "/stack down: $(head -c 600 "$WORK/page")"
@@ -183,4 +192,23 @@ browse '/diff?a=100:1&b=100:2' && grep -q '<details' "$WORK/dom" && ok "Chromium
 check "logoff of both" bash -c "'$LAYERCTL' logoff lfcon1 && '$LAYERCTL' logoff lfcon2"
 kill "$LPID"; wait "$LPID" 2>/dev/null
 check "layerd stops and takes its console's socket away" test ! -e "$HS"
+# a new layerd reads the memo from its file, and a broken memo file is
+# said in one line and made again; the picture is the same each time
+stack_counts_anew() {   # LOG OUT: a new layerd's /stack picture's counts
+  "$LAYERD" --repo "$R" --socket "$LAYERD_SOCKET" --run "$WORK/run" --http "unix:$HS" \
+    --cache "$WORK/cache" 2>"$1" &
+  LPID=$!; PIDS+=("$LPID")
+  for _ in $(seq 100); do [ -S "$HS" ] && break; sleep 0.1; done
+  get '/stack?user=lfcon1&groups=finance' >/dev/null; counts >"$2"
+  kill "$LPID"; wait "$LPID" 2>/dev/null
+}
+stack_counts_anew "$WORK/layerd2.log" "$WORK/counts3"
+printf 'LFCENSUS garbage' >"$WORK/cache/census/$os_sha.memo"
+stack_counts_anew "$WORK/layerd3.log" "$WORK/counts4"
+# (Office's newest is revision 2 now: counts3 and counts4 are of that stack)
+[ -s "$WORK/counts3" ] && cmp -s "$WORK/counts3" "$WORK/counts4" \
+  && [ "$(grep -c "census memo .*$os_sha.memo: not a census memo; made again" "$WORK/layerd3.log")" = 1 ] \
+  && [ "$(wc -c <"$WORK/cache/census/$os_sha.memo")" -gt 80 ] \
+  && ok "after a restart the memo file gives the picture a fresh count gives; a broken one is said in one line and made again" \
+  || not_ok "memo restart: $(diff "$WORK/counts3" "$WORK/counts4") $(grep census "$WORK/layerd3.log")"
 finish

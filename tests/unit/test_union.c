@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "helpers.h"
 #include "union_helpers.h"
@@ -174,7 +175,7 @@ START_TEST(census_says_who_gives_what)
 {
 	struct lf_union *u = open_stack(0);
 	struct lf_census c;
-	ck_assert_int_eq(lf_union_census(u, "", &c), 0);
+	ck_assert_int_eq(lf_union_census(u, "", NULL, &c), 0);
 	ck_assert_int_eq(c.nlayers, 3);
 	ck_assert_uint_eq(c.nrows, 3);
 	/* the root's own files: a's "conflict" over the OS layer's folder */
@@ -201,12 +202,12 @@ START_TEST(census_says_who_gives_what)
 	ck_assert_uint_eq(r->files[2], 0);
 	lf_census_free(&c);
 	/* one folder down; a file is not a folder; nothing is not there */
-	ck_assert_int_eq(lf_union_census(u, "windows", &c), 0);
+	ck_assert_int_eq(lf_union_census(u, "windows", NULL, &c), 0);
 	ck_assert_uint_eq(census_row(&c, "Temp")->files[0], 1);
 	ck_assert_uint_eq(census_row(&c, "")->deleted[2], 1);
 	lf_census_free(&c);
-	ck_assert_int_eq(lf_union_census(u, "conflict", &c), -ENOTDIR);
-	ck_assert_int_eq(lf_union_census(u, "nowhere", &c), -ENOENT);
+	ck_assert_int_eq(lf_union_census(u, "conflict", NULL, &c), -ENOTDIR);
+	ck_assert_int_eq(lf_union_census(u, "nowhere", NULL, &c), -ENOENT);
 	lf_union_close(u);
 }
 END_TEST
@@ -634,11 +635,123 @@ START_TEST(publish_is_the_union)
 }
 END_TEST
 
+
+static void census_equal(const struct lf_census *x, const struct lf_census *y)
+{
+	ck_assert_int_eq(x->nlayers, y->nlayers);
+	ck_assert_uint_eq(x->nrows, y->nrows);
+	for (size_t i = 0; i < x->nrows; i++) {
+		ck_assert_str_eq(x->rows[i].name, y->rows[i].name);
+		for (int k = 0; k < x->nlayers; k++) {
+			ck_assert_uint_eq(x->rows[i].files[k], y->rows[i].files[k]);
+			ck_assert_uint_eq(x->rows[i].bytes[k], y->rows[i].bytes[k]);
+			ck_assert_uint_eq(x->rows[i].shadowed[k], y->rows[i].shadowed[k]);
+			ck_assert_uint_eq(x->rows[i].deleted[k], y->rows[i].deleted[k]);
+		}
+	}
+}
+
+/* An NTFS OS layer (the os folder published) under app layer a: a census
+ * with a memo counts what a census without one counts, the first time
+ * (the memo learns the subtrees only the OS layer gives) and again from
+ * the memo, and from the memo saved and read back; a memo file that does
+ * not add up, or is another layer's, is refused. */
+START_TEST(census_memo_counts_the_same)
+{
+	struct lf_union *u = open_stack(0);
+	put("os/Windows/System/deep/deeper/d.sys", "deep file");
+	struct lf_publish_opts po = { .format = LF_PUBLISH_RAW };
+	struct lf_publish_stats st;
+	struct lf_err err = {0};
+	lf_union_close(u);
+	u = open_one(th_path("os"));
+	ck_assert_msg(lf_publish(u, th_path("os.img"), &po, &st, &err) == 0, "%s", err.msg);
+	lf_union_close(u);
+	struct lf_stack s = {0};
+	char spec[600];
+	snprintf(spec, sizeof spec, "%s/os.img,type=os", th_tmpdir());
+	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
+	snprintf(spec, sizeof spec, "%s/a", th_tmpdir());
+	ck_assert_int_eq(lf_stack_add(&s, spec, &err), 0);
+	ck_assert_int_eq(lf_stack_sort(&s, &err), 0);
+	struct lf_union_opts uo = {0};
+	ck_assert_msg(lf_union_open(&s, &uo, &u, &err) == 0, "%s", err.msg);
+	lf_stack_free(&s);
+	ck_assert_int_eq(lf_union_nlayers(u), 2);          /* 0 a, 1 the OS image */
+	static const char key[] = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+	struct lf_census_memo *memo = lf_census_memo_new();
+	struct lf_census_memo *memos[2] = { lf_census_memo_new(), memo };   /* a's: a folder layer */
+	struct lf_census plain, first, again, loaded;
+	ck_assert_int_eq(lf_union_census(u, "", NULL, &plain), 0);
+	ck_assert_int_eq(lf_union_census(u, "", memos, &first), 0);
+	census_equal(&plain, &first);
+	ck_assert(lf_census_memo_dirty(memo));
+	ck_assert(!lf_census_memo_dirty(memos[0]));    /* a folder layer's numbers are not kept */
+	struct lf_census_counts c;
+	/* Windows: the OS layer's notepad.exe and d.sys show (a's win.ini
+	 * hides the OS layer's); System, deep below, is the OS layer's alone */
+	ck_assert_uint_eq(census_row(&plain, "Windows")->files[1], 3);
+	ck_assert_int_eq(lf_union_census(u, "", memos, &again), 0);
+	census_equal(&plain, &again);
+	int dir = open(th_tmpdir(), O_RDONLY | O_DIRECTORY);
+	ck_assert_msg(lf_census_memo_save(memo, dir, "os.memo", key, &err) == 0, "%s", err.msg);
+	ck_assert(!lf_census_memo_dirty(memo));
+	struct lf_census_memo *back = lf_census_memo_new();
+	ck_assert_msg(lf_census_memo_load(back, dir, "os.memo", key, &err) == 0, "%s", err.msg);
+	struct lf_census_memo *memos2[2] = { NULL, back };
+	ck_assert_int_eq(lf_union_census(u, "", memos2, &loaded), 0);
+	census_equal(&plain, &loaded);
+	ck_assert(!lf_census_memo_dirty(back));        /* nothing new to learn */
+	uint8_t *data;
+	size_t len, n;
+	ck_assert_int_eq(lf_census_memo_encode(back, key, &data, &len, &n), 0);
+	ck_assert_uint_ge(n, 2);
+	struct lf_census_memo *other = lf_census_memo_new();
+	const char *why;
+	/* each remembered subtree 1000 files more: the census takes them from
+	 * the memo, not from the layer */
+	for (size_t i = 0; i < n; i++)
+		data[80 + i * 40 + 8] += 0xe8, data[80 + i * 40 + 9] += 0x03;
+	ck_assert_int_eq(lf_census_memo_decode(other, data, len, key, &why), 0);
+	struct lf_census_memo *memos3[2] = { NULL, other };
+	struct lf_census forged;
+	ck_assert_int_eq(lf_union_census(u, "", memos3, &forged), 0);
+	ck_assert_uint_ge(census_row(&forged, "Windows")->files[1],
+			  census_row(&plain, "Windows")->files[1] + 1000);
+	lf_census_free(&forged);
+	lf_census_memo_free(other);
+	other = lf_census_memo_new();
+	ck_assert_int_eq(lf_census_memo_decode(other, data, len, "another", &why), -1);
+	ck_assert_str_eq(why, "made for another layer file");
+	ck_assert_int_eq(lf_census_memo_decode(other, data, len - 1, key, &why), -1);
+	ck_assert_str_eq(why, "its length is not its count's");
+	data[0] = 'X';
+	ck_assert_int_eq(lf_census_memo_decode(other, data, len, key, &why), -1);
+	ck_assert_str_eq(why, "not a census memo");
+	th_write_file(th_path("bad.memo"), data, 10);
+	ck_assert_int_eq(lf_census_memo_load(other, dir, "bad.memo", key, &err), -EINVAL);
+	ck_assert_str_eq(err.msg, "bad.memo: not a census memo");
+	ck_assert_int_eq(lf_census_memo_get(back, 0x7fffffff, &c), 0);
+	free(data);
+	close(dir);
+	lf_census_free(&plain);
+	lf_census_free(&first);
+	lf_census_free(&again);
+	lf_census_free(&loaded);
+	lf_census_memo_free(memo);
+	lf_census_memo_free(memos[0]);
+	lf_census_memo_free(back);
+	lf_census_memo_free(other);
+	lf_union_close(u);
+}
+END_TEST
+
 int main(void)
 {
 	const TTest *const tests[] = { merges_without_prefetch, merges_with_prefetch, bad_stacks,
 				       new_layer_set_in_place, read_ahead_past_its_limit,
 				       kept_indexes_rebuild_the_same, sweep_forgets_what_no_one_holds,
-				       publish_is_the_union, census_says_who_gives_what };
+				       publish_is_the_union, census_says_who_gives_what,
+				       census_memo_counts_the_same };
 	return th_run_suite("union", tests, sizeof tests / sizeof tests[0]);
 }

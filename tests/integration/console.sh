@@ -7,7 +7,7 @@
 # as the viewer, as a local reverse proxy would) and its DOM holds the
 # layers, assignments and sessions; a screenshot of each is kept.
 . "$(dirname "$0")/lib.sh"
-FLOOR=39
+CHECKS=39
 : "${LAYERD:?}"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (layerd)"
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"

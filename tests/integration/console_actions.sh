@@ -12,7 +12,7 @@
 # and the repository's History.txt with who did it. TLS: a listener off
 # loopback with --http-cert/--http-key, checked against the test's CA.
 . "$(dirname "$0")/lib.sh"
-FLOOR=40
+CHECKS=40
 : "${LAYERD:?}"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (layerd, accounts)"
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"
@@ -182,9 +182,11 @@ cat >"$WORK/evil/index.html" <<EOF
 <input name="kind" value="group"><input name="name" value="forged"><input name="layers" value="100">
 </form><script>document.getElementById('f').submit();</script></body></html>
 EOF
-as lfview2 python3 -m http.server "$EPORT" --bind 127.0.0.1 --directory "$WORK/evil" >"$WORK/evil.log" 2>&1 &
+# setpriv execs (no process between): the pid kept is the server's own
+view2=(setpriv --reuid=lfview2 --regid="$(id -g lfview2)" --init-groups)
+"${view2[@]}" /usr/bin/python3 -m http.server "$EPORT" --bind 127.0.0.1 --directory "$WORK/evil" >"$WORK/evil.log" 2>&1 &
 PIDS+=($!)
-as lfview2 env HOME="$WORK/evil" chromedriver --port="$DPORT" >"$WORK/chromedriver.log" 2>&1 &
+"${view2[@]}" env HOME="$WORK/evil" chromedriver --port="$DPORT" >"$WORK/chromedriver.log" 2>&1 &
 PIDS+=($!)
 for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$DPORT/status" && curl -s -o /dev/null "http://127.0.0.1:$EPORT/" && break; sleep 0.1; done
 cat >"$WORK/steps" <<EOF

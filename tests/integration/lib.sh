@@ -146,9 +146,9 @@ finish() {
     sed 's/^/    /' "$WORK/watchdog.log" | head -300
   fi
   # a test whose checks stop early (a loop that ran no times, a section
-  # that quietly did nothing) must not pass: FLOOR is how many it has
-  if [ -n "${FLOOR:-}" ] && [ $((passed + failed)) -lt "$FLOOR" ]; then
-    not_ok "only $((passed + failed)) checks ran; this test has $FLOOR"
+  # that quietly did nothing) must not pass: CHECKS is how many it has
+  if [ -n "${CHECKS:-}" ] && [ $((passed + failed)) -lt "$CHECKS" ]; then
+    not_ok "only $((passed + failed)) checks ran; this test has $CHECKS"
   fi
   echo "$passed passed, $failed failed"
   [ "$failed" -eq 0 ]

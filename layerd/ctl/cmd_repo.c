@@ -397,7 +397,7 @@ static int repo_assign(int argc, char **argv, int take)
 		{ "user", required_argument, NULL, 'u' }, { "group", required_argument, NULL, 'g' },
 		{ "machine", required_argument, NULL, 'm' }, { 0 },
 	};
-	struct lf_repo_ref refs[256];
+	struct lf_repo_ref refs[256] = {{0}};
 	struct lf_repo_assign_req a = { .take = take, .refs = refs };
 	int c, kinds = 0;
 	optind = 1;

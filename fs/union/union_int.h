@@ -71,8 +71,8 @@
  *    thread of its own runs the check with none held), the sign-ins
  *    (auth->lock: PAM is asked with none held) and its list of census
  *    memos (a memo file is read under it, nothing taken); a census
- *    memo's table (m->lock, taken by a census with none of the union's
- *    held). Nothing is
+ *    memo's table (m->lock, taken per lookup by a census inside its
+ *    union's cfg, no node lock held). Nothing is
  *    waited for under a leaf; two leaves never nest.
  * 16 the heap trimmer's wake-up (HEAP_WAKE): the innermost; a free under
  *    any lock may signal the trimmer (lf_heap_freed).

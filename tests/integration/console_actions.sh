@@ -12,7 +12,7 @@
 # and the repository's History.txt with who did it. TLS: a listener off
 # loopback with --http-cert/--http-key, checked against the test's CA.
 . "$(dirname "$0")/lib.sh"
-CHECKS=40
+CHECKS=41
 : "${LAYERD:?}"
 [ "$(id -u)" -eq 0 ] || skip_all "needs root (layerd, accounts)"
 [ -e /dev/fuse ] || skip_all "no /dev/fuse"
@@ -82,6 +82,10 @@ code=$(post unix assign kind=group name=nocsrf layers=100)
 [ "$code" = 403 ] && grep -q 'CSRF token is missing' "$WORK/answer" && ! "$LAYERCTL" repo list "$R" | grep -q nocsrf \
   && ok "a POST without the CSRF token is refused (403) and changes nothing" || not_ok "no csrf: $code $(cat "$WORK/answer")"
 last=${CSRF: -1}; [ "$last" = 0 ] && other=1 || other=0   # its last digit, changed
+code=$(U -o /dev/null -w '%{http_code}' -d x=1 'http://layerd/act/%0Aforged%20line')
+[ "$code" = 403 ] && ! grep -q '^forged line' "$WORK/layerd.log" && grep -q 'a POST to /act/?forged line by root' "$WORK/layerd.log" \
+  && ok "a refused POST's address goes to the log on one line (a newline in it as '?')" \
+  || not_ok "log line: $code $(grep -a -A1 'POST to' "$WORK/layerd.log" | tail -3)"
 code=$(post unix assign kind=group name=badcsrf layers=100 "csrf=${CSRF%?}$other")
 [ "$code" = 403 ] && ok "a token with a changed character is refused" || not_ok "bad csrf: $code"
 code=$(U -o "$WORK/answer" -w '%{http_code}' -H 'Origin: http://evil.example' -H 'Host: layerd' \

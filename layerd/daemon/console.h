@@ -45,6 +45,10 @@ struct sbuf {
 void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* TEXT with <, >, &, " and ' escaped. */
 void sb_html(struct sbuf *b, const char *text);
+/* TEXT as one line of layerd's log (each control character as '?') into
+ * OUT, if OUT; 1 if it had none (what a user sends that goes to the log
+ * is checked with it). */
+int console_one_line(const char *text, char *out, size_t size);
 /* N bytes as people read them: "512 B", "10.0 MiB". */
 void sb_size(struct sbuf *b, uint64_t n);
 /* S as a URL's query value: unreserved characters as they are, the

@@ -29,11 +29,10 @@ static const char *field(struct action *a, const char *name)
 		lf_err_set(&a->err, EINVAL, "the form has no %s", name);
 		return NULL;
 	}
-	for (const char *p = v; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			lf_err_set(&a->err, EINVAL, "%s: a control character", name);
-			return NULL;
-		}
+	if (!console_one_line(v, NULL, 0)) {
+		lf_err_set(&a->err, EINVAL, "%s: a control character", name);
+		return NULL;
+	}
 	return v;
 }
 

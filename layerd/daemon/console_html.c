@@ -59,6 +59,21 @@ void sb_html(struct sbuf *b, const char *text)
 	}
 }
 
+int console_one_line(const char *text, char *out, size_t size)
+{
+	int clean = 1;
+	size_t n = 0;
+	for (const char *p = text; *p; p++) {
+		int ctl = (unsigned char)*p < 0x20 || *p == 0x7f;
+		clean &= !ctl;
+		if (out && n + 1 < size)
+			out[n++] = ctl ? '?' : *p;
+	}
+	if (out && size)
+		out[n] = 0;
+	return clean;
+}
+
 void sb_size(struct sbuf *b, uint64_t n)
 {
 	static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };
@@ -98,11 +113,10 @@ int console_view_open(const struct console_req *r, struct console_view **out, st
 	}
 	/* as a login takes it: it goes into layerd's log */
 	const char *why;
-	for (const char *p = groups ? groups : ""; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-			sb_printf(b, "groups: a control character");
-			return 400;
-		}
+	if (groups && !console_one_line(groups, NULL, 0)) {
+		sb_printf(b, "groups: a control character");
+		return 400;
+	}
 	if (!lf_repo_rel_ok(user, &why) || strchr(user, '/')) {
 		sb_printf(b, "user name: %s", strchr(user, '/') ? "holds '/'" : why);
 		return 400;

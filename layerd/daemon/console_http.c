@@ -292,23 +292,6 @@ static void client_address(struct MHD_Connection *conn, char *out, size_t size)
 			  (socklen_t)size);
 }
 
-/* TEXT as one line of the log (a control character as '?') into OUT,
- * if OUT; 1 if it had none. */
-static int one_line(const char *text, char *out, size_t size)
-{
-	int clean = 1;
-	size_t n = 0;
-	for (const char *p = text; *p; p++) {
-		int ctl = (unsigned char)*p < 0x20 || *p == 0x7f;
-		clean &= !ctl;
-		if (out && n + 1 < size)
-			out[n++] = ctl ? '?' : *p;
-	}
-	if (out && size)
-		out[n] = 0;
-	return clean;
-}
-
 /* The sign-in page, and what it does with its form. */
 static enum MHD_Result sign_in(struct listener *l, struct MHD_Connection *conn, int post,
 			       struct request *q, const char *from)
@@ -323,7 +306,7 @@ static enum MHD_Result sign_in(struct listener *l, struct MHD_Connection *conn, 
 			status = 403;
 			snprintf(why, sizeof why, "a sign-in from another site's page is refused");
 		} else if (!user || !*user || !password || strlen(user) > 64 ||
-			   strcspn(user, ":/") != strlen(user) || !one_line(user, NULL, 0)) {
+			   strcspn(user, ":/") != strlen(user) || !console_one_line(user, NULL, 0)) {
 			status = 400;
 			snprintf(why, sizeof why, "a user name and a password, please");
 		} else if ((status = auth_sign_in(c->auth, user, password, sid, why, sizeof why))) {
@@ -476,7 +459,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	if (post && identity[0] &&
 	    (!same_origin(conn) || !auth_csrf_ok(c->auth, identity, form_arg(q, "csrf")))) {
 		char shown[128];
-		one_line(url, shown, sizeof shown);   /* another site chose it */
+		console_one_line(url, shown, sizeof shown);   /* another site chose it */
 		c->d->log("console: a POST to %s by %s (%s) refused: CSRF token or origin", shown,
 			  who.name, who.from);
 		return plain(conn, 403, "%s: the form's CSRF token is missing or not this page's, "
